@@ -1,0 +1,3 @@
+from poncho.cli import entrypoint
+
+entrypoint()

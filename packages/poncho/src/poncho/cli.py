@@ -1,0 +1,79 @@
+"""The `poncho` umbrella command: `poncho analyze|create|run|fetch|spec ...`.
+
+Each sub-command is exactly the CLI of its package (`poncho create ...` is
+`poncho_package_create ...`): the arguments after the sub-command are passed on untouched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from poncho import __version__
+
+# sub-command -> (module holding main(argv) -> int, the package's own command name, summary)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "analyze": (
+        "poncho_analyze.cli",
+        "poncho_package_analyze",
+        "find a script's imports and write a pinned environment spec",
+    ),
+    "create": (
+        "poncho_create.cli",
+        "poncho_package_create",
+        "build and pack the environment a spec describes",
+    ),
+    "run": (
+        "poncho_run.cli",
+        "poncho_package_run",
+        "run a command inside a packed environment",
+    ),
+    "fetch": ("poncho_fetch.cli", "poncho_fetch", "prefetch the data a spec names"),
+    "spec": ("poncho_spec.cli", "poncho_spec", "validate, show or hash a spec"),
+}
+
+
+def usage() -> str:
+    """Return the umbrella command's help text."""
+    lines = [
+        "usage: poncho [-h] [--version] COMMAND [ARGS...]",
+        "",
+        "Ship a Python program's exact environment to the machines that run it.",
+        "",
+        "commands:",
+    ]
+    width = max(map(len, COMMANDS))
+    for name, (_module, original, summary) in COMMANDS.items():
+        lines.append(f"  {name:<{width}}  {summary} (same as {original})")
+    lines += ["", "Run 'poncho COMMAND -h' for the options of a command."]
+    return "\n".join(lines)
+
+
+def load_command(name: str) -> Callable[[Sequence[str] | None], int]:
+    """Return the `main(argv)` function of sub-command *name*."""
+    module, _original, _summary = COMMANDS[name]
+    main: Callable[[Sequence[str] | None], int] = importlib.import_module(module).main
+    return main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch to a sub-command; return the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help"}:
+        print(usage())
+        return 0 if args else 2
+    if args[0] == "--version":
+        print(f"poncho {__version__}")
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(usage(), file=sys.stderr)
+        print(f"poncho: error: unknown command {name!r}", file=sys.stderr)
+        return 2
+    return load_command(name)(rest)
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
