@@ -1,0 +1,133 @@
+"""Pip entries: a PEP 508 requirement or a local path to a package; their normal form.
+
+`packaging` is imported lazily: loading a spec without pip entries does not need it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+__all__ = ["PipEntry", "classify", "normalize"]
+
+_PATH_PREFIXES = ("./", "../", "/", "~", "file:")
+_ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
+
+
+@dataclass(frozen=True)
+class PipEntry:
+    """A checked pip entry: `kind` is "requirement" or "path"; `problem` / `warning` or None."""
+
+    kind: str
+    problem: str | None = None
+    warning: str | None = None
+
+
+def classify(entry: str, base_dir: Path | None = None) -> PipEntry:
+    """Check one pip entry (already stripped); say what it is and what is wrong with it."""
+    if not entry:
+        return PipEntry("requirement", problem="empty pip entry")
+    if entry.startswith("-"):
+        return PipEntry(
+            "requirement",
+            problem=f"{entry!r}: pip options are not supported; give a requirement or a path "
+            "(for '-e PATH', the path alone)",
+        )
+    if _looks_like_path(entry):
+        return _path_entry(entry)
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(entry)
+    except InvalidRequirement as exc:
+        base = base_dir if base_dir is not None else Path()
+        if "/" in entry or (base / entry).is_dir():
+            return _path_entry(entry)
+        reason = str(exc).splitlines()[0]
+        return PipEntry(
+            "requirement", problem=f"{entry!r} is not a valid PEP 508 requirement: {reason}"
+        )
+    if requirement.url:
+        return PipEntry(
+            "requirement",
+            problem=_url_problem(requirement.url),
+            warning=_url_warning(entry, requirement.url),
+        )
+    return PipEntry("requirement")
+
+
+def normalize(entry: str) -> str:
+    """The normal form of a valid pip entry (see `poncho_spec.canonical`)."""
+    if _looks_like_path(entry):
+        return _normalize_path(entry)
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        requirement = Requirement(entry)
+    except InvalidRequirement:
+        return _normalize_path(entry)
+    out: str = canonicalize_name(requirement.name)
+    if requirement.extras:
+        out += "[" + ",".join(sorted(canonicalize_name(e) for e in requirement.extras)) + "]"
+    if requirement.url:
+        out += f" @ {requirement.url}"
+        if requirement.marker:
+            out += f" ; {requirement.marker}"
+        return out
+    out += ",".join(sorted(str(s) for s in requirement.specifier))
+    if requirement.marker:
+        out += f"; {requirement.marker}"
+    return out
+
+
+def is_path(entry: str, base_dir: Path | None = None) -> bool:
+    """Whether a valid pip entry is a local path (as opposed to a requirement)."""
+    return classify(entry, base_dir).kind == "path"
+
+
+def _looks_like_path(entry: str) -> bool:
+    if entry in (".", "..") or entry.startswith(_PATH_PREFIXES):
+        return True
+    return entry.endswith(_ARCHIVE_SUFFIXES) and "@" not in entry and ";" not in entry
+
+
+def _path_entry(entry: str) -> PipEntry:
+    if entry.startswith("file:"):
+        return PipEntry("path", problem=_url_problem(entry), warning=_url_warning(entry, entry))
+    if entry.startswith("~"):
+        return PipEntry(
+            "path",
+            warning=f"{entry!r} is in a user's home folder: the spec only builds for that user",
+        )
+    if entry.startswith("/"):
+        return PipEntry(
+            "path", warning=f"{entry!r} is an absolute path: the spec only builds on this machine"
+        )
+    return PipEntry("path")
+
+
+def _url_problem(url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.password is not None:
+        return f"{url!r} contains a password: keep secrets out of specs"
+    return None
+
+
+def _url_warning(entry: str, url: str) -> str | None:
+    parts = urlsplit(url)
+    if parts.scheme == "file" and parts.path.startswith("/"):
+        return f"{entry!r} is an absolute path: the spec only builds on this machine"
+    return None
+
+
+def _normalize_path(entry: str) -> str:
+    if entry.startswith("file:"):
+        return entry
+    trailing = entry.rstrip("/") or "/"
+    normal = posixpath.normpath(trailing)
+    if entry.startswith(("/", "~")) or normal.startswith("../") or normal == "..":
+        return normal
+    return "./" + normal if normal != "." else "."

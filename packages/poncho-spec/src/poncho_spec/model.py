@@ -1,0 +1,150 @@
+"""The typed, immutable model of a Poncho environment spec.
+
+Build one with :meth:`Spec.from_dict` (or :func:`poncho_spec.load_spec`), which validates the
+document and collects every problem before raising :class:`~poncho_spec.InvalidSpec` once.
+Two specs compare equal when they mean the same environment (same canonical form).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal
+
+from poncho_spec import canonical
+
+__all__ = ["DEFAULT_CHANNELS", "CondaSection", "GitSource", "HttpSource", "Spec"]
+
+DEFAULT_CHANNELS: tuple[str, ...] = ("conda-forge",)
+"""Channels used when a spec gives none (a missing and an empty list mean the same)."""
+
+HttpType = Literal["file", "tar"]
+
+
+@dataclass(frozen=True)
+class CondaSection:
+    """The conda part: channels in priority order, and match specs as written."""
+
+    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    dependencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GitSource:
+    """A git checkout exposed to the task through an environment variable.
+
+    `ref` should be a full commit sha; "HEAD" (the default branch) when the spec gives none.
+    """
+
+    remote: str
+    ref: str = "HEAD"
+
+
+@dataclass(frozen=True)
+class HttpSource:
+    """A file downloaded over HTTP(S), kept as a file or extracted (`type` "tar").
+
+    `compression` ("gzip", "bzip2", "xz") is undone after download; `sha256` (lowercase
+    hex), when given, is the checksum of the bytes downloaded.
+    """
+
+    url: str
+    type: HttpType = "file"
+    compression: str | None = None
+    sha256: str | None = None
+
+
+def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, eq=False)
+class Spec:
+    """A validated environment spec (modern form; legacy forms are converted on reading).
+
+    `pip` holds the entries of the nested ``{"pip": [...]}`` dependency and of the legacy
+    top-level ``pip`` list. `warnings` are "<path>: <message>" strings about things that are
+    allowed but not recommended (moving git refs, non-portable paths). `base_dir` is the
+    folder of the spec file (relative local pip paths are relative to it), `source` the name
+    used in messages; neither takes part in equality or the hash.
+    """
+
+    conda: CondaSection = field(default_factory=CondaSection)
+    pip: tuple[str, ...] = ()
+    git: Mapping[str, GitSource] = field(default_factory=dict)
+    http: Mapping[str, HttpSource] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+    base_dir: Path | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "git", _frozen_mapping(self.git))
+        object.__setattr__(self, "http", _frozen_mapping(self.http))
+
+    @classmethod
+    def from_dict(
+        cls, data: object, *, source: str | None = None, base_dir: Path | str | None = None
+    ) -> Spec:
+        """Validate a decoded JSON document (modern or legacy form) and build the spec.
+
+        Raises InvalidSpec listing every problem found, each with its JSON path.
+        """
+        from poncho_spec.validate import build_spec
+
+        return build_spec(
+            data, source=source, base_dir=Path(base_dir) if base_dir is not None else None
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The spec in modern form as JSON-ready data (entries as written, in their order)."""
+        dependencies: list[Any] = list(self.conda.dependencies)
+        if self.pip:
+            dependencies.append({"pip": list(self.pip)})
+        out: dict[str, Any] = {
+            "conda": {"channels": list(self.conda.channels), "dependencies": dependencies}
+        }
+        if self.git:
+            out["git"] = {var: {"remote": g.remote, "ref": g.ref} for var, g in self.git.items()}
+        if self.http:
+            out["http"] = {var: _http_dict(h) for var, h in self.http.items()}
+        return out
+
+    def canonical_dict(self) -> dict[str, Any]:
+        """The canonical form as data; see :mod:`poncho_spec.canonical`."""
+        return canonical.canonical_dict(self)
+
+    def canonical_json(self) -> str:
+        """The canonical form as compact JSON text; see :mod:`poncho_spec.canonical`."""
+        return self._canonical_json
+
+    def hash(self) -> str:
+        """sha256 hex digest of :meth:`canonical_json`: names environments built from it."""
+        return self._hash
+
+    @functools.cached_property
+    def _canonical_json(self) -> str:
+        return canonical.canonical_json(self)
+
+    @functools.cached_property
+    def _hash(self) -> str:
+        return canonical.hash_canonical(self._canonical_json)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return self._canonical_json == other._canonical_json
+
+    def __hash__(self) -> int:
+        return hash(self._canonical_json)
+
+
+def _http_dict(source: HttpSource) -> dict[str, Any]:
+    out: dict[str, Any] = {"url": source.url, "type": source.type}
+    if source.compression is not None:
+        out["compression"] = source.compression
+    if source.sha256 is not None:
+        out["sha256"] = source.sha256
+    return out
