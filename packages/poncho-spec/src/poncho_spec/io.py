@@ -12,7 +12,7 @@ from poncho_spec.errors import InvalidSpec, Problem, SpecNotFound
 from poncho_spec.model import Spec
 from poncho_spec.validate import DuplicateKeysDict
 
-__all__ = ["dump_spec", "dumps_spec", "load_spec", "loads_spec"]
+__all__ = ["dump_spec", "dumps_spec", "load_spec", "loads_spec", "write_text"]
 
 STDIO = "-"
 
@@ -66,7 +66,12 @@ def dumps_spec(spec: Spec) -> str:
 def dump_spec(spec: Spec, path: str | os.PathLike[str]) -> None:
     """Write the spec in modern form to `path` (``"-"`` = stdout), atomically: a temporary
     file in the same folder, then ``os.replace``."""
-    text = dumps_spec(spec)
+    write_text(path, dumps_spec(spec))
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write `text` to `path` (``"-"`` = stdout) through a temporary file and ``os.replace``,
+    so that readers never see a half-written file."""
     name = os.fspath(path)
     if name == STDIO:
         sys.stdout.write(text)

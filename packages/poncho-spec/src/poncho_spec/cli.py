@@ -1,0 +1,133 @@
+"""``poncho_spec validate|show|hash|schema``: a small CLI for people writing specs by hand.
+
+Exit codes: 0 fine, 1 an invalid or missing spec, 2 bad usage, 130 interrupted. Problems and
+warnings go to stderr (``poncho_spec: error: ...``, ``poncho_spec: warning: ...``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from poncho_spec import __version__
+from poncho_spec.errors import PonchoError
+from poncho_spec.io import dumps_spec, load_spec, write_text
+from poncho_spec.model import Spec
+from poncho_spec.schema import json_schema
+
+__all__ = ["build_parser", "entrypoint", "main"]
+
+PROG = "poncho_spec"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``poncho_spec`` command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Check, show and hash Poncho environment specs (JSON). "
+        "FILE may be '-' for stdin.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate", help="check specs: print OK, or every problem and exit 1"
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="spec file ('-': stdin)")
+    validate.add_argument("--strict", action="store_true", help="fail (exit 1) on warnings too")
+
+    show = commands.add_parser("show", help="print the spec in normalised (modern) form")
+    show.add_argument("file", metavar="FILE", help="spec file ('-': stdin)")
+    show.add_argument(
+        "--canonical",
+        action="store_true",
+        help="print the canonical form instead (the hash is the sha256 of this line)",
+    )
+    show.add_argument(
+        "-o", "--output", metavar="OUT", default="-", help="write to OUT instead of stdout"
+    )
+
+    hash_ = commands.add_parser("hash", help="print the spec's content hash (sha256)")
+    hash_.add_argument("file", metavar="FILE", help="spec file ('-': stdin)")
+
+    commands.add_parser("schema", help="print the JSON Schema of the spec format")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with `argv` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (2), --help and --version (0)
+        return exc.code if isinstance(exc.code, int) else 2
+    try:
+        return _COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return 130
+    except PonchoError as exc:
+        _error(exc)
+        return 1
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _error(exc: PonchoError) -> None:
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+
+
+def _load(path: str) -> Spec:
+    spec = load_spec(path)
+    prefix = f"{spec.source}: " if spec.source else ""
+    for warning in spec.warnings:
+        print(f"{PROG}: warning: {prefix}{warning}", file=sys.stderr)
+    return spec
+
+
+def _validate(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.files:
+        try:
+            spec = _load(path)
+        except PonchoError as exc:
+            _error(exc)
+            status = 1
+            continue
+        if args.strict and spec.warnings:
+            print(f"{PROG}: error: {spec.source}: warnings, and --strict", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{spec.source}: OK")
+    return status
+
+
+def _show(args: argparse.Namespace) -> int:
+    spec = _load(args.file)
+    text = spec.canonical_json() + "\n" if args.canonical else dumps_spec(spec)
+    write_text(args.output, text)
+    return 0
+
+
+def _hash(args: argparse.Namespace) -> int:
+    print(_load(args.file).hash())
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "validate": _validate,
+    "show": _show,
+    "hash": _hash,
+    "schema": _schema,
+}
