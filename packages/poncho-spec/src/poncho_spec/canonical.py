@@ -33,12 +33,9 @@ The content behind a local path, a URL or a git branch is not part of the hash e
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import TYPE_CHECKING, Any
-
-from poncho_spec import _pip, matchspec
 
 if TYPE_CHECKING:
     from poncho_spec.model import Spec
@@ -50,6 +47,8 @@ _HEX_REF = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 
 def canonical_dict(spec: Spec) -> dict[str, Any]:
     """The canonical form of `spec` as JSON-ready data."""
+    from poncho_spec import _pip, matchspec
+
     channels = list(dict.fromkeys(spec.conda.channels))
     dependencies: list[Any] = sorted({matchspec.normalize(d) for d in spec.conda.dependencies})
     pip = sorted({_pip.normalize(p) for p in spec.pip})
@@ -86,4 +85,6 @@ def canonical_json(spec: Spec) -> str:
 
 def hash_canonical(text: str) -> str:
     """sha256 hex digest of a canonical JSON text."""
+    import hashlib
+
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

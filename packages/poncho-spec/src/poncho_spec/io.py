@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from poncho_spec.errors import InvalidSpec, Problem, SpecNotFound
 from poncho_spec.model import Spec
-from poncho_spec.validate import DuplicateKeysDict
 
 __all__ = ["dump_spec", "dumps_spec", "load_spec", "loads_spec", "write_text"]
 
@@ -48,6 +46,8 @@ def loads_spec(
 ) -> Spec:
     """Validate a spec given as JSON text. Raises InvalidSpec (with line and column for
     JSON syntax errors)."""
+    from poncho_spec.validate import DuplicateKeysDict
+
     try:
         data = json.loads(text, object_pairs_hook=DuplicateKeysDict.from_pairs)
     except json.JSONDecodeError as exc:
@@ -77,6 +77,8 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    import tempfile
+
     target = Path(name)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
