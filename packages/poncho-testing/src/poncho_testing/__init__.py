@@ -1,7 +1,59 @@
-"""Unpublished test helpers for the Poncho monorepo: local conda channel, wheelhouse, HTTP and git servers."""
+"""Test helpers for the Poncho monorepo: local conda channel, wheelhouse, HTTP and git servers.
+
+Importing this package is cheap: its modules load on first use of a name (so the pytest
+plugin costs nothing at start-up and coverage sees every line), and py-rattler and
+conda-pack are imported only when a helper that needs them runs.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .channel import BUILDER_VERSION, LocalChannel, build_channel
+    from .envs import build_env_tarball, install_prefix, solve
+    from .errors import BuildError, PonchoTestingError
+    from .isolation import can_hide_paths, hide_paths_argv
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "BUILDER_VERSION",
+    "BuildError",
+    "LocalChannel",
+    "PonchoTestingError",
+    "__version__",
+    "build_channel",
+    "build_env_tarball",
+    "can_hide_paths",
+    "hide_paths_argv",
+    "install_prefix",
+    "solve",
+]
+
+_MODULES = {
+    "BUILDER_VERSION": "channel",
+    "LocalChannel": "channel",
+    "build_channel": "channel",
+    "build_env_tarball": "envs",
+    "install_prefix": "envs",
+    "solve": "envs",
+    "BuildError": "errors",
+    "PonchoTestingError": "errors",
+    "can_hide_paths": "isolation",
+    "hide_paths_argv": "isolation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

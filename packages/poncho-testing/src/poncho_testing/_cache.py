@@ -1,0 +1,65 @@
+"""A build-once folder cache shared by concurrent processes (pytest-xdist, parallel tox envs)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+#: The marker written last into a finished entry; an entry without it is not used.
+COMPLETE_MARKER = ".poncho-testing-complete"
+
+
+def cache_root() -> Path:
+    """``$PONCHO_TESTING_CACHE``, else ``~/.cache/poncho-testing``."""
+    env = os.environ.get("PONCHO_TESTING_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "poncho-testing"
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def cached_dir(root: Path, key: str, build: Callable[[Path], None]) -> Path:
+    """``root/key``, built once by ``build(tmp_dir)`` and moved into place atomically.
+
+    A finished entry is returned without taking the lock. Otherwise the builder runs under an
+    exclusive lock, in a temporary folder next to the entry, which is renamed into place only
+    when the build succeeded: concurrent callers wait and then reuse it, and a crash leaves
+    nothing half-built under the final name.
+    """
+    final = root / key
+    if (final / COMPLETE_MARKER).exists():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    with file_lock(root / f".{key}.lock"):
+        if (final / COMPLETE_MARKER).exists():
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", suffix=".tmp", dir=root))
+        tmp.chmod(0o755)  # mkdtemp makes it private
+        try:
+            logger.info("building %s", final)
+            build(tmp)
+            (tmp / COMPLETE_MARKER).touch()
+            if final.exists():  # left over by a build from before the marker existed
+                shutil.rmtree(final)
+            tmp.replace(final)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return final
