@@ -4,11 +4,14 @@ the normal form used by the canonical hash.
 py-rattler is an optional dependency (``poncho-spec[conda]``): workers that only run
 environments do not have it. It is imported lazily, the first time a conda entry is checked.
 
-With rattler, an entry is valid if ``MatchSpec(s, strict=True)`` accepts it, or if the
-lenient parser accepts it *and* it passes the structural check below. The second route
-keeps the forms conda itself writes and reads (``name=1.2=build`` from ``conda env export``,
-``name 1.2 build``) that rattler's strict mode calls ambiguous, while rejecting what lenient
-mode would accept by guessing (``foo bar baz qux``).
+An entry is valid if it passes the structural check (:func:`check_structure`: package name
+charset, operators, version and build characters, ``[key=value]`` part) and, when rattler is
+installed, ``MatchSpec(s, strict=True)`` or the lenient ``MatchSpec(s)`` accepts it. The
+lenient route keeps the forms conda itself writes and reads (``name=1.2=build`` from
+``conda env export``, ``name 1.2 build``) that rattler's strict mode calls ambiguous; the
+structural check refuses what lenient mode would accept by guessing (``foo bar baz qux``).
+Since the structural check always applies, a spec valid where rattler is installed is
+valid on a worker without it.
 
 The normal form (:func:`normalize`) never depends on rattler, so a spec hashes the same on
 every machine: it only lowercases the package name and normalises whitespace
@@ -59,20 +62,22 @@ def _rattler() -> ModuleType | None:
 
 def check(spec: str) -> str | None:
     """Return why `spec` is not a valid conda match spec, or None if it is valid."""
+    # The structural check always applies, also after rattler: what is valid here is then
+    # valid on a machine without rattler (a worker), and lenient-mode guesses are refused.
+    structure = check_structure(spec)
     rattler = _rattler()
     if rattler is None:
-        return check_structure(spec)
+        return structure
     try:
         rattler.MatchSpec(spec, strict=True)
     except Exception as strict_error:  # rattler raises its own exception types
-        reason = str(strict_error).splitlines()[0] if str(strict_error) else "invalid"
+        reason = str(strict_error).splitlines()[0] or "invalid match spec"
         try:
             rattler.MatchSpec(spec)
         except Exception:
             return reason
-        if check_structure(spec) is not None:
-            return reason
-    return None
+        return reason if structure is not None else None
+    return structure
 
 
 def check_structure(spec: str) -> str | None:
@@ -120,8 +125,9 @@ def _parse(spec: str) -> _Parsed:
     channel = None
     if "::" in text:
         channel, text = text.split("::", 1)
-        if not channel or "::" in text or any(c.isspace() for c in channel):
+        if "::" in text or any(c.isspace() for c in channel):
             raise ValueError("invalid channel before '::'")
+        channel = channel or None  # "::numpy" is "numpy"
     match = _NAME.match(text)
     if not match:
         raise ValueError("missing or invalid package name (letters, digits, '-', '_' and '.' only)")
@@ -172,10 +178,12 @@ def _check_version(version: str) -> None:
             raise ValueError(f"invalid version {body!r} (a ',' missing between constraints?)")
 
 
-def _check_brackets(brackets: str) -> str:
+def _check_brackets(brackets: str) -> str | None:
     inner = brackets[1:-1]
+    if not inner.strip():
+        return None  # "numpy[]" is "numpy"
     items = _split_bracket_items(inner)
-    if not inner.strip() or not all(_BRACKET_ITEM.fullmatch(item) for item in items):
+    if not all(_BRACKET_ITEM.fullmatch(item) for item in items):
         raise ValueError(f"invalid bracket part {brackets!r} (expected [key=value, ...])")
     return "[" + ",".join(re.sub(r"\s*=\s*", "=", item.strip(), count=1) for item in items) + "]"
 

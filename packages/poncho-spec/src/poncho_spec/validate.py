@@ -348,12 +348,12 @@ class _Builder:
         remote = self.string(value, path)
         if remote is None:
             return None
-        if remote.startswith("-") or any(c.isspace() for c in remote):
-            self.error(path, f"{remote!r} is not a valid git remote")
-            return None
         if re.match(r"(ext|fd)::", remote):
             self.error(path, f"{remote!r}: the {remote.split('::')[0]}:: transport runs commands; "
                        "give a URL")  # fmt: skip
+            return None
+        if remote.startswith("-") or any(c.isspace() for c in remote):
+            self.error(path, f"{remote!r} is not a valid git remote")
             return None
         if "://" in remote and not self.url_ok(remote, path):
             return None
