@@ -1,0 +1,108 @@
+"""Drawing progress events for the CLI: a one-line bar on a terminal, plain lines otherwise."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from typing import TextIO
+
+from poncho_create.progress import ProgressEvent
+
+__all__ = ["LineRenderer", "TerminalRenderer", "human"]
+
+_VERBS = {
+    "cache": "cache",
+    "solve": "solving",
+    "download": "downloading",
+    "install": "installing",
+    "pip": "pip installing",
+    "pack": "packing",
+}
+
+
+def human(amount: int, unit: str) -> str:
+    """``12.3 MB`` for bytes, ``3 packages`` for anything else."""
+    if unit != "bytes":
+        return f"{amount} {unit}"
+    value = float(amount)
+    for suffix in ("B", "kB", "MB", "GB"):
+        if value < 1000 or suffix == "GB":
+            return f"{value:.0f} {suffix}" if suffix == "B" else f"{value:.1f} {suffix}"
+        value /= 1000
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _amounts(event: ProgressEvent) -> str:
+    if event.total is None:
+        return human(event.done, event.unit) if event.done else ""
+    if event.unit == "bytes":
+        return f"{human(event.done, 'bytes')} / {human(event.total, 'bytes')}"
+    return f"{event.done}/{event.total} {event.unit}"
+
+
+class LineRenderer:
+    """Plain log lines: one when a phase starts and one when it ends (for logs and CI)."""
+
+    def __init__(self, stream: TextIO, prog: str) -> None:
+        self._stream = stream
+        self._prog = prog
+        self._started: dict[str, float] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        """Write a line at the start and at the end of each phase."""
+        verb = _VERBS.get(event.phase, event.phase)
+        if event.finished:
+            took = time.monotonic() - self._started.pop(event.phase, time.monotonic())
+            detail = event.message or _amounts(event)
+            self._write(f"{verb}: done{', ' + detail if detail else ''} ({took:.1f} s)")
+        elif event.phase not in self._started:
+            self._started[event.phase] = time.monotonic()
+            detail = event.message or _amounts(event)
+            self._write(f"{verb}{': ' + detail if detail else ''} ...")
+
+    def _write(self, text: str) -> None:
+        self._stream.write(f"{self._prog}: {text}\n")
+        self._stream.flush()
+
+
+class TerminalRenderer:
+    """A one-line bar redrawn in place (``\\r``); each finished phase leaves one line."""
+
+    def __init__(self, stream: TextIO, width: int | None = None) -> None:
+        self._stream = stream
+        self._width = width or shutil.get_terminal_size((80, 24)).columns
+        self._last_draw = 0.0
+        self._dirty = False
+
+    def __call__(self, event: ProgressEvent) -> None:
+        """Redraw the bar (at most 20 times a second, always for a phase's end)."""
+        now = time.monotonic()
+        if not event.finished and now - self._last_draw < 0.05 and event.done:
+            return
+        self._last_draw = now
+        verb = _VERBS.get(event.phase, event.phase)
+        if event.total:
+            fraction = min(1.0, event.done / event.total)
+            bar_width = 24
+            filled = int(bar_width * fraction)
+            bar = f"[{'#' * filled}{'-' * (bar_width - filled)}] {fraction:4.0%}"
+        else:
+            bar = "[" + " " * 24 + "]     " if not event.finished else "[" + "#" * 24 + "] 100%"
+        text = f"{verb:<15} {bar} {_amounts(event)}"
+        if event.message:
+            text += f"  {event.message}"
+        text = text[: self._width - 1]
+        self._stream.write("\r" + text.ljust(self._width - 1))
+        if event.finished:
+            self._stream.write("\n")
+            self._dirty = False
+        else:
+            self._dirty = True
+        self._stream.flush()
+
+    def close(self) -> None:
+        """End an unfinished bar line (e.g. after an error) so later text starts clean."""
+        if self._dirty:
+            self._stream.write("\n")
+            self._stream.flush()
+            self._dirty = False

@@ -1,0 +1,263 @@
+"""`create`: a spec in, a packed environment tarball out (the CLI is a thin layer over it)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from poncho_create.cache import EnvCache, cache_name
+from poncho_create.errors import CreateError
+from poncho_create.lock import Lock, PipLockEntry, conda_entries_from_prefix
+from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
+from poncho_create.progress import ProgressCallback, Reporter
+from poncho_spec import Spec, load_spec
+
+__all__ = ["create"]
+
+log = logging.getLogger(__name__)
+
+
+def create(
+    spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    cache_dir: str | os.PathLike[str] | None = None,
+    channels: Iterable[str] | None = None,
+    override_channels: bool = False,
+    platform: str | None = None,
+    pip_index_url: str | None = None,
+    find_links: Iterable[str] = (),
+    no_index: bool = False,
+    threads: int | None = None,
+    compression_level: int | None = None,
+    keep_prefix: str | os.PathLike[str] | None = None,
+    conda_exe: str | os.PathLike[str] | None = None,
+    from_lock: str | os.PathLike[str] | None = None,
+    lock_out: str | os.PathLike[str] | None = None,
+    progress: ProgressCallback | None = None,
+    pkgs_dir: str | os.PathLike[str] | None = None,
+    tmp_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Build the environment of a spec and pack it into a tarball; returns its path.
+
+    `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin).
+    `output` is the tarball path; its ending picks the format (``.tar.gz``, ``.tar.zst``,
+    ``.tar.bz2``, ``.tar``). Without it the tarball goes into the environment cache
+    (`cache_dir`, else ``$PONCHO_ENVS_DIR``, else ``./envs``) under a name made of the spec
+    hash, the platform and, when they matter, a digest of the channel and pip index options
+    and of the lock; a second call with the same inputs returns the cached file at once.
+
+    The conda part is solved and installed with py-rattler (or with `conda_exe`, a conda,
+    mamba or micromamba executable), downloads going to `pkgs_dir` (else
+    ``$PONCHO_PKGS_DIR``, else ``~/.cache/poncho/pkgs``). `channels` come before the spec's
+    channels, or replace them with `override_channels`. pip entries are installed with the
+    environment's interpreter using `pip_index_url`, `find_links` and `no_index`. The
+    tarball holds ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env``;
+    `lock_out` also writes the lock there; `from_lock` installs a lock's packages instead of
+    solving. `keep_prefix` builds in that (new or empty) folder and keeps it, even when the
+    build fails; otherwise the prefix lives in a temporary folder under `tmp_dir` (else
+    ``$PONCHO_CREATE_TMPDIR``, else the system's) that is always removed. `progress`
+    receives ProgressEvent objects.
+
+    Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
+    failure no partial tarball is left at `output` or in the cache, and an existing
+    `output` is untouched.
+    """
+    report = Reporter(progress)
+    spec = _load(spec_or_path)
+    for warning in spec.warnings:
+        log.warning("%s", warning)
+    options = CreateOptions.resolve(
+        cache_dir=cache_dir,
+        pkgs_dir=pkgs_dir,
+        channels=channels,
+        override_channels=override_channels,
+        platform=platform,
+        pip_index_url=pip_index_url,
+        find_links=find_links,
+        no_index=no_index,
+        threads=threads,
+        compression_level=compression_level,
+        keep_prefix=keep_prefix,
+        conda_exe=conda_exe,
+        from_lock=from_lock,
+        lock_out=lock_out,
+        tmp_dir=tmp_dir,
+    )
+    lock: Lock | None = None
+    if options.from_lock is not None:
+        lock = Lock.read(options.from_lock)
+        if platform is None:
+            options = _replace_platform(options, lock.platform)
+        elif lock.platform != options.platform:
+            raise CreateError(
+                f"{options.from_lock}: the lock is for {lock.platform}, not {options.platform}"
+            )
+        if lock.spec_hash != spec.hash():
+            log.warning("%s was made from another spec than this one", options.from_lock)
+    fmt = archive_format(output) if output is not None else DEFAULT_FORMAT
+    options.level_for(fmt)  # checks the level before any work
+    if spec.pip and not options.native:
+        raise CreateError(
+            f"the spec has pip entries, which cannot be installed for {options.platform} on "
+            "this machine: build it on a machine of that platform"
+        )
+    channels_used = options.effective_channels(spec.conda.channels)
+
+    if output is not None:
+        return _build(spec, options, Path(output), fmt, channels_used, lock, report)
+
+    cache = EnvCache(options.cache_dir)
+    name = cache_name(
+        spec.hash(),
+        options.platform,
+        fmt,
+        channels=channels_used if channels_used != tuple(spec.conda.channels) else None,
+        pip_options=_pip_options(options).args(),
+        lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
+    )
+    if options.keep_prefix is None:
+        hit = cache.lookup(name)
+        if hit is not None:
+            report.finish("cache", 1, 1, "tarballs", f"cache hit: {hit}")
+            log.info("cache hit: %s", hit)
+            return hit
+    with cache.building(name):
+        hit = cache.lookup(name)
+        if hit is not None and options.keep_prefix is None:
+            report.finish("cache", 1, 1, "tarballs", f"built meanwhile: {hit}")
+            return hit
+        return _build(spec, options, cache.path(name), fmt, channels_used, lock, report)
+
+
+def _build(
+    spec: Spec,
+    options: CreateOptions,
+    target: Path,
+    fmt: str,
+    channels: tuple[str, ...],
+    lock: Lock | None,
+    report: Reporter,
+) -> Path:
+    from poncho_create.pack import add_poncho_files, pack_prefix
+
+    options.pkgs_dir.mkdir(parents=True, exist_ok=True)
+    if options.tmp_dir is not None:
+        options.tmp_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
+    prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
+    try:
+        dependencies = _conda_dependencies(spec)
+        if options.conda_exe is not None:
+            from poncho_create.engine_external import build_prefix_external
+
+            build_prefix_external(
+                options.conda_exe,
+                dependencies,
+                channels,
+                options.platform,
+                prefix,
+                work,
+                report,
+                native=options.native,
+                lock=lock,
+            )
+        else:
+            from poncho_create.engine_rattler import build_prefix
+
+            build_prefix(
+                dependencies,
+                channels,
+                options.platform,
+                prefix,
+                options.pkgs_dir,
+                report,
+                native=options.native,
+                lock=lock,
+            )
+        pip_entries: list[PipLockEntry] = []
+        if spec.pip:
+            from poncho_create.pip_step import install_pip
+
+            pip_entries = install_pip(
+                prefix,
+                spec.pip,
+                _pip_options(options),
+                report,
+                base_dir=spec.base_dir,
+                locked=lock.pip if lock is not None else None,
+            )
+        new_lock = Lock(
+            platform=options.platform,
+            spec_hash=spec.hash(),
+            channels=channels,
+            conda=tuple(conda_entries_from_prefix(prefix)),
+            pip=tuple(pip_entries),
+        )
+        add_poncho_files(prefix, spec.to_dict(), new_lock)
+        path = pack_prefix(
+            prefix,
+            target,
+            fmt,
+            level=options.level_for(fmt),
+            threads=options.threads,
+            report=report,
+        )
+        if options.lock_out is not None:
+            new_lock.write(options.lock_out)
+        log.info("created %s", path)
+        return path
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Spec:
+    if isinstance(spec_or_path, Spec):
+        return spec_or_path
+    if isinstance(spec_or_path, Mapping):
+        return Spec.from_dict(dict(spec_or_path), source="<spec>")
+    return load_spec(os.fspath(spec_or_path))
+
+
+_NAME = re.compile(r"^(?:[^:\s]+::)?([A-Za-z0-9_.\-]+)")
+
+
+def _conda_dependencies(spec: Spec) -> list[str]:
+    """The spec's conda dependencies, plus ``pip`` when pip entries need it."""
+    dependencies = list(spec.conda.dependencies)
+    names = {m.group(1).lower() for d in dependencies if (m := _NAME.match(d.strip()))}
+    if spec.pip and "pip" not in names:
+        dependencies.append("pip")
+    return dependencies
+
+
+def _pip_options(options: CreateOptions) -> Any:
+    from poncho_create.pip_step import PipOptions
+
+    return PipOptions(options.pip_index_url, options.find_links, options.no_index)
+
+
+def _prefix_dir(path: Path) -> Path:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise CreateError(f"--keep-prefix {path}: must be a new or empty folder")
+    if path.exists():
+        path.rmdir()  # rattler and conda want to create the prefix themselves
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _replace_platform(options: CreateOptions, platform: str) -> CreateOptions:
+    from dataclasses import replace
+
+    return replace(options, platform=platform)

@@ -1,0 +1,119 @@
+"""Building the conda part with the user's own conda, mamba or micromamba (``--conda-exe``).
+
+The conda dependencies are written to an ``env.yml`` (or, with ``--from-lock``, an
+``@EXPLICIT`` list of package URLs) and the executable creates the prefix:
+``conda|mamba create --prefix P --yes --file F`` or ``micromamba create -p P -y -f F``.
+The pip step and packing are ours, as with the embedded engine.
+
+Untested against a real conda, mamba or micromamba (none can be installed on the machines
+this was written on): the tests check the command lines built here and drive them with a
+stand-in executable that creates the prefix with py-rattler.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from poncho_create.errors import CondaExeError
+from poncho_create.lock import Lock
+from poncho_create.progress import Reporter
+
+__all__ = ["build_prefix_external", "create_command", "environment_file", "explicit_file"]
+
+log = logging.getLogger(__name__)
+
+_TAIL_LINES = 25
+
+
+def environment_file(channels: Sequence[str], dependencies: Sequence[str]) -> str:
+    """An ``env.yml`` with the channels and conda dependencies (each a quoted YAML string)."""
+    lines = ["channels:"]
+    lines += [f"  - {json.dumps(channel)}" for channel in channels]
+    lines.append("dependencies:")
+    lines += [f"  - {json.dumps(dependency)}" for dependency in dependencies]
+    return "\n".join(lines) + "\n"
+
+
+def explicit_file(lock: Lock) -> str:
+    """An ``@EXPLICIT`` list (conda's explicit environment format) of the locked packages."""
+    lines = ["# created by poncho-create from a lock", f"# platform: {lock.platform}", "@EXPLICIT"]
+    for entry in lock.conda:
+        lines.append(f"{entry.url}#{entry.sha256}" if entry.sha256 else entry.url)
+    return "\n".join(lines) + "\n"
+
+
+def create_command(
+    conda_exe: Path, prefix: Path, env_file: Path, *, platform: str | None = None
+) -> list[str]:
+    """The command line that creates `prefix` from `env_file` with `conda_exe`.
+
+    micromamba takes short options (``-p P -y -f F``); conda and mamba the long ones.
+    `platform` (a foreign one only) is passed as ``--platform``.
+    """
+    if "micromamba" in conda_exe.name:
+        cmd = [str(conda_exe), "create", "-p", str(prefix), "-y", "-f", str(env_file)]
+    else:
+        cmd = [str(conda_exe), "create", "--prefix", str(prefix), "--yes", "--file", str(env_file)]
+    if platform is not None:
+        cmd += ["--platform", platform]
+    return cmd
+
+
+def build_prefix_external(
+    conda_exe: Path,
+    dependencies: Sequence[str],
+    channels: Sequence[str],
+    platform: str,
+    prefix: Path,
+    work_dir: Path,
+    report: Reporter,
+    *,
+    native: bool,
+    lock: Lock | None = None,
+) -> None:
+    """Create `prefix` with `conda_exe`; CondaExeError with the tail of its output on failure."""
+    exe = _find(conda_exe)
+    if lock is not None:
+        env_file = work_dir / "explicit.txt"
+        env_file.write_text(explicit_file(lock), encoding="utf-8")
+    else:
+        env_file = work_dir / "env.yml"
+        env_file.write_text(environment_file(channels, dependencies), encoding="utf-8")
+    cmd = create_command(exe, prefix, env_file, platform=None if native else platform)
+    log.info("running %s", " ".join(cmd))
+    report.start("install", None, "steps", f"{exe.name} create")
+    try:
+        result = subprocess.run(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+        )
+    except OSError as exc:
+        raise CondaExeError(f"cannot run {exe}: {exc}") from exc
+    log.debug("%s output:\n%s", exe.name, result.stdout)
+    if result.returncode != 0:
+        lines = [line for line in result.stdout.rstrip().splitlines() if line.strip()]
+        tail = "\n".join("  " + line for line in lines[-_TAIL_LINES:])
+        raise CondaExeError(
+            f"{exe.name} create failed (exit code {result.returncode}); last lines of its "
+            f"output:\n{tail}"
+        )
+    if not (prefix / "conda-meta").is_dir():
+        raise CondaExeError(f"{exe.name} create succeeded but made no environment at {prefix}")
+    report.finish("install", 1, 1, "steps", f"{exe.name} create")
+
+
+def _find(conda_exe: Path) -> Path:
+    """`conda_exe` as given if it is a path, else looked up on PATH."""
+    if os.sep in str(conda_exe):
+        if not (conda_exe.is_file() and os.access(conda_exe, os.X_OK)):
+            raise CondaExeError(f"--conda-exe {conda_exe}: not an executable file")
+        return conda_exe
+    found = shutil.which(str(conda_exe))
+    if found is None:
+        raise CondaExeError(f"--conda-exe {conda_exe}: not found on PATH")
+    return Path(found)

@@ -1,0 +1,48 @@
+"""Errors raised by poncho-create: each one a message a user can act on."""
+
+from __future__ import annotations
+
+from poncho_spec import PonchoError
+
+__all__ = [
+    "ChannelError",
+    "CondaExeError",
+    "CreateError",
+    "LockError",
+    "PackError",
+    "PackageNotFound",
+    "PipError",
+    "UnsatisfiableSpec",
+]
+
+
+class CreateError(PonchoError):
+    """Base class of every error poncho-create raises on purpose."""
+
+
+class UnsatisfiableSpec(CreateError):
+    """The conda dependencies cannot be solved together; the message names the packages."""
+
+
+class PackageNotFound(CreateError, LookupError):
+    """A requested conda package does not exist in any of the channels."""
+
+
+class ChannelError(CreateError, OSError):
+    """A channel is unreachable or missing; the message names it."""
+
+
+class PipError(CreateError):
+    """The pip step failed; the message ends with the tail of pip's output."""
+
+
+class PackError(CreateError):
+    """conda-pack could not pack the built prefix."""
+
+
+class LockError(CreateError, ValueError):
+    """A lock file cannot be read, or a locked package cannot be found again."""
+
+
+class CondaExeError(CreateError):
+    """The external conda/mamba/micromamba executable failed or cannot be run."""

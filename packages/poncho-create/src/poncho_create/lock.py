@@ -1,0 +1,237 @@
+"""The lock: every conda package and pip distribution of a built environment, exactly.
+
+Stored as ``poncho/lock.json`` inside the tarball (and at ``--lock-out``); ``--from-lock``
+installs the same conda packages again without solving. Format (``lock_version`` 1)::
+
+    {"lock_version": 1, "platform": "linux-64", "spec_hash": "<sha256>",
+     "channels": ["file:///..."],
+     "conda": [{"name", "version", "build", "channel", "url", "sha256"}],
+     "pip": [{"name", "version", "sha256" (or null), "source": "index|path|installed"}]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from poncho_create.errors import LockError
+
+__all__ = ["LOCK_VERSION", "PIP_SOURCES", "CondaLockEntry", "Lock", "PipLockEntry"]
+
+LOCK_VERSION = 1
+PIP_SOURCES = ("index", "path", "installed")
+
+
+@dataclass(frozen=True)
+class CondaLockEntry:
+    """One conda package: where it came from and its checksum (None if unknown)."""
+
+    name: str
+    version: str
+    build: str
+    channel: str
+    url: str
+    sha256: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "build": self.build,
+            "channel": self.channel,
+            "url": self.url,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class PipLockEntry:
+    """One pip distribution; `source` says how it was found: ``index`` (an index or
+    ``--find-links``), ``path`` (a local path in the spec) or ``installed`` (built from the
+    source of a package installed in the current environment)."""
+
+    name: str
+    version: str
+    sha256: str | None = None
+    source: str = "index"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A whole lock; entries are kept sorted by name so equal environments give equal locks."""
+
+    platform: str
+    spec_hash: str
+    channels: tuple[str, ...] = ()
+    conda: tuple[CondaLockEntry, ...] = ()
+    pip: tuple[PipLockEntry, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "conda", tuple(sorted(self.conda, key=lambda e: e.name)))
+        object.__setattr__(self, "pip", tuple(sorted(self.pip, key=lambda e: e.name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "lock_version": LOCK_VERSION,
+            "platform": self.platform,
+            "spec_hash": self.spec_hash,
+            "channels": list(self.channels),
+            "conda": [entry.to_dict() for entry in self.conda],
+            "pip": [entry.to_dict() for entry in self.pip],
+        }
+
+    def dumps(self) -> str:
+        """The lock as indented JSON text (ends with a newline)."""
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def write(self, path: Path) -> None:
+        """Write the lock to `path` atomically (temp file in the same folder, then replace)."""
+        atomic_write_text(path, self.dumps())
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "lock") -> Lock:
+        """Read a decoded lock document; LockError naming every problem found."""
+        problems: list[str] = []
+        if not isinstance(data, Mapping):
+            raise LockError(f"{source}: a lock is a JSON object")
+        if data.get("lock_version") != LOCK_VERSION:
+            problems.append(f"lock_version must be {LOCK_VERSION}")
+        platform = _string(data, "platform", "", problems)
+        spec_hash = _string(data, "spec_hash", "", problems)
+        channels = data.get("channels", [])
+        if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
+            problems.append("channels: must be a list of strings")
+            channels = []
+        conda: list[CondaLockEntry] = []
+        for index, item in enumerate(_list(data, "conda", problems)):
+            where = f"conda[{index}]"
+            if not isinstance(item, Mapping):
+                problems.append(f"{where}: must be an object")
+                continue
+            conda.append(
+                CondaLockEntry(
+                    name=_string(item, "name", where, problems),
+                    version=_string(item, "version", where, problems),
+                    build=_string(item, "build", where, problems),
+                    channel=_optional_string(item, "channel", where, problems) or "",
+                    url=_string(item, "url", where, problems),
+                    sha256=_optional_string(item, "sha256", where, problems),
+                )
+            )
+        pip: list[PipLockEntry] = []
+        for index, item in enumerate(_list(data, "pip", problems)):
+            where = f"pip[{index}]"
+            if not isinstance(item, Mapping):
+                problems.append(f"{where}: must be an object")
+                continue
+            pip_source = _string(item, "source", where, problems)
+            if pip_source and pip_source not in PIP_SOURCES:
+                problems.append(f"{where}.source: must be one of {', '.join(PIP_SOURCES)}")
+            pip.append(
+                PipLockEntry(
+                    name=_string(item, "name", where, problems),
+                    version=_string(item, "version", where, problems),
+                    sha256=_optional_string(item, "sha256", where, problems),
+                    source=pip_source,
+                )
+            )
+        if problems:
+            raise LockError("\n".join(f"{source}: {problem}" for problem in problems))
+        return cls(platform, spec_hash, tuple(channels), tuple(conda), tuple(pip))
+
+    @classmethod
+    def read(cls, path: Path) -> Lock:
+        """Read a lock file; LockError if it is missing or not a valid lock."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise LockError(f"{path}: cannot read lock file: {exc.strerror or exc}") from exc
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise LockError(f"{path}: not valid JSON: {exc}") from exc
+        return cls.from_dict(data, source=str(path))
+
+
+def conda_entries_from_prefix(prefix: Path) -> list[CondaLockEntry]:
+    """The conda packages installed in `prefix`, read from its ``conda-meta/*.json``."""
+    entries = []
+    for meta_file in sorted((prefix / "conda-meta").glob("*.json")):
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        entries.append(
+            CondaLockEntry(
+                name=str(meta["name"]),
+                version=str(meta["version"]),
+                build=str(meta["build"]),
+                channel=str(meta.get("channel") or ""),
+                url=str(meta.get("url") or ""),
+                sha256=meta.get("sha256") or None,
+            )
+        )
+    return entries
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(temp).chmod(default_file_mode())
+        Path(temp).replace(path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def default_file_mode() -> int:
+    """The mode a new file gets under the current umask (``0o644`` for umask 022);
+    ``mkstemp`` makes files ``0o600``, which is wrong for a shared cache."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _list(data: Mapping[str, Any], key: str, problems: list[str]) -> Iterable[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        problems.append(f"{key}: must be a list")
+        return []
+    return value
+
+
+def _string(data: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        problems.append(f"{where + '.' if where else ''}{key}: must be a non-empty string")
+        return ""
+    return value
+
+
+def _optional_string(
+    data: Mapping[str, Any], key: str, where: str, problems: list[str]
+) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        problems.append(f"{where}.{key}: must be a string or null")
+        return None
+    return value

@@ -1,0 +1,140 @@
+"""Packing a built prefix into a tarball with conda-pack, with progress in bytes.
+
+Besides the environment, the tarball carries ``poncho/spec.json``, ``poncho/lock.json`` and
+``bin/run_in_env`` (written into the prefix first, so conda-pack packs them as ordinary
+files). We drive conda-pack's own pieces (``CondaEnv``, ``Packer``, the archive writers)
+rather than ``CondaEnv.pack`` to report progress and to pass the level and thread count to
+the zstd writer, which ``conda_pack.formats.archive`` 0.9.2 ignores. The archive is written
+to a temp file next to OUTPUT and moved into place only when complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import stat
+import tempfile
+import warnings
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+from poncho_create.errors import PackError
+from poncho_create.lock import Lock, atomic_write_text, default_file_mode
+from poncho_create.progress import Reporter
+
+__all__ = ["RUN_IN_ENV", "add_poncho_files", "pack_prefix", "run_in_env_script"]
+
+log = logging.getLogger(__name__)
+
+RUN_IN_ENV = "bin/run_in_env"
+_REPORT_EVERY = 4 * 2**20  # bytes between two progress events
+
+
+def run_in_env_script() -> str:
+    """The text of ``bin/run_in_env`` (a POSIX sh script)."""
+    return resources.files("poncho_create").joinpath("run_in_env.sh").read_text(encoding="utf-8")
+
+
+def add_poncho_files(prefix: Path, spec_dict: Mapping[str, Any], lock: Lock) -> None:
+    """Write ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env`` into `prefix`."""
+    poncho_dir = prefix / "poncho"
+    poncho_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(poncho_dir / "spec.json", json.dumps(spec_dict, indent=2) + "\n")
+    lock.write(poncho_dir / "lock.json")
+    script = prefix / RUN_IN_ENV
+    script.parent.mkdir(parents=True, exist_ok=True)
+    script.write_text(run_in_env_script(), encoding="utf-8")
+    script.chmod(0o755)
+    # rattler marks the prefix as a cache folder; backup tools would then skip the env.
+    (prefix / "CACHEDIR.TAG").unlink(missing_ok=True)
+
+
+def pack_prefix(
+    prefix: Path,
+    output: Path,
+    fmt: str,
+    *,
+    level: int,
+    threads: int,
+    report: Reporter,
+) -> Path:
+    """Pack `prefix` into `output` (format `fmt`); returns `output`.
+
+    Raises PackError (conda-pack's message) and leaves no partial file behind; an existing
+    `output` is replaced only by a complete new archive.
+    """
+    from conda_pack.core import CondaEnv, CondaPackException, Packer
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            env = CondaEnv.from_prefix(str(prefix))
+        except CondaPackException as exc:
+            raise PackError(f"conda-pack cannot pack {prefix}: {exc}") from exc
+    for warning in caught:
+        log.warning("conda-pack: %s", warning.message)
+
+    files = list(env.files)
+    total = sum(_size(f.source) for f in files)
+    report.start("pack", total, "bytes", f"{len(files)} files")
+    history = prefix / "conda-meta" / "history"
+    mtime = history.stat().st_mtime if history.exists() else None
+
+    fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
+    temp = Path(temp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle, _archive(handle, fmt, level, threads, mtime) as arc:
+            packer = Packer(str(prefix), arc)
+            done = reported = 0
+            for file in files:
+                packer.add(file)
+                done += _size(file.source)
+                if done - reported >= _REPORT_EVERY:
+                    report("pack", done, total, "bytes")
+                    reported = done
+            packer.finish()
+        temp.chmod(default_file_mode())
+        temp.replace(output)
+    except CondaPackException as exc:
+        temp.unlink(missing_ok=True)
+        raise PackError(f"conda-pack failed: {exc}") from exc
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        raise PackError(f"cannot write {output}: {exc}") from exc
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    report.finish("pack", total, total, "bytes", f"{output.stat().st_size} bytes written")
+    return output
+
+
+@contextlib.contextmanager
+def _archive(
+    handle: IO[bytes], fmt: str, level: int, threads: int, mtime: float | None
+) -> Iterator[Any]:
+    from conda_pack.formats import ParallelZstdFileWriter, TarArchive, archive
+
+    if fmt == "tar.zst":
+        # zstandard: threads=0 compresses in the calling thread, N>0 uses N workers.
+        writer = ParallelZstdFileWriter(
+            handle, compresslevel=level, n_threads=threads if threads > 1 else 0
+        )
+        arc = TarArchive(writer, "", close_file=True, mode="w", mtime=mtime)
+    else:
+        arc = archive(handle, "", "", fmt, compress_level=level, n_threads=threads, mtime=mtime)
+    with arc:
+        yield arc
+
+
+def _size(path: str) -> int:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return 0
+    return 0 if stat.S_ISDIR(st.st_mode) else st.st_size

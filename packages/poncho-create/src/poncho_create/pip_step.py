@@ -1,0 +1,344 @@
+"""The pip step: pip entries go into the built prefix with the prefix's own interpreter.
+
+Local path entries are installed non-editable. A requirement that pip cannot find on any
+index but that is installed in the *current* environment (typically the user's own code,
+``pip install -e .``) is built from its installed source location, read from the
+distribution's ``direct_url.json``; when that source cannot be found the error names the
+package. pip's ``--report`` gives what was installed, from where, with which hash: the pip
+part of the lock.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import logging
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from urllib.request import url2pathname
+
+from poncho_create.errors import PipError
+from poncho_create.lock import PipLockEntry
+from poncho_create.progress import Reporter
+
+__all__ = ["PipOptions", "install_pip", "installed_source", "is_path_entry"]
+
+log = logging.getLogger(__name__)
+
+_TAIL_LINES = 25
+_MISSING = re.compile(
+    r"(?:No matching distribution found for|Could not find a version that satisfies the "
+    r"requirement) ([A-Za-z0-9][A-Za-z0-9._\-]*)"
+)
+_PATH_PREFIXES = ("./", "../", "/", "~", "file:")
+
+
+@dataclass(frozen=True)
+class PipOptions:
+    """Where pip looks for packages: ``--index-url``, ``--find-links``, ``--no-index``."""
+
+    index_url: str | None = None
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def args(self) -> list[str]:
+        """The pip command-line options."""
+        out: list[str] = []
+        if self.index_url:
+            out += ["--index-url", self.index_url]
+        for link in self.find_links:
+            out += ["--find-links", link]
+        if self.no_index:
+            out.append("--no-index")
+        return out
+
+
+def is_path_entry(entry: str, base_dir: Path | None = None) -> bool:
+    """True if a pip entry names a local folder or archive rather than a requirement."""
+    if entry.startswith(_PATH_PREFIXES):
+        return True
+    return "/" in entry and "@" not in entry and (Path(base_dir or ".") / entry).exists()
+
+
+def install_pip(
+    prefix: Path,
+    entries: Sequence[str],
+    options: PipOptions,
+    report: Reporter,
+    *,
+    base_dir: Path | None = None,
+    locked: Sequence[PipLockEntry] | None = None,
+    current_env: Sequence[str] | None = None,
+) -> list[PipLockEntry]:
+    """Install the pip `entries` into `prefix`; returns the lock entries of what went in.
+
+    With `locked` (from ``--from-lock``), the locked versions are installed without
+    dependency resolution and their hashes are checked; path entries still come from
+    `entries`. `current_env` is the ``sys.path``-like list searched for installed packages
+    (default: this interpreter's).
+    """
+    python = prefix / "bin" / "python"
+    if not python.exists():
+        raise PipError(
+            "the spec has pip entries but the environment has no python: "
+            "add python to the conda dependencies"
+        )
+    paths = {
+        entry: _resolve_path(entry, base_dir) for entry in entries if is_path_entry(entry, base_dir)
+    }
+    requirements: list[str] = []
+    from_installed: dict[str, Path] = {}
+    if locked is None:
+        requirements = [str(paths[e]) if e in paths else e for e in entries]
+    else:
+        for item in locked:
+            if item.source == "index":
+                requirements.append(f"{item.name}=={item.version}")
+            elif item.source == "installed":
+                from_installed[_normalize(item.name)] = installed_source(
+                    item.name, None, current_env
+                )
+        requirements += [str(path) for path in paths.values()]
+        requirements += [str(path) for path in from_installed.values()]
+
+    report.start("pip", len(requirements), "requirements", f"{len(requirements)} requirements")
+    no_deps = locked is not None
+    while True:
+        result, report_data = _run_pip(python, requirements, options, no_deps=no_deps)
+        if result.returncode == 0:
+            break
+        missing = [
+            name
+            for name in _MISSING.findall(result.stdout)
+            if _normalize(name) not in from_installed
+        ]
+        if not missing or locked is not None:
+            raise PipError(_failure_message(result))
+        for name in dict.fromkeys(missing):
+            requirement = next(
+                (
+                    r
+                    for r in requirements
+                    if not is_path_entry(r) and _requirement_name(r) == _normalize(name)
+                ),
+                None,
+            )
+            source = installed_source(
+                name, requirement, current_env, pip_output=_tail(result.stdout)
+            )
+            from_installed[_normalize(name)] = source
+            log.info("pip: %s is not on the index; building it from %s", name, source)
+            if requirement is not None:
+                requirements[requirements.index(requirement)] = str(source)
+            else:
+                requirements.append(str(source))
+
+    entries_out = _lock_entries(report_data, set(paths.values()), set(from_installed.values()))
+    if locked is not None:
+        _check_hashes(locked, entries_out)
+    report.finish(
+        "pip",
+        len(entries_out),
+        len(entries_out),
+        "distributions",
+        f"{len(entries_out)} distributions",
+    )
+    return entries_out
+
+
+def installed_source(
+    name: str,
+    requirement: str | None = None,
+    current_env: Sequence[str] | None = None,
+    *,
+    pip_output: str = "",
+) -> Path:
+    """Where the source of `name`, installed in the current environment, lives.
+
+    Read from the distribution's ``direct_url.json`` (a ``file://`` folder or archive,
+    editable or not). PipError names the package when it is not installed, does not
+    satisfy `requirement`, or its source cannot be found.
+    """
+    tail = f"\n{pip_output}" if pip_output else ""
+    dist = _find_distribution(name, current_env)
+    if dist is None:
+        raise PipError(
+            f"pip package {name!r} was not found on any index, and it is not installed in the "
+            f"current environment either{tail}"
+        )
+    version = dist.version
+    if requirement is not None:
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        try:
+            specifier = Requirement(requirement).specifier
+        except InvalidRequirement:
+            specifier = None
+        if specifier is not None and not specifier.contains(version, prereleases=True):
+            raise PipError(
+                f"pip package {name!r} is not on any index, and the version installed in the "
+                f"current environment ({version}) does not satisfy {requirement!r}{tail}"
+            )
+    text = dist.read_text("direct_url.json")
+    url = ""
+    if text:
+        try:
+            url = str(json.loads(text).get("url", ""))
+        except ValueError:
+            url = ""
+    if not url.startswith("file:"):
+        raise PipError(
+            f"pip package {name!r} {version} is installed in the current environment but not on "
+            f"any index, and its source location is unknown (it was not installed from a local "
+            f"folder or file){tail}"
+        )
+    path = _url_to_path(url)
+    if not path.exists():
+        raise PipError(
+            f"pip package {name!r} {version} is installed in the current environment from "
+            f"{path}, which no longer exists{tail}"
+        )
+    return path
+
+
+def _find_distribution(
+    name: str, current_env: Sequence[str] | None
+) -> importlib.metadata.Distribution | None:
+    wanted = _normalize(name)
+    search = list(current_env) if current_env is not None else None
+    kwargs: dict[str, Any] = {"path": search} if search is not None else {}
+    for dist in importlib.metadata.distributions(**kwargs):
+        dist_name = dist.metadata["Name"] if dist.metadata else None
+        if dist_name and _normalize(dist_name) == wanted:
+            return dist
+    return None
+
+
+def _run_pip(
+    python: Path, requirements: Sequence[str], options: PipOptions, *, no_deps: bool
+) -> tuple[subprocess.CompletedProcess[str], Mapping[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="poncho-pip-") as work:
+        report_file = Path(work) / "report.json"
+        cmd = [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--no-warn-script-location",
+            "--report",
+            str(report_file),
+            *options.args(),
+        ]
+        if no_deps:
+            cmd.append("--no-deps")
+        cmd += list(requirements)
+        log.debug("running %s", cmd)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        env.update(PYTHONNOUSERSITE="1", PIP_REQUIRE_VIRTUALENV="0", PIP_NO_INPUT="1")
+        try:
+            result = subprocess.run(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env=env,
+                check=False,
+            )
+        except OSError as exc:
+            raise PipError(f"cannot run {python}: {exc}") from exc
+        log.debug("pip output:\n%s", result.stdout)
+        data: Mapping[str, Any] = {}
+        if result.returncode == 0 and report_file.exists():
+            data = json.loads(report_file.read_text(encoding="utf-8"))
+        return result, data
+
+
+def _lock_entries(
+    report_data: Mapping[str, Any], path_sources: set[Path], installed_sources: set[Path]
+) -> list[PipLockEntry]:
+    entries = []
+    for item in report_data.get("install", []):
+        metadata = item.get("metadata", {})
+        info = item.get("download_info", {})
+        url = str(info.get("url", ""))
+        local = _url_to_path(url) if url.startswith("file:") else None
+        if local is not None and local in installed_sources:
+            source = "installed"
+        elif local is not None and local in path_sources:
+            source = "path"
+        else:
+            source = "index"
+        archive = info.get("archive_info") or {}
+        sha256 = (archive.get("hashes") or {}).get("sha256")
+        if sha256 is None and str(archive.get("hash", "")).startswith("sha256="):
+            sha256 = str(archive["hash"]).split("=", 1)[1]
+        entries.append(
+            PipLockEntry(
+                name=str(metadata.get("name", "")),
+                version=str(metadata.get("version", "")),
+                sha256=sha256,
+                source=source,
+            )
+        )
+    return entries
+
+
+def _check_hashes(locked: Sequence[PipLockEntry], installed: Sequence[PipLockEntry]) -> None:
+    got = {_normalize(entry.name): entry for entry in installed}
+    for want in locked:
+        have = got.get(_normalize(want.name))
+        if have is None:
+            raise PipError(f"locked pip package {want.name} {want.version} was not installed")
+        if want.sha256 and have.sha256 and want.sha256 != have.sha256:
+            raise PipError(
+                f"locked pip package {want.name} {want.version} changed: sha256 {have.sha256} "
+                f"now, {want.sha256} in the lock"
+            )
+
+
+def _failure_message(result: subprocess.CompletedProcess[str]) -> str:
+    return (
+        f"pip install failed (exit code {result.returncode}); last lines of its output:\n"
+        f"{_tail(result.stdout)}"
+    )
+
+
+def _tail(output: str) -> str:
+    lines = [line for line in output.rstrip().splitlines() if line.strip()]
+    return "\n".join("  " + line for line in lines[-_TAIL_LINES:])
+
+
+def _resolve_path(entry: str, base_dir: Path | None) -> Path:
+    if entry.startswith("file:"):
+        path = _url_to_path(entry)
+    else:
+        path = Path(entry).expanduser()
+        if not path.is_absolute():
+            path = Path(base_dir or Path.cwd()) / path
+    path = path.resolve()
+    if not path.exists():
+        raise PipError(f"pip entry {entry!r}: {path} does not exist")
+    return path
+
+
+def _url_to_path(url: str) -> Path:
+    parts = urlsplit(url)
+    return Path(url2pathname(unquote(parts.path))).resolve()
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._\-]*)", requirement)
+    return _normalize(match.group(1)) if match else ""
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
