@@ -1,0 +1,312 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from poncho_spec import (
+    DEFAULT_CHANNELS,
+    GitSource,
+    HttpSource,
+    InvalidSpec,
+    Problem,
+    Spec,
+    load_spec,
+)
+from poncho_spec.validate import DuplicateKeysDict, json_path
+
+SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+INVALID = sorted((Path(__file__).parent / "data" / "invalid").glob("*.json"))
+VALID = sorted((Path(__file__).parent / "data" / "valid").glob("*.json"))
+
+
+def problems(data: object) -> list[str]:
+    with pytest.raises(InvalidSpec) as info:
+        Spec.from_dict(data)
+    return [str(p) for p in info.value.problems]
+
+
+@pytest.mark.parametrize("path", VALID, ids=lambda p: p.name)
+def test_valid_examples(path: Path) -> None:
+    spec = load_spec(path)
+    assert spec.source == str(path)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.name)
+def test_invalid_examples_report_every_problem(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each invalid example is paired with a .txt file: the exact message, all problems."""
+    monkeypatch.chdir(path.parent)
+    expected = path.with_suffix(".txt").read_text(encoding="utf-8").rstrip("\n")
+    with pytest.raises(InvalidSpec) as info:
+        load_spec(path.name)
+    assert str(info.value) == expected
+    assert len(info.value.problems) == len(expected.splitlines())
+
+
+def test_issue_example_message() -> None:
+    data = {"conda": {"dependencies": ["python", "pip", "numpy>>1"]}}
+    with pytest.raises(InvalidSpec) as info:
+        Spec.from_dict(data, source="spec.json")
+    assert str(info.value).startswith(
+        "spec.json: conda.dependencies[2]: 'numpy>>1' is not a valid conda match spec"
+    )
+
+
+def test_problem_paths_and_messages_from_the_issue() -> None:
+    assert problems({"conda": {"chanels": []}}) == [
+        "conda.chanels: unknown key (did you mean 'channels'?)"
+    ]
+    assert problems({"http": {"DATA": {"url": "https://x.org/d", "type": "zip"}}}) == [
+        "http.DATA.type: must be 'file' or 'tar', got 'zip'"
+    ]
+
+
+def test_modern_form() -> None:
+    spec = Spec.from_dict(
+        {
+            "conda": {
+                "channels": ["conda-forge", "bioconda"],
+                "dependencies": [" python=3.11 ", {"pip": ["dill"]}, "numpy"],
+            },
+            "git": {"DATA": {"remote": "https://x.org/r.git", "ref": SHA}},
+            "http": {"F": {"url": "https://x.org/f", "compression": None, "sha256": "A" * 64}},
+        }
+    )
+    assert spec.conda.channels == ("conda-forge", "bioconda")
+    assert spec.conda.dependencies == ("python=3.11", "numpy")
+    assert spec.pip == ("dill",)
+    assert spec.git == {"DATA": GitSource("https://x.org/r.git", SHA)}
+    assert spec.http == {"F": HttpSource("https://x.org/f", "file", None, "a" * 64)}
+    assert spec.warnings == ()
+
+
+def test_legacy_forms_are_read_as_modern() -> None:
+    legacy = Spec.from_dict({"conda": {"packages": ["python"]}, "pip": ["dill"]})
+    oldest = Spec.from_dict({"conda": ["python"], "pip": ["dill"]})
+    for spec in (legacy, oldest):
+        assert spec.conda == legacy.conda
+        assert spec.conda.dependencies == ("python",)
+        assert spec.pip == ("dill",)
+        assert "packages" not in spec.to_dict()["conda"]
+
+
+def test_nested_and_top_level_pip_are_merged_in_order() -> None:
+    spec = Spec.from_dict(
+        {"conda": {"dependencies": [{"pip": ["a"]}, "python", {"pip": ["b"]}]}, "pip": ["c"]}
+    )
+    assert spec.pip == ("a", "b", "c")
+
+
+@pytest.mark.parametrize("channels", [None, []])
+def test_missing_or_empty_channels_mean_the_default(channels: list[str] | None) -> None:
+    conda: dict[str, object] = {"dependencies": ["python"]}
+    if channels is not None:
+        conda["channels"] = channels
+    assert Spec.from_dict({"conda": conda}).conda.channels == DEFAULT_CHANNELS == ("conda-forge",)
+
+
+def test_empty_spec_is_valid() -> None:
+    spec = Spec.from_dict({})
+    assert spec.conda.dependencies == () and spec.pip == () and not spec.git and not spec.http
+
+
+def test_not_an_object() -> None:
+    assert problems(["python"]) == ["a spec must be a JSON object, got an array"]
+    assert problems(None) == ["a spec must be a JSON object, got null"]
+    assert problems(1.5) == ["a spec must be a JSON object, got a number"]
+    assert problems(True) == ["a spec must be a JSON object, got a boolean"]
+    assert problems("x") == ["a spec must be a JSON object, got a string"]
+    assert problems({"conda": {"channels": [object()]}})[0].startswith(
+        "conda.channels[0]: must be a string, got object"
+    )
+
+
+def test_conda_name_is_ignored_with_a_warning_and_prefix_is_an_error() -> None:
+    spec = Spec.from_dict({"conda": {"name": "myenv", "dependencies": ["python"]}})
+    assert spec.warnings == ("conda.name: ignored: an environment is named by its hash",)
+    assert "name" not in spec.to_dict()["conda"]
+    assert problems({"conda": {"prefix": "/home/u/env"}}) == [
+        "conda.prefix: not allowed: an absolute, user-specific path (remove it; poncho-create "
+        "decides where environments are built)"
+    ]
+
+
+def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
+    assert problems({"zzz": 1}) == [
+        "zzz: unknown key (expected one of 'conda', 'pip', 'git', 'http')"
+    ]
+
+
+def test_keys_that_are_not_identifiers_are_quoted_in_paths() -> None:
+    assert problems({"git": {"A B": {"remote": "https://x.org/r"}}}) == [
+        'git["A B"]: \'A B\' is not a valid environment variable name (letters, digits and '
+        "'_', not starting with a digit)"
+    ]
+    assert json_path("", "conda") == "conda"
+    assert json_path("conda", "channels") == "conda.channels"
+    assert json_path("conda.channels", 2) == "conda.channels[2]"
+    assert json_path("git", "a.b") == 'git["a.b"]'
+
+
+@pytest.mark.parametrize(
+    ("ref", "warning"),
+    [
+        (SHA, None),
+        (SHA.upper(), None),
+        ("a" * 64, None),
+        ("main", "'main' looks like a branch or tag: its commit can change; give a commit sha "
+                 "for a reproducible environment"),
+        ("v1.0", "'v1.0' looks like a branch or tag: its commit can change; give a commit sha "
+                 "for a reproducible environment"),
+        ("refs/tags/v1", "'refs/tags/v1' looks like a branch or tag: its commit can change; "
+                         "give a commit sha for a reproducible environment"),
+        ("3f78685", "'3f78685' looks like a short commit sha: give all 40 hex digits so it "
+                    "cannot become ambiguous"),
+        ("beef", "'beef' looks like a branch or tag: its commit can change; give a commit sha "
+                 "for a reproducible environment"),
+    ],
+)  # fmt: skip
+def test_git_refs(ref: str, warning: str | None) -> None:
+    spec = Spec.from_dict({"git": {"D": {"remote": "https://x.org/r.git", "ref": ref}}})
+    assert spec.git["D"].ref == ref
+    assert spec.warnings == ((f"git.D.ref: {warning}",) if warning else ())
+
+
+def test_missing_git_ref_means_head_with_a_warning() -> None:
+    spec = Spec.from_dict({"git": {"D": {"remote": "https://x.org/r.git"}}})
+    assert spec.git["D"].ref == "HEAD"
+    assert spec.warnings == (
+        "git.D.ref: missing: the default branch (HEAD) is used, which moves; give a commit sha",
+    )
+
+
+@pytest.mark.parametrize(
+    "ref", ["a b", "-x", "a..b", "a~1", "a^", "a:b", "a?", "a*", "a[", "a\\b", "a@{1}", "a/",
+            "/a", "a.lock", "a.", "a//b", "a\x01"],
+)  # fmt: skip
+def test_invalid_git_refs(ref: str) -> None:
+    assert problems({"git": {"D": {"remote": "https://x.org/r.git", "ref": ref}}}) == [
+        f"git.D.ref: {ref!r} is not a valid git ref"
+    ]
+
+
+def test_git_remotes() -> None:
+    local = Spec.from_dict({"git": {"D": {"remote": "/srv/repo.git", "ref": SHA}}})
+    assert local.warnings == (
+        "git.D.remote: '/srv/repo.git' is a local repository: the spec only works on this "
+        "machine",
+    )
+    scp = Spec.from_dict({"git": {"D": {"remote": "git@github.com:org/repo.git", "ref": SHA}}})
+    assert scp.warnings == ()
+    assert problems({"git": {"D": {"remote": "fd::3", "ref": SHA}}}) == [
+        "git.D.remote: 'fd::3': the fd:: transport runs commands; give a URL"
+    ]
+
+
+def test_http_defaults_and_options() -> None:
+    spec = Spec.from_dict(
+        {
+            "http": {
+                "A": {"url": "http://127.0.0.1:8000/a"},
+                "B": {"url": "https://x.org/b.tar.xz", "type": "tar", "compression": "xz"},
+                "C": {"url": "https://x.org/c.bz2", "compression": "bzip2", "sha256": None},
+            }
+        }
+    )
+    assert spec.http["A"] == HttpSource("http://127.0.0.1:8000/a", "file", None, None)
+    assert spec.http["B"].type == "tar" and spec.http["B"].compression == "xz"
+    assert spec.http["C"].compression == "bzip2"
+
+
+def test_http_url_problems() -> None:
+    assert problems({"http": {"A": {"url": "https://"}}}) == [
+        "http.A.url: 'https://' is not an http:// or https:// URL"
+    ]
+    assert problems({"http": {"A": {"url": "https://x.org/a b"}}}) == [
+        "http.A.url: 'https://x.org/a b' is not an http:// or https:// URL"
+    ]
+    assert problems({"http": {"A": {"url": "  "}}}) == ["http.A.url: must not be empty"]
+    assert problems({"http": {"A": {"url": "https://x.org", "compression": "zstd"}}}) == [
+        "http.A.compression: must be 'gzip', 'bzip2', 'xz' or null, got 'zstd'"
+    ]
+
+
+def test_variable_names_unique_across_git_and_http() -> None:
+    data = {
+        "git": {"D": {"remote": "https://x.org/r.git", "ref": SHA}},
+        "http": {"D": {"url": "https://x.org/d"}},
+    }
+    assert problems(data) == ["http.D: 'D' is also defined in git: each variable names one data source"]
+
+
+def test_problems_inside_an_entry_with_a_bad_name_are_reported_too() -> None:
+    assert problems({"http": {"PATH": {"url": "ftp://x"}}}) == [
+        "http.PATH: 'PATH' is reserved: the environment needs it; pick another name",
+        "http.PATH.url: 'ftp://x' is not an http:// or https:// URL",
+    ]
+
+
+def test_channels() -> None:
+    spec = Spec.from_dict(
+        {"conda": {"channels": ["file:///srv/channel", "/srv/ch2", "https://x.org/ch", "bioconda"]}}
+    )
+    assert spec.warnings == (
+        "conda.channels[0]: 'file:///srv/channel' is a local folder: the spec only builds on "
+        "this machine",
+        "conda.channels[1]: '/srv/ch2' is a local folder: the spec only builds on this machine",
+    )
+
+
+def test_pip_paths_warn_when_not_portable(tmp_path: Path) -> None:
+    (tmp_path / "mypkg").mkdir()
+    spec = Spec.from_dict(
+        {"pip": ["./a", "mypkg", "/abs/pkg", "~/pkg", "file:///abs/pkg", "x @ file:///abs/x.whl"]},
+        base_dir=tmp_path,
+    )
+    assert spec.pip == ("./a", "mypkg", "/abs/pkg", "~/pkg", "file:///abs/pkg", "x @ file:///abs/x.whl")
+    assert spec.base_dir == tmp_path
+    assert spec.warnings == (
+        "pip[2]: '/abs/pkg' is an absolute path: the spec only builds on this machine",
+        "pip[3]: '~/pkg' is in a user's home folder: the spec only builds for that user",
+        "pip[4]: 'file:///abs/pkg' is an absolute path: the spec only builds on this machine",
+        "pip[5]: 'x @ file:///abs/x.whl' is an absolute path: the spec only builds on this machine",
+    )
+
+
+def test_every_problem_is_collected_at_once() -> None:
+    data = {
+        "conda": {"chanels": [], "dependencies": ["numpy>>1", 3]},
+        "pip": ["-e ."],
+        "git": {"1X": {"remote": "-x"}},
+        "http": {"D": {"url": "ftp://x", "type": "zip", "sha256": "abc"}},
+        "extra": True,
+    }
+    found = problems(data)
+    assert len(found) == 10
+    assert {p.split(":")[0] for p in found} == {
+        "extra", "conda.chanels", "conda.dependencies[0]", "conda.dependencies[1]", "pip[0]",
+        'git["1X"]', 'git["1X"].remote', "http.D.url", "http.D.type", "http.D.sha256",
+    }  # fmt: skip
+
+
+def test_invalid_spec_carries_problem_objects() -> None:
+    with pytest.raises(InvalidSpec) as info:
+        Spec.from_dict({"conda": {"prefix": "/x"}}, source="s.json")
+    assert info.value.problems[0].path == "conda.prefix"
+    assert isinstance(info.value.problems[0], Problem)
+    assert info.value.source == "s.json"
+
+
+def test_fallback_validator_without_rattler(no_rattler: None) -> None:
+    assert problems({"conda": {"dependencies": ["python", "numpy>>1", "a=1=b=c"]}}) == [
+        "conda.dependencies[1]: 'numpy>>1' is not a valid conda match spec: invalid operator '>>'",
+        "conda.dependencies[2]: 'a=1=b=c' is not a valid conda match spec: invalid version "
+        "'1=b=c' (a ',' missing between constraints?)",
+    ]
+
+
+def test_duplicate_keys_dict() -> None:
+    plain = DuplicateKeysDict.from_pairs([("a", 1), ("b", 2)])
+    assert plain == {"a": 1, "b": 2} and plain.duplicates == ()
+    dup = DuplicateKeysDict.from_pairs([("a", 1), ("a", 2), ("a", 3)])
+    assert dup == {"a": 3} and dup.duplicates == ("a",)
