@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (tables of specs read best one per line)
 from __future__ import annotations
 
 import hashlib

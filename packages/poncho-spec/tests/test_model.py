@@ -35,7 +35,12 @@ def test_to_dict_is_modern_form_in_written_order() -> None:
         "pip": ["dill", "./pkg"],
         "git": {"D": {"remote": "https://x.org/r", "ref": SHA}},
         "http": {
-            "B": {"url": "https://x.org/b", "type": "tar", "compression": "gzip", "sha256": "F" * 64},
+            "B": {
+                "url": "https://x.org/b",
+                "type": "tar",
+                "compression": "gzip",
+                "sha256": "F" * 64,
+            },
             "A": {"url": "https://x.org/a"},
         },
     }
@@ -46,7 +51,12 @@ def test_to_dict_is_modern_form_in_written_order() -> None:
         },
         "git": {"D": {"remote": "https://x.org/r", "ref": SHA}},
         "http": {
-            "B": {"url": "https://x.org/b", "type": "tar", "compression": "gzip", "sha256": "f" * 64},
+            "B": {
+                "url": "https://x.org/b",
+                "type": "tar",
+                "compression": "gzip",
+                "sha256": "f" * 64,
+            },
             "A": {"url": "https://x.org/a", "type": "file"},
         },
     }

@@ -139,7 +139,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
 
 def test_keys_that_are_not_identifiers_are_quoted_in_paths() -> None:
     assert problems({"git": {"A B": {"remote": "https://x.org/r"}}}) == [
-        'git["A B"]: \'A B\' is not a valid environment variable name (letters, digits and '
+        "git[\"A B\"]: 'A B' is not a valid environment variable name (letters, digits and "
         "'_', not starting with a digit)"
     ]
     assert json_path("", "conda") == "conda"
@@ -193,8 +193,7 @@ def test_invalid_git_refs(ref: str) -> None:
 def test_git_remotes() -> None:
     local = Spec.from_dict({"git": {"D": {"remote": "/srv/repo.git", "ref": SHA}}})
     assert local.warnings == (
-        "git.D.remote: '/srv/repo.git' is a local repository: the spec only works on this "
-        "machine",
+        "git.D.remote: '/srv/repo.git' is a local repository: the spec only works on this machine",
     )
     scp = Spec.from_dict({"git": {"D": {"remote": "git@github.com:org/repo.git", "ref": SHA}}})
     assert scp.warnings == ()
@@ -236,7 +235,9 @@ def test_variable_names_unique_across_git_and_http() -> None:
         "git": {"D": {"remote": "https://x.org/r.git", "ref": SHA}},
         "http": {"D": {"url": "https://x.org/d"}},
     }
-    assert problems(data) == ["http.D: 'D' is also defined in git: each variable names one data source"]
+    assert problems(data) == [
+        "http.D: 'D' is also defined in git: each variable names one data source"
+    ]
 
 
 def test_problems_inside_an_entry_with_a_bad_name_are_reported_too() -> None:
@@ -263,7 +264,14 @@ def test_pip_paths_warn_when_not_portable(tmp_path: Path) -> None:
         {"pip": ["./a", "mypkg", "/abs/pkg", "~/pkg", "file:///abs/pkg", "x @ file:///abs/x.whl"]},
         base_dir=tmp_path,
     )
-    assert spec.pip == ("./a", "mypkg", "/abs/pkg", "~/pkg", "file:///abs/pkg", "x @ file:///abs/x.whl")
+    assert spec.pip == (
+        "./a",
+        "mypkg",
+        "/abs/pkg",
+        "~/pkg",
+        "file:///abs/pkg",
+        "x @ file:///abs/x.whl",
+    )
     assert spec.base_dir == tmp_path
     assert spec.warnings == (
         "pip[2]: '/abs/pkg' is an absolute path: the spec only builds on this machine",
@@ -310,3 +318,9 @@ def test_duplicate_keys_dict() -> None:
     assert plain == {"a": 1, "b": 2} and plain.duplicates == ()
     dup = DuplicateKeysDict.from_pairs([("a", 1), ("a", 2), ("a", 3)])
     assert dup == {"a": 3} and dup.duplicates == ("a",)
+
+
+def test_values_that_are_not_json_are_shown_with_repr() -> None:
+    assert problems({"http": {"A": {"url": "https://x.org", "type": {1}}}}) == [
+        "http.A.type: must be 'file' or 'tar', got {1}"
+    ]

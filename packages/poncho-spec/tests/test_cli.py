@@ -1,0 +1,207 @@
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from poncho_spec import __version__, load_spec, loads_spec
+from poncho_spec.cli import build_parser, entrypoint, main
+
+DATA = Path(__file__).parent / "data"
+SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
+GOOD = json.dumps({"conda": {"packages": ["python=3.11"]}, "pip": ["dill"]})
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    path = tmp_path / "good.json"
+    path.write_text(GOOD)
+    return path
+
+
+@pytest.fixture
+def bad(tmp_path: Path) -> Path:
+    path = tmp_path / "bad.json"
+    path.write_text('{"conda": {"chanels": [], "dependencies": ["numpy>>1"]}}')
+    return path
+
+
+@pytest.fixture
+def warned(tmp_path: Path) -> Path:
+    path = tmp_path / "warned.json"
+    path.write_text('{"git": {"D": {"remote": "https://x.org/r.git", "ref": "main"}}}')
+    return path
+
+
+def test_validate_ok(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(good)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{good}: OK\n"
+    assert err == ""
+
+
+def test_validate_prints_every_problem(bad: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"poncho_spec: error: {bad}: conda.chanels: unknown key (did you mean 'channels'?)",
+        f"poncho_spec: error: {bad}: conda.dependencies[0]: 'numpy>>1' is not a valid conda "
+        "match spec: unable to parse version spec: >>1",
+    ]
+
+
+def test_validate_several_files(good: Path, bad: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(good), str(bad), str(good)]) == 1
+    out, _ = capsys.readouterr()
+    assert out == f"{good}: OK\n{good}: OK\n"
+
+
+def test_warnings_go_to_stderr(warned: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(warned)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{warned}: OK\n"
+    assert err == (
+        f"poncho_spec: warning: {warned}: git.D.ref: 'main' looks like a branch or tag: its "
+        "commit can change; give a commit sha for a reproducible environment\n"
+    )
+
+
+def test_validate_strict_fails_on_warnings(
+    warned: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--strict", str(warned)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines()[-1] == f"poncho_spec: error: {warned}: warnings, and --strict"
+
+
+def test_validate_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "missing.json"
+    assert main(["validate", str(missing)]) == 1
+    assert capsys.readouterr().err == f"poncho_spec: error: {missing}: spec file not found\n"
+
+
+def test_validate_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(GOOD))
+    assert main(["validate", "-"]) == 0
+    assert capsys.readouterr().out == "<stdin>: OK\n"
+
+
+def test_show_prints_modern_form(good: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(good)]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "conda": {"channels": ["conda-forge"], "dependencies": ["python=3.11", {"pip": ["dill"]}]}
+    }
+
+
+def test_show_to_a_file(good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "modern.json"
+    assert main(["show", str(good), "-o", str(out)]) == 0
+    assert capsys.readouterr().out == ""
+    assert load_spec(out) == load_spec(good)
+
+
+def test_show_canonical_is_what_the_hash_is_made_of(
+    good: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["show", "--canonical", str(good)]) == 0
+    text = capsys.readouterr().out
+    spec = load_spec(good)
+    assert text == spec.canonical_json() + "\n"
+    assert main(["hash", str(good)]) == 0
+    assert capsys.readouterr().out == spec.hash() + "\n"
+
+
+def test_hash_of_legacy_and_modern_forms_agree(
+    good: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    modern = good.with_name("modern.json")
+    assert main(["show", str(good), "-o", str(modern)]) == 0
+    assert main(["hash", str(good)]) == 0
+    assert main(["hash", str(modern)]) == 0
+    first, second = capsys.readouterr().out.splitlines()
+    assert first == second == loads_spec(GOOD).hash()
+
+
+def test_show_invalid(bad: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(bad)]) == 1
+    assert capsys.readouterr().err.startswith(f"poncho_spec: error: {bad}: conda.chanels:")
+
+
+def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    from poncho_spec import json_schema
+
+    assert main(["schema"]) == 0
+    assert json.loads(capsys.readouterr().out) == json_schema()
+
+
+@pytest.mark.parametrize("argv", [[], ["frobnicate"], ["hash"], ["show", "a", "b"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "usage: poncho_spec" in capsys.readouterr().err
+
+
+def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "validate" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"poncho_spec {__version__}\n"
+
+
+def test_keyboard_interrupt_exits_130(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupt(path: str) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("poncho_spec.cli.load_spec", interrupt)
+    assert main(["hash", str(good)]) == 130
+
+
+def test_entrypoint_exits_with_mains_code(
+    good: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.argv", ["poncho_spec", "validate", str(good)])
+    with pytest.raises(SystemExit) as info:
+        entrypoint()
+    assert info.value.code == 0
+
+
+def test_parser_prog() -> None:
+    assert build_parser().prog == "poncho_spec"
+
+
+def test_python_dash_m(good: Path) -> None:
+    """The real command in a real process: `python -m poncho_spec`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "poncho_spec", "hash", "-"],
+        input=good.read_text(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == loads_spec(GOOD).hash() + "\n"
+
+
+def test_python_dash_m_invalid_has_no_traceback(bad: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "poncho_spec", "validate", str(bad)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("poncho_spec: error:")
+
+
+def test_main_module_in_process(good: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+
+    monkeypatch.setattr("sys.argv", ["poncho_spec", "validate", str(good)])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("poncho_spec", run_name="__main__")
+    assert info.value.code == 0
