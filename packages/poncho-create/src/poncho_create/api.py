@@ -152,8 +152,8 @@ def _build(
     if options.tmp_dir is not None:
         options.tmp_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
-    prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
     try:
+        prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
         dependencies = _conda_dependencies(spec)
         if options.conda_exe is not None:
             from poncho_create.engine_external import build_prefix_external

@@ -171,7 +171,7 @@ def install(
         LinkError,
         TransactionError,
     )
-    from rattler.platform import Platform
+    from rattler.platform import Subdir
 
     progress = _InstallProgress(records, report)
     try:
@@ -180,7 +180,7 @@ def install(
                 records,
                 prefix,
                 cache_dir=pkgs_dir,
-                platform=Platform(platform),
+                platform=Subdir(platform),
                 show_progress=False,
                 reporter=progress,
             )

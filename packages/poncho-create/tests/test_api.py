@@ -1,0 +1,328 @@
+"""create(): the demo environment end to end, the cache, from-lock, and every failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho_create import (
+    ChannelError,
+    CreateError,
+    LockError,
+    PackageNotFound,
+    PipError,
+    ProgressEvent,
+    UnsatisfiableSpec,
+    create,
+)
+from poncho_spec import InvalidSpec, SpecNotFound, loads_spec
+
+pytestmark = pytest.mark.slow
+
+
+def run_env(prefix: Path, *argv: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": f"{prefix}/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/")}
+    env.update(kw.pop("env", {}))
+    return subprocess.run(list(argv), capture_output=True, text=True, env=env, check=True, **kw)
+
+
+def test_demo_tarball_works_unpacked_elsewhere_with_the_build_moved_away(
+    demo_build: Any, helpers: Any, tmp_path: Path
+) -> None:
+    moved = demo_build.build_prefix.parent.with_name("build-moved-away")
+    demo_build.build_prefix.parent.rename(moved)
+    try:
+        prefix = helpers.unpack(demo_build.tarball, tmp_path / "somewhere" / "else")
+        run_env(prefix, str(prefix / "bin" / "python"), str(prefix / "bin" / "conda-unpack"))
+        code = (
+            "import sys, poncho_demo_app, poncho_demo_core, poncho_demo_piptop, "
+            "poncho_create_localproj as lp; "
+            "print(sys.prefix); print(poncho_demo_piptop.BASE, lp.VALUE)"
+        )
+        out = run_env(prefix, "python", "-c", code).stdout.split("\n")
+        assert out[0] == str(prefix)
+        assert out[1] == "pipbase poncho-create-localproj"
+        assert "poncho-demo-app" in run_env(prefix, "poncho-demo-app").stdout
+        assert "poncho-demo-piptop on pipbase" in run_env(prefix, "poncho-demo-piptop").stdout
+        assert str(demo_build.build_prefix) not in (prefix / "bin" / "poncho-demo-app").read_text()
+    finally:
+        moved.rename(demo_build.build_prefix.parent)
+
+
+def test_run_in_env_activates_unpacks_once_and_execs(
+    demo_build: Any, helpers: Any, tmp_path: Path
+) -> None:
+    prefix = helpers.unpack(demo_build.tarball, tmp_path / "env")
+    script = prefix / "bin" / "run_in_env"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": "/nonexistent", "PYTHONHOME": "/nope"}
+    shell = (
+        'echo "$CONDA_PREFIX|$CONDA_DEFAULT_ENV|$PONCHO_DEMO_ACTIVATED|${PYTHONPATH-unset}"; '
+        "poncho-demo-app; python -c 'import poncho_demo_piptop'"
+    )
+    first = subprocess.run(
+        [str(script), "sh", "-c", shell], capture_output=True, text=True, env=env, check=True
+    )
+    lines = first.stdout.splitlines()
+    assert lines[0] == f"{prefix}|{prefix}|yes|unset"
+    assert "poncho-demo-app" in lines[1]
+    assert (prefix / "poncho" / ".unpacked").exists()
+    assert not (prefix / "poncho" / ".unpack.lock").exists()
+    # Second run: conda-unpack is not run again (we make it fail to prove it).
+    (prefix / "bin" / "conda-unpack").write_text("#!/bin/sh\nexit 3\n")
+    again = subprocess.run([str(script), "true"], env=env, check=False)
+    assert again.returncode == 0
+    # And the exit status of the command is the script's.
+    assert subprocess.run([str(script), "sh", "-c", "exit 7"], env=env).returncode == 7
+
+
+def test_tarball_carries_spec_lock_and_run_in_env(demo_build: Any) -> None:
+    with tarfile.open(demo_build.tarball) as tar:
+        names = set(tar.getnames())
+        spec = json.load(tar.extractfile("poncho/spec.json"))  # type: ignore[arg-type]
+        lock = json.load(tar.extractfile("poncho/lock.json"))  # type: ignore[arg-type]
+        run_in_env = tar.getmember("bin/run_in_env")
+    assert {"bin/conda-unpack", "bin/python", "conda-meta/history"} <= names
+    assert not any(n == "CACHEDIR.TAG" for n in names)
+    assert run_in_env.mode & 0o111
+    assert spec == loads_spec(json.dumps(demo_build.spec)).to_dict()
+    assert lock == json.loads(demo_build.lock_out.read_text())
+    assert lock["spec_hash"] == loads_spec(json.dumps(demo_build.spec)).hash()
+    conda = {p["name"]: p for p in lock["conda"]}
+    assert {"python", "pip", "poncho-demo-app", "poncho-demo-core"} <= set(conda)
+    assert all(p["url"].startswith("file://") and len(p["sha256"]) == 64 for p in conda.values())
+    pip = {p["name"]: p for p in lock["pip"]}
+    assert pip["poncho-demo-piptop"]["source"] == "index"
+    assert pip["poncho-demo-pipbase"]["version"] == "0.1.0"
+    assert pip["poncho-create-localproj"] == {
+        "name": "poncho-create-localproj",
+        "version": "0.2.0",
+        "sha256": None,
+        "source": "path",
+    }
+    assert oct(demo_build.tarball.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_progress_reports_every_phase_in_order(demo_build: Any) -> None:
+    finished = [e.phase for e in demo_build.events if e.finished]
+    assert finished.index("solve") < finished.index("install") < finished.index("pip")
+    assert finished[-1] == "pack"
+    download = next(e for e in demo_build.events if e.phase == "download" and e.finished)
+    assert download.unit == "bytes" and download.total and download.done == download.total
+    pack = [e for e in demo_build.events if e.phase == "pack"]
+    assert pack[0].done == 0 and pack[-1].done == pack[-1].total > 0
+
+
+def test_kept_prefix_is_the_built_environment(demo_build: Any) -> None:
+    prefix = demo_build.build_prefix
+    assert (prefix / "conda-meta").is_dir() and (prefix / "poncho" / "lock.json").is_file()
+
+
+def test_cache_hit_returns_the_same_file_without_building(demo_build: Any) -> None:
+    before = demo_build.tarball.stat()
+    events: list[ProgressEvent] = []
+    again = create(demo_build.spec_path, progress=events.append, **demo_build.options)
+    assert again == demo_build.tarball
+    assert [e.phase for e in events] == ["cache"]
+    assert again.stat().st_mtime_ns == before.st_mtime_ns
+    name = again.name
+    assert name.startswith(loads_spec(json.dumps(demo_build.spec)).hash() + "-linux-64-")
+    assert name.endswith(".tar.gz")  # digest: the pip index options are part of the key
+
+
+def test_from_lock_rebuilds_the_same_environment(demo_build: Any, tmp_path: Path) -> None:
+    events: list[ProgressEvent] = []
+    out = create(
+        demo_build.spec_path,
+        tmp_path / "again.tar.zst",
+        from_lock=demo_build.lock_out,
+        lock_out=tmp_path / "again.lock.json",
+        progress=events.append,
+        **demo_build.options,
+    )
+    assert out == tmp_path / "again.tar.zst"
+    assert (tmp_path / "again.lock.json").read_text() == demo_build.lock_out.read_text()
+    assert "solve" not in {e.phase for e in events}
+    assert out.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # zstd magic
+
+
+def test_from_lock_fails_when_a_locked_package_is_gone(
+    demo_build: Any, tmp_path: Path, build_dirs: dict[str, Any]
+) -> None:
+    lock = json.loads(demo_build.lock_out.read_text())
+    lock["conda"][0]["url"] = lock["conda"][0]["url"].replace(".conda", "-gone.conda")
+    bad = tmp_path / "bad.lock.json"
+    bad.write_text(json.dumps(lock))
+    with pytest.raises(LockError, match="no longer available"):
+        create(demo_build.spec_path, tmp_path / "x.tar.gz", from_lock=bad, **build_dirs)
+    lock["platform"] = "osx-arm64"
+    bad.write_text(json.dumps(lock))
+    with pytest.raises(CreateError, match="the lock is for osx-arm64"):
+        create(demo_build.spec_path, tmp_path / "x.tar.gz", from_lock=bad, platform="linux-64")
+    assert not (tmp_path / "x.tar.gz").exists()
+
+
+# --- failures: clear error, nothing left behind -------------------------------------------
+
+
+def _assert_nothing_left(build_dirs: dict[str, Any], output: Path, original: bytes) -> None:
+    assert output.read_bytes() == original
+    assert not [p for p in output.parent.iterdir() if p.name.endswith(".part")]
+    cache = build_dirs["cache_dir"]
+    entries = [p for p in cache.iterdir() if p.name != ".locks"] if cache.exists() else []
+    assert entries == []
+    assert list(build_dirs["tmp_dir"].iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("deps", "error", "words"),
+    [
+        (["mini-tool", "mini-old"], UnsatisfiableSpec, ["mini-tool", "mini-old", "mini-base"]),
+        (["mini-base>=99"], UnsatisfiableSpec, ["mini-base", ">=99", "1.0, 2.0"]),
+        (["no-such-package"], PackageNotFound, ["no-such-package", "does not exist"]),
+    ],
+)
+def test_solver_failures_name_the_packages(
+    mini_channel: Any,
+    helpers: Any,
+    build_dirs: dict[str, Any],
+    tmp_path: Path,
+    deps: list[str],
+    error: type[Exception],
+    words: list[str],
+) -> None:
+    output = tmp_path / "out.tar.gz"
+    output.write_bytes(b"previous tarball")
+    with pytest.raises(error) as info:
+        create(helpers.mini_spec(mini_channel, *deps), output, **build_dirs)
+    for word in words:
+        assert word in str(info.value)
+    _assert_nothing_left(build_dirs, output, b"previous tarball")
+    # The same through the cache: no entry appears.
+    with pytest.raises(error):
+        create(helpers.mini_spec(mini_channel, *deps), **build_dirs)
+    _assert_nothing_left(build_dirs, output, b"previous tarball")
+
+
+def test_missing_and_unreachable_channels_are_named(
+    mini_channel: Any, helpers: Any, build_dirs: dict[str, Any], tmp_path: Path, free_port: int
+) -> None:
+    output = tmp_path / "out.tar.gz"
+    output.write_bytes(b"old")
+    missing = (tmp_path / "nonexistent-channel").as_uri()
+    spec = {"conda": {"channels": [missing], "dependencies": ["mini-tool"]}}
+    with pytest.raises(ChannelError, match=f"channel {missing} is unreachable or missing"):
+        create(spec, output, **build_dirs)
+    closed = f"http://127.0.0.1:{free_port}/conda-channel"
+    spec = {"conda": {"channels": [mini_channel.url, closed], "dependencies": ["mini-tool"]}}
+    with pytest.raises(ChannelError, match=f"channel {closed} is unreachable"):
+        create(spec, output, **build_dirs)
+    _assert_nothing_left(build_dirs, output, b"old")
+
+
+def test_pip_failure_shows_the_tail_of_pips_output(
+    local_channel: Any, wheelhouse: Any, build_dirs: dict[str, Any], tmp_path: Path
+) -> None:
+    output = tmp_path / "out.tar.gz"
+    output.write_bytes(b"old")
+    spec = {
+        "conda": {
+            "channels": [local_channel.url],
+            "dependencies": ["python", {"pip": ["poncho-no-such-dist-anywhere"]}],
+        }
+    }
+    with pytest.raises(PipError) as info:
+        create(spec, output, no_index=True, find_links=[str(wheelhouse.path)], **build_dirs)
+    message = str(info.value)
+    assert "poncho-no-such-dist-anywhere" in message
+    assert "not installed in the current environment" in message
+    assert "No matching distribution found for poncho-no-such-dist-anywhere" in message
+    _assert_nothing_left(build_dirs, output, b"old")
+
+
+def test_spec_errors_are_poncho_specs(tmp_path: Path, build_dirs: dict[str, Any]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"conda": {"dependencies": ["numpy>>1"]}}')
+    with pytest.raises(InvalidSpec, match="numpy>>1"):
+        create(bad, tmp_path / "out.tar.gz", **build_dirs)
+    with pytest.raises(SpecNotFound):
+        create(tmp_path / "missing.json", **build_dirs)
+    assert not (tmp_path / "out.tar.gz").exists()
+    assert list(build_dirs["tmp_dir"].iterdir()) == []
+
+
+def test_pip_entries_cannot_be_built_for_another_platform(
+    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
+) -> None:
+    spec = helpers.mini_spec(mini_channel)
+    spec["conda"]["dependencies"].append({"pip": ["something"]})
+    with pytest.raises(CreateError, match="cannot be installed for osx-arm64"):
+        create(spec, tmp_path / "o.tar.gz", platform="osx-arm64", **build_dirs)
+
+
+def test_foreign_platform_is_solved_for_that_platform(
+    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
+) -> None:
+    out = create(helpers.mini_spec(mini_channel), platform="osx-arm64", **build_dirs)
+    assert "-osx-arm64" in out.name
+    with tarfile.open(out) as tar:
+        lock = json.load(tar.extractfile("poncho/lock.json"))  # type: ignore[arg-type]
+    assert lock["platform"] == "osx-arm64"
+
+
+def test_keep_prefix_must_be_new_or_empty(
+    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
+) -> None:
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file").write_text("x")
+    with pytest.raises(CreateError, match="must be a new or empty folder"):
+        create(helpers.mini_spec(mini_channel), tmp_path / "o.tar", keep_prefix=busy, **build_dirs)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    create(helpers.mini_spec(mini_channel), tmp_path / "o.tar", keep_prefix=empty, **build_dirs)
+    assert (empty / "bin" / "mini-tool").exists()
+    assert list(build_dirs["tmp_dir"].iterdir()) == []
+
+
+def test_extra_channels_change_the_cache_name(
+    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any]
+) -> None:
+    spec = helpers.mini_spec(mini_channel)
+    plain = create(spec, threads=1, **build_dirs)
+    assert plain.name.endswith("-linux-64.tar.gz")
+    other = create(spec, channels=[mini_channel.url + "/"], **build_dirs)
+    assert other != plain and other.name.endswith(".tar.gz")
+    assert create(spec, **build_dirs) == plain
+
+
+def test_a_spec_object_and_a_dict_are_accepted(
+    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
+) -> None:
+    spec = loads_spec(json.dumps(helpers.mini_spec(mini_channel)))
+    assert create(spec, **build_dirs) == create(spec.to_dict(), **build_dirs)
+
+
+def test_env_variables_choose_the_folders(
+    helpers: Any, mini_channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pkgs_dir: Path
+) -> None:
+    monkeypatch.setenv("PONCHO_ENVS_DIR", str(tmp_path / "from-env"))
+    monkeypatch.setenv("PONCHO_PKGS_DIR", str(pkgs_dir))
+    monkeypatch.setenv("PONCHO_CREATE_TMPDIR", str(tmp_path / "tmp-from-env"))
+    out = create(helpers.mini_spec(mini_channel))
+    assert out.parent == tmp_path / "from-env"
+    assert (tmp_path / "tmp-from-env").is_dir()
+    assert list((tmp_path / "tmp-from-env").iterdir()) == []
+    shutil.rmtree(tmp_path / "from-env")
