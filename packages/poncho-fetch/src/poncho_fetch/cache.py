@@ -1,0 +1,433 @@
+"""The node-local data cache: shared by concurrent tasks, filled atomically, LRU-evicted.
+
+Layout under the cache root::
+
+    entries/<key>/meta.json      what the entry is, its size, the path the variable points at
+    entries/<key>/.used          its modification time is the last use (for LRU eviction)
+    entries/<key>/data[/<file>]  the content
+    locks/<key>.lock             "in use" lock: shared by every task using the entry
+    locks/<key>.fill             taken exclusively by the one process filling the entry
+    locks/evict.lock             one evicting process at a time
+    tmp/<key>.<random>/          entries being filled or deleted; never read
+
+An entry is published by renaming its complete folder from ``tmp/`` into ``entries/``,
+so a fill interrupted half-way is never seen; the next process to fill that key removes the
+leftovers. A task holds a shared lock on ``locks/<key>.lock`` for as long as it uses the
+entry; eviction takes that lock exclusively *without waiting* and skips entries it cannot
+get, so an entry in use is never removed. Lock files are never deleted (deleting a lock
+file others may hold open would let two processes "hold" it at once); they are empty.
+Locks are ``flock`` locks: they belong to the open file, survive ``exec`` when the
+descriptor is inheritable, and vanish when the last process holding the file exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO, TYPE_CHECKING, Any
+
+from poncho_fetch._sources import Planned, plan
+from poncho_fetch.errors import FetchError
+
+if TYPE_CHECKING:
+    from poncho_fetch.http import RetryPolicy
+    from poncho_spec import Spec
+
+__all__ = [
+    "CacheEntry",
+    "DataCache",
+    "Lease",
+    "default_cache_dir",
+    "max_size_from_env",
+    "parse_size",
+]
+
+log = logging.getLogger(__name__)
+
+CACHE_ENV = "PONCHO_FETCH_CACHE"
+MAX_SIZE_ENV = "PONCHO_FETCH_MAX_SIZE"
+_META = "meta.json"
+_USED = ".used"
+_FORMAT = 1
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGTP]?)(?:I?B)?\s*", re.IGNORECASE)
+
+
+def default_cache_dir() -> Path:
+    """``$PONCHO_FETCH_CACHE``, else ``$XDG_CACHE_HOME/poncho/data``, else
+    ``~/.cache/poncho/data``."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "poncho" / "data"
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``10G``, ``512M``, ``1.5TiB`` or ``1000`` (units are powers
+    of 1024; a trailing ``B`` or ``iB`` is allowed). Raises ValueError."""
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"invalid size {text!r} (expected e.g. 10G, 512M, 1000000)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def max_size_from_env() -> int | None:
+    """The size limit ``$PONCHO_FETCH_MAX_SIZE`` gives, or None (no limit) when unset."""
+    value = os.environ.get(MAX_SIZE_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise FetchError(f"${MAX_SIZE_ENV}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """What the cache holds for one key: its folder, size in bytes, last use (epoch
+    seconds) and the metadata written when it was filled."""
+
+    key: str
+    path: Path
+    size: int
+    last_used: float
+    meta: Mapping[str, Any]
+
+
+class Lease:
+    """Entries of one spec, held "in use" (shared locks) until :meth:`release`.
+
+    `env` maps each variable to its absolute path; `lock_fds` are the descriptors holding
+    the locks. A process that ``exec``s the task can keep the entries protected by making
+    the descriptors inheritable (``inheritable=True``); with :mod:`subprocess`, pass them in
+    ``pass_fds``. The locks last until every process holding the descriptors closes them.
+    """
+
+    def __init__(self, env: dict[str, str], files: list[IO[bytes]]) -> None:
+        self.env = env
+        self._files = files
+
+    @property
+    def lock_fds(self) -> tuple[int, ...]:
+        """The file descriptors holding the shared locks (empty once released)."""
+        return tuple(f.fileno() for f in self._files)
+
+    def release(self) -> None:
+        """Drop the locks held by this process (idempotent)."""
+        files, self._files = self._files, []
+        for f in files:
+            f.close()
+
+    def __enter__(self) -> Lease:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class DataCache:
+    """A node-local cache of the data specs name, shared by concurrent processes.
+
+    `cache_dir` defaults to :func:`default_cache_dir`; `max_bytes` (default
+    ``$PONCHO_FETCH_MAX_SIZE``, else no limit) is the size above which least recently used
+    entries not in use are evicted after each fill. `policy` tunes HTTP retries.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | os.PathLike[str] | None = None,
+        max_bytes: int | None = None,
+        *,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.root = root.expanduser().absolute()
+        self.max_bytes = max_bytes if max_bytes is not None else max_size_from_env()
+        self.policy = policy
+        self._entries = self.root / "entries"
+        self._locks = self.root / "locks"
+        self._tmp = self.root / "tmp"
+
+    # -- using entries ---------------------------------------------------------------
+
+    def acquire(self, spec: Spec, *, inheritable: bool = False) -> Lease:
+        """Make every git/http entry of `spec` available and hold them in use.
+
+        Fills missing entries (one process downloads, concurrent ones wait for it), then
+        evicts old entries if the cache is over its limit. Release the returned Lease (or
+        use it as a context manager) when the task is done.
+        """
+        work = plan(spec, self.policy)
+        self._makedirs()
+        env: dict[str, str] = {}
+        files: list[IO[bytes]] = []
+        filled = False
+        try:
+            for item in work:
+                lock_file, path, was_filled = self._hold(item)
+                files.append(lock_file)
+                if inheritable:
+                    os.set_inheritable(lock_file.fileno(), True)
+                env[item.var] = str(path)
+                filled = filled or was_filled
+        except BaseException:
+            for f in files:
+                f.close()
+            raise
+        if filled and self.max_bytes is not None:
+            try:
+                self.evict()
+            except OSError as exc:
+                log.warning("eviction failed: %s", exc)
+        return Lease(env, files)
+
+    @contextlib.contextmanager
+    def using(self, spec: Spec, *, inheritable: bool = False) -> Iterator[dict[str, str]]:
+        """Context manager: the ``{VAR: path}`` of `spec`'s entries, held in use inside.
+
+        With `inheritable`, the lock descriptors survive ``os.exec*`` so that the task
+        process keeps the entries protected (use :meth:`acquire` to get the descriptors).
+        """
+        with self.acquire(spec, inheritable=inheritable) as lease:
+            yield dict(lease.env)
+
+    def _hold(self, item: Planned) -> tuple[IO[bytes], Path, bool]:
+        lock_file = self._open_lock(f"{item.key}.lock")
+        try:
+            _lock(lock_file, shared=True)
+            entry = self._entries / item.key
+            filled = False
+            if not (entry / _META).is_file():
+                with self._locked(f"{item.key}.fill"):
+                    if not (entry / _META).is_file():
+                        self._fill(item, entry)
+                        filled = True
+            meta = _read_meta(entry)
+            _touch(entry / _USED)
+            return lock_file, entry / str(meta["path"]), filled
+        except BaseException:
+            lock_file.close()
+            raise
+
+    def _fill(self, item: Planned, entry: Path) -> None:
+        # Holding the fill lock (no other filler) and a shared lock (no evictor): what is
+        # left under tmp/ for this key comes from an interrupted process.
+        for stale in self._tmp.glob(f"{item.key}.*"):
+            log.debug("removing leftover %s", stale)
+            _rmtree(stale)
+        if entry.exists():  # a folder without meta.json was not written by us
+            _rmtree(entry)
+        work = Path(tempfile.mkdtemp(prefix=f"{item.key}.", dir=self._tmp))
+        try:
+            log.info("%s: filling cache entry %s", item.label, item.key)
+            rel = item.fill(work)
+            meta = {
+                "format": _FORMAT,
+                "key": item.key,
+                "path": rel,
+                "size": _tree_size(work),
+                "created": time.time(),
+                "source": item.identity,
+            }
+            (work / _META).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            (work / _USED).touch()
+            work.chmod(0o755)  # mkdtemp makes it 0700
+            work.replace(entry)
+        except BaseException:
+            _rmtree(work)
+            raise
+
+    # -- eviction ----------------------------------------------------------------------
+
+    def entries(self) -> list[CacheEntry]:
+        """Every complete entry, least recently used first."""
+        found: list[CacheEntry] = []
+        try:
+            folders = list(self._entries.iterdir())
+        except FileNotFoundError:
+            return []
+        for folder in folders:
+            try:
+                meta = _read_meta(folder)
+                used = _mtime(folder / _USED) or _mtime(folder / _META)
+                size = int(meta.get("size", 0))
+            except (OSError, ValueError, FetchError):
+                continue  # being evicted right now, or not ours
+            found.append(CacheEntry(folder.name, folder, size, used, meta))
+        found.sort(key=lambda e: (e.last_used, e.key))
+        return found
+
+    def size(self) -> int:
+        """Bytes held by complete entries (as measured when they were filled)."""
+        return sum(e.size for e in self.entries())
+
+    def evict(self, max_bytes: int | None = None) -> list[str]:
+        """Remove least recently used entries not in use until the cache holds at most
+        `max_bytes` (default: the cache's limit; nothing happens without one).
+
+        Returns the keys removed. Entries in use are skipped, so the cache may stay over
+        the limit. If another process is evicting, returns at once.
+        """
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        if limit is None:
+            return []
+        self._makedirs()
+        with self._locked("evict.lock", wait=False) as got:
+            if not got:
+                log.debug("another process is evicting")
+                return []
+            self._remove_leftovers()
+            entries = self.entries()
+            total = sum(e.size for e in entries)
+            removed: list[str] = []
+            for entry in entries:
+                if total <= limit:
+                    break
+                if self._evict_one(entry.key):
+                    total -= entry.size
+                    removed.append(entry.key)
+            if total > limit > 0:
+                log.warning(
+                    "data cache %s holds %d bytes, over its %d byte limit: the rest is in use",
+                    self.root,
+                    total,
+                    limit,
+                )
+            return removed
+
+    def clear(self) -> list[str]:
+        """Remove every entry not in use; returns the keys removed."""
+        return self.evict(0)
+
+    def _evict_one(self, key: str) -> bool:
+        with self._locked(f"{key}.lock", wait=False) as got:
+            if not got:
+                log.debug("keeping %s: in use", key)
+                return False
+            entry = self._entries / key
+            if not entry.exists():
+                return False
+            # Rename first: an eviction interrupted half-way leaves no half entry behind.
+            trash = Path(tempfile.mkdtemp(prefix=f"{key}.evicted-", dir=self._tmp))
+            entry.replace(trash / "entry")
+            log.info("evicting %s", key)
+            _rmtree(trash)
+            return True
+
+    def _remove_leftovers(self) -> None:
+        """Remove tmp/ folders of interrupted fills and evictions no process is working on."""
+        try:
+            leftovers = list(self._tmp.iterdir())
+        except FileNotFoundError:
+            return
+        for path in leftovers:
+            key = path.name.split(".", 1)[0]
+            with self._locked(f"{key}.lock", wait=False) as got:
+                if got:
+                    _rmtree(path)
+
+    # -- locks and folders -------------------------------------------------------------
+
+    def _makedirs(self) -> None:
+        for folder in (self._entries, self._locks, self._tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def _open_lock(self, name: str) -> IO[bytes]:
+        # Append mode creates the file without truncating; Python opens it close-on-exec.
+        return open(self._locks / name, "ab", buffering=0)
+
+    @contextlib.contextmanager
+    def _locked(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        """Hold an exclusive lock on locks/<name>; yields False if `wait` is False and the
+        lock is taken."""
+        with self._open_lock(name) as f:
+            yield _lock(f, wait=wait)
+
+
+def _lock(f: IO[bytes], *, shared: bool = False, wait: bool = True) -> bool:
+    """Lock the open file `f` (flock); False if `wait` is False and someone holds it."""
+    import portalocker  # imported here: it takes a good part of poncho_fetch's import time
+
+    flags = portalocker.LockFlags.SHARED if shared else portalocker.LockFlags.EXCLUSIVE
+    if not wait:
+        flags |= portalocker.LockFlags.NON_BLOCKING
+    try:
+        portalocker.lock(f, flags)
+    except portalocker.LockException as exc:  # AlreadyLocked in recent portalocker
+        if wait:
+            raise FetchError(f"cannot lock {f.name}: {exc}") from exc
+        return False
+    return True
+
+
+def _read_meta(entry: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads((entry / _META).read_text())
+    except (OSError, ValueError) as exc:
+        raise FetchError(f"cache entry {entry} is unreadable: {exc}") from exc
+    if not isinstance(meta, dict) or not isinstance(meta.get("path"), str):
+        raise FetchError(f"cache entry {entry} has an invalid {_META}")
+    return meta
+
+
+def _touch(path: Path) -> None:
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        path.touch()
+    except OSError as exc:  # a read-only cache still serves its data
+        log.debug("cannot record use of %s: %s", path, exc)
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            with contextlib.suppress(OSError):
+                total += (Path(folder) / name).lstat().st_size
+    return total
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a file or folder, even if its content made some folders read-only."""
+
+    def make_writable_and_retry(func: Any, name: str, _exc: Any) -> None:
+        with contextlib.suppress(OSError):
+            Path(name).parent.chmod(stat.S_IRWXU)
+        with contextlib.suppress(FileNotFoundError):
+            func(name)
+
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif not path.exists():
+        return
+    elif sys.version_info >= (3, 12):
+        shutil.rmtree(path, onexc=make_writable_and_retry)
+    else:
+        shutil.rmtree(path, onerror=make_writable_and_retry)

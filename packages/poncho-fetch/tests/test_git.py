@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho_fetch import FetchError, GitNotFound
+from poncho_fetch.git import checkout, git_executable, is_full_sha, resolve_ref
+
+
+def test_full_sha_is_used_as_is_without_asking_the_remote(tmp_path: Path) -> None:
+    sha = "a" * 40
+    assert resolve_ref(str(tmp_path / "no-such-remote"), sha, key="git.X") == sha
+    assert is_full_sha("b" * 64)
+    assert not is_full_sha("B" * 40)
+
+
+@pytest.mark.parametrize(
+    ("ref", "index"),
+    [("main", 2), ("refs/heads/main", 2), ("HEAD", 2), ("v1", 0), ("refs/tags/v1", 0)],
+)
+def test_branches_and_tags_resolve_to_commits(git_remote: Any, ref: str, index: int) -> None:
+    # v1 is an annotated tag: it resolves to the commit, not to the tag object.
+    assert resolve_ref(str(git_remote.path), ref, key="git.X") == git_remote.commits[index]
+    assert resolve_ref(git_remote.url, ref, key="git.X") == git_remote.commits[index]
+
+
+def test_abbreviated_sha_is_left_to_the_clone(git_remote: Any) -> None:
+    assert resolve_ref(git_remote.url, git_remote.commits[0][:10], key="git.X") is None
+
+
+def test_unknown_ref(git_remote: Any) -> None:
+    with pytest.raises(FetchError, match="git.X: no branch, tag or commit 'nope' in"):
+        resolve_ref(git_remote.url, "nope", key="git.X")
+
+
+def test_unreadable_remote(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="git.X: git ls-remote failed: .*"):
+        resolve_ref(str(tmp_path / "missing"), "main", key="git.X")
+
+
+@pytest.mark.parametrize("which", ["path", "url"])
+def test_checkout_an_old_commit(git_remote: Any, tmp_path: Path, which: str) -> None:
+    remote = str(git_remote.path) if which == "path" else git_remote.url
+    dest = tmp_path / "co"
+    assert checkout(remote, git_remote.commits[1], dest, key="git.X") == git_remote.commits[1]
+    assert (dest / "data.txt").read_text() == "v2\n"
+
+
+def test_checkout_abbreviated_sha(git_remote: Any, tmp_path: Path) -> None:
+    got = checkout(git_remote.url, git_remote.commits[0][:8], tmp_path / "co", key="git.X")
+    assert got == git_remote.commits[0]
+    assert (tmp_path / "co" / "data.txt").read_text() == "v1\n"
+
+
+def test_commit_no_ref_reaches_is_fetched_by_id(
+    git_remote: Any, tmp_path: Path, run_git: Any
+) -> None:
+    repo = tmp_path / "repo"
+    run_git(tmp_path, "clone", "-q", str(git_remote.path), str(repo))
+    (repo / "data.txt").write_text("dangling\n")
+    run_git(repo, "commit", "-q", "-am", "dangling")
+    dangling = run_git(repo, "rev-parse", "HEAD")
+    run_git(repo, "reset", "-q", "--hard", "HEAD~1")  # no ref reaches it any more
+    got = checkout(str(repo), dangling, tmp_path / "co", key="git.X")
+    assert got == dangling
+    assert (tmp_path / "co" / "data.txt").read_text() == "dangling\n"
+
+
+def test_missing_commit(git_remote: Any, tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="git.X: fetching 0000000"):
+        checkout(git_remote.url, "0" * 40, tmp_path / "co", key="git.X")
+
+
+def test_git_not_on_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(GitNotFound, match="'git' program is not on PATH"):
+        git_executable()
+    with pytest.raises(GitNotFound):
+        resolve_ref("/x", "main", key="git.X")

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho_fetch import ChecksumMismatch, DownloadError, FetchError, RetryPolicy
+from poncho_fetch.http import download
+
+DATA = bytes(range(256)) * 400  # 100 KiB
+DIGEST = hashlib.sha256(DATA).hexdigest()
+
+
+def test_downloads_and_returns_the_digest(server: Any, tmp_path: Path, policy: RetryPolicy) -> None:
+    url = server.add("d/x.bin", DATA)
+    dest = tmp_path / "x.bin"
+    assert download(url, dest, key="http.X", sha256=DIGEST.upper(), policy=policy) == DIGEST
+    assert dest.read_bytes() == DATA
+    assert server.count("d/x.bin") == 1
+
+
+def test_checksum_mismatch_names_key_url_and_both_digests(
+    server: Any, tmp_path: Path, policy: RetryPolicy
+) -> None:
+    url = server.add("x.bin", DATA)
+    wrong = "0" * 64
+    with pytest.raises(ChecksumMismatch) as info:
+        download(url, tmp_path / "x", key="http.X", sha256=wrong, policy=policy)
+    err = info.value
+    assert (err.key, err.url, err.expected, err.got) == ("http.X", url, wrong, DIGEST)
+    assert str(err).startswith(f"http.X: sha256 mismatch for {url}: expected {wrong}, got")
+    assert server.count("x.bin") == 1  # not retried: the server answered fine
+
+
+def test_dropped_connection_is_retried(
+    server: Any, tmp_path: Path, policy: RetryPolicy, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = server.add("x.bin", DATA)
+    server.fail("x.bin", "drop", "drop")
+    dest = tmp_path / "x"
+    with caplog.at_level(logging.WARNING, logger="poncho_fetch"):
+        assert download(url, dest, key="http.X", sha256=DIGEST, policy=policy) == DIGEST
+    assert dest.read_bytes() == DATA  # restarted from scratch, not appended
+    assert server.count("x.bin") == 3
+    assert "retrying" in caplog.text
+
+
+def test_server_errors_are_retried_then_reported(
+    server: Any, tmp_path: Path, policy: RetryPolicy
+) -> None:
+    url = server.add("x.bin", DATA)
+    server.fail("x.bin", *["500"] * 10)
+    with pytest.raises(DownloadError, match=r"http.X: cannot download .*HTTP 500.*tried 4 times"):
+        download(url, tmp_path / "x", key="http.X", policy=policy)
+    assert server.count("x.bin") == 4
+
+
+def test_always_dropped_connection_fails_after_retries(
+    server: Any, tmp_path: Path, policy: RetryPolicy
+) -> None:
+    url = server.add("x.bin", DATA)
+    server.fail("x.bin", *["drop"] * 10)
+    with pytest.raises(DownloadError, match="tried 4 times"):
+        download(url, tmp_path / "x", key="http.X", policy=policy)
+    assert server.count("x.bin") == 4
+
+
+def test_not_found_is_not_retried(server: Any, tmp_path: Path, policy: RetryPolicy) -> None:
+    with pytest.raises(DownloadError, match="HTTP 404"):
+        download(server.url("missing"), tmp_path / "x", key="http.X", policy=policy)
+    assert server.count("missing") == 1
+
+
+def test_connection_refused(tmp_path: Path) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    policy = RetryPolicy(retries=1, backoff=0, timeout=5)
+    with pytest.raises(DownloadError, match="tried 2 times"):
+        download(f"http://127.0.0.1:{port}/x", tmp_path / "x", key="http.X", policy=policy)
+
+
+def test_unsupported_url(tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match=r"http.X: cannot download ftp://"):
+        download("ftp://127.0.0.1/x", tmp_path / "x", key="http.X")
+
+
+def test_unwritable_destination(server: Any, tmp_path: Path, policy: RetryPolicy) -> None:
+    url = server.add("x.bin", DATA)
+    with pytest.raises(FetchError):
+        download(url, tmp_path / "no" / "such" / "dir", key="http.X", policy=policy)
