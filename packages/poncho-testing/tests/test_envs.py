@@ -23,12 +23,15 @@ def clean_env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def tarball(local_channel: LocalChannel, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("tarball")
-    return build_env_tarball(
-        local_channel,
-        ["python", "poncho-demo-app", "poncho-demo-activate"],
-        dest,
-        extra_files={"poncho/spec.json": '{"conda": {}}', "bin/hello": "#!/bin/sh\necho hi\n"},
-    )
+    with pytest.MonkeyPatch.context() as mp:
+        # A fresh cache: the archive is really packed in this run, not reused from an earlier one.
+        mp.setenv("PONCHO_TESTING_CACHE", str(dest / "cache"))
+        return build_env_tarball(
+            local_channel,
+            ["python", "poncho-demo-app", "poncho-demo-activate"],
+            dest,
+            extra_files={"poncho/spec.json": '{"conda": {}}', "bin/hello": "#!/bin/sh\necho hi\n"},
+        )
 
 
 @pytest.mark.slow
@@ -66,8 +69,9 @@ def test_tarball_unpacks_and_runs(tarball: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tarball_is_cached_by_arguments(
-    tarball: Path, local_channel: LocalChannel, tmp_path: Path
+    tarball: Path, local_channel: LocalChannel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("PONCHO_TESTING_CACHE", str(tarball.parent / "cache"))
     again = build_env_tarball(
         local_channel,
         ["python", "poncho-demo-app", "poncho-demo-activate"],
@@ -76,6 +80,8 @@ def test_tarball_is_cached_by_arguments(
     )
     assert again == tmp_path / "copy.tar.gz"
     assert again.read_bytes() == tarball.read_bytes()
+    (entry,) = (tarball.parent / "cache" / "envs").glob("*/env-*.tar.gz")
+    assert entry.name == tarball.name
 
 
 def test_unknown_format_is_refused(local_channel: LocalChannel, tmp_path: Path) -> None:

@@ -14,21 +14,31 @@ if TYPE_CHECKING:
     from .channel import BUILDER_VERSION, LocalChannel, build_channel
     from .envs import build_env_tarball, install_prefix, solve
     from .errors import BuildError, PonchoTestingError
+    from .gitrepo import GitRepo, make_git_repo
+    from .httpserver import ServedDirectory, serve_directory
     from .isolation import can_hide_paths, hide_paths_argv
+    from .wheels import Wheelhouse, build_wheelhouse, make_local_project
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BUILDER_VERSION",
     "BuildError",
+    "GitRepo",
     "LocalChannel",
     "PonchoTestingError",
+    "ServedDirectory",
+    "Wheelhouse",
     "__version__",
     "build_channel",
     "build_env_tarball",
+    "build_wheelhouse",
     "can_hide_paths",
     "hide_paths_argv",
     "install_prefix",
+    "make_git_repo",
+    "make_local_project",
+    "serve_directory",
     "solve",
 ]
 
@@ -41,6 +51,13 @@ _MODULES = {
     "solve": "envs",
     "BuildError": "errors",
     "PonchoTestingError": "errors",
+    "GitRepo": "gitrepo",
+    "make_git_repo": "gitrepo",
+    "ServedDirectory": "httpserver",
+    "serve_directory": "httpserver",
+    "Wheelhouse": "wheels",
+    "build_wheelhouse": "wheels",
+    "make_local_project": "wheels",
     "can_hide_paths": "isolation",
     "hide_paths_argv": "isolation",
 }

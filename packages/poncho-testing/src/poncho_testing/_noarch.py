@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import re
 import subprocess
 import tempfile
@@ -13,6 +11,7 @@ from email.parser import HeaderParser
 from pathlib import Path
 
 from ._conda_package import PackageFile, PackageMeta, write_conda_package
+from ._wheel import record_digest
 from .errors import BuildError
 
 NOARCH_BUILD = "pyh0_poncho"
@@ -122,14 +121,10 @@ def _dist_info(
 def record(files: Mapping[str, bytes], record_path: str) -> bytes:
     """The text of a wheel-style ``RECORD`` for ``files`` (plus its own hash-less line)."""
     rows = [
-        f"{path},sha256={_b64_sha256(data)},{len(data)}" for path, data in sorted(files.items())
+        f"{path},sha256={record_digest(data)},{len(data)}" for path, data in sorted(files.items())
     ]
     rows.append(f"{record_path},,")
     return ("\n".join(rows) + "\n").encode()
-
-
-def _b64_sha256(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def demo_packages(dest_dir: Path) -> dict[str, str]:

@@ -6,12 +6,17 @@ Fixtures: ``local_channel`` and ``wheelhouse`` (session), ``http_server`` and ``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 if TYPE_CHECKING:
     from .channel import LocalChannel
+    from .gitrepo import GitRepo
+    from .httpserver import ServedDirectory
+    from .wheels import Wheelhouse
 
 
 @pytest.fixture(scope="session")
@@ -20,3 +25,30 @@ def local_channel() -> LocalChannel:
     from .channel import build_channel
 
     return build_channel()
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Wheelhouse:
+    """A folder with the ``poncho-demo-pipbase`` and ``poncho-demo-piptop`` wheels."""
+    from .wheels import build_wheelhouse
+
+    return build_wheelhouse()
+
+
+@pytest.fixture
+def http_server(tmp_path: Path) -> Iterator[ServedDirectory]:
+    """A real HTTP server on 127.0.0.1 serving an empty folder (``.root``) at ``.url``."""
+    from .httpserver import serve_directory
+
+    root = tmp_path / "http-root"
+    root.mkdir()
+    with serve_directory(root) as served:
+        yield served
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path) -> GitRepo:
+    """A real git repository with two commits on ``main``, a tag ``v1`` and a branch ``dev``."""
+    from .gitrepo import make_git_repo
+
+    return make_git_repo(tmp_path / "git-origin")
