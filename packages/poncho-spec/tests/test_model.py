@@ -86,3 +86,44 @@ def test_hash_and_canonical_json_are_cached() -> None:
     spec = Spec.from_dict({"conda": ["python"]})
     assert spec.canonical_json() is spec.canonical_json()
     assert spec.hash() is spec.hash()
+
+
+def test_pip_local_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    (tmp_path / "existing").mkdir()
+    spec = Spec.from_dict(
+        {
+            "pip": ["dill", "./a/", "../b", "existing", "/abs/c", "~/d", "file:///e%20f",
+                    "file:g", "x @ file:///h.whl"],
+        },
+        base_dir=tmp_path / "specs",
+    )  # fmt: skip
+    # bare names ("dill", "existing") and "x @ file:..." are requirements
+    assert set(spec.pip_local_paths()) == {
+        "./a/",
+        "../b",
+        "/abs/c",
+        "~/d",
+        "file:///e%20f",
+        "file:g",
+    }
+    spec = Spec.from_dict(
+        {"pip": ["dill", "./a/", "../b", "existing", "/abs/c", "~/d", "file:///e%20f", "file:g"]},
+        base_dir=tmp_path,
+    )
+    assert spec.pip_local_paths() == {
+        "./a/": tmp_path / "a",
+        "../b": tmp_path.parent / "b",
+        "/abs/c": Path("/abs/c"),
+        "~/d": home / "d",
+        "file:///e%20f": Path("/e f"),
+        "file:g": tmp_path / "g",
+    }
+
+
+def test_pip_local_paths_without_base_dir_are_under_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert Spec.from_dict({"pip": ["./pkg"]}).pip_local_paths() == {"./pkg": tmp_path / "pkg"}

@@ -35,6 +35,16 @@ def test_existing_folder_is_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert _pip.classify("other pkg").problem is not None
 
 
+def test_a_bare_name_is_a_requirement_even_next_to_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "mypkg").mkdir()
+    assert _pip.classify("mypkg", tmp_path) == _pip.PipEntry(
+        "requirement",
+        warning="'mypkg' is read as a requirement (a package index name); write './mypkg' "
+        "for the folder next to the spec",
+    )
+    assert _pip.normalize("mypkg") == "mypkg"
+
+
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [

@@ -274,6 +274,8 @@ def test_pip_paths_warn_when_not_portable(tmp_path: Path) -> None:
     )
     assert spec.base_dir == tmp_path
     assert spec.warnings == (
+        "pip[1]: 'mypkg' is read as a requirement (a package index name); write './mypkg' for "
+        "the folder next to the spec",
         "pip[2]: '/abs/pkg' is an absolute path: the spec only builds on this machine",
         "pip[3]: '~/pkg' is in a user's home folder: the spec only builds for that user",
         "pip[4]: 'file:///abs/pkg' is an absolute path: the spec only builds on this machine",

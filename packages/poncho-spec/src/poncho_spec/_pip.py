@@ -1,16 +1,22 @@
 """Pip entries: a PEP 508 requirement or a local path to a package; their normal form.
 
+A local path starts with ``./``, ``../``, ``/``, ``~`` or ``file:``, or names an archive
+(``.whl``, ``.tar.gz``, ...), or contains ``/``, or is not a valid requirement but names an
+existing folder. A bare name (``mypkg``) is always a requirement, so that an entry means the
+same on every machine; write ``./mypkg`` for a folder.
+
 `packaging` is imported lazily: loading a spec without pip entries does not need it.
 """
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-__all__ = ["PipEntry", "classify", "normalize"]
+__all__ = ["PipEntry", "classify", "is_path", "local_path", "normalize"]
 
 _PATH_PREFIXES = ("./", "../", "/", "~", "file:")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
@@ -39,10 +45,10 @@ def classify(entry: str, base_dir: Path | None = None) -> PipEntry:
         return _path_entry(entry)
     from packaging.requirements import InvalidRequirement, Requirement
 
+    base = base_dir if base_dir is not None else Path()
     try:
         requirement = Requirement(entry)
     except InvalidRequirement as exc:
-        base = base_dir if base_dir is not None else Path()
         if "/" in entry or (base / entry).is_dir():
             return _path_entry(entry)
         reason = str(exc).splitlines()[0]
@@ -54,6 +60,13 @@ def classify(entry: str, base_dir: Path | None = None) -> PipEntry:
             "requirement",
             problem=_url_problem(requirement.url),
             warning=_url_warning(entry, requirement.url),
+        )
+    if (base / entry).is_dir():
+        # A bare name means the same on every machine: a requirement, never a folder.
+        return PipEntry(
+            "requirement",
+            warning=f"{entry!r} is read as a requirement (a package index name); "
+            f"write './{entry}' for the folder next to the spec",
         )
     return PipEntry("requirement")
 
@@ -86,6 +99,13 @@ def normalize(entry: str) -> str:
 def is_path(entry: str, base_dir: Path | None = None) -> bool:
     """Whether a valid pip entry is a local path (as opposed to a requirement)."""
     return classify(entry, base_dir).kind == "path"
+
+
+def local_path(entry: str, base_dir: Path) -> Path:
+    """The absolute path a local-path pip entry names (relative ones are under `base_dir`)."""
+    text = unquote(urlsplit(entry).path) if entry.startswith("file:") else entry
+    path = Path(text).expanduser()
+    return Path(os.path.normpath(base_dir / path))
 
 
 def _looks_like_path(entry: str) -> bool:

@@ -112,6 +112,22 @@ class Spec:
             out["http"] = {var: _http_dict(h) for var, h in self.http.items()}
         return out
 
+    def pip_local_paths(self) -> dict[str, Path]:
+        """The pip entries that are local paths, each with the absolute path it names.
+
+        ``~`` is expanded; relative paths are relative to `base_dir` (the spec file's folder),
+        or to the current folder for a spec not read from a file; ``file:`` URLs are
+        converted. Requirements (PEP 508) are left out.
+        """
+        from poncho_spec import _pip
+
+        base = self.base_dir if self.base_dir is not None else Path.cwd()
+        return {
+            entry: _pip.local_path(entry, base)
+            for entry in self.pip
+            if _pip.is_path(entry, self.base_dir)
+        }
+
     def canonical_dict(self) -> dict[str, Any]:
         """The canonical form as data; see :mod:`poncho_spec.canonical`."""
         return canonical.canonical_dict(self)
