@@ -76,11 +76,11 @@ def test_unreadable_file_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 def test_json_syntax_error_has_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "spec.json"
-    path.write_text('{\n  "conda": {\n    "dependencies": ["python",]\n  }\n}\n')
+    path.write_text('{\n  "conda": {\n    "dependencies": ["python" "numpy"]\n  }\n}\n')
     with pytest.raises(InvalidSpec) as info:
         load_spec(path)
     assert str(info.value) == (
-        f"{path}: invalid JSON at line 3, column 30: Illegal trailing comma before end of array"
+        f"{path}: invalid JSON at line 3, column 31: Expecting ',' delimiter"
     )
     assert info.value.problems[0].path == ""
 
