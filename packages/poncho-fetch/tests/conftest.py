@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from poncho_spec import Spec
 
 from poncho_fetch import RetryPolicy
+from poncho_spec import Spec
 
 
 @dataclass

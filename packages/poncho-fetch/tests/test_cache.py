@@ -353,11 +353,14 @@ def test_inheritable_locks_protect_an_execed_task(
     assert len(lease.lock_fds) == 1
     # close_fds=False: the task gets exactly the descriptors an exec would keep.
     task = subprocess.Popen(
-        [sys.executable, "-c", "import sys; sys.stdin.read()"],
+        [sys.executable, "-c", "import sys; print('started', flush=True); sys.stdin.read()"],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         close_fds=False,
     )
     try:
+        # Until its exec is complete, a child holds copies of every descriptor.
+        assert task.stdout is not None and task.stdout.readline() == b"started\n"
         lease.release()
         assert lease.lock_fds == ()
         removed = cache.clear()
@@ -415,3 +418,56 @@ def test_max_size_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     monkeypatch.setenv("PONCHO_FETCH_MAX_SIZE", "lots")
     with pytest.raises(FetchError, match=r"\$PONCHO_FETCH_MAX_SIZE: invalid size 'lots'"):
         DataCache(tmp_path)
+
+
+# -- damage and contention -------------------------------------------------------------
+
+
+def test_damaged_entries_are_refilled(
+    server: Any, tmp_path: Path, make_spec: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = make_spec(http={"F": {"url": server.add("x.bin", DATA)}})
+    cache = DataCache(tmp_path / "c")
+    with cache.using(spec) as env:
+        entry = _used(cache, env["F"])
+    for damage in ("not json", '{"path": "../../etc"}', None):
+        if damage is None:
+            (entry / "meta.json").unlink()
+        else:
+            (entry / "meta.json").write_text(damage)
+        assert cache.entries() == []
+        with cache.using(spec) as again:
+            assert Path(again["F"]).read_bytes() == DATA
+    assert server.count("x.bin") == 4
+    assert "replacing damaged cache entry" in caplog.text
+    # A lost last-use stamp is recreated.
+    (entry / ".used").unlink()
+    with cache.using(spec):
+        assert (entry / ".used").exists()
+
+
+def test_a_failed_acquire_releases_what_it_held(
+    server: Any, tmp_path: Path, make_spec: Any, policy: RetryPolicy
+) -> None:
+    spec = make_spec(
+        http={
+            "GOOD": {"url": server.add("a.bin", DATA)},
+            "BAD": {"url": server.add("b.bin", DATA), "sha256": "f" * 64},
+        }
+    )
+    cache = DataCache(tmp_path / "c", policy=policy)
+    with pytest.raises(ChecksumMismatch):
+        cache.acquire(spec)
+    assert len(cache.clear()) == 1  # GOOD was filled, and is no longer held
+
+
+def test_one_evicting_process_at_a_time(server: Any, tmp_path: Path, make_spec: Any) -> None:
+    import portalocker
+
+    cache = DataCache(tmp_path / "c")
+    with cache.using(make_spec(http={"F": {"url": server.add("a.bin", DATA)}})):
+        pass
+    with open(cache.root / "locks" / "evict.lock", "ab") as other:
+        portalocker.lock(other, portalocker.LockFlags.EXCLUSIVE)
+        assert cache.clear() == []
+    assert len(cache.clear()) == 1

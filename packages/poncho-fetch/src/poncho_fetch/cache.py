@@ -216,31 +216,33 @@ class DataCache:
             _lock(lock_file, shared=True)
             entry = self._entries / item.key
             filled = False
-            if not (entry / _META).is_file():
+            meta = _complete_meta(entry)
+            if meta is None:
                 with self._locked(f"{item.key}.fill"):
-                    if not (entry / _META).is_file():
-                        self._fill(item, entry)
+                    meta = _complete_meta(entry)
+                    if meta is None:
+                        meta = self._fill(item, entry)
                         filled = True
-            meta = _read_meta(entry)
             _touch(entry / _USED)
             return lock_file, entry / str(meta["path"]), filled
         except BaseException:
             lock_file.close()
             raise
 
-    def _fill(self, item: Planned, entry: Path) -> None:
+    def _fill(self, item: Planned, entry: Path) -> dict[str, Any]:
         # Holding the fill lock (no other filler) and a shared lock (no evictor): what is
         # left under tmp/ for this key comes from an interrupted process.
         for stale in self._tmp.glob(f"{item.key}.*"):
             log.debug("removing leftover %s", stale)
             _rmtree(stale)
-        if entry.exists():  # a folder without meta.json was not written by us
+        if entry.exists():  # damaged: no valid meta.json (nobody can be using it)
+            log.warning("replacing damaged cache entry %s", entry)
             _rmtree(entry)
         work = Path(tempfile.mkdtemp(prefix=f"{item.key}.", dir=self._tmp))
         try:
             log.info("%s: filling cache entry %s", item.label, item.key)
             rel = item.fill(work)
-            meta = {
+            meta: dict[str, Any] = {
                 "format": _FORMAT,
                 "key": item.key,
                 "path": rel,
@@ -255,6 +257,7 @@ class DataCache:
         except BaseException:
             _rmtree(work)
             raise
+        return meta
 
     # -- eviction ----------------------------------------------------------------------
 
@@ -384,9 +387,21 @@ def _read_meta(entry: Path) -> dict[str, Any]:
         meta = json.loads((entry / _META).read_text())
     except (OSError, ValueError) as exc:
         raise FetchError(f"cache entry {entry} is unreadable: {exc}") from exc
-    if not isinstance(meta, dict) or not isinstance(meta.get("path"), str):
+    path = meta.get("path") if isinstance(meta, dict) else None
+    if not isinstance(path, str) or Path(path).is_absolute() or ".." in Path(path).parts:
         raise FetchError(f"cache entry {entry} has an invalid {_META}")
-    return meta
+    return dict(meta)
+
+
+def _complete_meta(entry: Path) -> dict[str, Any] | None:
+    """The metadata of a complete entry, or None if it is missing or damaged."""
+    if not (entry / _META).exists():
+        return None
+    try:
+        return _read_meta(entry)
+    except FetchError as exc:
+        log.warning("%s", exc)
+        return None
 
 
 def _touch(path: Path) -> None:

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho_fetch.cli import main
+
+
+def _spec_file(tmp_path: Path, spec: Any) -> str:
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec.to_dict()))
+    return str(path)
+
+
+def test_prints_var_lines(
+    server: Any, tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = _spec_file(tmp_path, make_spec(http={"F": {"url": server.add("x.bin", b"x")}}))
+    assert main(["--cache-dir", str(tmp_path / "c"), spec]) == 0
+    out = capsys.readouterr().out
+    var, _, path = out.strip().partition("=")
+    assert var == "F" and Path(path).read_bytes() == b"x"
+    assert path.startswith(str(tmp_path / "c"))
+    assert main(["--shell", "--cache-dir", str(tmp_path / "c"), spec]) == 0
+    assert capsys.readouterr().out == f"export F='{path}'\n"
+
+
+def test_max_size_is_passed_on(
+    tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake_fetch(spec: Any, cache_dir: Any, *, max_bytes: Any) -> dict[str, str]:
+        seen.update(cache_dir=cache_dir, max_bytes=max_bytes)
+        return {"X": "/x"}
+
+    spec = _spec_file(tmp_path, make_spec())
+    assert main(["--max-size", "2M", "--cache-dir", "D", spec], fetch=fake_fetch) == 0
+    assert seen == {"cache_dir": "D", "max_bytes": 2 << 20}
+    assert capsys.readouterr().out == "X=/x\n"
+
+
+def test_checksum_mismatch_is_an_error_line(
+    server: Any, tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server.add("x.bin", b"x")
+    spec = _spec_file(tmp_path, make_spec(http={"F": {"url": url, "sha256": "1" * 64}}))
+    assert main(["--cache-dir", str(tmp_path / "c"), spec]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"poncho_fetch: error: http.F: sha256 mismatch for {url}")
+    assert "Traceback" not in captured.err
+
+
+def test_missing_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "nope.json")]) == 1
+    assert capsys.readouterr().err.startswith("poncho_fetch: error: ")
+
+
+def test_bad_size_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--max-size", "huge", "spec.json"])
+    assert exit_info.value.code == 2
+    assert "invalid size 'huge'" in capsys.readouterr().err
+
+
+def test_ctrl_c(tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> dict[str, str]:
+        raise KeyboardInterrupt
+
+    spec = _spec_file(tmp_path, make_spec())
+    assert main([spec], fetch=interrupted) == 130
+
+
+def test_python_m_and_verbose(server: Any, tmp_path: Path, make_spec: Any) -> None:
+    spec = _spec_file(tmp_path, make_spec(http={"F": {"url": server.add("x.bin", b"x")}}))
+    proc = subprocess.run(
+        [sys.executable, "-m", "poncho_fetch", "-v", "--cache-dir", str(tmp_path / "c"), spec],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("F=")
+    assert "poncho_fetch: INFO: http.F: downloading" in proc.stderr
