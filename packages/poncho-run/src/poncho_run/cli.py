@@ -1,0 +1,259 @@
+"""``poncho_package_run``: run a command inside a packed environment.
+
+The command line is split in two at the first argument that is not an option (or after
+``--``): the options, parsed here, and COMMAND with its arguments, passed on untouched.
+
+A warm run (``-d DIR`` already unpacked) is kept cheap: its options are read without
+argparse, the state file without the ``json`` package, and the process is replaced by the
+command; argparse, logging and the unpacking machinery are imported only when needed.
+"""
+
+# Paths are str here: on the warm path, where pathlib (which imports re) would cost more than
+# the whole run.
+# ruff: noqa: PTH112
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+
+__all__ = ["build_parser", "entrypoint", "main"]
+
+PROG = "poncho_package_run"
+
+_DESCRIPTION = """\
+Run COMMAND inside the environment ENV: a tarball made by poncho_package_create or
+conda-pack (tar.gz, tar.zst, tar.bz2, tar.xz or tar, recognised by content) or an unpacked
+environment folder. The environment is activated as `conda activate` would (PATH,
+CONDA_PREFIX, ..., its etc/conda/activate.d scripts), and the data its spec names
+(poncho/spec.json: git and http entries) is fetched first and exposed as environment
+variables. A COMMAND ending in .py that is not executable runs with the environment's python.
+"""
+
+_EPILOG = """\
+Without -d, ENV is unpacked into a temporary folder that is removed afterwards, also when
+the command fails or SIGINT/SIGTERM/SIGHUP arrives (passed on to the command). With -d, DIR
+is unpacked once (atomically: into a sibling folder, then renamed) and kept; simultaneous
+runs share it through the lock file DIR.poncho.lock; a DIR that is not empty is used as it
+is (ENV is then not read). The command then replaces poncho_package_run.
+
+exit status: the command's own (128+N if signal N killed it); 127 command not found;
+126 command cannot be executed; 75 timed out waiting for the lock on DIR; 2 bad usage;
+1 any other error (unreadable or unsafe archive, ...).
+"""
+
+# Options that take a value, by every spelling, and the attribute they set.
+_VALUE_OPTIONS = {
+    "-e": "environment",
+    "--environment": "environment",
+    "-d": "unpack_to",
+    "-u": "unpack_to",
+    "--unpack-to": "unpack_to",
+    "-w": "wait",
+    "--wait-for-lock": "wait",
+    "--data-cache": "data_cache",
+}
+_FLAG_OPTIONS = {"--no-data": "no_data", "-v": "verbose", "--verbose": "verbose"}
+_DEFAULT_WAIT = 300.0
+
+
+class Options:
+    """The parsed options (the same attributes as `build_parser`'s namespace)."""
+
+    def __init__(self) -> None:
+        self.environment: str | None = None
+        self.unpack_to: str | None = None
+        self.wait: float = _DEFAULT_WAIT
+        self.data_cache: str | None = None
+        self.no_data = False
+        self.verbose = False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of the options (everything before COMMAND)."""
+    import argparse
+
+    from poncho_run import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        usage=f"{PROG} [-e ENV] [-d DIR] [-w SECS] [options] [--] COMMAND [ARGS...]",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "-e", "--environment", metavar="ENV", help="environment tarball or unpacked folder"
+    )
+    parser.add_argument(
+        "-d",
+        "-u",
+        "--unpack-to",
+        metavar="DIR",
+        help="unpack into DIR (created if missing), keep it, share it with simultaneous runs",
+    )
+    parser.add_argument(
+        "-w",
+        "--wait-for-lock",
+        dest="wait",
+        metavar="SECS",
+        type=seconds,
+        default=_DEFAULT_WAIT,
+        help="wait at most SECS for another run unpacking DIR (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--data-cache",
+        metavar="DIR",
+        help="cache for the spec's data (default: $PONCHO_FETCH_CACHE or ~/.cache/poncho/data)",
+    )
+    parser.add_argument(
+        "--no-data", action="store_true", help="do not fetch the data the spec names"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="say what is being done")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit status.
+
+    With an unpack folder, success does not return: the process becomes the command.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    options, command = _split(args)
+    parsed = _quick_parse(options)
+    if parsed is None or not command or (parsed.environment is None and parsed.unpack_to is None):
+        full = _full_parse(options, command)
+        if isinstance(full, int):
+            return full
+        parsed = full
+    try:
+        return _run(parsed, command)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from poncho_spec import PonchoError
+
+        if not isinstance(exc, PonchoError):
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return int(getattr(exc, "exit_status", 1))
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _run(args: Options, command: list[str]) -> int:
+    from poncho_run.api import open_ready
+
+    environment_is_folder = args.environment is not None and os.path.isdir(args.environment)
+    if args.unpack_to is not None and not environment_is_folder:
+        ready = open_ready(args.unpack_to)
+        if ready is not None and (args.no_data or not ready.has_data):
+            ready.exec(command, data=False)
+    _configure_logging(args.verbose)
+    from poncho_run.api import prepare, run
+
+    if args.unpack_to is not None or environment_is_folder:
+        prepared = prepare(args.environment, args.unpack_to, args.wait)
+        prepared.exec(command, data=not args.no_data, data_cache=args.data_cache)
+    return run(
+        args.environment,
+        command,
+        wait=args.wait,
+        data=not args.no_data,
+        data_cache=args.data_cache,
+    )
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Split `argv` into the options and COMMAND ARGS... (from the first non-option)."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            return argv[:index], argv[index + 1 :]
+        if not arg.startswith("-") or arg == "-":
+            break
+        index += 2 if arg in _VALUE_OPTIONS else 1
+    return argv[:index], argv[index:]
+
+
+def _quick_parse(options: list[str]) -> Options | None:
+    """Parse the common spellings of the options without argparse; None for anything else
+    (help, errors, unknown options), which `_full_parse` then handles."""
+    parsed = Options()
+    index = 0
+    while index < len(options):
+        arg = options[index]
+        name, value = arg, None
+        if arg in _VALUE_OPTIONS:
+            if index + 1 >= len(options):
+                return None
+            value = options[index + 1]
+            index += 2
+        elif arg.startswith("--") and "=" in arg:
+            name, _, value = arg.partition("=")
+            index += 1
+        elif len(arg) > 2 and arg[:2] in _VALUE_OPTIONS and not arg.startswith("--"):
+            name, value = arg[:2], arg[2:]
+            index += 1
+        elif arg in _FLAG_OPTIONS:
+            setattr(parsed, _FLAG_OPTIONS[arg], True)
+            index += 1
+            continue
+        else:
+            return None
+        attribute = _VALUE_OPTIONS.get(name)
+        if attribute is None or value.startswith("-"):
+            return None
+        if attribute == "wait":
+            try:
+                parsed.wait = seconds(value)
+            except ValueError:
+                return None
+        else:
+            setattr(parsed, attribute, value)
+    return parsed
+
+
+def _full_parse(options: list[str], command: list[str]) -> Options | int:
+    parser = build_parser()
+    try:
+        namespace = parser.parse_args(options)
+        if not command:
+            parser.error("missing COMMAND to run")
+        if namespace.environment is None and namespace.unpack_to is None:
+            parser.error("give an environment (-e ENV), an unpack folder (-d DIR), or both")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    parsed = Options()
+    for name in vars(parsed):
+        setattr(parsed, name, getattr(namespace, name))
+    return parsed
+
+
+def seconds(text: str) -> float:
+    """A number of seconds, >= 0 and finite (raises ValueError otherwise)."""
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"not a number of seconds: {text!r}")
+    return value
+
+
+def _configure_logging(verbose: bool) -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format=f"{PROG}: %(message)s",
+        stream=sys.stderr,
+    )

@@ -1,0 +1,67 @@
+"""The data a packed environment's spec names (``poncho/spec.json``: git and http entries).
+
+Fetching is poncho-fetch's job (`poncho_fetch.DataCache`); this module finds the spec inside
+the prefix and holds the cache's "in use" locks while the command runs. When poncho-run
+replaces itself with the command (``exec``), the lock descriptors are inherited by it, so
+that the protection from eviction lasts as long as the command, not as long as poncho-run.
+poncho-spec and poncho-fetch are imported only when an environment has data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from poncho_run.errors import RunError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from poncho_spec import Spec
+
+__all__ = ["SPEC_PATH", "data_environ", "spec_has_data"]
+
+#: Where a tarball made by poncho_package_create keeps its spec, relative to the prefix.
+SPEC_PATH = "poncho/spec.json"
+
+
+def spec_has_data(prefix: str) -> bool:
+    """Whether the environment at `prefix` has a spec naming git or http data.
+
+    Raises `RunError` if the spec is there but invalid.
+    """
+    path = Path(prefix, SPEC_PATH)
+    if not path.is_file():
+        return False
+    spec = _load(path)
+    return bool(spec.git or spec.http)
+
+
+@contextmanager
+def data_environ(
+    prefix: str, cache_dir: str | None = None, *, inheritable: bool = False
+) -> Iterator[dict[str, str]]:
+    """Fetch the data the spec of `prefix` names and yield ``{VAR: path}``, holding the
+    cache's in-use locks until the block ends (with `inheritable`, also in a program this
+    process ``exec``s). Yields {} for an environment without data."""
+    path = Path(prefix, SPEC_PATH)
+    if not path.is_file():
+        yield {}
+        return
+    spec = _load(path)
+    if not (spec.git or spec.http):
+        yield {}
+        return
+    from poncho_fetch import DataCache
+
+    with DataCache(cache_dir).using(spec, inheritable=inheritable) as env:
+        yield dict(env)
+
+
+def _load(path: Path) -> Spec:
+    from poncho_spec import PonchoError, load_spec
+
+    try:
+        return load_spec(path)
+    except PonchoError as exc:
+        raise RunError(f"the environment's spec is not valid: {exc}") from exc
