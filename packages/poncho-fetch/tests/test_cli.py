@@ -87,3 +87,14 @@ def test_python_m_and_verbose(server: Any, tmp_path: Path, make_spec: Any) -> No
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("F=")
     assert "poncho_fetch: INFO: http.F: downloading" in proc.stderr
+
+
+def test_spec_warnings_are_shown(
+    git_remote: Any, tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}})
+    assert spec.warnings  # a branch moves: the spec says so
+    assert main(["--cache-dir", str(tmp_path / "c"), _spec_file(tmp_path, spec)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("poncho_fetch: warning: git.R")
+    assert captured.out.startswith("R=")

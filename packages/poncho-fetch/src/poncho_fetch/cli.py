@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None, fetch: Callable[..., dict[str, str]]
         from poncho_spec import load_spec
 
         spec = load_spec(args.spec)
+        for warning in spec.warnings:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         env = fetch(spec, args.cache_dir, max_bytes=args.max_size)
     except PonchoError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
