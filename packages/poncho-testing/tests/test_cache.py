@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,36 @@ def test_incomplete_entry_is_rebuilt(tmp_path: Path) -> None:
     (tmp_path / "k" / "stale").write_text("")
     path = cached_dir(tmp_path, "k", lambda tmp: (tmp / "fresh").write_text(""))
     assert sorted(p.name for p in path.iterdir()) == sorted([COMPLETE_MARKER, "fresh"])
+
+
+RACER = """
+import os, sys, time
+from pathlib import Path
+from poncho_testing._cache import cached_dir
+
+def build(tmp):
+    with open(sys.argv[2], "a") as log:
+        log.write(f"{os.getpid()}\\n")
+    time.sleep(0.5)  # widen the window in which the other process arrives
+    (tmp / "owner").write_text(str(os.getpid()))
+
+path = cached_dir(Path(sys.argv[1]), "k", build)
+print(path, (path / "owner").read_text())
+"""
+
+
+def test_concurrent_processes_build_once(tmp_path: Path) -> None:
+    log = tmp_path / "builds.log"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(tmp_path / "cache"), str(log)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = {p.communicate()[0] for p in procs}
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    (output,) = outputs  # all saw the same folder built by the same process
+    (builder,) = log.read_text().split()
+    assert output.split() == [str(tmp_path / "cache" / "k"), builder]

@@ -16,7 +16,9 @@ import pytest
 from rattler.package import IndexJson, PathsJson
 
 from poncho_testing import LocalChannel, build_channel, install_prefix, solve
+from poncho_testing._cache import COMPLETE_MARKER, cache_root
 from poncho_testing._interpreter import probe_interpreter
+from poncho_testing.envs import default_pkgs_dir
 from poncho_testing.isolation import can_hide_paths, hide_paths_argv
 
 SPECS = ["python", "pip", "poncho-demo-app", "poncho-demo-activate"]
@@ -26,7 +28,7 @@ SPECS = ["python", "pip", "poncho-demo-app", "poncho-demo-activate"]
 def installed(local_channel: LocalChannel, tmp_path_factory: pytest.TempPathFactory) -> Path:
     work = tmp_path_factory.mktemp("installed")
     prefix = work / "prefix with space"
-    install_prefix(local_channel, SPECS, prefix, pkgs_dir=work / "pkgs")
+    install_prefix(local_channel, SPECS, prefix)
     return prefix
 
 
@@ -130,18 +132,16 @@ def test_moved_prefix_runs_with_the_original_interpreter_hidden(
     local_channel: LocalChannel, tmp_path: Path
 ) -> None:
     original = tmp_path / "original"
-    install_prefix(
-        local_channel, ["python", "poncho-demo-app"], original, pkgs_dir=tmp_path / "pkgs"
-    )
+    install_prefix(local_channel, ["python", "poncho-demo-app"], original)
     moved = tmp_path / "elsewhere" / "moved"
     moved.parent.mkdir()
     original.rename(moved)
-    shutil.rmtree(tmp_path / "pkgs")
     argv = [str(moved / "bin" / "python"), "-c", LIBPYTHON_PROBE]
     base = probe_interpreter(sys.executable).base_prefix
     if can_hide_paths():
         original.mkdir()  # something to mount the empty tmpfs on
-        argv = hide_paths_argv([base, original], argv)
+        # Hide the interpreter, the old location and the package cache the files came from.
+        argv = hide_paths_argv([base, original, default_pkgs_dir(local_channel)], argv)
         hidden = run(hide_paths_argv([base], ["ls", "-A", str(base)]))
         assert hidden.returncode == 0 and hidden.stdout == ""
     out = run(argv)
@@ -156,56 +156,38 @@ def test_moved_prefix_runs_with_the_original_interpreter_hidden(
     assert mod.stdout.startswith("poncho-demo-app: hello m")
 
 
-def test_cache_is_built_once_by_concurrent_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("PONCHO_TESTING_CACHE", str(cache))
-    code = (
-        "import os; from poncho_testing import build_channel; ch = build_channel(); "
-        "p = next((ch.path / ch.subdir).glob('python-*.conda')); print(ch.path, os.stat(p).st_ino)"
-    )
-    procs = [
-        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [p.communicate()[0].split() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
-    assert outputs[0] == outputs[1]
-    path, inode = Path(outputs[0][0]), int(outputs[0][1])
-    assert path.parent == cache
+def test_cached_channel_is_reused(local_channel: LocalChannel) -> None:
     again = build_channel()
-    assert again.path == path
-    assert os.stat(next((path / again.subdir).glob("python-*.conda"))).st_ino == inode
-    assert {p.name for p in cache.iterdir()} == {path.name, f".{path.name}.lock"}
+    assert again == local_channel
+    assert (local_channel.path / COMPLETE_MARKER).exists()
+    assert local_channel.path.parent == cache_root().resolve()
 
 
-def _other_interpreter() -> str | None:
+def _interpreter_to_package() -> str:
+    """Another shared-library python3.1x if there is one (proves any version works), else ours."""
+    this = probe_interpreter(sys.executable)
     for short in ("3.10", "3.13", "3.11", "3.12"):
         found = shutil.which(f"python{short}")
-        this = probe_interpreter(sys.executable).short_version
-        if found and probe_interpreter(found).short_version != this:
+        if found is None or short == this.short_version:
+            continue
+        other = probe_interpreter(found)
+        if other.shared and other.base_prefix.parent == this.base_prefix.parent:
             return found
-    return None
+    return sys.executable
 
 
 @pytest.mark.slow
-def test_channel_for_another_interpreter(tmp_path: Path) -> None:
-    other = _other_interpreter()
-    if other is None:
-        pytest.skip("no second python3.1x on PATH")
-    channel = build_channel(tmp_path / "channel", python=other)
-    version = probe_interpreter(other).version
+def test_fresh_channel_build(tmp_path: Path) -> None:
+    # The session's local_channel may come from an earlier run's cache: this builds anew.
+    python = _interpreter_to_package()
+    channel = build_channel(tmp_path / "channel", python=python)
+    version = probe_interpreter(python).version
     assert channel.python_version == version
     assert channel.path == (tmp_path / "channel").resolve()
+    assert not (channel.path / ".tmp").exists()
     prefix = tmp_path / "prefix"
     install_prefix(channel, ["python", "poncho-demo-app"], prefix, pkgs_dir=tmp_path / "pkgs")
-    out = run(
-        [
-            str(prefix / "bin" / "python"),
-            "-c",
-            "import platform, poncho_demo_app; print(platform.python_version())",
-        ]
-    )
+    code = "import platform, poncho_demo_app; print(platform.python_version())"
+    out = run([str(prefix / "bin" / "python"), "-c", code])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == version

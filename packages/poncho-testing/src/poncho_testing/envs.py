@@ -49,20 +49,36 @@ def solve(channel: LocalChannel, specs: Sequence[str]) -> list[RepoDataRecord]:
         )
 
 
-def install_prefix(
-    channel: LocalChannel, specs: Sequence[str], prefix: str | Path, *, pkgs_dir: str | Path
-) -> list[RepoDataRecord]:
-    """Solve ``specs`` and install them into ``prefix``, extracting packages into ``pkgs_dir``.
+def default_pkgs_dir(channel: LocalChannel) -> Path:
+    """The shared rattler package cache for ``channel``'s exact packages.
 
-    Keep ``pkgs_dir`` until the prefix has been packed: conda-pack reads package contents
-    from there.
+    Keyed by the channel's repodata (which holds every package's sha256), so a rebuilt
+    channel never meets stale extracted packages.
+    """
+    return cache_root().resolve() / "pkgs" / _repodata_digest(channel)[:16]
+
+
+def install_prefix(
+    channel: LocalChannel,
+    specs: Sequence[str],
+    prefix: str | Path,
+    *,
+    pkgs_dir: str | Path | None = None,
+) -> list[RepoDataRecord]:
+    """Solve ``specs`` and install them into ``prefix``; return the installed records.
+
+    Packages are extracted into ``pkgs_dir``, by default a cache shared by the whole
+    session (and later ones: a warm install takes ~0.1 s). As with conda, the prefix's files
+    are hard links into it: replace files, never edit them in place. Keep ``pkgs_dir`` until
+    the prefix has been packed: conda-pack reads package contents from there.
     """
     from rattler import install
 
     from ._aio import run_sync
 
     records = solve(channel, specs)
-    run_sync(install(records, str(prefix), cache_dir=Path(pkgs_dir), show_progress=False))
+    cache = Path(pkgs_dir) if pkgs_dir is not None else default_pkgs_dir(channel)
+    run_sync(install(records, str(prefix), cache_dir=cache, show_progress=False))
     return records
 
 
@@ -108,13 +124,18 @@ def _tarball_key(
     channel: LocalChannel, specs: Sequence[str], fmt: str, extras: Mapping[str, bytes]
 ) -> str:
     """A digest of everything the archive depends on (the channel by its repodata)."""
-    h = hashlib.sha256()
-    for repodata in sorted(channel.path.glob("*/repodata.json")):
-        h.update(repodata.read_bytes())
+    h = hashlib.sha256(_repodata_digest(channel).encode())
     h.update(json.dumps([list(specs), fmt]).encode())
     for path, data in sorted(extras.items()):
         h.update(path.encode() + b"\0" + hashlib.sha256(data).digest())
     return h.hexdigest()[:16]
+
+
+def _repodata_digest(channel: LocalChannel) -> str:
+    h = hashlib.sha256()
+    for repodata in sorted(channel.path.glob("*/repodata.json")):
+        h.update(repodata.read_bytes())
+    return h.hexdigest()
 
 
 def _pack(
@@ -124,7 +145,7 @@ def _pack(
 
     with tempfile.TemporaryDirectory(prefix="poncho-env-") as work:
         prefix = Path(work) / "prefix"
-        install_prefix(channel, specs, prefix, pkgs_dir=Path(work) / "pkgs")
+        install_prefix(channel, specs, prefix)
         for rel, data in extras.items():
             path = prefix / rel
             path.parent.mkdir(parents=True, exist_ok=True)
