@@ -87,8 +87,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of every published package, built from packages/ in this run."""
     out = tmp_path_factory.mktemp("dist")
     for name in PUBLISHED:
-        sh([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-            "--wheel-dir", out, ROOT / "packages" / name])
+        sh([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out,
+            ROOT / "packages" / name])
     wheels = sorted(p.name for p in out.glob("*.whl"))
     assert len(wheels) == len(PUBLISHED), wheels
     return out
