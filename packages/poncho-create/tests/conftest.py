@@ -138,7 +138,7 @@ def build_dirs(tmp_path: Path, pkgs_dir: Path) -> dict[str, Any]:
 _BACKEND = """\
 import base64, hashlib, pathlib, zipfile
 
-NAME, VERSION = {name!r}, {version!r}
+NAME, VERSION, REQUIRES = {name!r}, {version!r}, {requires!r}
 ROOT = pathlib.Path(__file__).resolve().parent
 
 
@@ -151,6 +151,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     dist = f"{{module}}-{{VERSION}}.dist-info"
     files = {{f"{{module}}/__init__.py": (ROOT / module / "__init__.py").read_bytes()}}
     metadata = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n"
+    metadata += "".join(f"Requires-Dist: {{r}}\\n" for r in REQUIRES)
     files[f"{{dist}}/METADATA"] = metadata.encode()
     wheel = "Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
     files[f"{{dist}}/WHEEL"] = wheel.encode()
@@ -164,12 +165,16 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
 """
 
 
-def make_project(dest: Path, name: str, version: str = "0.1.0") -> Path:
+def make_project(
+    dest: Path, name: str, version: str = "0.1.0", requires: tuple[str, ...] = ()
+) -> Path:
     """A pip-installable project folder whose build backend needs nothing from an index."""
     module = name.replace("-", "_")
     (dest / module).mkdir(parents=True)
     (dest / module / "__init__.py").write_text(f"VALUE = {name!r}\n")
-    (dest / "backend.py").write_text(_BACKEND.format(name=name, version=version))
+    (dest / "backend.py").write_text(
+        _BACKEND.format(name=name, version=version, requires=list(requires))
+    )
     (dest / "pyproject.toml").write_text(
         '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
     )

@@ -83,14 +83,17 @@ def test_run_in_env_activates_unpacks_once_and_execs(
 
 
 def test_tarball_carries_spec_lock_and_run_in_env(demo_build: Any) -> None:
-    with tarfile.open(demo_build.tarball) as tar:
-        names = set(tar.getnames())
-        spec = json.load(tar.extractfile("poncho/spec.json"))  # type: ignore[arg-type]
-        lock = json.load(tar.extractfile("poncho/lock.json"))  # type: ignore[arg-type]
-        run_in_env = tar.getmember("bin/run_in_env")
+    names, files, modes = set(), {}, {}
+    with tarfile.open(demo_build.tarball, "r|gz") as tar:  # one pass over the stream
+        for member in tar:
+            names.add(member.name)
+            modes[member.name] = member.mode
+            if member.name in ("poncho/spec.json", "poncho/lock.json"):
+                files[member.name] = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+    spec, lock = files["poncho/spec.json"], files["poncho/lock.json"]
     assert {"bin/conda-unpack", "bin/python", "conda-meta/history"} <= names
     assert not any(n == "CACHEDIR.TAG" for n in names)
-    assert run_in_env.mode & 0o111
+    assert modes["bin/run_in_env"] & 0o111
     assert spec == loads_spec(json.dumps(demo_build.spec)).to_dict()
     assert lock == json.loads(demo_build.lock_out.read_text())
     assert lock["spec_hash"] == loads_spec(json.dumps(demo_build.spec)).hash()
@@ -326,3 +329,18 @@ def test_env_variables_choose_the_folders(
     assert (tmp_path / "tmp-from-env").is_dir()
     assert list((tmp_path / "tmp-from-env").iterdir()) == []
     shutil.rmtree(tmp_path / "from-env")
+
+
+def test_from_lock_takes_the_locks_platform_and_warns_about_another_spec(
+    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    lock_file = tmp_path / "lock.json"
+    create(helpers.mini_spec(mini_channel), tmp_path / "a.tar", platform="osx-64",
+           lock_out=lock_file, **build_dirs)  # fmt: skip
+    other = helpers.mini_spec(mini_channel, "mini-base")
+    out = create(other, from_lock=lock_file, lock_out=tmp_path / "b.json", **build_dirs)
+    assert "-osx-64-" in out.name
+    assert "was made from another spec" in caplog.text
+    relocked = json.loads((tmp_path / "b.json").read_text())
+    assert [p["name"] for p in relocked["conda"]] == ["mini-base", "mini-tool"]

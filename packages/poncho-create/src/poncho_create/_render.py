@@ -68,16 +68,19 @@ class LineRenderer:
 class TerminalRenderer:
     """A one-line bar redrawn in place (``\\r``); each finished phase leaves one line."""
 
-    def __init__(self, stream: TextIO, width: int | None = None) -> None:
+    def __init__(
+        self, stream: TextIO, width: int | None = None, min_interval: float = 0.05
+    ) -> None:
         self._stream = stream
         self._width = width or shutil.get_terminal_size((80, 24)).columns
-        self._last_draw = 0.0
+        self._min_interval = min_interval
+        self._last_draw = -float("inf")
         self._dirty = False
 
     def __call__(self, event: ProgressEvent) -> None:
-        """Redraw the bar (at most 20 times a second, always for a phase's end)."""
+        """Redraw the bar (at most every `min_interval` seconds; always at a phase's ends)."""
         now = time.monotonic()
-        if not event.finished and now - self._last_draw < 0.05 and event.done:
+        if not event.finished and event.done and now - self._last_draw < self._min_interval:
             return
         self._last_draw = now
         verb = _VERBS.get(event.phase, event.phase)

@@ -7,9 +7,10 @@ Builds the conda environment of a Poncho spec and packs it into a tarball; a thi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,11 @@ def main(argv: Sequence[str] | None = None, create: Callable[..., Path] = _creat
     """Run the command; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    _setup_logging(args.quiet, args.verbose)
+    with _logging(args.quiet, args.verbose):
+        return _run(args, create)
+
+
+def _run(args: argparse.Namespace, create: Callable[..., Path]) -> int:
     renderer: Any = None
     if not args.quiet:
         renderer = (
@@ -194,9 +199,19 @@ def _close(renderer: Any) -> None:
         renderer.close()
 
 
-def _setup_logging(quiet: bool, verbose: bool) -> None:
-    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(
-        level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("poncho_create").setLevel(level)
+@contextlib.contextmanager
+def _logging(quiet: bool, verbose: bool) -> Iterator[None]:
+    """Send the library's log records to stderr while the command runs, then restore."""
+    logger = logging.getLogger("poncho_create")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]

@@ -325,17 +325,18 @@ def _channel_of(url: str) -> str:
 
 
 def _channel_error(message: str, channels: Sequence[str]) -> ChannelError:
-    first = message.strip().splitlines()[0] if message.strip() else "unknown error"
-    cause = message.strip().splitlines()[-1] if message.strip() else ""
+    lines = message.strip().splitlines()
+    detail = lines[0] if lines else "unknown error"
+    if len(lines) > 1:
+        detail += f" ({lines[-1].removeprefix('Caused by: ')})"
     culprit = next(
         (
-            channel
-            for channel in channels
-            if _channel_url(channel).rstrip("/") and _channel_url(channel).rstrip("/") in message
+            c
+            for c in channels
+            if _channel_url(c).rstrip("/") and _channel_url(c).rstrip("/") in message
         ),
         None,
     )
-    detail = first if cause == first else f"{first} ({cause.removeprefix('Caused by: ')})"
     if culprit is None:
         return ChannelError(f"cannot read the channels {', '.join(channels)}: {detail}")
     return ChannelError(f"channel {culprit} is unreachable or missing: {detail}")
@@ -382,7 +383,7 @@ def _available_versions(
                 sources, [platform, "noarch"], [name], recursive=False, channel_relations="disabled"
             )
         )
-    except Exception:  # only used to word a message better
+    except Exception:  # pragma: no cover - only used to word a message better
         return []
     versions = {str(record.version) for per_source in result for record in per_source}
     import rattler

@@ -70,7 +70,10 @@ def pack_prefix(
     from conda_pack.core import CondaEnv, CondaPackException, Packer
 
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PackError(f"cannot write {output}: {exc}") from exc
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -106,7 +109,7 @@ def pack_prefix(
         raise PackError(f"conda-pack failed: {exc}") from exc
     except OSError as exc:
         temp.unlink(missing_ok=True)
-        raise PackError(f"cannot write {output}: {exc}") from exc
+        raise PackError(f"packing failed: {exc}") from exc
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

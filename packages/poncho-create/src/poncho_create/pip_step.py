@@ -239,7 +239,9 @@ def _run_pip(
             *options.args(),
         ]
         if no_deps:
-            cmd.append("--no-deps")
+            # From a lock: exactly the locked set, each one installed (and so hash-checked)
+            # even if something already satisfies it.
+            cmd += ["--no-deps", "--force-reinstall"]
         cmd += list(requirements)
         log.debug("running %s", cmd)
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}

@@ -1,0 +1,199 @@
+"""The command line: options passed one to one, exit codes, messages, progress output."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho_create import ChannelError, ProgressEvent
+from poncho_create.cli import build_parser, main
+from poncho_spec import InvalidSpec, Problem
+
+
+class FakeCreate:
+    """Stands in for poncho_create.create: records the call, returns or raises."""
+
+    def __init__(self, result: Any = None) -> None:
+        self.result = result
+        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Path:
+        self.calls.append((args, kwargs))
+        logging.getLogger("poncho_create.api").info("fake info line")
+        logging.getLogger("poncho_create.api").warning("fake warning line")
+        progress = kwargs.get("progress")
+        if progress is not None:
+            progress(ProgressEvent("solve", 0, None, "specs", "1 specs"))
+            progress(ProgressEvent("solve", 3, 3, "packages", "3 packages", finished=True))
+            progress(ProgressEvent("pack", 0, 2_000_000, "bytes"))
+            progress(ProgressEvent("pack", 2_000_000, 2_000_000, "bytes", finished=True))
+        if isinstance(self.result, BaseException):
+            raise self.result
+        return Path(self.result or "envs/x.tar.gz")
+
+
+def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeCreate("out.tar.zst")
+    argv = [
+        "spec.json", "out.tar.zst", "-c", "a", "--channel", "b", "--override-channels",
+        "--platform", "osx-arm64", "--pip-index-url", "http://127.0.0.1:1/simple",
+        "--find-links", "w1", "--find-links", "w2", "--no-index", "-j", "3",
+        "--compression-level", "7", "--keep-prefix", "kp", "--conda-exe", "/x/conda",
+        "--from-lock", "in.lock", "--lock-out", "out.lock", "--cache-dir", "cd",
+        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q",
+    ]  # fmt: skip
+    assert main(argv, create=fake) == 0
+    (args, kwargs) = fake.calls[0]
+    assert args == ("spec.json", "out.tar.zst")
+    kwargs.pop("progress")
+    assert kwargs == {
+        "cache_dir": "cd",
+        "channels": ["a", "b"],
+        "override_channels": True,
+        "platform": "osx-arm64",
+        "pip_index_url": "http://127.0.0.1:1/simple",
+        "find_links": ["w1", "w2"],
+        "no_index": True,
+        "threads": 3,
+        "compression_level": 7,
+        "keep_prefix": "kp",
+        "conda_exe": "/x/conda",
+        "from_lock": "in.lock",
+        "lock_out": "out.lock",
+        "pkgs_dir": "pd",
+        "tmp_dir": "td",
+    }
+    out = capsys.readouterr()
+    assert out.out == "out.tar.zst\n"
+    assert out.err == ""  # --quiet
+
+
+def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["-h"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for option in (
+        "--channel", "--platform", "--pip-index-url", "--find-links", "--no-index",
+        "--threads", "--compression-level", "--keep-prefix", "--quiet", "--conda-exe",
+        "--from-lock", "--lock-out", "--cache-dir", "--pkgs-dir", "PONCHO_ENVS_DIR",
+        ".tar.zst", "SPEC", "OUTPUT",
+    ):  # fmt: skip
+        assert option in text
+
+
+def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main([])
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        main(["spec.json", "--threads", "many"])
+    assert info.value.code == 2
+    assert "poncho_package_create: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ChannelError("channel file:///x is unreachable or missing: gone"),
+        InvalidSpec([Problem("conda.dependencies[0]", "bad")], source="spec.json"),
+    ],
+)
+def test_package_errors_exit_1_with_the_message(
+    error: Exception, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["spec.json", "-q"], create=FakeCreate(error)) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"poncho_package_create: error: {error}\n"
+    assert "Traceback" not in captured.err
+
+
+def test_ctrl_c_exits_130(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec.json"], create=FakeCreate(KeyboardInterrupt())) == 130
+    assert "interrupted" in capsys.readouterr().err
+
+
+def test_plain_log_lines_when_not_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spec.json"], create=FakeCreate()) == 0
+    err = capsys.readouterr().err.splitlines()
+    err = [line for line in err if "fake" not in line]
+    assert err[0] == "poncho_package_create: solving: 1 specs ..."
+    assert err[1].startswith("poncho_package_create: solving: done, 3 packages (")
+    assert err[2] == "poncho_package_create: packing: 0 B / 2.0 MB ..."
+    assert err[3].startswith("poncho_package_create: packing: done, 2.0 MB / 2.0 MB")
+
+
+def test_a_bar_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    monkeypatch.setattr(sys, "stderr", stream)
+    assert main(["spec.json"], create=FakeCreate(ChannelError("boom"))) == 1
+    text = stream.getvalue()
+    assert "\rsolving" in text and "100%" in text and "packing" in text
+    assert text.endswith("poncho_package_create: error: boom\n")
+
+
+def test_stdin_spec_builds_for_real(
+    mini_channel: Any,
+    helpers: Any,
+    build_dirs: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec = json.dumps(helpers.mini_spec(mini_channel))
+    monkeypatch.setattr(sys, "stdin", io.StringIO(spec))
+    out = tmp_path / "env.tar.bz2"
+    argv = ["-", str(out), "--pkgs-dir", str(build_dirs["pkgs_dir"])]
+    assert main([*argv, "--tmp-dir", str(build_dirs["tmp_dir"]), "-q"]) == 0
+    assert capsys.readouterr().out == f"{out}\n"
+    assert out.read_bytes()[:3] == b"BZh"
+    assert list(build_dirs["tmp_dir"].iterdir()) == []
+
+
+def test_python_dash_m_and_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "poncho_create", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == "poncho_package_create 0.1.0"
+
+
+def test_parser_is_buildable_alone() -> None:
+    args = build_parser().parse_args(["s.json"])
+    assert args.output is None and args.channels == [] and args.find_links == []
+
+
+def test_entrypoint_and_dunder_main(monkeypatch: pytest.MonkeyPatch) -> None:
+    import runpy
+
+    monkeypatch.setattr(sys, "argv", ["poncho_package_create", "--version"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("poncho_create", run_name="__main__")
+    assert info.value.code == 0
+
+
+def test_log_levels(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["spec.json", "-v"], create=FakeCreate())
+    err = capsys.readouterr().err
+    assert "poncho_package_create: INFO: fake info line" in err
+    assert "poncho_package_create: WARNING: fake warning line" in err
+    main(["spec.json"], create=FakeCreate())
+    err = capsys.readouterr().err
+    assert "fake info line" not in err and "WARNING: fake warning line" in err
+    main(["spec.json", "-q"], create=FakeCreate())
+    assert capsys.readouterr().err == ""
+    # The library's logger is left as it was found.
+    assert logging.getLogger("poncho_create").level == logging.NOTSET
+    assert logging.getLogger("poncho_create").handlers == []

@@ -1,0 +1,153 @@
+"""The embedded engine: solving, installing (from a file:// and an http:// channel), locks."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho_create import ChannelError, CondaLockEntry, CreateError, Lock, LockError
+from poncho_create.engine_rattler import (
+    _channel_error,
+    build_prefix,
+    install,
+    records_from_lock,
+    solve,
+    virtual_packages,
+)
+from poncho_create.progress import ProgressEvent, Reporter
+
+
+def names(packages: list[Any]) -> dict[str, str]:
+    out = {}
+    for p in packages:
+        generic = p.into_generic() if hasattr(p, "into_generic") else p
+        out[generic.name.normalized] = str(generic.version)
+    return out
+
+
+def test_virtual_packages_for_other_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("CONDA_OVERRIDE_GLIBC", "CONDA_OVERRIDE_OSX", "CONDA_OVERRIDE_CUDA"):
+        monkeypatch.delenv(var, raising=False)
+    assert names(virtual_packages("linux-aarch64", native=False)) == {
+        "__unix": "0", "__linux": "5.10", "__glibc": "2.17",
+    }  # fmt: skip
+    assert names(virtual_packages("osx-arm64", native=False)) == {"__unix": "0", "__osx": "11.0"}
+    assert names(virtual_packages("win-64", native=False)) == {"__win": "0"}
+    monkeypatch.setenv("CONDA_OVERRIDE_GLIBC", "2.28")
+    monkeypatch.setenv("CONDA_OVERRIDE_CUDA", "12.2")
+    assert names(virtual_packages("linux-64", native=False))["__glibc"] == "2.28"
+    assert names(virtual_packages("linux-64", native=False))["__cuda"] == "12.2"
+    assert "__unix" in names(virtual_packages("linux-64", native=True))
+
+
+def test_solve_from_inside_a_running_event_loop(mini_channel: Any, pkgs_dir: Path) -> None:
+    async def inside() -> list[Any]:
+        return solve(["mini-tool"], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
+
+    records = asyncio.run(inside())
+    assert sorted(r.name.normalized for r in records) == ["mini-base", "mini-tool"]
+    assert {str(r.version) for r in records} == {"1.0", "2.0"}
+
+
+def test_errors_raised_inside_a_running_loop_come_out(pkgs_dir: Path, tmp_path: Path) -> None:
+    async def inside() -> None:
+        solve(["x"], [(tmp_path / "none").as_uri()], "linux-64", pkgs_dir, Reporter(None))
+
+    with pytest.raises(ChannelError):
+        asyncio.run(inside())
+
+
+def test_invalid_dependency_and_channel(mini_channel: Any, pkgs_dir: Path) -> None:
+    with pytest.raises(CreateError, match="invalid conda dependency"):
+        solve(["mini-tool ==="], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
+    with pytest.raises(ChannelError, match="invalid channel"):
+        solve(["mini-tool"], ["ht!tp://::"], "linux-64", pkgs_dir, Reporter(None))
+
+
+def test_channel_error_without_a_named_channel() -> None:
+    error = _channel_error("something odd\nCaused by: deep reason", ["a", "b"])
+    assert str(error) == "cannot read the channels a, b: something odd (deep reason)"
+    assert str(_channel_error("", ["a"])) == "cannot read the channels a: unknown error"
+    assert "ht!tp://::" in str(_channel_error("x", ["ht!tp://::"]))
+
+
+def test_install_progress_callbacks(mini_channel: Any, pkgs_dir: Path) -> None:
+    # rattler calls these from its own threads, where coverage cannot see them: drive them here.
+    from poncho_create.engine_rattler import _InstallProgress
+
+    records = solve(["mini-tool"], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
+    events: list[ProgressEvent] = []
+    progress = _InstallProgress(records, Reporter(events.append))
+    total = sum(r.size for r in records)
+    token = progress.on_populate_cache_start(0, "mini-tool")
+    assert progress.on_download_start(token) == token
+    progress.on_download_progress(token, 10, None)
+    progress.on_download_completed(token)  # ignored callbacks accept anything
+    progress.on_populate_cache_complete(token)
+    progress.on_link_complete(0)
+    progress.done()
+    assert (events[2].phase, events[2].done, events[2].total) == ("download", 10, total)
+    assert events[3].done == next(r.size for r in records if r.name.normalized == "mini-tool")
+    assert events[-1] == ProgressEvent("install", 2, 2, "packages", finished=True)
+    with pytest.raises(AttributeError):
+        progress.not_a_callback  # noqa: B018
+
+
+def test_http_channel_downloads_with_progress(
+    mini_channel: Any, http_server: Any, tmp_path: Path
+) -> None:
+    shutil.copytree(mini_channel.path, http_server.root / "channel")
+    events: list[ProgressEvent] = []
+    prefix = tmp_path / "env"
+    build_prefix(["mini-tool"], [f"{http_server.url}/channel"], "linux-64", prefix,
+                 tmp_path / "fresh-pkgs", Reporter(events.append), native=True)  # fmt: skip
+    assert (prefix / "bin" / "mini-tool").exists()
+    download = [e for e in events if e.phase == "download"]
+    assert download[0].done == 0 and download[-1].finished
+    assert download[-1].done == download[-1].total > 0
+    assert any(e.done > 0 for e in download[1:-1])
+    assert any("noarch/mini-tool-1.0-0.tar.bz2" in r for r in http_server.requests)
+    installed = [e for e in events if e.phase == "install"]
+    assert [e.done for e in installed if e.done] == [1, 2, 2]
+
+
+def test_install_failure_is_a_create_error(
+    mini_channel: Any, tmp_path: Path, pkgs_dir: Path
+) -> None:
+    channel = tmp_path / "channel"
+    shutil.copytree(mini_channel.path, channel)
+    records = solve(["mini-tool"], [channel.as_uri()], "linux-64", pkgs_dir, Reporter(None))
+    (channel / "noarch" / "mini-tool-1.0-0.tar.bz2").unlink()
+    with pytest.raises(CreateError, match="installing the conda packages failed"):
+        install(records, tmp_path / "env", tmp_path / "empty-pkgs", "linux-64", Reporter(None))
+
+
+def test_records_from_lock(mini_channel: Any, pkgs_dir: Path) -> None:
+    assert records_from_lock(Lock("linux-64", "h"), pkgs_dir) == []
+    records = solve(["mini-tool"], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
+    entries = tuple(
+        CondaLockEntry(
+            r.name.normalized,
+            str(r.version),
+            str(r.build),
+            r.channel,
+            r.url,
+            r.sha256.hex() if r.sha256 else None,
+        )
+        for r in records
+    )
+    again = records_from_lock(Lock("linux-64", "h", conda=entries), pkgs_dir)
+    assert sorted(r.url for r in again) == sorted(r.url for r in records)
+    changed = (dataclasses.replace(entries[0], sha256="0" * 64),)
+    with pytest.raises(LockError, match="changed: sha256"):
+        records_from_lock(Lock("linux-64", "h", conda=changed), pkgs_dir)
+    missing_channel = (
+        CondaLockEntry("mini-tool", "1.0", "0", "", "file:///nowhere/noarch/x", None),
+    )
+    with pytest.raises(ChannelError, match="file:///nowhere"):
+        records_from_lock(Lock("linux-64", "h", conda=missing_channel), pkgs_dir)

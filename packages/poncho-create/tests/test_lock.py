@@ -1,0 +1,124 @@
+"""The lock: round trip, validation of every field, reading from a prefix, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from poncho_create import CondaLockEntry, Lock, LockError, PipLockEntry
+from poncho_create.lock import atomic_write_text, conda_entries_from_prefix
+
+
+def sample() -> Lock:
+    return Lock(
+        platform="linux-64",
+        spec_hash="f" * 64,
+        channels=("file:///ch",),
+        conda=(
+            CondaLockEntry(
+                "zlib", "1.3", "h0", "file:///ch/", "file:///ch/linux-64/z.conda", "a" * 64
+            ),
+            CondaLockEntry("abc", "1", "0", "file:///ch/", "file:///ch/noarch/abc.conda", None),
+        ),
+        pip=(PipLockEntry("b", "2", None, "path"), PipLockEntry("a", "1", "c" * 64, "index")),
+    )
+
+
+def test_round_trip_and_sorted_entries(tmp_path: Path) -> None:
+    lock = sample()
+    assert [e.name for e in lock.conda] == ["abc", "zlib"]
+    assert [e.name for e in lock.pip] == ["a", "b"]
+    path = tmp_path / "sub" / "lock.json"
+    lock.write(path)
+    assert Lock.read(path) == lock
+    data = json.loads(path.read_text())
+    assert list(data) == ["lock_version", "platform", "spec_hash", "channels", "conda", "pip"]
+    assert data["lock_version"] == 1
+    assert data["pip"][1] == {"name": "b", "version": "2", "sha256": None, "source": "path"}
+    assert path.read_text().endswith("}\n")
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    bad = {
+        "lock_version": 7,
+        "platform": "",
+        "channels": "x",
+        "conda": [{"name": "a"}, 3],
+        "pip": [{"name": "p", "version": "1", "source": "ftp", "sha256": 5}, "x"],
+    }
+    with pytest.raises(LockError) as info:
+        Lock.from_dict(bad, source="l.json")
+    text = str(info.value)
+    for piece in (
+        "l.json: lock_version must be 1",
+        "l.json: platform: must be a non-empty string",
+        "spec_hash: must be a non-empty string",
+        "channels: must be a list of strings",
+        "conda[0].version: must be a non-empty string",
+        "conda[1]: must be an object",
+        "pip[0].source: must be one of index, path, installed",
+        "pip[0].sha256: must be a string or null",
+        "pip[1]: must be an object",
+    ):
+        assert piece in text
+    with pytest.raises(LockError, match="a lock is a JSON object"):
+        Lock.from_dict([], source="l.json")
+    with pytest.raises(LockError, match="conda: must be a list"):
+        Lock.from_dict({**sample().to_dict(), "conda": {}})
+
+
+def test_reading_missing_or_broken_files(tmp_path: Path) -> None:
+    with pytest.raises(LockError, match="cannot read lock file"):
+        Lock.read(tmp_path / "nope.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(LockError, match="not valid JSON"):
+        Lock.read(broken)
+
+
+def test_conda_entries_from_a_prefix(tmp_path: Path) -> None:
+    meta = tmp_path / "conda-meta"
+    meta.mkdir()
+    (meta / "a-1-0.json").write_text(
+        json.dumps(
+            {
+                "name": "a",
+                "version": "1",
+                "build": "0",
+                "channel": "https://c/x",
+                "url": "https://c/x/noarch/a-1-0.conda",
+                "sha256": "d" * 64,
+            }
+        )
+    )
+    (meta / "b-2-0.json").write_text(json.dumps({"name": "b", "version": "2", "build": "0"}))
+    (meta / "history").write_text("")
+    entries = conda_entries_from_prefix(tmp_path)
+    assert entries == [
+        CondaLockEntry("a", "1", "0", "https://c/x", "https://c/x/noarch/a-1-0.conda", "d" * 64),
+        CondaLockEntry("b", "2", "0", "", "", None),
+    ]
+
+
+def test_atomic_write_replaces_whole_and_honours_umask(tmp_path: Path) -> None:
+    target = tmp_path / "f.txt"
+    target.write_text("old")
+    old = os.umask(0o027)
+    try:
+        atomic_write_text(target, "new")
+    finally:
+        os.umask(old)
+    assert target.read_text() == "new"
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
+
+
+def test_atomic_write_failure_leaves_no_temp(tmp_path: Path) -> None:
+    folder = tmp_path / "dir"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError):
+        atomic_write_text(folder, "x")  # cannot replace a folder by a file
+    assert list(tmp_path.iterdir()) == [folder]

@@ -1,0 +1,53 @@
+"""The CLI's progress drawing: plain lines and the terminal bar."""
+
+from __future__ import annotations
+
+import io
+
+from poncho_create._render import LineRenderer, TerminalRenderer, human
+from poncho_create.progress import ProgressEvent
+
+
+def test_human_sizes() -> None:
+    assert human(999, "bytes") == "999 B"
+    assert human(1500, "bytes") == "1.5 kB"
+    assert human(12_300_000, "bytes") == "12.3 MB"
+    assert human(5 * 10**12, "bytes") == "5000.0 GB"
+    assert human(3, "packages") == "3 packages"
+
+
+def test_lines_at_start_and_end_only() -> None:
+    out = io.StringIO()
+    draw = LineRenderer(out, "prog")
+    draw(ProgressEvent("download", 0, 2000, "bytes", "2 packages"))
+    draw(ProgressEvent("download", 1000, 2000, "bytes"))
+    draw(ProgressEvent("install", 0, 2, "packages"))
+    draw(ProgressEvent("download", 2000, 2000, "bytes", "2 packages", finished=True))
+    draw(ProgressEvent("install", 2, 2, "packages", finished=True))
+    draw(ProgressEvent("cache", 1, 1, "tarballs", "cache hit: x", finished=True))
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "prog: downloading: 2 packages ..."
+    assert lines[1] == "prog: installing: 0/2 packages ..."
+    assert lines[2].startswith("prog: downloading: done, 2 packages (")
+    assert lines[3].startswith("prog: installing: done, 2/2 packages (")
+    assert lines[4].startswith("prog: cache: done, cache hit: x (")
+    assert len(lines) == 5
+
+
+def test_terminal_bar_redraws_in_place() -> None:
+    out = io.StringIO()
+    draw = TerminalRenderer(out, width=100, min_interval=3600)
+    draw(ProgressEvent("solve", 0, None, "specs"))
+    draw(ProgressEvent("pack", 0, 1000, "bytes"))
+    draw(ProgressEvent("pack", 500, 1000, "bytes"))  # within min_interval: skipped
+    draw(ProgressEvent("pack", 1000, 1000, "bytes", "1 kB written", finished=True))
+    draw(ProgressEvent("solve", 0, None, "specs"))
+    draw.close()
+    draw.close()  # a second close does nothing
+    text = out.getvalue()
+    frames = text.split("\r")[1:]
+    assert len(frames) == 4
+    assert all(len(f.rstrip("\n")) == 99 for f in frames)
+    assert "[########################] 100% 1.0 kB / 1.0 kB  1 kB written" in frames[2]
+    assert frames[2].endswith("\n") and frames[3].endswith("\n")
+    assert frames[1].startswith("packing         [------------------------]   0%")
