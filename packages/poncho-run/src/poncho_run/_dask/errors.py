@@ -64,7 +64,9 @@ class CommandFailed(RunError):
             status = f"was killed by signal {_signal_name(-self.returncode)}"
         else:
             status = f"exited with status {self.returncode}"
-        text = self.stderr.decode(errors="replace") if isinstance(self.stderr, bytes) else self.stderr
+        text = (
+            self.stderr.decode(errors="replace") if isinstance(self.stderr, bytes) else self.stderr
+        )
         text = text.rstrip()
         if not text:
             return f"{what} {status} (no stderr)"
