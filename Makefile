@@ -15,16 +15,16 @@ $(VENV)/.ready: requirements-dev.txt
 	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-$(DEMO_VENV)/.ready: $(wildcard packages/*/pyproject.toml)
+$(DEMO_VENV)/.ready:
 	$(PYTHON) -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(DEMO_VENV)/bin/python -m pip install --quiet ./packages/poncho-spec[conda] ./packages/poncho-fetch \
-	    ./packages/poncho-run ./packages/poncho-create ./packages/poncho-analyze ./packages/poncho \
-	    ./packages/poncho-testing
+	$(DEMO_VENV)/bin/python -m pip install --quiet --upgrade pip uv
 	touch $@
 
 ## demo: the main job end to end on the bundled offline demo (analyze, create, run cold and warm)
 demo: $(DEMO_VENV)/.ready
+	$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python --reinstall \
+	    ./packages/poncho-spec[conda] ./packages/poncho-fetch ./packages/poncho-run \
+	    ./packages/poncho-create ./packages/poncho-analyze ./packages/poncho ./packages/poncho-testing
 	$(DEMO_VENV)/bin/python demo/run_demo.py
 
 ## test: every package alone on Python 3.10 and the newest, then the integration tests

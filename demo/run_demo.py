@@ -1,0 +1,124 @@
+"""The offline demo: Poncho's main job end to end, as a user meets it (`make demo`).
+
+1. Builds the local conda channel (a relocatable `python` from this machine's interpreter,
+   `pip`, small noarch packages) and a local wheelhouse: no conda channel is reachable here.
+2. Makes the "user's environment" the way a user has one: a conda environment with the
+   packages the task needs (built by poncho_package_create --keep-prefix from the channel),
+   a pip package from the wheelhouse, and poncho-analyze installed into it.
+3. poncho_package_analyze demo/example.py -> spec.json (in the user's environment).
+4. poncho_package_create spec.json -> a tarball in the envs/ cache; again: a cache hit.
+5. poncho_package_run -e tarball -- python example.py, from another folder (cold: unpacks
+   into a temporary folder), then twice with -d (the first unpacks, the second is warm).
+
+Every step runs the real console scripts in subprocesses and prints what it did and how
+long it took. Outputs go to demo-out/ (removed and made again on each run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "demo-out"
+BIN = Path(sys.executable).parent
+
+
+def step(title: str) -> None:
+    print(f"\n== {title}", flush=True)
+
+
+def run(argv: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None,
+        env: dict[str, str] | None = None, show: bool = True) -> tuple[str, float]:
+    """Run a command, print it, its output and its wall time; stop the demo if it fails."""
+    args = [str(a) for a in argv]
+    shown = " ".join(a.replace(str(ROOT) + "/", "") for a in args)
+    print(f"$ {shown}", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if show:
+        for line in proc.stdout.splitlines():
+            print(f"  {line}")
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        sys.exit(f"demo: step failed with exit status {proc.returncode}: {shown}")
+    print(f"  ({elapsed:.2f} s)", flush=True)
+    return proc.stdout, elapsed
+
+
+def main() -> int:
+    from poncho_testing import build_channel, build_wheelhouse
+
+    shutil.rmtree(OUT, ignore_errors=True)
+    OUT.mkdir()
+    timings: dict[str, float] = {}
+
+    step("1. local conda channel and wheelhouse (offline)")
+    start = time.perf_counter()
+    channel = build_channel()
+    wheelhouse = build_wheelhouse()
+    timings["channel"] = time.perf_counter() - start
+    print(f"  channel   {channel.url}  (python {channel.python_version}, "
+          f"{', '.join(sorted(channel.packages))})")
+    print(f"  wheelhouse {wheelhouse.path}")
+    print(f"  ({timings['channel']:.2f} s; cached per interpreter)")
+    pip_offline = ["--no-index", "--find-links", str(wheelhouse.path)]
+
+    step("2. the user's environment: conda packages + a pip package + poncho-analyze")
+    user_spec = OUT / "user-env.json"
+    user_spec.write_text(json.dumps({"conda": {
+        "channels": [channel.url],
+        "dependencies": [f"python={channel.python_version}", "pip", "poncho-demo-app",
+                         {"pip": ["poncho-demo-piptop"]}]}}, indent=2))
+    user_env = OUT / "user-env"
+    run([BIN / "poncho_package_create", "--quiet", *pip_offline, "--keep-prefix", user_env,
+         user_spec, OUT / "user-env.tar.gz"])
+    run([BIN / "uv", "pip", "install", "--quiet", "--python", user_env / "bin" / "python",
+         ROOT / "packages" / "poncho-spec", ROOT / "packages" / "poncho-analyze"])
+
+    step("3. analyze: the script's imports -> a pinned spec (never runs the script)")
+    spec = OUT / "spec.json"
+    _, timings["analyze"] = run([user_env / "bin" / "poncho_package_analyze", "--explain",
+                                 ROOT / "demo" / "example.py", spec])
+    print("  " + spec.read_text().replace("\n", "\n  "))
+
+    step("4. create: spec -> relocatable tarball in the envs/ cache")
+    env = dict(os.environ, PONCHO_ENVS_DIR=str(OUT / "envs"))
+    out, timings["create"] = run([BIN / "poncho_package_create", *pip_offline, spec], env=env)
+    tarball = Path(out.strip().splitlines()[-1])
+    _, timings["create (cache hit)"] = run([BIN / "poncho_package_create", *pip_offline, spec],
+                                          env=env)
+
+    step("5. run: on a 'worker' folder, with only the tarball and the script")
+    worker = OUT / "worker"
+    worker.mkdir()
+    shutil.copy2(ROOT / "demo" / "example.py", worker / "example.py")
+    runner = BIN / "poncho_package_run"
+    _, timings["run (cold, temp dir)"] = run([runner, "-e", tarball, "--", "example.py"],
+                                            cwd=worker)
+    unpacked = worker / "env"
+    _, timings["run -d (first: unpacks)"] = run(
+        [runner, "-e", tarball, "-d", unpacked, "--", "example.py"], cwd=worker)
+    _, timings["run -d (warm)"] = run(
+        [runner, "-e", tarball, "-d", unpacked, "--", "example.py"], cwd=worker)
+    _, timings["bare python (no poncho)"] = run(
+        [unpacked / "bin" / "python", "example.py"], cwd=worker, show=False)
+
+    step("summary")
+    width = max(map(len, timings))
+    for name, seconds in timings.items():
+        print(f"  {name:<{width}}  {seconds:7.2f} s")
+    print(f"\n  tarball: {tarball}")
+    print(f"  spec:    {spec}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
