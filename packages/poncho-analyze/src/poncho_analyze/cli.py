@@ -1,0 +1,114 @@
+"""``poncho_package_analyze [options] SCRIPT... OUTPUT`` (compatible with CCTools')."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from poncho_spec import PonchoError, dump_spec
+
+from poncho_analyze.api import Analysis, analyze
+from poncho_analyze.errors import AnalyzeError
+
+__all__ = ["build_parser", "entrypoint", "main"]
+
+PROG = "poncho_package_analyze"
+DESCRIPTION = """\
+Find the third-party packages that Python scripts import and write a Poncho spec that
+pins them as installed in the current environment. Modules are matched to packages from
+installed metadata only (conda-meta records, dist-info RECORD files); no code is imported.
+Imports of modules beside the scripts, relative imports and imports that nothing
+installed provides are errors."""
+
+
+def _mapping(text: str) -> tuple[str, str]:
+    module, sep, name = text.partition("=")
+    if not sep or not module.strip() or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected IMPORT=NAME, got {text!r}")
+    return module.strip(), name.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+    parser.add_argument("source", nargs="+", metavar="SCRIPT",
+                        help="Python file, Jupyter notebook (.ipynb), or - for stdin")
+    parser.add_argument("output", metavar="OUTPUT", help="spec file to write, or - for stdout")
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument("--toplevel", action="store_true",
+                       help="only imports at module level (not inside functions or classes)")
+    scope.add_argument("--function", metavar="NAME",
+                       help="only imports inside function NAME (or Class.method)")
+    parser.add_argument("--pkg-mapping", action="append", type=_mapping, default=[],
+                        metavar="IMPORT=NAME",
+                        help="the module imported as IMPORT comes from package NAME "
+                             "(conda:SPEC or pip:SPEC to force the kind); repeatable")
+    parser.add_argument("--extra-pkg", action="append", default=[], metavar="PKG",
+                        help="also include package PKG (NAME, conda:SPEC or pip:SPEC); repeatable")
+    parser.add_argument("--python", metavar="X.Y[.Z]",
+                        help="target Python version (default: the inspected interpreter's)")
+    parser.add_argument("--channel", action="append", default=[], metavar="CHANNEL",
+                        help="conda channel to list first in the spec; repeatable")
+    parser.add_argument("--allow-local", action="store_true",
+                        help="leave modules beside the scripts and relative imports out of the "
+                             "spec instead of stopping")
+    parser.add_argument("--build-strings", action="store_true",
+                        help="pin conda packages with their build string (ties the spec to "
+                             "one platform)")
+    parser.add_argument("--interpreter", metavar="PYTHON",
+                        help="inspect the environment of this Python executable instead of "
+                             "the running one")
+    parser.add_argument("--explain", action="store_true",
+                        help="print on stderr which import became which package, and why")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
+    return parser  # fmt: skip
+
+
+def main(
+    argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = analyze
+) -> int:
+    """Run the command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format=f"{PROG}: %(message)s")  # fmt: skip
+    kwargs: dict[str, Any] = {}
+    try:
+        if args.interpreter:
+            from poncho_analyze.mapping import Environment
+
+            kwargs["environment"] = Environment.from_python(args.interpreter)
+        result = analyze(
+            args.source,
+            toplevel=args.toplevel,
+            function=args.function,
+            pkg_mapping=dict(args.pkg_mapping),
+            extra_pkgs=tuple(args.extra_pkg),
+            python_version=args.python,
+            channels=tuple(args.channel) or None,
+            allow_local=args.allow_local,
+            build_strings=args.build_strings,
+            **kwargs,
+        )
+        if args.explain:
+            for decision in result.decisions:
+                print(decision.line(), file=sys.stderr)
+        dump_spec(result.spec, args.output)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except (AnalyzeError, PonchoError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

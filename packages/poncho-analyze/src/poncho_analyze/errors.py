@@ -1,0 +1,54 @@
+"""Errors raised by poncho-analyze."""
+
+from __future__ import annotations
+
+from poncho_spec import PonchoError
+
+__all__ = [
+    "AnalyzeError",
+    "FunctionNotFound",
+    "LocalImports",
+    "ParseFailed",
+    "ScriptMetadataError",
+    "SourceError",
+    "UnresolvedImports",
+]
+
+
+class AnalyzeError(PonchoError):
+    """Base class of the errors raised while analysing scripts."""
+
+
+class SourceError(AnalyzeError, OSError):
+    """A script cannot be read (missing, not text, a malformed notebook)."""
+
+
+class ParseFailed(AnalyzeError, SyntaxError):
+    """A script is not valid Python; the message names the file, line and column."""
+
+
+class FunctionNotFound(AnalyzeError, LookupError):
+    """``--function NAME`` names a function that no script defines."""
+
+
+class ScriptMetadataError(AnalyzeError, ValueError):
+    """PEP 723 inline metadata that is malformed or that the target Python does not meet."""
+
+
+class LocalImports(AnalyzeError):
+    """Imports of modules that live beside the scripts (or relative imports).
+
+    ``imports`` lists ``(module, where)`` pairs, where is ``file:line``.
+    """
+
+    def __init__(self, message: str, imports: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.imports = imports
+
+
+class UnresolvedImports(AnalyzeError, LookupError):
+    """Imports that nothing installed provides; ``modules`` lists them."""
+
+    def __init__(self, message: str, modules: list[str]) -> None:
+        super().__init__(message)
+        self.modules = modules

@@ -1,0 +1,371 @@
+"""Which installed package provides an imported module, from installed metadata only.
+
+Nothing is imported: a module is located on the environment's search path the way the
+import system would find it (package directory, module file, extension module, namespace
+portions), and the file found is looked up in the file lists of what is installed:
+
+- conda packages: ``<prefix>/conda-meta/*.json`` (``name``, ``version``, ``build``,
+  ``channel``, ``files``); the conda package that owns a file wins over the
+  distribution metadata conda also installs, unless pip has since replaced it;
+- Python distributions: ``*.dist-info/RECORD`` (or ``installed-files.txt`` of an
+  ``.egg-info``), with ``top_level.txt`` for distributions that list no files.
+
+So renames (``yaml`` from PyYAML, ``sklearn`` from scikit-learn) and namespace packages
+(``google.protobuf`` from protobuf) come out of the metadata, with no built-in table.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from email.parser import HeaderParser
+from pathlib import Path
+from typing import Literal
+
+from poncho_analyze.errors import AnalyzeError
+
+__all__ = ["Environment", "Mapper", "Owner", "Resolution", "normalize_channel"]
+
+log = logging.getLogger(__name__)
+
+_SUBDIRS = frozenset({
+    "noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-32",
+    "osx-64", "osx-arm64", "win-64", "win-32", "win-arm64", "emscripten-wasm32",
+})  # fmt: skip
+_ANACONDA_ORG = re.compile(r"https?://conda\.anaconda\.org/([^/]+(?:/label/[^/]+)?)$")
+_MODULE_SUFFIXES = (".py", ".pyc", ".pyd", ".so")
+_INFO_CODE = """\
+import json, sys
+print(json.dumps({
+    "prefix": sys.prefix, "base_prefix": sys.base_prefix, "path": sys.path,
+    "version": "%d.%d.%d" % sys.version_info[:3],
+    "stdlib": sorted(getattr(sys, "stdlib_module_names", ())),
+}))
+"""
+
+
+def normalize_channel(channel: str) -> str:
+    """A conda-meta ``channel`` (often a URL with a platform subdir) as a spec channel:
+    ``https://conda.anaconda.org/conda-forge/linux-64`` -> ``conda-forge``; other URLs
+    keep their address without the subdir."""
+    channel = channel.strip().rstrip("/")
+    head, _, last = channel.rpartition("/")
+    if head and last in _SUBDIRS:
+        channel = head
+    m = _ANACONDA_ORG.match(channel)
+    return m.group(1) if m else channel
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503 normalized distribution name."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A Python environment to inspect: its prefix, module search path and version.
+
+    ``stdlib`` holds the interpreter's ``sys.stdlib_module_names`` (empty when unknown).
+    """
+
+    prefix: Path
+    paths: tuple[Path, ...]
+    python_version: str
+    stdlib: frozenset[str] = frozenset()
+    base_prefix: Path | None = None
+
+    @classmethod
+    def current(cls) -> Environment:
+        """The running interpreter's environment (``sys.prefix``, ``sys.path``)."""
+        return cls._from_info(
+            sys.prefix, sys.base_prefix, sys.path, "%d.%d.%d" % sys.version_info[:3],
+            sys.stdlib_module_names,
+        )  # fmt: skip
+
+    @classmethod
+    def from_python(cls, executable: str | os.PathLike[str]) -> Environment:
+        """The environment of another interpreter, asked with a subprocess (it imports
+        only ``sys`` and ``json``, from an empty folder)."""
+        exe = os.fspath(executable)
+        try:
+            with tempfile.TemporaryDirectory(prefix="poncho-analyze-") as empty:
+                out = subprocess.run(
+                    [exe, "-c", _INFO_CODE], cwd=empty, capture_output=True, text=True,
+                    check=True, timeout=60,
+                )  # fmt: skip
+            info = json.loads(out.stdout)
+        except (OSError, subprocess.SubprocessError, ValueError) as exc:
+            detail = getattr(exc, "stderr", "") or exc
+            raise AnalyzeError(f"cannot inspect the interpreter {exe}: {detail}") from exc
+        return cls._from_info(
+            info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"]
+        )
+
+    @classmethod
+    def _from_info(
+        cls, prefix: str, base_prefix: str, path: Iterable[str], version: str,
+        stdlib: Iterable[str],
+    ) -> Environment:  # fmt: skip
+        paths = tuple(dict.fromkeys(Path(p) for p in path if p and Path(p).is_dir()))
+        return cls(Path(prefix), paths, version, frozenset(stdlib), Path(base_prefix))
+
+    def conda_prefixes(self) -> list[Path]:
+        """The prefixes (own, then base) that hold a ``conda-meta`` folder."""
+        seen = []
+        for prefix in (self.prefix, self.base_prefix):
+            if prefix is not None and (prefix / "conda-meta").is_dir() and prefix not in seen:
+                seen.append(prefix)
+        return seen
+
+
+@dataclass(frozen=True)
+class Owner:
+    """An installed package: a conda package or a pip-installed distribution."""
+
+    kind: Literal["conda", "pip"]
+    name: str
+    version: str
+    evidence: str
+    build: str = ""
+    channel: str = ""
+    metadata_dir: str = field(default="", compare=False)
+
+    def requirement(self, *, build: bool = False, extras: Sequence[str] = ()) -> str:
+        """``name=version[=build]`` for conda, ``Name[extras]==version`` for pip."""
+        if self.kind == "conda":
+            pin = f"{self.name}={self.version}"
+            return f"{pin}={self.build}" if build and self.build else pin
+        extra = f"[{','.join(sorted(extras))}]" if extras else ""
+        return f"{self.name}{extra}=={self.version}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Where an import leads: ``owner``, or None with ``reason`` saying why."""
+
+    module: str
+    owner: Owner | None
+    reason: str
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class _Found:
+    kind: Literal["module", "package", "namespace"]
+    file: Path | None
+    portions: tuple[Path, ...] = ()
+
+
+def _locate(name: str, paths: Iterable[Path]) -> _Found | None:
+    """Find module *name* (one component) in *paths* as the path finder would."""
+    portions = []
+    for folder in paths:
+        candidate = folder / name
+        if candidate.is_dir():
+            for init in ("__init__.py", "__init__.pyc"):
+                if (candidate / init).is_file():
+                    return _Found("package", candidate / init, (candidate,))
+        try:
+            entries = [e for e in os.listdir(folder) if e.startswith(name + ".")]
+        except OSError:
+            entries = []
+        for entry in sorted(entries):
+            rest = entry[len(name) :]
+            if entry.endswith(_MODULE_SUFFIXES) and (rest in _MODULE_SUFFIXES or rest.count(".") == 2):
+                return _Found("module", folder / entry)
+        if candidate.is_dir():
+            portions.append(candidate)
+    if portions:
+        return _Found("namespace", None, tuple(portions))
+    return None
+
+
+def _norm(path: Path | str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+class Mapper:
+    """Maps imports and package names to what is installed in an :class:`Environment`."""
+
+    def __init__(self, env: Environment) -> None:
+        self.env = env
+        self._conda_files: dict[str, Owner] = {}
+        self._conda_by_name: dict[str, Owner] = {}
+        self._pip_files: dict[str, Owner] = {}
+        self._pip_by_name: dict[str, Owner] = {}
+        self._pip_tops: dict[str, list[Owner]] = {}
+        self._load_conda()
+        self._load_pip()
+
+    @property
+    def is_conda(self) -> bool:
+        """Whether the environment is a conda environment (it has conda-meta records)."""
+        return bool(self._conda_by_name)
+
+    def conda_package(self, name: str) -> Owner | None:
+        """The conda package *name* installed in the environment, if any."""
+        return self._conda_by_name.get(name.lower())
+
+    def by_name(self, name: str) -> Owner | None:
+        """The package called *name*: a conda package, else a pip distribution."""
+        return self._conda_by_name.get(name.lower()) or self._pip_by_name.get(canonical_name(name))
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _load_conda(self) -> None:
+        for prefix in self.env.conda_prefixes():
+            for record_file in sorted((prefix / "conda-meta").glob("*.json")):
+                try:
+                    record = json.loads(record_file.read_text(encoding="utf-8"))
+                    name, version = str(record["name"]), str(record["version"])
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    log.warning("skipping unreadable conda record %s: %s", record_file, exc)
+                    continue
+                channel = str(record.get("channel") or "")
+                if not channel and record.get("url"):
+                    channel = str(record["url"]).rsplit("/", 1)[0]
+                owner = Owner(
+                    "conda", name, version, f"conda-meta: {record_file.name}",
+                    build=str(record.get("build") or ""), channel=normalize_channel(channel),
+                )  # fmt: skip
+                self._conda_by_name.setdefault(name.lower(), owner)
+                root = prefix.resolve()
+                for rel in record.get("files") or ():
+                    if isinstance(rel, str) and "site-packages/" in rel:
+                        self._conda_files[_norm(root / rel)] = owner
+
+    def _load_pip(self) -> None:
+        for folder in self.env.paths:
+            try:
+                entries = sorted(os.listdir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.endswith((".dist-info", ".egg-info")) and (folder / entry).is_dir():
+                    self._load_dist(folder, folder / entry)
+
+    def _load_dist(self, site: Path, meta: Path) -> None:
+        meta_file = meta / ("METADATA" if meta.suffix == ".dist-info" else "PKG-INFO")
+        try:
+            headers = HeaderParser().parsestr(meta_file.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return
+        name, version = headers.get("Name"), headers.get("Version")
+        if not name or not version:
+            return
+        key = canonical_name(name)
+        if key in self._pip_by_name:  # shadowed by an earlier path entry
+            return
+        files = self._dist_files(site, meta)
+        source = "RECORD" if meta.suffix == ".dist-info" else "installed-files.txt"
+        owner = Owner("pip", name, version, f"{source} of {meta.name}", metadata_dir=_norm(meta))
+        self._pip_by_name[key] = owner
+        for file in files:
+            self._pip_files[file] = owner
+        try:
+            tops = (meta / "top_level.txt").read_text(encoding="utf-8").split()
+        except OSError:
+            tops = []
+        for top in tops:
+            self._pip_tops.setdefault(top, []).append(owner)
+
+    @staticmethod
+    def _dist_files(site: Path, meta: Path) -> list[str]:
+        base = site.resolve()
+        if meta.suffix == ".dist-info":
+            try:
+                with (meta / "RECORD").open(encoding="utf-8", newline="") as record:
+                    rows = [row[0] for row in csv.reader(record) if row]
+            except OSError:
+                return []
+        else:
+            try:
+                rows = (meta / "installed-files.txt").read_text(encoding="utf-8").splitlines()
+            except OSError:
+                return []
+            base = meta.resolve()
+        return [os.path.normcase(os.path.normpath(base / row)) for row in rows if row.strip()]
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def _file_owner(self, file: Path) -> Owner | None:
+        key = _norm(file)
+        conda = self._conda_files.get(key)
+        pip = self._pip_files.get(key)
+        if conda is not None and pip is not None:
+            # conda installs the distribution's metadata too; if pip replaced the
+            # package, the new dist-info is not a conda file.
+            if os.path.join(pip.metadata_dir, "METADATA") in self._conda_files:
+                return conda
+            return pip
+        return conda or pip
+
+    def _folder_owners(self, folders: Iterable[Path]) -> list[Owner]:
+        prefixes = tuple(_norm(f) + os.sep for f in folders)
+        owners: dict[tuple[str, str], Owner] = {}
+        for files in (self._conda_files, self._pip_files):
+            for file, owner in files.items():
+                if file.startswith(prefixes):
+                    owners.setdefault((owner.kind, owner.name), owner)
+        return sorted(owners.values(), key=lambda o: (o.kind, o.name.lower()))
+
+    def resolve(self, candidates: Sequence[str]) -> Resolution:
+        """The package providing the first of *candidates* (dotted names, most specific
+        first, all under one top-level name) that can be located."""
+        top = candidates[-1].split(".")[0]
+        found = _locate(top, self.env.paths)
+        if found is None:
+            tops = self._pip_tops.get(top, [])
+            if len(tops) == 1:
+                return Resolution(top, tops[0], f"top_level.txt of {tops[0].name}")
+            return Resolution(top, None, "not found on the module search path")
+        if found.kind != "namespace":
+            return self._owned(top, found)
+        best: tuple[str, _Found] = (top, found)
+        for dotted in candidates:
+            parts = dotted.split(".")
+            here, name = found, top
+            for part in parts[1:]:
+                nxt = _locate(part, here.portions)
+                if nxt is None:
+                    break
+                here, name = nxt, f"{name}.{part}"
+                if nxt.kind != "namespace":
+                    return self._owned(name, nxt)
+            if name.count(".") > best[0].count("."):
+                best = (name, here)
+        name, here = best
+        module = candidates[-1]
+        if module != name and module.startswith(name + "."):
+            return Resolution(module, None, f"not found in the namespace package {name}")
+        owners = self._folder_owners(here.portions)
+        if len(owners) == 1:
+            return Resolution(name, owners[0], f"namespace package; {owners[0].evidence}",
+                              str(here.portions[0]))  # fmt: skip
+        if not owners:
+            return Resolution(name, None, "namespace package that no installed package provides")
+        listed = ", ".join(o.name for o in owners)
+        return Resolution(name, None, f"namespace package shared by {listed}: name a submodule "
+                          "or use --pkg-mapping")  # fmt: skip
+
+    def _owned(self, name: str, found: _Found) -> Resolution:
+        assert found.file is not None
+        owner = self._file_owner(found.file)
+        if owner is None:
+            tops = self._pip_tops.get(name.split(".")[0], [])
+            if len(tops) == 1:
+                owner = tops[0]
+                return Resolution(name, owner, f"top_level.txt of {owner.name}", str(found.file))
+            return Resolution(
+                name, None, f"found at {found.file}, but no installed package lists that file",
+                str(found.file),
+            )  # fmt: skip
+        return Resolution(name, owner, owner.evidence, str(found.file))
