@@ -11,10 +11,12 @@ to a temp file next to OUTPUT and moved into place only when complete.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
 import stat
+import tarfile
 import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
@@ -121,18 +123,64 @@ def pack_prefix(
 def _archive(
     handle: IO[bytes], fmt: str, level: int, threads: int, mtime: float | None
 ) -> Iterator[Any]:
-    from conda_pack.formats import ParallelZstdFileWriter, TarArchive, archive
+    """conda-pack's tar writer over the compressor for `fmt`, as ``formats.archive`` picks
+    it, but with our level and threads for zstd too, and whole-second mtimes."""
+    import bz2
+    import gzip
 
-    if fmt == "tar.zst":
+    from conda_pack.formats import (
+        ParallelBZ2FileWriter,
+        ParallelGzipFileWriter,
+        ParallelZstdFileWriter,
+    )
+
+    fileobj: Any
+    close = True
+    if fmt == "tar.gz" and threads > 1:
+        fileobj = ParallelGzipFileWriter(
+            handle, compresslevel=level, n_threads=threads, mtime=mtime
+        )
+    elif fmt == "tar.gz":
+        fileobj = gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=level, mtime=mtime)
+    elif fmt == "tar.bz2" and threads > 1:
+        fileobj = ParallelBZ2FileWriter(handle, compresslevel=level, n_threads=threads)
+    elif fmt == "tar.bz2":
+        fileobj = bz2.BZ2File(handle, "wb", compresslevel=level)
+    elif fmt == "tar.zst":
         # zstandard: threads=0 compresses in the calling thread, N>0 uses N workers.
-        writer = ParallelZstdFileWriter(
+        fileobj = ParallelZstdFileWriter(
             handle, compresslevel=level, n_threads=threads if threads > 1 else 0
         )
-        arc = TarArchive(writer, "", close_file=True, mode="w", mtime=mtime)
     else:
-        arc = archive(handle, "", "", fmt, compress_level=level, n_threads=threads, mtime=mtime)
-    with arc:
+        fileobj, close = handle, False
+    with _tar_archive_class()(fileobj, "", close_file=close, mode="w", mtime=mtime) as arc:
         yield arc
+
+
+def _tar_archive_class() -> Any:
+    from conda_pack.formats import TarArchive
+
+    class WholeSecondTarArchive(TarArchive):  # type: ignore[misc]
+        """Python's tarfile writes a PAX header for every member whose mtime is a float
+        (all of them, from a filesystem with sub-second times): that doubled the time spent
+        on tar headers. Whole seconds are what tar keeps anyway."""
+
+        def _add(self, source: str, target: str) -> None:
+            pinned = self.mtime if target == "bin/conda-unpack" else None
+
+            def whole_seconds(info: tarfile.TarInfo) -> tarfile.TarInfo:
+                info.mtime = int(pinned if pinned is not None else info.mtime)
+                return info
+
+            self.archive.add(source, target, recursive=False, filter=whole_seconds)
+
+        def _add_bytes(self, source: str, sourcebytes: bytes, target: str) -> None:
+            info = self.archive.gettarinfo(source, target)
+            info.size = len(sourcebytes)
+            info.mtime = int(info.mtime)
+            self.archive.addfile(info, io.BytesIO(sourcebytes))
+
+    return WholeSecondTarArchive
 
 
 def _size(path: str) -> int:
