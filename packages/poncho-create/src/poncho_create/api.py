@@ -120,7 +120,7 @@ def create(
         options.platform,
         fmt,
         channels=channels_used if channels_used != tuple(spec.conda.channels) else None,
-        pip_options=_pip_options(options).args(),
+        pip_options=options.pip.args(),
         lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
     )
     if options.keep_prefix is None:
@@ -189,7 +189,7 @@ def _build(
             pip_entries = install_pip(
                 prefix,
                 spec.pip,
-                _pip_options(options),
+                options.pip,
                 report,
                 base_dir=spec.base_dir,
                 locked=lock.pip if lock is not None else None,
@@ -236,12 +236,6 @@ def _conda_dependencies(spec: Spec) -> list[str]:
     if spec.pip and "pip" not in names:
         dependencies.append("pip")
     return dependencies
-
-
-def _pip_options(options: CreateOptions) -> Any:
-    from poncho_create.pip_step import PipOptions
-
-    return PipOptions(options.pip_index_url, options.find_links, options.no_index)
 
 
 def _prefix_dir(path: Path) -> Path:

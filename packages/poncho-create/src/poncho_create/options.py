@@ -18,6 +18,7 @@ __all__ = [
     "FORMATS",
     "KNOWN_PLATFORMS",
     "CreateOptions",
+    "PipOptions",
     "archive_format",
     "default_cache_dir",
     "default_pkgs_dir",
@@ -130,6 +131,11 @@ class CreateOptions:
     tmp_dir: Path | None = None
 
     @property
+    def pip(self) -> PipOptions:
+        """The pip index options."""
+        return PipOptions(self.pip_index_url, self.find_links, self.no_index)
+
+    @property
     def native(self) -> bool:
         """True when building for this machine's own platform."""
         return self.platform == native_platform()
@@ -203,6 +209,26 @@ class CreateOptions:
             lock_out=_path(lock_out),
             tmp_dir=_path(tmp_dir),
         )
+
+
+@dataclass(frozen=True)
+class PipOptions:
+    """Where pip looks for packages: ``--index-url``, ``--find-links``, ``--no-index``."""
+
+    index_url: str | None = None
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def args(self) -> list[str]:
+        """The pip command-line options."""
+        out: list[str] = []
+        if self.index_url:
+            out += ["--index-url", self.index_url]
+        for link in self.find_links:
+            out += ["--find-links", link]
+        if self.no_index:
+            out.append("--no-index")
+        return out
 
 
 def _path(value: StrPath | None) -> Path | None:

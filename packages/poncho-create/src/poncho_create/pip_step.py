@@ -18,7 +18,6 @@ import re
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -26,6 +25,7 @@ from urllib.request import url2pathname
 
 from poncho_create.errors import PipError
 from poncho_create.lock import PipLockEntry
+from poncho_create.options import PipOptions
 from poncho_create.progress import Reporter
 
 __all__ = ["PipOptions", "install_pip", "installed_source", "is_path_entry"]
@@ -38,26 +38,6 @@ _MISSING = re.compile(
     r"requirement) ([A-Za-z0-9][A-Za-z0-9._\-]*)"
 )
 _PATH_PREFIXES = ("./", "../", "/", "~", "file:")
-
-
-@dataclass(frozen=True)
-class PipOptions:
-    """Where pip looks for packages: ``--index-url``, ``--find-links``, ``--no-index``."""
-
-    index_url: str | None = None
-    find_links: tuple[str, ...] = ()
-    no_index: bool = False
-
-    def args(self) -> list[str]:
-        """The pip command-line options."""
-        out: list[str] = []
-        if self.index_url:
-            out += ["--index-url", self.index_url]
-        for link in self.find_links:
-            out += ["--find-links", link]
-        if self.no_index:
-            out.append("--no-index")
-        return out
 
 
 def is_path_entry(entry: str, base_dir: Path | None = None) -> bool:
