@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from poncho_run_helpers import DEMO_SPECS, hand_env_members, make_tar  # noqa: E402
+from poncho_run_helpers import DEMO_SPECS, hand_env_members, make_tar
 
 
 @pytest.fixture

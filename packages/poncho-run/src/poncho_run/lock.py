@@ -61,7 +61,9 @@ def folder_lock(
             if remaining <= 0:
                 raise LockTimeout(folder, wait, path) from None
             if not logged:
-                _log.info("waiting up to %g s for another run unpacking %s", wait, folder)
+                _log.info(
+                    "waiting up to %g s for the lock on %s (held by another run)", wait, folder
+                )
                 logged = True
             time.sleep(min(interval, remaining))
             interval = min(interval * 1.5, _MAX_POLL)

@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from poncho_run import unpack
+from poncho_run._state import read_state
+from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError, UnsafeArchive
+from poncho_run.unpack import TEMP_INFIX, ensure_ready
+from poncho_run_helpers import hand_env_members, make_tar, member, tree
+
+
+def siblings(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.parent.iterdir() if p.name.startswith(folder.name + "."))
+
+
+def test_a_missing_folder_is_unpacked_once_and_kept(tmp_path: Path, hand_tarball: Path) -> None:
+    target = tmp_path / "deep" / "env"
+    state = ensure_ready(str(hand_tarball), str(target), 10)
+    assert (target / "bin" / "hello").exists()
+    assert state == read_state(str(target))
+    assert state["prefix"] == str(target) and state["data"] is False
+    assert state["activation"]["scripts"]["set"]["HAND_ACTIVATED"] == "yes:\0P"
+    assert siblings(target) == ["env.poncho.lock"], "no temporary folder is left"
+    # Warm: neither the tarball nor the lock is looked at.
+    hand_tarball.unlink()
+    assert ensure_ready(str(hand_tarball), str(target), 10) == state
+
+
+def test_an_empty_existing_folder_is_filled(tmp_path: Path, hand_tarball: Path) -> None:
+    target = tmp_path / "env"
+    target.mkdir()
+    ensure_ready(str(hand_tarball), str(target), 10)
+    assert (target / "lib" / "data.txt").read_text() == "data\n"
+
+
+def test_a_full_folder_is_used_as_it_is(tmp_path: Path) -> None:
+    target = tmp_path / "env"
+    (target / "bin").mkdir(parents=True)
+    (target / "bin" / "mine").write_text("by hand")
+    state = ensure_ready(str(tmp_path / "never-read.tar.gz"), str(target), 10)
+    assert tree(target) == {"bin", "bin/mine", ".poncho-run", ".poncho-run/state.json"}
+    assert state["activation"] == {}
+
+
+def test_a_full_folder_needs_no_environment(tmp_path: Path) -> None:
+    target = tmp_path / "env"
+    target.mkdir()
+    (target / "x").write_text("x")
+    assert ensure_ready(None, str(target), 10)["data"] is False
+
+
+def test_an_empty_folder_without_environment_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentNotFound, match="no environment"):
+        ensure_ready(None, str(tmp_path / "env"), 10)
+
+
+def test_a_file_in_the_way_is_an_error(tmp_path: Path, hand_tarball: Path) -> None:
+    (tmp_path / "env").write_text("a file")
+    with pytest.raises(RunError, match="not a folder"):
+        ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
+
+
+def test_a_parent_that_cannot_be_made_is_an_unpack_error(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(UnpackError, match="cannot create"):
+        ensure_ready(str(hand_tarball), str(tmp_path / "file" / "sub" / "env"), 10)
+
+
+def test_an_unsafe_archive_leaves_nothing_behind(tmp_path: Path) -> None:
+    bad = make_tar(tmp_path / "bad.tar.gz", [member("ok.txt", b"x"), member("../evil", b"x")])
+    target = tmp_path / "env"
+    with pytest.raises(UnsafeArchive, match=r"'\.\./evil'"):
+        ensure_ready(str(bad), str(target), 10)
+    assert not target.exists()
+    assert siblings(target) == ["env.poncho.lock"]
+    assert not (tmp_path / "evil").exists()
+
+
+def test_leftovers_of_an_interrupted_unpack_are_removed(tmp_path: Path, hand_tarball: Path) -> None:
+    target = tmp_path / "env"
+    stale = tmp_path / f"env{TEMP_INFIX}dead"
+    (stale / "bin").mkdir(parents=True)
+    other = tmp_path / f"envX{TEMP_INFIX}other"  # another folder's: not touched
+    other.mkdir()
+    ensure_ready(str(hand_tarball), str(target), 10)
+    assert not stale.exists() and other.exists()
+
+
+def test_a_folder_one_cannot_lock_is_used_read_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "env"
+    target.mkdir()
+    (target / "x").write_text("x")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(unpack, "folder_lock", refuse)
+    state = ensure_ready(None, str(target), 10)
+    assert state["activation"] == {} and read_state(str(target)) is None
+    (target / "x").unlink()
+    with pytest.raises(UnpackError, match="cannot lock"):
+        ensure_ready(None, str(target), 10)
+
+
+def test_a_rename_that_fails_is_an_unpack_error(
+    tmp_path: Path, hand_tarball: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Path, target: object) -> None:
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(Path, "rename", refuse)
+    with pytest.raises(UnpackError, match="mount point"):
+        ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
+    assert siblings(tmp_path / "env") == ["env.poncho.lock"]
+
+
+# -- real processes ------------------------------------------------------------------------
+
+# Starts when the file GO exists, so that all runs start together; then runs the CLI.
+RACER = """
+import os, sys, time
+import poncho_run.cli
+go = sys.argv[1]
+while not os.path.exists(go):
+    time.sleep(0.002)
+sys.exit(poncho_run.cli.main(sys.argv[2:]))
+"""
+
+
+def big_env(tmp_path: Path, files: int) -> Path:
+    members = hand_env_members()
+    members += [member(f"lib/pad/{i // 100}/f{i}.py", b"x = %d\n" % i * 40) for i in range(files)]
+    return make_tar(tmp_path / "big.tar.gz", members)
+
+
+def test_simultaneous_runs_share_one_folder_and_unpack_it_once(tmp_path: Path) -> None:
+    tarball = big_env(tmp_path, 600)
+    target = tmp_path / "env"
+    go = tmp_path / "go"
+    argv = ["-v", "-e", str(tarball), "-d", str(target), "--", "hello"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(go), *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(16)
+    ]
+    time.sleep(0.5)
+    go.touch()
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 16, results
+    outs = [out for out, _ in results]
+    assert outs == [f"hello prefix={target} act=yes:{target}\n"] * 16
+    unpackings = sum(err.count(f"unpacking {tarball} into") for _, err in results)
+    assert unpackings == 1, [err for _, err in results]
+    assert siblings(target) == ["env.poncho.lock"]
+
+
+# Pauses the extraction after 200 members (and says so), to be killed there.
+PAUSING = """
+import sys, time
+from poncho_run import extract
+add = extract._Extractor.add
+def slow_add(self, tar, member):
+    add(self, tar, member)
+    if self.count == 200:
+        print("paused", flush=True)
+        time.sleep(600)
+extract._Extractor.add = slow_add
+from poncho_run.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_killed_while_unpacking_leaves_no_half_filled_folder(tmp_path: Path) -> None:
+    tarball = big_env(tmp_path, 1000)
+    target = tmp_path / "env"
+    argv = ["-e", str(tarball), "-d", str(target), "--", "hello"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PAUSING, *argv], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "paused\n"
+    (temp,) = [p for p in tmp_path.iterdir() if p.name.startswith("env" + TEMP_INFIX)]
+    assert len(tree(temp)) > 100, "killed in the middle of extracting"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    assert not target.exists(), "the folder only appears complete"
+
+    good = subprocess.run(
+        [sys.executable, "-m", "poncho_run", *argv], capture_output=True, text=True, check=False
+    )
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == f"hello prefix={target} act=yes:{target}\n"
+    assert len(list((target / "lib" / "pad").rglob("*.py"))) == 1000
+    assert not temp.exists(), "the leftover is removed"
