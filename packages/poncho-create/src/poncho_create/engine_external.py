@@ -3,7 +3,8 @@
 The conda dependencies are written to an ``env.yml`` (or, with ``--from-lock``, an
 ``@EXPLICIT`` list of package URLs) and the executable creates the prefix:
 ``conda|mamba create --prefix P --yes --file F`` or ``micromamba create -p P -y -f F``.
-The pip step and packing are ours, as with the embedded engine.
+The pip step and packing are ours, as with the embedded engine; downloads go to that
+conda's own package cache (``--pkgs-dir`` is not passed on).
 
 Untested against a real conda, mamba or micromamba (none can be installed on the machines
 this was written on): the tests check the command lines built here and drive them with a

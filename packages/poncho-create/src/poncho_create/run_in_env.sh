@@ -6,7 +6,8 @@
 # poncho-create. On first use it runs bin/conda-unpack once (a marker file records it; a
 # lock folder keeps two tasks from running it at the same time), then it sets PATH,
 # CONDA_PREFIX and CONDA_DEFAULT_ENV, unsets PYTHONPATH and PYTHONHOME, sources
-# etc/conda/activate.d/*.sh and execs COMMAND.
+# etc/conda/activate.d/*.sh and execs COMMAND. A task that finds another one unpacking waits
+# for it up to $PONCHO_UNPACK_WAIT seconds (default 300).
 
 if [ "$#" -eq 0 ]; then
     echo "usage: run_in_env COMMAND [ARGS...]" >&2
