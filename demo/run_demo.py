@@ -4,8 +4,9 @@
    `pip`, small noarch packages) and a local wheelhouse: no conda channel is reachable here.
 2. Makes the "user's environment" the way a user has one: a conda environment with the
    packages the task needs (built by poncho_package_create --keep-prefix from the channel),
-   a pip package from the wheelhouse, and poncho-analyze installed into it.
-3. poncho_package_analyze demo/example.py -> spec.json (in the user's environment).
+   and a pip package from the wheelhouse.
+3. poncho_package_analyze --interpreter <user env>/bin/python demo/example.py -> spec.json:
+   the user's environment's installed metadata decides which package provides each import.
 4. poncho_package_create spec.json -> a tarball in the envs/ cache; again: a cache hit.
 5. poncho_package_run -e tarball -- python example.py, from another folder (cold: unpacks
    into a temporary folder), then twice with -d (the first unpacks, the second is warm).
@@ -71,7 +72,7 @@ def main() -> int:
     print(f"  ({timings['channel']:.2f} s; cached per interpreter)")
     pip_offline = ["--no-index", "--find-links", str(wheelhouse.path)]
 
-    step("2. the user's environment: conda packages + a pip package + poncho-analyze")
+    step("2. the user's environment: conda packages + a pip package")
     user_spec = OUT / "user-env.json"
     user_spec.write_text(json.dumps({"conda": {
         "channels": [channel.url],
@@ -80,13 +81,11 @@ def main() -> int:
     user_env = OUT / "user-env"
     run([BIN / "poncho_package_create", "--quiet", *pip_offline, "--keep-prefix", user_env,
          user_spec, OUT / "user-env.tar.gz"])
-    run([BIN / "uv", "pip", "install", "--quiet", "--python", user_env / "bin" / "python",
-         ROOT / "packages" / "poncho-spec", ROOT / "packages" / "poncho-analyze"])
 
     step("3. analyze: the script's imports -> a pinned spec (never runs the script)")
     spec = OUT / "spec.json"
-    _, timings["analyze"] = run([user_env / "bin" / "poncho_package_analyze", "--explain",
-                                 ROOT / "demo" / "example.py", spec])
+    _, timings["analyze"] = run([BIN / "poncho_package_analyze", "--explain", "--interpreter",
+                                 user_env / "bin" / "python", ROOT / "demo" / "example.py", spec])
     print("  " + spec.read_text().replace("\n", "\n  "))
 
     step("4. create: spec -> relocatable tarball in the envs/ cache")
