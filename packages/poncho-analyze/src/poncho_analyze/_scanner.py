@@ -235,9 +235,12 @@ class _Pruner:
                 found[-1].append(pos)
             else:
                 found.append([pos])
+        first = self._first_code(lo, hi)
         if not found:
+            if first >= 0:
+                raise ScanError("code before the first statement of a block")
             return []
-        if found[0][0] != self._first_code(lo, hi):
+        if found[0][0] != first:
             raise ScanError("code before the first statement of a block")
         for here, after in zip(found, found[1:], strict=False):
             here.append(after[0])

@@ -1,0 +1,4 @@
+import fine
+
+def broken(:
+    pass

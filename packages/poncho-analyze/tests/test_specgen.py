@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import pytest
+from poncho_spec import InvalidSpec, dumps_spec
+
+from poncho_analyze.specgen import Decision, SpecBuilder
+
+
+def _builder() -> SpecBuilder:
+    b = SpecBuilder()
+    b.add_pip("requests", "requests==2.31.0")
+    b.add_conda("numpy", "numpy=1.26.4", "conda-forge")
+    b.add_pip("pyyaml", "PyYAML==6.0.1")
+    b.add_conda("Bzip2", "bzip2=1.0.8", "bioconda")
+    return b
+
+
+def test_sorted_deterministic_output() -> None:
+    spec = _builder().build("python=3.11.7", "pip=24.0", ["mychan"])
+    assert spec.conda.channels == ("mychan", "bioconda", "conda-forge")
+    assert spec.conda.dependencies == ("python=3.11.7", "bzip2=1.0.8", "numpy=1.26.4", "pip=24.0")
+    assert spec.pip == ("PyYAML==6.0.1", "requests==2.31.0")
+    assert dumps_spec(spec) == dumps_spec(_builder().build("python=3.11.7", "pip=24.0", ["mychan"]))
+
+
+def test_no_pip_and_default_channels() -> None:
+    spec = SpecBuilder().build("python=3.12")
+    assert spec.conda.dependencies == ("python=3.12",)
+    assert spec.conda.channels == ("conda-forge",)
+
+
+def test_conda_pip_package_is_kept() -> None:
+    b = SpecBuilder()
+    b.add_conda("pip", "pip=24.0")
+    assert b.build("python=3.12").conda.dependencies == ("python=3.12", "pip=24.0")
+
+
+def test_invalid_entries_are_refused() -> None:
+    b = SpecBuilder()
+    b.add_conda("bad", "bad>>>1")
+    with pytest.raises(InvalidSpec):
+        b.build("python=3.12")
+
+
+def test_decision_lines() -> None:
+    assert Decision("numpy", "conda", "numpy=1.26.4", "conda-meta: numpy.json").line() == (
+        "numpy -> conda numpy=1.26.4 (conda-meta: numpy.json)"
+    )
+    assert Decision("os", "stdlib").line() == "os -> standard library"
+    assert Decision("x", "unresolved", reason="nope").line() == "x -> NOT FOUND (nope)"
+    assert Decision("n", "note").line() == "n -> note"
