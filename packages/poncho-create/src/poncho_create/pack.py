@@ -115,7 +115,7 @@ def pack_prefix(
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    report.finish("pack", total, total, "bytes", f"{output.stat().st_size} bytes written")
+    report.finish("pack", total, total, "bytes", f"{output.stat().st_size / 1e6:.1f} MB written")
     return output
 
 
