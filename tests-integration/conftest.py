@@ -130,3 +130,31 @@ def demo_tarball(tmp_path_factory: pytest.TempPathFactory, full_venv: Venv, demo
     sh([full_venv.script("poncho_package_create"), "--quiet", demo_spec, out], env=full_venv.env())
     assert out.is_file()
     return out
+
+
+@pytest.fixture(scope="session")
+def user_env(
+    tmp_path_factory: pytest.TempPathFactory, full_venv: Venv, dist: Path,
+    local_channel: object, wheelhouse: object,
+) -> Venv:
+    """A user's conda environment, as a user has one: conda packages from the (local) channel,
+    a pip package from the (local) wheelhouse, and `pip install poncho` from the built wheels.
+
+    poncho_package_analyze run from here sees conda-meta and dist-info exactly as on a user's
+    machine. (`Venv` is just a prefix with a bin/ here.)
+    """
+    import json
+
+    spec = tmp_path_factory.mktemp("specs") / "user-env.json"
+    spec.write_text(json.dumps({"conda": {
+        "channels": [local_channel.url],  # type: ignore[attr-defined]
+        "dependencies": [f"python={local_channel.python_version}", "pip", "poncho-demo-app",  # type: ignore[attr-defined]
+                         {"pip": ["poncho-demo-piptop"]}]}}))
+    base = tmp_path_factory.mktemp("user")
+    prefix = base / "env"
+    sh([full_venv.script("poncho_package_create"), "--quiet", "--no-index", "--find-links",
+        wheelhouse.path, "--keep-prefix", prefix, spec, base / "user-env.tar.gz"],  # type: ignore[attr-defined]
+       env=full_venv.env())
+    sh([_uv(), "pip", "install", "--quiet", "--python", prefix / "bin" / "python",
+        "--find-links", dist, "poncho"])
+    return Venv(prefix)
