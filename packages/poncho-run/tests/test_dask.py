@@ -16,13 +16,20 @@ unpack, so the file counts the unpacks.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import importlib.util
+import io
+import json
 import logging
 import os
 import pickle
+import re
+import subprocess
 import sys
 import sysconfig
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,7 +37,8 @@ from typing import Any
 import cloudpickle
 import pytest
 
-from poncho_run import CommandNotFound, EnvironmentNotFound, RunError
+from poncho_run import CommandNotExecutable, CommandNotFound, EnvironmentNotFound, RunError
+from poncho_run._dask.function import EnvPython, _hint
 from poncho_run.dask import (
     CommandFailed,
     CompletedCommand,
@@ -119,7 +127,7 @@ def cluster(unpack_log: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             n_workers=3,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never 8787, which others may hold
             silence_logs=logging.ERROR,
             local_directory=str(tmp_path_factory.mktemp("dask-space")),
         ) as local,
@@ -157,6 +165,17 @@ def on_each_worker(client: Any, func: Any, *args: Any, **kwargs: Any) -> dict[st
         for address in client.scheduler_info()["workers"]
     }
     return {address: future.result(timeout=120) for address, future in futures.items()}
+
+
+def make_tarball(path: Path, files: dict[str, str]) -> Path:
+    """A hand-made environment tarball (files under bin/ are executable)."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, text in files.items():
+            info = tarfile.TarInfo(name)
+            body = text.encode()
+            info.size, info.mode = len(body), 0o755 if name.startswith("bin/") else 0o644
+            tar.addfile(info, io.BytesIO(body))
+    return path
 
 
 def unpacks(log: Path) -> list[str]:
@@ -294,46 +313,6 @@ def test_an_exception_in_the_environment_reaches_the_client(
     assert info.value.stage == "call"
 
 
-def test_what_the_environment_cannot_load_or_return(
-    client: Any, envs: dict[str, PonchoEnvironment]
-) -> None:
-    # The worker can import run_command, the environment cannot: pickled by reference, it
-    # fails to load there.
-    future = client.submit(run_function, run_command, ["true"], env="app", pure=False)
-    with pytest.raises(RemoteError, match="No module named 'poncho_run'") as info:
-        future.result()
-    assert (info.value.stage, info.value.exc_type) == ("load", "ModuleNotFoundError")
-    assert "register_pickle_by_value" in info.value.hint
-
-    lock = client.submit(run_function, "threading:Lock", env="app", pure=False)
-    with pytest.raises(RemoteError, match="could not return") as info:
-        lock.result()
-    assert (info.value.stage, info.value.exc_type) == ("return", "TypeError")
-
-    token = client.submit(run_function, "poncho_dask_only:make_token", env="cp", pure=False)
-    with pytest.raises(RemoteError, match="cannot be loaded on the worker") as info:
-        token.result()
-    assert info.value.stage == "return"
-
-
-def test_an_interpreter_that_dies_without_answering(
-    client: Any, envs: dict[str, PonchoEnvironment]
-) -> None:
-    future = client.submit(run_function, "os:_exit", 7, env="app", pure=False)
-    with pytest.raises(RemoteError, match="exited with status 7 before answering") as info:
-        future.result()
-    assert info.value.stage == "start"
-
-
-def test_naming_environments_on_the_workers(
-    client: Any, envs: dict[str, PonchoEnvironment]
-) -> None:
-    with pytest.raises(EnvironmentNotRegistered, match=r"'nope'.*registered: app, cp"):
-        client.submit(run_command, ["true"], env="nope", pure=False).result()
-    with pytest.raises(EnvironmentNotRegistered, match=r"several.*\(app, cp\)"):
-        client.submit(run_command, ["true"], pure=False).result()
-
-
 def test_an_http_url_is_fetched_once_and_prepared(
     client: Any,
     envs: dict[str, PonchoEnvironment],
@@ -377,6 +356,103 @@ def test_a_worker_started_later_gets_the_environments(
     assert len(unpacks(unpack_log)) == count  # the new worker reused the node's copies
 
 
+# -- an in-process worker (its tasks run in this process) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def thread_client() -> Iterator[Any]:
+    """One in-process worker with two threads, its own scheduler and client."""
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=1,
+            processes=False,
+            threads_per_worker=2,
+            dashboard_address=":0",  # a free port: never 8787, which others may hold
+            silence_logs=logging.ERROR,
+        ) as local,
+        Client(local, set_as_default=False) as client,
+    ):
+        yield client
+
+
+def test_which_environment_a_task_gets(
+    thread_client: Any, tarballs: dict[str, Path], unpack_root: Path, tmp_path: Path
+) -> None:
+    def submit(*args: Any, **kwargs: Any) -> Any:
+        return thread_client.submit(*args, pure=False, **kwargs).result()
+
+    with pytest.raises(EnvironmentNotRegistered, match="no Poncho environment is registered"):
+        submit(run_command, ["true"])
+    with pytest.raises(EnvironmentNotRegistered, match=r"'app'.*\(registered: none\)"):
+        submit(run_command, ["true"], env="app")
+    app = PonchoEnvironment(tarballs["app"], name="app", unpack_root=unpack_root)
+    thread_client.register_plugin(app)
+    done = submit(run_command, ["python", "-c", "import sys; print(sys.prefix)"])  # the only one
+    assert Path(done.stdout.strip()).parent == unpack_root
+    seconds = thread_client.run(
+        lambda dask_worker: dask_worker.plugins["poncho:app"].prepare_seconds
+    )
+    assert all(value is not None for value in seconds.values())
+
+    thread_client.register_plugin(
+        PonchoEnvironment(tarballs["cp"], name="cp", unpack_root=unpack_root)
+    )
+    with pytest.raises(EnvironmentNotRegistered, match=r"several.*\(app, cp\): say which"):
+        submit(run_command, ["true"])
+    with pytest.raises(EnvironmentNotRegistered, match=r"'nope'.*registered: app, cp"):
+        submit(run_command, ["true"], env="nope")
+    show = ["python", "-c", "import sys; print(sys.prefix)"]
+    by_name, by_object = submit(run_command, show, env="cp"), submit(run_command, show, env=app)
+    assert by_name.stdout != by_object.stdout
+    assert Path(by_object.stdout.strip()) == app.prepared().prefix
+
+    # An object not registered under its name, or registered for another tarball, is
+    # prepared by the task itself.
+    copy = tmp_path / "copy.tar.gz"
+    copy.write_bytes(tarballs["app"].read_bytes())
+    for other in (
+        PonchoEnvironment(copy, name="app", unpack_root=tmp_path / "root"),
+        PonchoEnvironment(copy, name="other", unpack_root=tmp_path / "root"),
+    ):
+        done = submit(run_command, ["python", "-c", "import sys; print(sys.prefix)"], env=other)
+        assert Path(done.stdout.strip()).parent == tmp_path / "root"
+
+    thread_client.unregister_worker_plugin(app.name)
+    with pytest.raises(EnvironmentNotRegistered, match=r"'app'.*registered: cp"):
+        submit(run_command, ["true"], env="app")
+    missing = PonchoEnvironment(tmp_path / "missing.tar.gz", name="missing", unpack_root=tmp_path)
+    with pytest.raises(EnvironmentNotFound, match="every worker can read"):
+        thread_client.register_plugin(missing)
+
+
+# -- the example in docs/dask.md ----------------------------------------------------------
+
+
+def test_the_example_in_the_docs_runs(tarballs: dict[str, Path], tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[3] / "docs" / "dask.md"
+    example = re.search(r"```python\n(.*?)```", docs.read_text(), re.DOTALL)
+    assert example is not None
+    script = tmp_path / "dask_example.py"
+    script.write_text(example.group(1))
+    done = subprocess.run(
+        [sys.executable, str(script), str(tarballs["cp"])],
+        env={**os.environ, "PONCHO_DASK_DIR": str(tmp_path / "envs")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, *means, failed = done.stdout.splitlines()
+    prefix = first.removeprefix("environment prefix: ")
+    assert Path(prefix).parent == tmp_path / "envs"
+    assert means == [f"mean {m} computed by {prefix}/bin/python" for m in (2, 5, 8)]
+    assert failed == "failed as expected, status 1 - no input file given"
+
+
 # -- without a cluster ---------------------------------------------------------------------
 
 
@@ -390,8 +466,9 @@ def test_outside_a_worker_the_environment_object_is_prepared_here(
     assert prepared.prefix.parent == unpack_root
     assert get_environment(env) is prepared
     assert env.prepare_seconds is not None
-    done = run_command("python -c 'import sys; print(sys.stdin.read().upper())'", env, input="hi")
-    assert done == CompletedCommand(done.argv, 0, "HI\n", "")
+    upper = "python -c 'import os, sys; print(sys.stdin.read().upper(), os.environ[\"X\"])'"
+    done = run_command(upper, env, input="hi", environ={"X": "x"})
+    assert done == CompletedCommand(done.argv, 0, "HI x\n", "")
     raw = run_command(["python", "-c", "print('x')"], env, text=False)
     assert raw.stdout == b"x\n"
     with pytest.raises(CommandFailed, match=r"did not finish within 0\.5 s") as info:
@@ -417,17 +494,137 @@ def test_an_unpacked_folder_is_used_in_place(tarballs: dict[str, Path], unpack_r
     assert get_environment(in_place).prefix == first.prefix
 
 
-def test_an_environment_without_python(tmp_path: Path) -> None:
-    tarball = tmp_path / "nopython.tar.gz"
-    with tarfile.open(tarball, "w:gz") as tar:
-        info = tarfile.TarInfo("bin/hello")
-        body = b"#!/bin/sh\necho hello\n"
-        info.size, info.mode = len(body), 0o755
-        tar.addfile(info, __import__("io").BytesIO(body))
-    env = PonchoEnvironment(tarball, name="bare", unpack_root=tmp_path / "root")
+@pytest.fixture(scope="module")
+def here(tarballs: dict[str, Path], unpack_root: Path) -> dict[str, PonchoEnvironment]:
+    """The two environments as objects, prepared in this process when first used."""
+    return {
+        name: PonchoEnvironment(tarball, name=name, unpack_root=unpack_root)
+        for name, tarball in tarballs.items()
+    }
+
+
+def test_functions_here(
+    here: dict[str, PonchoEnvironment], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app, cp = here["app"], here["cp"]
+    assert run_function("poncho_demo_core:greet", "here", env=app).startswith("hello here")
+    assert run_function(sysconfig.get_config_var, "prefix", env=app) == str(app.prepared().prefix)
+    assert run_function(lambda: sys.prefix, env=cp) == str(cp.prepared().prefix)
+    with pytest.raises(EnvironmentIncomplete, match="'app' has no cloudpickle"):
+        run_function(lambda: sys.prefix, env=app)
+    # What the function prints reaches the worker's stdout and stderr.
+    assert run_function("builtins:print", "printed in the env", env=app) is None
+    run_function("warnings:warn", "warned in the env", env=app)
+    out, err = capsys.readouterr()
+    assert "printed in the env" in out
+    assert "warned in the env" in err
+
+
+def test_what_the_environment_cannot_load_run_or_return(here: dict[str, PonchoEnvironment]) -> None:
+    app, cp = here["app"], here["cp"]
+    # This process can import run_command, the environment cannot: pickled by reference,
+    # it fails to load there.
+    with pytest.raises(RemoteError, match="No module named 'poncho_run'") as info:
+        run_function(run_command, ["true"], env=app)
+    assert (info.value.stage, info.value.exc_type) == ("load", "ModuleNotFoundError")
+    assert "register_pickle_by_value" in info.value.hint
+
+    with pytest.raises(RemoteError, match=r"raised an exception in functools\.partial") as info:
+        run_function(functools.partial(int, "x"), env=app)
+    assert (info.value.stage, info.value.exc_type) == ("call", "ValueError")
+    with pytest.raises(RemoteError, match="SystemExit: bye"):
+        run_function("sys:exit", "bye", env=app)
+
+    with pytest.raises(RemoteError, match="could not return") as info:
+        run_function("threading:Lock", env=app)
+    assert (info.value.stage, info.value.exc_type) == ("return", "TypeError")
+    with pytest.raises(RemoteError, match="cannot be loaded on the worker") as info:
+        run_function("poncho_dask_only:make_token", env=cp)
+    assert info.value.stage == "return"
+    # With cloudpickle in the environment, results plain pickle refuses still come back.
+    assert run_function(lambda: lambda: 42, env=cp)() == 42
+
+    with pytest.raises(RemoteError, match="exited with status 7 before answering") as info:
+        run_function("os:_exit", 7, env=app)
+    assert info.value.stage == "start"
+
+
+def test_hints_for_what_fails_to_load() -> None:
+    same = EnvPython("python", tuple(sys.version_info[:3]), 5, True)
+    older = EnvPython("python", (3, 1, 0), 5, True)
+    assert _hint("call", "ModuleNotFoundError", older) == ""
+    assert "register_pickle_by_value" in _hint("load", "ModuleNotFoundError", same)
+    assert "Python 3.1" not in _hint("load", "TypeError", same)
+    assert "and the environment 3.1: functions sent by value" in _hint("load", "TypeError", older)
+
+
+def test_an_environment_without_a_working_python(tmp_path: Path) -> None:
+    bare = make_tarball(tmp_path / "bare.tar.gz", {"bin/hello": "#!/bin/sh\necho hello\n"})
+    env = PonchoEnvironment(bare, name="bare", unpack_root=tmp_path / "root")
     assert run_command(["hello"], env).stdout == "hello\n"
     with pytest.raises(EnvironmentIncomplete, match="'bare' has no python"):
         run_function("os:getpid", env=env)
+    broken = make_tarball(tmp_path / "broken.tar.gz", {"bin/python": "#!/bin/sh\nexit 3\n"})
+    env = PonchoEnvironment(broken, name="broken", unpack_root=tmp_path / "root")
+    with pytest.raises(EnvironmentIncomplete, match=r"'broken': its python .* exit status 3"):
+        run_function("os:getpid", env=env)
+
+
+def test_commands_that_cannot_start(tmp_path: Path) -> None:
+    tarball = make_tarball(tmp_path / "env.tar.gz", {"share/not-a-program": "data\n"})
+    env = PonchoEnvironment(tarball, unpack_root=tmp_path / "root")
+    program = str(env.prepared().prefix / "share" / "not-a-program")
+    with pytest.raises(CommandNotExecutable):
+        run_command([program], env)
+    with pytest.raises(CommandNotFound):
+        run_command(["no-such-program-xyz"], env)
+
+
+def test_the_specs_data_is_fetched_for_commands(http_server: Any, tmp_path: Path) -> None:
+    (http_server.root / "data.txt").write_text("the data\n")
+    spec = {"http": {"DATA": {"url": f"{http_server.url.rstrip('/')}/data.txt", "type": "file"}}}
+    tarball = make_tarball(tmp_path / "data.tar.gz", {"poncho/spec.json": json.dumps(spec)})
+    env = PonchoEnvironment(tarball, unpack_root=tmp_path / "root")
+    show = ["sh", "-c", 'cat "${DATA:-/dev/null}"']
+    assert run_command(show, env, data_cache=tmp_path / "cache").stdout == "the data\n"
+    assert run_command(show, env, data=False).stdout == ""
+
+
+def test_a_url_is_fetched_only_while_its_folder_is_not_ready(
+    tarballs: dict[str, Path], http_server: Any, tmp_path: Path
+) -> None:
+    data = tarballs["app"].read_bytes()
+    (http_server.root / "app.tar.gz").write_bytes(data)
+    env = PonchoEnvironment(
+        f"{http_server.url.rstrip('/')}/app.tar.gz",
+        unpack_root=tmp_path / "root",
+        sha256=hashlib.sha256(data).hexdigest(),
+        fetch_cache=tmp_path / "cache",
+    )
+    prefix = env.prepared().prefix
+    assert prefix.parent == tmp_path / "root"
+    copy = pickle.loads(pickle.dumps(env))
+    assert copy.prepared().prefix == prefix
+    assert http_server.requests == ["GET /app.tar.gz"]
+
+
+def test_the_unpack_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("")
+    env = PonchoEnvironment(tmp_path / "file", unpack_root=tmp_path / "file" / "root")
+    with pytest.raises(RunError, match="cannot create the unpack folder"):
+        env.prepared()
+    inside_a_file = PonchoEnvironment(tmp_path / "file" / "env.tar.gz", unpack_root=tmp_path)
+    with pytest.raises(RunError, match="cannot read it"):
+        inside_a_file.unpack_dir()
+    if os.getuid() != 0:
+        return
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("PONCHO_DASK_DIR", raising=False)
+    theirs = Path(default_unpack_root())
+    theirs.mkdir()
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(RunError, match="belongs to another user"):
+        PonchoEnvironment(tmp_path / "file").prepared()
 
 
 def test_a_changed_tarball_gets_a_new_folder(tarballs: dict[str, Path], tmp_path: Path) -> None:
@@ -477,6 +674,7 @@ def test_locations_and_names(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_errors_pickle_and_explain_themselves() -> None:
+    assert "killed by signal 200" in str(CommandFailed(["x"], -200, "", "", "e"))
     killed = CommandFailed(["sleep", "9"], -9, "", b"", "e")
     assert "killed by signal SIGKILL (9) (no stderr)" in str(killed)
     long = CommandFailed(["x"], 2, "", "a" * 9000 + "END", "e")

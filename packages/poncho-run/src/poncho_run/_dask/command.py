@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from poncho_run._dask.errors import CommandFailed
-from poncho_run._dask.plugin import PonchoEnvironment, environment_name, get_environment
+from poncho_run._dask.plugin import PonchoEnvironment, resolve
 from poncho_run.errors import CommandNotExecutable, CommandNotFound
 
 if TYPE_CHECKING:
@@ -61,8 +61,7 @@ def run_command(
     args = shlex.split(argv) if isinstance(argv, str) else [os.fspath(a) for a in argv]
     if not args:
         raise ValueError("empty command")
-    prepared = get_environment(env)
-    name = environment_name(env)
+    name, prepared = resolve(env)
     with activated_environ(prepared, environ, data=data, data_cache=data_cache) as variables:
         command = prepared.command(args)
         try:
@@ -112,9 +111,7 @@ def activated_environ(
         yield variables
 
 
-def _text(raw: bytes | str | None, text: bool) -> str | bytes:
+def _text(raw: bytes | None, text: bool) -> str | bytes:
     if raw is None:
         return "" if text else b""
-    if isinstance(raw, str):
-        return raw if text else raw.encode()
     return raw.decode(errors="replace") if text else raw

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from poncho_run._dask.command import activated_environ
 from poncho_run._dask.errors import EnvironmentIncomplete, RemoteError
-from poncho_run._dask.plugin import PonchoEnvironment, environment_name, get_environment
+from poncho_run._dask.plugin import PonchoEnvironment, resolve
 
 if TYPE_CHECKING:
     from poncho_run.api import PreparedEnvironment
@@ -202,8 +202,7 @@ def run_function(
     when the function fails there, `EnvironmentIncomplete` when the environment lacks what
     the call needs (python; cloudpickle for functions that travel by value).
     """
-    prepared = get_environment(env)
-    name = environment_name(env)
+    name, prepared = resolve(env)
     python = probe_python(prepared, name)
     label = _describe(func)
     if isinstance(func, str):

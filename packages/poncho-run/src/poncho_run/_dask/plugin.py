@@ -46,6 +46,7 @@ __all__ = [
     "PonchoEnvironment",
     "default_unpack_root",
     "get_environment",
+    "resolve",
 ]
 
 #: Environment variable (read on the worker) naming the default unpack root.
@@ -226,6 +227,11 @@ def get_environment(env: str | PonchoEnvironment | None = None) -> PreparedEnvir
     there (or when called outside a worker) is prepared in this process on first use.
     Raises `EnvironmentNotRegistered` when the name matches none.
     """
+    return resolve(env)[1]
+
+
+def resolve(env: str | PonchoEnvironment | None) -> tuple[str, PreparedEnvironment]:
+    """`get_environment`, with the environment's name."""
     worker = _current_worker()
     if worker is not None:
         registered = {
@@ -235,28 +241,13 @@ def get_environment(env: str | PonchoEnvironment | None = None) -> PreparedEnvir
         }
         plugin = _pick(registered, env, str(worker.address))
         if plugin is not None:
-            return plugin.prepared()
+            return plugin.env_name, plugin.prepared()
     if isinstance(env, PonchoEnvironment):
-        return env.prepared()
+        return env.env_name, env.prepared()
     raise EnvironmentNotRegistered(
         "not on a Dask worker: submit the task with client.submit(...), or pass the "
         "PonchoEnvironment itself as env= to prepare it here"
     )
-
-
-def environment_name(env: str | PonchoEnvironment | None) -> str:
-    """The name of `env` as tasks report it (``"?"`` when None and not resolvable)."""
-    if isinstance(env, PonchoEnvironment):
-        return env.env_name
-    if env is not None:
-        return env
-    worker = _current_worker()
-    names = (
-        [p.env_name for p in worker.plugins.values() if isinstance(p, PonchoEnvironment)]
-        if worker is not None
-        else []
-    )
-    return names[0] if len(names) == 1 else "?"
 
 
 def _pick(
