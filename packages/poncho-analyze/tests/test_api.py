@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from poncho_spec import dumps_spec
+
+from poncho_analyze import analyze
+from poncho_analyze.errors import (
+    AnalyzeError,
+    FunctionNotFound,
+    LocalImports,
+    ScriptMetadataError,
+    UnresolvedImports,
+)
+from poncho_analyze.mapping import Environment
+
+CONDA_FORGE = "https://conda.anaconda.org/conda-forge/linux-64"
+SP = "lib/python3.11/site-packages"
+
+
+@pytest.fixture
+def conda_env(tmp_path: Path, dist_writer: Callable[..., Path], conda_writer: Callable[..., Path],
+              make_env: Callable[..., Environment]) -> Environment:  # fmt: skip
+    prefix = tmp_path / "env"
+    site = prefix / SP
+    conda_writer(prefix, "python", "3.11.7", "h1_cpython", CONDA_FORGE, ["lib/python3.11/os.py"])
+    conda_writer(prefix, "pip", "24.0", "pyh0", CONDA_FORGE, [f"{SP}/pip/__init__.py"])
+    meta = dist_writer(site, "numpy", "1.26.4", {"numpy/__init__.py": ""}, installer="conda")
+    conda_writer(prefix, "numpy", "1.26.4", "py311h0", CONDA_FORGE,
+                 [f"{SP}/numpy/__init__.py", f"{SP}/{meta.name}/METADATA"])  # fmt: skip
+    conda_writer(prefix, "bio", "2.0", "h0", "https://conda.anaconda.org/bioconda/noarch",
+                 [f"{SP}/bio/__init__.py"])  # fmt: skip
+    dist_writer(site, "PyYAML", "6.0.1", {"yaml/__init__.py": ""})
+    dist_writer(site, "scikit-learn", "1.4.0", {"sklearn/__init__.py": ""})
+    dist_writer(site, "demo-pep723-dep", "1.5", {"demo_pep723_dep.py": ""})
+    return make_env(prefix, site)
+
+
+@pytest.fixture
+def pip_env(tmp_path: Path, dist_writer: Callable[..., Path],
+            make_env: Callable[..., Environment]) -> Environment:  # fmt: skip
+    site = tmp_path / "site"
+    dist_writer(site, "PyYAML", "6.0.1", {"yaml/__init__.py": ""})
+    dist_writer(site, "scikit-learn", "1.4.0", {"sklearn/__init__.py": ""})
+    return make_env(tmp_path / "venv", site, version="3.12.1")
+
+
+def _script(tmp_path: Path, text: str, name: str = "job.py") -> Path:
+    path = tmp_path / "scripts" / name
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_conda_environment(tmp_path: Path, conda_env: Environment) -> None:
+    job = _script(tmp_path, "import os, numpy, yaml\nfrom bio import x\nimport sklearn.svm\n")
+    result = analyze([job], environment=conda_env)
+    assert result.spec.conda.channels == ("bioconda", "conda-forge")
+    assert result.spec.conda.dependencies == ("python=3.11.7", "bio=2.0", "numpy=1.26.4", "pip=24.0")
+    assert result.spec.pip == ("PyYAML==6.0.1", "scikit-learn==1.4.0")
+    lines = [d.line() for d in result.decisions]
+    assert "numpy -> conda numpy=1.26.4 (conda-meta: numpy-1.26.4-py311h0.json)" in lines
+    assert "os -> standard library (Python 3.11)" in lines
+    assert "yaml -> pip PyYAML==6.0.1 (RECORD of PyYAML-6.0.1.dist-info)" in lines
+
+
+def test_build_strings_and_channels(tmp_path: Path, conda_env: Environment) -> None:
+    job = _script(tmp_path, "import numpy\n")
+    result = analyze([job], environment=conda_env, build_strings=True, channels=["mine"])
+    assert result.spec.conda.dependencies == ("python=3.11.7=h1_cpython", "numpy=1.26.4=py311h0")
+    assert result.spec.conda.channels == ("mine", "conda-forge")
+
+
+def test_plain_environment_is_all_pip(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(tmp_path, "import yaml\nimport json\n")
+    result = analyze([job], environment=pip_env)
+    assert result.spec.conda.dependencies == ("python=3.12.1", "pip")
+    assert result.spec.pip == ("PyYAML==6.0.1",)
+    assert result.spec.conda.channels == ("conda-forge",)
+    assert analyze([_script(tmp_path, "import json\n", "b.py")], environment=pip_env).spec.conda.dependencies == (
+        "python=3.12.1",
+    )
+
+
+def test_output_is_deterministic(tmp_path: Path, conda_env: Environment) -> None:
+    a = _script(tmp_path, "import yaml, numpy, sklearn\n", "a.py")
+    b = _script(tmp_path, "import sklearn\nimport bio\n", "b.py")
+    first = dumps_spec(analyze([a, b], environment=conda_env).spec)
+    second = dumps_spec(analyze([b, a], environment=conda_env).spec)
+    assert first == second
+
+
+def test_target_python_version(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(tmp_path, "import tomllib\nimport yaml\n")
+    result = analyze([job], environment=pip_env, python_version="3.13")
+    assert result.spec.conda.dependencies[0] == "python=3.13"
+    with pytest.raises(UnresolvedImports, match="tomllib .*in the standard library only from Python 3.11"):
+        analyze([job], environment=pip_env, python_version="3.10")
+    with pytest.raises(AnalyzeError, match="--python: .*not a Python version"):
+        analyze([job], environment=pip_env, python_version="three")
+    with pytest.raises(AnalyzeError, match="--python: Python 3.7 is not supported"):
+        analyze([job], environment=pip_env, python_version="3.7")
+
+
+def test_local_modules_stop_the_run(data: Path, pip_env: Environment) -> None:
+    main = data / "localproj" / "main.py"
+    with pytest.raises(LocalImports) as err:
+        analyze([main], environment=pip_env)
+    message = str(err.value)
+    assert message.startswith("modules beside the scripts are not packages (use --allow-local")
+    assert f"  .pkg (relative import, imported at {main}:4)" in message
+    assert f"  helpers (local module, imported at {main}:1)" in message
+    assert f"  helpers_pkg (local module, imported at {main}:2)" in message
+    assert f"  .sibling_rel (relative import, imported at {main}:3)" in message
+    assert len(err.value.imports) == 4
+    result = analyze([main], environment=pip_env, allow_local=True)
+    assert result.spec.pip == ("PyYAML==6.0.1",)
+    assert {d.module for d in result.decisions if d.outcome == "local"} == {
+        "helpers", "helpers_pkg", ".pkg", ".sibling_rel"}  # fmt: skip
+
+
+def test_sibling_extension_module(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(tmp_path, "import fastext\n")
+    (job.parent / "fastext.cpython-312-x86_64-linux-gnu.so").write_text("")
+    with pytest.raises(LocalImports, match="fastext"):
+        analyze([job], environment=pip_env)
+
+
+def test_unresolved_imports_are_listed_together(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(tmp_path, "import nothere\nimport distutils\nfrom yaml import x\nimport alsomissing\n")
+    with pytest.raises(UnresolvedImports) as err:
+        analyze([job], environment=pip_env, python_version="3.12")
+    assert err.value.modules == ["alsomissing", "distutils", "nothere"]
+    message = str(err.value)
+    assert message.splitlines()[0] == "no installed package provides these imports:"
+    assert "distutils (imported at" in message and "removed from the standard library in Python 3.12" in message
+    assert message.splitlines()[-1].startswith("install the package providing each")
+    assert "--pkg-mapping IMPORT=NAME" in message
+
+
+def test_optional_imports_not_installed_are_left_out(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(tmp_path, "try:\n    import fastjson\nexcept ImportError:\n    fastjson = None\n")
+    result = analyze([job], environment=pip_env)
+    assert result.spec.pip == ()
+    assert [d.outcome for d in result.decisions] == ["optional"]
+
+
+def test_function_selection(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(tmp_path, "import json\ndef f():\n    import yaml\ndef g():\n    return 1\nclass C:\n"
+                            "    def m(self):\n        import sklearn\n")  # fmt: skip
+    assert analyze([job], environment=pip_env, function="f").spec.pip == ("PyYAML==6.0.1",)
+    assert analyze([job], environment=pip_env, function="C.m").spec.pip == ("scikit-learn==1.4.0",)
+    assert analyze([job], environment=pip_env, function="g").spec.pip == ()
+    with pytest.raises(FunctionNotFound, match=f"function 'h' is not defined in {job}"):
+        analyze([job], environment=pip_env, function="h")
+    with pytest.raises(AnalyzeError, match="exclude each other"):
+        analyze([job], environment=pip_env, function="f", toplevel=True)
+    assert analyze([job], environment=pip_env, toplevel=True).spec.pip == ()
+
+
+def test_pkg_mapping(tmp_path: Path, conda_env: Environment) -> None:
+    job = _script(tmp_path, "import google.cloud.storage\nimport cv2\nimport mything\nimport other\nimport yaml\n")
+    result = analyze([job], environment=conda_env, pkg_mapping={
+        "google.cloud": "google-cloud-storage==2.14.0", "cv2": "conda:opencv=4.9",
+        "mything": "NumPy", "other": "pip:other-dist", "yaml": "notinstalled"})  # fmt: skip
+    assert "opencv=4.9" in result.spec.conda.dependencies
+    assert "numpy=1.26.4" in result.spec.conda.dependencies
+    assert result.spec.pip == ("google-cloud-storage==2.14.0", "notinstalled", "other-dist")
+    reasons = {d.module: d.reason for d in result.decisions}
+    assert reasons["yaml"] == "--pkg-mapping yaml=notinstalled; not installed, unpinned"
+    with pytest.raises(AnalyzeError, match="is not a package name or pip requirement"):
+        analyze([job], environment=conda_env, pkg_mapping={"cv2": "opencv=4.9"})
+
+
+def test_extra_packages(tmp_path: Path, conda_env: Environment) -> None:
+    job = _script(tmp_path, "import json\n")
+    result = analyze([job], environment=conda_env, extra_pkgs=["bio", "PyYAML", "conda:zlib", "dill>=0.3"])
+    assert result.spec.conda.dependencies == ("python=3.11.7", "bio=2.0", "zlib", "pip=24.0")
+    assert result.spec.pip == ("dill>=0.3", "PyYAML==6.0.1")
+
+
+def test_pep723_metadata(data: Path, conda_env: Environment) -> None:
+    result = analyze([data / "pep723.py"], environment=conda_env)
+    assert result.spec.pip == ("demo-pep723-dep==1.5", "not-installed-dep==2.0", "PyYAML==6.0.1")
+    with pytest.raises(ScriptMetadataError, match="requires Python >=3.10, the target is 3.9"):
+        analyze([data / "pep723.py"], environment=conda_env, python_version="3.9")
+
+
+def test_pep723_version_conflict(tmp_path: Path, conda_env: Environment) -> None:
+    job = _script(tmp_path, "# /// script\n# dependencies = ['pyyaml>=7']\n# ///\n")
+    with pytest.raises(ScriptMetadataError, match=r"needs pyyaml>=7, but PyYAML 6.0.1 is installed"):
+        analyze([job], environment=conda_env)
+
+
+def test_notebook(data: Path, conda_env: Environment) -> None:
+    result = analyze([data / "notebook.ipynb"], environment=conda_env)
+    assert result.spec.pip == ("PyYAML==6.0.1", "scikit-learn==1.4.0")
+    where = {d.module: d.where for d in result.decisions}
+    assert where["sklearn"] == (f"{data / 'notebook.ipynb'}:cell 4:3",)
+
+
+def test_stdin_and_notes(conda_env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    text = "import yaml\nimportlib.import_module(name)\n"
+    result = analyze(["-"], environment=conda_env, stdin=io.StringIO(text))
+    assert result.spec.pip == ("PyYAML==6.0.1",)
+    notes = [d for d in result.decisions if d.outcome == "note"]
+    assert [(n.module, n.reason) for n in notes] == [
+        ("<stdin>:2", "dynamic import with a computed name, not followed")]  # fmt: skip
+    with pytest.raises(AnalyzeError, match="only once"):
+        analyze(["-", "-"], environment=conda_env)
+    with pytest.raises(AnalyzeError, match="no script"):
+        analyze([], environment=conda_env)
+
+
+def test_namespace_ambiguity_is_unresolved(tmp_path: Path, dist_writer: Callable[..., Path],
+                                           make_env: Callable[..., Environment]) -> None:  # fmt: skip
+    site = tmp_path / "ns"
+    dist_writer(site, "protobuf", "4.25.2", {"google/protobuf/__init__.py": ""})
+    dist_writer(site, "google-auth", "2.27.0", {"google/auth/__init__.py": ""})
+    env = make_env(None, site)
+    job = _script(tmp_path, "import google\nfrom google import protobuf\n")
+    with pytest.raises(UnresolvedImports, match="shared by google-auth, protobuf"):
+        analyze([job], environment=env)
+    ok = _script(tmp_path, "from google import protobuf\nimport google.auth\n", "ok.py")
+    assert analyze([ok], environment=env).spec.pip == ("google-auth==2.27.0", "protobuf==4.25.2")

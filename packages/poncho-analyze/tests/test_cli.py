@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho_analyze.cli import build_parser, main
+
+LIBCST = f"libcst=={version('libcst')}"
+
+
+def _job(tmp_path: Path, text: str = "import json\nimport libcst\n") -> Path:
+    path = tmp_path / "job.py"
+    path.write_text(text)
+    return path
+
+
+def test_writes_the_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "spec.json"
+    assert main([str(_job(tmp_path)), str(out), "--explain"]) == 0
+    spec = json.loads(out.read_text())
+    assert spec["conda"]["dependencies"][-1] == {"pip": [LIBCST]}
+    err = capsys.readouterr().err
+    assert "json -> standard library" in err and f"libcst -> pip {LIBCST}" in err
+    assert not list(tmp_path.glob(".spec.json.*"))  # no temp file left
+
+
+def test_stdin_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.stdin", io.StringIO("import libcst\n"))
+    assert main(["-", "-", "--python", "3.12", "--channel", "mine"]) == 0
+    spec = json.loads(capsys.readouterr().out)
+    assert spec["conda"]["channels"] == ["mine"]
+    assert spec["conda"]["dependencies"][0] == "python=3.12"
+
+
+def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "poncho_analyze", "-", "-"], input="import libcst\n",
+        capture_output=True, text=True, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert LIBCST in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["missing.py", "-"], "missing.py: no such file"),
+        (["bad.py", "-"], "bad.py:2:"),
+        (["local.py", "-"], "modules beside the scripts are not packages"),
+        (["unknown.py", "-"], "no installed package provides these imports:"),
+        (["job.py", "-", "--function", "nope"], "function 'nope' is not defined"),
+        (["job.py", "-", "--extra-pkg", "x=1"], "write conda:SPEC for a conda match spec"),
+        (["job.py", "-", "--interpreter", "/nonexistent/python"], "cannot inspect the interpreter"),
+        (["job.py", "-", "--extra-pkg", "conda:bad>>>1"], "conda.dependencies"),
+    ],
+)
+def test_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                argv: list[str], message: str) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path)
+    (tmp_path / "bad.py").write_text('import json\nx = """never closed\n')
+    (tmp_path / "local.py").write_text("import job\n")
+    (tmp_path / "unknown.py").write_text("import surely_not_installed_anywhere\n")
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("poncho_package_analyze: error: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(_job(tmp_path)), str(tmp_path / "no" / "such" / "dir" / "spec.json")]) == 1
+    assert "poncho_package_analyze: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["only_one"], ["a.py", "-", "--pkg-mapping", "noequals"], ["a.py", "-", "--toplevel", "--function", "f"]],
+)
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+
+
+def test_options_reach_the_library(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    def fake(sources: list[str], **kwargs: Any) -> Any:
+        seen.update(kwargs, sources=sources)
+        raise KeyboardInterrupt
+
+    argv = ["a.py", "b.ipynb", "out.json", "--toplevel", "--pkg-mapping", "yaml=PyYAML",
+            "--pkg-mapping", "cv2 = opencv-python", "--extra-pkg", "dill", "--allow-local",
+            "--build-strings", "--channel", "c1", "--channel", "c2", "-v"]  # fmt: skip
+    assert main(argv, analyze=fake) == 130
+    assert seen["sources"] == ["a.py", "b.ipynb"]
+    assert seen["pkg_mapping"] == {"yaml": "PyYAML", "cv2": "opencv-python"}
+    assert seen["extra_pkgs"] == ("dill",)
+    assert seen["channels"] == ("c1", "c2")
+    assert seen["toplevel"] and seen["allow_local"] and seen["build_strings"]
+    assert seen["function"] is None and seen["python_version"] is None
+
+
+def test_interpreter_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(_job(tmp_path)), "-", "--interpreter", sys.executable]) == 0
+    assert LIBCST in capsys.readouterr().out
+
+
+def test_parser_describes_every_option() -> None:
+    text = build_parser().format_help()
+    for option in ("--toplevel", "--function", "--pkg-mapping", "--extra-pkg", "--python",
+                   "--channel", "--allow-local", "--build-strings", "--interpreter", "--explain"):  # fmt: skip
+        assert option in text
