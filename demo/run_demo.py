@@ -35,8 +35,13 @@ def step(title: str) -> None:
     print(f"\n== {title}", flush=True)
 
 
-def run(argv: Sequence[str | os.PathLike[str]], *, cwd: Path | None = None,
-        env: dict[str, str] | None = None, show: bool = True) -> tuple[str, float]:
+def run(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    show: bool = True,
+) -> tuple[str, float]:
     """Run a command, print it, its output and its wall time; stop the demo if it fails."""
     args = [str(a) for a in argv]
     shown = " ".join(a.replace(str(ROOT) + "/", "") for a in args)
@@ -66,49 +71,85 @@ def main() -> int:
     channel = build_channel()
     wheelhouse = build_wheelhouse()
     timings["channel"] = time.perf_counter() - start
-    print(f"  channel   {channel.url}  (python {channel.python_version}, "
-          f"{', '.join(sorted(channel.packages))})")
+    print(
+        f"  channel   {channel.url}  (python {channel.python_version}, "
+        f"{', '.join(sorted(channel.packages))})"
+    )
     print(f"  wheelhouse {wheelhouse.path}")
     print(f"  ({timings['channel']:.2f} s; cached per interpreter)")
     pip_offline = ["--no-index", "--find-links", str(wheelhouse.path)]
 
     step("2. the user's environment: conda packages + a pip package")
     user_spec = OUT / "user-env.json"
-    user_spec.write_text(json.dumps({"conda": {
-        "channels": [channel.url],
-        "dependencies": [f"python={channel.python_version}", "pip", "poncho-demo-app",
-                         {"pip": ["poncho-demo-piptop"]}]}}, indent=2))
+    user_spec.write_text(
+        json.dumps(
+            {
+                "conda": {
+                    "channels": [channel.url],
+                    "dependencies": [
+                        f"python={channel.python_version}",
+                        "pip",
+                        "poncho-demo-app",
+                        {"pip": ["poncho-demo-piptop"]},
+                    ],
+                }
+            },
+            indent=2,
+        )
+    )
     user_env = OUT / "user-env"
-    run([BIN / "poncho_package_create", "--quiet", *pip_offline, "--keep-prefix", user_env,
-         user_spec, OUT / "user-env.tar.gz"])
+    run(
+        [
+            BIN / "poncho_package_create",
+            "--quiet",
+            *pip_offline,
+            "--keep-prefix",
+            user_env,
+            user_spec,
+            OUT / "user-env.tar.gz",
+        ]
+    )
 
     step("3. analyze: the script's imports -> a pinned spec (never runs the script)")
     spec = OUT / "spec.json"
-    _, timings["analyze"] = run([BIN / "poncho_package_analyze", "--explain", "--interpreter",
-                                 user_env / "bin" / "python", ROOT / "demo" / "example.py", spec])
+    _, timings["analyze"] = run(
+        [
+            BIN / "poncho_package_analyze",
+            "--explain",
+            "--interpreter",
+            user_env / "bin" / "python",
+            ROOT / "demo" / "example.py",
+            spec,
+        ]
+    )
     print("  " + spec.read_text().replace("\n", "\n  "))
 
     step("4. create: spec -> relocatable tarball in the envs/ cache")
     env = dict(os.environ, PONCHO_ENVS_DIR=str(OUT / "envs"))
     out, timings["create"] = run([BIN / "poncho_package_create", *pip_offline, spec], env=env)
     tarball = Path(out.strip().splitlines()[-1])
-    _, timings["create (cache hit)"] = run([BIN / "poncho_package_create", *pip_offline, spec],
-                                          env=env)
+    _, timings["create (cache hit)"] = run(
+        [BIN / "poncho_package_create", *pip_offline, spec], env=env
+    )
 
     step("5. run: on a 'worker' folder, with only the tarball and the script")
     worker = OUT / "worker"
     worker.mkdir()
     shutil.copy2(ROOT / "demo" / "example.py", worker / "example.py")
     runner = BIN / "poncho_package_run"
-    _, timings["run (cold, temp dir)"] = run([runner, "-e", tarball, "--", "example.py"],
-                                            cwd=worker)
+    _, timings["run (cold, temp dir)"] = run(
+        [runner, "-e", tarball, "--", "example.py"], cwd=worker
+    )
     unpacked = worker / "env"
     _, timings["run -d (first: unpacks)"] = run(
-        [runner, "-e", tarball, "-d", unpacked, "--", "example.py"], cwd=worker)
+        [runner, "-e", tarball, "-d", unpacked, "--", "example.py"], cwd=worker
+    )
     _, timings["run -d (warm)"] = run(
-        [runner, "-e", tarball, "-d", unpacked, "--", "example.py"], cwd=worker)
+        [runner, "-e", tarball, "-d", unpacked, "--", "example.py"], cwd=worker
+    )
     _, timings["bare python (no poncho)"] = run(
-        [unpacked / "bin" / "python", "example.py"], cwd=worker, show=False)
+        [unpacked / "bin" / "python", "example.py"], cwd=worker, show=False
+    )
 
     step("summary")
     width = max(map(len, timings))

@@ -20,7 +20,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PUBLISHED = ["poncho-spec", "poncho-fetch", "poncho-run", "poncho-create", "poncho-analyze", "poncho"]
+PUBLISHED = [
+    "poncho-spec",
+    "poncho-fetch",
+    "poncho-run",
+    "poncho-create",
+    "poncho-analyze",
+    "poncho",
+]
 
 
 def _uv() -> str:
@@ -29,7 +36,9 @@ def _uv() -> str:
     return found
 
 
-def sh(argv: Sequence[str | os.PathLike[str]], **kwargs: object) -> subprocess.CompletedProcess[str]:
+def sh(
+    argv: Sequence[str | os.PathLike[str]], **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run *argv*, fail the test with its output if it fails."""
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
@@ -77,8 +86,19 @@ class Venv:
 def make_venv(path: Path, *requirements: str, find_links: Path) -> Venv:
     """A fresh venv with *requirements* installed from the wheels in *find_links* (+ PyPI)."""
     sh([_uv(), "venv", "--quiet", "--python", sys.executable, path])
-    sh([_uv(), "pip", "install", "--quiet", "--python", path / "bin" / "python",
-        "--find-links", find_links, *requirements])
+    sh(
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            path / "bin" / "python",
+            "--find-links",
+            find_links,
+            *requirements,
+        ]
+    )
     return Venv(path)
 
 
@@ -87,8 +107,18 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of every published package, built from packages/ in this run."""
     out = tmp_path_factory.mktemp("dist")
     for name in PUBLISHED:
-        sh([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out,
-            ROOT / "packages" / name])
+        sh(
+            [
+                sys.executable,
+                "-m",
+                "build",
+                "--wheel",
+                "--no-isolation",
+                "--outdir",
+                out,
+                ROOT / "packages" / name,
+            ]
+        )
     wheels = sorted(p.name for p in out.glob("*.whl"))
     assert len(wheels) == len(PUBLISHED), wheels
     return out
@@ -124,7 +154,9 @@ def demo_spec(tmp_path_factory: pytest.TempPathFactory, local_channel: object) -
 
 
 @pytest.fixture(scope="session")
-def demo_tarball(tmp_path_factory: pytest.TempPathFactory, full_venv: Venv, demo_spec: Path) -> Path:
+def demo_tarball(
+    tmp_path_factory: pytest.TempPathFactory, full_venv: Venv, demo_spec: Path
+) -> Path:
     """The demo spec packed by poncho_package_create from the built wheels."""
     out = tmp_path_factory.mktemp("tarballs") / "demo.tar.gz"
     sh([full_venv.script("poncho_package_create"), "--quiet", demo_spec, out], env=full_venv.env())
@@ -134,8 +166,11 @@ def demo_tarball(tmp_path_factory: pytest.TempPathFactory, full_venv: Venv, demo
 
 @pytest.fixture(scope="session")
 def user_env(
-    tmp_path_factory: pytest.TempPathFactory, full_venv: Venv, dist: Path,
-    local_channel: object, wheelhouse: object,
+    tmp_path_factory: pytest.TempPathFactory,
+    full_venv: Venv,
+    dist: Path,
+    local_channel: object,
+    wheelhouse: object,
 ) -> Venv:
     """A user's conda environment, as a user has one: conda packages from the (local) channel,
     a pip package from the (local) wheelhouse, and `pip install poncho` from the built wheels.
@@ -146,15 +181,48 @@ def user_env(
     import json
 
     spec = tmp_path_factory.mktemp("specs") / "user-env.json"
-    spec.write_text(json.dumps({"conda": {
-        "channels": [local_channel.url],  # type: ignore[attr-defined]
-        "dependencies": [f"python={local_channel.python_version}", "pip", "poncho-demo-app",  # type: ignore[attr-defined]
-                         {"pip": ["poncho-demo-piptop"]}]}}))
+    spec.write_text(
+        json.dumps(
+            {
+                "conda": {
+                    "channels": [local_channel.url],  # type: ignore[attr-defined]
+                    "dependencies": [
+                        f"python={local_channel.python_version}",
+                        "pip",
+                        "poncho-demo-app",  # type: ignore[attr-defined]
+                        {"pip": ["poncho-demo-piptop"]},
+                    ],
+                }
+            }
+        )
+    )
     base = tmp_path_factory.mktemp("user")
     prefix = base / "env"
-    sh([full_venv.script("poncho_package_create"), "--quiet", "--no-index", "--find-links",
-        wheelhouse.path, "--keep-prefix", prefix, spec, base / "user-env.tar.gz"],  # type: ignore[attr-defined]
-       env=full_venv.env())
-    sh([_uv(), "pip", "install", "--quiet", "--python", prefix / "bin" / "python",
-        "--find-links", dist, "poncho"])
+    sh(
+        [
+            full_venv.script("poncho_package_create"),
+            "--quiet",
+            "--no-index",
+            "--find-links",
+            wheelhouse.path,
+            "--keep-prefix",
+            prefix,
+            spec,
+            base / "user-env.tar.gz",
+        ],  # type: ignore[attr-defined]
+        env=full_venv.env(),
+    )
+    sh(
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            prefix / "bin" / "python",
+            "--find-links",
+            dist,
+            "poncho",
+        ]
+    )
     return Venv(prefix)

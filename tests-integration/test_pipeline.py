@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from conftest import Venv, sh
 
 DATA = Path(__file__).parent / "data"
@@ -16,8 +17,10 @@ DATA = Path(__file__).parent / "data"
 SCRIPTS = {
     "task_conda.py": ("conda-task poncho_demo_app", {"poncho-demo-app"}),
     "task_pip.py": ('"pip-task": "poncho_demo_piptop"', {"poncho-demo-core", "poncho-demo-piptop"}),
-    "task_notebook.ipynb": ("notebook-task poncho_demo_app poncho_demo_piptop",
-                            {"poncho-demo-app", "poncho-demo-piptop"}),
+    "task_notebook.ipynb": (
+        "notebook-task poncho_demo_app poncho_demo_piptop",
+        {"poncho-demo-app", "poncho-demo-piptop"},
+    ),
 }
 
 
@@ -35,7 +38,8 @@ def _notebook_as_script(notebook: Path, dest: Path) -> Path:
     cells = json.loads(notebook.read_text())["cells"]
     code = [
         "".join(line for line in c["source"] if not line.startswith(("%", "!")))
-        for c in cells if c["cell_type"] == "code"
+        for c in cells
+        if c["cell_type"] == "code"
     ]
     dest.write_text("\n".join(code))
     return dest
@@ -53,8 +57,15 @@ def test_analyze_create_run(
     assert any(d.startswith("python=") for d in data["conda"]["dependencies"] if isinstance(d, str))
 
     envs = tmp_path / "envs"
-    create = [full_venv.script("poncho_package_create"), "--cache-dir", envs, "--no-index",
-              "--find-links", wheelhouse.path, spec]  # type: ignore[attr-defined]
+    create = [
+        full_venv.script("poncho_package_create"),
+        "--cache-dir",
+        envs,
+        "--no-index",
+        "--find-links",
+        wheelhouse.path,
+        spec,
+    ]  # type: ignore[attr-defined]
     tarball = Path(sh(create, env=full_venv.env()).stdout.strip().splitlines()[-1])
     assert tarball.parent == envs and tarball.is_file()
 
@@ -64,17 +75,31 @@ def test_analyze_create_run(
         task = _notebook_as_script(DATA / script, worker / "task.py")
     else:
         task = Path(shutil.copy2(DATA / script, worker / script))
-    proc = sh([run_venv.script("poncho_package_run"), "-e", tarball, "--", task.name],
-              cwd=worker, env=run_venv.env())
+    proc = sh(
+        [run_venv.script("poncho_package_run"), "-e", tarball, "--", task.name],
+        cwd=worker,
+        env=run_venv.env(),
+    )
     assert expected_output in proc.stdout
 
 
-def test_analyze_from_outside_with_interpreter(user_env: Venv, full_venv: Venv, tmp_path: Path) -> None:
+def test_analyze_from_outside_with_interpreter(
+    user_env: Venv, full_venv: Venv, tmp_path: Path
+) -> None:
     """--interpreter inspects another environment: same spec as analysing from inside it."""
-    inside = sh([user_env.script("poncho_package_analyze"), DATA / "task_conda.py", "-"],
-                env=user_env.env()).stdout
-    outside = sh([full_venv.script("poncho_package_analyze"), "--interpreter", user_env.python,
-                  DATA / "task_conda.py", "-"], env=full_venv.env()).stdout
+    inside = sh(
+        [user_env.script("poncho_package_analyze"), DATA / "task_conda.py", "-"], env=user_env.env()
+    ).stdout
+    outside = sh(
+        [
+            full_venv.script("poncho_package_analyze"),
+            "--interpreter",
+            user_env.python,
+            DATA / "task_conda.py",
+            "-",
+        ],
+        env=full_venv.env(),
+    ).stdout
     assert inside == outside
     assert "poncho-demo-app" in inside
 
@@ -87,7 +112,11 @@ def test_umbrella_command_runs_the_same_pipeline(
     poncho = user_env.script("poncho")
     sh([poncho, "analyze", DATA / "task_conda.py", spec], env=user_env.env())
     tarball = tmp_path / "env.tar.zst"
-    sh([poncho, "create", "--quiet", "--no-index", "--find-links", wheelhouse.path, spec, tarball],  # type: ignore[attr-defined]
-       env=user_env.env())
-    proc = sh([poncho, "run", "-e", tarball, "--", "python", DATA / "task_conda.py"], env=user_env.env())
+    sh(
+        [poncho, "create", "--quiet", "--no-index", "--find-links", wheelhouse.path, spec, tarball],  # type: ignore[attr-defined]
+        env=user_env.env(),
+    )
+    proc = sh(
+        [poncho, "run", "-e", tarball, "--", "python", DATA / "task_conda.py"], env=user_env.env()
+    )
     assert "conda-task poncho_demo_app" in proc.stdout

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from conftest import Venv, sh
 
 HEAVY = ["rattler", "conda_pack", "libcst", "poncho_create", "poncho_analyze", "zstandard"]
@@ -47,8 +48,17 @@ def test_worker_keeps_an_unpacked_env_with_d(
     run_venv: Venv, demo_tarball: Path, tmp_path: Path
 ) -> None:
     target = tmp_path / "env"
-    argv = [run_venv.script("poncho_package_run"), "-e", demo_tarball, "-d", target, "--",
-            "python", "-c", "import sys; print(sys.prefix)"]
+    argv = [
+        run_venv.script("poncho_package_run"),
+        "-e",
+        demo_tarball,
+        "-d",
+        target,
+        "--",
+        "python",
+        "-c",
+        "import sys; print(sys.prefix)",
+    ]
     first = sh(argv, env=run_venv.env())
     second = sh(argv, env=run_venv.env())
     assert Path(first.stdout.strip()) == target.resolve() == Path(second.stdout.strip())
@@ -70,7 +80,9 @@ def test_worker_runs_a_plain_conda_pack_tarball(
     """A tarball made by conda-pack itself (prefix installed by py-rattler, no poncho/ inside)."""
     from poncho_testing import build_env_tarball
 
-    tarball = build_env_tarball(local_channel, ["python", "poncho-demo-app"], tmp_path / "cp.tar.gz")  # type: ignore[arg-type]
+    tarball = build_env_tarball(
+        local_channel, ["python", "poncho-demo-app"], tmp_path / "cp.tar.gz"
+    )  # type: ignore[arg-type]
     names = subprocess.run(["tar", "-tzf", tarball], capture_output=True, text=True, check=True)
     assert "poncho/spec.json" not in names.stdout
     proc = sh(

@@ -30,3 +30,7 @@ def test_import_is_lazy() -> None:
     code = "import sys, poncho; print(sorted(m for m in sys.modules if m.startswith('poncho_')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_all_lists_every_export() -> None:
+    assert set(poncho.__all__) == {*poncho._EXPORTS, "__version__"}

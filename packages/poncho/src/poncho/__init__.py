@@ -34,7 +34,19 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "fetch": ("poncho_fetch", "fetch"),
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "InvalidSpec",
+    "PonchoError",
+    "PreparedEnvironment",
+    "Spec",
+    "__version__",
+    "analyze",
+    "create",
+    "dump_spec",
+    "fetch",
+    "load_spec",
+    "prepare",
+]
 
 if TYPE_CHECKING:
     from poncho_analyze import analyze
