@@ -15,8 +15,14 @@ DATA = Path(__file__).parent / "data"
 
 
 def write_dist(
-    site: Path, name: str, version: str, files: dict[str, str], *, top_level: list[str] | None = None,
-    record: bool = True, installer: str = "pip",
+    site: Path,
+    name: str,
+    version: str,
+    files: dict[str, str],
+    *,
+    top_level: list[str] | None = None,
+    record: bool = True,
+    installer: str = "pip",
 ) -> Path:
     """Install a fake distribution the way pip would: files plus a dist-info with RECORD."""
     for rel, text in files.items():
@@ -37,8 +43,14 @@ def write_dist(
 
 
 def write_conda_record(
-    prefix: Path, name: str, version: str, build: str, channel: str, files: list[str],
-    *, contents: dict[str, str] | None = None,
+    prefix: Path,
+    name: str,
+    version: str,
+    build: str,
+    channel: str,
+    files: list[str],
+    *,
+    contents: dict[str, str] | None = None,
 ) -> Path:
     """A conda-meta record plus the files it lists (relative to the prefix)."""
     for rel in files:
@@ -48,8 +60,14 @@ def write_conda_record(
             path.write_text((contents or {}).get(rel, ""))
     meta = prefix / "conda-meta"
     meta.mkdir(parents=True, exist_ok=True)
-    record = {"name": name, "version": version, "build": build, "channel": channel,
-              "files": files, "url": f"{channel}/{name}-{version}-{build}.conda"}
+    record = {
+        "name": name,
+        "version": version,
+        "build": build,
+        "channel": channel,
+        "files": files,
+        "url": f"{channel}/{name}-{version}-{build}.conda",
+    }
     path = meta / f"{name}-{version}-{build}.json"
     path.write_text(json.dumps(record))
     return path
@@ -80,6 +98,8 @@ def make_env(tmp_path: Path) -> Callable[..., Environment]:
     def make(prefix: Path | None = None, *sites: Path, version: str = "3.11.7") -> Environment:
         prefix = prefix or tmp_path / "prefix"
         prefix.mkdir(parents=True, exist_ok=True)
-        return Environment(prefix, tuple(sites), version, frozenset(sys.stdlib_module_names), prefix)
+        return Environment(
+            prefix, tuple(sites), version, frozenset(sys.stdlib_module_names), prefix
+        )
 
     return make

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from poncho_spec import dumps_spec
 
 from poncho_analyze import analyze
 from poncho_analyze.errors import (
@@ -16,23 +15,40 @@ from poncho_analyze.errors import (
     UnresolvedImports,
 )
 from poncho_analyze.mapping import Environment
+from poncho_spec import dumps_spec
 
 CONDA_FORGE = "https://conda.anaconda.org/conda-forge/linux-64"
 SP = "lib/python3.11/site-packages"
 
 
 @pytest.fixture
-def conda_env(tmp_path: Path, dist_writer: Callable[..., Path], conda_writer: Callable[..., Path],
-              make_env: Callable[..., Environment]) -> Environment:  # fmt: skip
+def conda_env(
+    tmp_path: Path,
+    dist_writer: Callable[..., Path],
+    conda_writer: Callable[..., Path],
+    make_env: Callable[..., Environment],
+) -> Environment:
     prefix = tmp_path / "env"
     site = prefix / SP
     conda_writer(prefix, "python", "3.11.7", "h1_cpython", CONDA_FORGE, ["lib/python3.11/os.py"])
     conda_writer(prefix, "pip", "24.0", "pyh0", CONDA_FORGE, [f"{SP}/pip/__init__.py"])
     meta = dist_writer(site, "numpy", "1.26.4", {"numpy/__init__.py": ""}, installer="conda")
-    conda_writer(prefix, "numpy", "1.26.4", "py311h0", CONDA_FORGE,
-                 [f"{SP}/numpy/__init__.py", f"{SP}/{meta.name}/METADATA"])  # fmt: skip
-    conda_writer(prefix, "bio", "2.0", "h0", "https://conda.anaconda.org/bioconda/noarch",
-                 [f"{SP}/bio/__init__.py"])  # fmt: skip
+    conda_writer(
+        prefix,
+        "numpy",
+        "1.26.4",
+        "py311h0",
+        CONDA_FORGE,
+        [f"{SP}/numpy/__init__.py", f"{SP}/{meta.name}/METADATA"],
+    )
+    conda_writer(
+        prefix,
+        "bio",
+        "2.0",
+        "h0",
+        "https://conda.anaconda.org/bioconda/noarch",
+        [f"{SP}/bio/__init__.py"],
+    )
     dist_writer(site, "PyYAML", "6.0.1", {"yaml/__init__.py": ""})
     dist_writer(site, "scikit-learn", "1.4.0", {"sklearn/__init__.py": ""})
     dist_writer(site, "demo-pep723-dep", "1.5", {"demo_pep723_dep.py": ""})
@@ -40,8 +56,9 @@ def conda_env(tmp_path: Path, dist_writer: Callable[..., Path], conda_writer: Ca
 
 
 @pytest.fixture
-def pip_env(tmp_path: Path, dist_writer: Callable[..., Path],
-            make_env: Callable[..., Environment]) -> Environment:  # fmt: skip
+def pip_env(
+    tmp_path: Path, dist_writer: Callable[..., Path], make_env: Callable[..., Environment]
+) -> Environment:
     site = tmp_path / "site"
     dist_writer(site, "PyYAML", "6.0.1", {"yaml/__init__.py": ""})
     dist_writer(site, "scikit-learn", "1.4.0", {"sklearn/__init__.py": ""})
@@ -59,7 +76,12 @@ def test_conda_environment(tmp_path: Path, conda_env: Environment) -> None:
     job = _script(tmp_path, "import os, numpy, yaml\nfrom bio import x\nimport sklearn.svm\n")
     result = analyze([job], environment=conda_env)
     assert result.spec.conda.channels == ("bioconda", "conda-forge")
-    assert result.spec.conda.dependencies == ("python=3.11.7", "bio=2.0", "numpy=1.26.4", "pip=24.0")
+    assert result.spec.conda.dependencies == (
+        "python=3.11.7",
+        "bio=2.0",
+        "numpy=1.26.4",
+        "pip=24.0",
+    )
     assert result.spec.pip == ("PyYAML==6.0.1", "scikit-learn==1.4.0")
     lines = [d.line() for d in result.decisions]
     assert "numpy -> conda numpy=1.26.4 (conda-meta: numpy-1.26.4-py311h0.json)" in lines
@@ -80,9 +102,9 @@ def test_plain_environment_is_all_pip(tmp_path: Path, pip_env: Environment) -> N
     assert result.spec.conda.dependencies == ("python=3.12.1", "pip")
     assert result.spec.pip == ("PyYAML==6.0.1",)
     assert result.spec.conda.channels == ("conda-forge",)
-    assert analyze([_script(tmp_path, "import json\n", "b.py")], environment=pip_env).spec.conda.dependencies == (
-        "python=3.12.1",
-    )
+    assert analyze(
+        [_script(tmp_path, "import json\n", "b.py")], environment=pip_env
+    ).spec.conda.dependencies == ("python=3.12.1",)
 
 
 def test_output_is_deterministic(tmp_path: Path, conda_env: Environment) -> None:
@@ -97,11 +119,13 @@ def test_target_python_version(tmp_path: Path, pip_env: Environment) -> None:
     job = _script(tmp_path, "import tomllib\nimport yaml\n")
     result = analyze([job], environment=pip_env, python_version="3.13")
     assert result.spec.conda.dependencies[0] == "python=3.13"
-    with pytest.raises(UnresolvedImports, match="tomllib .*in the standard library only from Python 3.11"):
+    with pytest.raises(
+        UnresolvedImports, match=r"tomllib .*in the standard library only from Python 3\.11"
+    ):
         analyze([job], environment=pip_env, python_version="3.10")
-    with pytest.raises(AnalyzeError, match="--python: .*not a Python version"):
+    with pytest.raises(AnalyzeError, match=r"--python: .*not a Python version"):
         analyze([job], environment=pip_env, python_version="three")
-    with pytest.raises(AnalyzeError, match="--python: Python 3.7 is not supported"):
+    with pytest.raises(AnalyzeError, match=r"--python: Python 3\.7 is not supported"):
         analyze([job], environment=pip_env, python_version="3.7")
 
 
@@ -119,7 +143,11 @@ def test_local_modules_stop_the_run(data: Path, pip_env: Environment) -> None:
     result = analyze([main], environment=pip_env, allow_local=True)
     assert result.spec.pip == ("PyYAML==6.0.1",)
     assert {d.module for d in result.decisions if d.outcome == "local"} == {
-        "helpers", "helpers_pkg", ".pkg", ".sibling_rel"}  # fmt: skip
+        "helpers",
+        "helpers_pkg",
+        ".pkg",
+        ".sibling_rel",
+    }
 
 
 def test_sibling_extension_module(tmp_path: Path, pip_env: Environment) -> None:
@@ -130,13 +158,18 @@ def test_sibling_extension_module(tmp_path: Path, pip_env: Environment) -> None:
 
 
 def test_unresolved_imports_are_listed_together(tmp_path: Path, pip_env: Environment) -> None:
-    job = _script(tmp_path, "import nothere\nimport distutils\nfrom yaml import x\nimport alsomissing\n")
+    job = _script(
+        tmp_path, "import nothere\nimport distutils\nfrom yaml import x\nimport alsomissing\n"
+    )
     with pytest.raises(UnresolvedImports) as err:
         analyze([job], environment=pip_env, python_version="3.12")
     assert err.value.modules == ["alsomissing", "distutils", "nothere"]
     message = str(err.value)
     assert message.splitlines()[0] == "no installed package provides these imports:"
-    assert "distutils (imported at" in message and "removed from the standard library in Python 3.12" in message
+    assert (
+        "distutils (imported at" in message
+        and "removed from the standard library in Python 3.12" in message
+    )
     assert message.splitlines()[-1].startswith("install the package providing each")
     assert "--pkg-mapping IMPORT=NAME" in message
 
@@ -149,8 +182,11 @@ def test_optional_imports_not_installed_are_left_out(tmp_path: Path, pip_env: En
 
 
 def test_function_selection(tmp_path: Path, pip_env: Environment) -> None:
-    job = _script(tmp_path, "import json\ndef f():\n    import yaml\ndef g():\n    return 1\nclass C:\n"
-                            "    def m(self):\n        import sklearn\n")  # fmt: skip
+    job = _script(
+        tmp_path,
+        "import json\ndef f():\n    import yaml\ndef g():\n    return 1\nclass C:\n"
+        "    def m(self):\n        import sklearn\n",
+    )
     assert analyze([job], environment=pip_env, function="f").spec.pip == ("PyYAML==6.0.1",)
     assert analyze([job], environment=pip_env, function="C.m").spec.pip == ("scikit-learn==1.4.0",)
     assert analyze([job], environment=pip_env, function="g").spec.pip == ()
@@ -162,10 +198,21 @@ def test_function_selection(tmp_path: Path, pip_env: Environment) -> None:
 
 
 def test_pkg_mapping(tmp_path: Path, conda_env: Environment) -> None:
-    job = _script(tmp_path, "import google.cloud.storage\nimport cv2\nimport mything\nimport other\nimport yaml\n")
-    result = analyze([job], environment=conda_env, pkg_mapping={
-        "google.cloud": "google-cloud-storage==2.14.0", "cv2": "conda:opencv=4.9",
-        "mything": "NumPy", "other": "pip:other-dist", "yaml": "notinstalled"})  # fmt: skip
+    job = _script(
+        tmp_path,
+        "import google.cloud.storage\nimport cv2\nimport mything\nimport other\nimport yaml\n",
+    )
+    result = analyze(
+        [job],
+        environment=conda_env,
+        pkg_mapping={
+            "google.cloud": "google-cloud-storage==2.14.0",
+            "cv2": "conda:opencv=4.9",
+            "mything": "NumPy",
+            "other": "pip:other-dist",
+            "yaml": "notinstalled",
+        },
+    )
     assert "opencv=4.9" in result.spec.conda.dependencies
     assert "numpy=1.26.4" in result.spec.conda.dependencies
     assert result.spec.pip == ("google-cloud-storage==2.14.0", "notinstalled", "other-dist")
@@ -177,7 +224,9 @@ def test_pkg_mapping(tmp_path: Path, conda_env: Environment) -> None:
 
 def test_extra_packages(tmp_path: Path, conda_env: Environment) -> None:
     job = _script(tmp_path, "import json\n")
-    result = analyze([job], environment=conda_env, extra_pkgs=["bio", "PyYAML", "conda:zlib", "dill>=0.3"])
+    result = analyze(
+        [job], environment=conda_env, extra_pkgs=["bio", "PyYAML", "conda:zlib", "dill>=0.3"]
+    )
     assert result.spec.conda.dependencies == ("python=3.11.7", "bio=2.0", "zlib", "pip=24.0")
     assert result.spec.pip == ("dill>=0.3", "PyYAML==6.0.1")
 
@@ -185,13 +234,15 @@ def test_extra_packages(tmp_path: Path, conda_env: Environment) -> None:
 def test_pep723_metadata(data: Path, conda_env: Environment) -> None:
     result = analyze([data / "pep723.py"], environment=conda_env)
     assert result.spec.pip == ("demo-pep723-dep==1.5", "not-installed-dep==2.0", "PyYAML==6.0.1")
-    with pytest.raises(ScriptMetadataError, match="requires Python >=3.10, the target is 3.9"):
+    with pytest.raises(ScriptMetadataError, match=r"requires Python >=3\.10, the target is 3\.9"):
         analyze([data / "pep723.py"], environment=conda_env, python_version="3.9")
 
 
 def test_pep723_version_conflict(tmp_path: Path, conda_env: Environment) -> None:
     job = _script(tmp_path, "# /// script\n# dependencies = ['pyyaml>=7']\n# ///\n")
-    with pytest.raises(ScriptMetadataError, match=r"needs pyyaml>=7, but PyYAML 6.0.1 is installed"):
+    with pytest.raises(
+        ScriptMetadataError, match=r"needs pyyaml>=7, but PyYAML 6.0.1 is installed"
+    ):
         analyze([job], environment=conda_env)
 
 
@@ -202,22 +253,26 @@ def test_notebook(data: Path, conda_env: Environment) -> None:
     assert where["sklearn"] == (f"{data / 'notebook.ipynb'}:cell 4:3",)
 
 
-def test_stdin_and_notes(conda_env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stdin_and_notes(
+    conda_env: Environment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     text = "import yaml\nimportlib.import_module(name)\n"
     result = analyze(["-"], environment=conda_env, stdin=io.StringIO(text))
     assert result.spec.pip == ("PyYAML==6.0.1",)
     notes = [d for d in result.decisions if d.outcome == "note"]
     assert [(n.module, n.reason) for n in notes] == [
-        ("<stdin>:2", "dynamic import with a computed name, not followed")]  # fmt: skip
+        ("<stdin>:2", "dynamic import with a computed name, not followed")
+    ]
     with pytest.raises(AnalyzeError, match="only once"):
         analyze(["-", "-"], environment=conda_env)
     with pytest.raises(AnalyzeError, match="no script"):
         analyze([], environment=conda_env)
 
 
-def test_namespace_ambiguity_is_unresolved(tmp_path: Path, dist_writer: Callable[..., Path],
-                                           make_env: Callable[..., Environment]) -> None:  # fmt: skip
+def test_namespace_ambiguity_is_unresolved(
+    tmp_path: Path, dist_writer: Callable[..., Path], make_env: Callable[..., Environment]
+) -> None:
     site = tmp_path / "ns"
     dist_writer(site, "protobuf", "4.25.2", {"google/protobuf/__init__.py": ""})
     dist_writer(site, "google-auth", "2.27.0", {"google/auth/__init__.py": ""})

@@ -31,8 +31,9 @@ def test_writes_the_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert not list(tmp_path.glob(".spec.json.*"))  # no temp file left
 
 
-def test_stdin_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_stdin_to_stdout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.stdin", io.StringIO("import libcst\n"))
     assert main(["-", "-", "--python", "3.12", "--channel", "mine"]) == 0
@@ -43,9 +44,13 @@ def test_stdin_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "poncho_analyze", "-", "-"], input="import libcst\n",
-        capture_output=True, text=True, cwd=tmp_path, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "poncho_analyze", "-", "-"],
+        input="import libcst\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert LIBCST in done.stdout
 
@@ -54,7 +59,7 @@ def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
     ("argv", "message"),
     [
         (["missing.py", "-"], "missing.py: no such file"),
-        (["bad.py", "-"], "bad.py:2:"),
+        (["bad.py", "-"], "bad.py:1:1: invalid syntax"),
         (["local.py", "-"], "modules beside the scripts are not packages"),
         (["unknown.py", "-"], "no installed package provides these imports:"),
         (["job.py", "-", "--function", "nope"], "function 'nope' is not defined"),
@@ -63,8 +68,13 @@ def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
         (["job.py", "-", "--extra-pkg", "conda:bad>>>1"], "conda.dependencies"),
     ],
 )
-def test_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                argv: list[str], message: str) -> None:  # fmt: skip
+def test_errors(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+) -> None:
     monkeypatch.chdir(tmp_path)
     _job(tmp_path)
     (tmp_path / "bad.py").write_text('import json\nx = """never closed\n')
@@ -84,7 +94,12 @@ def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 @pytest.mark.parametrize(
     "argv",
-    [[], ["only_one"], ["a.py", "-", "--pkg-mapping", "noequals"], ["a.py", "-", "--toplevel", "--function", "f"]],
+    [
+        [],
+        ["only_one"],
+        ["a.py", "-", "--pkg-mapping", "noequals"],
+        ["a.py", "-", "--toplevel", "--function", "f"],
+    ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
@@ -99,9 +114,25 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
         seen.update(kwargs, sources=sources)
         raise KeyboardInterrupt
 
-    argv = ["a.py", "b.ipynb", "out.json", "--toplevel", "--pkg-mapping", "yaml=PyYAML",
-            "--pkg-mapping", "cv2 = opencv-python", "--extra-pkg", "dill", "--allow-local",
-            "--build-strings", "--channel", "c1", "--channel", "c2", "-v"]  # fmt: skip
+    argv = [
+        "a.py",
+        "b.ipynb",
+        "out.json",
+        "--toplevel",
+        "--pkg-mapping",
+        "yaml=PyYAML",
+        "--pkg-mapping",
+        "cv2 = opencv-python",
+        "--extra-pkg",
+        "dill",
+        "--allow-local",
+        "--build-strings",
+        "--channel",
+        "c1",
+        "--channel",
+        "c2",
+        "-v",
+    ]
     assert main(argv, analyze=fake) == 130
     assert seen["sources"] == ["a.py", "b.ipynb"]
     assert seen["pkg_mapping"] == {"yaml": "PyYAML", "cv2": "opencv-python"}
@@ -118,6 +149,16 @@ def test_interpreter_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 def test_parser_describes_every_option() -> None:
     text = build_parser().format_help()
-    for option in ("--toplevel", "--function", "--pkg-mapping", "--extra-pkg", "--python",
-                   "--channel", "--allow-local", "--build-strings", "--interpreter", "--explain"):  # fmt: skip
+    for option in (
+        "--toplevel",
+        "--function",
+        "--pkg-mapping",
+        "--extra-pkg",
+        "--python",
+        "--channel",
+        "--allow-local",
+        "--build-strings",
+        "--interpreter",
+        "--explain",
+    ):
         assert option in text

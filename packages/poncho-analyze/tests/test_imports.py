@@ -21,10 +21,26 @@ def _read(data: Path, name: str) -> str:
 def test_every_form_is_found(data: Path) -> None:
     result = find_imports(_read(data, "all_forms.py"), path="all_forms.py")
     assert _names(result) == [
-        "os.path", "alpha.beta", "gamma", "delta", "eta.theta", "typing", "not_type_checking",
-        "ujson", "json", "windows_only", "posix_only", "in_function", "inner.mod", "in_nested",
-        "in_class_body", "in_method", "dunder_import", "via_importlib.sub", "suppressed",
-    ]  # fmt: skip
+        "os.path",
+        "alpha.beta",
+        "gamma",
+        "delta",
+        "eta.theta",
+        "typing",
+        "not_type_checking",
+        "ujson",
+        "json",
+        "windows_only",
+        "posix_only",
+        "in_function",
+        "inner.mod",
+        "in_nested",
+        "in_class_body",
+        "in_method",
+        "dunder_import",
+        "via_importlib.sub",
+        "suppressed",
+    ]
     by_name = {i.display: i for i in result.imports}
     assert by_name["ujson"].optional and by_name["suppressed"].optional
     assert not by_name["json"].optional
@@ -69,17 +85,25 @@ def test_newer_syntax_parses_on_any_interpreter(data: Path) -> None:
 def test_tricky_strings_and_layouts(data: Path) -> None:
     result = find_imports(_read(data, "tricky.py"), path="tricky.py")
     assert _names(result) == [
-        "real_one", "real_two", "real_three", "real_one_liner", "real_four", "real_five",
-        "real_six", "real_seven",
-    ]  # fmt: skip
+        "real_one",
+        "real_two",
+        "real_three",
+        "real_one_liner",
+        "real_four",
+        "real_five",
+        "real_six",
+        "real_seven",
+    ]
     assert [i.line for i in result.imports] == [6, 19, 23, 28, 34, 42, 46, 48]
 
 
 def test_relative_imports() -> None:
     result = find_imports("from . import a, b\nfrom ..pkg.mod import c\nimport_module('.x')\n")
     assert [(i.module, i.level, i.display) for i in result.imports] == [
-        ("", 1, ".a,b"), ("pkg.mod", 2, "..pkg.mod"), ("x", 1, ".x"),
-    ]  # fmt: skip
+        ("", 1, ".a,b"),
+        ("pkg.mod", 2, "..pkg.mod"),
+        ("x", 1, ".x"),
+    ]
     assert result.imports[0].top == "a"
 
 
@@ -112,9 +136,20 @@ def test_dynamic_import_arguments() -> None:
     )
     result = find_imports(text)
     assert _names(result) == [
-        "kw", "named", "attr", "ab", "in_for", "in_with", "in_while", "in_match", "in_guard",
-        "in_except", "in_decorator", "in_default", "in_base",
-    ]  # fmt: skip
+        "kw",
+        "named",
+        "attr",
+        "ab",
+        "in_for",
+        "in_with",
+        "in_while",
+        "in_match",
+        "in_guard",
+        "in_except",
+        "in_decorator",
+        "in_default",
+        "in_base",
+    ]
     assert len(result.notes) == 1  # the bytes name
 
 
@@ -126,7 +161,7 @@ def test_syntax_error_names_file_line_and_column(data: Path) -> None:
 
 
 def test_unterminated_string_falls_back_to_a_whole_parse(data: Path) -> None:
-    with pytest.raises(ParseFailed, match="unterminated.py:1"):
+    with pytest.raises(ParseFailed, match=r"unterminated\.py:1"):
         find_imports(_read(data, "unterminated.py"), path="unterminated.py")
 
 

@@ -24,7 +24,12 @@ def site(tmp_path: Path, dist_writer: Callable[..., Path]) -> Path:
     w(site, "beautifulsoup4", "4.12.3", {"bs4/__init__.py": ""})
     w(site, "attrs", "23.2.0", {"attr/__init__.py": "", "attrs/__init__.py": ""})
     w(site, "python-dateutil", "2.8.2", {"dateutil/__init__.py": ""})
-    w(site, "protobuf", "4.25.2", {"google/protobuf/__init__.py": "", "google/protobuf/message.py": ""})
+    w(
+        site,
+        "protobuf",
+        "4.25.2",
+        {"google/protobuf/__init__.py": "", "google/protobuf/message.py": ""},
+    )
     w(site, "google-auth", "2.27.0", {"google/auth/__init__.py": ""})
     w(site, "azure-core", "1.30.0", {"azure/core/__init__.py": ""})
     w(site, "fast-thing", "1.0", {"fastthing.cpython-311-x86_64-linux-gnu.so": ""})
@@ -64,8 +69,9 @@ def _resolve(mapper: Mapper, *candidates: str) -> tuple[str, str | None, str]:
         ("oldegg", "oldegg==0.5"),
     ],
 )
-def test_renames_come_from_metadata(site: Path, make_env: Callable[..., Environment],
-                                    module: str, requirement: str) -> None:  # fmt: skip
+def test_renames_come_from_metadata(
+    site: Path, make_env: Callable[..., Environment], module: str, requirement: str
+) -> None:
     mapper = Mapper(make_env(None, site))
     assert _resolve(mapper, module)[1] == requirement
     assert not mapper.is_conda
@@ -85,9 +91,11 @@ def test_namespace_packages(site: Path, make_env: Callable[..., Environment]) ->
     assert _resolve(mapper, "azure")[1] == "azure-core==1.30.0"
 
 
-def test_unowned_and_missing_modules(site: Path, make_env: Callable[..., Environment], tmp_path: Path) -> None:
+def test_unowned_and_missing_modules(
+    site: Path, make_env: Callable[..., Environment], tmp_path: Path
+) -> None:
     mapper = Mapper(make_env(None, site))
-    module, owner, reason = _resolve(mapper, "orphan")
+    _, owner, reason = _resolve(mapper, "orphan")
     assert owner is None and "no installed package lists that file" in reason
     assert _resolve(mapper, "nothere")[1:] == (None, "not found on the module search path")
     (tmp_path / "empty_ns").mkdir()
@@ -96,27 +104,44 @@ def test_unowned_and_missing_modules(site: Path, make_env: Callable[..., Environ
     assert "no installed package provides" in _resolve(mapper, "lonely")[2]
 
 
-def test_top_level_txt_without_the_module(tmp_path: Path, dist_writer: Callable[..., Path],
-                                          make_env: Callable[..., Environment]) -> None:  # fmt: skip
+def test_top_level_txt_without_the_module(
+    tmp_path: Path, dist_writer: Callable[..., Path], make_env: Callable[..., Environment]
+) -> None:
     site = tmp_path / "s"
     dist_writer(site, "ghost", "1.0", {}, top_level=["ghostmod"], record=False)
     assert _resolve(Mapper(make_env(None, site)), "ghostmod")[1] == "ghost==1.0"
 
 
 @pytest.fixture
-def conda_prefix(tmp_path: Path, dist_writer: Callable[..., Path],
-                 conda_writer: Callable[..., Path]) -> Path:  # fmt: skip
+def conda_prefix(
+    tmp_path: Path, dist_writer: Callable[..., Path], conda_writer: Callable[..., Path]
+) -> Path:
     prefix = tmp_path / "conda"
     sp = "lib/python3.11/site-packages"
-    conda_writer(prefix, "python", "3.11.7", "hab00c5b_1_cpython", CONDA_FORGE, ["lib/python3.11/os.py"])
-    conda_writer(prefix, "pip", "24.0", "pyhd8ed1ab_0", "https://conda.anaconda.org/conda-forge/noarch",
-                 [f"{sp}/pip/__init__.py"])  # fmt: skip
+    conda_writer(
+        prefix, "python", "3.11.7", "hab00c5b_1_cpython", CONDA_FORGE, ["lib/python3.11/os.py"]
+    )
+    conda_writer(
+        prefix,
+        "pip",
+        "24.0",
+        "pyhd8ed1ab_0",
+        "https://conda.anaconda.org/conda-forge/noarch",
+        [f"{sp}/pip/__init__.py"],
+    )
     site = prefix / sp
     meta = dist_writer(site, "numpy", "1.26.4", {"numpy/__init__.py": ""}, installer="conda")
-    conda_writer(prefix, "numpy", "1.26.4", "py311h64a7726_0", CONDA_FORGE,
-                 [f"{sp}/numpy/__init__.py", f"{sp}/{meta.name}/METADATA"])  # fmt: skip
-    conda_writer(prefix, "requests", "2.28.0", "pyhd8ed1ab_0", "bioconda",
-                 [f"{sp}/requests/__init__.py"])  # fmt: skip
+    conda_writer(
+        prefix,
+        "numpy",
+        "1.26.4",
+        "py311h64a7726_0",
+        CONDA_FORGE,
+        [f"{sp}/numpy/__init__.py", f"{sp}/{meta.name}/METADATA"],
+    )
+    conda_writer(
+        prefix, "requests", "2.28.0", "pyhd8ed1ab_0", "bioconda", [f"{sp}/requests/__init__.py"]
+    )
     dist_writer(site, "requests", "2.31.0", {"requests/__init__.py": ""})
     conda_writer(prefix, "libfoo", "1.0", "h0", "", ["lib/libfoo.so"])
     (prefix / "conda-meta" / "garbage.json").write_text("{not json")
@@ -164,7 +189,7 @@ def test_owner_requirements() -> None:
 
 def test_environment_current_and_from_python() -> None:
     here = Environment.current()
-    assert here.python_version == "%d.%d.%d" % sys.version_info[:3]
+    assert here.python_version == ".".join(map(str, sys.version_info[:3]))
     assert all(p.is_dir() for p in here.paths)
     other = Environment.from_python(sys.executable)
     assert other.python_version == here.python_version

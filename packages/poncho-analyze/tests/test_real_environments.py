@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from poncho_spec import dumps_spec
 
 from poncho_analyze import analyze
 from poncho_analyze.mapping import Environment, normalize_channel
+from poncho_spec import dumps_spec
 
 pytestmark = pytest.mark.slow
 
@@ -23,10 +23,20 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Any) -> Pat
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
     python = venv / "bin" / "python"
     subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheelhouse.path),
-         "poncho-demo-piptop"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--find-links",
+            str(wheelhouse.path),
+            "poncho-demo-piptop",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return python
 
 
@@ -50,7 +60,9 @@ def conda_prefix(tmp_path_factory: pytest.TempPathFactory, local_channel: Any) -
     return prefix
 
 
-def test_conda_packages_from_a_real_prefix(conda_prefix: Path, local_channel: Any, tmp_path: Path) -> None:
+def test_conda_packages_from_a_real_prefix(
+    conda_prefix: Path, local_channel: Any, tmp_path: Path
+) -> None:
     job = tmp_path / "job.py"
     job.write_text("import poncho_demo_app\nimport poncho_demo_core\nimport json\n")
     env = Environment.from_python(conda_prefix / "bin" / "python")
@@ -58,8 +70,10 @@ def test_conda_packages_from_a_real_prefix(conda_prefix: Path, local_channel: An
     core = local_channel.packages["poncho-demo-core"]
     app = local_channel.packages["poncho-demo-app"]
     assert result.spec.conda.dependencies == (
-        f"python={local_channel.python_version}", f"poncho-demo-app={app}", f"poncho-demo-core={core}",
-    )  # fmt: skip
+        f"python={local_channel.python_version}",
+        f"poncho-demo-app={app}",
+        f"poncho-demo-core={core}",
+    )
     assert result.spec.conda.channels == (normalize_channel(local_channel.url),)
     reasons = {d.module: d.reason for d in result.decisions}
     assert reasons["poncho_demo_core"].startswith("conda-meta: poncho-demo-core-")

@@ -23,7 +23,9 @@ def test_read_script_python_and_notebook(data: Path) -> None:
     assert len(notebook.cells) == 3 and notebook.metadata is None
 
 
-def test_stdin_python_and_notebook(data: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_stdin_python_and_notebook(
+    data: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.chdir(tmp_path)
     script = read_script("-", stdin=io.StringIO("import a\n"))
     assert script.path == "<stdin>" and script.directory == tmp_path
@@ -37,7 +39,7 @@ def test_stdin_python_and_notebook(data: Path, monkeypatch: pytest.MonkeyPatch, 
 def test_coding_line_and_bom() -> None:
     assert decode_python(b"# -*- coding: latin-1 -*-\nx = '\xe9'\n", "a.py").endswith("'\u00e9'\n")
     assert decode_python(b"\xef\xbb\xbfimport a\n", "a.py") == "import a\n"
-    with pytest.raises(SourceError, match="a.py: cannot decode"):
+    with pytest.raises(SourceError, match=r"a\.py: cannot decode"):
         decode_python(b"x = '\xff'\n", "a.py")
 
 

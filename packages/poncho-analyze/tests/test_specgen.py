@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
-from poncho_spec import InvalidSpec, dumps_spec
 
 from poncho_analyze.specgen import Decision, SpecBuilder
+from poncho_spec import InvalidSpec, dumps_spec
 
 
 def _builder() -> SpecBuilder:

@@ -36,7 +36,7 @@ def test_from_another_base() -> None:
 
 
 def test_unsupported_versions() -> None:
-    with pytest.raises(ValueError, match="3.7 is not supported"):
+    with pytest.raises(ValueError, match=r"3\.7 is not supported"):
         stdlib_modules((3, 7))
     with pytest.raises(ValueError, match="not supported"):
         stdlib_modules((3, 15))

@@ -19,6 +19,7 @@ instead, so the shortcut makes analysis faster but never different.
 
 from __future__ import annotations
 
+import itertools
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -106,7 +107,9 @@ class _Source:
                 # not end a longer name ("rb'x'" but not "elif'x'").
                 while start > 0 and text[start - 1] in _PREFIX_CHARS and pos <= start - 1:
                     start -= 1
-                if m.start() - start > 2 or (start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")):
+                if m.start() - start > 2 or (
+                    start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_")
+                ):
                     start = m.start()
                 end = self._string_end(text[start : m.start()] + quote, m.start() + len(quote))
             self.starts.append(start)
@@ -242,7 +245,7 @@ class _Pruner:
             return []
         if found[0][0] != first:
             raise ScanError("code before the first statement of a block")
-        for here, after in zip(found, found[1:], strict=False):
+        for here, after in itertools.pairwise(found):
             here.append(after[0])
         found[-1].append(hi)
         return found
@@ -290,7 +293,7 @@ class _Pruner:
 
     def compound(self, bounds: list[int], indent: str, *, soft: bool) -> None:
         text = self.src.text
-        for cs, ce in zip(bounds, bounds[1:], strict=False):
+        for cs, ce in itertools.pairwise(bounds):
             colon = self._header_end(cs, ce)
             if colon is None:
                 if soft:  # "match" or "case" used as a name: a simple statement

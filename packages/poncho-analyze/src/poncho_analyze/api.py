@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from poncho_spec import Spec
-
 from poncho_analyze.errors import (
     AnalyzeError,
     FunctionNotFound,
@@ -23,6 +21,7 @@ from poncho_analyze.mapping import Environment, Mapper, Owner, canonical_name
 from poncho_analyze.sources import STDIN, Script, read_script
 from poncho_analyze.specgen import Decision, SpecBuilder
 from poncho_analyze.stdlib import change_note, parse_version, stdlib_modules
+from poncho_spec import Spec
 
 __all__ = ["Analysis", "analyze"]
 
@@ -43,9 +42,9 @@ def _sibling(name: str, folder: Path) -> str | None:
     if (package / "__init__.py").is_file():
         return f"{name}/"
     try:
-        for entry in os.listdir(folder):
-            if entry.startswith(name + ".") and entry.endswith((".so", ".pyd")):
-                return entry
+        for entry in folder.iterdir():
+            if entry.name.startswith(name + ".") and entry.suffix in (".so", ".pyd"):
+                return entry.name
     except OSError:
         pass
     return None
@@ -67,7 +66,9 @@ def _scan(scripts: list[Script], toplevel: bool, fast: bool) -> list[FileImports
     return out
 
 
-def _select_function(scripts: list[Script], found: list[FileImports], function: str) -> list[Import]:
+def _select_function(
+    scripts: list[Script], found: list[FileImports], function: str
+) -> list[Import]:
     def defined(results: list[FileImports]) -> bool:
         return any(matches_function(s, function) for r in results for s in r.functions)
 
@@ -125,7 +126,7 @@ class _Analyzer:
         if owner is not None and plain:
             requirement = self.take(owner, sorted(req.extras))
             self.decisions.append(Decision(module, owner.kind, requirement,
-                                           f"{how}; installed: {owner.evidence}", where))  # fmt: skip
+                                           f"{how}; {owner.evidence}", where))  # fmt: skip
             return
         self.builder.add_pip(canonical_name(req.name), str(req))
         reason = f"{how}, as written" if not plain else f"{how}; not installed, unpinned"
@@ -147,18 +148,21 @@ class _Analyzer:
                 f"{meta.path}: the script requires Python {meta.requires_python}, "
                 f"the target is {self.python_full} (use --python)"
             )
-        env = default_environment()
-        env.update(python_version="%d.%d" % self.target, python_full_version=full)
+        env = {key: str(value) for key, value in default_environment().items()}
+        env["python_version"] = f"{self.target[0]}.{self.target[1]}"
+        env["python_full_version"] = full
         for text in meta.dependencies:
             req = Requirement(text)
-            if req.marker is not None and not req.marker.evaluate(env):  # type: ignore[arg-type]
+            if req.marker is not None and not req.marker.evaluate(env):  # type: ignore[arg-type,unused-ignore]
                 continue
             req.marker = None
             owner = self.mapper.by_name(req.name)
             how = f"PEP 723 metadata of {meta.path}"
             if owner is None:
                 self.builder.add_pip(canonical_name(req.name), str(req))
-                self.decisions.append(Decision(req.name, "pip", str(req), f"{how}; not installed, as written"))
+                self.decisions.append(
+                    Decision(req.name, "pip", str(req), f"{how}; not installed, as written")
+                )
                 continue
             if req.specifier and not req.specifier.contains(owner.version, prereleases=True):
                 raise ScriptMetadataError(
@@ -248,11 +252,15 @@ def analyze(
         imports = [i for r in found for i in r.imports]
     for result in found:
         for note in result.notes:
-            work.decisions.append(Decision(note.split(": ", 1)[0], "note", "", note.split(": ", 1)[1]))
+            work.decisions.append(
+                Decision(note.split(": ", 1)[0], "note", "", note.split(": ", 1)[1])
+            )
 
     local = _check_local(imports, loaded)
     if local and not allow_local:
-        raise LocalImports(_local_message(local), [(m, i.location) for m, v in sorted(local.items()) for i in v])
+        raise LocalImports(
+            _local_message(local), [(m, i.location) for m, v in sorted(local.items()) for i in v]
+        )
     for module, places in local.items():
         work.decisions.append(Decision(module, "local", "", "beside the scripts",
                                        tuple(sorted({i.location for i in places}))))  # fmt: skip
@@ -269,7 +277,7 @@ def analyze(
     for candidates, group in groups.items():
         by_module.setdefault(candidates[-1], []).extend(group)
     decided: dict[str, Decision] = {}
-    for candidates, group in sorted(groups.items()):
+    for candidates in sorted(groups):
         module = candidates[-1]
         where = tuple(sorted({i.location for i in by_module[module]}))
         top = module.split(".")[0]
@@ -280,20 +288,24 @@ def analyze(
                 decided[key] = work.decisions[-1]
             continue
         if top in stdlib:
-            decided.setdefault(top, Decision(top, "stdlib", "", f"Python {target[0]}.{target[1]}", where))
+            decided.setdefault(
+                top, Decision(top, "stdlib", "", f"Python {target[0]}.{target[1]}", where)
+            )
             continue
         resolution = mapper.resolve(candidates)
         name = resolution.module
         if resolution.owner is not None:
             if name not in decided:
                 requirement = work.take(resolution.owner)
-                decided[name] = Decision(name, resolution.owner.kind, requirement, resolution.reason, where)
+                decided[name] = Decision(
+                    name, resolution.owner.kind, requirement, resolution.reason, where
+                )
             continue
         if all(i.optional for i in by_module[module]):
             decided.setdefault(module, Decision(module, "optional", "", resolution.reason, where))
             continue
-        note = change_note(top, target)
-        reason = f"{resolution.reason}; {note}" if note else resolution.reason
+        hint = change_note(top, target)
+        reason = f"{resolution.reason}; {hint}" if hint else resolution.reason
         unresolved.setdefault(module, (reason, by_module[module]))
         decided.setdefault(module, Decision(module, "unresolved", "", reason, where))
     work.decisions.extend(decided.values())
@@ -321,7 +333,9 @@ def analyze(
 def _mapping_key(module: str, mapping: Mapping[str, str]) -> str | None:
     best = None
     for key in mapping:
-        if (module == key or module.startswith(key + ".")) and (best is None or len(key) > len(best)):
+        if (module == key or module.startswith(key + ".")) and (
+            best is None or len(key) > len(best)
+        ):
             best = key
     return best
 

@@ -8,10 +8,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from poncho_spec import PonchoError, dump_spec
-
 from poncho_analyze.api import Analysis, analyze
 from poncho_analyze.errors import AnalyzeError
+from poncho_spec import PonchoError, dump_spec
 
 __all__ = ["build_parser", "entrypoint", "main"]
 
@@ -34,42 +33,76 @@ def _mapping(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     """The command-line parser."""
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
-    parser.add_argument("source", nargs="+", metavar="SCRIPT",
-                        help="Python file, Jupyter notebook (.ipynb), or - for stdin")
+    parser.add_argument(
+        "source",
+        nargs="+",
+        metavar="SCRIPT",
+        help="Python file, Jupyter notebook (.ipynb), or - for stdin",
+    )
     parser.add_argument("output", metavar="OUTPUT", help="spec file to write, or - for stdout")
     scope = parser.add_mutually_exclusive_group()
-    scope.add_argument("--toplevel", action="store_true",
-                       help="only imports at module level (not inside functions or classes)")
-    scope.add_argument("--function", metavar="NAME",
-                       help="only imports inside function NAME (or Class.method)")
-    parser.add_argument("--pkg-mapping", action="append", type=_mapping, default=[],
-                        metavar="IMPORT=NAME",
-                        help="the module imported as IMPORT comes from package NAME "
-                             "(conda:SPEC or pip:SPEC to force the kind); repeatable")
-    parser.add_argument("--extra-pkg", action="append", default=[], metavar="PKG",
-                        help="also include package PKG (NAME, conda:SPEC or pip:SPEC); repeatable")
-    parser.add_argument("--python", metavar="X.Y[.Z]",
-                        help="target Python version (default: the inspected interpreter's)")
-    parser.add_argument("--channel", action="append", default=[], metavar="CHANNEL",
-                        help="conda channel to list first in the spec; repeatable")
-    parser.add_argument("--allow-local", action="store_true",
-                        help="leave modules beside the scripts and relative imports out of the "
-                             "spec instead of stopping")
-    parser.add_argument("--build-strings", action="store_true",
-                        help="pin conda packages with their build string (ties the spec to "
-                             "one platform)")
-    parser.add_argument("--interpreter", metavar="PYTHON",
-                        help="inspect the environment of this Python executable instead of "
-                             "the running one")
-    parser.add_argument("--explain", action="store_true",
-                        help="print on stderr which import became which package, and why")
+    scope.add_argument(
+        "--toplevel",
+        action="store_true",
+        help="only imports at module level (not inside functions or classes)",
+    )
+    scope.add_argument(
+        "--function", metavar="NAME", help="only imports inside function NAME (or Class.method)"
+    )
+    parser.add_argument(
+        "--pkg-mapping",
+        action="append",
+        type=_mapping,
+        default=[],
+        metavar="IMPORT=NAME",
+        help="the module imported as IMPORT comes from package NAME "
+        "(conda:SPEC or pip:SPEC to force the kind); repeatable",
+    )
+    parser.add_argument(
+        "--extra-pkg",
+        action="append",
+        default=[],
+        metavar="PKG",
+        help="also include package PKG (NAME, conda:SPEC or pip:SPEC); repeatable",
+    )
+    parser.add_argument(
+        "--python",
+        metavar="X.Y[.Z]",
+        help="target Python version (default: the inspected interpreter's)",
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="CHANNEL",
+        help="conda channel to list first in the spec; repeatable",
+    )
+    parser.add_argument(
+        "--allow-local",
+        action="store_true",
+        help="leave modules beside the scripts and relative imports out of the "
+        "spec instead of stopping",
+    )
+    parser.add_argument(
+        "--build-strings",
+        action="store_true",
+        help="pin conda packages with their build string (ties the spec to one platform)",
+    )
+    parser.add_argument(
+        "--interpreter",
+        metavar="PYTHON",
+        help="inspect the environment of this Python executable instead of the running one",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print on stderr which import became which package, and why",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     return parser  # fmt: skip
 
 
-def main(
-    argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = analyze
-) -> int:
+def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = analyze) -> int:
     """Run the command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Union
+from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
@@ -39,7 +39,6 @@ _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "
 _DYNAMIC_FUNCS = frozenset({"__import__", "import_module"})
 _PARALLEL_MIN_FILES = 64
 _PARALLEL_MIN_BYTES = 1_000_000
-_Suite = Union[cst.IndentedBlock, cst.SimpleStatementSuite]
 
 
 @dataclass(frozen=True, order=True)
@@ -233,7 +232,9 @@ class _Collector:
     def result(self) -> FileImports:
         return FileImports(tuple(self.imports), frozenset(self.functions), tuple(self.notes))
 
-    def add(self, lines: _Lines, node: cst.CSTNode, scope: Scope, optional: bool, **kw: object) -> None:
+    def add(
+        self, lines: _Lines, node: cst.CSTNode, scope: Scope, optional: bool, **kw: object
+    ) -> None:
         line = lines(node)  # always asked: _KeywordLines counts the statements
         if self.discarding:
             return
@@ -252,9 +253,11 @@ class _Collector:
             self.statement(st, scope, optional, lines)
 
     def suite(self, suite: cst.BaseSuite, scope: Scope, optional: bool, lines: _Lines) -> None:
-        self.statements(suite.body, scope, optional, lines)  # type: ignore[attr-defined]
+        self.statements(suite.body, scope, optional, lines)
 
-    def header(self, nodes: Iterable[cst.CSTNode | None], scope: Scope, optional: bool, lines: _Lines) -> None:
+    def header(
+        self, nodes: Iterable[cst.CSTNode | None], scope: Scope, optional: bool, lines: _Lines
+    ) -> None:
         if not self.dynamic:
             return
         for node in nodes:
@@ -344,7 +347,9 @@ class _Collector:
         self.suite(st.body, inner, optional, lines)
         self.discarding -= self.toplevel
 
-    def trying(self, st: cst.Try | cst.TryStar, scope: Scope, optional: bool, lines: _Lines) -> None:
+    def trying(
+        self, st: cst.Try | cst.TryStar, scope: Scope, optional: bool, lines: _Lines
+    ) -> None:
         guarded = optional or any(_catches_import_error(h.type) for h in st.handlers)
         self.suite(st.body, scope, guarded, lines)
         for handler in st.handlers:
@@ -380,7 +385,9 @@ def _is_dynamic(text: str) -> bool:
 class _MappedLines(_Lines):
     """Line numbers from libcst positions in the skeleton, mapped back to the file."""
 
-    def __init__(self, positions: Mapping[cst.CSTNode, CodeRange], line_map: tuple[int, ...]) -> None:
+    def __init__(
+        self, positions: Mapping[cst.CSTNode, CodeRange], line_map: tuple[int, ...]
+    ) -> None:
         super().__init__(1, positions)
         self.line_map = line_map
 
@@ -466,12 +473,14 @@ def _worker_count(paths: Sequence[str], workers: int | None) -> int:
     size = 0
     for path in paths:
         try:
-            size += os.stat(path).st_size
+            size += Path(path).stat().st_size
         except OSError:
             pass
     if size < _PARALLEL_MIN_BYTES:
         return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
 
 
 def scan_files(

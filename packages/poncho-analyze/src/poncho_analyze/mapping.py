@@ -46,7 +46,7 @@ _INFO_CODE = """\
 import json, sys
 print(json.dumps({
     "prefix": sys.prefix, "base_prefix": sys.base_prefix, "path": sys.path,
-    "version": "%d.%d.%d" % sys.version_info[:3],
+    "version": ".".join(map(str, sys.version_info[:3])),
     "stdlib": sorted(getattr(sys, "stdlib_module_names", ())),
 }))
 """
@@ -86,7 +86,7 @@ class Environment:
     def current(cls) -> Environment:
         """The running interpreter's environment (``sys.prefix``, ``sys.path``)."""
         return cls._from_info(
-            sys.prefix, sys.base_prefix, sys.path, "%d.%d.%d" % sys.version_info[:3],
+            sys.prefix, sys.base_prefix, sys.path, ".".join(map(str, sys.version_info[:3])),
             sys.stdlib_module_names,
         )  # fmt: skip
 
@@ -174,12 +174,14 @@ def _locate(name: str, paths: Iterable[Path]) -> _Found | None:
                 if (candidate / init).is_file():
                     return _Found("package", candidate / init, (candidate,))
         try:
-            entries = [e for e in os.listdir(folder) if e.startswith(name + ".")]
+            entries = [e.name for e in folder.iterdir() if e.name.startswith(name + ".")]
         except OSError:
             entries = []
         for entry in sorted(entries):
             rest = entry[len(name) :]
-            if entry.endswith(_MODULE_SUFFIXES) and (rest in _MODULE_SUFFIXES or rest.count(".") == 2):
+            if entry.endswith(_MODULE_SUFFIXES) and (
+                rest in _MODULE_SUFFIXES or rest.count(".") == 2
+            ):
                 return _Found("module", folder / entry)
         if candidate.is_dir():
             portions.append(candidate)
@@ -245,7 +247,7 @@ class Mapper:
     def _load_pip(self) -> None:
         for folder in self.env.paths:
             try:
-                entries = sorted(os.listdir(folder))
+                entries = sorted(e.name for e in folder.iterdir())
             except OSError:
                 continue
             for entry in entries:
@@ -255,7 +257,9 @@ class Mapper:
     def _load_dist(self, site: Path, meta: Path) -> None:
         meta_file = meta / ("METADATA" if meta.suffix == ".dist-info" else "PKG-INFO")
         try:
-            headers = HeaderParser().parsestr(meta_file.read_text(encoding="utf-8", errors="replace"))
+            headers = HeaderParser().parsestr(
+                meta_file.read_text(encoding="utf-8", errors="replace")
+            )
         except OSError:
             return
         name, version = headers.get("Name"), headers.get("Version")
@@ -303,7 +307,7 @@ class Mapper:
         if conda is not None and pip is not None:
             # conda installs the distribution's metadata too; if pip replaced the
             # package, the new dist-info is not a conda file.
-            if os.path.join(pip.metadata_dir, "METADATA") in self._conda_files:
+            if str(Path(pip.metadata_dir) / "METADATA") in self._conda_files:
                 return conda
             return pip
         return conda or pip

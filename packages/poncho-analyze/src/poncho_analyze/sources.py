@@ -127,7 +127,9 @@ def script_metadata(text: str, path: str) -> ScriptMetadata | None:
         raise ScriptMetadataError(f"{path}: invalid TOML in the script metadata: {exc}") from None
     deps = data.get("dependencies", [])
     if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
-        raise ScriptMetadataError(f"{path}: script metadata: 'dependencies' must be a list of strings")
+        raise ScriptMetadataError(
+            f"{path}: script metadata: 'dependencies' must be a list of strings"
+        )
     requires = data.get("requires-python")
     if requires is not None and not isinstance(requires, str):
         raise ScriptMetadataError(f"{path}: script metadata: 'requires-python' must be a string")
@@ -138,13 +140,16 @@ def script_metadata(text: str, path: str) -> ScriptMetadata | None:
         try:
             Requirement(dep)
         except InvalidRequirement as exc:
-            raise ScriptMetadataError(f"{path}: script metadata: dependency {dep!r}: {exc}") from None
+            raise ScriptMetadataError(
+                f"{path}: script metadata: dependency {dep!r}: {exc}"
+            ) from None
     if requires is not None:
         try:
             SpecifierSet(requires)
         except InvalidSpecifier:
             raise ScriptMetadataError(
-                f"{path}: script metadata: 'requires-python' {requires!r} is not a version specifier"
+                f"{path}: script metadata: 'requires-python' {requires!r} "
+                "is not a version specifier"
             ) from None
     return ScriptMetadata(path, tuple(deps), requires)
 
@@ -161,10 +166,8 @@ def read_script(path: str | os.PathLike[str], stdin: TextIO | None = None) -> Sc
         text = (stdin or sys.stdin).read()
         label = "<stdin>"
         cells: list[tuple[int | None, str]]
-        if _looks_like_notebook(text):
-            cells = list(notebook_cells(text, label))
-        else:
-            cells = [(None, text)]
+        notebook = _looks_like_notebook(text)
+        cells = list(notebook_cells(text, label)) if notebook else [(None, text)]
         return Script(label, Path.cwd(), tuple(cells), _metadata(cells, label))
     file = Path(name)
     try:

@@ -50,7 +50,9 @@ def _check(version: tuple[int, int]) -> None:
     if not MIN_VERSION <= version <= MAX_VERSION:
         low = ".".join(map(str, MIN_VERSION))
         high = ".".join(map(str, MAX_VERSION))
-        raise ValueError(f"Python {version[0]}.{version[1]} is not supported (from {low} to {high})")
+        raise ValueError(
+            f"Python {version[0]}.{version[1]} is not supported (from {low} to {high})"
+        )
 
 
 def stdlib_modules(
