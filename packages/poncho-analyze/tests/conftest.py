@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from poncho_analyze.mapping import Environment
+from poncho_analyze.stdlib import parse_version, stdlib_modules
 
 DATA = Path(__file__).parent / "data"
 
@@ -99,7 +99,7 @@ def make_env(tmp_path: Path) -> Callable[..., Environment]:
         prefix = prefix or tmp_path / "prefix"
         prefix.mkdir(parents=True, exist_ok=True)
         return Environment(
-            prefix, tuple(sites), version, frozenset(sys.stdlib_module_names), prefix
+            prefix, tuple(sites), version, stdlib_modules(parse_version(version)), prefix
         )
 
     return make
