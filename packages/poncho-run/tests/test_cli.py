@@ -74,7 +74,7 @@ def test_bad_usage_exits_2_with_a_message(
 def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["-h"]) == 0
     out = capsys.readouterr().out
-    for text in ("127 command not found", "75 timed out waiting for the lock", "-u, --unpack-to"):
+    for text in ("127 command not found", "75 timed out waiting for the lock", "-u", "--unpack-to"):
         assert text in out
 
 
@@ -269,26 +269,17 @@ def test_a_signal_while_unpacking_removes_the_folder(env_tarball: Path, tmpdir_:
 
 def test_with_a_folder_the_command_replaces_the_wrapper(env_tarball: Path, tmp_path: Path) -> None:
     target = tmp_path / "env"
-    code = "import os; print(os.getpid(), os.getppid())"
-    argv = [
-        sys.executable,
-        "-c",
-        "import subprocess, sys; p = subprocess.Popen(sys.argv[1:]); print(p.pid); p.wait()",
-        sys.executable,
-        "-m",
-        "poncho_run",
-        "-e",
-        str(env_tarball),
-        "-d",
-        str(target),
-        "python",
-        "-c",
-        code,
-    ]
+    driver = (
+        "import subprocess, sys; p = subprocess.Popen(sys.argv[1:]); "
+        "print('wrapper', p.pid, flush=True); p.wait()"
+    )
+    code = "import os; print('command', os.getpid(), flush=True)"
+    wrapper = [sys.executable, "-m", "poncho_run", "-e", str(env_tarball), "-d", str(target)]
+    argv = [sys.executable, "-c", driver, *wrapper, "python", "-c", code]
     for _ in ("cold", "warm"):
-        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
-        wrapper_pid, command_pid = out[0], out[1]
-        assert command_pid == wrapper_pid, "same process: no extra process stays around"
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        pids = dict(line.split() for line in out.splitlines())
+        assert pids["command"] == pids["wrapper"], "same process: no extra process stays around"
 
 
 def test_warm_runs_pass_the_exit_status_and_report_missing_commands(

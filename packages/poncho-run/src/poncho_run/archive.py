@@ -114,7 +114,7 @@ def _program_stream(program: str, path: str | os.PathLike[str]) -> Iterator[IO[b
 
 @contextmanager
 def _python_stream(fmt: str, path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
-    with open(path, "rb") as raw:
+    with open(path, "rb", buffering=_BUFFER) as raw:
         if fmt == "tar":
             yield raw
             return

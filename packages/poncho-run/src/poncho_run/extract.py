@@ -1,5 +1,6 @@
 """The one safe extraction function of poncho-run.
 
+Archives are read with `poncho_run._tar` (``tarfile`` is several times slower here).
 Python 3.12 added tar extraction filters (``filter="data"``) but 3.10 lacks them, and they
 cost a ``realpath`` per member; the checks here are the same on every version:
 
@@ -26,9 +27,9 @@ folder of its own and removes it on error.
 from __future__ import annotations
 
 import os
-import tarfile
 from collections.abc import Callable
 
+from poncho_run._tar import Member, TarError, TarReader
 from poncho_run.archive import open_archive
 from poncho_run.errors import RunError, UnpackError, UnsafeArchive, UnsupportedArchive
 
@@ -56,13 +57,13 @@ def extract(
     root = os.fspath(dest)
     extractor = _Extractor(root)
     with open_archive(archive, use_programs=use_programs) as stream:
+        reader = TarReader(stream.read)
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                for member in tar:
-                    extractor.add(tar, member)
-                    if progress is not None and extractor.count % 1000 == 0:
-                        progress(extractor.count)
-        except tarfile.TarError as exc:
+            for member in reader:
+                extractor.add(reader, member)
+                if progress is not None and extractor.count % 1000 == 0:
+                    progress(extractor.count)
+        except TarError as exc:
             raise UnsupportedArchive(
                 f"{os.fspath(archive)}: corrupt or truncated archive ({exc})"
             ) from exc
@@ -89,7 +90,7 @@ class _Extractor:
         self.dirs: set[str] = {""}
         self.links: dict[str, str] = {}
 
-    def add(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+    def add(self, reader: TarReader, member: Member) -> None:
         rel = _relative(member.name, member.name)
         if rel:
             self._check_no_link_in(rel, member.name)
@@ -99,7 +100,7 @@ class _Extractor:
         elif not rel:
             raise UnsafeArchive(member.name, "replaces the target folder itself")
         elif member.isreg():
-            self._file(tar, member, rel)
+            self._file(reader, member, rel)
         elif member.issym():
             self._symlink(member, rel)
         elif member.islnk():
@@ -127,7 +128,7 @@ class _Extractor:
 
     # -- members -------------------------------------------------------------------------
 
-    def _file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, rel: str) -> None:
+    def _file(self, reader: TarReader, member: Member, rel: str) -> None:
         self.links.pop(rel, None)
         self._make_parent(rel, member.name)
         path = os.path.join(self.root, rel)
@@ -139,26 +140,19 @@ class _Extractor:
                 self._clear(path, member.name)
                 fd = os.open(path, _OPEN_FLAGS, mode)
             try:
-                source = tar.extractfile(member)
-                if source is not None:
-                    remaining = member.size
-                    while remaining > 0:
-                        chunk = source.read(min(remaining, _CHUNK))
-                        if not chunk:
-                            raise UnsupportedArchive(
-                                f"{member.name}: archive ends inside this member (truncated)"
-                            )
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view) :]
-                        remaining -= len(chunk)
+                remaining = member.size
+                while remaining > 0:
+                    view = memoryview(reader.read_data(min(remaining, _CHUNK)))
+                    remaining -= len(view)
+                    while view:
+                        view = view[os.write(fd, view) :]
                 os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
             finally:
                 os.close(fd)
         except OSError as exc:
             raise _write_error(member.name, exc) from exc
 
-    def _symlink(self, member: tarfile.TarInfo, rel: str) -> None:
+    def _symlink(self, member: Member, rel: str) -> None:
         target = member.linkname
         if target.startswith("/"):
             raise UnsafeArchive(member.name, f"symbolic link to an absolute path ({target})")
@@ -169,7 +163,7 @@ class _Extractor:
         self._make_parent(rel, member.name)
         self.links[rel] = target
 
-    def _hardlink(self, member: tarfile.TarInfo, rel: str) -> None:
+    def _hardlink(self, member: Member, rel: str) -> None:
         target_rel = _relative(member.linkname, member.name)
         if not target_rel:
             raise UnsafeArchive(member.name, "hard link to the target folder itself")
