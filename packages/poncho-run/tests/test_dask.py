@@ -36,6 +36,7 @@ from typing import Any
 
 import cloudpickle
 import pytest
+from dask.base import tokenize
 
 from poncho_run import CommandNotExecutable, CommandNotFound, EnvironmentNotFound, RunError
 from poncho_run._dask.function import EnvPython, _hint
@@ -484,6 +485,7 @@ def test_outside_a_worker_the_environment_object_is_prepared_here(
         run_command(["true"], "app")
     # A copy (as a worker gets) prepares again, finding the folder ready.
     copy = pickle.loads(pickle.dumps(env))
+    assert tokenize(copy) == tokenize(env) != tokenize(PonchoEnvironment(tarballs["cp"]))
     assert copy.prepared().prefix == prepared.prefix
     assert copy.unpack_dir() == str(prepared.prefix)
 

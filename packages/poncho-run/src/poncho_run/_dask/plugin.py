@@ -143,6 +143,11 @@ class PonchoEnvironment(WorkerPlugin):
         self.__dict__.update(state)
         self._init_runtime()
 
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        """What Dask hashes into the keys of tasks that take this object as an argument."""
+        state = self.__getstate__()
+        return (type(self).__name__, *(state[key] for key in sorted(state)))
+
     def __repr__(self) -> str:
         return f"PonchoEnvironment({self.location!r}, name={self.env_name!r})"
 
