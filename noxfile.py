@@ -36,7 +36,12 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on every package's src/."""
-    session.install("mypy>=1.10", "types-requests", *[f"./packages/{p}" for p in PACKAGES])
+    session.install(
+        "mypy>=1.10",
+        "types-requests",
+        "./packages/poncho-run[dask]",
+        *[f"./packages/{p}" for p in PACKAGES],
+    )
     for package in PACKAGES:
         session.run("mypy", f"packages/{package}/src")
 
