@@ -155,8 +155,10 @@ def _run(args: Options, command: list[str]) -> int:
     from poncho_run.api import open_ready
 
     environment_is_folder = args.environment is not None and os.path.isdir(args.environment)
-    if args.unpack_to is not None and not environment_is_folder:
-        ready = open_ready(args.unpack_to)
+    # The warm path: a ready folder; no lock, no tarball, nothing else imported.
+    folder = args.environment if environment_is_folder else args.unpack_to
+    if folder is not None and not (environment_is_folder and args.unpack_to is not None):
+        ready = open_ready(folder)
         if ready is not None and (args.no_data or not ready.has_data):
             ready.exec(command, data=False)
     _configure_logging(args.verbose)
