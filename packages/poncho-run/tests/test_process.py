@@ -136,3 +136,46 @@ def test_the_foreground_group_of_a_terminal_is_recognised(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(os, "tcgetpgrp", no_terminal)
     assert process._terminal_sent_it() is False
+
+
+SIGPIPE_BIT = 1 << (signal.SIGPIPE - 1)
+
+SHOW_IGNORED = """
+import sys
+from poncho_run.process import exec_command
+exec_command(["grep", "^SigIgn", "/proc/self/status"], {"PATH": "/usr/bin:/bin"})
+"""
+
+
+def ignored_mask(status_line: str) -> int:
+    return int(status_line.split()[1], 16)
+
+
+def test_the_command_does_not_inherit_python_s_ignored_sigpipe() -> None:
+    out = subprocess.run([sys.executable, "-c", SHOW_IGNORED], capture_output=True, text=True)
+    assert out.stdout.startswith("SigIgn")
+    assert not ignored_mask(out.stdout) & SIGPIPE_BIT
+    mine = Path("/proc/self/status").read_text().split("SigIgn:")[1].split()[0]
+    assert int(mine, 16) & SIGPIPE_BIT, "this interpreter does ignore it (else the test is moot)"
+
+
+def test_a_child_does_not_inherit_it_either(tmp_path: Path) -> None:
+    out = tmp_path / "status"
+    with SignalRelay() as relay:
+        argv = ["sh", "-c", f"grep ^SigIgn /proc/self/status > {out}"]
+        assert relay.run(argv, os.environ) == 0
+    assert not ignored_mask(out.read_text()) & SIGPIPE_BIT
+
+
+def test_outside_the_main_thread_signals_are_left_alone() -> None:
+    results: list[object] = []
+
+    def work() -> None:
+        with SignalRelay() as relay:
+            results.append(relay.run(["true"], os.environ))
+        results.append(signal.getsignal(signal.SIGTERM))
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    assert results == [0, signal.SIG_DFL]

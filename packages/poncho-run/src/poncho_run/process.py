@@ -3,8 +3,9 @@
 `exec_command` is what a run with an unpack folder does: poncho-run does not stay around.
 `SignalRelay` is for runs that must clean up after the command (the temporary folder):
 SIGINT, SIGTERM and SIGHUP are passed on to the child, and the caller cleans up once it
-exits. A SIGINT or SIGHUP that the terminal already sent to the whole foreground process
-group (Ctrl-C, hang-up) is not sent a second time. A signal that arrives before the child
+exits (in the main thread only: elsewhere Python cannot set signal handlers). A SIGINT or
+SIGHUP that the terminal already sent to the whole foreground process group (Ctrl-C,
+hang-up) is not sent a second time. A signal that arrives before the child
 exists raises `Terminated`, so that the caller can clean up and exit ``128 + signal``.
 
 This module is on the warm path: ``signal`` and ``subprocess`` are imported only by the relay.
@@ -34,10 +35,23 @@ def exec_command(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
 
     Raises `CommandNotFound` (exit status 127) or `CommandNotExecutable` (126).
     """
+    _restore_signals()
     try:
         os.execvpe(argv[0], list(argv), dict(env))
     except OSError as exc:
         raise _exec_error(argv[0], exc, env) from exc
+
+
+def _restore_signals() -> None:
+    """Undo what the interpreter did at start-up and an exec would pass on: Python ignores
+    SIGPIPE and SIGXFSZ (``subprocess`` restores them in its children; ``exec`` does not).
+    ``_signal`` is the built-in module under ``signal``, which would import ``enum``."""
+    import _signal
+
+    for name in ("SIGPIPE", "SIGXFSZ"):
+        number = getattr(_signal, name, None)
+        if number is not None:
+            _signal.signal(number, _signal.SIG_DFL)
 
 
 def exit_status(returncode: int) -> int:
@@ -89,7 +103,10 @@ class SignalRelay:
 
     def __enter__(self) -> SignalRelay:
         import signal
+        import threading
 
+        if threading.current_thread() is not threading.main_thread():
+            return self  # only the main thread may set handlers: signals keep their course
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             self._previous[signum] = signal.signal(signum, self._handle)
         return self
