@@ -121,9 +121,47 @@ def test_a_rename_that_fails_is_an_unpack_error(
         raise OSError(errno.EBUSY, "Device or resource busy")
 
     monkeypatch.setattr(Path, "rename", refuse)
-    with pytest.raises(UnpackError, match="mount point"):
+    with pytest.raises(UnpackError, match="cannot move the unpacked environment"):
         ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
     assert siblings(tmp_path / "env") == ["env.poncho.lock"]
+    assert not (tmp_path / "env").exists() and not (tmp_path / "env").is_symlink()
+
+
+def test_an_empty_folder_that_cannot_be_replaced_is_an_unpack_error(
+    tmp_path: Path, hand_tarball: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "env").mkdir()
+
+    def refuse(self: Path) -> None:
+        raise OSError(errno.EBUSY, "Device or resource busy")
+
+    monkeypatch.setattr(Path, "rmdir", refuse)
+    with pytest.raises(UnpackError, match=r"cannot create .*Device or resource busy"):
+        ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
+    assert siblings(tmp_path / "env") == ["env.poncho.lock"]
+
+
+def test_a_failure_while_relocating_leaves_nothing(
+    tmp_path: Path, hand_tarball: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(prefix: str) -> bool:
+        assert Path(prefix).is_symlink(), "relocated through the link, at its final path"
+        raise RunError("conda-unpack failed")
+
+    monkeypatch.setattr(unpack, "relocate", fail)
+    with pytest.raises(RunError, match="conda-unpack failed"):
+        ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
+    assert siblings(tmp_path / "env") == ["env.poncho.lock"]
+    assert not (tmp_path / "env").is_symlink() and not (tmp_path / "env").exists()
+
+
+def test_the_shared_folder_gets_ordinary_permissions(tmp_path: Path, hand_tarball: Path) -> None:
+    mask = os.umask(0o022)
+    try:
+        ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "env").stat().st_mode & 0o777 == 0o755
 
 
 # -- real processes ------------------------------------------------------------------------
@@ -170,41 +208,58 @@ def test_simultaneous_runs_share_one_folder_and_unpack_it_once(tmp_path: Path) -
     assert siblings(target) == ["env.poncho.lock"]
 
 
-# Pauses the extraction after 200 members (and says so), to be killed there.
+# Pauses (and says so) after 200 members are extracted, or inside the relocation, to be
+# killed there.
 PAUSING = """
 import sys, time
-from poncho_run import extract
+from poncho_run import extract, unpack
+
+def pause():
+    print("paused", flush=True)
+    time.sleep(600)
+
 add = extract._Extractor.add
 def slow_add(self, tar, member):
     add(self, tar, member)
-    if self.count == 200:
-        print("paused", flush=True)
-        time.sleep(600)
+    if self.count == 200 and sys.argv[1] == "extracting":
+        pause()
 extract._Extractor.add = slow_add
+relocate = unpack.relocate
+def slow_relocate(prefix):
+    relocate(prefix)
+    if sys.argv[1] == "relocating":
+        pause()
+    return True
+unpack.relocate = slow_relocate
 from poncho_run.cli import main
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(sys.argv[2:]))
 """
 
 
-def test_a_run_killed_while_unpacking_leaves_no_half_filled_folder(tmp_path: Path) -> None:
+@pytest.mark.parametrize("moment", ["extracting", "relocating"])
+def test_a_run_killed_while_unpacking_leaves_no_half_filled_folder(
+    tmp_path: Path, moment: str
+) -> None:
     tarball = big_env(tmp_path, 1000)
     target = tmp_path / "env"
     argv = ["-e", str(tarball), "-d", str(target), "--", "hello"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", PAUSING, *argv], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", PAUSING, moment, *argv], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None and proc.stdout.readline() == "paused\n"
     (temp,) = [p for p in tmp_path.iterdir() if p.name.startswith("env" + TEMP_INFIX)]
-    assert len(tree(temp)) > 100, "killed in the middle of extracting"
+    assert len(tree(temp)) > 100, "killed in the middle of unpacking"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stdout.close()
-    assert not target.exists(), "the folder only appears complete"
+    assert read_state(str(target)) is None
+    assert not target.exists() or target.is_symlink(), "the folder itself only appears complete"
 
     good = subprocess.run(
         [sys.executable, "-m", "poncho_run", *argv], capture_output=True, text=True, check=False
     )
     assert good.returncode == 0, good.stderr
     assert good.stdout == f"hello prefix={target} act=yes:{target}\n"
+    assert not target.is_symlink()
     assert len(list((target / "lib" / "pad").rglob("*.py"))) == 1000
     assert not temp.exists(), "the leftover is removed"

@@ -6,11 +6,12 @@
 2. Otherwise take the lock on DIR (`poncho_run.lock`), waiting up to `wait` seconds, and
    check again (another run may have finished meanwhile).
 3. DIR missing or empty: extract the archive into a sibling temporary folder
-   (``DIR.poncho-tmp-XXXX``), then rename it to DIR. A run killed in the middle leaves
-   only that sibling, which the next run holding the lock removes; DIR is never seen
-   half-filled.
-4. DIR (now) full but without state (unpacked by hand, or by a run killed between the
-   rename and the state file): `finalize` it in place, without extracting anything.
+   (``DIR.poncho-tmp-XXXX``), `finalize` it through a symbolic link DIR -> sibling
+   (conda-unpack takes the prefix from its own path), then replace the link by the sibling
+   (rename). A run killed in the middle leaves only the sibling (and maybe the link), which
+   the next run holding the lock removes; DIR is never seen half-filled or half-relocated.
+4. DIR full but without state (unpacked by hand): `finalize` it in place, without
+   extracting anything.
 
 `finalize` relocates the prefix (``conda-unpack``), computes the activation and writes the
 state file last; it runs once per unpack, never per run.
@@ -26,7 +27,6 @@ import errno
 import logging
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,24 +82,47 @@ def _ensure_locked(archive: str | None, folder: str, use_programs: bool) -> dict
     state = _state.read_state(folder)
     if state is not None:
         return state
-    if not _is_full(folder):
-        if archive is None:
-            raise EnvironmentNotFound(
-                f"{folder}: is empty or missing, and no environment (-e) was given"
-            )
-        _remove_stale_siblings(folder)
-        path = Path(folder)
-        temp = tempfile.mkdtemp(prefix=path.name + TEMP_INFIX, dir=path.parent)
-        try:
-            _log.info("unpacking %s into %s", archive, folder)
-            extract(archive, temp, use_programs=use_programs)
-            _rename_into_place(temp, folder)
-        except BaseException:
-            shutil.rmtree(temp, ignore_errors=True)
-            raise
-    else:
+    _remove_leftovers(folder)
+    if _is_full(folder):
         _log.info("%s: full but not prepared by poncho-run; using its content as it is", folder)
-    return finalize(folder)
+        return finalize(folder)
+    if archive is None:
+        raise EnvironmentNotFound(
+            f"{folder}: is empty or missing, and no environment (-e) was given"
+        )
+    temp = _make_sibling(folder)
+    try:
+        _log.info("unpacking %s into %s", archive, folder)
+        extract(archive, temp, use_programs=use_programs)
+        return _finalize_and_move(temp, folder)
+    except BaseException:
+        if Path(folder).is_symlink() and str(Path(folder).readlink()) == temp:
+            Path(folder).unlink()
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+
+
+def _finalize_and_move(temp: str, folder: str) -> dict[str, Any]:
+    """`finalize` the environment unpacked in `temp` as if it were at `folder`, then move it
+    there. conda-unpack takes the prefix from its own path, so it runs through a symbolic
+    link `folder` -> `temp`; the link is then replaced by the folder itself (a rename):
+    `folder` never holds a partly unpacked or partly relocated environment."""
+    path = Path(folder)
+    try:
+        if path.is_dir():
+            path.rmdir()  # empty (checked under the lock); rename could replace it, not symlink
+        path.symlink_to(temp)
+    except OSError as exc:
+        raise UnpackError(f"cannot create {folder}: {exc.strerror or exc}") from exc
+    state = finalize(folder)
+    try:
+        path.unlink()
+        Path(temp).rename(folder)
+    except OSError as exc:
+        raise UnpackError(
+            f"cannot move the unpacked environment into {folder}: {exc.strerror or exc}"
+        ) from exc
+    return state
 
 
 def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict[str, Any]:
@@ -142,27 +165,33 @@ def _is_full(folder: str) -> bool:
         raise RunError(f"{folder}: exists and is not a folder") from exc
 
 
-def _remove_stale_siblings(folder: str) -> None:
-    """Remove temporary siblings left by runs killed while unpacking (we hold the lock, so
-    no living run owns one)."""
+def _remove_leftovers(folder: str) -> None:
+    """Remove what runs killed while unpacking left (we hold the lock, so no living run owns
+    any of it): temporary siblings, and `folder` itself if it is still their link."""
     path = Path(folder)
     start = path.name + TEMP_INFIX
+    if path.is_symlink() and path.readlink().name.startswith(start):
+        _log.info("removing the link %s, left by an interrupted unpack", folder)
+        path.unlink()
     stale = [
         entry
         for entry in path.parent.iterdir()
         if entry.name.startswith(start) and entry.is_dir() and not entry.is_symlink()
     ]
-    for path in stale:
-        _log.info("removing %s, left by an interrupted unpack", path)
-        shutil.rmtree(path, ignore_errors=True)
+    for entry in stale:
+        _log.info("removing %s, left by an interrupted unpack", entry)
+        shutil.rmtree(entry, ignore_errors=True)
 
 
-def _rename_into_place(temp: str, folder: str) -> None:
-    try:
-        # Replaces `folder` if it is an empty folder (POSIX rename); creates it otherwise.
-        Path(temp).rename(folder)
-    except OSError as exc:
-        raise UnpackError(
-            f"cannot move the unpacked environment into {folder}: {exc.strerror or exc} "
-            "(is it a mount point? give a folder inside it)"
-        ) from exc
+def _make_sibling(folder: str) -> str:
+    """A new empty folder next to `folder`, with the permissions a plain mkdir gives (not
+    mkdtemp's 0700: it becomes the shared environment)."""
+    path = Path(folder)
+    for _ in range(100):
+        temp = path.with_name(f"{path.name}{TEMP_INFIX}{os.urandom(4).hex()}")
+        try:
+            temp.mkdir()
+        except FileExistsError:
+            continue
+        return str(temp)
+    raise UnpackError(f"cannot create a temporary folder next to {folder}")  # pragma: no cover
