@@ -142,7 +142,8 @@ def parse_console(block: Block) -> list[Command]:
         while text[-1].endswith("\\") and index < len(lines):
             text.append(lines[index])
             index += 1
-        for dash, term in re.findall(r"<<(-?)\s*['\"]?(\w+)['\"]?", "\n".join(text)):
+        heredocs = re.findall(r"(?<!<)<<(?!<)(-?)\s*['\"]?(\w+)['\"]?", "\n".join(text))
+        for dash, term in heredocs:
             while index < len(lines):
                 text.append(lines[index])
                 index += 1
@@ -499,6 +500,8 @@ def test_build_writes_man_pages_groff_reads_cleanly(tmp_path: Path) -> None:
                               text=True, check=True).stdout  # fmt: skip
         text = re.sub(r".\x08", "", re.sub(r"\x1b\[[0-9;]*m", "", text))  # no bold, no colour
         assert "SYNOPSIS" in text and page.stem in text
+        if page.stem == "poncho_package_run":  # an OPTIONS item, as man shows it
+            assert re.search(r"^ +-d, -u, --unpack-to DIR$", text, re.MULTILINE), text
 
 
 def test_build_fails_on_a_broken_link(tmp_path: Path) -> None:
