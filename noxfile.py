@@ -64,5 +64,7 @@ def benchmarks(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the user guide, man pages and API reference into docs/_build."""
-    session.install("pdoc>=14", *[f"./packages/{p}" for p in PACKAGES])
+    session.install(
+        "pdoc>=14", "./packages/poncho-run[dask]", *[f"./packages/{p}" for p in PACKAGES]
+    )
     session.run("python", "docs/build.py", "docs/_build")
