@@ -27,6 +27,7 @@ import errno
 import logging
 import os
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -61,21 +62,24 @@ def ensure_ready(
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UnpackError(f"cannot create {parent}: {exc.strerror or exc}") from exc
-    try:
-        lock = folder_lock(folder, wait, done=lambda: _state.read_state(folder) is not None)
-        with lock:
-            return _ensure_locked(archive, folder, use_programs)
-    except OSError as exc:
-        if isinstance(exc, RunError):
-            raise
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and _is_full(folder):
-            _log.warning(
-                "%s: cannot lock it (%s); using it as it is, without relocating it",
-                folder,
-                exc.strerror,
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(
+                folder_lock(folder, wait, done=lambda: _state.read_state(folder) is not None)
             )
-            return _compute_state(folder)
-        raise UnpackError(f"cannot lock {folder}: {exc.strerror or exc}") from exc
+        except OSError as exc:
+            if isinstance(exc, RunError):  # LockTimeout
+                raise
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and _is_full(folder):
+                _log.warning(
+                    "%s: cannot lock it (%s); using it as it is, without relocating it",
+                    folder,
+                    exc.strerror,
+                )
+                return _compute_state(folder)
+            raise UnpackError(f"cannot lock {folder}: {exc.strerror or exc}") from exc
+        return _ensure_locked(archive, folder, use_programs)
+    raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 
 def _ensure_locked(archive: str | None, folder: str, use_programs: bool) -> dict[str, Any]:
