@@ -222,6 +222,15 @@ def test_pkg_mapping(tmp_path: Path, conda_env: Environment) -> None:
         analyze([job], environment=conda_env, pkg_mapping={"cv2": "opencv=4.9"})
 
 
+def test_pkg_mapping_decides_each_import_once(tmp_path: Path, conda_env: Environment) -> None:
+    job = _script(tmp_path, "import yaml\nimport cv2\n")
+    result = analyze(
+        [job], environment=conda_env, pkg_mapping={"yaml": "PyYAML", "cv2": "conda:opencv"}
+    )
+    modules = [d.module for d in result.decisions]
+    assert sorted(modules) == ["cv2", "yaml"]
+
+
 def test_extra_packages(tmp_path: Path, conda_env: Environment) -> None:
     job = _script(tmp_path, "import json\n")
     result = analyze(

@@ -2,14 +2,18 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from poncho_analyze import __version__
 from poncho_analyze.cli import build_parser, main
 
 LIBCST = f"libcst=={version('libcst')}"
@@ -87,9 +91,78 @@ def test_errors(
     assert "Traceback" not in err
 
 
-def test_unwritable_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([str(_job(tmp_path)), str(tmp_path / "no" / "such" / "dir" / "spec.json")]) == 1
-    assert "poncho_package_analyze: error:" in capsys.readouterr().err
+def test_unwritable_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    assert main(["job.py", "no/such/spec.json"]) == 1
+    assert capsys.readouterr().err == (
+        "poncho_package_analyze: error: cannot write no/such/spec.json: "
+        "the folder no/such does not exist\n"
+    )
+    (tmp_path / "adir").mkdir()
+    assert main(["job.py", "adir"]) == 1
+    assert capsys.readouterr().err.startswith("poncho_package_analyze: error: cannot write adir: ")
+    assert sorted(tmp_path.rglob("*")) == sorted([*before, tmp_path / "adir"])
+
+
+def test_missing_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path)
+    assert main(["job.py", "nope.py", "spec.json"]) == 1
+    assert capsys.readouterr().err == "poncho_package_analyze: error: nope.py: no such file\n"
+    assert not (tmp_path / "spec.json").exists()
+
+
+def test_ctrl_c_exits_130_and_writes_nothing(tmp_path: Path) -> None:
+    # The interpreter to inspect says when it runs, then waits for the interruption.
+    started = tmp_path / "started"
+    fake = tmp_path / "python"
+    fake.write_text(f"#!/bin/sh\n: > '{started}'\nexec sleep 60\n")
+    fake.chmod(0o755)
+    _job(tmp_path)
+    argv = [sys.executable, "-m", "poncho_analyze", "--interpreter", "./python", "job.py", "out"]
+    # start_new_session: its own process group, which a terminal's Ctrl-C reaches whole
+    with subprocess.Popen(
+        argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as proc:
+        while not started.exists() and proc.poll() is None:
+            time.sleep(0.01)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert started.exists(), err
+    assert proc.returncode == 130, err
+    assert err == "poncho_package_analyze: interrupted\n"
+    assert not (tmp_path / "out").exists()
+    assert not list(tmp_path.glob(".out.*"))
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"poncho_package_analyze {__version__}\n"
+
+
+def test_explain_with_pkg_mapping_says_each_import_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path, "import json\nimport surely_not_installed_anywhere\nimport libcst\n")
+    argv = ["job.py", "-", "--explain", "--pkg-mapping", "surely_not_installed_anywhere=a-dist"]
+    assert main(argv) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert sorted(line.split(" -> ")[0] for line in lines) == [
+        "json",
+        "libcst",
+        "surely_not_installed_anywhere",
+    ]
+    assert "surely_not_installed_anywhere -> pip a-dist (--pkg-mapping " in "\n".join(lines)
 
 
 @pytest.mark.parametrize(
@@ -145,6 +218,24 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
 def test_interpreter_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(_job(tmp_path)), "-", "--interpreter", sys.executable]) == 0
     assert LIBCST in capsys.readouterr().out
+
+
+def test_interpreter_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    exe = Path(sys.executable)
+    (tmp_path / "userenv").symlink_to(exe.parent.parent, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path)
+    relative = f"userenv/{exe.parent.name}/{exe.name}"
+    assert main(["job.py", "-", "--interpreter", relative]) == 0
+    assert LIBCST in capsys.readouterr().out
+    (tmp_path / "otherenv" / "bin").mkdir(parents=True)
+    assert main(["job.py", "-", "--interpreter", "otherenv/bin/python"]) == 1
+    assert capsys.readouterr().err == (
+        "poncho_package_analyze: error: cannot inspect the interpreter otherenv/bin/python: "
+        "no such file\n"
+    )
 
 
 def test_parser_describes_every_option() -> None:

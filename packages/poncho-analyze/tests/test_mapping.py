@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -200,3 +201,48 @@ def test_environment_current_and_from_python() -> None:
 def test_environment_of_a_missing_interpreter(tmp_path: Path) -> None:
     with pytest.raises(AnalyzeError, match="cannot inspect the interpreter"):
         Environment.from_python(tmp_path / "nope")
+
+
+def test_interpreter_relative_to_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The probe runs in an empty temporary folder: the path must not be read from there.
+    # (A path with "../" would find the same file from there: go down from here.)
+    exe = Path(sys.executable)
+    (tmp_path / "userenv").symlink_to(exe.parent.parent, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    env = Environment.from_python(f"userenv/{exe.parent.name}/{exe.name}")
+    assert env.prefix.resolve() == Path(sys.prefix).resolve()
+    assert env.python_version == Environment.current().python_version
+
+
+def test_interpreter_bare_name_is_looked_up_on_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = os.path.basename(sys.executable)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_text("not a python\n")  # not the one a bare name means
+    monkeypatch.setenv("PATH", os.path.dirname(sys.executable))
+    assert Environment.from_python(name).prefix == Path(sys.prefix)
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("userenv/bin/python", "no such file"),
+        ("userenv/bin", "a folder, not a Python executable"),
+        ("userenv/notexec", "not executable"),
+        ("surely-no-such-python", "not found on PATH"),
+        ("notexec", "not found on PATH (write ./notexec for the one in the current folder)"),
+    ],
+)
+def test_interpreter_that_cannot_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, given: str, problem: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "userenv" / "bin").mkdir(parents=True)
+    (tmp_path / "userenv" / "notexec").write_text("#!/bin/sh\n")
+    (tmp_path / "notexec").write_text("#!/bin/sh\n")
+    with pytest.raises(AnalyzeError) as info:
+        Environment.from_python(given)
+    assert str(info.value) == f"cannot inspect the interpreter {given}: {problem}"

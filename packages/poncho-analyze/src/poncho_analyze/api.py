@@ -285,7 +285,8 @@ def analyze(
         if key is not None:
             if key not in decided:
                 work.named(key, mapping[key], f"--pkg-mapping {key}={mapping[key]}", where)
-                decided[key] = work.decisions[-1]
+                # named() records its decision; it joins the others once, from decided
+                decided[key] = work.decisions.pop()
             continue
         if top in stdlib:
             decided.setdefault(

@@ -6,8 +6,10 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from poncho_analyze import __version__
 from poncho_analyze.api import Analysis, analyze
 from poncho_analyze.errors import AnalyzeError
 from poncho_spec import PonchoError, dump_spec
@@ -99,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print on stderr which import became which package, and why",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser  # fmt: skip
 
 
@@ -129,7 +132,7 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
         if args.explain:
             for decision in result.decisions:
                 print(decision.line(), file=sys.stderr)
-        dump_spec(result.spec, args.output)
+        _write(result, args.output)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -140,6 +143,19 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _write(result: Analysis, output: str) -> None:
+    """Write the spec; an OSError names OUTPUT, not the temporary file beside it."""
+    try:
+        dump_spec(result.spec, output)
+    except OSError as exc:
+        folder = Path(output).parent
+        if output != "-" and not folder.is_dir():
+            problem = f"the folder {folder} does not exist"
+        else:
+            problem = exc.strerror or str(exc)
+        raise AnalyzeError(f"cannot write {output}: {problem}") from exc
 
 
 def entrypoint() -> None:

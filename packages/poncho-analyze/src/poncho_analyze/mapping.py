@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,30 @@ def canonical_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _executable(given: str) -> str:
+    """The absolute path of the interpreter *given*, as a shell would find it; the probe
+    runs in another folder, so a relative path would name another file there.  Links are
+    kept: a virtual environment's python is a link, and its environment is where it is."""
+    if os.sep in given or (os.altsep and os.altsep in given):
+        path = Path(given).absolute()
+        if path.is_dir():
+            problem = "a folder, not a Python executable"
+        elif not path.exists():
+            problem = "no such file"
+        elif not os.access(path, os.X_OK):
+            problem = "not executable"
+        else:
+            return str(path)
+    else:
+        found = shutil.which(given)
+        if found is not None:
+            return str(Path(found).absolute())
+        problem = "not found on PATH"
+        if Path(given).exists():
+            problem += f" (write ./{given} for the one in the current folder)"
+    raise AnalyzeError(f"cannot inspect the interpreter {given}: {problem}")
+
+
 @dataclass(frozen=True)
 class Environment:
     """A Python environment to inspect: its prefix, module search path and version.
@@ -93,8 +118,12 @@ class Environment:
     @classmethod
     def from_python(cls, executable: str | os.PathLike[str]) -> Environment:
         """The environment of another interpreter, asked with a subprocess (it imports
-        only ``sys`` and ``json``, from an empty folder)."""
-        exe = os.fspath(executable)
+        only ``sys`` and ``json``, from an empty folder).
+
+        A path (``env/bin/python``) is taken relative to the current folder, a bare name
+        (``python3``) is looked up on ``PATH``."""
+        given = os.fspath(executable)
+        exe = _executable(given)
         try:
             with tempfile.TemporaryDirectory(prefix="poncho-analyze-") as empty:
                 out = subprocess.run(
@@ -104,7 +133,7 @@ class Environment:
             info = json.loads(out.stdout)
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             detail = getattr(exc, "stderr", "") or exc
-            raise AnalyzeError(f"cannot inspect the interpreter {exe}: {detail}") from exc
+            raise AnalyzeError(f"cannot inspect the interpreter {given}: {detail}") from exc
         return cls._from_info(
             info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"]
         )
