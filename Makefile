@@ -27,8 +27,9 @@ demo: $(DEMO_VENV)/.ready
 	    ./packages/poncho-create ./packages/poncho-analyze ./packages/poncho ./packages/poncho-testing
 	$(DEMO_VENV)/bin/python demo/run_demo.py
 
-## test: every package alone on Python 3.10 and the newest, then the integration tests
+## test: lint and types, every package alone on Python 3.10 and the newest, then integration
 test: $(VENV)/.ready
+	$(VENV)/bin/nox -s lint typecheck
 	rm -f .tox/junit-*.xml
 	PATH="$(PYPATH)$$PATH" $(TOX) run-parallel --parallel $(TOX_PARALLEL) --parallel-no-spinner
 	$(VENV)/bin/python tools/junit_summary.py .tox
