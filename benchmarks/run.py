@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
+import logging
 import os
 import platform
 import sys
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=AREAS, default=AREAS)
     parser.add_argument("--results", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
+    # The libraries log their warnings (e.g. 'the spec's channel is a local folder'), once
+    # per repetition: the table is what matters here.
+    logging.basicConfig(level=logging.ERROR)
     sys.path.insert(0, str(HERE))
     rows: list[dict[str, object]] = []
     for area in args.only:
