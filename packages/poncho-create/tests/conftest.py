@@ -38,6 +38,21 @@ MINI_PACKAGES = [
 ]
 
 
+def _index(name: str, version: str, depends: list[str]) -> dict[str, object]:
+    """The info/index.json of a mini package (also the core of its repodata record)."""
+    return {
+        "name": name,
+        "version": version,
+        "build": "0",
+        "build_number": 0,
+        "depends": depends,
+        "noarch": "generic",
+        "subdir": "noarch",
+        "license": "MIT",
+        "timestamp": 1700000000000,
+    }
+
+
 def _generic_package(name: str, version: str, depends: list[str], files: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:bz2") as tar:
@@ -47,18 +62,7 @@ def _generic_package(name: str, version: str, depends: list[str], files: dict[st
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
 
-        index = {
-            "name": name,
-            "version": version,
-            "build": "0",
-            "build_number": 0,
-            "depends": depends,
-            "noarch": "generic",
-            "subdir": "noarch",
-            "license": "MIT",
-            "timestamp": 1700000000000,
-        }
-        add("info/index.json", json.dumps(index).encode())
+        add("info/index.json", json.dumps(_index(name, version, depends)).encode())
         paths = []
         for path, data in files.items():
             add(path, data, 0o755 if path.startswith("bin/") else 0o644)
@@ -96,15 +100,7 @@ def mini_channel(tmp_path_factory: pytest.TempPathFactory) -> MiniChannel:
         filename = f"{name}-{version}-0.tar.bz2"
         (noarch / filename).write_bytes(data)
         records[filename] = {
-            "name": name,
-            "version": version,
-            "build": "0",
-            "build_number": 0,
-            "depends": depends,
-            "noarch": "generic",
-            "subdir": "noarch",
-            "license": "MIT",
-            "timestamp": 1700000000000,
+            **_index(name, version, depends),
             "sha256": hashlib.sha256(data).hexdigest(),
             "md5": hashlib.md5(data).hexdigest(),
             "size": len(data),

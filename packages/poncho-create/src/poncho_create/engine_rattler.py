@@ -173,6 +173,15 @@ def install(
     )
     from rattler.platform import Subdir
 
+    failures = (
+        CacheDirError,
+        ExtractError,
+        FetchRepoDataError,
+        InstallerError,
+        IoError,
+        LinkError,
+        TransactionError,
+    )
     progress = _InstallProgress(records, report)
     try:
         _run(
@@ -185,15 +194,7 @@ def install(
                 reporter=progress,
             )
         )
-    except (
-        CacheDirError,
-        ExtractError,
-        FetchRepoDataError,
-        InstallerError,
-        IoError,
-        LinkError,
-        TransactionError,
-    ) as exc:
+    except failures as exc:
         message = str(exc).strip().replace("\n", "; ")
         raise CreateError(f"installing the conda packages failed: {message}") from exc
     progress.done()
