@@ -161,6 +161,26 @@ def test_from_lock_rebuilds_the_same_environment(demo_build: Any, tmp_path: Path
     assert out.read_bytes()[:4] == b"\x28\xb5\x2f\xfd"  # zstd magic
 
 
+def test_from_lock_rebuilds_from_the_package_cache_with_the_channel_gone(
+    mini_channel: Any, tmp_path: Path
+) -> None:
+    channel = tmp_path / "channel"
+    shutil.copytree(mini_channel.path, channel)
+    dirs = {"cache_dir": tmp_path / "envs", "pkgs_dir": tmp_path / "pkgs", "tmp_dir": tmp_path}
+    spec = {"conda": {"channels": [channel.as_uri()], "dependencies": ["mini-tool"]}}
+    create(spec, tmp_path / "first.tar.gz", lock_out=tmp_path / "lock.json", **dirs)
+    shutil.rmtree(channel)  # as on an air-gapped node whose package cache is filled
+
+    out = create(spec, tmp_path / "again.tar.gz", from_lock=tmp_path / "lock.json",
+                 lock_out=tmp_path / "again.json", **dirs)  # fmt: skip
+    assert (tmp_path / "again.json").read_text() == (tmp_path / "lock.json").read_text()
+    with tarfile.open(out) as tar:
+        assert "bin/mini-tool" in tar.getnames()
+    with pytest.raises(ChannelError, match="channel"):  # solving needs the channel
+        create(spec, tmp_path / "solved.tar.gz", **dirs)
+    assert not (tmp_path / "solved.tar.gz").exists()
+
+
 def test_from_lock_fails_when_a_locked_package_is_gone(
     demo_build: Any, tmp_path: Path, build_dirs: dict[str, Any]
 ) -> None:

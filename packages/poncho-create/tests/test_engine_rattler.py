@@ -127,10 +127,8 @@ def test_install_failure_is_a_create_error(
         install(records, tmp_path / "env", tmp_path / "empty-pkgs", "linux-64", Reporter(None))
 
 
-def test_records_from_lock(mini_channel: Any, pkgs_dir: Path) -> None:
-    assert records_from_lock(Lock("linux-64", "h"), pkgs_dir) == []
-    records = solve(["mini-tool"], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
-    entries = tuple(
+def lock_entries(records: list[Any]) -> tuple[CondaLockEntry, ...]:
+    return tuple(
         CondaLockEntry(
             r.name.normalized,
             str(r.version),
@@ -141,6 +139,12 @@ def test_records_from_lock(mini_channel: Any, pkgs_dir: Path) -> None:
         )
         for r in records
     )
+
+
+def test_records_from_lock(mini_channel: Any, pkgs_dir: Path) -> None:
+    assert records_from_lock(Lock("linux-64", "h"), pkgs_dir) == []
+    records = solve(["mini-tool"], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
+    entries = lock_entries(records)
     again = records_from_lock(Lock("linux-64", "h", conda=entries), pkgs_dir)
     assert sorted(r.url for r in again) == sorted(r.url for r in records)
     changed = (dataclasses.replace(entries[0], sha256="0" * 64),)
@@ -151,3 +155,34 @@ def test_records_from_lock(mini_channel: Any, pkgs_dir: Path) -> None:
     )
     with pytest.raises(ChannelError, match="file:///nowhere"):
         records_from_lock(Lock("linux-64", "h", conda=missing_channel), pkgs_dir)
+
+
+def test_a_lock_whose_packages_are_cached_asks_no_channel(
+    mini_channel: Any, http_server: Any, tmp_path: Path
+) -> None:
+    shutil.copytree(mini_channel.path, http_server.root / "channel")
+    url, pkgs = f"{http_server.url}/channel", tmp_path / "pkgs"
+    records = solve(["mini-tool"], [url], "linux-64", pkgs, Reporter(None))
+    install(records, tmp_path / "env", pkgs, "linux-64", Reporter(None))
+    lock = Lock("linux-64", "h", conda=lock_entries(records))
+    asked = len(http_server.requests)
+
+    again = records_from_lock(lock, pkgs)
+    assert lock_entries(again) == lock.conda
+    install(again, tmp_path / "again", pkgs, "linux-64", Reporter(None))
+    assert (tmp_path / "again" / "bin" / "mini-tool").read_text().startswith("#!/bin/sh")
+    assert http_server.requests[asked:] == []
+
+    # The cache is trusted only to the lock's sha256: without one, the channel is asked.
+    unchecked = Lock("linux-64", "h", conda=tuple(
+        dataclasses.replace(e, sha256=None) for e in lock.conda))  # fmt: skip
+    assert sorted(r.url for r in records_from_lock(unchecked, pkgs)) == sorted(
+        e.url for e in lock.conda
+    )
+    assert any("repodata" in r for r in http_server.requests[asked:])
+
+    # With the channel gone, the cached packages still rebuild; uncached ones cannot.
+    shutil.rmtree(http_server.root / "channel")
+    assert lock_entries(records_from_lock(lock, pkgs)) == lock.conda
+    with pytest.raises(ChannelError, match="/channel"):
+        records_from_lock(lock, tmp_path / "empty-pkgs")

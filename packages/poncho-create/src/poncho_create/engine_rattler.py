@@ -23,7 +23,7 @@ from poncho_create.errors import (
     PackageNotFound,
     UnsatisfiableSpec,
 )
-from poncho_create.lock import Lock
+from poncho_create.lock import CondaLockEntry, Lock
 from poncho_create.progress import Reporter
 
 if TYPE_CHECKING:
@@ -108,22 +108,80 @@ def solve(
 def records_from_lock(lock: Lock, pkgs_dir: Path) -> list[RepoDataRecord]:
     """The repodata records of every package in `lock`, found again by url (no solving).
 
-    The channels' repodata is read to get each package's full record; a locked package
-    missing from its channel, or with another sha256 there, is a LockError.
+    A package already in the package cache `pkgs_dir` with the lock's sha256 is taken from
+    there (its ``info/index.json``), so a lock whose packages are all cached rebuilds with no
+    channel at all, as on an air-gapped node. The others are looked up in their channels'
+    repodata; one missing there, or with another sha256, is a LockError.
     """
+    if not lock.conda:
+        return []
+    found = _records_from_cache(lock, pkgs_dir)
+    missing = [entry for entry in lock.conda if entry.url not in found]
+    if missing:
+        found.update(_records_from_channels(missing, lock.platform, pkgs_dir))
+    log.info(
+        "lock: %d of %d packages from the package cache",
+        len(lock.conda) - len(missing),
+        len(lock.conda),
+    )
+    return [found[entry.url] for entry in lock.conda]
+
+
+def _records_from_cache(lock: Lock, pkgs_dir: Path) -> dict[str, RepoDataRecord]:
+    """Records, by url, of the locked packages that `pkgs_dir` holds with the lock's sha256.
+
+    The record is the package's own ``index.json`` with the lock's url, channel and sha256;
+    rattler's cache index confirms that the cached package has that sha256. An entry with no
+    sha256, or whose url does not name ``name-version-build``, is not taken from the cache.
+    """
+    import rattler
+
+    candidates: dict[str, RepoDataRecord] = {}
+    for entry in lock.conda:
+        stem = f"{entry.name}-{entry.version}-{entry.build}"
+        file_name = entry.url.rsplit("/", 1)[-1]
+        index_json = pkgs_dir / stem / "info" / "index.json"
+        if not entry.sha256 or _archive_stem(file_name) != stem or not index_json.is_file():
+            continue
+        try:
+            package = rattler.PackageRecord.from_index_json(index_json, sha256=entry.sha256)
+            candidates[entry.url] = rattler.RepoDataRecord(
+                package, file_name, entry.url, entry.channel or _channel_of(entry.url)
+            )
+        except Exception as exc:  # a damaged cache entry: the channel has the package too
+            log.debug("package cache entry %s not used: %s", stem, exc)
+    if not candidates:
+        return {}
+    try:
+        index = _run(rattler.PackageCache.new_layered([pkgs_dir]).index())
+    except Exception as exc:  # pragma: no cover - an unreadable cache: use the channels
+        log.debug("package cache %s not readable: %s", pkgs_dir, exc)
+        return {}
+    return {url: record for url, record in candidates.items() if index.contains_record(record)}
+
+
+def _archive_stem(file_name: str) -> str:
+    for suffix in (".conda", ".tar.bz2"):
+        if file_name.endswith(suffix):
+            return file_name[: -len(suffix)]
+    return ""
+
+
+def _records_from_channels(
+    entries: Sequence[CondaLockEntry], platform: str, pkgs_dir: Path
+) -> dict[str, RepoDataRecord]:
+    """Records, by url, of locked `entries`, read from their channels' repodata."""
     import rattler
     from rattler.exceptions import FetchRepoDataError, GatewayError
 
-    if not lock.conda:
-        return []
     gateway = _gateway(pkgs_dir)
-    channels = list(dict.fromkeys(entry.channel or _channel_of(entry.url) for entry in lock.conda))
-    specs = [f"{entry.name} =={entry.version} {entry.build}" for entry in lock.conda]
+    channels = list(dict.fromkeys(entry.channel or _channel_of(entry.url) for entry in entries))
+    specs = [f"{entry.name} =={entry.version} {entry.build}" for entry in entries]
     try:
         result = _run(
             gateway.query(
                 [rattler.Channel(channel) for channel in channels],
-                [lock.platform, "noarch"],
+                [platform, "noarch"],
                 specs,
                 recursive=False,
                 channel_relations="disabled",
@@ -135,8 +193,8 @@ def records_from_lock(lock: Lock, pkgs_dir: Path) -> list[RepoDataRecord]:
     for per_source in result:
         for record in per_source:
             by_url.setdefault(record.url, record)
-    records = []
-    for entry in lock.conda:
+    records = {}
+    for entry in entries:
         record = by_url.get(entry.url)
         if record is None:
             raise LockError(
@@ -149,7 +207,7 @@ def records_from_lock(lock: Lock, pkgs_dir: Path) -> list[RepoDataRecord]:
                 f"locked package {entry.name} {entry.version} {entry.build} changed: "
                 f"sha256 {found} in the channel, {entry.sha256} in the lock"
             )
-        records.append(record)
+        records[entry.url] = record
     return records
 
 
