@@ -220,25 +220,17 @@ def install(
 ) -> None:
     """Download `records` into `pkgs_dir` (shared cache) and link them into `prefix`."""
     import rattler
-    from rattler.exceptions import (
-        CacheDirError,
-        ExtractError,
-        FetchRepoDataError,
-        InstallerError,
-        IoError,
-        LinkError,
-        TransactionError,
-    )
+    from rattler import exceptions as rx
     from rattler.platform import Subdir
 
     failures = (
-        CacheDirError,
-        ExtractError,
-        FetchRepoDataError,
-        InstallerError,
-        IoError,
-        LinkError,
-        TransactionError,
+        rx.CacheDirError,
+        rx.ExtractError,
+        rx.FetchRepoDataError,
+        rx.InstallerError,
+        rx.IoError,
+        rx.LinkError,
+        rx.TransactionError,
     )
     progress = _InstallProgress(records, report)
     try:
