@@ -7,22 +7,22 @@ PYPATH := $(shell sh tools/python-path.sh)
 TOX := $(VENV)/bin/tox
 TOX_PARALLEL ?= 2
 
-.PHONY: demo test lint typecheck bench docs clean
+.PHONY: demo test lint typecheck bench docs clean constraints
 
-$(VENV)/.ready: requirements-dev.txt
+# Every install is pinned by constraints.txt (the test world); `make constraints` refreshes it.
+$(VENV)/.ready: requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet --constraint constraints.txt -r requirements-dev.txt uv
 	touch $@
 
-$(DEMO_VENV)/.ready:
+$(DEMO_VENV)/.ready: constraints.txt
 	$(PYTHON) -m venv $(DEMO_VENV)
-	$(DEMO_VENV)/bin/python -m pip install --quiet --upgrade pip uv
+	$(DEMO_VENV)/bin/python -m pip install --quiet --constraint constraints.txt uv
 	touch $@
 
 ## demo: the main job end to end on the bundled offline demo (analyze, create, run cold and warm)
 demo: $(DEMO_VENV)/.ready
-	$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python --reinstall \
+	$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python --reinstall --constraint constraints.txt \
 	    ./packages/poncho-spec[conda] ./packages/poncho-fetch ./packages/poncho-run \
 	    ./packages/poncho-create ./packages/poncho-analyze ./packages/poncho ./packages/poncho-testing
 	$(DEMO_VENV)/bin/python demo/run_demo.py
@@ -45,6 +45,10 @@ bench: $(VENV)/.ready
 
 docs: $(VENV)/.ready
 	$(VENV)/bin/nox -s docs
+
+## constraints: re-pin the test world to today's releases (commit the result on its own)
+constraints: $(VENV)/.ready
+	UV=$(VENV)/bin/uv sh tools/refresh-constraints.sh
 
 clean:
 	rm -rf $(VENV) $(DEMO_VENV) .tox .nox envs demo-out

@@ -13,6 +13,8 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.sessions = ["lint", "typecheck"]
 
 ROOT = Path(__file__).parent
+# The pinned test world: every session installs under it (`make constraints` refreshes it).
+CONSTRAINTS = ("--constraint", str(ROOT / "constraints.txt"))
 PACKAGES = [
     "poncho-spec",
     "poncho-fetch",
@@ -28,7 +30,7 @@ PUBLISHED = [p for p in PACKAGES if p != "poncho-testing"]
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole tree."""
-    session.install("ruff>=0.6")
+    session.install(*CONSTRAINTS, "ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -37,6 +39,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on every package's src/."""
     session.install(
+        *CONSTRAINTS,
         "mypy>=1.10",
         "types-requests",
         "./packages/poncho-run[dask]",
@@ -49,7 +52,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def wheels(session: nox.Session) -> None:
     """Build the wheel and sdist of every published package into dist/."""
-    session.install("build>=1.2")
+    session.install(*CONSTRAINTS, "build>=1.2")
     for package in PUBLISHED:
         session.run("python", "-m", "build", "--outdir", "dist", f"packages/{package}")
 
@@ -57,7 +60,7 @@ def wheels(session: nox.Session) -> None:
 @nox.session
 def benchmarks(session: nox.Session) -> None:
     """Run every benchmark and print one table of ratios (`-- --quick` for a short run)."""
-    session.install(*[f"./packages/{p}" for p in PACKAGES])
+    session.install(*CONSTRAINTS, *[f"./packages/{p}" for p in PACKAGES])
     session.run("python", "benchmarks/run.py", *session.posargs)
 
 
@@ -65,6 +68,9 @@ def benchmarks(session: nox.Session) -> None:
 def docs(session: nox.Session) -> None:
     """Build the user guide, man pages and API reference into docs/_build."""
     session.install(
-        "pdoc>=14", "./packages/poncho-run[dask]", *[f"./packages/{p}" for p in PACKAGES]
+        *CONSTRAINTS,
+        "pdoc>=14",
+        "./packages/poncho-run[dask]",
+        *[f"./packages/{p}" for p in PACKAGES],
     )
     session.run("python", "docs/build.py", "docs/_build")
