@@ -7,6 +7,7 @@ command line and creates the prefix with py-rattler.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -15,49 +16,67 @@ from typing import Any
 import pytest
 
 from poncho_create import CondaExeError, CondaLockEntry, Lock, create
-from poncho_create.engine_external import create_command, environment_file, explicit_file
+from poncho_create.engine_external import create_command, explicit_file
 
 FAKE_CONDA = '''#!{python}
-"""Stand-in for conda/mamba/micromamba `create`: logs its argv, builds with py-rattler."""
-import asyncio, json, os, sys
+"""Stand-in for `conda|mamba|micromamba create`, parsing its command line as they do.
+
+From their documentation: `create --file F` reads match specs one a line or an @EXPLICIT list,
+never an environment.yml (conda 23.11+: "could not parse"); `-c/--channel` is repeatable
+and comes before the channels of the .condarc ($CONDARC here), which `--override-channels`
+leaves out. It logs its argv and builds the prefix with py-rattler.
+"""
+import argparse, asyncio, json, os, sys
 import rattler
 
-args = sys.argv[1:]
 with open(os.environ["FAKE_CONDA_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
 if os.environ.get("FAKE_CONDA_FAIL"):
     print("Collecting package metadata: done")
     print("PackagesNotFoundError: the following packages are missing: nothing-here")
     sys.exit(1)
 if os.environ.get("FAKE_CONDA_NOTHING"):
     sys.exit(0)
-assert args[0] == "create"
-flags = [a for a in args[1:] if a not in ("--yes", "-y")]
-opts = dict(zip(flags[::2], flags[1::2]))
-prefix = opts.get("--prefix") or opts["-p"]
-env_file = opts.get("--file") or opts["-f"]
-text = open(env_file).read()
-channels, specs = [], []
-if "@EXPLICIT" in text:
-    for url in text.split("@EXPLICIT", 1)[1].split():
-        url = url.split("#")[0]
-        channel, _, filename = url.rsplit("/", 2)
-        stem = filename.removesuffix(".conda").removesuffix(".tar.bz2")
-        name, version, build = stem.rsplit("-", 2)
-        channels.append(channel)
-        specs.append(f"{{name}} =={{version}} {{build}}")
-else:
-    section = None
+parser = argparse.ArgumentParser(prog="conda")
+sub = parser.add_subparsers(dest="command", required=True)
+create = sub.add_parser("create")
+create.add_argument("-p", "--prefix", required=True)
+create.add_argument("-y", "--yes", action="store_true")
+create.add_argument("-c", "--channel", action="append", default=[])
+create.add_argument("--override-channels", action="store_true")
+create.add_argument("-f", "--file", action="append", default=[])
+create.add_argument("--platform")
+create.add_argument("specs", nargs="*")
+args = parser.parse_args()
+channels, specs = list(args.channel), list(args.specs)
+if not args.override_channels and os.environ.get("CONDARC"):
+    lines = open(os.environ["CONDARC"]).read().splitlines()
+    channels += [line.strip()[2:] for line in lines if line.strip().startswith("- ")]
+for name in args.file:
+    text = open(name).read()
+    if "@EXPLICIT" in text:
+        for url in text.split("@EXPLICIT", 1)[1].split():
+            channel, _, filename = url.split("#")[0].rsplit("/", 2)
+            stem = filename.removesuffix(".conda").removesuffix(".tar.bz2")
+            pkg, version, build = stem.rsplit("-", 2)
+            channels.append(channel)
+            specs.append(f"{{pkg}} =={{version}} {{build}}")
+        continue
     for line in text.splitlines():
-        if line.endswith(":"):
-            section = line[:-1]
-        elif line.startswith("  - "):
-            (channels if section == "channels" else specs).append(json.loads(line[4:]))
-platform = opts.get("--platform", str(rattler.Subdir.current()))
+        line = line.split("#")[0].strip()
+        if ":" in line and "::" not in line:
+            print(f"CondaValueError: could not parse '{{line}}' in: {{name}}", file=sys.stderr)
+            sys.exit(1)
+        if line:
+            specs.append(line)
+if not args.yes:
+    print("Proceed ([y]/n)? EOFError", file=sys.stderr)
+    sys.exit(1)
+platform = args.platform or str(rattler.Subdir.current())
 async def main():
     records = await rattler.solve(sources=list(dict.fromkeys(channels)), specs=specs,
                                   platforms=[platform, "noarch"])
-    await rattler.install(records, prefix, show_progress=False,
+    await rattler.install(records, args.prefix, show_progress=False,
                           cache_dir=os.environ["FAKE_CONDA_PKGS"])
 asyncio.run(main())
 # py-rattler can crash (SIGSEGV) in interpreter shutdown when the process exits right after
@@ -84,25 +103,24 @@ def calls(fake_conda: Path) -> list[list[str]]:
 
 
 def test_command_lines() -> None:
-    p, f = Path("/p"), Path("/w/env.yml")
-    assert create_command(Path("/opt/conda/bin/conda"), p, f) == [
-        "/opt/conda/bin/conda", "create", "--prefix", "/p", "--yes", "--file", "/w/env.yml",
+    p, f = Path("/p"), Path("/w/explicit.txt")
+    assert create_command(
+        Path("/opt/conda/bin/conda"), p, channels=["conda-forge", "file:///c h"],
+        specs=["python >=3.10", "numpy"],
+    ) == [
+        "/opt/conda/bin/conda", "create", "--prefix", "/p", "--yes", "--override-channels",
+        "--channel", "conda-forge", "--channel", "file:///c h", "python >=3.10", "numpy",
     ]  # fmt: skip
-    assert create_command(Path("mamba"), p, f, platform="osx-arm64") == [
-        "mamba", "create", "--prefix", "/p", "--yes", "--file", "/w/env.yml",
+    assert create_command(Path("mamba"), p, explicit=f, platform="osx-arm64") == [
+        "mamba", "create", "--prefix", "/p", "--yes", "--file", "/w/explicit.txt",
         "--platform", "osx-arm64",
     ]  # fmt: skip
-    assert create_command(Path("/x/micromamba"), p, f) == [
-        "/x/micromamba", "create", "-p", "/p", "-y", "-f", "/w/env.yml",
+    assert create_command(Path("/x/micromamba"), p, channels=["c"], specs=["a"]) == [
+        "/x/micromamba", "create", "-p", "/p", "-y", "--override-channels", "--channel", "c", "a",
     ]  # fmt: skip
 
 
-def test_environment_and_explicit_files() -> None:
-    text = environment_file(["conda-forge", "file:///c h"], ["python >=3.10", "numpy"])
-    assert text == (
-        'channels:\n  - "conda-forge"\n  - "file:///c h"\n'
-        'dependencies:\n  - "python >=3.10"\n  - "numpy"\n'
-    )
+def test_explicit_file() -> None:
     lock = Lock("linux-64", "h", conda=(
         CondaLockEntry("a", "1", "0", "c", "https://c/noarch/a-1-0.conda", "f" * 64),
         CondaLockEntry("b", "2", "0", "c", "https://c/noarch/b-2-0.tar.bz2", None),
@@ -114,6 +132,18 @@ def test_environment_and_explicit_files() -> None:
         f"https://c/noarch/a-1-0.conda#{'f' * 64}",
         "https://c/noarch/b-2-0.tar.bz2",
     ]
+
+
+def test_the_stand_in_refuses_yaml_given_to_create_file(fake_conda: Path, tmp_path: Path) -> None:
+    """What the previous command line did (`create --file env.yml`), real conda refuses."""
+    env_yml = tmp_path / "env.yml"
+    env_yml.write_text("channels:\n  - conda-forge\ndependencies:\n  - python\n")
+    out = subprocess.run(
+        [str(fake_conda), "create", "--prefix", str(tmp_path / "p"), "--yes",
+         "--file", str(env_yml)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert out.returncode == 1 and "could not parse 'channels:'" in out.stderr
 
 
 @pytest.mark.slow
@@ -128,16 +158,42 @@ def test_builds_with_the_given_conda_and_from_its_lock(
     lock = json.loads((tmp_path / "lock.json").read_text())
     assert sorted(p["name"] for p in lock["conda"]) == ["mini-base", "mini-tool"]
     first = calls(fake_conda)[0]
-    assert first[:2] == ["create", "--prefix"] and first[3:5] == ["--yes", "--file"]
-    assert first[5].endswith("env.yml")
+    assert first[:2] == ["create", "--prefix"] and first[3:5] == ["--yes", "--override-channels"]
+    assert first[5:7] == ["--channel", mini_channel.url]
 
     again = create(spec, tmp_path / "again.tar.gz", conda_exe=fake_conda,
                    from_lock=tmp_path / "lock.json", lock_out=tmp_path / "again.json",
                    **build_dirs)  # fmt: skip
     assert again.exists()
+    assert calls(fake_conda)[1][4:6] == ["--file", calls(fake_conda)[1][5]]
     assert calls(fake_conda)[1][5].endswith("explicit.txt")
     assert (tmp_path / "again.json").read_text() == (tmp_path / "lock.json").read_text()
     assert list(build_dirs["tmp_dir"].iterdir()) == []
+
+
+@pytest.mark.slow
+def test_the_users_condarc_channels_do_not_leak_into_the_build(
+    fake_conda: Path,
+    mini_channel: Any,
+    helpers: Any,
+    build_dirs: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    condarc = tmp_path / "condarc"
+    condarc.write_text(f"channel_priority: strict\nchannels:\n  - {(tmp_path / 'gone').as_uri()}\n")
+    monkeypatch.setenv("CONDARC", str(condarc))
+    # The stand-in, like conda, adds the .condarc channels when not told to leave them out:
+    leaky = subprocess.run(
+        [str(fake_conda), "create", "--prefix", str(tmp_path / "leaky"), "--yes",
+         "--channel", mini_channel.url, "mini-tool"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert leaky.returncode != 0 and not (tmp_path / "leaky" / "conda-meta").exists()
+    out = create(helpers.mini_spec(mini_channel), tmp_path / "env.tar.gz", conda_exe=fake_conda,
+                 **build_dirs)  # fmt: skip
+    with tarfile.open(out) as tar:
+        assert "bin/mini-tool" in tar.getnames()
 
 
 def test_conda_failure_shows_its_output(

@@ -44,8 +44,29 @@ def test_a_failing_callback_is_logged_once_and_dropped(caplog: pytest.LogCapture
 
 
 def test_thread_safe() -> None:
+    """The callback never runs in two threads at once (rattler reports from its threads)."""
+    inside = 0
+    most_inside = 0
+    second_entered = threading.Event()
+    count = threading.Lock()
     seen: list[int] = []
-    report = Reporter(lambda e: seen.append(e.done))
+
+    def callback(event: ProgressEvent) -> None:
+        nonlocal inside, most_inside
+        with count:
+            inside += 1
+            most_inside = max(most_inside, inside)
+            if inside > 1:
+                second_entered.set()
+        # The first call waits for a second thread to come in: without the reporter's lock it
+        # does at once; with it, only after this wait has timed out and this call has left.
+        if len(seen) == 0:
+            second_entered.wait(0.5)
+        seen.append(event.done)
+        with count:
+            inside -= 1
+
+    report = Reporter(callback)
     threads = [
         threading.Thread(target=lambda: [report("download", i, 100, "bytes") for i in range(100)])
         for _ in range(4)
@@ -54,4 +75,5 @@ def test_thread_safe() -> None:
         t.start()
     for t in threads:
         t.join()
+    assert most_inside == 1
     assert len(seen) == 400

@@ -128,23 +128,16 @@ LIBPYTHON_PROBE = textwrap.dedent(
 )
 
 
-def test_moved_prefix_runs_with_the_original_interpreter_hidden(
-    local_channel: LocalChannel, tmp_path: Path
-) -> None:
+def _move_installed_prefix(local_channel: LocalChannel, tmp_path: Path) -> tuple[Path, Path]:
     original = tmp_path / "original"
     install_prefix(local_channel, ["python", "poncho-demo-app"], original)
     moved = tmp_path / "elsewhere" / "moved"
     moved.parent.mkdir()
     original.rename(moved)
-    argv = [str(moved / "bin" / "python"), "-c", LIBPYTHON_PROBE]
-    base = probe_interpreter(sys.executable).base_prefix
-    if can_hide_paths():
-        original.mkdir()  # something to mount the empty tmpfs on
-        # Hide the interpreter, the old location and the package cache the files came from.
-        argv = hide_paths_argv([base, original, default_pkgs_dir(local_channel)], argv)
-        hidden = run(hide_paths_argv([base], ["ls", "-A", str(base)]))
-        assert hidden.returncode == 0 and hidden.stdout == ""
-    out = run(argv)
+    return original, moved
+
+
+def _check_moved_prefix(moved: Path, out: subprocess.CompletedProcess[str]) -> None:
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["prefix"] == str(moved)
@@ -154,6 +147,31 @@ def test_moved_prefix_runs_with_the_original_interpreter_hidden(
     assert app.returncode == 0 and "moved" in app.stdout
     mod = run([str(moved / "bin" / "python"), "-m", "poncho_demo_app", "m"])
     assert mod.stdout.startswith("poncho-demo-app: hello m")
+
+
+def test_moved_prefix_runs_and_loads_its_own_libpython(
+    local_channel: LocalChannel, tmp_path: Path
+) -> None:
+    _, moved = _move_installed_prefix(local_channel, tmp_path)
+    _check_moved_prefix(moved, run([str(moved / "bin" / "python"), "-c", LIBPYTHON_PROBE]))
+
+
+@pytest.mark.skipif(
+    not can_hide_paths(),
+    reason="cannot hide paths here (no unprivileged `unshare -m`): the relocation proof needs it",
+)
+def test_moved_prefix_runs_with_the_original_interpreter_hidden(
+    local_channel: LocalChannel, tmp_path: Path
+) -> None:
+    original, moved = _move_installed_prefix(local_channel, tmp_path)
+    base = probe_interpreter(sys.executable).base_prefix
+    original.mkdir()  # something to mount the empty tmpfs on
+    hidden = run(hide_paths_argv([base], ["ls", "-A", str(base)]))
+    assert hidden.returncode == 0 and hidden.stdout == ""
+    # Hide the interpreter, the old location and the package cache the files came from.
+    argv = [str(moved / "bin" / "python"), "-c", LIBPYTHON_PROBE]
+    argv = hide_paths_argv([base, original, default_pkgs_dir(local_channel)], argv)
+    _check_moved_prefix(moved, run(argv))
 
 
 def test_cached_channel_is_reused(local_channel: LocalChannel) -> None:

@@ -1,19 +1,22 @@
 """Building the conda part with the user's own conda, mamba or micromamba (``--conda-exe``).
 
-The conda dependencies are written to an ``env.yml`` (or, with ``--from-lock``, an
-``@EXPLICIT`` list of package URLs) and the executable creates the prefix:
-``conda|mamba create --prefix P --yes --file F`` or ``micromamba create -p P -y -f F``.
-The pip step and packing are ours, as with the embedded engine; downloads go to that
-conda's own package cache (``--pkgs-dir`` is not passed on).
+The executable creates the prefix from the conda dependencies given as match specs on its
+command line, with the spec's channels in order and ``--override-channels``, so that the
+user's ``.condarc`` channels (and their strict priority) never leak into a build:
+``conda|mamba create --prefix P --yes --override-channels --channel C... SPEC...``
+(``micromamba create -p P -y ...``). With ``--from-lock``, an ``@EXPLICIT`` list of package
+URLs is written and given as ``--file`` (the one file format all three read the same way;
+``create --file`` does not read an ``environment.yml``). The pip step and packing are ours,
+as with the embedded engine; downloads go to that conda's own package cache (``--pkgs-dir``
+is not passed on).
 
-Untested against a real conda, mamba or micromamba (none can be installed on the machines
-this was written on): the tests check the command lines built here and drive them with a
-stand-in executable that creates the prefix with py-rattler.
+Experimental: untested against a real conda, mamba or micromamba (none can be installed on
+the machines this was written on). The tests drive these command lines through a stand-in
+that parses them as the real CLIs do (from their documentation) and builds with py-rattler.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -25,20 +28,11 @@ from poncho_create.errors import CondaExeError
 from poncho_create.lock import Lock
 from poncho_create.progress import Reporter
 
-__all__ = ["build_prefix_external", "create_command", "environment_file", "explicit_file"]
+__all__ = ["build_prefix_external", "create_command", "explicit_file"]
 
 log = logging.getLogger(__name__)
 
 _TAIL_LINES = 25
-
-
-def environment_file(channels: Sequence[str], dependencies: Sequence[str]) -> str:
-    """An ``env.yml`` with the channels and conda dependencies (each a quoted YAML string)."""
-    lines = ["channels:"]
-    lines += [f"  - {json.dumps(channel)}" for channel in channels]
-    lines.append("dependencies:")
-    lines += [f"  - {json.dumps(dependency)}" for dependency in dependencies]
-    return "\n".join(lines) + "\n"
 
 
 def explicit_file(lock: Lock) -> str:
@@ -50,17 +44,30 @@ def explicit_file(lock: Lock) -> str:
 
 
 def create_command(
-    conda_exe: Path, prefix: Path, env_file: Path, *, platform: str | None = None
+    conda_exe: Path,
+    prefix: Path,
+    *,
+    channels: Sequence[str] = (),
+    specs: Sequence[str] = (),
+    explicit: Path | None = None,
+    platform: str | None = None,
 ) -> list[str]:
-    """The command line that creates `prefix` from `env_file` with `conda_exe`.
+    """The command line that creates `prefix` with `conda_exe`.
 
-    micromamba takes short options (``-p P -y -f F``); conda and mamba the long ones.
-    `platform` (a foreign one only) is passed as ``--platform``.
+    From `specs` in `channels` (in order, nothing else: ``--override-channels``), or from an
+    `explicit` ``@EXPLICIT`` file. micromamba takes short options (``-p P -y``); conda and
+    mamba the long ones. `platform` (a foreign one only) is passed as ``--platform``.
     """
-    if "micromamba" in conda_exe.name:
-        cmd = [str(conda_exe), "create", "-p", str(prefix), "-y", "-f", str(env_file)]
+    micromamba = "micromamba" in conda_exe.name
+    cmd = [str(conda_exe), "create", "-p" if micromamba else "--prefix", str(prefix)]
+    cmd.append("-y" if micromamba else "--yes")
+    if explicit is not None:
+        cmd += ["--file", str(explicit)]
     else:
-        cmd = [str(conda_exe), "create", "--prefix", str(prefix), "--yes", "--file", str(env_file)]
+        cmd.append("--override-channels")
+        for channel in channels:
+            cmd += ["--channel", channel]
+        cmd += specs
     if platform is not None:
         cmd += ["--platform", platform]
     return cmd
@@ -80,13 +87,13 @@ def build_prefix_external(
 ) -> None:
     """Create `prefix` with `conda_exe`; CondaExeError with the tail of its output on failure."""
     exe = _find(conda_exe)
+    foreign = None if native else platform
     if lock is not None:
-        env_file = work_dir / "explicit.txt"
-        env_file.write_text(explicit_file(lock), encoding="utf-8")
+        explicit = work_dir / "explicit.txt"
+        explicit.write_text(explicit_file(lock), encoding="utf-8")
+        cmd = create_command(exe, prefix, explicit=explicit, platform=foreign)
     else:
-        env_file = work_dir / "env.yml"
-        env_file.write_text(environment_file(channels, dependencies), encoding="utf-8")
-    cmd = create_command(exe, prefix, env_file, platform=None if native else platform)
+        cmd = create_command(exe, prefix, channels=channels, specs=dependencies, platform=foreign)
     log.info("running %s", " ".join(cmd))
     report.start("install", None, "steps", f"{exe.name} create")
     try:
