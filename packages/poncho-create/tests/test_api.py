@@ -102,13 +102,17 @@ def test_tarball_carries_spec_lock_and_run_in_env(demo_build: Any) -> None:
     assert all(p["url"].startswith("file://") and len(p["sha256"]) == 64 for p in conda.values())
     pip = {p["name"]: p for p in lock["pip"]}
     assert pip["poncho-demo-piptop"]["source"] == "index"
+    assert pip["poncho-demo-piptop"]["url"].startswith("file:///")
+    assert pip["poncho-demo-piptop"]["url"].endswith("/poncho_demo_piptop-0.1.0-py3-none-any.whl")
     assert pip["poncho-demo-pipbase"]["version"] == "0.1.0"
     assert pip["poncho-create-localproj"] == {
         "name": "poncho-create-localproj",
         "version": "0.2.0",
         "sha256": None,
         "source": "path",
+        "url": pip["poncho-create-localproj"]["url"],
     }
+    assert pip["poncho-create-localproj"]["url"].endswith("/localproj")
     assert oct(demo_build.tarball.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
@@ -351,16 +355,18 @@ def test_env_variables_choose_the_folders(
     shutil.rmtree(tmp_path / "from-env")
 
 
-def test_from_lock_takes_the_locks_platform_and_warns_about_another_spec(
-    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path,
-    caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+def test_from_lock_takes_the_locks_platform_and_refuses_another_specs_lock(
+    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
+) -> None:
     lock_file = tmp_path / "lock.json"
-    create(helpers.mini_spec(mini_channel), tmp_path / "a.tar", platform="osx-64",
-           lock_out=lock_file, **build_dirs)  # fmt: skip
-    other = helpers.mini_spec(mini_channel, "mini-base")
-    out = create(other, from_lock=lock_file, lock_out=tmp_path / "b.json", **build_dirs)
+    spec = helpers.mini_spec(mini_channel)
+    create(spec, tmp_path / "a.tar", platform="osx-64", lock_out=lock_file, **build_dirs)
+    out = create(spec, from_lock=lock_file, lock_out=tmp_path / "b.json", **build_dirs)
     assert "-osx-64-" in out.name
-    assert "was made from another spec" in caplog.text
     relocked = json.loads((tmp_path / "b.json").read_text())
     assert [p["name"] for p in relocked["conda"]] == ["mini-base", "mini-tool"]
+    # The lock of another spec would build something that satisfies neither.
+    other = helpers.mini_spec(mini_channel, "mini-base")
+    with pytest.raises(CreateError, match=r"lock.json: this lock was made from another spec"):
+        create(other, tmp_path / "c.tar", from_lock=lock_file, **build_dirs)
+    assert not (tmp_path / "c.tar").exists()

@@ -44,7 +44,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
     argv = [
         "spec.json", "out.tar.zst", "-c", "a", "--channel", "b", "--override-channels",
         "--platform", "osx-arm64", "--pip-index-url", "http://127.0.0.1:1/simple",
-        "--find-links", "w1", "--find-links", "w2", "--no-index", "-j", "3",
+        "--find-links", "w1", "--find-links", "w2", "--no-index", "--pip-config", "-j", "3",
         "--compression-level", "7", "--keep-prefix", "kp", "--conda-exe", "/x/conda",
         "--from-lock", "in.lock", "--lock-out", "out.lock", "--cache-dir", "cd",
         "--pkgs-dir", "pd", "--tmp-dir", "td", "-q",
@@ -61,6 +61,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "pip_index_url": "http://127.0.0.1:1/simple",
         "find_links": ["w1", "w2"],
         "no_index": True,
+        "pip_config": True,
         "threads": 3,
         "compression_level": 7,
         "keep_prefix": "kp",

@@ -37,7 +37,9 @@ def test_round_trip_and_sorted_entries(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     assert list(data) == ["lock_version", "platform", "spec_hash", "channels", "conda", "pip"]
     assert data["lock_version"] == 1
-    assert data["pip"][1] == {"name": "b", "version": "2", "sha256": None, "source": "path"}
+    assert data["pip"][1] == {
+        "name": "b", "version": "2", "sha256": None, "source": "path", "url": None,
+    }  # fmt: skip
     assert path.read_text().endswith("}\n")
 
 

@@ -130,11 +130,12 @@ def test_a_package_only_installed_here_is_built_from_its_source(
     )
     by_name = {e.name: e for e in entries}
     assert by_name["poncho-create-userproj"] == PipLockEntry(
-        "poncho-create-userproj", "3.1", None, "installed"
+        "poncho-create-userproj", "3.1", None, "installed", project.as_uri()
     )
     assert by_name["poncho-create-relproj"].source == "path"
     base = by_name["poncho-demo-pipbase"]
     assert base.source == "index" and base.sha256 is not None and len(base.sha256) == 64
+    assert base.url == wheelhouse.wheels["poncho-demo-pipbase"].as_uri()
     assert imports(py_prefix, "poncho_create_userproj") == "poncho-create-userproj"
     # Installed non-editable: a copy in site-packages, not a link to the source.
     project.joinpath("poncho_create_userproj", "__init__.py").write_text("VALUE = 'changed'\n")
@@ -153,10 +154,47 @@ def test_a_package_only_installed_here_is_built_from_its_source(
     )
     assert {e.name for e in again} == set(by_name)
 
+    # A lock without URLs (older locks): by version, the hash checked afterwards.
     tampered = [PipLockEntry("poncho-demo-pipbase", "0.1.0", "0" * 64, "index")]
     with pytest.raises(PipError, match=r"poncho-demo-pipbase 0\.1\.0 changed: sha256"):
         install_pip(py_prefix, [], PipOptions(no_index=True, find_links=(str(wheelhouse.path),)),
                     Reporter(None), locked=tampered)  # fmt: skip
+    # With its URL: that very file, which pip itself refuses when its hash differs.
+    tampered = [PipLockEntry("poncho-demo-pipbase", "0.1.0", "0" * 64, "index", base.url)]
+    with pytest.raises(PipError, match="DO NOT MATCH THE HASHES"):
+        install_pip(py_prefix, [], PipOptions(no_index=True), Reporter(None), locked=tampered)
+    # Exactly the locked file, found by its URL with no index or --find-links at all.
+    exact = install_pip(py_prefix, [], PipOptions(no_index=True), Reporter(None), locked=[base])
+    assert exact == [base]
+
+
+@pytest.mark.slow
+def test_pips_own_configuration_is_ignored_unless_asked(
+    local_channel: Any, pkgs_dir: Path, tmp_path: Path, wheelhouse: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    py_prefix = tmp_path / "env"  # a fresh one: nothing of the wheelhouse installed yet
+    build_prefix(["python", "pip"], [local_channel.url], local_channel.subdir, py_prefix,
+                 pkgs_dir, Reporter(None), native=True)  # fmt: skip
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nfind-links = {wheelhouse.path}\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse.path))
+    events: list[Any] = []
+    with pytest.raises(PipError, match="'poncho-demo-pipbase' was not found on any index"):
+        install_pip(py_prefix, ["poncho-demo-pipbase"], PipOptions(no_index=True),
+                    Reporter(events.append), current_env=[str(tmp_path)])  # fmt: skip
+    for variable in ("PIP_CONFIG_FILE", "PIP_FIND_LINKS"):  # each one alone is enough
+        options = PipOptions(no_index=True, use_config=True)
+        with monkeypatch.context() as env:
+            env.delenv(variable)
+            entries = install_pip(py_prefix, ["poncho-demo-pipbase"], options,
+                                  Reporter(events.append))  # fmt: skip
+        assert [e.name for e in entries] == ["poncho-demo-pipbase"]
+        subprocess.run([str(py_prefix / "bin" / "python"), "-m", "pip", "uninstall", "-q", "-y",
+                        "poncho-demo-pipbase"], check=True)  # fmt: skip
+    # pip's progress comes through while it runs, not only at the end.
+    assert any(e.message.startswith(("processing", "collecting")) for e in events)
 
 
 @pytest.mark.slow
@@ -224,7 +262,7 @@ def test_lock_entries_from_a_report() -> None:
     }
     entries = _lock_entries(report, set(), set())
     assert entries == [
-        PipLockEntry("old-pip", "1", "ab", "index"),
+        PipLockEntry("old-pip", "1", "ab", "index", "https://i/x.whl"),
         PipLockEntry("no-info", "2", None, "index"),
     ]
     with pytest.raises(PipError, match="locked pip package gone 3 was not installed"):

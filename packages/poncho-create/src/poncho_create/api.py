@@ -35,6 +35,7 @@ def create(
     pip_index_url: str | None = None,
     find_links: Iterable[str] = (),
     no_index: bool = False,
+    pip_config: bool = False,
     threads: int | None = None,
     compression_level: int | None = None,
     keep_prefix: str | os.PathLike[str] | None = None,
@@ -58,7 +59,8 @@ def create(
     mamba or micromamba executable), downloads going to `pkgs_dir` (else
     ``$PONCHO_PKGS_DIR``, else ``~/.cache/poncho/pkgs``). `channels` come before the spec's
     channels, or replace them with `override_channels`. pip entries are installed with the
-    environment's interpreter using `pip_index_url`, `find_links` and `no_index`. The
+    environment's interpreter using `pip_index_url`, `find_links` and `no_index`, and
+    without pip's own configuration (``pip.conf``, ``PIP_*``) unless `pip_config`. The
     tarball holds ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env``;
     `lock_out` also writes the lock there; `from_lock` installs a lock's packages instead of
     solving. `keep_prefix` builds in that (new or empty) folder and keeps it, even when the
@@ -83,6 +85,7 @@ def create(
         pip_index_url=pip_index_url,
         find_links=find_links,
         no_index=no_index,
+        pip_config=pip_config,
         threads=threads,
         compression_level=compression_level,
         keep_prefix=keep_prefix,
@@ -101,7 +104,11 @@ def create(
                 f"{options.from_lock}: the lock is for {lock.platform}, not {options.platform}"
             )
         if lock.spec_hash != spec.hash():
-            log.warning("%s was made from another spec than this one", options.from_lock)
+            raise CreateError(
+                f"{options.from_lock}: this lock was made from another spec (spec_hash "
+                f"{lock.spec_hash[:12]}..., this spec's is {spec.hash()[:12]}...): lock this "
+                "spec with --lock-out, or give the spec the lock was made from"
+            )
     fmt = archive_format(output) if output is not None else DEFAULT_FORMAT
     options.level_for(fmt)  # checks the level before any work
     if spec.pip and not options.native:
@@ -193,6 +200,7 @@ def _build(
                 report,
                 base_dir=spec.base_dir,
                 locked=lock.pip if lock is not None else None,
+                work_dir=work,
             )
         new_lock = Lock(
             platform=options.platform,

@@ -103,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not use a pip index (air-gapped sites; with --find-links)",
     )
+    pip.add_argument(
+        "--pip-config",
+        action="store_true",
+        help="let pip read its own configuration (pip.conf, PIP_* variables); ignored otherwise",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--cache-dir",
@@ -164,6 +169,7 @@ def _run(args: argparse.Namespace, create: Callable[..., Path]) -> int:
             override_channels=args.override_channels,
             platform=args.platform,
             pip_index_url=args.pip_index_url,
+            pip_config=args.pip_config,
             find_links=args.find_links,
             no_index=args.no_index,
             threads=args.threads,

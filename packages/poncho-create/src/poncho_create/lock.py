@@ -6,7 +6,8 @@ installs the same conda packages again without solving. Format (``lock_version``
     {"lock_version": 1, "platform": "linux-64", "spec_hash": "<sha256>",
      "channels": ["file:///..."],
      "conda": [{"name", "version", "build", "channel", "url", "sha256"}],
-     "pip": [{"name", "version", "sha256" (or null), "source": "index|path|installed"}]}
+     "pip": [{"name", "version", "sha256" (or null), "source": "index|path|installed",
+              "url": the exact file pip installed (an index's file URL, a file:// path; or null)}]}
 """
 
 from __future__ import annotations
@@ -54,12 +55,14 @@ class CondaLockEntry:
 class PipLockEntry:
     """One pip distribution; `source` says how it was found: ``index`` (an index or
     ``--find-links``), ``path`` (a local path in the spec) or ``installed`` (built from the
-    source of a package installed in the current environment)."""
+    source of a package installed in the current environment); `url` is the file pip
+    installed (None in locks written before it was recorded)."""
 
     name: str
     version: str
     sha256: str | None = None
     source: str = "index"
+    url: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -68,6 +71,7 @@ class PipLockEntry:
             "version": self.version,
             "sha256": self.sha256,
             "source": self.source,
+            "url": self.url,
         }
 
 
@@ -150,6 +154,7 @@ class Lock:
                     version=_string(item, "version", where, problems),
                     sha256=_optional_string(item, "sha256", where, problems),
                     source=pip_source,
+                    url=_optional_string(item, "url", where, problems),
                 )
             )
         if problems:

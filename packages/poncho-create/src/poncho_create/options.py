@@ -122,6 +122,7 @@ class CreateOptions:
     pip_index_url: str | None = None
     find_links: tuple[str, ...] = ()
     no_index: bool = False
+    pip_config: bool = False
     threads: int = 1
     compression_level: int | None = None
     keep_prefix: Path | None = None
@@ -133,7 +134,7 @@ class CreateOptions:
     @property
     def pip(self) -> PipOptions:
         """The pip index options."""
-        return PipOptions(self.pip_index_url, self.find_links, self.no_index)
+        return PipOptions(self.pip_index_url, self.find_links, self.no_index, self.pip_config)
 
     @property
     def native(self) -> bool:
@@ -173,6 +174,7 @@ class CreateOptions:
         pip_index_url: str | None = None,
         find_links: Iterable[str] = (),
         no_index: bool = False,
+        pip_config: bool = False,
         threads: int | None = None,
         compression_level: int | None = None,
         keep_prefix: StrPath | None = None,
@@ -201,6 +203,7 @@ class CreateOptions:
             pip_index_url=pip_index_url,
             find_links=tuple(str(link) for link in find_links),
             no_index=no_index,
+            pip_config=pip_config,
             threads=threads,
             compression_level=compression_level,
             keep_prefix=_path(keep_prefix),
@@ -213,11 +216,16 @@ class CreateOptions:
 
 @dataclass(frozen=True)
 class PipOptions:
-    """Where pip looks for packages: ``--index-url``, ``--find-links``, ``--no-index``."""
+    """Where pip looks for packages: ``--index-url``, ``--find-links``, ``--no-index``.
+
+    pip's own configuration (``pip.conf``, ``PIP_*`` variables) is ignored unless
+    `use_config` (``--pip-config``): a build must not depend on the submit host's settings.
+    """
 
     index_url: str | None = None
     find_links: tuple[str, ...] = ()
     no_index: bool = False
+    use_config: bool = False
 
     def args(self) -> list[str]:
         """The pip command-line options."""

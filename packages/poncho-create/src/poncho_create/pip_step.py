@@ -4,8 +4,13 @@ Local path entries are installed non-editable. A requirement that pip cannot fin
 index but that is installed in the *current* environment (typically the user's own code,
 ``pip install -e .``) is built from its installed source location, read from the
 distribution's ``direct_url.json``; when that source cannot be found the error names the
-package. pip's ``--report`` gives what was installed, from where, with which hash: the pip
-part of the lock.
+package. pip's ``--report`` gives what was installed, from where (the exact file URL), with
+which hash: the pip part of the lock. From a lock, the locked files are installed again by
+URL with ``--no-deps --require-hashes``.
+
+pip runs without its own configuration (``PIP_CONFIG_FILE=/dev/null``, no ``PIP_*``
+variables) unless ``PipOptions.use_config``, with its temporary files in the build's work
+folder, and its output is read as it comes to report progress.
 """
 
 from __future__ import annotations
@@ -56,13 +61,15 @@ def install_pip(
     base_dir: Path | None = None,
     locked: Sequence[PipLockEntry] | None = None,
     current_env: Sequence[str] | None = None,
+    work_dir: Path | None = None,
 ) -> list[PipLockEntry]:
     """Install the pip `entries` into `prefix`; returns the lock entries of what went in.
 
-    With `locked` (from ``--from-lock``), the locked versions are installed without
-    dependency resolution and their hashes are checked; path entries still come from
-    `entries`. `current_env` is the ``sys.path``-like list searched for installed packages
-    (default: this interpreter's).
+    With `locked` (from ``--from-lock``), the locked files are installed without dependency
+    resolution: those with a URL and a sha256 by URL with ``--require-hashes``, the others
+    by version, and every hash is checked; path entries still come from `entries`.
+    `current_env` is the ``sys.path``-like list searched for installed packages (default:
+    this interpreter's). pip's temporary files go to `work_dir` (default: the system's).
     """
     python = prefix / "bin" / "python"
     if not python.exists():
@@ -74,12 +81,15 @@ def install_pip(
         entry: _resolve_path(entry, base_dir) for entry in entries if is_path_entry(entry, base_dir)
     }
     requirements: list[str] = []
+    hashed: list[str] = []
     from_installed: dict[str, Path] = {}
     if locked is None:
         requirements = [str(paths[e]) if e in paths else e for e in entries]
     else:
         for item in locked:
-            if item.source == "index":
+            if item.source == "index" and item.url and item.sha256:
+                hashed.append(f"{item.name} @ {item.url} --hash=sha256:{item.sha256}")
+            elif item.source == "index":
                 requirements.append(f"{item.name}=={item.version}")
             elif item.source == "installed":
                 from_installed[_normalize(item.name)] = installed_source(
@@ -88,39 +98,49 @@ def install_pip(
         requirements += [str(path) for path in paths.values()]
         requirements += [str(path) for path in from_installed.values()]
 
-    report.start("pip", len(requirements), "requirements", f"{len(requirements)} requirements")
-    no_deps = locked is not None
-    while True:
-        result, report_data = _run_pip(python, requirements, options, no_deps=no_deps)
-        if result.returncode == 0:
-            break
-        missing = [
-            name
-            for name in _MISSING.findall(result.stdout)
-            if _normalize(name) not in from_installed
-        ]
-        if not missing or locked is not None:
-            raise PipError(_failure_message(result))
-        for name in dict.fromkeys(missing):
-            requirement = next(
-                (
-                    r
-                    for r in requirements
-                    if not is_path_entry(r) and _requirement_name(r) == _normalize(name)
-                ),
-                None,
-            )
-            source = installed_source(
-                name, requirement, current_env, pip_output=_tail(result.stdout)
-            )
-            from_installed[_normalize(name)] = source
-            log.info("pip: %s is not on the index; building it from %s", name, source)
-            if requirement is not None:
-                requirements[requirements.index(requirement)] = str(source)
-            else:
-                requirements.append(str(source))
+    total = len(requirements) + len(hashed)
+    report.start("pip", total, "requirements", f"{total} requirements")
+    with tempfile.TemporaryDirectory(prefix="poncho-pip-", dir=work_dir) as work:
+        pip = _Pip(python, options, Path(work), report)
+        report_data: list[Mapping[str, Any]] = []
+        if hashed:
+            report_data.append(pip.install_locked(hashed))
+        while requirements:
+            result, data = pip.install(requirements, no_deps=locked is not None)
+            if result.returncode == 0:
+                report_data.append(data)
+                break
+            missing = [
+                name
+                for name in _MISSING.findall(result.stdout)
+                if _normalize(name) not in from_installed
+            ]
+            if not missing or locked is not None:
+                raise PipError(_failure_message(result))
+            for name in dict.fromkeys(missing):
+                requirement = next(
+                    (
+                        r
+                        for r in requirements
+                        if not is_path_entry(r) and _requirement_name(r) == _normalize(name)
+                    ),
+                    None,
+                )
+                source = installed_source(
+                    name, requirement, current_env, pip_output=_tail(result.stdout)
+                )
+                from_installed[_normalize(name)] = source
+                log.info("pip: %s is not on the index; building it from %s", name, source)
+                if requirement is not None:
+                    requirements[requirements.index(requirement)] = str(source)
+                else:
+                    requirements.append(str(source))
 
-    entries_out = _lock_entries(report_data, set(paths.values()), set(from_installed.values()))
+    entries_out = [
+        entry
+        for data in report_data
+        for entry in _lock_entries(data, set(paths.values()), set(from_installed.values()))
+    ]
     if locked is not None:
         _check_hashes(locked, entries_out)
     report.finish(
@@ -201,22 +221,46 @@ def _find_distribution(
     return None
 
 
-def _run_pip(
-    python: Path, requirements: Sequence[str], options: PipOptions, *, no_deps: bool
-) -> tuple[subprocess.CompletedProcess[str], Mapping[str, Any]]:
-    with tempfile.TemporaryDirectory(prefix="poncho-pip-") as work:
-        report_file = Path(work) / "report.json"
+class _Pip:
+    """Runs ``python -m pip install`` in the new prefix, isolated and reporting progress."""
+
+    def __init__(self, python: Path, options: PipOptions, work: Path, report: Reporter) -> None:
+        self.python = python
+        self.options = options
+        self.work = work
+        self.report = report
+        self.runs = 0
+
+    def install_locked(self, hashed: Sequence[str]) -> Mapping[str, Any]:
+        """Install exactly the locked files (``name @ url --hash=...`` lines)."""
+        requirements = self.work / "locked-requirements.txt"
+        requirements.write_text("\n".join(hashed) + "\n", encoding="utf-8")
+        result, data = self.install(
+            ["--require-hashes", "--requirement", str(requirements)], no_deps=True
+        )
+        if result.returncode != 0:
+            raise PipError(_failure_message(result))
+        return data
+
+    def install(
+        self, requirements: Sequence[str], *, no_deps: bool
+    ) -> tuple[subprocess.CompletedProcess[str], Mapping[str, Any]]:
+        """One pip run; the completed process (its output in stdout) and pip's report."""
+        self.runs += 1
+        report_file = self.work / f"report-{self.runs}.json"
         cmd = [
-            str(python),
+            str(self.python),
             "-m",
             "pip",
             "install",
             "--no-input",
             "--disable-pip-version-check",
             "--no-warn-script-location",
+            "--progress-bar",
+            "off",
             "--report",
             str(report_file),
-            *options.args(),
+            *self.options.args(),
         ]
         if no_deps:
             # From a lock: exactly the locked set, each one installed (and so hash-checked)
@@ -224,24 +268,63 @@ def _run_pip(
             cmd += ["--no-deps", "--force-reinstall"]
         cmd += list(requirements)
         log.debug("running %s", cmd)
-        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-        env.update(PYTHONNOUSERSITE="1", PIP_REQUIRE_VIRTUALENV="0", PIP_NO_INPUT="1")
         try:
-            result = subprocess.run(
+            process = subprocess.Popen(
                 cmd,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 text=True,
-                env=env,
-                check=False,
+                errors="replace",
+                env=self.environment(),
             )
         except OSError as exc:
-            raise PipError(f"cannot run {python}: {exc}") from exc
-        log.debug("pip output:\n%s", result.stdout)
+            raise PipError(f"cannot run {self.python}: {exc}") from exc
+        lines: list[str] = []
+        assert process.stdout is not None
+        with process:
+            for line in process.stdout:
+                lines.append(line)
+                self._progress(line.strip(), len(lines))
+        output = "".join(lines)
+        log.debug("pip output:\n%s", output)
+        result = subprocess.CompletedProcess(cmd, process.returncode, output)
         data: Mapping[str, Any] = {}
         if result.returncode == 0 and report_file.exists():
             data = json.loads(report_file.read_text(encoding="utf-8"))
         return result, data
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: no PYTHONPATH/HOME, and pip's configuration only if asked."""
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+        if not self.options.use_config:
+            env = {k: v for k, v in env.items() if not k.startswith("PIP_")}
+            # pip reads no configuration file at all when this names os.devnull.
+            env["PIP_CONFIG_FILE"] = os.devnull
+        env.update(
+            PYTHONNOUSERSITE="1",
+            PIP_REQUIRE_VIRTUALENV="0",
+            PIP_NO_INPUT="1",
+            TMPDIR=str(self.work),
+        )
+        return env
+
+    def _progress(self, line: str, count: int) -> None:
+        for prefix, verb in _PROGRESS_LINES:
+            if line.startswith(prefix):
+                what = line[len(prefix) :].split(" (", 1)[0].strip()
+                self.report("pip", count, None, "lines", f"{verb} {what}"[:80])
+                return
+
+
+_PROGRESS_LINES = (
+    ("Collecting ", "collecting"),
+    ("Processing ", "processing"),
+    ("Downloading ", "downloading"),
+    ("Building wheel for ", "building"),
+    ("Installing collected packages: ", "installing"),
+    ("Successfully installed ", "installed"),
+)
 
 
 def _lock_entries(
@@ -269,6 +352,7 @@ def _lock_entries(
                 version=str(metadata.get("version", "")),
                 sha256=sha256,
                 source=source,
+                url=url or None,
             )
         )
     return entries
