@@ -370,3 +370,25 @@ def test_from_lock_takes_the_locks_platform_and_refuses_another_specs_lock(
     with pytest.raises(CreateError, match=r"lock.json: this lock was made from another spec"):
         create(other, tmp_path / "c.tar", from_lock=lock_file, **build_dirs)
     assert not (tmp_path / "c.tar").exists()
+
+
+@pytest.mark.slow
+def test_an_edited_local_pip_path_is_built_again_not_served_from_the_cache(
+    demo_build: Any, tmp_path: Path
+) -> None:
+    """{"pip": ["./localproj"]}: the cache key covers the source tree, not only the spec."""
+    project = demo_build.spec_path.parent / "localproj"
+    module = project / "poncho_create_localproj" / "__init__.py"
+    options = {**demo_build.options, "cache_dir": tmp_path / "envs"}
+    first = create(demo_build.spec_path, **options)
+    assert create(demo_build.spec_path, **options) == first  # unchanged: a cache hit
+    original = module.read_text()
+    try:
+        module.write_text("VALUE = 'edited'\n")
+        second = create(demo_build.spec_path, **options)
+    finally:
+        module.write_text(original)
+    assert second != first
+    with tarfile.open(second) as tar:
+        member = next(m for m in tar if m.name.endswith("poncho_create_localproj/__init__.py"))
+        assert tar.extractfile(member).read() == b"VALUE = 'edited'\n"  # type: ignore[union-attr]

@@ -129,6 +129,7 @@ def create(
         channels=channels_used if channels_used != tuple(spec.conda.channels) else None,
         pip_options=options.pip.args(),
         lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
+        local_inputs=_local_inputs(spec, options),
     )
     if options.keep_prefix is None:
         hit = cache.lookup(name)
@@ -253,6 +254,23 @@ def _prefix_dir(path: Path) -> Path:
         path.rmdir()  # rattler and conda want to create the prefix themselves
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.resolve()
+
+
+def _local_inputs(spec: Spec, options: CreateOptions) -> str | None:
+    """Digest of the local files the pip step reads (None: there are none)."""
+    if not spec.pip:
+        return None
+    from poncho_create.local_inputs import local_inputs_digest
+    from poncho_create.pip_step import is_path_entry, resolve_path
+
+    paths = []
+    for entry in spec.pip:
+        if is_path_entry(entry, spec.base_dir):
+            try:
+                paths.append(resolve_path(entry, spec.base_dir))
+            except CreateError:
+                continue  # missing: the build names it
+    return local_inputs_digest(paths, options.find_links)
 
 
 def _digest(path: Path) -> str:

@@ -33,7 +33,7 @@ from poncho_create.lock import PipLockEntry
 from poncho_create.options import PipOptions
 from poncho_create.progress import Reporter
 
-__all__ = ["PipOptions", "install_pip", "installed_source", "is_path_entry"]
+__all__ = ["PipOptions", "install_pip", "installed_source", "is_path_entry", "resolve_path"]
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def install_pip(
             "add python to the conda dependencies"
         )
     paths = {
-        entry: _resolve_path(entry, base_dir) for entry in entries if is_path_entry(entry, base_dir)
+        entry: resolve_path(entry, base_dir) for entry in entries if is_path_entry(entry, base_dir)
     }
     requirements: list[str] = []
     hashed: list[str] = []
@@ -383,7 +383,8 @@ def _tail(output: str) -> str:
     return "\n".join("  " + line for line in lines[-_TAIL_LINES:])
 
 
-def _resolve_path(entry: str, base_dir: Path | None) -> Path:
+def resolve_path(entry: str, base_dir: Path | None) -> Path:
+    """The absolute path a pip path entry names; PipError if it does not exist."""
     if entry.startswith("file:"):
         path = _url_to_path(entry)
     else:
