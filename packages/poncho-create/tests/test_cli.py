@@ -198,3 +198,87 @@ def test_log_levels(capsys: pytest.CaptureFixture[str]) -> None:
     # The library's logger is left as it was found.
     assert logging.getLogger("poncho_create").level == logging.NOTSET
     assert logging.getLogger("poncho_create").handlers == []
+
+
+SLOW_BACKEND = """\
+import os, pathlib, time
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    pathlib.Path(os.environ["SLOW_BACKEND_PID"]).write_text(str(os.getpid()))
+    time.sleep(120)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_a_batch_schedulers_sigterm_ends_the_build_cleanly(
+    sig: str, local_channel: Any, pkgs_dir: Path, tmp_path: Path
+) -> None:
+    """SIGTERM (a time limit) or SIGHUP during the pip step: pip and its build backend end,
+    every temporary file goes, no OUTPUT or folder made for it is left, exit 128+N."""
+    import os
+    import signal
+    import time
+
+    project = tmp_path / "slowproj"
+    project.mkdir()
+    (project / "backend.py").write_text(SLOW_BACKEND)
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n'
+        '[project]\nname = "slowproj"\nversion = "1"\n'
+    )
+    spec = {"conda": {"channels": [local_channel.url], "dependencies": ["python", "pip"]},
+            "pip": ["./slowproj"]}  # fmt: skip
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    pid_file = tmp_path / "backend.pid"
+    env = {**os.environ, "SLOW_BACKEND_PID": str(pid_file)}
+    out = tmp_path / "new" / "folder" / "env.tar.gz"
+    argv = [sys.executable, "-m", "poncho_create", str(tmp_path / "spec.json"), str(out),
+            "--pkgs-dir", str(pkgs_dir), "--tmp-dir", str(tmp_path / "tmp"),
+            "--no-index"]  # fmt: skip
+    create = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline and create.poll() is None:
+        time.sleep(0.1)
+    assert pid_file.exists(), create.communicate()[1]
+    time.sleep(0.2)  # the pid is written before the backend sleeps
+    backend = int(pid_file.read_text())
+    create.send_signal(getattr(signal, sig))
+    _, stderr = create.communicate(timeout=60)
+    assert create.returncode == 128 + getattr(signal, sig).value, stderr
+    assert f"poncho_package_create: terminated by {sig}" in stderr
+    assert "Traceback" not in stderr
+    try:
+        os.kill(backend, 0)
+        alive = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (ProcessLookupError, FileNotFoundError):
+        alive = False
+    assert not alive, "pip's build backend was left running"
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_unwritable_output_is_named_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "spec.json").write_text(
+        json.dumps({"conda": {"channels": [(tmp_path / "no-channel").as_uri()],
+                              "dependencies": ["python"]}})
+    )  # fmt: skip
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder.tar.gz").mkdir()
+    for output, why in (
+        (tmp_path / "file" / "env.tar.gz", "is not a folder"),
+        (tmp_path / "folder.tar.gz", "is a folder"),
+    ):
+        code = main([str(tmp_path / "spec.json"), str(output), "-q"])
+        err = capsys.readouterr().err
+        assert code == 1
+        # The channel is missing too, but OUTPUT is checked before the solve.
+        assert err.startswith(f"poncho_package_create: error: OUTPUT {output}: "), err
+        assert why in err
+    code = main([str(tmp_path / "spec.json"), "-q", "--cache-dir", str(tmp_path / "file")])
+    assert code == 1 and "--cache-dir" in capsys.readouterr().err
+    code = main([str(tmp_path / "spec.json"), str(tmp_path / "a" / "b" / "env.tar.gz"), "-q"])
+    assert code == 1 and "error:" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists()  # the folders made for OUTPUT are gone again

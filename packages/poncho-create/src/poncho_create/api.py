@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -111,6 +112,14 @@ def create(
             )
     fmt = archive_format(output) if output is not None else DEFAULT_FORMAT
     options.level_for(fmt)  # checks the level before any work
+    # Where the results go must be writable before the solve, install and pack, not after.
+    made: list[Path] = []
+    if output is not None:
+        made = check_writable(Path(output), "OUTPUT")
+    else:
+        check_writable(options.cache_dir / "x", "--cache-dir")
+    if options.lock_out is not None:
+        check_writable(options.lock_out, "--lock-out")
     if spec.pip and not options.native:
         raise CreateError(
             f"the spec has pip entries, which cannot be installed for {options.platform} on "
@@ -119,7 +128,13 @@ def create(
     channels_used = options.effective_channels(spec.conda.channels)
 
     if output is not None:
-        return _build(spec, options, Path(output), fmt, channels_used, lock, report)
+        try:
+            return _build(spec, options, Path(output), fmt, channels_used, lock, report)
+        except BaseException:
+            for folder in reversed(made):  # the folders made for OUTPUT, if still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+            raise
 
     cache = EnvCache(options.cache_dir)
     name = cache_name(
@@ -271,6 +286,26 @@ def _local_inputs(spec: Spec, options: CreateOptions) -> str | None:
             except CreateError:
                 continue  # missing: the build names it
     return local_inputs_digest(paths, options.find_links)
+
+
+def check_writable(path: Path, what: str) -> list[Path]:
+    """Check that a file can be written at `path`; CreateError naming `what` if not.
+
+    Nothing is created: returns the missing folders above `path`, which writing it will
+    create (so a failed build can remove them again).
+    """
+    if path.is_dir():
+        raise CreateError(f"{what} {path}: is a folder")
+    missing: list[Path] = []
+    parent = path.absolute().parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CreateError(f"{what} {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise CreateError(f"{what} {path}: cannot write in {parent} (read-only or no permission)")
+    return list(reversed(missing))
 
 
 def _digest(path: Path) -> str:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ environment variables:
 
 The cache name is <spec hash>-<platform>[-<options digest>].tar.gz: the digest covers
 channel changes, pip index options and --from-lock. Exit status: 0 success, 1 error,
-2 bad usage, 130 interrupted.
+2 bad usage, 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.
 """
 
 
@@ -161,27 +163,28 @@ def _run(args: argparse.Namespace, create: Callable[..., Path]) -> int:
             TerminalRenderer(sys.stderr) if sys.stderr.isatty() else LineRenderer(sys.stderr, PROG)
         )
     try:
-        path = create(
-            args.spec,
-            args.output,
-            cache_dir=args.cache_dir,
-            channels=args.channels,
-            override_channels=args.override_channels,
-            platform=args.platform,
-            pip_index_url=args.pip_index_url,
-            pip_config=args.pip_config,
-            find_links=args.find_links,
-            no_index=args.no_index,
-            threads=args.threads,
-            compression_level=args.compression_level,
-            keep_prefix=args.keep_prefix,
-            conda_exe=args.conda_exe,
-            from_lock=args.from_lock,
-            lock_out=args.lock_out,
-            progress=renderer,
-            pkgs_dir=args.pkgs_dir,
-            tmp_dir=args.tmp_dir,
-        )
+        with _signals_end_the_build():
+            path = create(
+                args.spec,
+                args.output,
+                cache_dir=args.cache_dir,
+                channels=args.channels,
+                override_channels=args.override_channels,
+                platform=args.platform,
+                pip_index_url=args.pip_index_url,
+                pip_config=args.pip_config,
+                find_links=args.find_links,
+                no_index=args.no_index,
+                threads=args.threads,
+                compression_level=args.compression_level,
+                keep_prefix=args.keep_prefix,
+                conda_exe=args.conda_exe,
+                from_lock=args.from_lock,
+                lock_out=args.lock_out,
+                progress=renderer,
+                pkgs_dir=args.pkgs_dir,
+                tmp_dir=args.tmp_dir,
+            )
     except PonchoError as exc:
         _close(renderer)
         print(f"{PROG}: error: {exc}", file=sys.stderr)
@@ -190,9 +193,40 @@ def _run(args: argparse.Namespace, create: Callable[..., Path]) -> int:
         _close(renderer)
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except _Terminated as exc:
+        _close(renderer)
+        print(f"{PROG}: terminated by {exc.signal.name}", file=sys.stderr)
+        return 128 + exc.signal.value
     _close(renderer)
     print(path)
     return 0
+
+
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived (a batch scheduler's time limit, a closed terminal)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signal = signal.Signals(signum)
+
+
+@contextlib.contextmanager
+def _signals_end_the_build() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception, so the build cleans up as on Ctrl-C:
+    children ended, temporary files removed, nothing partial left at OUTPUT."""
+
+    def handler(signum: int, _frame: object) -> None:
+        raise _Terminated(signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, previous in saved.items():
+            signal.signal(sig, previous)
 
 
 def entrypoint() -> None:

@@ -20,10 +20,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from poncho_create._subprocess import run_streamed
 from poncho_create.errors import CondaExeError
 from poncho_create.lock import Lock
 from poncho_create.progress import Reporter
@@ -97,9 +97,7 @@ def build_prefix_external(
     log.info("running %s", " ".join(cmd))
     report.start("install", None, "steps", f"{exe.name} create")
     try:
-        result = subprocess.run(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
-        )
+        result = run_streamed(cmd)
     except OSError as exc:
         raise CondaExeError(f"cannot run {exe}: {exc}") from exc
     log.debug("%s output:\n%s", exe.name, result.stdout)

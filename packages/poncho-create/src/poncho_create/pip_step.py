@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+from poncho_create._subprocess import run_streamed
 from poncho_create.errors import PipError
 from poncho_create.lock import PipLockEntry
 from poncho_create.options import PipOptions
@@ -230,6 +231,7 @@ class _Pip:
         self.work = work
         self.report = report
         self.runs = 0
+        self.steps = 0
 
     def install_locked(self, hashed: Sequence[str]) -> Mapping[str, Any]:
         """Install exactly the locked files (``name @ url --hash=...`` lines)."""
@@ -269,26 +271,10 @@ class _Pip:
         cmd += list(requirements)
         log.debug("running %s", cmd)
         try:
-            process = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                text=True,
-                errors="replace",
-                env=self.environment(),
-            )
+            result = run_streamed(cmd, env=self.environment(), on_line=self._progress)
         except OSError as exc:
             raise PipError(f"cannot run {self.python}: {exc}") from exc
-        lines: list[str] = []
-        assert process.stdout is not None
-        with process:
-            for line in process.stdout:
-                lines.append(line)
-                self._progress(line.strip(), len(lines))
-        output = "".join(lines)
-        log.debug("pip output:\n%s", output)
-        result = subprocess.CompletedProcess(cmd, process.returncode, output)
+        log.debug("pip output:\n%s", result.stdout)
         data: Mapping[str, Any] = {}
         if result.returncode == 0 and report_file.exists():
             data = json.loads(report_file.read_text(encoding="utf-8"))
@@ -309,11 +295,13 @@ class _Pip:
         )
         return env
 
-    def _progress(self, line: str, count: int) -> None:
+    def _progress(self, line: str) -> None:
+        line = line.strip()
         for prefix, verb in _PROGRESS_LINES:
             if line.startswith(prefix):
+                self.steps += 1
                 what = line[len(prefix) :].split(" (", 1)[0].strip()
-                self.report("pip", count, None, "lines", f"{verb} {what}"[:80])
+                self.report("pip", self.steps, None, "steps", f"{verb} {what}"[:80])
                 return
 
 
