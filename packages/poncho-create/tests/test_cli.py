@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -282,3 +283,36 @@ def test_an_unwritable_output_is_named_before_any_work(
     code = main([str(tmp_path / "spec.json"), str(tmp_path / "a" / "b" / "env.tar.gz"), "-q"])
     assert code == 1 and "error:" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()  # the folders made for OUTPUT are gone again
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_a_full_disk_is_one_clean_error(
+    threads: str, local_channel: Any, pkgs_dir: Path, tmp_path: Path
+) -> None:
+    """No traceback from conda-pack's writer threads, nothing left on the full disk."""
+    import shutil
+
+    from poncho_testing.isolation import can_hide_paths
+
+    if not can_hide_paths():
+        pytest.skip("cannot mount a small tmpfs here (needs `unshare -m`)")
+    spec = {"conda": {"channels": [local_channel.url], "dependencies": ["python"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    full = tmp_path / "full"
+    full.mkdir()
+    unshare = ["unshare", "-m"] if os.geteuid() == 0 else ["unshare", "-r", "-m"]
+    script = (
+        'mount -t tmpfs -o size=512k poncho-full "$1" && shift && "$@"; echo "rc=$?"; ls -A "$0"'
+    )
+    argv = [*unshare, "sh", "-c", script, str(full), str(full), sys.executable, "-m",
+            "poncho_create", str(tmp_path / "spec.json"), str(full / "env.tar.gz"), "-j", threads,
+            "--pkgs-dir", str(pkgs_dir), "--tmp-dir", str(tmp_path / "tmp")]  # fmt: skip
+    assert shutil.which("unshare")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert "rc=1\n" in result.stdout, result.stdout + result.stderr
+    assert result.stdout.endswith("rc=1\n"), "something was left on the full disk"
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("poncho_package_create: error: "), result.stderr
+    assert "No space left on device" in lines[-1]
+    assert "Traceback" not in result.stderr and "Exception in thread" not in result.stderr

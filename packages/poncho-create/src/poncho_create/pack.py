@@ -93,8 +93,13 @@ def pack_prefix(
 
     fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
     temp = Path(temp_name)
+    thread_errors: list[BaseException] = []
     try:
-        with os.fdopen(fd, "wb") as handle, _archive(handle, fmt, level, threads, mtime) as arc:
+        with (
+            _thread_errors_kept(thread_errors),
+            os.fdopen(fd, "wb") as handle,
+            _archive(handle, fmt, level, threads, mtime) as arc,
+        ):
             packer = Packer(str(prefix), arc)
             done = reported = 0
             for file in files:
@@ -104,6 +109,8 @@ def pack_prefix(
                     report("pack", done, total, "bytes")
                     reported = done
             packer.finish()
+        if thread_errors:
+            raise thread_errors[0]
         temp.chmod(default_file_mode())
         temp.replace(output)
     except CondaPackException as exc:
@@ -111,12 +118,36 @@ def pack_prefix(
         raise PackError(f"conda-pack failed: {exc}") from exc
     except OSError as exc:
         temp.unlink(missing_ok=True)
-        raise PackError(f"packing failed: {exc}") from exc
+        cause = thread_errors[0] if thread_errors else exc
+        raise PackError(f"packing failed: {cause}") from exc
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
     report.finish("pack", total, total, "bytes", f"{output.stat().st_size / 1e6:.1f} MB written")
     return output
+
+
+@contextlib.contextmanager
+def _thread_errors_kept(errors: list[BaseException]) -> Iterator[None]:
+    """Keep the exceptions of conda-pack's compressor threads (a full disk fails there first)
+    instead of letting Python print their tracebacks; the packing then fails with the first.
+    Only threads started here are concerned; others keep the previous hook."""
+    import threading
+
+    previous = threading.excepthook
+    started = set(threading.enumerate())
+
+    def keep(args: threading.ExceptHookArgs) -> None:
+        if args.thread is not None and args.thread not in started and args.exc_value is not None:
+            errors.append(args.exc_value)
+        else:
+            previous(args)
+
+    threading.excepthook = keep
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
 
 
 @contextlib.contextmanager
