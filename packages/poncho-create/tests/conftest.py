@@ -249,6 +249,14 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+@pytest.fixture(autouse=True)
+def _no_user_channel_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The machine's own channel settings (config file, PONCHO_CHANNELS) never reach a test."""
+    monkeypatch.setenv("PONCHO_CONFIG", str(tmp_path / "no-poncho-config.toml"))
+    for var in ("PONCHO_CHANNELS", "PONCHO_CHANNEL_ALIAS", "CONDARC"):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for var in ("PONCHO_ENVS_DIR", "PONCHO_PKGS_DIR", "PONCHO_CREATE_TMPDIR"):

@@ -48,7 +48,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "--find-links", "w1", "--find-links", "w2", "--no-index", "--pip-config", "-j", "3",
         "--compression-level", "7", "--keep-prefix", "kp", "--conda-exe", "/x/conda",
         "--from-lock", "in.lock", "--lock-out", "out.lock", "--cache-dir", "cd",
-        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q",
+        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q", "--use-condarc",
     ]  # fmt: skip
     assert main(argv, create=fake) == 0
     (args, kwargs) = fake.calls[0]
@@ -58,6 +58,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "cache_dir": "cd",
         "channels": ["a", "b"],
         "override_channels": True,
+        "use_condarc": True,
         "platform": "osx-arm64",
         "pip_index_url": "http://127.0.0.1:1/simple",
         "find_links": ["w1", "w2"],

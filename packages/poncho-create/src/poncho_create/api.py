@@ -46,6 +46,7 @@ def create(
     progress: ProgressCallback | None = None,
     pkgs_dir: str | os.PathLike[str] | None = None,
     tmp_dir: str | os.PathLike[str] | None = None,
+    use_condarc: bool = False,
 ) -> Path:
     """Build the environment of a spec and pack it into a tarball; returns its path.
 
@@ -64,10 +65,12 @@ def create(
     without pip's own configuration (``pip.conf``, ``PIP_*``) unless `pip_config`. The
     tarball holds ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env``;
     `lock_out` also writes the lock there; `from_lock` installs a lock's packages instead of
-    solving. `keep_prefix` builds in that (new or empty) folder and keeps it, even when the
-    build fails; otherwise the prefix lives in a temporary folder under `tmp_dir` (else
-    ``$PONCHO_CREATE_TMPDIR``, else the system's) that is always removed. `progress`
-    receives ProgressEvent objects.
+    solving. Channels also come from ``PONCHO_CHANNELS``, ``PONCHO_CHANNEL_ALIAS``, the
+    ``[poncho]`` section of the config file and, with `use_condarc`, the user's ``.condarc``
+    (see `poncho_create.channel_config`: names, aliases and mirrors). `keep_prefix` builds
+    in that (new or empty) folder and keeps it, even when the build fails; otherwise the
+    prefix lives in a temporary folder under `tmp_dir` (else ``$PONCHO_CREATE_TMPDIR``, else
+    the system's) that is always removed. `progress` receives ProgressEvent objects.
 
     Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
     failure no partial tarball is left at `output` or in the cache, and an existing
@@ -94,6 +97,7 @@ def create(
         from_lock=from_lock,
         lock_out=lock_out,
         tmp_dir=tmp_dir,
+        use_condarc=use_condarc,
     )
     lock: Lock | None = None
     if options.from_lock is not None:
@@ -141,7 +145,7 @@ def create(
         spec.hash(),
         options.platform,
         fmt,
-        channels=channels_used if channels_used != tuple(spec.conda.channels) else None,
+        channels=_channels_key(spec, channels_used, options),
         pip_options=options.pip.args(),
         lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
         local_inputs=_local_inputs(spec, options),
@@ -178,13 +182,14 @@ def _build(
     try:
         prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
         dependencies = _conda_dependencies(spec)
+        sources = options.channel_sources(channels)  # mirrors and aliases applied
         if options.conda_exe is not None:
             from poncho_create.engine_external import build_prefix_external
 
             build_prefix_external(
                 options.conda_exe,
                 dependencies,
-                channels,
+                sources,
                 options.platform,
                 prefix,
                 work,
@@ -197,7 +202,7 @@ def _build(
 
             build_prefix(
                 dependencies,
-                channels,
+                sources,
                 options.platform,
                 prefix,
                 options.pkgs_dir,
@@ -306,6 +311,17 @@ def check_writable(path: Path, what: str) -> list[Path]:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CreateError(f"{what} {path}: cannot write in {parent} (read-only or no permission)")
     return list(reversed(missing))
+
+
+def _channels_key(
+    spec: Spec, channels: tuple[str, ...], options: CreateOptions
+) -> list[str] | None:
+    """The channels part of the cache key: None for the spec's own channels read from their
+    own places, else what the build really reads (names and the locations they map to)."""
+    sources = options.channel_sources(channels)
+    if channels == tuple(spec.conda.channels) and sources == channels:
+        return None
+    return [*channels, *(s for c, s in zip(channels, sources, strict=True) if s != c)]
 
 
 def _digest(path: Path) -> str:

@@ -31,6 +31,11 @@ environment variables:
   PONCHO_ENVS_DIR       environment cache when no OUTPUT is given (default ./envs)
   PONCHO_PKGS_DIR       conda package download cache (default ~/.cache/poncho/pkgs)
   PONCHO_CREATE_TMPDIR  parent of the temporary build folders (default: system temp)
+  PONCHO_CHANNELS       channels searched before the spec's (when no --channel is given)
+  PONCHO_CHANNEL_ALIAS  where channel names such as conda-forge live
+  PONCHO_CONFIG         the config file (default ~/.config/poncho/config.toml): its
+                        [poncho] section sets channels, channel-alias, custom-channels
+                        and mirrors
   CONDA_OVERRIDE_GLIBC, CONDA_OVERRIDE_OSX, CONDA_OVERRIDE_CUDA
                         virtual package versions to solve with
 
@@ -73,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--override-channels",
         action="store_true",
         help="use only the --channel channels, not the spec's",
+    )
+    conda.add_argument(
+        "--use-condarc",
+        action="store_true",
+        help="also read channels, channel_alias and custom_channels from your .condarc",
     )
     conda.add_argument(
         "--platform",
@@ -170,6 +180,7 @@ def _run(args: argparse.Namespace, create: Callable[..., Path]) -> int:
                 cache_dir=args.cache_dir,
                 channels=args.channels,
                 override_channels=args.override_channels,
+                use_condarc=args.use_condarc,
                 platform=args.platform,
                 pip_index_url=args.pip_index_url,
                 pip_config=args.pip_config,

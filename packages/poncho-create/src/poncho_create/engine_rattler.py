@@ -389,8 +389,15 @@ def _channel_error(message: str, channels: Sequence[str]) -> ChannelError:
         None,
     )
     if culprit is None:
-        return ChannelError(f"cannot read the channels {', '.join(channels)}: {detail}")
-    return ChannelError(f"channel {culprit} is unreachable or missing: {detail}")
+        return ChannelError(f"cannot read the channels {', '.join(channels)}: {detail}{_REMEDY}")
+    return ChannelError(f"channel {culprit} is unreachable or missing: {detail}{_REMEDY}")
+
+
+_REMEDY = (
+    "; to build from a mirror or a local channel, give it with --channel URL "
+    "--override-channels, PONCHO_CHANNELS, or [poncho] mirrors in the config file "
+    "(~/.config/poncho/config.toml)"
+)
 
 
 def _channel_url(channel: str) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import platform as _platform
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
+from poncho_create.channel_config import ChannelSettings, load_channel_settings
 from poncho_create.errors import CreateError
 
 StrPath = Union[str, "os.PathLike[str]"]
@@ -130,6 +131,8 @@ class CreateOptions:
     from_lock: Path | None = None
     lock_out: Path | None = None
     tmp_dir: Path | None = None
+    use_condarc: bool = False
+    channel_settings: ChannelSettings = field(default_factory=ChannelSettings)
 
     @property
     def pip(self) -> PipOptions:
@@ -154,13 +157,15 @@ class CreateOptions:
         return self.compression_level
 
     def effective_channels(self, spec_channels: Iterable[str]) -> tuple[str, ...]:
-        """Channels in priority order: ours first, then the spec's (unless overridden)."""
-        extra = tuple(self.channels)
-        if self.override_channels:
-            if not extra:
-                raise CreateError("--override-channels needs at least one --channel")
-            return _unique(extra)
-        return _unique(extra + tuple(spec_channels))
+        """Channels in priority order, as named: ours first, then the spec's (unless
+        overridden); ours come from the command line, the environment or the config file
+        (see `poncho_create.channel_config`)."""
+        return self.channel_settings.effective(spec_channels)
+
+    def channel_sources(self, channels: Iterable[str]) -> tuple[str, ...]:
+        """What the engine reads for each channel: its mirror, or its location under the
+        configured channel alias (unchanged when nothing is configured)."""
+        return tuple(self.channel_settings.source(channel) for channel in channels)
 
     @classmethod
     def resolve(
@@ -182,6 +187,7 @@ class CreateOptions:
         from_lock: StrPath | None = None,
         lock_out: StrPath | None = None,
         tmp_dir: StrPath | None = None,
+        use_condarc: bool = False,
     ) -> CreateOptions:
         """Apply defaults and environment variables, and check every value."""
         chosen_platform = platform or native_platform()
@@ -194,11 +200,14 @@ class CreateOptions:
             raise CreateError(f"--threads must be 1 or more, not {threads}")
         if tmp_dir is None and os.environ.get("PONCHO_CREATE_TMPDIR"):
             tmp_dir = os.environ["PONCHO_CREATE_TMPDIR"]
+        settings = load_channel_settings(
+            channels=channels, override_channels=override_channels, use_condarc=use_condarc
+        )
         return cls(
             cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
             pkgs_dir=Path(pkgs_dir) if pkgs_dir is not None else default_pkgs_dir(),
-            channels=tuple(channels or ()),
-            override_channels=override_channels,
+            channels=settings.channels,
+            override_channels=settings.override_channels,
             platform=chosen_platform,
             pip_index_url=pip_index_url,
             find_links=tuple(str(link) for link in find_links),
@@ -211,6 +220,8 @@ class CreateOptions:
             from_lock=_path(from_lock),
             lock_out=_path(lock_out),
             tmp_dir=_path(tmp_dir),
+            use_condarc=use_condarc,
+            channel_settings=settings,
         )
 
 
@@ -241,7 +252,3 @@ class PipOptions:
 
 def _path(value: StrPath | None) -> Path | None:
     return Path(value) if value is not None else None
-
-
-def _unique(items: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(items))
