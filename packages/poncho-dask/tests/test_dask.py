@@ -1,8 +1,8 @@
-"""poncho_run.dask on a real ``distributed.LocalCluster`` of worker processes.
+"""poncho_dask on a real ``distributed.LocalCluster`` of worker processes.
 
 The tarballs are real conda-pack archives of environments that py-rattler installed from the
 local test channel, made by poncho-testing's ``build_env_tarball``, not by
-``poncho_package_create``: poncho-run's tests must not depend on poncho-create (Dask on
+``poncho_package_create``: poncho-dask's tests must not depend on poncho-create (Dask on
 poncho-create's own tarballs is tested in tests-integration).
 
 Two environments share the cluster:
@@ -38,9 +38,7 @@ import cloudpickle
 import pytest
 from dask.base import tokenize
 
-from poncho_run import CommandNotExecutable, CommandNotFound, EnvironmentNotFound, RunError
-from poncho_run._dask.function import EnvPython, _hint
-from poncho_run.dask import (
+from poncho_dask import (
     CommandFailed,
     CompletedCommand,
     EnvironmentIncomplete,
@@ -52,6 +50,8 @@ from poncho_run.dask import (
     run_command,
     run_function,
 )
+from poncho_dask.function import EnvPython, _hint
+from poncho_run import CommandNotExecutable, CommandNotFound, EnvironmentNotFound, RunError
 
 pytestmark = pytest.mark.slow
 
@@ -526,7 +526,7 @@ def test_what_the_environment_cannot_load_run_or_return(here: dict[str, PonchoEn
     app, cp = here["app"], here["cp"]
     # This process can import run_command, the environment cannot: pickled by reference,
     # it fails to load there.
-    with pytest.raises(RemoteError, match="No module named 'poncho_run'") as info:
+    with pytest.raises(RemoteError, match="No module named 'poncho_dask'") as info:
         run_function(run_command, ["true"], env=app)
     assert (info.value.stage, info.value.exc_type) == ("load", "ModuleNotFoundError")
     assert "register_pickle_by_value" in info.value.hint
