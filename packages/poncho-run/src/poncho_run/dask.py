@@ -8,32 +8,11 @@ but such code, so poncho-run itself never loads Dask. New code imports `poncho_d
 from __future__ import annotations
 
 try:
-    from poncho_dask import (
-        CommandFailed,
-        CompletedCommand,
-        EnvironmentIncomplete,
-        EnvironmentNotRegistered,
-        PonchoEnvironment,
-        RemoteError,
-        default_unpack_root,
-        get_environment,
-        run_command,
-        run_function,
-    )
+    from poncho_dask import *  # noqa: F403 - the same names, never a list of ours to drift
+    from poncho_dask import __all__ as _names
 except ImportError as exc:  # pragma: no cover - exercised without poncho-dask installed
     raise ImportError(
         f"poncho_run.dask is now poncho_dask ({exc}): pip install poncho-dask"
     ) from exc
 
-__all__ = [
-    "CommandFailed",
-    "CompletedCommand",
-    "EnvironmentIncomplete",
-    "EnvironmentNotRegistered",
-    "PonchoEnvironment",
-    "RemoteError",
-    "default_unpack_root",
-    "get_environment",
-    "run_command",
-    "run_function",
-]
+__all__ = [name for name in _names if name != "__version__"]
