@@ -101,8 +101,13 @@ def test_a_source_is_found_by_the_code_or_the_module_file(
     code = scaled.__code__.replace(co_filename="<dynamic-code>")
     renamed = type(scaled)(code, scaled.__globals__)
     assert source_of(renamed) == (file_a, CELL_A)
+    assert source_of(type(scaled)(code, {"__name__": "no_file"})) is None
     unknown: dict[str, Any] = {"__name__": "nowhere"}
     exec(compile("def f():\n    pass\n", "<unknown>", "exec"), unknown)
     assert source_of(unknown["f"]) is None
+    # Code made by exec in a module with a file is not given that file's lines.
+    made: dict[str, Any] = {"__name__": "poncho_dask_test_cell", "__file__": file_a}
+    exec(compile("def g():\n    pass\n", "<string>", "exec"), made)
+    assert source_of(made["g"]) is None
     monkeypatch.setattr(_sources, "MAX_SOURCE_CHARS", len(CELL_A) - 1)
     assert source_of(scaled) is None  # too large to be code: not sent

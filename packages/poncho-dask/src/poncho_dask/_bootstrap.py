@@ -8,9 +8,9 @@ file, the answer file, the pickle protocol). The call file holds two pickles: th
 texts of the functions sent by value (``{file name: text}``), then ``(kind, target, args,
 kwargs)``. The sources are put into `linecache` so that the traceback of a failure shows
 their lines, although the files need not exist where the environment runs; cloudpickle 3.1.3
-and later name the code of such functions ``<dynamic-code>``, so each function found from
-the call gets its module's file name back (the ``__file__`` cloudpickle keeps in its
-globals) when that file's source came along.
+and later name the code of such functions ``<dynamic-code>`` (`_sources.DYNAMIC_CODE`), so
+each such function found from the call gets its module's file name back (the ``__file__``
+cloudpickle keeps in its globals) when that file's source came along.
 """
 
 from __future__ import annotations
@@ -95,10 +95,10 @@ def _restore_filenames(roots, sources):
         elif isinstance(obj, types.FunctionType):
             code = obj.__code__
             filename = obj.__globals__.get("__file__")
-            if code.co_filename not in sources:
-                if filename not in sources:
-                    continue  # by reference, or by value without its source
+            if code.co_filename == "<dynamic-code>" and filename in sources:
                 obj.__code__ = _renamed(code, filename)
+            elif code.co_filename not in sources:
+                continue  # by reference, or by value without its source
             for cell in obj.__closure__ or ():
                 try:
                     todo.append(cell.cell_contents)

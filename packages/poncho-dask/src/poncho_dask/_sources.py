@@ -18,7 +18,10 @@ from typing import Any
 
 import cloudpickle
 
-__all__ = ["MAX_SOURCE_CHARS", "dumps_with_sources", "source_of"]
+__all__ = ["DYNAMIC_CODE", "MAX_SOURCE_CHARS", "dumps_with_sources", "source_of"]
+
+#: The file name cloudpickle 3.1.3 and later give the code of functions it sends by value.
+DYNAMIC_CODE = "<dynamic-code>"
 
 #: A larger "source file" is data, not code: it is not sent.
 MAX_SOURCE_CHARS = 1 << 20
@@ -27,19 +30,18 @@ MAX_SOURCE_CHARS = 1 << 20
 def source_of(func: types.FunctionType) -> tuple[str, str] | None:
     """``(file name, text)`` of the file `func` was defined in, if this process can read it.
 
-    The code's own file name comes first; a function cloudpickle rebuilt from
-    ``<dynamic-code>`` is found through the ``__file__`` of its module's globals (which
-    cloudpickle keeps).
+    That is the code's own file name, except for a function cloudpickle rebuilt as
+    `DYNAMIC_CODE`: its module's ``__file__``, which cloudpickle keeps in its globals (other
+    code without a file, e.g. made by ``exec``, is not given its module's file).
     """
     module_globals = func.__globals__
-    for filename in (func.__code__.co_filename, module_globals.get("__file__")):
-        if not isinstance(filename, str) or not filename:
-            continue
-        lines = linecache.getlines(filename, module_globals)
-        if lines:
-            text = "".join(lines)
-            return (filename, text) if len(text) <= MAX_SOURCE_CHARS else None
-    return None
+    filename: object = func.__code__.co_filename
+    if filename == DYNAMIC_CODE:
+        filename = module_globals.get("__file__")
+    if not isinstance(filename, str) or not filename:
+        return None
+    text = "".join(linecache.getlines(filename, module_globals))
+    return (filename, text) if 0 < len(text) <= MAX_SOURCE_CHARS else None
 
 
 class _SourcePickler(cloudpickle.Pickler):  # type: ignore[misc]  # cloudpickle is untyped
