@@ -8,6 +8,7 @@ machine, so only the source sent along can give it their lines.
 
 from __future__ import annotations
 
+import functools
 import io
 import linecache
 import pickle
@@ -56,17 +57,17 @@ def cells(tmp_path: Path) -> Iterator[tuple[Callable[..., Any], str, str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("received", [False, True], ids=["here", "as-a-worker-receives-it"])
+@pytest.mark.parametrize("how", ["here", "as-a-worker-receives-it", "in-a-partial"])
 def test_the_remote_traceback_shows_the_lines_of_functions_sent_by_value(
-    here: dict[str, PonchoEnvironment],
-    cells: tuple[Callable[..., Any], str, str],
-    received: bool,
+    here: dict[str, PonchoEnvironment], cells: tuple[Callable[..., Any], str, str], how: str
 ) -> None:
     scaled, file_a, file_b = cells
-    if received:
+    if how == "as-a-worker-receives-it":
         # What a worker gets from the client: cloudpickle 3.1.3 and later name its code
         # "<dynamic-code>" (older ones keep the file name).
         scaled = cloudpickle.loads(cloudpickle.dumps(scaled))
+    elif how == "in-a-partial":
+        scaled = functools.partial(cloudpickle.loads(cloudpickle.dumps(scaled)))
     with pytest.raises(RemoteError) as info:
         run_function(scaled, "zork", env=here["cp"])
     text = info.value.remote_traceback
