@@ -19,6 +19,7 @@ PACKAGES = [
     "poncho-spec",
     "poncho-fetch",
     "poncho-run",
+    "poncho-dask",
     "poncho-create",
     "poncho-analyze",
     "poncho",
@@ -42,7 +43,6 @@ def typecheck(session: nox.Session) -> None:
         *CONSTRAINTS,
         "mypy>=1.10",
         "types-requests",
-        "./packages/poncho-run[dask]",
         *[f"./packages/{p}" for p in PACKAGES],
     )
     for package in PACKAGES:
@@ -67,10 +67,33 @@ def benchmarks(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the user guide, man pages and API reference into docs/_build."""
-    session.install(
-        *CONSTRAINTS,
-        "pdoc>=14",
-        "./packages/poncho-run[dask]",
-        *[f"./packages/{p}" for p in PACKAGES],
-    )
+    session.install(*CONSTRAINTS, "pdoc>=14", *[f"./packages/{p}" for p in PACKAGES])
     session.run("python", "docs/build.py", "docs/_build")
+
+
+@nox.session(python="3.13")
+def dask_latest(session: nox.Session) -> None:
+    """poncho-dask's tests with the newest cloudpickle and distributed, outside the pinned
+    test world: tomorrow's releases (e.g. cloudpickle renaming the code it sends by value)
+    show up here first. Not in `make test`, which must install the same versions each day."""
+    unpinned = {"UV_CONSTRAINT": None, "PIP_CONSTRAINT": None}
+    session.install(
+        "--upgrade",
+        "-r",
+        "packages/poncho-dask/test-requirements.txt",
+        "cloudpickle",
+        "distributed",
+        env=unpinned,
+    )
+    session.run(
+        "python",
+        "-c",
+        "import cloudpickle, distributed; "
+        "print('cloudpickle', cloudpickle.__version__, '- distributed', distributed.__version__)",
+    )
+    session.run(
+        "pytest",
+        "packages/poncho-dask/tests",
+        *session.posargs,
+        env={"PONCHO_TESTING_CACHE": str(ROOT / ".nox" / ".poncho-testing-cache")},
+    )

@@ -33,7 +33,7 @@ DOCS = Path(__file__).resolve().parent
 API_MODULES = ["poncho", "poncho_spec", "poncho_analyze", "poncho_create", "poncho_run",
                "poncho_fetch"]  # fmt: skip
 # Public modules that pdoc does not reach through a package's __all__, and what they need.
-OPTIONAL_API_MODULES = {"poncho_run.dask": 'pip install "poncho-run[dask]"'}
+OPTIONAL_API_MODULES = {"poncho_dask": "pip install poncho-dask (it brings Dask distributed)"}
 VERSION = "0.1.0"
 PROG = "build.py"
 

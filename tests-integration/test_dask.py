@@ -1,19 +1,22 @@
-"""poncho-run[dask] from the built wheels runs work inside a tarball made by poncho-create on a
-real LocalCluster (worker processes), as a user's client script does."""
+"""poncho-dask from the built wheels runs work inside a tarball made by poncho-create on a
+real LocalCluster (worker processes), as a user's client script does; `poncho-run[dask]`
+still installs it."""
 
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import Venv, make_venv, sh
+from conftest import ROOT, Venv, make_venv, sh
 
 CLIENT = r"""
 import json, sys
 from distributed import Client, LocalCluster
-from poncho_run.dask import CommandFailed, PonchoEnvironment, run_command, run_function
+from poncho_dask import CommandFailed, PonchoEnvironment, run_command, run_function
 
 def main(tarball, root):
     env = PonchoEnvironment(tarball, name="demo", unpack_root=root)
@@ -46,9 +49,22 @@ if __name__ == "__main__":
 
 
 @pytest.fixture(scope="module")
-def dask_venv(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Venv:
+def dask_dist(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Path:
+    """The published wheels plus poncho-dask's, built from packages/ in this run."""
+    out = tmp_path_factory.mktemp("dask-dist")
+    for wheel in dist.glob("*.whl"):
+        shutil.copy2(wheel, out)
+    build = [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", out]
+    sh([*build, ROOT / "packages" / "poncho-dask"])
+    assert len(list(out.glob("poncho_dask-*.whl"))) == 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def dask_venv(tmp_path_factory: pytest.TempPathFactory, dask_dist: Path) -> Venv:
+    """`pip install poncho-dask`, as on the client and on every worker."""
     path = tmp_path_factory.mktemp("venvs") / "dask"
-    return make_venv(path, "poncho-run[dask]", find_links=dist)
+    return make_venv(path, "poncho-dask", find_links=dask_dist)
 
 
 def test_dask_cluster_runs_inside_a_poncho_create_tarball(
@@ -69,3 +85,17 @@ def test_dask_cluster_runs_inside_a_poncho_create_tarball(
     # The package lives only in the environment, not in the worker's own Python.
     assert result["worker_has_demo"] is False
     assert not dask_venv.has_module("poncho_demo_app")
+
+
+def test_the_poncho_run_dask_extra_still_installs_it(
+    tmp_path_factory: pytest.TempPathFactory, dask_dist: Path
+) -> None:
+    venv = make_venv(
+        tmp_path_factory.mktemp("venvs") / "extra", "poncho-run[dask]", find_links=dask_dist
+    )
+    check = (
+        "import poncho_dask, poncho_run.dask\n"
+        "assert poncho_run.dask.PonchoEnvironment is poncho_dask.PonchoEnvironment\n"
+        "print(poncho_dask.__version__)"
+    )
+    assert sh([venv.python, "-c", check], env=venv.env()).stdout.strip() == "0.1.0"

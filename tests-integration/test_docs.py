@@ -37,8 +37,8 @@ from conftest import ROOT, Venv, sh
 
 DOCS = ROOT / "docs"
 MAN = DOCS / "man"
-# Pages run elsewhere: docs/dask.md's example needs Dask, and packages/poncho-run's
-# test_dask.py runs it.
+# Pages run elsewhere: docs/dask.md's example needs Dask, and packages/poncho-dask's
+# test_docs.py runs it.
 ELSEWHERE = {DOCS / "dask.md"}
 PAGES = sorted(
     p

@@ -1,51 +1,18 @@
-"""Run work inside Poncho environments on a Dask cluster (``pip install "poncho-run[dask]"``).
+"""The Dask integration moved to its own distribution, `poncho_dask` (``pip install poncho-dask``).
 
-::
-
-    from distributed import Client
-    from poncho_run.dask import PonchoEnvironment, run_command, run_function
-
-    client = Client("tcp://scheduler:8786")
-    env = PonchoEnvironment("/shared/envs/analysis.tar.gz", name="analysis")
-    client.register_plugin(env)         # every worker, present and future; once per node
-    done = client.submit(run_command, ["python", "-V"], env=env, pure=False).result()
-    greeting = client.submit(run_function, "mypkg.tools:greet", "you", env=env).result()
-
-`PonchoEnvironment` is a worker plugin: each worker prepares the environment with
-`poncho_run.prepare` in a node-local folder, under the lock ``poncho_package_run -d``
-takes, so the workers of a node share one unpacked copy. `run_command` and `run_function`
-are tasks that run a command line, or a Python function with the environment's own
-interpreter, inside it. `get_environment` gives a task the `PreparedEnvironment` itself.
+This module stays so that code written for ``poncho-run[dask]`` (which now installs
+poncho-dask) keeps working: it re-exports `poncho_dask`'s public names. Nothing imports it
+but such code, so poncho-run itself never loads Dask. New code imports `poncho_dask`.
 """
 
 from __future__ import annotations
 
 try:
-    import distributed  # noqa: F401 - fail here, with advice, rather than deep inside
-except ImportError as exc:  # pragma: no cover - exercised without the extra installed
+    from poncho_dask import *  # noqa: F403 - the same names, never a list of ours to drift
+    from poncho_dask import __all__ as _names
+except ImportError as exc:  # pragma: no cover - exercised without poncho-dask installed
     raise ImportError(
-        f'poncho_run.dask needs Dask distributed ({exc}): pip install "poncho-run[dask]"'
+        f"poncho_run.dask is now poncho_dask ({exc}): pip install poncho-dask"
     ) from exc
 
-from poncho_run._dask.command import CompletedCommand, run_command
-from poncho_run._dask.errors import (
-    CommandFailed,
-    EnvironmentIncomplete,
-    EnvironmentNotRegistered,
-    RemoteError,
-)
-from poncho_run._dask.function import run_function
-from poncho_run._dask.plugin import PonchoEnvironment, default_unpack_root, get_environment
-
-__all__ = [
-    "CommandFailed",
-    "CompletedCommand",
-    "EnvironmentIncomplete",
-    "EnvironmentNotRegistered",
-    "PonchoEnvironment",
-    "RemoteError",
-    "default_unpack_root",
-    "get_environment",
-    "run_command",
-    "run_function",
-]
+__all__ = [name for name in _names if name != "__version__"]

@@ -1,4 +1,4 @@
-"""Errors of the Dask integration; all derive from `poncho_run.errors.RunError`.
+"""Errors of the Dask integration; all derive from `poncho_run.RunError`.
 
 They cross process boundaries (raised on a worker, re-raised on the client by Dask), so each
 one pickles its constructor arguments (`__reduce__`) and holds only strings and numbers.
@@ -10,7 +10,7 @@ import shlex
 import signal
 from collections.abc import Sequence
 
-from poncho_run.errors import RunError
+from poncho_run import RunError
 
 __all__ = [
     "CommandFailed",

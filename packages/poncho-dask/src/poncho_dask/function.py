@@ -8,7 +8,8 @@ environment can import travel by reference (plain pickle); others (lambdas, clos
 functions of a script or notebook) travel by value, which needs cloudpickle inside the
 environment too: without it, `EnvironmentIncomplete` says so before anything runs. A
 function can also be named ``"module:function"``, so that only the environment has to be
-able to import it.
+able to import it. The source of the functions sent by value goes along (`_sources`), so
+that a traceback made in the environment shows their lines.
 
 Each worker process asks an environment's interpreter once what it offers (Python version,
 pickle protocol, cloudpickle) and remembers the answer.
@@ -31,99 +32,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from poncho_run._dask.command import activated_environ
-from poncho_run._dask.errors import EnvironmentIncomplete, RemoteError
-from poncho_run._dask.plugin import PonchoEnvironment, resolve
+from poncho_dask._bootstrap import BOOTSTRAP, PROBE
+from poncho_dask.command import activated_environ
+from poncho_dask.errors import EnvironmentIncomplete, RemoteError
+from poncho_dask.plugin import PonchoEnvironment, resolve
 
 if TYPE_CHECKING:
-    from poncho_run.api import PreparedEnvironment
+    from poncho_run import PreparedEnvironment
 
 __all__ = ["EnvPython", "probe_python", "run_function"]
 
 _REFERENCE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 _PROBE_TIMEOUT = 120.0
-
-_PROBE = """\
-import pickle, sys
-try:
-    import cloudpickle
-    has_cloudpickle = True
-except Exception:
-    has_cloudpickle = False
-sys.stdout.write(repr((tuple(sys.version_info[:3]), pickle.HIGHEST_PROTOCOL, has_cloudpickle)))
-"""
-
-# Runs in the environment's interpreter, whatever its version: plain, old-fashioned Python.
-_BOOTSTRAP = """\
-import sys
-
-
-def _answer(out_path, obj, protocol):
-    import os
-    import pickle
-
-    tmp = out_path + ".part"
-    with open(tmp, "wb") as f:
-        pickle.dump(obj, f, protocol)
-    os.replace(tmp, out_path)
-
-
-def _failure(out_path, stage, exc, protocol):
-    import traceback
-
-    kind = type(exc)
-    name = kind.__qualname__
-    if kind.__module__ not in ("builtins", "__main__"):
-        name = kind.__module__ + "." + name
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<the exception cannot be shown>"
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == "<string>":
-        tb = tb.tb_next
-    text = "".join(traceback.format_exception(kind, exc, tb))
-    _answer(out_path, ("error", stage, name, message, text), protocol)
-
-
-def _main(in_path, out_path, protocol):
-    import pickle
-
-    protocol = int(protocol)
-    stage = "load"
-    try:
-        with open(in_path, "rb") as f:
-            kind, target, args, kwargs = pickle.load(f)
-        if kind == "ref":
-            import importlib
-
-            module, _, qualname = target.partition(":")
-            func = importlib.import_module(module)
-            for part in qualname.split("."):
-                func = getattr(func, part)
-        else:
-            func = target
-        stage = "call"
-        result = func(*args, **kwargs)
-        stage = "return"
-        try:
-            data = pickle.dumps(result, protocol)
-        except Exception:
-            try:
-                import cloudpickle
-            except ImportError:
-                cloudpickle = None
-            if cloudpickle is None:
-                raise
-            data = cloudpickle.dumps(result, protocol)
-    except BaseException as exc:
-        _failure(out_path, stage, exc, protocol)
-        return
-    _answer(out_path, ("ok", data), protocol)
-
-
-_main(sys.argv[1], sys.argv[2], sys.argv[3])
-"""
 
 
 @dataclass(frozen=True)
@@ -160,7 +80,7 @@ def probe_python(prepared: PreparedEnvironment, name: str) -> EnvPython:
             )
         try:
             done = subprocess.run(
-                [python, "-c", _PROBE],
+                [python, "-c", PROBE],
                 env=prepared.environ(os.environ),
                 capture_output=True,
                 timeout=_PROBE_TIMEOUT,
@@ -220,7 +140,7 @@ def run_function(
             file.write(data)
         with activated_environ(prepared) as variables:
             done = subprocess.run(
-                [python.python, "-c", _BOOTSTRAP, in_path, out_path, str(protocol)],
+                [python.python, "-c", BOOTSTRAP, in_path, out_path, str(protocol)],
                 env=variables,
                 capture_output=True,
                 check=False,
@@ -260,12 +180,12 @@ def _dumps(
     payload: tuple[Any, ...], protocol: int, python: EnvPython, name: str, label: str
 ) -> bytes:
     if python.cloudpickle:
-        import cloudpickle
+        from poncho_dask._sources import dumps_with_sources
 
-        dumped: bytes = cloudpickle.dumps(payload, protocol=protocol)
-        return dumped
+        return dumps_with_sources(payload, protocol)
     try:
-        return pickle.dumps(payload, protocol)
+        # No function travels by value: no sources to send along.
+        return pickle.dumps({}, protocol) + pickle.dumps(payload, protocol)
     except Exception as exc:  # PicklingError, or AttributeError/TypeError for local objects
         raise EnvironmentIncomplete(
             f"environment {name!r} has no cloudpickle, which calling {label} there needs "

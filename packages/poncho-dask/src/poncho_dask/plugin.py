@@ -32,13 +32,13 @@ from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from poncho_run._dask.errors import EnvironmentNotRegistered
-from poncho_run.errors import EnvironmentNotFound, RunError
+from poncho_dask.errors import EnvironmentNotRegistered
+from poncho_run import DEFAULT_WAIT, EnvironmentNotFound, RunError
 
 if TYPE_CHECKING:
     from distributed import Worker
 
-    from poncho_run.api import PreparedEnvironment
+    from poncho_run import PreparedEnvironment
 
 __all__ = [
     "DIR_ENV",
@@ -78,7 +78,8 @@ class PonchoEnvironment(WorkerPlugin):
     file name's stem plus a digest of the location). `unpack_root` is the node-local folder
     that holds unpacked environments (default ``$PONCHO_DASK_DIR``, else
     ``<tempdir>/poncho-dask-<uid>``, as seen by each worker); `wait` is how long a worker
-    waits for another one unpacking the same environment.
+    waits for another one unpacking the same environment (default
+    `poncho_run.DEFAULT_WAIT`, as ``poncho_package_run -w``).
 
     Register it with ``client.register_plugin(env)``; then run work inside it with
     ``client.submit(run_command, argv, env=env)`` or
@@ -93,7 +94,7 @@ class PonchoEnvironment(WorkerPlugin):
         name: str | None = None,
         *,
         unpack_root: str | os.PathLike[str] | None = None,
-        wait: float = 300.0,
+        wait: float = DEFAULT_WAIT,
         sha256: str | None = None,
         fetch_cache: str | os.PathLike[str] | None = None,
     ) -> None:
@@ -129,7 +130,6 @@ class PonchoEnvironment(WorkerPlugin):
     def _init_runtime(self) -> None:
         self._lock = threading.Lock()
         self._prepared: PreparedEnvironment | None = None
-        self._worker: str | None = None
         #: Seconds the last successful preparation took on this worker (None before).
         self.prepare_seconds: float | None = None
 
@@ -156,7 +156,6 @@ class PonchoEnvironment(WorkerPlugin):
     async def setup(self, worker: Worker) -> None:
         """Prepare the environment on `worker` (in a thread: the worker's event loop keeps
         answering while another worker of the node unpacks)."""
-        self._worker = str(worker.address)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.prepared)
 

@@ -13,12 +13,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from poncho_run._dask.errors import CommandFailed
-from poncho_run._dask.plugin import PonchoEnvironment, resolve
-from poncho_run.errors import CommandNotExecutable, CommandNotFound
+from poncho_dask.errors import CommandFailed
+from poncho_dask.plugin import PonchoEnvironment, resolve
+from poncho_run import CommandNotExecutable, CommandNotFound
 
 if TYPE_CHECKING:
-    from poncho_run.api import PreparedEnvironment
+    from poncho_run import PreparedEnvironment
 
 __all__ = ["CompletedCommand", "activated_environ", "run_command"]
 

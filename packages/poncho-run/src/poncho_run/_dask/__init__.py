@@ -1,1 +1,0 @@
-"""The Dask integration's implementation; its public face is `poncho_run.dask`."""
