@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from poncho_create import CondaLockEntry, Lock, LockError, PipLockEntry
-from poncho_create.lock import atomic_write_text, conda_entries_from_prefix
+from poncho_create.lock import conda_entries_from_prefix
 
 
 def sample() -> Lock:
@@ -103,24 +102,3 @@ def test_conda_entries_from_a_prefix(tmp_path: Path) -> None:
         CondaLockEntry("a", "1", "0", "https://c/x", "https://c/x/noarch/a-1-0.conda", "d" * 64),
         CondaLockEntry("b", "2", "0", "", "", None),
     ]
-
-
-def test_atomic_write_replaces_whole_and_honours_umask(tmp_path: Path) -> None:
-    target = tmp_path / "f.txt"
-    target.write_text("old")
-    old = os.umask(0o027)
-    try:
-        atomic_write_text(target, "new")
-    finally:
-        os.umask(old)
-    assert target.read_text() == "new"
-    assert target.stat().st_mode & 0o777 == 0o640
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.txt"]
-
-
-def test_atomic_write_failure_leaves_no_temp(tmp_path: Path) -> None:
-    folder = tmp_path / "dir"
-    folder.mkdir()
-    with pytest.raises(IsADirectoryError):
-        atomic_write_text(folder, "x")  # cannot replace a folder by a file
-    assert list(tmp_path.iterdir()) == [folder]

@@ -108,6 +108,24 @@ def test_show_to_a_file(good: Path, tmp_path: Path, capsys: pytest.CaptureFixtur
     assert load_spec(out) == load_spec(good)
 
 
+def test_show_writes_through_links_and_into_devices(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-o /dev/null must not turn the device into a file (as root it could)."""
+    import os
+    import stat
+
+    before = os.stat("/dev/null")
+    assert main(["show", str(good), "-o", "/dev/null"]) == 0
+    after = os.stat("/dev/null")
+    assert stat.S_ISCHR(after.st_mode) and after.st_ino == before.st_ino
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "link.json").symlink_to(tmp_path / "specs" / "real.json")
+    assert main(["show", str(good), "-o", str(tmp_path / "link.json")]) == 0
+    assert (tmp_path / "link.json").is_symlink()
+    assert json.loads((tmp_path / "specs" / "real.json").read_text())["conda"]
+
+
 def test_show_canonical_is_what_the_hash_is_made_of(
     good: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -299,18 +299,12 @@ def check_writable(path: Path, what: str) -> list[Path]:
     Nothing is created: returns the missing folders above `path`, which writing it will
     create (so a failed build can remove them again).
     """
-    if path.is_dir():
-        raise CreateError(f"{what} {path}: is a folder")
-    missing: list[Path] = []
-    parent = path.absolute().parent
-    while not parent.exists():
-        missing.append(parent)
-        parent = parent.parent
-    if not parent.is_dir():
-        raise CreateError(f"{what} {path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise CreateError(f"{what} {path}: cannot write in {parent} (read-only or no permission)")
-    return list(reversed(missing))
+    from poncho_spec.fs import writable_location
+
+    try:
+        return writable_location(path)
+    except OSError as exc:
+        raise CreateError(f"{what} {path}: {exc.strerror}") from exc
 
 
 def _channels_key(

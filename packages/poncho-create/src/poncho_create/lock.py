@@ -13,14 +13,13 @@ installs the same conda packages again without solving. Format (``lock_version``
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from poncho_create.errors import LockError
+from poncho_spec.fs import atomic_write
 
 __all__ = ["LOCK_VERSION", "PIP_SOURCES", "CondaLockEntry", "Lock", "PipLockEntry"]
 
@@ -107,7 +106,10 @@ class Lock:
 
     def write(self, path: Path) -> None:
         """Write the lock to `path` atomically (temp file in the same folder, then replace)."""
-        atomic_write_text(path, self.dumps())
+        try:
+            atomic_write(path, self.dumps())
+        except OSError as exc:
+            raise LockError(f"{path}: cannot write the lock: {exc.strerror or exc}") from exc
 
     @classmethod
     def from_dict(cls, data: object, source: str = "lock") -> Lock:
@@ -191,29 +193,6 @@ def conda_entries_from_prefix(prefix: Path) -> list[CondaLockEntry]:
             )
         )
     return entries
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(temp).chmod(default_file_mode())
-        Path(temp).replace(path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def default_file_mode() -> int:
-    """The mode a new file gets under the current umask (``0o644`` for umask 022);
-    ``mkstemp`` makes files ``0o600``, which is wrong for a shared cache."""
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def _list(data: Mapping[str, Any], key: str, problems: list[str]) -> Iterable[Any]:

@@ -25,8 +25,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from poncho_create.errors import PackError
-from poncho_create.lock import Lock, atomic_write_text, default_file_mode
+from poncho_create.lock import Lock
 from poncho_create.progress import Reporter
+from poncho_spec.fs import atomic_write, default_file_mode
 
 __all__ = ["RUN_IN_ENV", "add_poncho_files", "pack_prefix", "run_in_env_script"]
 
@@ -45,7 +46,7 @@ def add_poncho_files(prefix: Path, spec_dict: Mapping[str, Any], lock: Lock) -> 
     """Write ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env`` into `prefix`."""
     poncho_dir = prefix / "poncho"
     poncho_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(poncho_dir / "spec.json", json.dumps(spec_dict, indent=2) + "\n")
+    atomic_write(poncho_dir / "spec.json", json.dumps(spec_dict, indent=2) + "\n")
     lock.write(poncho_dir / "lock.json")
     script = prefix / RUN_IN_ENV
     script.parent.mkdir(parents=True, exist_ok=True)

@@ -70,23 +70,13 @@ def dump_spec(spec: Spec, path: str | os.PathLike[str]) -> None:
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` (``"-"`` = stdout) through a temporary file and ``os.replace``,
-    so that readers never see a half-written file."""
+    """Write `text` to `path` (``"-"`` = stdout) with :func:`poncho_spec.fs.atomic_write`:
+    readers never see a half-written file, a link is written through, a device in place."""
     name = os.fspath(path)
     if name == STDIO:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    import tempfile
+    from poncho_spec.fs import atomic_write
 
-    target = Path(name)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        mode = target.stat().st_mode & 0o777 if target.exists() else 0o644
-        Path(tmp).chmod(mode)
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(name, text)

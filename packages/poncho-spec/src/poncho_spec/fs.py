@@ -1,0 +1,126 @@
+"""Writing and removing files safely: the one atomic writer and the one rmtree of Poncho.
+
+Every poncho package writes its outputs (specs, locks, tarballs' side files, state files)
+through :func:`atomic_write`, checks an output location with :func:`writable_location`
+before starting expensive work, and removes trees with :func:`rmtree`. Standard library only:
+the worker side imports it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["atomic_write", "default_file_mode", "rmtree", "writable_location"]
+
+
+def default_file_mode() -> int:
+    """The mode a new file gets under the current umask (``0o644`` for umask 022).
+
+    ``mkstemp`` makes files ``0o600``, which is wrong for anything shared (a cache, an
+    environment folder other users run from).
+    """
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Write `data` (text is UTF-8) to `path` so that no reader ever sees half of it.
+
+    - a new name or a regular file: a temporary file in the same folder, then ``os.replace``;
+      a new file gets the umask's mode, an existing one keeps its own; missing folders
+      above it are created;
+    - a symbolic link: its final target is written that way, and the link stays a link;
+    - a device, FIFO or socket (``/dev/null``, ``/dev/stdout``): written in place, never
+      replaced.
+
+    Returns the path written (the link's target for a link). OSError as the system raises
+    it (IsADirectoryError for a folder); nothing is left behind on failure.
+    """
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    target = Path(os.path.realpath(os.fspath(path)))
+    try:
+        st: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, "is a folder", str(path))
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(target, "wb") as out:  # a device or a pipe: no temp file, no rename
+            out.write(raw)
+        return target
+    mode = stat.S_IMODE(st.st_mode) if st is not None else default_file_mode()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(raw)
+        temp.chmod(mode)
+        temp.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    return target
+
+
+def writable_location(path: str | os.PathLike[str]) -> list[Path]:
+    """Check, creating nothing, that a file can be written at `path`; returns the missing
+    folders above it (outermost first), which writing it will have to create.
+
+    OSError with a message a user can act on if not: a folder at `path`, a file where a
+    folder is needed, a read-only or forbidden folder. A device or FIFO at `path` is fine.
+    """
+    name = os.fspath(path)
+    target = Path(os.path.realpath(name))
+    if target.is_dir():
+        raise IsADirectoryError(21, "is a folder", name)
+    if target.exists():
+        if not os.access(target, os.W_OK):
+            raise PermissionError(13, "cannot write this file (read-only or no permission)", name)
+        return []
+    missing: list[Path] = []
+    parent = target.parent
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(20, f"{parent} is not a folder", name)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(13, f"cannot write in {parent} (read-only or no permission)", name)
+    return list(reversed(missing))
+
+
+def rmtree(path: str | os.PathLike[str]) -> None:
+    """Remove a file, a link or a folder tree, even one whose content made some of its
+    folders read-only (as ``pip`` or a task may); a missing path is fine."""
+    target = Path(path)
+
+    def make_writable_and_retry(func: Any, name: str, _exc: Any) -> None:
+        failed = Path(name)
+        with contextlib.suppress(OSError):
+            failed.parent.chmod(stat.S_IRWXU)
+        if failed.is_dir() and not failed.is_symlink():
+            with contextlib.suppress(OSError):
+                failed.chmod(stat.S_IRWXU)
+            shutil.rmtree(failed, ignore_errors=True)
+            return
+        with contextlib.suppress(FileNotFoundError):
+            func(name)
+
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif not target.exists():
+        return
+    elif sys.version_info >= (3, 12):
+        shutil.rmtree(target, onexc=make_writable_and_retry)
+    else:  # pragma: no cover - Python 3.10 and 3.11
+        shutil.rmtree(target, onerror=make_writable_and_retry)
