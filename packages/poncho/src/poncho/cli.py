@@ -1,7 +1,8 @@
-"""The `poncho` umbrella command: `poncho analyze|create|run|fetch|spec ...`.
+"""The `poncho` umbrella command: `poncho analyze|create|run|fetch|spec|inspect|diff ...`.
 
-Each sub-command is exactly the CLI of its package (`poncho create ...` is
+Each package sub-command is exactly the CLI of its package (`poncho create ...` is
 `poncho_package_create ...`): the arguments after the sub-command are passed on untouched.
+`inspect` and `diff` are the umbrella's own (they read what several packages write).
 """
 
 from __future__ import annotations
@@ -33,6 +34,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "spec": ("poncho_spec.cli", "poncho_spec", "validate, show or hash a spec"),
 }
 
+# The umbrella's own sub-commands: name -> (module, its main function, summary).
+OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "inspect": (
+        "poncho.inspect_cli",
+        "inspect_main",
+        "show what a tarball, lock, spec or unpacked environment holds",
+    ),
+    "diff": ("poncho.inspect_cli", "diff_main", "show which packages differ between two of them"),
+}
+
 
 def usage() -> str:
     """Return the umbrella command's help text."""
@@ -43,17 +54,22 @@ def usage() -> str:
         "",
         "commands:",
     ]
-    width = max(map(len, COMMANDS))
+    width = max(map(len, [*COMMANDS, *OWN_COMMANDS]))
     for name, (_module, original, summary) in COMMANDS.items():
         lines.append(f"  {name:<{width}}  {summary} (same as {original})")
+    for name, (_module, _function, summary) in OWN_COMMANDS.items():
+        lines.append(f"  {name:<{width}}  {summary}")
     lines += ["", "Run 'poncho COMMAND -h' for the options of a command."]
     return "\n".join(lines)
 
 
 def load_command(name: str) -> Callable[[Sequence[str] | None], int]:
     """Return the `main(argv)` function of sub-command *name*."""
-    module, _original, _summary = COMMANDS[name]
-    main: Callable[[Sequence[str] | None], int] = importlib.import_module(module).main
+    if name in OWN_COMMANDS:
+        module, function, _summary = OWN_COMMANDS[name]
+    else:
+        module, function = COMMANDS[name][0], "main"
+    main: Callable[[Sequence[str] | None], int] = getattr(importlib.import_module(module), function)
     return main
 
 
@@ -67,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"poncho {__version__}")
         return 0
     name, rest = args[0], args[1:]
-    if name not in COMMANDS:
+    if name not in COMMANDS and name not in OWN_COMMANDS:
         print(usage(), file=sys.stderr)
         print(f"poncho: error: unknown command {name!r}", file=sys.stderr)
         return 2

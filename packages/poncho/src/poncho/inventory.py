@@ -1,0 +1,287 @@
+"""What an environment holds, read from a tarball, a lock, a spec or an unpacked folder.
+
+`read_inventory` reads only what it needs: a tarball is streamed once and only its small
+members are kept (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``); nothing
+is unpacked. `diff_inventories` compares two of them package by package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tarfile
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from poncho_spec import PonchoError, Spec, loads_spec
+
+__all__ = ["Diff", "Inventory", "InventoryError", "Package", "diff_inventories", "read_inventory"]
+
+_SMALL = 4 * 2**20  # the largest member worth reading (a lock of a big env is ~200 kB)
+
+
+class InventoryError(PonchoError, ValueError):
+    """The path is none of the things an inventory is read from, or it cannot be read."""
+
+
+@dataclass(frozen=True)
+class Package:
+    """One package: conda (with build and channel) or pip (with how it was found)."""
+
+    name: str
+    version: str
+    kind: str  # "conda" or "pip"
+    build: str = ""
+    source: str = ""  # the channel (conda) or index|path|installed (pip)
+    url: str = ""
+    sha256: str | None = None
+
+    def describe(self) -> str:
+        """``version build`` (conda) or ``version`` (pip)."""
+        return f"{self.version} {self.build}".strip()
+
+
+@dataclass
+class Inventory:
+    """The contents of one environment, as far as the path tells them.
+
+    `requested` holds a spec's dependencies as written when no lock says what was installed.
+    `size` is the tarball's size, `unpacked_size` the sum of its (or the folder's) files.
+    """
+
+    path: str
+    kind: str  # "tarball", "lock", "spec" or "folder"
+    platform: str | None = None
+    python: str | None = None
+    spec_hash: str | None = None
+    channels: list[str] = field(default_factory=list)
+    packages: list[Package] = field(default_factory=list)
+    requested: list[str] = field(default_factory=list)
+    data: dict[str, str] = field(default_factory=dict)
+    size: int | None = None
+    unpacked_size: int | None = None
+    files: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what ``poncho inspect --json`` prints)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Diff:
+    """Packages only in A, only in B, and in both with another version or build."""
+
+    only_a: list[Package]
+    only_b: list[Package]
+    changed: list[tuple[Package, Package]]
+
+    @property
+    def same(self) -> bool:
+        """True when both hold the same packages."""
+        return not (self.only_a or self.only_b or self.changed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (what ``poncho diff --json`` prints)."""
+        return {
+            "only_a": [asdict(p) for p in self.only_a],
+            "only_b": [asdict(p) for p in self.only_b],
+            "changed": [{"a": asdict(a), "b": asdict(b)} for a, b in self.changed],
+        }
+
+
+def read_inventory(path: str | os.PathLike[str]) -> Inventory:
+    """Read what `path` holds: a tarball made by poncho or conda-pack, a ``lock.json``, a
+    spec, or an unpacked environment folder. InventoryError names the path on failure."""
+    target = Path(path)
+    name = os.fspath(path)
+    try:
+        if target.is_dir():
+            return _from_folder(target)
+        if not target.exists():
+            raise InventoryError(f"{name}: no such file or folder")
+        if tarfile.is_tarfile(target):
+            return _from_tarball(target)
+        text = target.read_text(encoding="utf-8")
+    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError) as exc:
+        raise InventoryError(f"{name}: cannot read it: {exc}") from exc
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and "lock_version" in document:
+        inventory = Inventory(name, "lock")
+        _apply_lock(inventory, document)
+        return inventory
+    inventory = Inventory(name, "spec")
+    try:
+        _apply_spec(inventory, loads_spec(text, source=name), with_requests=True)
+    except PonchoError as exc:
+        raise InventoryError(
+            f"{name}: not a tarball, a lock, a spec or an environment folder ({exc})"
+        ) from exc
+    return inventory
+
+
+def diff_inventories(a: Inventory, b: Inventory) -> Diff:
+    """Compare the packages of `a` and `b` (by kind and name)."""
+    left = {(p.kind, p.name): p for p in a.packages}
+    right = {(p.kind, p.name): p for p in b.packages}
+    only_a = [left[k] for k in sorted(left.keys() - right.keys())]
+    only_b = [right[k] for k in sorted(right.keys() - left.keys())]
+    changed = [
+        (left[k], right[k])
+        for k in sorted(left.keys() & right.keys())
+        if (left[k].version, left[k].build) != (right[k].version, right[k].build)
+    ]
+    return Diff(only_a, only_b, changed)
+
+
+def _from_tarball(path: Path) -> Inventory:
+    inventory = Inventory(str(path), "tarball", size=path.stat().st_size)
+    spec_text = lock_text = None
+    metas: list[Mapping[str, Any]] = []
+    total = files = 0
+    with tarfile.open(path, "r|*") as tar:  # one pass over the stream, nothing written
+        for member in tar:
+            if member.isfile():
+                files += 1
+                total += member.size
+            wanted = member.name.lstrip("./")
+            if not member.isfile() or member.size > _SMALL:
+                continue
+            if wanted == "poncho/spec.json":
+                spec_text = _read_member(tar, member)
+            elif wanted == "poncho/lock.json":
+                lock_text = _read_member(tar, member)
+            elif wanted.startswith("conda-meta/") and wanted.endswith(".json"):
+                meta = _json_or_none(_read_member(tar, member))
+                if isinstance(meta, dict):
+                    metas.append(meta)
+    inventory.unpacked_size, inventory.files = total, files
+    _apply(inventory, spec_text, lock_text, metas)
+    return inventory
+
+
+def _from_folder(path: Path) -> Inventory:
+    poncho = path / "poncho"
+    if not (path / "conda-meta").is_dir() and not poncho.is_dir():
+        raise InventoryError(f"{path}: a folder, but no conda environment (no conda-meta/)")
+    inventory = Inventory(str(path), "folder")
+    total = files = 0
+    for folder, _dirs, names in os.walk(path):
+        for file_name in names:
+            full = Path(folder) / file_name
+            if full.is_file() and not full.is_symlink():
+                files += 1
+                total += full.stat().st_size
+    inventory.unpacked_size, inventory.files = total, files
+    metas = [
+        meta
+        for meta_file in sorted((path / "conda-meta").glob("*.json"))
+        if isinstance(meta := _json_or_none(meta_file.read_text(encoding="utf-8")), dict)
+    ]
+    spec_text = _text_or_none(poncho / "spec.json")
+    lock_text = _text_or_none(poncho / "lock.json")
+    _apply(inventory, spec_text, lock_text, metas)
+    return inventory
+
+
+def _apply(
+    inventory: Inventory,
+    spec_text: str | None,
+    lock_text: str | None,
+    metas: Iterable[Mapping[str, Any]],
+) -> None:
+    if spec_text is not None:
+        try:
+            spec = loads_spec(spec_text, source=f"{inventory.path}:poncho/spec.json")
+        except PonchoError as exc:
+            raise InventoryError(str(exc)) from exc
+        _apply_spec(inventory, spec, with_requests=False)
+    lock = _json_or_none(lock_text) if lock_text is not None else None
+    if isinstance(lock, dict):
+        _apply_lock(inventory, lock)
+        return
+    # A plain conda-pack tarball: conda-meta says what is installed (pip packages unseen).
+    for meta in metas:
+        inventory.packages.append(
+            Package(
+                name=str(meta.get("name", "")),
+                version=str(meta.get("version", "")),
+                kind="conda",
+                build=str(meta.get("build", "")),
+                source=str(meta.get("channel") or ""),
+                url=str(meta.get("url") or ""),
+                sha256=meta.get("sha256") or None,
+            )
+        )
+    inventory.packages.sort(key=lambda p: (p.kind, p.name))
+    inventory.python = inventory.python or _python_of(inventory.packages)
+    if inventory.platform is None:
+        inventory.platform = next(
+            (str(m["subdir"]) for m in metas if m.get("subdir") not in (None, "noarch")), None
+        )
+
+
+def _apply_spec(inventory: Inventory, spec: Spec, *, with_requests: bool) -> None:
+    inventory.spec_hash = spec.hash()
+    inventory.channels = list(spec.conda.channels)
+    inventory.data = {
+        **{name: f"git {source.remote} @ {source.ref}" for name, source in spec.git.items()},
+        **{name: f"http {source.url}" for name, source in spec.http.items()},
+    }
+    if with_requests:
+        inventory.requested = [*spec.conda.dependencies, *(f"pip: {p}" for p in spec.pip)]
+
+
+def _apply_lock(inventory: Inventory, lock: Mapping[str, Any]) -> None:
+    inventory.platform = str(lock.get("platform") or "") or None
+    inventory.spec_hash = inventory.spec_hash or (str(lock.get("spec_hash") or "") or None)
+    inventory.channels = [str(c) for c in lock.get("channels") or []] or inventory.channels
+    packages = []
+    for kind in ("conda", "pip"):
+        for item in lock.get(kind) or []:
+            if not isinstance(item, Mapping):
+                raise InventoryError(f"{inventory.path}: the lock's {kind} entries are not objects")
+            packages.append(
+                Package(
+                    name=str(item.get("name", "")),
+                    version=str(item.get("version", "")),
+                    kind=kind,
+                    build=str(item.get("build", "")),
+                    source=str(item.get("channel") or item.get("source") or ""),
+                    url=str(item.get("url") or ""),
+                    sha256=item.get("sha256") or None,
+                )
+            )
+    inventory.packages = sorted(packages, key=lambda p: (p.kind, p.name))
+    inventory.python = _python_of(inventory.packages)
+
+
+def _python_of(packages: Iterable[Package]) -> str | None:
+    return next((p.version for p in packages if p.kind == "conda" and p.name == "python"), None)
+
+
+def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str | None:
+    handle = tar.extractfile(member)
+    if handle is None:
+        return None
+    return handle.read().decode("utf-8", errors="replace")
+
+
+def _json_or_none(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _text_or_none(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None

@@ -1,0 +1,142 @@
+"""`poncho inspect` and `poncho diff` on real tarballs, locks, specs and folders."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho.cli import main
+from poncho.inventory import InventoryError, diff_inventories, read_inventory
+
+
+@pytest.fixture(scope="module")
+def built(local_channel: Any, wheelhouse: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Two real environments from the local channel: A with a pip package and data, B without."""
+    from poncho_create import create
+
+    root = tmp_path_factory.mktemp("inventory")
+    options = {"cache_dir": root / "envs", "no_index": True,
+               "find_links": [str(wheelhouse.path)]}  # fmt: skip
+    spec_a = {
+        "conda": {"channels": [local_channel.url],
+                  "dependencies": ["python", "poncho-demo-app", {"pip": ["poncho-demo-pipbase"]}]},
+        "http": {"DATA": {"url": "http://127.0.0.1:1/d.txt"}},
+    }  # fmt: skip
+    spec_b = {"conda": {"channels": [local_channel.url], "dependencies": ["python"]}}
+    (root / "a.json").write_text(json.dumps(spec_a))
+    a = create(root / "a.json", root / "a.tar", lock_out=root / "a.lock.json",
+               keep_prefix=root / "a-prefix", **options)  # fmt: skip
+    b = create(spec_b, root / "b.tar.gz", **options)
+    # A plain conda-pack tarball of the same environment: no poncho/ files inside.
+    plain = root / "plain.tar"
+    with tarfile.open(a) as source, tarfile.open(plain, "w") as target:
+        for member in source:
+            if not member.name.startswith("poncho/"):
+                target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    return {"a": a, "b": b, "plain": plain, "root": root}
+
+
+def test_a_tarball_without_unpacking_it(built: Any, local_channel: Any) -> None:
+    inventory = read_inventory(built["a"])
+    assert inventory.kind == "tarball"
+    assert inventory.platform == local_channel.subdir
+    assert inventory.python == local_channel.python_version
+    assert inventory.size == built["a"].stat().st_size
+    assert inventory.unpacked_size and inventory.files and inventory.files > 100
+    names = {(p.kind, p.name) for p in inventory.packages}
+    assert {("conda", "python"), ("conda", "poncho-demo-app")} <= names
+    assert ("pip", "poncho-demo-pipbase") in names
+    assert inventory.data == {"DATA": "http http://127.0.0.1:1/d.txt"}
+    lock = json.loads((built["root"] / "a.lock.json").read_text())
+    assert inventory.spec_hash == lock["spec_hash"]
+    assert not any(built["root"].glob("a.tar.*"))  # nothing was unpacked beside it
+
+
+def test_a_lock_a_spec_and_an_unpacked_folder_tell_the_same(built: Any) -> None:
+    tarball = read_inventory(built["a"])
+    lock = read_inventory(built["root"] / "a.lock.json")
+    folder = read_inventory(built["root"] / "a-prefix")
+    assert (lock.kind, folder.kind) == ("lock", "folder")
+    assert lock.packages == tarball.packages == folder.packages
+    assert lock.python == folder.python == tarball.python
+    spec = read_inventory(built["root"] / "a.json")
+    assert spec.kind == "spec" and spec.packages == []
+    assert spec.requested == ["python", "poncho-demo-app", "pip: poncho-demo-pipbase"]
+    assert spec.spec_hash == tarball.spec_hash
+
+
+def test_a_plain_conda_pack_tarball_is_read_from_conda_meta(built: Any, local_channel: Any) -> None:
+    plain = read_inventory(built["plain"])
+    conda = {p.name for p in plain.packages}
+    assert {"python", "poncho-demo-app"} <= conda
+    assert all(p.kind == "conda" for p in plain.packages)  # pip is not in conda-meta
+    assert plain.python == local_channel.python_version and plain.spec_hash is None
+
+
+def test_diff(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    diff = diff_inventories(read_inventory(built["a"]), read_inventory(built["b"]))
+    assert {p.name for p in diff.only_a} >= {"poncho-demo-app", "poncho-demo-pipbase"}
+    assert diff.only_b == [] and diff.changed == [] and not diff.same
+    assert main(["diff", str(built["a"]), str(built["b"])]) == 1
+    out = capsys.readouterr().out
+    assert "- pip poncho-demo-pipbase 0.1.0\n" in out and "+ " not in out
+    assert main(["diff", str(built["a"]), str(built["root"] / "a.lock.json")]) == 0
+    assert capsys.readouterr().out == "the same packages\n"
+    assert main(["diff", "--json", str(built["b"]), str(built["a"])]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["only_a"] == [] and "poncho-demo-app" in {p["name"] for p in data["only_b"]}
+
+
+def test_a_changed_version_is_shown_as_such(built: Any, tmp_path: Path) -> None:
+    lock = json.loads((built["root"] / "a.lock.json").read_text())
+    for package in lock["conda"]:
+        if package["name"] == "poncho-demo-app":
+            package["version"] = "9.9"
+    (tmp_path / "newer.json").write_text(json.dumps(lock))
+    diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "newer.json"))
+    assert [(a.name, b.version) for a, b in diff.changed] == [("poncho-demo-app", "9.9")]
+
+
+def test_inspect_command(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(built["a"])]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"{built['a']}: tarball, ")
+    assert "\n  python     3." in out
+    assert "\n  pip (1)\n    poncho-demo-pipbase  0.1.0  index" in out
+    assert main(["inspect", "--json", str(built["b"])]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "tarball" and data["python"] and data["packages"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file or folder"),
+        ("not json at all", "not a tarball, a lock, a spec or an environment folder"),
+        ('{"lock_version": 1, "conda": [3]}', "the lock's conda entries are not objects"),
+    ],
+)
+def test_what_is_none_of_them_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    path = tmp_path / "thing"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(InventoryError, match=message):
+        read_inventory(path)
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"poncho inspect: error: {path}: ")
+    assert main(["diff", str(path), str(path)]) == 2
+
+
+def test_a_folder_that_is_no_environment(tmp_path: Path) -> None:
+    with pytest.raises(InventoryError, match="no conda environment"):
+        read_inventory(tmp_path)
+    (tmp_path / "broken.tar.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(InventoryError, match=r"broken\.tar\.gz"):
+        read_inventory(tmp_path / "broken.tar.gz")
