@@ -35,6 +35,7 @@ class ServedDirectory(str):
     _mode: DropMode
 
     def __new__(cls, url: str, root: Path) -> ServedDirectory:
+        """The URL string, knowing the folder it serves."""
         self = super().__new__(cls, url)
         self.root = root
         self.requests = []

@@ -1,3 +1,8 @@
+"""``python -m poncho``: the ``poncho`` umbrella command."""
+
+from __future__ import annotations
+
 from poncho.cli import entrypoint
 
-entrypoint()
+if __name__ == "__main__":
+    entrypoint()
