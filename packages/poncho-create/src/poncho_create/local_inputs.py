@@ -16,9 +16,23 @@ from typing import Any
 __all__ = ["SKIPPED_DIRS", "local_inputs_digest"]
 
 SKIPPED_DIRS = frozenset(
-    {".git", ".hg", ".svn", "__pycache__", ".tox", ".nox", ".venv", "venv", "build", "dist",
-     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs"}
-)  # fmt: skip
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".venv",
+        "venv",
+        "build",
+        "dist",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".eggs",
+    }
+)
 """Folders a build does not read: version control, caches, virtual envs and build outputs."""
 
 _CHUNK = 1 << 20
@@ -35,8 +49,9 @@ def local_inputs_digest(paths: Sequence[Path], find_links: Iterable[str] = ()) -
         digest.update(f"path\0{path}\0".encode("utf-8", "surrogateescape"))
         if path.is_dir():
             for relative, full in _tree(path):
-                digest.update(f"{relative}\0{os.access(full, os.X_OK):d}\0".encode(
-                    "utf-8", "surrogateescape"))  # fmt: skip
+                digest.update(
+                    f"{relative}\0{os.access(full, os.X_OK):d}\0".encode("utf-8", "surrogateescape")
+                )
                 _file(digest, full)
         elif path.is_file():
             _file(digest, path)
@@ -49,8 +64,11 @@ def local_inputs_digest(paths: Sequence[Path], find_links: Iterable[str] = ()) -
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             if entry.is_file():
                 stat = entry.stat()
-                digest.update(f"{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode(
-                    "utf-8", "surrogateescape"))  # fmt: skip
+                digest.update(
+                    f"{entry.name}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode(
+                        "utf-8", "surrogateescape"
+                    )
+                )
     return digest.hexdigest() if used else None
 
 
