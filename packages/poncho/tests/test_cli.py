@@ -33,7 +33,17 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["bake"]) == 2
-    assert "poncho: error: unknown command 'bake'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "poncho: error: unknown command 'bake' (commands: analyze, create," in err
+    assert len(err.splitlines()) == 2  # the usage line and the error, not the whole help
+
+
+def test_a_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["anlyze", "x.py"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == "poncho: error: unknown command 'anlyze'; did you mean 'analyze'?"
+    assert cli.main(["inspekt"]) == 2
+    assert "did you mean 'inspect'?" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", sorted(cli.COMMANDS))

@@ -7,6 +7,7 @@ Each package sub-command is exactly the CLI of its package (`poncho create ...` 
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -84,8 +85,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS and name not in OWN_COMMANDS:
-        print(usage(), file=sys.stderr)
-        print(f"poncho: error: unknown command {name!r}", file=sys.stderr)
+        known = [*COMMANDS, *OWN_COMMANDS]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(known)})"
+        print("usage: poncho [-h] [--version] COMMAND [ARGS...]", file=sys.stderr)
+        print(f"poncho: error: unknown command {name!r}{hint}", file=sys.stderr)
         return 2
     return load_command(name)(rest)
 
