@@ -41,7 +41,8 @@ def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_mistyped_command_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["anlyze", "x.py"]) == 2
     err = capsys.readouterr().err
-    assert err.splitlines()[-1] == "poncho: error: unknown command 'anlyze'; did you mean 'analyze'?"
+    last = err.splitlines()[-1]
+    assert last == "poncho: error: unknown command 'anlyze'; did you mean 'analyze'?"
     assert cli.main(["inspekt"]) == 2
     assert "did you mean 'inspect'?" in capsys.readouterr().err
 
