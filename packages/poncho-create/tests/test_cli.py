@@ -69,6 +69,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "lock_out": "out.lock",
         "pkgs_dir": "pd",
         "tmp_dir": "td",
+        "ignore_editable_packages": False,
     }
     out = capsys.readouterr()
     assert out.out == "out.tar.zst\n"
@@ -197,3 +198,29 @@ def test_log_levels(capsys: pytest.CaptureFixture[str]) -> None:
     # The library's logger is left as it was found.
     assert logging.getLogger("poncho_create").level == logging.NOTSET
     assert logging.getLogger("poncho_create").handlers == []
+
+
+def test_cctools_option_names_are_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeCreate("out.tar.gz")
+    argv = ["env", "out.tar.gz", "--conda-executable", "/x/mamba", "--no-micromamba"]
+    assert main([*argv, "--ignore-editable-packages", "-q"], create=fake) == 0
+    (_args, kwargs) = fake.calls[0]
+    assert kwargs["conda_exe"] == "/x/mamba"
+    assert kwargs["ignore_editable_packages"] is True
+    assert capsys.readouterr().out == "out.tar.gz\n"
+
+
+def test_python_package_create_is_the_same_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import entry_points
+
+    from poncho_create.cli import legacy_entrypoint
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts["python_package_create"] == "poncho_create.cli:legacy_entrypoint"
+    monkeypatch.setattr(sys, "argv", ["python_package_create", "missing-spec.json", "-q"])
+    with pytest.raises(SystemExit) as info:
+        legacy_entrypoint()
+    assert info.value.code == 1
+    assert capsys.readouterr().err.startswith("python_package_create: error: ")

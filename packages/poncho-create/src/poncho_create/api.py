@@ -44,6 +44,7 @@ def create(
     progress: ProgressCallback | None = None,
     pkgs_dir: str | os.PathLike[str] | None = None,
     tmp_dir: str | os.PathLike[str] | None = None,
+    ignore_editable_packages: bool = False,
 ) -> Path:
     """Build the environment of a spec and pack it into a tarball; returns its path.
 
@@ -64,7 +65,8 @@ def create(
     solving. `keep_prefix` builds in that (new or empty) folder and keeps it, even when the
     build fails; otherwise the prefix lives in a temporary folder under `tmp_dir` (else
     ``$PONCHO_CREATE_TMPDIR``, else the system's) that is always removed. `progress`
-    receives ProgressEvent objects.
+    receives ProgressEvent objects. `ignore_editable_packages` matters only when packing an
+    existing environment (builds from a spec never install editable packages).
 
     Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
     failure no partial tarball is left at `output` or in the cache, and an existing
