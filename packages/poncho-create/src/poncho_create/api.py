@@ -48,7 +48,9 @@ def create(
 ) -> Path:
     """Build the environment of a spec and pack it into a tarball; returns its path.
 
-    `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin).
+    `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin);
+    or an existing conda environment, by folder or by name, which is packed as it is into
+    `output` (required then) with our files added (see :mod:`poncho_create.existing`).
     `output` is the tarball path; its ending picks the format (``.tar.gz``, ``.tar.zst``,
     ``.tar.bz2``, ``.tar``). Without it the tarball goes into the environment cache
     (`cache_dir`, else ``$PONCHO_ENVS_DIR``, else ``./envs``) under a name made of the spec
@@ -73,6 +75,25 @@ def create(
     `output` is untouched.
     """
     report = Reporter(progress)
+    existing = _existing_env(spec_or_path)
+    if existing is not None:
+        return _pack_existing(
+            existing,
+            output,
+            report,
+            ignore_editable_packages=ignore_editable_packages,
+            platform=platform,
+            threads=threads,
+            compression_level=compression_level,
+            lock_out=lock_out,
+            tmp_dir=tmp_dir,
+            unused={
+                "channels": bool(channels),
+                "override_channels": override_channels,
+                "keep_prefix": keep_prefix is not None,
+                "from_lock": from_lock is not None,
+            },
+        )
     spec = _load(spec_or_path)
     for warning in spec.warnings:
         log.warning("%s", warning)
@@ -218,6 +239,69 @@ def _build(
         return path
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _existing_env(spec_or_path: object) -> Path | None:
+    """The conda environment `spec_or_path` names, or None when it names a spec."""
+    from poncho_create.envs import check_folder, find_conda_env, looks_like_env_name
+
+    if not isinstance(spec_or_path, (str, os.PathLike)):
+        return None
+    text = os.fspath(spec_or_path)
+    path = Path(text)
+    if text == "-" or path.is_file():
+        return None
+    if path.is_dir():
+        return check_folder(path)
+    if not path.exists() and looks_like_env_name(text):
+        return find_conda_env(text)
+    return None
+
+
+def _pack_existing(
+    prefix: Path,
+    output: str | os.PathLike[str] | None,
+    report: Reporter,
+    *,
+    ignore_editable_packages: bool,
+    platform: str | None,
+    threads: int | None,
+    compression_level: int | None,
+    lock_out: str | os.PathLike[str] | None,
+    tmp_dir: str | os.PathLike[str] | None,
+    unused: Mapping[str, bool],
+) -> Path:
+    from poncho_create.existing import pack_existing
+    from poncho_create.options import native_platform
+
+    if output is None:
+        raise CreateError(f"{prefix}: packing an existing environment needs an OUTPUT file")
+    given = [f"--{name.replace('_', '-')}" for name, used in unused.items() if used]
+    if given:
+        raise CreateError(
+            f"{', '.join(given)}: only for building from a spec, not for packing the existing "
+            f"environment {prefix}"
+        )
+    if platform is not None and platform != native_platform():
+        raise CreateError(f"--platform {platform}: {prefix} is packed as it is, for this machine")
+    options = CreateOptions.resolve(
+        threads=threads, compression_level=compression_level, tmp_dir=tmp_dir
+    )
+    fmt = archive_format(output)
+    if options.tmp_dir is not None:
+        options.tmp_dir.mkdir(parents=True, exist_ok=True)
+    return pack_existing(
+        prefix,
+        Path(output),
+        fmt,
+        level=options.level_for(fmt),
+        threads=options.threads,
+        report=report,
+        platform=options.platform,
+        ignore_editable_packages=ignore_editable_packages,
+        lock_out=Path(lock_out) if lock_out is not None else None,
+        tmp_dir=options.tmp_dir,
+    )
 
 
 def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Spec:
