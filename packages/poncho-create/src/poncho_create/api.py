@@ -14,7 +14,7 @@ from typing import Any
 
 from poncho_create.cache import EnvCache, cache_name
 from poncho_create.errors import CreateError
-from poncho_create.lock import Lock, PipLockEntry, conda_entries_from_prefix
+from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
 from poncho_create.progress import ProgressCallback, Reporter
 from poncho_spec import Spec, load_spec
@@ -178,7 +178,14 @@ def _build(
     try:
         prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
         dependencies = _conda_dependencies(spec)
+        pins = list(spec.pinned_specs())
         if options.conda_exe is not None:
+            if pins:
+                log.warning(
+                    "pinned: %s written to conda-meta/pinned; the external conda's own "
+                    "solve does not see them",
+                    ", ".join(pins),
+                )
             from poncho_create.engine_external import build_prefix_external
 
             build_prefix_external(
@@ -204,7 +211,11 @@ def _build(
                 report,
                 native=options.native,
                 lock=lock,
+                constraints=pins,
             )
+        if pins:
+            # conda reads it on every later install into the environment (CCTools wrote it).
+            (prefix / "conda-meta" / "pinned").write_text("".join(p + "\n" for p in pins))
         pip_entries: list[PipLockEntry] = []
         if spec.pip:
             from poncho_create.pip_step import install_pip
@@ -217,14 +228,16 @@ def _build(
                 base_dir=spec.base_dir,
                 locked=lock.pip if lock is not None else None,
             )
+        git_entries = _resolve_git(spec)
         new_lock = Lock(
             platform=options.platform,
             spec_hash=spec.hash(),
             channels=channels,
             conda=tuple(conda_entries_from_prefix(prefix)),
             pip=tuple(pip_entries),
+            git=tuple(git_entries),
         )
-        add_poncho_files(prefix, spec.to_dict(), new_lock)
+        add_poncho_files(prefix, _with_commits(spec.to_dict(), git_entries), new_lock)
         path = pack_prefix(
             prefix,
             target,
@@ -239,6 +252,22 @@ def _build(
         return path
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _resolve_git(spec: Spec) -> list[GitLockEntry]:
+    if not spec.git:
+        return []
+    from poncho_create.git_refs import resolve_git_refs
+
+    return resolve_git_refs(spec.git)
+
+
+def _with_commits(spec_dict: dict[str, Any], git: list[GitLockEntry]) -> dict[str, Any]:
+    """The spec for the tarball: git refs replaced by the commits they named at create time,
+    so that every worker fetches the same data."""
+    for entry in git:
+        spec_dict["git"][entry.var]["ref"] = entry.commit
+    return spec_dict
 
 
 def _existing_env(spec_or_path: object) -> Path | None:
