@@ -241,16 +241,19 @@ def test_unknown_names_and_missing_spec_files(
     assert "missing.json" in capsys.readouterr().err
 
 
-def test_env_packing_needs_output_and_rejects_build_options(user_env: Path, tmp_path: Path) -> None:
+def test_env_packing_needs_output_and_ignores_build_options(
+    user_env: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from poncho_create import CreateError
 
     with pytest.raises(CreateError, match="needs an OUTPUT"):
         create(user_env)
-    with pytest.raises(CreateError, match="--keep-prefix, --from-lock: only for building"):
-        create(user_env, tmp_path / "o.tar.gz", keep_prefix=tmp_path / "k", from_lock="x")
     with pytest.raises(CreateError, match="packed as it is"):
         create(user_env, tmp_path / "o.tar.gz", platform="osx-arm64")
     assert not (tmp_path / "o.tar.gz").exists()
+    out = create(user_env, tmp_path / "o.tar", keep_prefix=tmp_path / "k", channels=["x"])
+    assert "--channel, --keep-prefix: ignored, only for building from a spec" in caplog.text
+    assert out.is_file() and not (tmp_path / "k").exists()
 
 
 def test_environment_variables_do_not_leak_into_the_pack(user_env: Path, tmp_path: Path) -> None:

@@ -88,7 +88,7 @@ def create(
             lock_out=lock_out,
             tmp_dir=tmp_dir,
             unused={
-                "channels": bool(channels),
+                "channel": bool(channels),
                 "override_channels": override_channels,
                 "keep_prefix": keep_prefix is not None,
                 "from_lock": from_lock is not None,
@@ -307,9 +307,12 @@ def _pack_existing(
         raise CreateError(f"{prefix}: packing an existing environment needs an OUTPUT file")
     given = [f"--{name.replace('_', '-')}" for name, used in unused.items() if used]
     if given:
-        raise CreateError(
-            f"{', '.join(given)}: only for building from a spec, not for packing the existing "
-            f"environment {prefix}"
+        # Warned, not refused: wrappers that always add channel options keep working.
+        log.warning(
+            "%s: ignored, only for building from a spec, not for packing the existing "
+            "environment %s",
+            ", ".join(given),
+            prefix,
         )
     if platform is not None and platform != native_platform():
         raise CreateError(f"--platform {platform}: {prefix} is packed as it is, for this machine")
