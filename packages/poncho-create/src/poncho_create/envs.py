@@ -11,9 +11,9 @@ are read from the same places (``envs_dirs`` of the user's ``.condarc`` files an
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -146,22 +146,54 @@ def _condarc_files(env: Mapping[str, str], home: Path) -> list[Path]:
 
 def _envs_dirs_of(condarc: Path) -> list[Path]:
     """The ``envs_dirs`` (or older ``envs_path``) list of a condarc file; [] if unreadable."""
-    yaml = importlib.import_module("yaml")
     try:
-        data = yaml.safe_load(condarc.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = condarc.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         log.warning("%s: cannot read it, ignored (%s)", condarc, exc)
         return []
-    if not isinstance(data, dict):
+    values = _yaml_list(text, ("envs_dirs", "envs_path"))
+    if values is None:
+        log.warning("%s: cannot read its envs_dirs, ignored", condarc)
         return []
-    out: list[Path] = []
-    for key in ("envs_dirs", "envs_path"):
-        value = data.get(key)
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            out += [Path(os.path.expandvars(v)).expanduser() for v in value if isinstance(v, str)]
+    return [Path(os.path.expandvars(v)).expanduser() for v in values]
+
+
+_KEY = re.compile(r"^(?P<key>[A-Za-z_]+)\s*:\s*(?P<rest>.*)$")
+
+
+def _yaml_list(text: str, keys: tuple[str, ...]) -> list[str] | None:
+    """The strings of the top-level YAML lists `keys` in `text`, in the forms condarc files
+    use (``key: [a, b]``, ``key: a``, or ``key:`` followed by ``- a`` lines); None when one
+    of them is in another form. (No YAML library: poncho-create does not need one.)"""
+    out: list[str] = []
+    lines = [line.split(" #")[0].rstrip() for line in text.splitlines()]
+    i = 0
+    while i < len(lines):
+        match = _KEY.match(lines[i])
+        i += 1
+        if match is None or match["key"] not in keys:
+            continue
+        rest = match["rest"].strip()
+        if rest.startswith("["):
+            if not rest.endswith("]"):
+                return None
+            out += [_unquote(v) for v in rest[1:-1].split(",") if v.strip()]
+        elif rest:
+            out.append(_unquote(rest))
+        else:
+            while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("-")):
+                item = lines[i].strip()
+                if item:
+                    out.append(_unquote(item[1:]))
+                i += 1
     return out
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 def _base_candidates(env: Mapping[str, str]) -> list[Path]:
