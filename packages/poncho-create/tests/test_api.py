@@ -392,3 +392,33 @@ def test_an_edited_local_pip_path_is_built_again_not_served_from_the_cache(
     with tarfile.open(second) as tar:
         member = next(m for m in tar if m.name.endswith("poncho_create_localproj/__init__.py"))
         assert tar.extractfile(member).read() == b"VALUE = 'edited'\n"  # type: ignore[union-attr]
+
+
+def test_pinned_holds_versions_and_is_written_to_conda_meta(
+    mini_channel: Any, helpers: Any, build_dirs: dict[str, Any], tmp_path: Path
+) -> None:
+    spec = {
+        **helpers.mini_spec(mini_channel, "mini-base"),
+        "pinned": {"conda": {"mini-base": "1.*"}},
+    }
+    create(spec, tmp_path / "env.tar", keep_prefix=tmp_path / "kept", **build_dirs)
+    installed = {p.name for p in (tmp_path / "kept" / "conda-meta").glob("*.json")}
+    assert installed == {"mini-base-1.0-0.json"}  # 2.0 is newer, the pin holds 1
+    assert (tmp_path / "kept" / "conda-meta" / "pinned").read_text() == "mini-base 1.*\n"
+    with tarfile.open(tmp_path / "env.tar") as tar:
+        assert tar.extractfile("conda-meta/pinned").read() == b"mini-base 1.*\n"  # type: ignore[union-attr]
+    # A pin constrains, it does not install: mini-old is pinned but not asked for.
+    spec = {
+        **helpers.mini_spec(mini_channel, "mini-tool"),
+        "pinned": {"conda": {"mini-old": "1.0"}},
+    }
+    create(spec, tmp_path / "tool.tar", keep_prefix=tmp_path / "tool", **build_dirs)
+    names = {p.name.rsplit("-", 2)[0] for p in (tmp_path / "tool" / "conda-meta").glob("*.json")}
+    assert names == {"mini-tool", "mini-base"}
+    # And a pin that contradicts a dependency cannot be solved.
+    spec = {
+        **helpers.mini_spec(mini_channel, "mini-tool"),
+        "pinned": {"conda": {"mini-base": "1.*"}},
+    }
+    with pytest.raises(UnsatisfiableSpec):
+        create(spec, tmp_path / "never.tar", **build_dirs)

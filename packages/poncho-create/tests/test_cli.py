@@ -72,6 +72,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "lock_out": "out.lock",
         "pkgs_dir": "pd",
         "tmp_dir": "td",
+        "ignore_editable_packages": False,
     }
     out = capsys.readouterr()
     assert out.out == "out.tar.zst\n"
@@ -317,3 +318,29 @@ def test_a_full_disk_is_one_clean_error(
     assert lines[-1].startswith("poncho_package_create: error: "), result.stderr
     assert "No space left on device" in lines[-1]
     assert "Traceback" not in result.stderr and "Exception in thread" not in result.stderr
+
+
+def test_cctools_option_names_are_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    fake = FakeCreate("out.tar.gz")
+    argv = ["env", "out.tar.gz", "--conda-executable", "/x/mamba", "--no-micromamba"]
+    assert main([*argv, "--ignore-editable-packages", "-q"], create=fake) == 0
+    (_args, kwargs) = fake.calls[0]
+    assert kwargs["conda_exe"] == "/x/mamba"
+    assert kwargs["ignore_editable_packages"] is True
+    assert capsys.readouterr().out == "out.tar.gz\n"
+
+
+def test_python_package_create_is_the_same_command(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import entry_points
+
+    from poncho_create.cli import legacy_entrypoint
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts["python_package_create"] == "poncho_create.cli:legacy_entrypoint"
+    monkeypatch.setattr(sys, "argv", ["python_package_create", "missing-spec.json", "-q"])
+    with pytest.raises(SystemExit) as info:
+        legacy_entrypoint()
+    assert info.value.code == 1
+    assert capsys.readouterr().err.startswith("python_package_create: error: ")

@@ -102,3 +102,24 @@ def test_conda_entries_from_a_prefix(tmp_path: Path) -> None:
         CondaLockEntry("a", "1", "0", "https://c/x", "https://c/x/noarch/a-1-0.conda", "d" * 64),
         CondaLockEntry("b", "2", "0", "", "", None),
     ]
+
+
+def test_git_entries_round_trip_and_are_checked(tmp_path: Path) -> None:
+    from poncho_create import GitLockEntry
+
+    lock = Lock(
+        "linux-64",
+        "h",
+        git=(GitLockEntry("B", "r", "main", "c2"), GitLockEntry("A", "r", "v1", "c1")),
+    )
+    assert [e.var for e in lock.git] == ["A", "B"]
+    lock.write(tmp_path / "lock.json")
+    assert Lock.read(tmp_path / "lock.json") == lock
+    assert "git" not in Lock("linux-64", "h").to_dict()
+    with pytest.raises(LockError) as info:
+        Lock.from_dict({"lock_version": 1, "platform": "p", "spec_hash": "h",
+                        "git": [{"var": "A", "remote": "r", "ref": "main"}, 3]})  # fmt: skip
+    assert str(info.value).splitlines() == [
+        "lock: git[0].commit: must be a non-empty string",
+        "lock: git[1]: must be an object",
+    ]

@@ -68,7 +68,8 @@ def test_schema_rejects_invalid_examples(validator: Any, path: Path) -> None:
         {"http": {"D": {"url": "https://x.org/f", "type": "zip"}}},
         {"http": {"D": {"url": "https://x.org/f", "compression": "gz"}}},
         {"http": {"D": {"url": "https://x.org/f", "sha256": "abc"}}},
-        {"pinned": {}},
+        {"pinned": []},
+        {"pinned": {"conda": {"python": 3}}},
     ],
 )
 def test_schema_rejects(validator: Any, data: dict[str, Any]) -> None:

@@ -133,7 +133,7 @@ def test_conda_name_is_ignored_with_a_warning_and_prefix_is_an_error() -> None:
 
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
     assert problems({"zzz": 1}) == [
-        "zzz: unknown key (expected one of 'conda', 'pip', 'git', 'http')"
+        "zzz: unknown key (expected one of 'conda', 'pip', 'git', 'http', 'pinned')"
     ]
 
 
@@ -326,3 +326,63 @@ def test_values_that_are_not_json_are_shown_with_repr() -> None:
     assert problems({"http": {"A": {"url": "https://x.org", "type": {1}}}}) == [
         "http.A.type: must be 'file' or 'tar', got {1}"
     ]
+
+
+def test_conda_env_export_top_level_keys_are_ignored_with_a_warning() -> None:
+    exported = {
+        "name": "analysis",
+        "prefix": "/home/u/miniconda3/envs/analysis",
+        "variables": {"OMP_NUM_THREADS": "1"},
+        "conda": {"dependencies": ["python=3.11"]},
+    }
+    spec = Spec.from_dict(exported)
+    assert spec.warnings == (
+        "name: ignored: an environment is named by its hash",
+        "prefix: ignored: a user-specific path (poncho-create decides where environments are "
+        "built)",
+        "variables: ignored: conda's environment variables are not set by Poncho (nor were "
+        "they by CCTools); set them in the task",
+    )
+    assert spec == Spec.from_dict({"conda": {"dependencies": ["python=3.11"]}})
+    assert set(spec.to_dict()) == {"conda"}
+
+
+def test_pinned_is_read_and_part_of_the_environment() -> None:
+    spec = Spec.from_dict(
+        {"conda": {"dependencies": ["numpy"]}, "pinned": {"conda": {"Python": "3.11.*"}}}
+    )
+    assert dict(spec.pinned) == {"python": "3.11.*"}
+    assert spec.pinned_specs() == ("python 3.11.*",)
+    ranged = Spec.from_dict({"pinned": {"conda": {"numpy": ">=1.24,<2", "zlib": "1.2"}}})
+    assert ranged.pinned_specs() == ("numpy >=1.24,<2", "zlib=1.2")
+    assert spec.to_dict()["pinned"] == {"conda": {"python": "3.11.*"}}
+    assert Spec.from_dict(spec.to_dict()) == spec
+    unpinned = Spec.from_dict({"conda": {"dependencies": ["numpy"]}})
+    assert spec.hash() != unpinned.hash()
+    assert Spec.from_dict({**unpinned.to_dict(), "pinned": {}}).hash() == unpinned.hash()
+
+
+def test_pinned_problems_are_all_listed() -> None:
+    assert problems(
+        {
+            "pinned": {"conda": {"python": 3, "numpy": ">>1", "bad name": "1", "ok": "1.*"}},
+            "git": {"1X": {"remote": "https://x.org/r"}},
+        }
+    ) == [
+        "git[\"1X\"]: '1X' is not a valid environment variable name (letters, digits and '_', "
+        "not starting with a digit)",
+        "pinned.conda.python: must be a version string, got a number",
+        "pinned.conda.numpy: 'numpy >>1' is not a valid conda pin: " + _reason("numpy >>1"),
+        "pinned.conda[\"bad name\"]: 'bad name=1' is not a valid conda pin: "
+        + _reason("bad name=1", "bad name"),
+    ]
+    assert problems({"pinned": {"pip": {"dill": "1"}}}) == [
+        "pinned.pip: unknown key (expected one of 'conda')"
+    ]
+    assert problems({"pinned": ["python"]}) == ["pinned: must be an object, got an array"]
+
+
+def _reason(pin: str, fallback: str = "bad name") -> str:
+    from poncho_spec import matchspec
+
+    return matchspec.check(pin) or fallback

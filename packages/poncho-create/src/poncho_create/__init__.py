@@ -20,7 +20,7 @@ from poncho_create.errors import (
     PipError,
     UnsatisfiableSpec,
 )
-from poncho_create.lock import CondaLockEntry, Lock, PipLockEntry
+from poncho_create.lock import CondaLockEntry, GitLockEntry, Lock, PipLockEntry
 from poncho_create.progress import ProgressEvent
 
 __version__ = "0.1.0"
@@ -30,6 +30,7 @@ __all__ = [
     "CondaExeError",
     "CondaLockEntry",
     "CreateError",
+    "GitLockEntry",
     "Lock",
     "LockError",
     "PackError",

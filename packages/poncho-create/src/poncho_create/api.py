@@ -15,7 +15,7 @@ from typing import Any
 
 from poncho_create.cache import EnvCache, cache_name
 from poncho_create.errors import CreateError
-from poncho_create.lock import Lock, PipLockEntry, conda_entries_from_prefix
+from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
 from poncho_create.progress import ProgressCallback, Reporter
 from poncho_spec import Spec, load_spec
@@ -47,10 +47,13 @@ def create(
     pkgs_dir: str | os.PathLike[str] | None = None,
     tmp_dir: str | os.PathLike[str] | None = None,
     use_condarc: bool = False,
+    ignore_editable_packages: bool = False,
 ) -> Path:
     """Build the environment of a spec and pack it into a tarball; returns its path.
 
-    `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin).
+    `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin);
+    or an existing conda environment, by folder or by name, which is packed as it is into
+    `output` (required then) with our files added (see :mod:`poncho_create.existing`).
     `output` is the tarball path; its ending picks the format (``.tar.gz``, ``.tar.zst``,
     ``.tar.bz2``, ``.tar``). Without it the tarball goes into the environment cache
     (`cache_dir`, else ``$PONCHO_ENVS_DIR``, else ``./envs``) under a name made of the spec
@@ -71,12 +74,35 @@ def create(
     in that (new or empty) folder and keeps it, even when the build fails; otherwise the
     prefix lives in a temporary folder under `tmp_dir` (else ``$PONCHO_CREATE_TMPDIR``, else
     the system's) that is always removed. `progress` receives ProgressEvent objects.
+    `ignore_editable_packages` matters only when packing an existing environment (builds
+    from a spec never install editable packages).
 
     Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
     failure no partial tarball is left at `output` or in the cache, and an existing
     `output` is untouched.
     """
     report = Reporter(progress)
+    existing = _existing_env(spec_or_path)
+    if existing is not None:
+        return _pack_existing(
+            existing,
+            output,
+            report,
+            ignore_editable_packages=ignore_editable_packages,
+            platform=platform,
+            threads=threads,
+            compression_level=compression_level,
+            lock_out=lock_out,
+            tmp_dir=tmp_dir,
+            unused={
+                "channel": bool(channels),
+                "override_channels": override_channels,
+                "keep_prefix": keep_prefix is not None,
+                "from_lock": from_lock is not None,
+                "use_condarc": use_condarc,
+                "pip_config": pip_config,
+            },
+        )
     spec = _load(spec_or_path)
     for warning in spec.warnings:
         log.warning("%s", warning)
@@ -183,7 +209,14 @@ def _build(
         prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
         dependencies = _conda_dependencies(spec)
         sources = options.channel_sources(channels)  # mirrors and aliases applied
+        pins = list(spec.pinned_specs())
         if options.conda_exe is not None:
+            if pins:
+                log.warning(
+                    "pinned: %s written to conda-meta/pinned; the external conda's own "
+                    "solve does not see them",
+                    ", ".join(pins),
+                )
             from poncho_create.engine_external import build_prefix_external
 
             build_prefix_external(
@@ -209,7 +242,11 @@ def _build(
                 report,
                 native=options.native,
                 lock=lock,
+                constraints=pins,
             )
+        if pins:
+            # conda reads it on every later install into the environment (CCTools wrote it).
+            (prefix / "conda-meta" / "pinned").write_text("".join(p + "\n" for p in pins))
         pip_entries: list[PipLockEntry] = []
         if spec.pip:
             from poncho_create.pip_step import install_pip
@@ -223,14 +260,16 @@ def _build(
                 locked=lock.pip if lock is not None else None,
                 work_dir=work,
             )
+        git_entries = _resolve_git(spec)
         new_lock = Lock(
             platform=options.platform,
             spec_hash=spec.hash(),
             channels=channels,
             conda=tuple(conda_entries_from_prefix(prefix)),
             pip=tuple(pip_entries),
+            git=tuple(git_entries),
         )
-        add_poncho_files(prefix, spec.to_dict(), new_lock)
+        add_poncho_files(prefix, _with_commits(spec.to_dict(), git_entries), new_lock)
         path = pack_prefix(
             prefix,
             target,
@@ -245,6 +284,91 @@ def _build(
         return path
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _resolve_git(spec: Spec) -> list[GitLockEntry]:
+    if not spec.git:
+        return []
+    from poncho_create.git_refs import resolve_git_refs
+
+    return resolve_git_refs(spec.git)
+
+
+def _with_commits(spec_dict: dict[str, Any], git: list[GitLockEntry]) -> dict[str, Any]:
+    """The spec for the tarball: git refs replaced by the commits they named at create time,
+    so that every worker fetches the same data."""
+    for entry in git:
+        spec_dict["git"][entry.var]["ref"] = entry.commit
+    return spec_dict
+
+
+def _existing_env(spec_or_path: object) -> Path | None:
+    """The conda environment `spec_or_path` names, or None when it names a spec."""
+    from poncho_create.envs import check_folder, find_conda_env, looks_like_env_name
+
+    if not isinstance(spec_or_path, (str, os.PathLike)):
+        return None
+    text = os.fspath(spec_or_path)
+    path = Path(text)
+    if text == "-" or path.is_file():
+        return None
+    if path.is_dir():
+        return check_folder(path)
+    if not path.exists() and looks_like_env_name(text):
+        return find_conda_env(text)
+    return None
+
+
+def _pack_existing(
+    prefix: Path,
+    output: str | os.PathLike[str] | None,
+    report: Reporter,
+    *,
+    ignore_editable_packages: bool,
+    platform: str | None,
+    threads: int | None,
+    compression_level: int | None,
+    lock_out: str | os.PathLike[str] | None,
+    tmp_dir: str | os.PathLike[str] | None,
+    unused: Mapping[str, bool],
+) -> Path:
+    from poncho_create.existing import pack_existing
+    from poncho_create.options import native_platform
+
+    if output is None:
+        raise CreateError(f"{prefix}: packing an existing environment needs an OUTPUT file")
+    given = [f"--{name.replace('_', '-')}" for name, used in unused.items() if used]
+    if given:
+        # Warned, not refused: wrappers that always add channel options keep working.
+        log.warning(
+            "%s: ignored, only for building from a spec, not for packing the existing "
+            "environment %s",
+            ", ".join(given),
+            prefix,
+        )
+    if platform is not None and platform != native_platform():
+        raise CreateError(f"--platform {platform}: {prefix} is packed as it is, for this machine")
+    options = CreateOptions.resolve(
+        threads=threads, compression_level=compression_level, tmp_dir=tmp_dir
+    )
+    fmt = archive_format(output)
+    check_writable(Path(output), "OUTPUT")
+    if lock_out is not None:
+        check_writable(Path(lock_out), "--lock-out")
+    if options.tmp_dir is not None:
+        options.tmp_dir.mkdir(parents=True, exist_ok=True)
+    return pack_existing(
+        prefix,
+        Path(output),
+        fmt,
+        level=options.level_for(fmt),
+        threads=options.threads,
+        report=report,
+        platform=options.platform,
+        ignore_editable_packages=ignore_editable_packages,
+        lock_out=Path(lock_out) if lock_out is not None else None,
+        tmp_dir=options.tmp_dir,
+    )
 
 
 def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Spec:

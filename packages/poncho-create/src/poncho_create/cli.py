@@ -22,7 +22,7 @@ from poncho_create.api import create as _create
 from poncho_create.options import FORMATS
 from poncho_spec import PonchoError
 
-__all__ = ["build_parser", "entrypoint", "main"]
+__all__ = ["build_parser", "entrypoint", "legacy_entrypoint", "main"]
 
 PROG = "poncho_package_create"
 
@@ -55,7 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("spec", metavar="SPEC", help="spec file (JSON), or - to read stdin")
+    parser.add_argument(
+        "spec",
+        metavar="SPEC",
+        help="spec file (JSON), - to read stdin, or an existing conda environment (its "
+        "folder, or its name as conda resolves names) to pack as it is",
+    )
     parser.add_argument(
         "output",
         metavar="OUTPUT",
@@ -97,9 +102,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conda.add_argument(
         "--conda-exe",
+        "--conda-executable",
+        dest="conda_exe",
         metavar="PATH",
         help="build the conda part with this conda, mamba or micromamba instead of the "
-        "embedded engine (py-rattler)",
+        "embedded engine (py-rattler); --conda-executable is CCTools' name for it",
+    )
+    conda.add_argument(
+        "--no-micromamba",
+        action="store_true",
+        help="accepted for CCTools compatibility; micromamba is never downloaded",
+    )
+    conda.add_argument(
+        "--ignore-editable-packages",
+        action="store_true",
+        help="when packing an existing environment, leave its editable pip installs out "
+        "instead of refusing to pack it",
     )
     pip = parser.add_argument_group("pip")
     pip.add_argument("--pip-index-url", metavar="URL", help="pip index URL (pip's --index-url)")
@@ -158,19 +176,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, create: Callable[..., Path] = _create) -> int:
-    """Run the command; returns the exit status."""
+def main(
+    argv: Sequence[str] | None = None,
+    create: Callable[..., Path] = _create,
+    *,
+    prog: str = PROG,
+) -> int:
+    """Run the command; returns the exit status. `prog` names the command in messages
+    (``python_package_create`` when run by CCTools' old name)."""
     parser = build_parser()
+    parser.prog = prog
     args = parser.parse_args(argv)
-    with _logging(args.quiet, args.verbose):
-        return _run(args, create)
+    with _logging(args.quiet, args.verbose, prog):
+        return _run(args, create, prog)
 
 
-def _run(args: argparse.Namespace, create: Callable[..., Path]) -> int:
+def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str) -> int:
     renderer: Any = None
     if not args.quiet:
         renderer = (
-            TerminalRenderer(sys.stderr) if sys.stderr.isatty() else LineRenderer(sys.stderr, PROG)
+            TerminalRenderer(sys.stderr) if sys.stderr.isatty() else LineRenderer(sys.stderr, prog)
         )
     try:
         with _signals_end_the_build():
@@ -195,18 +220,19 @@ def _run(args: argparse.Namespace, create: Callable[..., Path]) -> int:
                 progress=renderer,
                 pkgs_dir=args.pkgs_dir,
                 tmp_dir=args.tmp_dir,
+                ignore_editable_packages=args.ignore_editable_packages,
             )
     except PonchoError as exc:
         _close(renderer)
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         _close(renderer)
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except _Terminated as exc:
         _close(renderer)
-        print(f"{PROG}: terminated by {exc.signal.name}", file=sys.stderr)
+        print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)
         return 128 + exc.signal.value
     _close(renderer)
     print(path)
@@ -245,17 +271,23 @@ def entrypoint() -> None:
     sys.exit(main())
 
 
+def legacy_entrypoint() -> None:
+    """``python_package_create``: CCTools' old name of the command (Parsl's Work Queue
+    executor looks it up with ``shutil.which``); the same command."""
+    sys.exit(main(prog="python_package_create"))
+
+
 def _close(renderer: Any) -> None:
     if isinstance(renderer, TerminalRenderer):
         renderer.close()
 
 
 @contextlib.contextmanager
-def _logging(quiet: bool, verbose: bool) -> Iterator[None]:
+def _logging(quiet: bool, verbose: bool, prog: str = PROG) -> Iterator[None]:
     """Send the library's log records to stderr while the command runs, then restore."""
     logger = logging.getLogger("poncho_create")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
     saved = (logger.level, logger.propagate)
     logger.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
     logger.propagate = False

@@ -49,12 +49,20 @@ def build_prefix(
     *,
     native: bool,
     lock: Lock | None = None,
+    constraints: Sequence[str] = (),
 ) -> None:
-    """Solve `dependencies` (or take the packages of `lock`) and install them into `prefix`."""
+    """Solve `dependencies` (or take the packages of `lock`) and install them into `prefix`.
+
+    `constraints` (match specs) limit what may be chosen without asking for the package,
+    as conda's ``conda-meta/pinned`` does.
+    """
     if lock is not None:
         records = records_from_lock(lock, pkgs_dir)
     else:
-        records = solve(dependencies, channels, platform, pkgs_dir, report, native=native)
+        records = solve(
+            dependencies, channels, platform, pkgs_dir, report, native=native,
+            constraints=constraints,
+        )  # fmt: skip
     install(records, prefix, pkgs_dir, platform, report)
 
 
@@ -66,6 +74,7 @@ def solve(
     report: Reporter,
     *,
     native: bool = True,
+    constraints: Sequence[str] = (),
 ) -> list[RepoDataRecord]:
     """Fetch repodata and solve; errors name the channel or the packages at fault."""
     import rattler
@@ -93,6 +102,7 @@ def solve(
                 platforms=[Subdir(platform), Subdir("noarch")],
                 virtual_packages=virtual_packages(platform, native=native),
                 channel_relations="disabled",
+                constraints=list(constraints) or None,
             )
         )
     except (GatewayError, FetchRepoDataError) as exc:

@@ -7,7 +7,8 @@ installs the same conda packages again without solving. Format (``lock_version``
      "channels": ["file:///..."],
      "conda": [{"name", "version", "build", "channel", "url", "sha256"}],
      "pip": [{"name", "version", "sha256" (or null), "source": "index|path|installed",
-              "url": the exact file pip installed (an index's file URL, a file:// path; or null)}]}
+              "url": the exact file pip installed (an index's file URL, a file:// path; or null)}],
+     "git": [{"var", "remote", "ref", "commit"}]}   (only when the spec has git entries)
 """
 
 from __future__ import annotations
@@ -21,7 +22,14 @@ from typing import Any
 from poncho_create.errors import LockError
 from poncho_spec.fs import atomic_write
 
-__all__ = ["LOCK_VERSION", "PIP_SOURCES", "CondaLockEntry", "Lock", "PipLockEntry"]
+__all__ = [
+    "LOCK_VERSION",
+    "PIP_SOURCES",
+    "CondaLockEntry",
+    "GitLockEntry",
+    "Lock",
+    "PipLockEntry",
+]
 
 LOCK_VERSION = 1
 PIP_SOURCES = ("index", "path", "installed")
@@ -75,6 +83,21 @@ class PipLockEntry:
 
 
 @dataclass(frozen=True)
+class GitLockEntry:
+    """A git source of the spec: the `ref` it gives and the `commit` that ref named when
+    the environment was created."""
+
+    var: str
+    remote: str
+    ref: str
+    commit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"var": self.var, "remote": self.remote, "ref": self.ref, "commit": self.commit}
+
+
+@dataclass(frozen=True)
 class Lock:
     """A whole lock; entries are kept sorted by name so equal environments give equal locks."""
 
@@ -83,8 +106,10 @@ class Lock:
     channels: tuple[str, ...] = ()
     conda: tuple[CondaLockEntry, ...] = ()
     pip: tuple[PipLockEntry, ...] = field(default=())
+    git: tuple[GitLockEntry, ...] = field(default=())
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "git", tuple(sorted(self.git, key=lambda e: e.var)))
         object.__setattr__(self, "channels", tuple(self.channels))
         object.__setattr__(self, "conda", tuple(sorted(self.conda, key=lambda e: e.name)))
         object.__setattr__(self, "pip", tuple(sorted(self.pip, key=lambda e: e.name)))
@@ -98,6 +123,7 @@ class Lock:
             "channels": list(self.channels),
             "conda": [entry.to_dict() for entry in self.conda],
             "pip": [entry.to_dict() for entry in self.pip],
+            **({"git": [entry.to_dict() for entry in self.git]} if self.git else {}),
         }
 
     def dumps(self) -> str:
@@ -159,9 +185,20 @@ class Lock:
                     url=_optional_string(item, "url", where, problems),
                 )
             )
+        git: list[GitLockEntry] = []
+        for index, item in enumerate(_list(data, "git", problems)):
+            where = f"git[{index}]"
+            if not isinstance(item, Mapping):
+                problems.append(f"{where}: must be an object")
+                continue
+            git.append(
+                GitLockEntry(
+                    *(_string(item, k, where, problems) for k in GitLockEntry.__annotations__)
+                )
+            )
         if problems:
             raise LockError("\n".join(f"{source}: {problem}" for problem in problems))
-        return cls(platform, spec_hash, tuple(channels), tuple(conda), tuple(pip))
+        return cls(platform, spec_hash, tuple(channels), tuple(conda), tuple(pip), tuple(git))
 
     @classmethod
     def read(cls, path: Path) -> Lock:

@@ -19,7 +19,7 @@ import stat
 import tarfile
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
@@ -64,8 +64,17 @@ def pack_prefix(
     level: int,
     threads: int,
     report: Reporter,
+    extra_files: Mapping[str, Path] | None = None,
+    exclude: Collection[str] = (),
+    ignore_missing_files: bool = False,
 ) -> Path:
     """Pack `prefix` into `output` (format `fmt`); returns `output`.
+
+    `extra_files` maps archive paths to files packed in addition to the prefix's own
+    (replacing a prefix file of the same path), so an environment that is not ours can be
+    packed without writing into it; `exclude` lists prefix-relative paths left out.
+    `ignore_missing_files` packs an environment whose conda-managed files were deleted
+    or overwritten (conda-pack warns instead of refusing), as CCTools did.
 
     Raises PackError (conda-pack's message) and leaves no partial file behind; an existing
     `output` is replaced only by a complete new archive.
@@ -80,13 +89,18 @@ def pack_prefix(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            env = CondaEnv.from_prefix(str(prefix))
+            # Editable installs are found (and refused or left out) before packing.
+            env = CondaEnv.from_prefix(
+                str(prefix),
+                ignore_editable_packages=True,
+                ignore_missing_files=ignore_missing_files,
+            )
         except CondaPackException as exc:
             raise PackError(f"conda-pack cannot pack {prefix}: {exc}") from exc
     for warning in caught:
         log.warning("conda-pack: %s", warning.message)
 
-    files = list(env.files)
+    files = _with_extras(env.files, extra_files or {}, exclude)
     total = sum(_size(f.source) for f in files)
     report.start("pack", total, "bytes", f"{len(files)} files")
     history = prefix / "conda-meta" / "history"
@@ -213,6 +227,17 @@ def _tar_archive_class() -> Any:
             self.archive.addfile(info, io.BytesIO(sourcebytes))
 
     return WholeSecondTarArchive
+
+
+def _with_extras(
+    files: list[Any], extra: Mapping[str, Path], exclude: Collection[str]
+) -> list[Any]:
+    from conda_pack.core import File
+
+    skipped = set(extra) | set(exclude)
+    kept = [f for f in files if f.target not in skipped]
+    kept += [File(str(source), target, is_conda=False) for target, source in extra.items()]
+    return sorted(kept, key=lambda f: f.target)
 
 
 def _size(path: str) -> int:

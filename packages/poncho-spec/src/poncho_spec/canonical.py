@@ -73,6 +73,8 @@ def canonical_dict(spec: Spec) -> dict[str, Any]:
             }
             for var, h in spec.http.items()
         }
+    if spec.pinned:  # pins change what is solved: part of the hash
+        out["pinned"] = {"conda": dict(sorted(spec.pinned.items()))}
     return out
 
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from poncho_spec import canonical
 
-__all__ = ["DEFAULT_CHANNELS", "CondaSection", "GitSource", "HttpSource", "Spec"]
+__all__ = ["DEFAULT_CHANNELS", "CondaSection", "GitSource", "HttpSource", "Spec", "pin_matchspec"]
 
 DEFAULT_CHANNELS: tuple[str, ...] = ("conda-forge",)
 """Channels used when a spec gives none (a missing and an empty list mean the same)."""
@@ -57,6 +57,16 @@ class HttpSource:
     sha256: str | None = None
 
 
+def pin_matchspec(name: str, version: str) -> str:
+    """The conda match spec of a pin, for ``conda-meta/pinned`` and the solver: ``python=3.11``
+    for a version (conda's "3.11.*", as CCTools wrote it), ``python 3.11.*`` for a pattern
+    (strict parsers refuse ``=3.11.*``), ``python >=3.10,<3.12`` for a constraint."""
+    version = version.strip()
+    if version[:1].isdigit() and "*" not in version:
+        return f"{name}={version}"
+    return f"{name} {version}"
+
+
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
@@ -66,7 +76,9 @@ class Spec:
     """A validated environment spec (modern form; legacy forms are converted on reading).
 
     `pip` holds the entries of the nested ``{"pip": [...]}`` dependency and of the legacy
-    top-level ``pip`` list. `warnings` are "<path>: <message>" strings about things that are
+    top-level ``pip`` list. `pinned` maps conda package names to the version they are held
+    at (CCTools' ``{"pinned": {"conda": {...}}}``, written to ``conda-meta/pinned``).
+    `warnings` are "<path>: <message>" strings about things that are
     allowed but not recommended (moving git refs, non-portable paths). `base_dir` is the
     folder of the spec file (relative local pip paths are relative to it), `source` the name
     used in messages; neither takes part in equality or the hash.
@@ -76,6 +88,7 @@ class Spec:
     pip: tuple[str, ...] = ()
     git: Mapping[str, GitSource] = field(default_factory=dict)
     http: Mapping[str, HttpSource] = field(default_factory=dict)
+    pinned: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     base_dir: Path | None = None
     source: str | None = None
@@ -83,6 +96,7 @@ class Spec:
     def __post_init__(self) -> None:
         object.__setattr__(self, "git", _frozen_mapping(self.git))
         object.__setattr__(self, "http", _frozen_mapping(self.http))
+        object.__setattr__(self, "pinned", _frozen_mapping(self.pinned))
 
     @classmethod
     def from_dict(
@@ -110,7 +124,13 @@ class Spec:
             out["git"] = {var: {"remote": g.remote, "ref": g.ref} for var, g in self.git.items()}
         if self.http:
             out["http"] = {var: _http_dict(h) for var, h in self.http.items()}
+        if self.pinned:
+            out["pinned"] = {"conda": dict(self.pinned)}
         return out
+
+    def pinned_specs(self) -> tuple[str, ...]:
+        """The pins as conda match specs (see :func:`pin_matchspec`), sorted by name."""
+        return tuple(pin_matchspec(name, v) for name, v in sorted(self.pinned.items()))
 
     def pip_local_paths(self) -> dict[str, Path]:
         """The pip entries that are local paths, each with the absolute path it names.

@@ -13,6 +13,11 @@ Accepted forms (legacy CCTools forms are read transparently and converted):
   branch, tag, short sha or missing ref (meaning "HEAD") is accepted with a warning.
 - ``http``: ``{VAR: {"url": ..., "type": "file"|"tar", "compression": ..., "sha256": ...}}``.
 
+- ``pinned``: ``{"conda": {PACKAGE: VERSION}}`` (CCTools): packages held at a version.
+- top-level ``name``, ``prefix`` and ``variables`` (``conda env export`` writes them, and
+  CCTools' analyze with it): accepted with a warning and ignored (CCTools never set
+  ``variables`` either).
+
 Unknown keys are errors at every level. Variable names must be valid shell names, unique
 across ``git`` and ``http``, and not one of the variables an environment relies on.
 Non-portable details (absolute paths, home folders) give warnings; passwords in URLs and
@@ -31,11 +36,25 @@ from urllib.parse import urlsplit
 
 from poncho_spec import _pip, matchspec
 from poncho_spec.errors import InvalidSpec, Problem
-from poncho_spec.model import DEFAULT_CHANNELS, CondaSection, GitSource, HttpSource, Spec
+from poncho_spec.model import (
+    DEFAULT_CHANNELS,
+    CondaSection,
+    GitSource,
+    HttpSource,
+    Spec,
+    pin_matchspec,
+)
 
 __all__ = ["DuplicateKeysDict", "build_spec", "json_path"]
 
-TOP_KEYS = ("conda", "pip", "git", "http")
+TOP_KEYS = ("conda", "pip", "git", "http", "pinned")
+# Top-level keys of `conda env export` (which CCTools' analyze starts from): accepted, ignored.
+IGNORED_TOP_KEYS = {
+    "name": "ignored: an environment is named by its hash",
+    "prefix": "ignored: a user-specific path (poncho-create decides where environments are built)",
+    "variables": "ignored: conda's environment variables are not set by Poncho (nor were they "
+    "by CCTools); set them in the task",
+}
 CONDA_KEYS = ("channels", "dependencies", "packages", "name", "prefix")
 GIT_KEYS = ("remote", "ref")
 HTTP_KEYS = ("url", "type", "compression", "sha256")
@@ -130,7 +149,7 @@ class _Builder:
             raise InvalidSpec(
                 [Problem("", f"a spec must be a JSON object, got {_type_name(data)}")], source
             )
-        self.check_keys(data, TOP_KEYS, "")
+        self.check_keys(data, TOP_KEYS, "", ignored=IGNORED_TOP_KEYS)
         channels: list[str] = []
         dependencies: list[str] = []
         pip: list[str] = []
@@ -140,6 +159,10 @@ class _Builder:
             pip.extend(self.pip_list(data["pip"], "pip"))
         git = self.git(data["git"]) if "git" in data else {}
         http = self.http(data["http"]) if "http" in data else {}
+        pinned = self.pinned(data["pinned"]) if "pinned" in data else {}
+        for key, message in IGNORED_TOP_KEYS.items():
+            if key in data:
+                self.warn(key, message)
         for var in sorted(git.keys() & http.keys()):
             self.error(json_path("http", var), f"{var!r} is also defined in git: "
                        "each variable names one data source")  # fmt: skip
@@ -150,6 +173,7 @@ class _Builder:
             pip=tuple(pip),
             git=git,
             http=http,
+            pinned=pinned,
             warnings=tuple(self.warnings),
             base_dir=self.base_dir,
             source=source,
@@ -157,12 +181,15 @@ class _Builder:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def check_keys(self, obj: dict[str, Any], allowed: Iterable[str], path: str) -> None:
+    def check_keys(
+        self, obj: dict[str, Any], allowed: Iterable[str], path: str, ignored: Iterable[str] = ()
+    ) -> None:
         allowed = tuple(allowed)
+        ignored = frozenset(ignored)  # accepted, but not offered in hints
         for key in getattr(obj, "duplicates", ()):
             self.error(json_path(path, key), "key given more than once")
         for key in obj:
-            if key in allowed:
+            if key in allowed or key in ignored:
                 continue
             hint = _HINTS.get(key.lower())
             if hint not in allowed:
@@ -262,6 +289,31 @@ class _Builder:
                 self.error(item_path, f"{item!r} is not a valid conda match spec: {reason}")
                 continue
             dependencies.append(spec)
+
+    def pinned(self, value: object) -> dict[str, str]:
+        """CCTools' ``{"pinned": {"conda": {"package": "version"}}}``: conda-meta/pinned."""
+        pinned = self.mapping(value, "pinned")
+        if pinned is None:
+            return {}
+        self.check_keys(pinned, ("conda",), "pinned")
+        if "conda" not in pinned:
+            return {}
+        pins = self.mapping(pinned["conda"], "pinned.conda")
+        out: dict[str, str] = {}
+        for key in getattr(pins, "duplicates", ()):
+            self.error(json_path("pinned.conda", key), "package given more than once")
+        for name, version in (pins or {}).items():
+            path = json_path("pinned.conda", name)
+            text = self.string(version, path, what="a version string")
+            if text is None:
+                continue
+            pin = pin_matchspec(name, text)
+            reason = matchspec.check(pin)
+            if reason is not None or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", name):
+                self.error(path, f"{pin!r} is not a valid conda pin: {reason or 'bad name'}")
+                continue
+            out[name.lower()] = text
+        return out
 
     # -- pip ------------------------------------------------------------------------------
 

@@ -1,0 +1,241 @@
+"""Packing an existing conda environment as it is (CCTools' ``pack_env(ENV_DIR_OR_NAME)``).
+
+The environment is packed with conda-pack, read-only: what our tarballs always carry
+(``bin/run_in_env``, ``poncho/spec.json``, ``poncho/lock.json``) is written to a temporary
+folder and added to the archive, never into the user's environment. The spec is derived
+from the environment (every conda package pinned to its version and build, every pip
+distribution to its version), the lock from ``conda-meta/*.json`` plus the pip
+distributions' ``RECORD`` files. Editable pip installs (``pip install -e``, ``setup.py
+develop``) point outside the environment and would be missing on a worker: they are
+refused with their names, or left out with `ignore_editable_packages`.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from poncho_create.errors import CreateError
+from poncho_create.lock import CondaLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
+from poncho_create.progress import Reporter
+
+__all__ = ["EditablePackages", "PipDistribution", "derive_spec", "pack_existing"]
+
+log = logging.getLogger(__name__)
+
+_SUBDIRS = (
+    "noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-armv7l",
+    "linux-32", "osx-64", "osx-arm64", "win-64", "win-arm64", "win-32",
+)  # fmt: skip
+_ANACONDA_ORG = "https://conda.anaconda.org/"
+
+
+class EditablePackages(CreateError):
+    """The environment has editable pip installs; the message names them."""
+
+
+@dataclass(frozen=True)
+class PipDistribution:
+    """A Python distribution installed in the environment by pip (not by conda)."""
+
+    name: str
+    version: str
+    dist_info: Path
+    editable: bool
+    files: tuple[str, ...]  # prefix-relative paths it installed (from RECORD)
+
+
+def pack_existing(
+    prefix: Path,
+    output: Path,
+    fmt: str,
+    *,
+    level: int,
+    threads: int,
+    report: Reporter,
+    platform: str,
+    ignore_editable_packages: bool = False,
+    lock_out: Path | None = None,
+    tmp_dir: Path | None = None,
+) -> Path:
+    """Pack the conda environment at `prefix` into `output`; returns `output`.
+
+    Raises EditablePackages (naming them) unless `ignore_editable_packages`, in which case
+    their files are left out with a warning; PackError when conda-pack fails.
+    """
+    from poncho_create.pack import RUN_IN_ENV, pack_prefix, run_in_env_script
+
+    conda = conda_entries_from_prefix(prefix)
+    dists = pip_distributions(prefix, _conda_files(prefix))
+    editable = [d for d in dists if d.editable]
+    egg_links = _egg_links(prefix)
+    names = sorted({d.name for d in editable} | {p.stem for p in egg_links})
+    if names and not ignore_editable_packages:
+        raise EditablePackages(
+            f"{prefix}: editable pip installs point outside the environment and would be "
+            f"missing on workers: {', '.join(names)}. Install them without -e, or pass "
+            "--ignore-editable-packages to leave them out"
+        )
+    exclude: set[str] = set()
+    if names:
+        log.warning("leaving out the editable packages %s", ", ".join(names))
+        for dist in editable:
+            exclude.update(dist.files)
+            exclude.update(
+                str(p.relative_to(prefix)) for p in dist.dist_info.rglob("*") if p.is_file()
+            )
+        exclude.update(str(p.relative_to(prefix)) for p in egg_links)
+    installed = [d for d in dists if not d.editable]
+    spec = derive_spec(conda, installed)
+    lock = Lock(
+        platform=platform,
+        spec_hash=_spec_hash(spec),
+        channels=tuple(spec["conda"]["channels"]),
+        conda=tuple(conda),
+        pip=tuple(PipLockEntry(d.name, d.version, None, "installed") for d in installed),
+    )
+    work = Path(tempfile.mkdtemp(prefix="poncho-create-pack-", dir=tmp_dir))
+    try:
+        extra = {
+            "poncho/spec.json": work / "spec.json",
+            "poncho/lock.json": work / "lock.json",
+            RUN_IN_ENV: work / "run_in_env",
+        }
+        extra["poncho/spec.json"].write_text(json.dumps(spec, indent=2) + "\n", encoding="utf-8")
+        lock.write(extra["poncho/lock.json"])
+        extra[RUN_IN_ENV].write_text(run_in_env_script(), encoding="utf-8")
+        extra[RUN_IN_ENV].chmod(0o755)
+        path = pack_prefix(
+            prefix,
+            output,
+            fmt,
+            level=level,
+            threads=threads,
+            report=report,
+            extra_files=extra,
+            exclude=exclude,
+            ignore_missing_files=True,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if lock_out is not None:
+        lock.write(lock_out)
+    log.info("packed %s into %s", prefix, path)
+    return path
+
+
+def derive_spec(conda: list[CondaLockEntry], pip: list[PipDistribution]) -> dict[str, Any]:
+    """The spec of an environment: conda packages as ``name=version=build`` with the
+    channels they came from (in order of first use), pip distributions as ``name==version``."""
+    channels = list(dict.fromkeys(c for c in (_channel(e) for e in conda) if c))
+    dependencies: list[Any] = [f"{e.name}={e.version}={e.build}" for e in conda]
+    if pip:
+        dependencies.append({"pip": sorted(f"{d.name}=={d.version}" for d in pip)})
+    return {"conda": {"channels": channels, "dependencies": dependencies}}
+
+
+def pip_distributions(prefix: Path, conda_files: set[str]) -> list[PipDistribution]:
+    """The distributions in the environment's site-packages that conda did not install."""
+    out = []
+    for dist_info in sorted(prefix.glob("lib/python*/site-packages/*.dist-info")):
+        rel = dist_info.relative_to(prefix)
+        if str(rel / "METADATA") in conda_files or str(rel / "RECORD") in conda_files:
+            continue
+        meta = _metadata(dist_info / "METADATA")
+        if meta is None:
+            continue
+        name, version = meta
+        out.append(
+            PipDistribution(
+                name=name,
+                version=version,
+                dist_info=dist_info,
+                editable=_is_editable(dist_info),
+                files=_record_files(dist_info, prefix),
+            )
+        )
+    return out
+
+
+def _conda_files(prefix: Path) -> set[str]:
+    files: set[str] = set()
+    for meta_file in (prefix / "conda-meta").glob("*.json"):
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise CreateError(f"{meta_file}: unreadable conda metadata: {exc}") from exc
+        files.update(str(f) for f in meta.get("files") or ())
+    return files
+
+
+def _metadata(path: Path) -> tuple[str, str] | None:
+    try:
+        message = email.parser.Parser().parsestr(path.read_text(encoding="utf-8"), headersonly=True)
+    except (OSError, UnicodeDecodeError):
+        return None
+    name, version = message.get("Name"), message.get("Version")
+    return (str(name), str(version)) if name and version else None
+
+
+def _is_editable(dist_info: Path) -> bool:
+    try:
+        data = json.loads((dist_info / "direct_url.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and (data.get("dir_info") or {}).get("editable") is True
+
+
+def _record_files(dist_info: Path, prefix: Path) -> tuple[str, ...]:
+    try:
+        lines = (dist_info / "RECORD").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ()
+    out = []
+    for line in lines:
+        path = line.rsplit(",", 2)[0] if line.count(",") >= 2 else line
+        if not path:
+            continue
+        target = (dist_info.parent / path).resolve()
+        try:
+            out.append(str(target.relative_to(prefix.resolve())))
+        except ValueError:
+            continue  # outside the prefix: nothing of ours to leave out
+    return tuple(out)
+
+
+def _egg_links(prefix: Path) -> list[Path]:
+    """``setup.py develop`` installs: ``*.egg-link`` files in site-packages."""
+    return sorted(prefix.glob("lib/python*/site-packages/*.egg-link"))
+
+
+def _channel(entry: CondaLockEntry) -> str:
+    channel = entry.channel.rstrip("/")
+    if not channel:
+        url = entry.url
+        channel = url.rsplit("/", 2)[0] if url.count("/") >= 2 else ""
+    last = channel.rsplit("/", 1)[-1]
+    if last in _SUBDIRS:
+        channel = channel[: -len(last) - 1]
+    if channel.startswith(_ANACONDA_ORG):
+        channel = channel[len(_ANACONDA_ORG) :]
+    return channel
+
+
+def _spec_hash(spec: dict[str, Any]) -> str:
+    from poncho_spec import InvalidSpec, Spec
+
+    try:
+        return Spec.from_dict(spec, source="<derived spec>").hash()
+    except InvalidSpec as exc:
+        # An environment may hold what a spec cannot say (a package from a local path):
+        # the tarball is still right; its lock then names the spec by its plain digest.
+        log.warning("the spec derived from the environment is not valid: %s", exc)
+        text = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,79 @@
+"""CCTools' package_create API on our engine: real builds from the local conda channel."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from poncho import package_create
+from poncho_spec import InvalidSpec
+
+
+@pytest.fixture
+def spec(local_channel: Any) -> dict[str, Any]:
+    return {
+        "conda": {"channels": [local_channel.url], "dependencies": ["python", "poncho-demo-core"]}
+    }
+
+
+def _names(tarball: str | Path) -> set[str]:
+    with tarfile.open(tarball) as tar:
+        return set(tar.getnames())
+
+
+def test_dict_to_env_caches_by_content(
+    spec: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    first = package_create.dict_to_env(spec)
+    assert Path(first).parent == Path(".poncho_cache")
+    assert "bin/run_in_env" in _names(first)
+    stamp = Path(first).stat().st_mtime_ns, Path(first).stat().st_ino
+    # The same content in another order and as JSON text: the same tarball, not rebuilt.
+    reordered = {"conda": {"dependencies": ["poncho-demo-core", "python"],
+                           "channels": spec["conda"]["channels"]}}  # fmt: skip
+    assert package_create.dict_to_env(json.dumps(reordered)) == first
+    assert (Path(first).stat().st_mtime_ns, Path(first).stat().st_ino) == stamp
+    # force rebuilds in place; another cache_path is another cache.
+    assert package_create.dict_to_env(spec, force=True) == first
+    assert Path(first).stat().st_ino != stamp[1]
+    other = package_create.dict_to_env(spec, cache_path=tmp_path / "elsewhere")
+    assert Path(other).parent == tmp_path / "elsewhere"
+
+
+def test_dict_to_env_without_cache_writes_here(
+    spec: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    out = package_create.dict_to_env(spec, cache=False, download_micromamba=True)
+    assert Path(out).parent == Path(".") and Path(out).is_file()
+    assert not (tmp_path / ".poncho_cache").exists()
+
+
+def test_pack_env_from_a_spec_file_a_dict_and_an_env_folder(
+    spec: dict[str, Any], tmp_path: Path, local_channel: Any
+) -> None:
+    from poncho_testing import install_prefix
+
+    spec_file = tmp_path / "spec.json"
+    spec_file.write_text(json.dumps(spec))
+    out = package_create.pack_env(spec_file, tmp_path / "a.tar.gz")
+    assert out == str(tmp_path / "a.tar.gz") and "poncho/lock.json" in _names(out)
+    out = package_create.pack_env_from_dict(spec, tmp_path / "b.tar.gz")
+    assert "poncho/spec.json" in _names(out)
+    env = tmp_path / "envs" / "mine"
+    install_prefix(local_channel, ["python", "poncho-demo-core"], env)
+    out = package_create.pack_env(str(env), tmp_path / "c.tar.gz", ignore_editable_packages=True)
+    names = _names(out)
+    assert "bin/run_in_env" in names
+    assert any(n.startswith("conda-meta/poncho-demo-core-") for n in names)
+
+
+def test_bad_specs_raise_the_spec_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidSpec, match=r"conda\.dependencies"):
+        package_create.pack_env_from_dict({"conda": {"dependencies": [3]}}, tmp_path / "x.tar.gz")
+    assert not (tmp_path / "x.tar.gz").exists()
