@@ -222,7 +222,8 @@ def test_http_url_problems() -> None:
         "http.A.url: 'https://' is not an http:// or https:// URL"
     ]
     assert problems({"http": {"A": {"url": "https://x.org/a b"}}}) == [
-        "http.A.url: 'https://x.org/a b' is not an http:// or https:// URL"
+        "http.A.url: 'https://x.org/a b' is not a valid URL: it contains whitespace or "
+        "control characters"
     ]
     assert problems({"http": {"A": {"url": "  "}}}) == ["http.A.url: must not be empty"]
     assert problems({"http": {"A": {"url": "https://x.org", "compression": "zstd"}}}) == [
@@ -325,4 +326,42 @@ def test_duplicate_keys_dict() -> None:
 def test_values_that_are_not_json_are_shown_with_repr() -> None:
     assert problems({"http": {"A": {"url": "https://x.org", "type": {1}}}}) == [
         "http.A.type: must be 'file' or 'tar', got {1}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[", "https://[]/", "https://x.org:99999/f", "http://x:ab/"]
+)
+def test_unparseable_urls_are_problems_everywhere(url: str) -> None:
+    # Issue 13 item 1: "ValueError: Invalid IPv6 URL" from urlsplit.
+    data = {
+        "conda": {"channels": [url]},
+        "git": {"G": {"remote": url, "ref": SHA}},
+        "http": {"H": {"url": url}},
+    }
+    found = problems(data)
+    assert [p.split(":")[0] for p in found] == ["conda.channels[0]", "git.G.remote", "http.H.url"]
+    assert all(f"{url!r} is not a valid URL: " in p for p in found)
+
+
+@pytest.mark.parametrize("char", ["\t", "\x00", "\x01", "\x7f", "\n"])
+def test_http_urls_with_control_characters_are_refused(char: str) -> None:
+    url = f"https://x.org/a{char}b"
+    (found,) = problems({"http": {"H": {"url": url}}})
+    what = "contains a NUL character" if char == "\x00" else "control characters"
+    assert found.startswith("http.H.url: ") and what in found
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x7f"])
+def test_channels_and_remotes_with_control_characters_are_refused(char: str) -> None:
+    found = problems(
+        {
+            "conda": {"channels": [f"https://x.org/c{char}"]},
+            "git": {"G": {"remote": f"https://x.org/r{char}", "ref": SHA}},
+        }
+    )
+    assert found == [
+        f"conda.channels[0]: {f'https://x.org/c{char}'!r} is not a valid channel (it contains "
+        "a control character)",
+        f"git.G.remote: {f'https://x.org/r{char}'!r} is not a valid git remote",
     ]
