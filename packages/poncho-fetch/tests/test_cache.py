@@ -333,12 +333,13 @@ def test_entry_in_use_by_a_running_task_survives_eviction(
 def test_limit_evicts_after_a_fill_but_not_what_the_task_uses(
     server: Any, tmp_path: Path, make_spec: Any
 ) -> None:
-    cache = DataCache(tmp_path / "c", max_bytes=1)
+    # Room for one entry (the data, its folders and meta.json), not for two.
+    cache = DataCache(tmp_path / "c", max_bytes=len(DATA) + 32 * 1024)
     a = make_spec(http={"F": {"url": server.add("a.bin", DATA)}})
     b = make_spec(http={"F": {"url": server.add("b.bin", DATA)}})
     with cache.using(a) as env_a:
-        assert Path(env_a["F"]).read_bytes() == DATA  # over the limit, but in use
-    with cache.using(b) as env_b:
+        assert Path(env_a["F"]).read_bytes() == DATA
+    with cache.using(b) as env_b:  # over the limit with both: a, not in use, goes
         assert Path(env_b["F"]).read_bytes() == DATA
         assert not Path(env_a["F"]).exists()
 

@@ -24,7 +24,7 @@ def test_url_file_name(url: str, name: str) -> None:
 
 def test_keys_depend_on_what_determines_the_content(make_spec: Any) -> None:
     def key(**entry: Any) -> str:
-        return plan(make_spec(http={"V": {"url": "http://h/x.tar", **entry}}))[0].key
+        return plan(make_spec(http={"V": {"url": "http://h/x.tar", **entry}}))[0][0].key
 
     base = key()
     assert key() == base
@@ -33,16 +33,16 @@ def test_keys_depend_on_what_determines_the_content(make_spec: Any) -> None:
     assert key(sha256="a" * 64) != base
     assert key(compression="gzip") != base
     # The variable name is not part of the key: two variables can share an entry.
-    other = plan(make_spec(http={"OTHER": {"url": "http://h/x.tar"}}))[0].key
+    other = plan(make_spec(http={"OTHER": {"url": "http://h/x.tar"}}))[0][0].key
     assert other == base
     assert cache_key(["a", 1]) != cache_key(["a", "1"])
 
 
 def test_git_key_uses_the_commit(make_spec: Any, git_remote: Any) -> None:
-    by_branch = plan(make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}}))[0]
+    by_branch = plan(make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}}))[0][0]
     by_sha = plan(
         make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[2].upper()}})
-    )[0]
+    )[0][0]
     assert by_branch.key == by_sha.key
     assert by_branch.identity["commit"] == git_remote.commits[2]
     assert by_branch.label == "git.R"
