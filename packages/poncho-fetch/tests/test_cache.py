@@ -141,7 +141,7 @@ def test_file_tar_and_git_entries(
                 "compression": "gzip",
             },
         },
-        git={"REPO": {"remote": git_remote.url, "ref": git_remote.commits[1]}},
+        git={"REPO": {"remote": git_remote.url, "ref": git_remote.commits[0]}},
     )
     cache = DataCache(tmp_path / "c", policy=policy)
     with cache.using(spec) as env:
@@ -152,12 +152,12 @@ def test_file_tar_and_git_entries(
         assert (Path(env["TAR"]) / "top" / "b" / "c.txt").read_bytes() == b"gamma"
         assert Path(env["GZ"]).name == "notes.txt"
         assert Path(env["GZ"]).read_bytes() == b"notes"
-        assert (Path(env["REPO"]) / "data.txt").read_text() == "v2\n"
+        assert (Path(env["REPO"]) / "data.txt").read_text() == "v1\n"
     assert not list((cache.root / "tmp").iterdir())
     # Second use: straight from the cache.
     with DataCache(tmp_path / "c", policy=policy).using(spec) as again:
         assert again == env
-    assert server.count("d/x.bin?v=1") == server.count("t.tar.gz") == 1
+    assert server.hits("d/x.bin?v=1") == server.hits("t.tar.gz") == 1
 
 
 def test_git_branch_is_keyed_by_its_commit(git_remote: Any, tmp_path: Path, make_spec: Any) -> None:
@@ -165,7 +165,7 @@ def test_git_branch_is_keyed_by_its_commit(git_remote: Any, tmp_path: Path, make
     with cache.using(make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}})) as a:
         pass
     with cache.using(
-        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[2]}})
+        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[-1]}})
     ) as b:
         pass
     with cache.using(make_spec(git={"R": {"remote": git_remote.url, "ref": "v1"}})) as c:
@@ -173,7 +173,7 @@ def test_git_branch_is_keyed_by_its_commit(git_remote: Any, tmp_path: Path, make
     assert a == b != c
     assert len(cache.entries()) == 2
     meta = {e.meta["source"]["commit"] for e in cache.entries()}
-    assert meta == {git_remote.commits[2], git_remote.commits[0]}
+    assert meta == {git_remote.commits[-1], git_remote.commits[0]}
 
 
 def test_missing_git_is_reported_before_any_download(
@@ -186,7 +186,7 @@ def test_missing_git_is_reported_before_any_download(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GitNotFound):
         DataCache(tmp_path / "c").acquire(spec)
-    assert server.count("x.bin") == 0
+    assert server.hits("x.bin") == 0
 
 
 def test_checksum_mismatch_publishes_nothing(
@@ -206,15 +206,15 @@ def test_dropped_download_is_retried_and_never_published_partial(
 ) -> None:
     url = server.add("x.bin", DATA)
     cache = DataCache(tmp_path / "c", policy=policy)
-    server.fail("x.bin", *["drop"] * 4)
+    server.fail("x.bin", *["truncate"] * 4)
     with pytest.raises(DownloadError):
         cache.acquire(make_spec(http={"F": {"url": url}}))
-    assert server.count("x.bin") == 4
+    assert server.hits("x.bin") == 4
     assert not list((cache.root / "entries").iterdir())
-    server.fail("x.bin", "drop")
+    server.fail("x.bin", "truncate")
     with cache.using(make_spec(http={"F": {"url": url}})) as env:
         assert Path(env["F"]).read_bytes() == DATA
-    assert server.count("x.bin") == 6
+    assert server.hits("x.bin") == 6
 
 
 def test_bad_tar_publishes_nothing(
@@ -235,18 +235,18 @@ def test_fill_killed_half_way_is_never_seen_and_is_cleaned_up(
     cache = DataCache(tmp_path / "c", policy=policy)
     server.fail("x.bin", "hold")  # half the body, then the server waits
     proc = child(spec, cache.root)
-    _wait_until(lambda: server.count("x.bin") == 1, "the download to start")
+    _wait_until(lambda: server.hits("x.bin") == 1, "the download to start")
     _wait_until(lambda: any((cache.root / "tmp").glob("*/data/x.bin")), "the partial file")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    server.gate.set()
+    server.release()
     assert cache.entries() == []
     assert not list((cache.root / "entries").iterdir())
     assert len(list((cache.root / "tmp").iterdir())) == 1  # the leftover
     with cache.using(spec) as env:
         assert Path(env["F"]).read_bytes() == DATA
     assert not list((cache.root / "tmp").iterdir())
-    assert server.count("x.bin") == 2
+    assert server.hits("x.bin") == 2
 
 
 def test_concurrent_tasks_download_once(
@@ -259,13 +259,13 @@ def test_concurrent_tasks_download_once(
     for proc in procs:
         proc.stdin.write("go\n")
         proc.stdin.flush()
-    _wait_until(lambda: server.count("x.bin") == 1, "the first download")
+    _wait_until(lambda: server.hits("x.bin") == 1, "the first download")
     fill_lock = next((root / "locks").glob("*.fill"))
     if Path("/proc/locks").exists():  # let the others queue up behind the downloader
         _wait_until(lambda: _blocked_on(fill_lock) == 3, "3 processes waiting")
-    server.gate.set()
+    server.release()
     reports = [_report(proc) for proc in procs]
-    assert server.count("x.bin") == 1
+    assert server.hits("x.bin") == 1
     assert {r["sha256"]["F"] for r in reports} == {DIGEST}
     assert len({r["env"]["F"] for r in reports}) == 1
 
@@ -439,7 +439,7 @@ def test_damaged_entries_are_refilled(
         assert cache.entries() == []
         with cache.using(spec) as again:
             assert Path(again["F"]).read_bytes() == DATA
-    assert server.count("x.bin") == 4
+    assert server.hits("x.bin") == 4
     assert "replacing damaged cache entry" in caplog.text
     # A lost last-use stamp is recreated.
     (entry / ".used").unlink()

@@ -18,10 +18,11 @@ def test_full_sha_is_used_as_is_without_asking_the_remote(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("ref", "index"),
-    [("main", 2), ("refs/heads/main", 2), ("HEAD", 2), ("v1", 0), ("refs/tags/v1", 0)],
-)
+    [("main", -1), ("refs/heads/main", -1), ("HEAD", -1), ("v1", 0), ("refs/tags/v1", 0),
+     ("v1-annotated", 0), ("refs/tags/v1-annotated", 0)],
+)  # fmt: skip
 def test_branches_and_tags_resolve_to_commits(git_remote: Any, ref: str, index: int) -> None:
-    # v1 is an annotated tag: it resolves to the commit, not to the tag object.
+    # An annotated tag resolves to the commit, not to the tag object.
     assert resolve_ref(str(git_remote.path), ref, key="git.X") == git_remote.commits[index]
     assert resolve_ref(git_remote.url, ref, key="git.X") == git_remote.commits[index]
 
@@ -44,8 +45,9 @@ def test_unreadable_remote(tmp_path: Path) -> None:
 def test_checkout_an_old_commit(git_remote: Any, tmp_path: Path, which: str) -> None:
     remote = str(git_remote.path) if which == "path" else git_remote.url
     dest = tmp_path / "co"
-    assert checkout(remote, git_remote.commits[1], dest, key="git.X") == git_remote.commits[1]
-    assert (dest / "data.txt").read_text() == "v2\n"
+    assert checkout(remote, git_remote.commits[0], dest, key="git.X") == git_remote.commits[0]
+    assert (dest / "data.txt").read_text() == "v1\n"
+    assert not (dest / "data" / "values.txt").exists()  # added by the second commit
 
 
 def test_checkout_abbreviated_sha(git_remote: Any, tmp_path: Path) -> None:

@@ -41,10 +41,10 @@ def test_keys_depend_on_what_determines_the_content(make_spec: Any) -> None:
 def test_git_key_uses_the_commit(make_spec: Any, git_remote: Any) -> None:
     by_branch = plan(make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}}))[0][0]
     by_sha = plan(
-        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[2].upper()}})
+        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[-1].upper()}})
     )[0][0]
     assert by_branch.key == by_sha.key
-    assert by_branch.identity["commit"] == git_remote.commits[2]
+    assert by_branch.identity["commit"] == git_remote.commits[-1]
     assert by_branch.label == "git.R"
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pickle
 
-from poncho_spec import InvalidSpec, PonchoError, Problem, SpecNotFound
+from poncho_spec import InvalidSpec, Problem, SpecNotFound
 
 
 def test_problem_str_with_and_without_path() -> None:
@@ -19,13 +19,6 @@ def test_invalid_spec_is_one_line_per_problem_with_source() -> None:
     assert err.problems == problems
     assert err.source == "spec.json"
     assert str(InvalidSpec(problems)) == "a: one\nb[1]: two"
-
-
-def test_hierarchy() -> None:
-    assert issubclass(InvalidSpec, PonchoError)
-    assert issubclass(InvalidSpec, ValueError)
-    assert issubclass(SpecNotFound, PonchoError)
-    assert issubclass(SpecNotFound, FileNotFoundError)
 
 
 def test_spec_not_found_names_the_file() -> None:
