@@ -21,11 +21,14 @@ from poncho_fetch import (
     DataCache,
     DownloadError,
     FetchError,
+    FetchFailed,
     GitNotFound,
+    LimitExceeded,
     RetryPolicy,
     default_cache_dir,
     parse_size,
 )
+from poncho_fetch._sources import plan
 from poncho_fetch.cache import max_size_from_env
 
 DATA = os.urandom(256 * 1024)
@@ -472,3 +475,127 @@ def test_one_evicting_process_at_a_time(server: Any, tmp_path: Path, make_spec: 
         portalocker.lock(other, portalocker.LockFlags.EXCLUSIVE)
         assert cache.clear() == []
     assert len(cache.clear()) == 1
+
+
+# -- hostile input (issue 13) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "why"),
+    [
+        ("root-is-a-file", "Not a directory (a file is where a folder should be)"),
+        ("under-a-file", "Not a directory (a file is where a folder should be)"),
+        ("long-name", "File name too long"),
+        ("entries-is-a-file", "File exists (a file is where a folder should be)"),
+    ],
+)
+def test_an_unusable_cache_folder_is_one_error(
+    tmp_path: Path, make_spec: Any, server: Any, layout: str, why: str
+) -> None:
+    # Issue 13 item 18: NotADirectoryError, OSError or FileExistsError tracebacks.
+    root = {
+        "root-is-a-file": tmp_path / "c",
+        "under-a-file": tmp_path / "c" / "sub",
+        "long-name": tmp_path / ("x" * 300) / "c",
+        "entries-is-a-file": tmp_path / "c",
+    }[layout]
+    if layout != "long-name":
+        (tmp_path / "c").parent.mkdir(exist_ok=True)
+        if layout == "entries-is-a-file":
+            root.mkdir()
+            (root / "entries").write_text("")
+        else:
+            (tmp_path / "c").write_text("")
+    spec = make_spec(http={"F": {"url": server.add("a.bin", DATA)}})
+    with pytest.raises(FetchError) as info:
+        DataCache(root).acquire(spec)
+    message = str(info.value)
+    assert message.startswith(f"cannot use the data cache folder {root}: ")
+    assert why in message and message.endswith("(give another --cache-dir or $PONCHO_FETCH_CACHE)")
+    assert server.hits("a.bin") == 0  # found before any download
+
+
+def test_max_size_is_a_hard_limit_per_entry_and_nothing_is_kept(
+    server: Any, tmp_path: Path, make_spec: Any, policy: RetryPolicy
+) -> None:
+    # Issue 13 item 21: with --max-size the data was written and kept, with a warning.
+    tarball = _tar_gz({"zeros": b"\0" * (4 << 20)})
+    spec = make_spec(http={"T": {"url": server.add("z.tar.gz", tarball), "type": "tar"}})
+    cache = DataCache(tmp_path / "c", max_bytes=1 << 20, policy=policy)
+    with pytest.raises(LimitExceeded) as info:
+        cache.acquire(spec)
+    assert str(info.value).startswith("http.T: z.tar.gz: tar member 'zeros': total unpacked ")
+    assert "1048576 byte limit of one entry" in str(info.value)
+    assert not list((cache.root / "entries").iterdir())
+    assert not list((cache.root / "tmp").iterdir())
+
+
+def test_a_git_checkout_over_max_size_is_not_kept(
+    git_remote: Any, tmp_path: Path, make_spec: Any
+) -> None:
+    cache = DataCache(tmp_path / "c", max_bytes=1000)
+    spec = make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.head}})
+    with pytest.raises(LimitExceeded, match=r"^git\.R: \d+ bytes, over the 1000 byte limit"):
+        cache.acquire(spec)
+    assert not list((cache.root / "entries").iterdir())
+    assert not list((cache.root / "tmp").iterdir())
+
+
+def test_every_entry_is_tried_and_every_failure_reported(
+    server: Any, git_remote: Any, tmp_path: Path, make_spec: Any, policy: RetryPolicy
+) -> None:
+    spec = make_spec(
+        git={"G": {"remote": git_remote.url, "ref": "no-such-branch"}},
+        http={
+            "A": {"url": server.add("a.bin", DATA), "sha256": "f" * 64},
+            "GOOD": {"url": server.add("good.bin", DATA)},
+            "B": {"url": server.url_for("missing.bin")},
+        },
+    )
+    cache = DataCache(tmp_path / "c", policy=policy)
+    with pytest.raises(FetchFailed) as info:
+        cache.acquire(spec)
+    lines = str(info.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == ["git.G", "http.A", "http.B"]
+    host = server.url.split("/")[2]
+    assert (
+        lines[2]
+        == f"http.B: cannot download {server.url_for('missing.bin')}: {host}: HTTP 404 File not found"
+    )
+    assert isinstance(info.value.errors[1], ChecksumMismatch)
+    assert server.hits("good.bin") == 1  # tried despite the failures before it
+    assert len(cache.clear()) == 1  # and not held
+
+
+def test_the_wait_for_another_filler_has_a_deadline(
+    server: Any, tmp_path: Path, make_spec: Any
+) -> None:
+    import portalocker
+
+    # Issue 12 item 6: waiting for another process's download had no timeout.
+    spec = make_spec(http={"F": {"url": server.add("a.bin", DATA)}})
+    cache = DataCache(tmp_path / "c", policy=RetryPolicy(lock_wait=0.5))
+    cache.root.joinpath("locks").mkdir(parents=True)
+    (key,) = (item.key for item in plan(spec)[0])
+    with open(cache.root / "locks" / f"{key}.fill", "ab") as other:
+        portalocker.lock(other, portalocker.LockFlags.EXCLUSIVE)  # a filler that never ends
+        with pytest.raises(FetchError) as info:
+            cache.acquire(spec)
+    assert str(info.value) == (
+        "http.F: another process filling the entry: still locked after 0.5 s; giving up"
+    )
+    assert server.hits("a.bin") == 0
+    with cache.using(spec) as env:  # once the other is gone, the lock is free again
+        assert Path(env["F"]).read_bytes() == DATA
+
+
+def test_a_url_with_a_long_last_component_is_cached_under_a_short_name(
+    server: Any, tmp_path: Path, make_spec: Any, policy: RetryPolicy
+) -> None:
+    # No server can hold that name either: it answers 404, where the cache used to fail
+    # with "cannot write <cache path>: File name too long" before asking.
+    url = server.url_for("d" * 300 + ".bin")
+    spec = make_spec(http={"F": {"url": url}})
+    with pytest.raises(DownloadError, match=r"HTTP 404 File not found$"):
+        DataCache(tmp_path / "c", policy=policy).acquire(spec)
+    assert server.hits("d" * 300 + ".bin") == 1

@@ -54,3 +54,25 @@ def test_unknown_http_type() -> None:
     spec = Spec(http={"V": HttpSource(url="http://h/x", type="zip")})  # type: ignore[arg-type]
     with pytest.raises(FetchError, match=r"http\.V: unknown type 'zip'"):
         plan(spec)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h/a/data.tar.gz", "data.tar.gz"),
+        ("http://h/", "download"),
+        ("http://h/a%00b", "download"),
+        ("http://[", "download"),
+    ],
+)
+def test_url_file_name(url: str, expected: str) -> None:
+    assert url_file_name(url) == expected
+
+
+def test_a_long_url_file_name_is_cut_keeping_its_suffixes() -> None:
+    # Cache names must not depend on the URL's length (was: "File name too long").
+    long = url_file_name("http://h/" + "d" * 300 + ".tar.gz")
+    other = url_file_name("http://h/" + "d" * 301 + ".tar.gz")
+    assert long.endswith(".tar.gz") and len(long.encode()) <= 120
+    assert long != other  # a digest of the whole name keeps them apart
+    assert len(url_file_name("http://h/" + "é" * 200).encode()) <= 120

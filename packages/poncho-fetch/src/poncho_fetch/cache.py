@@ -236,8 +236,7 @@ class DataCache:
 
     def _hold(self, item: Planned) -> tuple[IO[bytes], Path, bool]:
         lock_file = self._open_lock(f"{item.key}.lock")
-        # Another process filling this entry has the same deadline; wait a little longer.
-        wait = self.policy.deadline + 60
+        wait = self.policy.lock_wait
         try:
             _lock(lock_file, shared=True, timeout=wait, what=f"{item.label}: cache entry")
             entry = self._entries / item.key

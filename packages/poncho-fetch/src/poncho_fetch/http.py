@@ -47,7 +47,9 @@ class RetryPolicy:
     seconds between them; `timeout` seconds for connecting and for each read; `deadline`
     seconds for the whole of one entry (every attempt included; also bounds a git clone and
     the wait for another process filling the same entry); `min_rate` bytes per second, the
-    slowest transfer accepted once it has run `rate_window` seconds (0 turns the check off).
+    slowest transfer accepted once it has run `rate_window` seconds (0 turns the check off);
+    `lock_wait` seconds, the longest wait for another process filling the same cache entry
+    (default: `deadline` + 60, since that process has the same deadline).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class RetryPolicy:
         deadline: float = 1800.0,
         min_rate: float = 1024.0,
         rate_window: float = 30.0,
+        lock_wait: float | None = None,
     ) -> None:
         self.retries = retries
         self.backoff = backoff
@@ -66,6 +69,7 @@ class RetryPolicy:
         self.deadline = deadline
         self.min_rate = min_rate
         self.rate_window = rate_window
+        self.lock_wait = lock_wait if lock_wait is not None else deadline + 60
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -97,22 +101,26 @@ def download(
 
     policy = policy or RetryPolicy()
     deadline = time.monotonic() + policy.deadline
+    # Messages must print anywhere: a lone surrogate (from an API caller) is escaped.
+    shown = url.encode("utf-8", "backslashreplace").decode("utf-8")
     own_session = session is None
     session = session or requests.Session()
     try:
         attempt = 0
         while True:
             try:
-                digest = _download_once(session, url, dest, key, policy, deadline, max_bytes)
+                digest = _download_once(session, url, shown, dest, key, policy, deadline, max_bytes)
                 break
             except _Transient as exc:
                 tries = f"tried {attempt + 1} time{'s' if attempt else ''}"
                 delay = policy.backoff * 2**attempt
                 if attempt >= policy.retries:
-                    raise DownloadError(f"{key}: cannot download {url}: {exc} ({tries})") from None
+                    raise DownloadError(
+                        f"{key}: cannot download {shown}: {exc} ({tries})"
+                    ) from None
                 if time.monotonic() + delay >= deadline:
                     raise DownloadError(
-                        f"{key}: cannot download {url}: {exc} ({tries}; no time left before "
+                        f"{key}: cannot download {shown}: {exc} ({tries}; no time left before "
                         f"the {policy.deadline:g} s deadline)"
                     ) from None
                 attempt += 1
@@ -124,7 +132,7 @@ def download(
         if own_session:
             session.close()
     if sha256 is not None and digest != sha256.lower():
-        raise ChecksumMismatch(key, url, sha256.lower(), digest)
+        raise ChecksumMismatch(key, shown, sha256.lower(), digest)
     return digest
 
 
@@ -135,6 +143,7 @@ class _Deadline(Exception):
 def _download_once(
     session: requests.Session,
     url: str,
+    shown: str,
     dest: Path,
     key: str,
     policy: RetryPolicy,
@@ -157,12 +166,12 @@ def _download_once(
                 raise _Transient(f"{host}: HTTP {status} {_short(resp.reason)}")
             if status >= 400:
                 raise DownloadError(
-                    f"{key}: cannot download {url}: {host}: HTTP {status} {_short(resp.reason)}"
+                    f"{key}: cannot download {shown}: {host}: HTTP {status} {_short(resp.reason)}"
                 )
             expected = _content_length(resp.headers.get("Content-Length"))
             if max_bytes is not None and expected is not None and expected > max_bytes:
                 raise LimitExceeded(
-                    f"{key}: {url} is {expected} bytes, over the {max_bytes} byte limit of one "
+                    f"{key}: {shown} is {expected} bytes, over the {max_bytes} byte limit of one "
                     "entry (the cache's --max-size)"
                 )
             digest = hashlib.sha256()
@@ -175,7 +184,7 @@ def _download_once(
                     size += len(chunk)
                     if max_bytes is not None and size > max_bytes:
                         raise LimitExceeded(
-                            f"{key}: {url} sent more than the {max_bytes} byte limit of one "
+                            f"{key}: {shown} sent more than the {max_bytes} byte limit of one "
                             "entry (the cache's --max-size); download stopped"
                         )
                     now = time.monotonic()
@@ -193,17 +202,19 @@ def _download_once(
     except FetchError:
         raise
     except _Deadline:
-        raise _deadline_error(key, url, policy) from None
+        raise _deadline_error(key, shown, policy) from None
     except (requests.Timeout, requests.ConnectionError) as exc:
         if time.monotonic() >= deadline - 0.05:
-            raise _deadline_error(key, url, policy) from None
+            raise _deadline_error(key, shown, policy) from None
         raise _Transient(f"{host}: {describe_error(exc)}") from None
     except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError) as exc:
+        if time.monotonic() >= deadline - 0.05:
+            raise _deadline_error(key, shown, policy) from None
         raise _Transient(f"{host}: connection broken: {describe_error(exc)}") from None
     except requests.RequestException as exc:
-        raise DownloadError(f"{key}: cannot download {url}: {describe_error(exc)}") from None
+        raise DownloadError(f"{key}: cannot download {shown}: {describe_error(exc)}") from None
     except (UnicodeError, ValueError) as exc:  # a URL that cannot be sent as it is
-        raise DownloadError(f"{key}: cannot download {url!r}: invalid URL ({exc})") from None
+        raise DownloadError(f"{key}: cannot download {shown}: invalid URL ({exc})") from None
     if expected is not None and size != expected:
         raise _Transient(f"{host}: connection closed after {size} of {expected} bytes")
     return digest.hexdigest()
