@@ -558,10 +558,8 @@ def test_every_entry_is_tried_and_every_failure_reported(
     lines = str(info.value).splitlines()
     assert [line.split(":")[0] for line in lines] == ["git.G", "http.A", "http.B"]
     host = server.url.split("/")[2]
-    assert (
-        lines[2]
-        == f"http.B: cannot download {server.url_for('missing.bin')}: {host}: HTTP 404 File not found"
-    )
+    missing = server.url_for("missing.bin")
+    assert lines[2] == f"http.B: cannot download {missing}: {host}: HTTP 404 File not found"
     assert isinstance(info.value.errors[1], ChecksumMismatch)
     assert server.hits("good.bin") == 1  # tried despite the failures before it
     assert len(cache.clear()) == 1  # and not held

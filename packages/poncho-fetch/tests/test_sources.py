@@ -65,7 +65,7 @@ def test_unknown_http_type() -> None:
         ("http://[", "download"),
     ],
 )
-def test_url_file_name(url: str, expected: str) -> None:
+def test_url_file_name_of_odd_urls(url: str, expected: str) -> None:
     assert url_file_name(url) == expected
 
 
