@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, settings
 
 from poncho_spec import matchspec
 
@@ -16,18 +14,6 @@ DATA = Path(__file__).parent / "data"
 
 # spec_strategies.py is shared by several test files (pytest runs in importlib mode).
 sys.path.insert(0, str(Path(__file__).parent))
-
-# Fuzzing profiles: "short" runs in the normal suites (seconds, the same examples on every
-# run); "long" is `nox -s fuzz` (PONCHO_FUZZ=long). No example database: nothing is
-# written into the source tree.
-_COMMON = {
-    "deadline": None,
-    "database": None,
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
-}
-settings.register_profile("short", max_examples=60, derandomize=True, **_COMMON)
-settings.register_profile("long", max_examples=10_000, **_COMMON)
-settings.load_profile(os.environ.get("PONCHO_FUZZ", "short"))
 
 
 @pytest.fixture

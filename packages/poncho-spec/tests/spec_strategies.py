@@ -11,9 +11,22 @@ escape, a key given twice). They are planted as a placeholder string and swapped
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+
+LONG = os.environ.get("PONCHO_FUZZ") == "long"
+FUZZ = settings(
+    max_examples=10_000 if LONG else 60,
+    derandomize=not LONG,  # the normal suites run the same examples every time
+    deadline=None,
+    database=None,  # nothing written into the source tree
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+"""Settings of every property and fuzz test: the short profile in the normal suites
+(seconds), the long one (10,000 examples per test) with ``PONCHO_FUZZ=long`` (nox -s fuzz)."""
 
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 _PLACEHOLDER = "\x01HOSTILE-{}\x01"

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 
 from poncho_spec import InvalidSpec, Spec, dumps_spec, load_spec, loads_spec
-from spec_strategies import spec_texts, valid_documents
+from spec_strategies import FUZZ, spec_texts, valid_documents
 
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 DATA = Path(__file__).parent / "data"
@@ -199,6 +199,7 @@ def test_hash_does_not_depend_on_rattler(no_rattler: None) -> None:
     assert Spec.from_dict(BASE).hash() == BASE_HASH
 
 
+@FUZZ
 @given(doc=valid_documents())
 def test_canonical_form_is_a_valid_spec_and_idempotent(doc: dict[str, Any]) -> None:
     # Issue 13 item 7: the canonical form must load (validity-preserving), give itself
@@ -212,6 +213,7 @@ def test_canonical_form_is_a_valid_spec_and_idempotent(doc: dict[str, Any]) -> N
         assert loads_spec(dumps_spec(spec), base_dir=base) == spec
 
 
+@FUZZ
 @given(text=spec_texts)
 def test_every_spec_that_loads_has_a_canonical_form_that_loads_to_itself(text: str) -> None:
     with tempfile.TemporaryDirectory() as base:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from poncho_spec import InvalidSpec, Spec, dumps_spec, loads_spec
 from poncho_spec.cli import main
-from spec_strategies import spec_texts
+from spec_strategies import FUZZ, spec_texts
 
 OUTCOMES: Counter[str] = Counter()
 
@@ -52,6 +52,7 @@ def _text(stream: io.TextIOWrapper) -> str:
     return buffer.getvalue().decode("utf-8")
 
 
+@FUZZ
 @given(text=spec_texts)
 def test_load_hash_and_canonical_reload(text: str) -> None:
     with tempfile.TemporaryDirectory() as base:
@@ -74,6 +75,7 @@ def test_load_hash_and_canonical_reload(text: str) -> None:
         assert os.listdir(base) == []
 
 
+@FUZZ
 @given(text=spec_texts, command=st.sampled_from(["validate", "hash", "show"]))
 def test_cli(text: str, command: str) -> None:
     with tempfile.TemporaryDirectory() as folder:

@@ -146,3 +146,21 @@ def test_trickle_sends_a_byte_at_a_time(http_server: ServedDirectory) -> None:
             chunks.append(chunk)
     assert b"".join(chunks) == b"abc"
     assert len(chunks) >= 2  # sent apart (an ordinary response arrives in one piece)
+
+
+def test_clear_forgets_faults_and_holds_again(http_server: ServedDirectory) -> None:
+    url = http_server.add("x.bin", b"abcd")
+    http_server.fail("x.bin", "500", "500")
+    http_server.drop_next(3, "close")
+    http_server.release()
+    http_server.clear()
+    assert fetch(url) == b"abcd"
+    http_server.fail("x.bin", "stall")
+    sock, body = _get(url)
+    with sock:
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)  # held again after clear()
+        http_server.clear()
+        sock.settimeout(10)
+        assert body + _until_closed(sock) == b""

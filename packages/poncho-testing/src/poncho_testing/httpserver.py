@@ -96,6 +96,15 @@ class ServedDirectory(str):
         """Let every ``hold``, ``stall`` and ``trickle`` response go on (and later ones)."""
         self._gate.set()
 
+    def clear(self) -> None:
+        """Forget the faults still queued, let held responses go, and hold again from now
+        on (between the examples of a fuzzing test)."""
+        with self._lock:
+            self._faults.clear()
+            self._drop_left = 0
+            gate, self._gate = self._gate, threading.Event()
+        gate.set()
+
     @property
     def url(self) -> str:
         """The base URL, as a plain ``str``."""
