@@ -34,3 +34,9 @@ def test_errors_survive_pickling() -> None:
     assert err.problems == [Problem("a", "b")]
     missing = pickle.loads(pickle.dumps(SpecNotFound("x.json")))
     assert (str(missing), missing.path) == ("x.json: spec file not found", "x.json")
+
+
+def test_each_problem_stays_one_line_whatever_it_quotes() -> None:
+    # Found by the fuzz suite: a key "\x85" (NEL) split a message in two.
+    err = InvalidSpec([Problem('["\x85"]', "unknown key"), Problem("a", "b\u2028c\nd")], "s")
+    assert str(err).splitlines() == ['s: ["\\x85"]: unknown key', "s: a: b\\u2028c\\nd"]

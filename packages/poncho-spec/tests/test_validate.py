@@ -365,3 +365,15 @@ def test_channels_and_remotes_with_control_characters_are_refused(char: str) -> 
         "a control character)",
         f"git.G.remote: {f'https://x.org/r{char}'!r} is not a valid git remote",
     ]
+
+
+def test_a_key_with_a_line_break_is_escaped_in_its_path() -> None:
+    assert problems({"\x85": None}) == [
+        "[\"\\u0085\"]: unknown key (expected one of 'conda', 'pip', 'git', 'http')"
+    ]
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\x9b"])
+def test_urls_with_c1_controls_or_line_separators_are_refused(char: str) -> None:
+    (found,) = problems({"http": {"H": {"url": f"https://x.org/a{char}b"}}})
+    assert "control characters" in found and len(found.splitlines()) == 1

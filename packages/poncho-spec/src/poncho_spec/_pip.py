@@ -176,7 +176,7 @@ def _url_problem(url: str) -> str | None:
         parts.port  # noqa: B018 - raises ValueError for a port that is no number or too big
     except ValueError as exc:
         return f"{url!r} is not a valid URL: {exc}"
-    if any(c.isspace() or c < " " or c == "\x7f" for c in url):
+    if any(c.isspace() or not c.isprintable() for c in url):
         return f"{url!r} is not a valid URL: it contains whitespace or control characters"
     if password is not None:
         return f"{url!r} contains a password: keep secrets out of specs"

@@ -62,7 +62,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,39}")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1, line separators
 _BAD_REF = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|@\{|//|\.lock$|/$|^/|\.$")
 
 
@@ -92,7 +92,8 @@ def json_path(base: str, key: str | int) -> str:
         return f"{base}[{key}]"
     if _IDENTIFIER.fullmatch(key):
         return f"{base}.{key}" if base else key
-    return f"{base}[{json.dumps(key, ensure_ascii=False)}]"
+    # Escaped unless printable: a message is one line, whatever the key holds.
+    return f"{base}[{json.dumps(key, ensure_ascii=not key.isprintable())}]"
 
 
 def build_spec(data: object, *, source: str | None = None, base_dir: Path | None = None) -> Spec:
