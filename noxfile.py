@@ -66,6 +66,30 @@ def benchmarks(session: nox.Session) -> None:
 
 
 @nox.session
+def fuzz(session: nox.Session) -> None:
+    """The long fuzzing profile (issue 13): 10,000 specs per test through poncho-spec's API
+    and CLI, 2,000 through poncho_fetch against a misbehaving local server. Counts go to
+    .nox/fuzz-report.jsonl (the figures of docs/dev/robustness.md)."""
+    session.install(
+        "./packages/poncho-spec[conda]",
+        "./packages/poncho-fetch",
+        "./packages/poncho-testing",
+        "pytest>=8",
+        "hypothesis>=6.100",
+    )
+    report = ROOT / ".nox" / "fuzz-report.jsonl"
+    report.unlink(missing_ok=True)
+    session.run(
+        "pytest",
+        "packages/poncho-spec/tests/test_fuzz.py",
+        "packages/poncho-spec/tests/test_canonical.py",
+        "packages/poncho-fetch/tests/test_fuzz.py",
+        *session.posargs,
+        env={"PONCHO_FUZZ": "long", "PONCHO_FUZZ_REPORT": str(report)},
+    )
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the user guide, man pages and API reference into docs/_build."""
     session.install(*CONSTRAINTS, "pdoc>=14", *[f"./packages/{p}" for p in PACKAGES])

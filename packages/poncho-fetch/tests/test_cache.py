@@ -21,11 +21,14 @@ from poncho_fetch import (
     DataCache,
     DownloadError,
     FetchError,
+    FetchFailed,
     GitNotFound,
+    LimitExceeded,
     RetryPolicy,
     default_cache_dir,
     parse_size,
 )
+from poncho_fetch._sources import plan
 from poncho_fetch.cache import max_size_from_env
 
 DATA = os.urandom(256 * 1024)
@@ -141,7 +144,7 @@ def test_file_tar_and_git_entries(
                 "compression": "gzip",
             },
         },
-        git={"REPO": {"remote": git_remote.url, "ref": git_remote.commits[1]}},
+        git={"REPO": {"remote": git_remote.url, "ref": git_remote.commits[0]}},
     )
     cache = DataCache(tmp_path / "c", policy=policy)
     with cache.using(spec) as env:
@@ -152,12 +155,12 @@ def test_file_tar_and_git_entries(
         assert (Path(env["TAR"]) / "top" / "b" / "c.txt").read_bytes() == b"gamma"
         assert Path(env["GZ"]).name == "notes.txt"
         assert Path(env["GZ"]).read_bytes() == b"notes"
-        assert (Path(env["REPO"]) / "data.txt").read_text() == "v2\n"
+        assert (Path(env["REPO"]) / "data.txt").read_text() == "v1\n"
     assert not list((cache.root / "tmp").iterdir())
     # Second use: straight from the cache.
     with DataCache(tmp_path / "c", policy=policy).using(spec) as again:
         assert again == env
-    assert server.count("d/x.bin?v=1") == server.count("t.tar.gz") == 1
+    assert server.hits("d/x.bin?v=1") == server.hits("t.tar.gz") == 1
 
 
 def test_git_branch_is_keyed_by_its_commit(git_remote: Any, tmp_path: Path, make_spec: Any) -> None:
@@ -165,7 +168,7 @@ def test_git_branch_is_keyed_by_its_commit(git_remote: Any, tmp_path: Path, make
     with cache.using(make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}})) as a:
         pass
     with cache.using(
-        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[2]}})
+        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[-1]}})
     ) as b:
         pass
     with cache.using(make_spec(git={"R": {"remote": git_remote.url, "ref": "v1"}})) as c:
@@ -173,7 +176,7 @@ def test_git_branch_is_keyed_by_its_commit(git_remote: Any, tmp_path: Path, make
     assert a == b != c
     assert len(cache.entries()) == 2
     meta = {e.meta["source"]["commit"] for e in cache.entries()}
-    assert meta == {git_remote.commits[2], git_remote.commits[0]}
+    assert meta == {git_remote.commits[-1], git_remote.commits[0]}
 
 
 def test_missing_git_is_reported_before_any_download(
@@ -186,7 +189,7 @@ def test_missing_git_is_reported_before_any_download(
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(GitNotFound):
         DataCache(tmp_path / "c").acquire(spec)
-    assert server.count("x.bin") == 0
+    assert server.hits("x.bin") == 0
 
 
 def test_checksum_mismatch_publishes_nothing(
@@ -206,15 +209,15 @@ def test_dropped_download_is_retried_and_never_published_partial(
 ) -> None:
     url = server.add("x.bin", DATA)
     cache = DataCache(tmp_path / "c", policy=policy)
-    server.fail("x.bin", *["drop"] * 4)
+    server.fail("x.bin", *["truncate"] * 4)
     with pytest.raises(DownloadError):
         cache.acquire(make_spec(http={"F": {"url": url}}))
-    assert server.count("x.bin") == 4
+    assert server.hits("x.bin") == 4
     assert not list((cache.root / "entries").iterdir())
-    server.fail("x.bin", "drop")
+    server.fail("x.bin", "truncate")
     with cache.using(make_spec(http={"F": {"url": url}})) as env:
         assert Path(env["F"]).read_bytes() == DATA
-    assert server.count("x.bin") == 6
+    assert server.hits("x.bin") == 6
 
 
 def test_bad_tar_publishes_nothing(
@@ -235,18 +238,18 @@ def test_fill_killed_half_way_is_never_seen_and_is_cleaned_up(
     cache = DataCache(tmp_path / "c", policy=policy)
     server.fail("x.bin", "hold")  # half the body, then the server waits
     proc = child(spec, cache.root)
-    _wait_until(lambda: server.count("x.bin") == 1, "the download to start")
+    _wait_until(lambda: server.hits("x.bin") == 1, "the download to start")
     _wait_until(lambda: any((cache.root / "tmp").glob("*/data/x.bin")), "the partial file")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    server.gate.set()
+    server.release()
     assert cache.entries() == []
     assert not list((cache.root / "entries").iterdir())
     assert len(list((cache.root / "tmp").iterdir())) == 1  # the leftover
     with cache.using(spec) as env:
         assert Path(env["F"]).read_bytes() == DATA
     assert not list((cache.root / "tmp").iterdir())
-    assert server.count("x.bin") == 2
+    assert server.hits("x.bin") == 2
 
 
 def test_concurrent_tasks_download_once(
@@ -259,13 +262,13 @@ def test_concurrent_tasks_download_once(
     for proc in procs:
         proc.stdin.write("go\n")
         proc.stdin.flush()
-    _wait_until(lambda: server.count("x.bin") == 1, "the first download")
+    _wait_until(lambda: server.hits("x.bin") == 1, "the first download")
     fill_lock = next((root / "locks").glob("*.fill"))
     if Path("/proc/locks").exists():  # let the others queue up behind the downloader
         _wait_until(lambda: _blocked_on(fill_lock) == 3, "3 processes waiting")
-    server.gate.set()
+    server.release()
     reports = [_report(proc) for proc in procs]
-    assert server.count("x.bin") == 1
+    assert server.hits("x.bin") == 1
     assert {r["sha256"]["F"] for r in reports} == {DIGEST}
     assert len({r["env"]["F"] for r in reports}) == 1
 
@@ -333,12 +336,13 @@ def test_entry_in_use_by_a_running_task_survives_eviction(
 def test_limit_evicts_after_a_fill_but_not_what_the_task_uses(
     server: Any, tmp_path: Path, make_spec: Any
 ) -> None:
-    cache = DataCache(tmp_path / "c", max_bytes=1)
+    # Room for one entry (the data, its folders and meta.json), not for two.
+    cache = DataCache(tmp_path / "c", max_bytes=len(DATA) + 32 * 1024)
     a = make_spec(http={"F": {"url": server.add("a.bin", DATA)}})
     b = make_spec(http={"F": {"url": server.add("b.bin", DATA)}})
     with cache.using(a) as env_a:
-        assert Path(env_a["F"]).read_bytes() == DATA  # over the limit, but in use
-    with cache.using(b) as env_b:
+        assert Path(env_a["F"]).read_bytes() == DATA
+    with cache.using(b) as env_b:  # over the limit with both: a, not in use, goes
         assert Path(env_b["F"]).read_bytes() == DATA
         assert not Path(env_a["F"]).exists()
 
@@ -438,7 +442,7 @@ def test_damaged_entries_are_refilled(
         assert cache.entries() == []
         with cache.using(spec) as again:
             assert Path(again["F"]).read_bytes() == DATA
-    assert server.count("x.bin") == 4
+    assert server.hits("x.bin") == 4
     assert "replacing damaged cache entry" in caplog.text
     # A lost last-use stamp is recreated.
     (entry / ".used").unlink()
@@ -471,3 +475,125 @@ def test_one_evicting_process_at_a_time(server: Any, tmp_path: Path, make_spec: 
         portalocker.lock(other, portalocker.LockFlags.EXCLUSIVE)
         assert cache.clear() == []
     assert len(cache.clear()) == 1
+
+
+# -- hostile input (issue 13) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("layout", "why"),
+    [
+        ("root-is-a-file", "Not a directory (a file is where a folder should be)"),
+        ("under-a-file", "Not a directory (a file is where a folder should be)"),
+        ("long-name", "File name too long"),
+        ("entries-is-a-file", "File exists (a file is where a folder should be)"),
+    ],
+)
+def test_an_unusable_cache_folder_is_one_error(
+    tmp_path: Path, make_spec: Any, server: Any, layout: str, why: str
+) -> None:
+    # Issue 13 item 18: NotADirectoryError, OSError or FileExistsError tracebacks.
+    root = {
+        "root-is-a-file": tmp_path / "c",
+        "under-a-file": tmp_path / "c" / "sub",
+        "long-name": tmp_path / ("x" * 300) / "c",
+        "entries-is-a-file": tmp_path / "c",
+    }[layout]
+    if layout != "long-name":
+        (tmp_path / "c").parent.mkdir(exist_ok=True)
+        if layout == "entries-is-a-file":
+            root.mkdir()
+            (root / "entries").write_text("")
+        else:
+            (tmp_path / "c").write_text("")
+    spec = make_spec(http={"F": {"url": server.add("a.bin", DATA)}})
+    with pytest.raises(FetchError) as info:
+        DataCache(root).acquire(spec)
+    message = str(info.value)
+    assert message.startswith(f"cannot use the data cache folder {root}: ")
+    assert why in message and message.endswith("(give another --cache-dir or $PONCHO_FETCH_CACHE)")
+    assert server.hits("a.bin") == 0  # found before any download
+
+
+def test_max_size_is_a_hard_limit_per_entry_and_nothing_is_kept(
+    server: Any, tmp_path: Path, make_spec: Any, policy: RetryPolicy
+) -> None:
+    # Issue 13 item 21: with --max-size the data was written and kept, with a warning.
+    tarball = _tar_gz({"zeros": b"\0" * (4 << 20)})
+    spec = make_spec(http={"T": {"url": server.add("z.tar.gz", tarball), "type": "tar"}})
+    cache = DataCache(tmp_path / "c", max_bytes=1 << 20, policy=policy)
+    with pytest.raises(LimitExceeded) as info:
+        cache.acquire(spec)
+    assert str(info.value).startswith("http.T: z.tar.gz: tar member 'zeros': total unpacked ")
+    assert "1048576 byte limit of one entry" in str(info.value)
+    assert not list((cache.root / "entries").iterdir())
+    assert not list((cache.root / "tmp").iterdir())
+
+
+def test_a_git_checkout_over_max_size_is_not_kept(
+    git_remote: Any, tmp_path: Path, make_spec: Any
+) -> None:
+    cache = DataCache(tmp_path / "c", max_bytes=1000)
+    spec = make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.head}})
+    with pytest.raises(LimitExceeded, match=r"^git\.R: \d+ bytes, over the 1000 byte limit"):
+        cache.acquire(spec)
+    assert not list((cache.root / "entries").iterdir())
+    assert not list((cache.root / "tmp").iterdir())
+
+
+def test_every_entry_is_tried_and_every_failure_reported(
+    server: Any, git_remote: Any, tmp_path: Path, make_spec: Any, policy: RetryPolicy
+) -> None:
+    spec = make_spec(
+        git={"G": {"remote": git_remote.url, "ref": "no-such-branch"}},
+        http={
+            "A": {"url": server.add("a.bin", DATA), "sha256": "f" * 64},
+            "GOOD": {"url": server.add("good.bin", DATA)},
+            "B": {"url": server.url_for("missing.bin")},
+        },
+    )
+    cache = DataCache(tmp_path / "c", policy=policy)
+    with pytest.raises(FetchFailed) as info:
+        cache.acquire(spec)
+    lines = str(info.value).splitlines()
+    assert [line.split(":")[0] for line in lines] == ["git.G", "http.A", "http.B"]
+    host = server.url.split("/")[2]
+    missing = server.url_for("missing.bin")
+    assert lines[2] == f"http.B: cannot download {missing}: {host}: HTTP 404 File not found"
+    assert isinstance(info.value.errors[1], ChecksumMismatch)
+    assert server.hits("good.bin") == 1  # tried despite the failures before it
+    assert len(cache.clear()) == 1  # and not held
+
+
+def test_the_wait_for_another_filler_has_a_deadline(
+    server: Any, tmp_path: Path, make_spec: Any
+) -> None:
+    import portalocker
+
+    # Issue 12 item 6: waiting for another process's download had no timeout.
+    spec = make_spec(http={"F": {"url": server.add("a.bin", DATA)}})
+    cache = DataCache(tmp_path / "c", policy=RetryPolicy(lock_wait=0.5))
+    cache.root.joinpath("locks").mkdir(parents=True)
+    (key,) = (item.key for item in plan(spec)[0])
+    with open(cache.root / "locks" / f"{key}.fill", "ab") as other:
+        portalocker.lock(other, portalocker.LockFlags.EXCLUSIVE)  # a filler that never ends
+        with pytest.raises(FetchError) as info:
+            cache.acquire(spec)
+    assert str(info.value) == (
+        "http.F: another process filling the entry: still locked after 0.5 s; giving up"
+    )
+    assert server.hits("a.bin") == 0
+    with cache.using(spec) as env:  # once the other is gone, the lock is free again
+        assert Path(env["F"]).read_bytes() == DATA
+
+
+def test_a_url_with_a_long_last_component_is_cached_under_a_short_name(
+    server: Any, tmp_path: Path, make_spec: Any, policy: RetryPolicy
+) -> None:
+    # No server can hold that name either: it answers 404, where the cache used to fail
+    # with "cannot write <cache path>: File name too long" before asking.
+    url = server.url_for("d" * 300 + ".bin")
+    spec = make_spec(http={"F": {"url": url}})
+    with pytest.raises(DownloadError, match=r"HTTP 404 File not found$"):
+        DataCache(tmp_path / "c", policy=policy).acquire(spec)
+    assert server.hits("d" * 300 + ".bin") == 1

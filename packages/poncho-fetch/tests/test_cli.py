@@ -35,13 +35,25 @@ def test_max_size_is_passed_on(
 ) -> None:
     seen: dict[str, Any] = {}
 
-    def fake_fetch(spec: Any, cache_dir: Any, *, max_bytes: Any) -> dict[str, str]:
-        seen.update(cache_dir=cache_dir, max_bytes=max_bytes)
+    def fake_fetch(
+        spec: Any, cache_dir: Any, *, max_bytes: Any, policy: Any, max_ratio: Any
+    ) -> dict[str, str]:
+        seen.update(cache_dir=cache_dir, max_bytes=max_bytes, max_ratio=max_ratio)
+        seen.update(deadline=policy.deadline, timeout=policy.timeout, min_rate=policy.min_rate)
         return {"X": "/x"}
 
     spec = _spec_file(tmp_path, make_spec())
-    assert main(["--max-size", "2M", "--cache-dir", "D", spec], fetch=fake_fetch) == 0
-    assert seen == {"cache_dir": "D", "max_bytes": 2 << 20}
+    argv = ["--max-size", "2M", "--cache-dir", "D", "--deadline", "7", "--timeout", "3",
+            "--min-rate", "2K", "--max-ratio", "50", spec]  # fmt: skip
+    assert main(argv, fetch=fake_fetch) == 0
+    assert seen == {
+        "cache_dir": "D",
+        "max_bytes": 2 << 20,
+        "max_ratio": 50.0,
+        "deadline": 7.0,
+        "timeout": 3.0,
+        "min_rate": 2048.0,
+    }
     assert capsys.readouterr().out == "X=/x\n"
 
 

@@ -2,18 +2,7 @@ from __future__ import annotations
 
 import pickle
 
-from poncho_fetch import ChecksumMismatch, DownloadError, FetchError, GitNotFound, UnsafeArchive
-from poncho_spec import PonchoError
-
-
-def test_hierarchy() -> None:
-    assert issubclass(FetchError, PonchoError)
-    assert issubclass(DownloadError, OSError)
-    assert issubclass(ChecksumMismatch, ValueError)
-    assert issubclass(GitNotFound, FileNotFoundError)
-    assert issubclass(UnsafeArchive, ValueError)
-    for cls in (DownloadError, ChecksumMismatch, GitNotFound, UnsafeArchive):
-        assert issubclass(cls, FetchError)
+from poncho_fetch import ChecksumMismatch, DownloadError, FetchFailed, LimitExceeded
 
 
 def test_checksum_mismatch_survives_pickling() -> None:
@@ -27,3 +16,11 @@ def test_checksum_mismatch_survives_pickling() -> None:
     )
     assert str(copy) == str(err)
     assert "expected " + "a" * 64 + ", got " + "b" * 64 in str(err)
+
+
+def test_fetch_failed_survives_pickling_with_each_error() -> None:
+    err = FetchFailed([DownloadError("http.A: refused"), LimitExceeded("http.B: too big")])
+    assert str(err) == "http.A: refused\nhttp.B: too big"
+    copy = pickle.loads(pickle.dumps(err))
+    assert str(copy) == str(err)
+    assert [type(e) for e in copy.errors] == [DownloadError, LimitExceeded]

@@ -9,10 +9,11 @@ import stat
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from poncho_fetch import FetchError, UnsafeArchive
+from poncho_fetch import FetchError, LimitExceeded, UnsafeArchive, extract
 from poncho_fetch.extract import (
     decompress_file,
     decompressed_name,
@@ -201,3 +202,102 @@ def test_sniff_and_names() -> None:
     assert decompressed_name("a.ZST") == "a"
     assert decompressed_name(".gz") == ".gz"
     assert decompressed_name("data") == "data"
+
+
+# -- hostile input (issue 13) ------------------------------------------------------------
+
+
+def _pax_tar(path: Path, name: str, pax: dict[str, str], data: bytes = b"x") -> Path:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.pax_headers = pax
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("mtime", ["nan", "inf", "-inf", "1e400", "-5"])
+def test_a_pax_mtime_that_is_no_time_becomes_zero(tmp_path: Path, mtime: str) -> None:
+    # Issue 13 item 19: ValueError / OverflowError from utime().
+    archive = _pax_tar(tmp_path / "a.tar", "f.txt", {"mtime": mtime})
+    safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "f.txt").read_bytes() == b"x"
+    assert (tmp_path / "out" / "f.txt").stat().st_mtime == 0
+
+
+def test_a_huge_base_256_mtime_becomes_zero(tmp_path: Path) -> None:
+    info = tarfile.TarInfo("f.txt")
+    info.size, info.mtime = 1, 2**80
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, "w", format=tarfile.GNU_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(b"x"))
+    safe_extract(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "f.txt").stat().st_mtime == 0
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("a/" * 2000 + "f", "path longer than 4000 bytes"),
+        ("a/" * 300 + "f", "path deeper than 256 folders"),
+        ("a\x00b", "empty or invalid name"),
+    ],
+)
+def test_member_paths_no_file_system_takes_are_refused(tmp_path: Path, name: str, why: str) -> None:
+    archive = _pax_tar(tmp_path / "a.tar", "placeholder", {"path": name})
+    with pytest.raises(UnsafeArchive, match=why):
+        safe_extract(archive, tmp_path / "out")
+
+
+def test_a_symlink_loop_is_refused_not_a_traceback(tmp_path: Path) -> None:
+    a, b = tarfile.TarInfo("a"), tarfile.TarInfo("b")
+    a.type = b.type = tarfile.SYMTYPE
+    a.linkname, b.linkname = "b", "a"
+    archive = tmp_path / "loop.tar"
+    archive.write_bytes(_tar_bytes([(a, None), (b, None), _file("a/x")]))
+    with pytest.raises(FetchError, match=r"^loop\.tar: "):  # UnsafeArchive on 3.10-3.12
+        safe_extract(archive, tmp_path / "out")
+
+
+_ZEROS = b"\0" * (8 << 20)
+
+
+@pytest.mark.parametrize(
+    "compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gzip", "bzip2", "xz"]
+)
+def test_a_decompression_bomb_stops_at_the_ratio(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compress: Any
+) -> None:
+    # Issue 13 item 21: 8 MiB of zeros from a few KiB; the floor is lowered to 1 MiB here.
+    monkeypatch.setattr(extract, "RATIO_FLOOR", 1 << 20)
+    src = tmp_path / "bomb.gz"
+    src.write_bytes(compress(_ZEROS))
+    with pytest.raises(LimitExceeded, match=r"^bomb\.gz: decompressed size over 100 times"):
+        decompress_file(src, tmp_path / "out", name="bomb.gz")
+    assert (tmp_path / "out").stat().st_size <= 2 << 20  # stopped near the limit
+    decompress_file(src, tmp_path / "out", max_ratio=0)  # 0: no ratio limit
+    assert (tmp_path / "out").stat().st_size == len(_ZEROS)
+
+
+def test_max_bytes_is_a_hard_limit_while_decompressing(tmp_path: Path) -> None:
+    src = tmp_path / "z.gz"
+    src.write_bytes(gzip.compress(_ZEROS))
+    with pytest.raises(LimitExceeded, match="the 1048576 byte limit of one entry"):
+        decompress_file(src, tmp_path / "out", max_bytes=1 << 20, max_ratio=None)
+
+
+def test_a_tar_bomb_stops_at_the_ratio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(extract, "RATIO_FLOOR", 1 << 20)
+    archive = tmp_path / "bomb.tar.gz"
+    archive.write_bytes(gzip.compress(_tar_bytes([_file("zeros", _ZEROS)])))
+    with pytest.raises(LimitExceeded, match=r"bomb\.tar\.gz: .*100 times its compressed size"):
+        safe_extract(archive, tmp_path / "out", name="bomb.tar.gz")
+
+
+def test_member_sizes_count_against_max_bytes_before_writing(tmp_path: Path) -> None:
+    # A sparse or huge member is refused from its header, before a byte of it is written.
+    archive = tmp_path / "big.tar"
+    archive.write_bytes(_tar_bytes([_file("small", b"x" * 10), _file("big", _ZEROS)]))
+    with pytest.raises(LimitExceeded, match=r"tar member 'big': total unpacked size over"):
+        safe_extract(archive, tmp_path / "out", max_bytes=1 << 20, max_ratio=None)
+    assert not (tmp_path / "out" / "big").exists()

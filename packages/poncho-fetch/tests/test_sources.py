@@ -24,7 +24,7 @@ def test_url_file_name(url: str, name: str) -> None:
 
 def test_keys_depend_on_what_determines_the_content(make_spec: Any) -> None:
     def key(**entry: Any) -> str:
-        return plan(make_spec(http={"V": {"url": "http://h/x.tar", **entry}}))[0].key
+        return plan(make_spec(http={"V": {"url": "http://h/x.tar", **entry}}))[0][0].key
 
     base = key()
     assert key() == base
@@ -33,18 +33,18 @@ def test_keys_depend_on_what_determines_the_content(make_spec: Any) -> None:
     assert key(sha256="a" * 64) != base
     assert key(compression="gzip") != base
     # The variable name is not part of the key: two variables can share an entry.
-    other = plan(make_spec(http={"OTHER": {"url": "http://h/x.tar"}}))[0].key
+    other = plan(make_spec(http={"OTHER": {"url": "http://h/x.tar"}}))[0][0].key
     assert other == base
     assert cache_key(["a", 1]) != cache_key(["a", "1"])
 
 
 def test_git_key_uses_the_commit(make_spec: Any, git_remote: Any) -> None:
-    by_branch = plan(make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}}))[0]
+    by_branch = plan(make_spec(git={"R": {"remote": git_remote.url, "ref": "main"}}))[0][0]
     by_sha = plan(
-        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[2].upper()}})
-    )[0]
+        make_spec(git={"R": {"remote": git_remote.url, "ref": git_remote.commits[-1].upper()}})
+    )[0][0]
     assert by_branch.key == by_sha.key
-    assert by_branch.identity["commit"] == git_remote.commits[2]
+    assert by_branch.identity["commit"] == git_remote.commits[-1]
     assert by_branch.label == "git.R"
 
 
@@ -54,3 +54,25 @@ def test_unknown_http_type() -> None:
     spec = Spec(http={"V": HttpSource(url="http://h/x", type="zip")})  # type: ignore[arg-type]
     with pytest.raises(FetchError, match=r"http\.V: unknown type 'zip'"):
         plan(spec)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://h/a/data.tar.gz", "data.tar.gz"),
+        ("http://h/", "download"),
+        ("http://h/a%00b", "download"),
+        ("http://[", "download"),
+    ],
+)
+def test_url_file_name_of_odd_urls(url: str, expected: str) -> None:
+    assert url_file_name(url) == expected
+
+
+def test_a_long_url_file_name_is_cut_keeping_its_suffixes() -> None:
+    # Cache names must not depend on the URL's length (was: "File name too long").
+    long = url_file_name("http://h/" + "d" * 300 + ".tar.gz")
+    other = url_file_name("http://h/" + "d" * 301 + ".tar.gz")
+    assert long.endswith(".tar.gz") and len(long.encode()) <= 120
+    assert long != other  # a digest of the whole name keeps them apart
+    assert len(url_file_name("http://h/" + "é" * 200).encode()) <= 120

@@ -12,6 +12,9 @@ from poncho_spec import matchspec
 
 DATA = Path(__file__).parent / "data"
 
+# spec_strategies.py is shared by several test files (pytest runs in importlib mode).
+sys.path.insert(0, str(Path(__file__).parent))
+
 
 @pytest.fixture
 def data_dir() -> Path:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
 
-from poncho_spec import Spec, load_spec, loads_spec
+from poncho_spec import InvalidSpec, Spec, dumps_spec, load_spec, loads_spec
+from spec_strategies import FUZZ, spec_texts, valid_documents
 
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 DATA = Path(__file__).parent / "data"
@@ -194,3 +197,29 @@ def test_base_hash() -> None:
 def test_hash_does_not_depend_on_rattler(no_rattler: None) -> None:
     """Workers (no rattler) and poncho-create (rattler) must name environments alike."""
     assert Spec.from_dict(BASE).hash() == BASE_HASH
+
+
+@FUZZ
+@given(doc=valid_documents())
+def test_canonical_form_is_a_valid_spec_and_idempotent(doc: dict[str, Any]) -> None:
+    # Issue 13 item 7: the canonical form must load (validity-preserving), give itself
+    # back (idempotent) and mean the same spec (same hash).
+    with tempfile.TemporaryDirectory() as base:
+        spec = Spec.from_dict(doc, base_dir=base)
+        canonical = spec.canonical_json()
+        again = loads_spec(canonical, base_dir=base)
+        assert again.canonical_json() == canonical
+        assert again.hash() == spec.hash()
+        assert loads_spec(dumps_spec(spec), base_dir=base) == spec
+
+
+@FUZZ
+@given(text=spec_texts)
+def test_every_spec_that_loads_has_a_canonical_form_that_loads_to_itself(text: str) -> None:
+    with tempfile.TemporaryDirectory() as base:
+        try:
+            spec = loads_spec(text, base_dir=base)
+        except InvalidSpec:
+            return
+        canonical = spec.canonical_json()
+        assert loads_spec(canonical, base_dir=base).canonical_json() == canonical

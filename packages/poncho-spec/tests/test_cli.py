@@ -223,3 +223,28 @@ def test_main_module_in_process(good: Path, monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(SystemExit) as info:
         runpy.run_module("poncho_spec", run_name="__main__")
     assert info.value.code == 0
+
+
+def test_show_into_a_missing_folder_is_one_error_line(
+    good: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no" / "such" / "out.json"
+    assert main(["show", str(good), "-o", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"poncho_spec: error: cannot write {out}: No such file or directory\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.json"]
+
+
+@pytest.mark.parametrize("command", ["validate", "hash", "show"])
+def test_a_lone_surrogate_is_an_error_for_every_command(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 13 item 5: validate said OK (rc 0), then hash and show crashed.
+    path = tmp_path / "s.json"
+    path.write_text('{"pip": ["./\\ud800"]}')
+    assert main([command, str(path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"poncho_spec: error: {path}: pip[0]: contains a lone surrogate")
+    assert captured.err.count("\n") == 1

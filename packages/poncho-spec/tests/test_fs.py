@@ -31,9 +31,9 @@ def test_a_new_file_gets_the_umasks_mode_and_an_old_one_keeps_its_own(tmp_path: 
     fs.atomic_write(tmp_path / "kept", b"new bytes")
     assert (tmp_path / "kept").read_bytes() == b"new bytes"
     assert stat.S_IMODE((tmp_path / "kept").stat().st_mode) == 0o600
-    fs.atomic_write(tmp_path / "sub" / "deeper" / "made.json", "x")
-    assert (tmp_path / "sub" / "deeper" / "made.json").read_text() == "x"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "new.json", "sub"]
+    with pytest.raises(FileNotFoundError):
+        fs.atomic_write(tmp_path / "sub" / "deeper" / "made.json", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "new.json"]
     assert fs.default_file_mode() == 0o666 & ~_umask()
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from poncho_spec import _pip
+from poncho_spec import InvalidSpec, Spec, _pip, loads_spec
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,48 @@ def test_problems(entry: str, problem: str) -> None:
 def test_normalize(entry: str, normal: str) -> None:
     assert _pip.normalize(entry) == normal
     assert _pip.normalize(normal) == normal
+
+
+def test_a_300_character_bare_name_never_reaches_the_file_system(tmp_path: Path) -> None:
+    # Issue 13 item 2: the folder check raised "OSError: File name too long".
+    assert _pip.classify("a" * 300, tmp_path) == _pip.PipEntry("requirement")
+    assert _pip.classify("a" * 300 + "!", tmp_path).problem is not None
+    assert Spec.from_dict({"pip": ["b" * 300]}, base_dir=tmp_path).pip == ("b" * 300,)
+
+
+@pytest.mark.parametrize("entry", ["a_", "x[e_]", "b_ >=1"])
+def test_names_pep_508_refuses_are_invalid(entry: str) -> None:
+    # Issue 13 item 7: "a_" validated but its canonical form "a-" did not.
+    checked = _pip.classify(entry)
+    assert checked.problem is not None
+    assert "is not a valid name" in checked.problem
+
+
+def test_a_folder_named_like_an_invalid_name_is_a_path_everywhere(tmp_path: Path) -> None:
+    (tmp_path / "a_").mkdir()
+    spec = Spec.from_dict({"pip": ["a_"]}, base_dir=tmp_path)
+    assert spec.canonical_dict()["conda"]["dependencies"] == [{"pip": ["./a_"]}]
+    again = loads_spec(spec.canonical_json(), base_dir=tmp_path)
+    assert again.canonical_json() == spec.canonical_json()
+
+
+def test_pip_local_paths_with_an_unknown_user_is_an_invalid_spec() -> None:
+    # Issue 13 item 6: RuntimeError("Could not determine home directory").
+    spec = Spec.from_dict({"pip": ["~nosuchuser-poncho/pkg"]}, source="s.json")
+    with pytest.raises(InvalidSpec) as info:
+        spec.pip_local_paths()
+    assert str(info.value) == (
+        "s.json: pip: '~nosuchuser-poncho/pkg': cannot expand '~nosuchuser-poncho': "
+        "no such user (or no home folder) here"
+    )
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["pkg @ http://[", "pkg @ https://[]/x", "pkg @ https://x.org:99999/p.whl", "file://[/x"],
+)
+def test_unparseable_urls_are_problems(entry: str) -> None:
+    # Issue 13 item 1: "ValueError: Invalid IPv6 URL".
+    checked = _pip.classify(entry)
+    assert checked.problem is not None
+    assert "not a valid" in checked.problem

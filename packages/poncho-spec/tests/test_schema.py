@@ -8,7 +8,12 @@ import jsonschema
 import pytest
 
 from poncho_spec import json_schema
-from poncho_spec.validate import COMPRESSIONS, HTTP_TYPES, RESERVED_VARIABLES
+from poncho_spec.validate import (
+    COMPRESSIONS,
+    HTTP_TYPES,
+    RESERVED_PREFIXES,
+    RESERVED_VARIABLES,
+)
 
 DATA = Path(__file__).parent / "data"
 VALID = sorted((DATA / "valid").glob("*.json"))
@@ -62,6 +67,8 @@ def test_schema_rejects_invalid_examples(validator: Any, path: Path) -> None:
         {"conda": {"channels": ["my channel"]}},
         {"git": {"1X": {"remote": "https://x.org/r"}}},
         {"git": {"PATH": {"remote": "https://x.org/r"}}},
+        {"git": {"LD_AUDIT": {"remote": "https://x.org/r"}}},
+        {"http": {"PYTHONWARNINGS": {"url": "https://x.org/f"}}},
         {"git": {"D": {"remote": "--upload-pack=x"}}},
         {"git": {"D": {"ref": "main"}}},
         {"http": {"D": {"url": "ftp://x.org/f"}}},
@@ -78,6 +85,8 @@ def test_schema_rejects(validator: Any, data: dict[str, Any]) -> None:
 
 def test_schema_agrees_with_the_validator_on_enumerations() -> None:
     defs = json_schema()["$defs"]
-    assert set(defs["variable"]["not"]["enum"]) == RESERVED_VARIABLES
+    names, prefixes = defs["variable"]["not"]["anyOf"]
+    assert set(names["enum"]) == RESERVED_VARIABLES
+    assert prefixes["pattern"] == "^(" + "|".join(RESERVED_PREFIXES) + ")"
     assert defs["http"]["properties"]["compression"]["enum"] == [*COMPRESSIONS, None]
     assert tuple(defs["http"]["properties"]["type"]["enum"]) == HTTP_TYPES

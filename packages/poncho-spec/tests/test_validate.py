@@ -222,7 +222,8 @@ def test_http_url_problems() -> None:
         "http.A.url: 'https://' is not an http:// or https:// URL"
     ]
     assert problems({"http": {"A": {"url": "https://x.org/a b"}}}) == [
-        "http.A.url: 'https://x.org/a b' is not an http:// or https:// URL"
+        "http.A.url: 'https://x.org/a b' is not a valid URL: it contains whitespace or "
+        "control characters"
     ]
     assert problems({"http": {"A": {"url": "  "}}}) == ["http.A.url: must not be empty"]
     assert problems({"http": {"A": {"url": "https://x.org", "compression": "zstd"}}}) == [
@@ -386,3 +387,53 @@ def _reason(pin: str, fallback: str = "bad name") -> str:
     from poncho_spec import matchspec
 
     return matchspec.check(pin) or fallback
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[", "https://[]/", "https://x.org:99999/f", "http://x:ab/"]
+)
+def test_unparseable_urls_are_problems_everywhere(url: str) -> None:
+    # Issue 13 item 1: "ValueError: Invalid IPv6 URL" from urlsplit.
+    data = {
+        "conda": {"channels": [url]},
+        "git": {"G": {"remote": url, "ref": SHA}},
+        "http": {"H": {"url": url}},
+    }
+    found = problems(data)
+    assert [p.split(":")[0] for p in found] == ["conda.channels[0]", "git.G.remote", "http.H.url"]
+    assert all(f"{url!r} is not a valid URL: " in p for p in found)
+
+
+@pytest.mark.parametrize("char", ["\t", "\x00", "\x01", "\x7f", "\n"])
+def test_http_urls_with_control_characters_are_refused(char: str) -> None:
+    url = f"https://x.org/a{char}b"
+    (found,) = problems({"http": {"H": {"url": url}}})
+    what = "contains a NUL character" if char == "\x00" else "control characters"
+    assert found.startswith("http.H.url: ") and what in found
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x7f"])
+def test_channels_and_remotes_with_control_characters_are_refused(char: str) -> None:
+    found = problems(
+        {
+            "conda": {"channels": [f"https://x.org/c{char}"]},
+            "git": {"G": {"remote": f"https://x.org/r{char}", "ref": SHA}},
+        }
+    )
+    assert found == [
+        f"conda.channels[0]: {f'https://x.org/c{char}'!r} is not a valid channel (it contains "
+        "a control character)",
+        f"git.G.remote: {f'https://x.org/r{char}'!r} is not a valid git remote",
+    ]
+
+
+def test_a_key_with_a_line_break_is_escaped_in_its_path() -> None:
+    assert problems({"\x85": None}) == [
+        "[\"\\u0085\"]: unknown key (expected one of 'conda', 'pip', 'git', 'http', 'pinned')"
+    ]
+
+
+@pytest.mark.parametrize("char", ["\x85", "\u2028", "\x9b"])
+def test_urls_with_c1_controls_or_line_separators_are_refused(char: str) -> None:
+    (found,) = problems({"http": {"H": {"url": f"https://x.org/a{char}b"}}})
+    assert "control characters" in found and len(found.splitlines()) == 1

@@ -55,3 +55,11 @@ def test_refuses_a_non_empty_folder(tmp_path: Path) -> None:
 def test_git_failures_are_build_errors(git_repo: GitRepo) -> None:
     with pytest.raises(BuildError, match="git rev-parse no-such-ref failed"):
         run_git(git_repo.path, "rev-parse", "no-such-ref")
+
+
+def test_annotated_tag_is_peeled_by_ls_remote(git_repo: GitRepo) -> None:
+    assert git_repo.tag("v1-a", git_repo.commits[0], message="first") == git_repo.commits[0]
+    refs = git("ls-remote", git_repo.url, "v1-a", "v1-a^{}")
+    tag_object, peeled = (line.split("\t")[0] for line in refs.splitlines())
+    assert peeled == git_repo.commits[0] and tag_object != peeled
+    assert git("cat-file", "-t", tag_object, cwd=git_repo.path) == "tag"

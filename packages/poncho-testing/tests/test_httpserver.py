@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -75,3 +76,91 @@ def test_drop_next_and_bad_mode(http_server: ServedDirectory) -> None:
     assert fetch(f"{http_server.url}/f.txt") == b"hi"
     with pytest.raises(ValueError, match="unknown drop mode 'explode'"):
         http_server.drop_next(1, "explode")  # type: ignore[arg-type]
+
+
+def test_add_hits_and_faults_per_path(http_server: ServedDirectory) -> None:
+    url = http_server.add("d/x.bin?v=1", b"0123456789")
+    assert url == f"{http_server.url}/d/x.bin?v=1"
+    other = http_server.add("y.bin", b"y")
+    http_server.fail("d/x.bin?v=1", "500", "truncate")
+    with pytest.raises(urllib.error.HTTPError) as err:
+        fetch(url)
+    assert err.value.code == 500
+    err.value.close()
+    assert fetch(other) == b"y"  # faults are per path
+    with pytest.raises(http.client.IncompleteRead):
+        fetch(url)
+    assert fetch(url) == b"0123456789"
+    assert http_server.hits("d/x.bin?v=1") == 3 and http_server.hits("y.bin") == 1
+    assert http_server.dropped == 2
+    with pytest.raises(ValueError, match="unknown drop mode 'slow'"):
+        http_server.fail("y.bin", "slow")  # type: ignore[arg-type]
+
+
+def _get(url: str) -> tuple[socket.socket, bytes]:
+    """Send a GET on a raw socket; the socket and the bytes after the headers so far."""
+    host, port = url.split("/")[2].split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(f"GET /{url.split('/', 3)[3]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(4096)
+    return sock, received.split(b"\r\n\r\n", 1)[1]
+
+
+def _until_closed(sock: socket.socket) -> bytes:
+    out = b""
+    while chunk := sock.recv(4096):
+        out += chunk
+    return out
+
+
+@pytest.mark.parametrize(("mode", "first"), [("hold", b"ab" * 25), ("stall", b"")])
+def test_hold_and_stall_wait_for_release(
+    http_server: ServedDirectory, mode: str, first: bytes
+) -> None:
+    url = http_server.add("x.bin", b"ab" * 50)
+    http_server.fail("x.bin", mode)  # type: ignore[arg-type]
+    sock, body = _get(url)
+    with sock:
+        while len(body) < len(first):
+            body += sock.recv(4096)
+        assert body == first
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(4096)  # nothing more until release()
+        sock.settimeout(10)
+        http_server.release()
+        rest = _until_closed(sock)
+    assert body + rest == (b"ab" * 50 if mode == "hold" else b"")
+
+
+def test_trickle_sends_a_byte_at_a_time(http_server: ServedDirectory) -> None:
+    http_server.trickle_interval = 0.2
+    url = http_server.add("x.bin", b"abc")
+    http_server.fail("x.bin", "trickle")
+    sock, body = _get(url)
+    with sock:
+        chunks = [body] if body else []
+        while chunk := sock.recv(10):
+            chunks.append(chunk)
+    assert b"".join(chunks) == b"abc"
+    assert len(chunks) >= 2  # sent apart (an ordinary response arrives in one piece)
+
+
+def test_clear_forgets_faults_and_holds_again(http_server: ServedDirectory) -> None:
+    url = http_server.add("x.bin", b"abcd")
+    http_server.fail("x.bin", "500", "500")
+    http_server.drop_next(3, "close")
+    http_server.release()
+    http_server.clear()
+    assert fetch(url) == b"abcd"
+    http_server.fail("x.bin", "stall")
+    sock, body = _get(url)
+    with sock:
+        sock.settimeout(0.3)
+        with pytest.raises(TimeoutError):
+            sock.recv(10)  # held again after clear()
+        http_server.clear()
+        sock.settimeout(10)
+        assert body + _until_closed(sock) == b""

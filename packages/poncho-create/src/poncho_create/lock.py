@@ -133,6 +133,7 @@ class Lock:
     def write(self, path: Path) -> None:
         """Write the lock to `path` atomically (temp file in the same folder, then replace)."""
         try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
             atomic_write(path, self.dumps())
         except OSError as exc:
             raise LockError(f"{path}: cannot write the lock: {exc.strerror or exc}") from exc

@@ -16,7 +16,9 @@ from poncho_fetch.errors import (
     ChecksumMismatch,
     DownloadError,
     FetchError,
+    FetchFailed,
     GitNotFound,
+    LimitExceeded,
     UnsafeArchive,
 )
 from poncho_fetch.http import RetryPolicy
@@ -27,8 +29,10 @@ __all__ = [
     "DataCache",
     "DownloadError",
     "FetchError",
+    "FetchFailed",
     "GitNotFound",
     "Lease",
+    "LimitExceeded",
     "RetryPolicy",
     "UnsafeArchive",
     "__version__",

@@ -4,6 +4,9 @@ The key is the first 32 hex digits of the sha256 of what determines the content:
 ``["http", url, sha256, type, compression]`` or ``["git", remote, commit]``. Git refs are
 resolved to a commit here (one ``git ls-remote`` for a branch or tag), so a branch that
 moves gets a new entry; an abbreviated sha naming no ref is keyed as written.
+
+Each entry is planned on its own: one that cannot be planned (a remote that does not answer)
+is reported with the others at the end, after every other entry has been tried.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,16 +22,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poncho_fetch import extract, git
-from poncho_fetch.errors import FetchError
+from poncho_fetch.errors import FetchError, LimitExceeded
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy
     from poncho_spec import GitSource, HttpSource, Spec
 
-__all__ = ["Planned", "plan", "url_file_name"]
+__all__ = ["Limits", "Planned", "check_size", "plan", "url_file_name"]
 
 DATA = "data"
 _DOWNLOAD = "download.part"
+_MAX_FILE_NAME = 120  # bytes; file systems take 255, and a suffix may be added
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on one entry: `max_bytes` (its size, downloaded and unpacked; None: no limit)
+    and `max_ratio` (decompressed size over compressed size; 0 or None: no limit)."""
+
+    max_bytes: int | None = None
+    max_ratio: float | None = extract.DEFAULT_MAX_RATIO
 
 
 @dataclass(frozen=True)
@@ -50,39 +64,73 @@ def cache_key(identity: list[Any]) -> str:
 
 
 def url_file_name(url: str) -> str:
-    """The last component of a URL's path (decoded), or "download" if there is none."""
-    name = posixpath.basename(urllib.parse.unquote(urllib.parse.urlsplit(url).path))
+    """The last component of a URL's path (decoded), or "download" if there is none.
+
+    A name longer than 120 bytes is cut, keeping its suffixes (``.tar.gz``), with a digest
+    of the whole name in the middle: file names must not depend on the URL's length.
+    """
+    try:
+        path = urllib.parse.urlsplit(url).path
+    except ValueError:
+        return "download"
+    name = posixpath.basename(urllib.parse.unquote(path))
     if name in ("", ".", "..") or "\x00" in name:
         return "download"
-    return name
+    if len(name.encode("utf-8", "surrogateescape")) <= _MAX_FILE_NAME:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    stem, _, rest = name.partition(".")
+    suffix = "." + rest[-24:] if rest else ""
+    return stem.encode("utf-8", "ignore")[:60].decode("utf-8", "ignore") + "-" + digest + suffix
 
 
-def plan(spec: Spec, policy: RetryPolicy | None = None) -> list[Planned]:
-    """The work for every git and http entry of `spec` (git refs resolved on the way).
+def plan(
+    spec: Spec, policy: RetryPolicy | None = None, limits: Limits | None = None
+) -> tuple[list[Planned], list[FetchError]]:
+    """The work for every git and http entry of `spec` (git refs resolved on the way), and
+    the errors of the entries that could not be planned.
 
     Raises GitNotFound before anything else if the spec has git entries and git is missing.
     """
+    from poncho_fetch.http import RetryPolicy
+
+    policy = policy or RetryPolicy()
+    limits = limits or Limits()
     items: list[Planned] = []
+    failures: list[FetchError] = []
     if spec.git:
         git.git_executable()
     for var, source in spec.git.items():
-        items.append(_plan_git(var, source))
+        try:
+            items.append(_plan_git(var, source, policy, limits))
+        except FetchError as exc:
+            failures.append(exc)
     for var, hsource in spec.http.items():
-        items.append(_plan_http(var, hsource, policy))
-    return items
+        items.append(_plan_http(var, hsource, policy, limits))
+    return items, failures
 
 
-def _plan_git(var: str, source: GitSource) -> Planned:
+def check_size(label: str, size: int, limits: Limits) -> None:
+    if limits.max_bytes is not None and size > limits.max_bytes:
+        raise LimitExceeded(
+            f"{label}: {size} bytes, over the {limits.max_bytes} byte limit of one entry "
+            "(the cache's --max-size); not kept"
+        )
+
+
+def _plan_git(var: str, source: GitSource, policy: RetryPolicy, limits: Limits) -> Planned:
     label = f"git.{var}"
     ref = source.ref.strip()
     if all(c in "0123456789abcdefABCDEF" for c in ref):
         ref = ref.lower()
-    commit = git.resolve_ref(source.remote, ref, key=label)
+    deadline = time.monotonic() + policy.deadline
+    commit = git.resolve_ref(source.remote, ref, key=label, deadline=deadline)
     pinned = commit if commit is not None else f"abbrev:{ref}"
     identity = {"kind": "git", "remote": source.remote, "ref": source.ref, "commit": pinned}
 
     def fill(work: Path) -> str:
-        got = git.checkout(source.remote, commit or ref, work / DATA, key=label)
+        end = time.monotonic() + policy.deadline
+        got = git.checkout(source.remote, commit or ref, work / DATA, key=label, deadline=end)
         if commit is not None and got != commit:
             raise FetchError(f"{label}: checked out {got} instead of {commit}")
         return DATA
@@ -90,7 +138,7 @@ def _plan_git(var: str, source: GitSource) -> Planned:
     return Planned(var, label, cache_key(["git", source.remote, pinned]), identity, fill)
 
 
-def _plan_http(var: str, source: HttpSource, policy: RetryPolicy | None) -> Planned:
+def _plan_http(var: str, source: HttpSource, policy: RetryPolicy, limits: Limits) -> Planned:
     label = f"http.{var}"
     compression = extract.normalize_compression(source.compression)
     sha256 = source.sha256.lower() if source.sha256 else None
@@ -110,20 +158,31 @@ def _plan_http(var: str, source: HttpSource, policy: RetryPolicy | None) -> Plan
         name = url_file_name(source.url)
         data = work / DATA
         data.mkdir()
+        max_bytes, max_ratio = limits.max_bytes, limits.max_ratio
         if source.type == "file" and compression is None:
-            http.download(source.url, data / name, key=label, sha256=sha256, policy=policy)
+            dest = data / name
+            http.download(
+                source.url, dest, key=label, sha256=sha256, policy=policy, max_bytes=max_bytes
+            )
             return f"{DATA}/{name}"
         part = work / _DOWNLOAD
-        http.download(source.url, part, key=label, sha256=sha256, policy=policy)
+        http.download(
+            source.url, part, key=label, sha256=sha256, policy=policy, max_bytes=max_bytes
+        )
+        hint = source.compression
         try:
             if source.type == "tar":
-                extract.safe_extract(part, data, source.compression, name=name)
+                extract.safe_extract(
+                    part, data, hint, name=name, max_bytes=max_bytes, max_ratio=max_ratio
+                )
                 return DATA
             plain = extract.decompressed_name(name)
-            extract.decompress_file(part, data / plain, source.compression, name=name)
+            extract.decompress_file(
+                part, data / plain, hint, name=name, max_bytes=max_bytes, max_ratio=max_ratio
+            )
             return f"{DATA}/{plain}"
         except FetchError as exc:
-            raise type(exc)(f"{label}: {exc}") from exc
+            raise type(exc)(f"{label}: {exc}") from None
         finally:
             part.unlink(missing_ok=True)
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from poncho_fetch.cache import DataCache
+from poncho_fetch.extract import DEFAULT_MAX_RATIO
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy
@@ -21,6 +22,7 @@ def fetch(
     *,
     max_bytes: int | None = None,
     policy: RetryPolicy | None = None,
+    max_ratio: float | None = DEFAULT_MAX_RATIO,
 ) -> dict[str, str]:
     """Make every git and http entry of `spec` available in the cache.
 
@@ -30,8 +32,13 @@ def fetch(
     holding a single top-level folder gives a folder holding that folder). Nothing stays
     locked afterwards: a task should rather use ``DataCache(...).using(spec)``, which keeps
     the entries safe from eviction while it runs.
+
+    `max_bytes` bounds each entry and the cache (see :class:`DataCache`), `policy` the
+    retries, timeouts and deadline of each entry, `max_ratio` decompression. Every entry is
+    tried; the failures are raised at the end (FetchFailed when there are several).
     """
-    with DataCache(cache_dir, max_bytes, policy=policy).using(spec) as env:
+    cache = DataCache(cache_dir, max_bytes, policy=policy, max_ratio=max_ratio)
+    with cache.using(spec) as env:
         return env
 
 

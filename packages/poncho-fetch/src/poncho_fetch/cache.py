@@ -31,6 +31,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -38,8 +39,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from poncho_fetch._sources import Planned, plan
-from poncho_fetch.errors import FetchError
+from poncho_fetch import extract
+from poncho_fetch._sources import Limits, Planned, check_size, plan
+from poncho_fetch.errors import FetchError, FetchFailed
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy
@@ -149,7 +151,9 @@ class DataCache:
 
     `cache_dir` defaults to :func:`default_cache_dir`; `max_bytes` (default
     ``$PONCHO_FETCH_MAX_SIZE``, else no limit) is the size above which least recently used
-    entries not in use are evicted after each fill. `policy` tunes HTTP retries.
+    entries not in use are evicted after each fill, and also a hard limit on each entry
+    (enforced while it downloads and unpacks). `policy` tunes HTTP retries, timeouts and
+    deadlines; `max_ratio` bounds decompression (see :mod:`poncho_fetch.extract`).
     """
 
     def __init__(
@@ -158,11 +162,15 @@ class DataCache:
         max_bytes: int | None = None,
         *,
         policy: RetryPolicy | None = None,
+        max_ratio: float | None = extract.DEFAULT_MAX_RATIO,
     ) -> None:
+        from poncho_fetch.http import RetryPolicy
+
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.root = root.expanduser().absolute()
         self.max_bytes = max_bytes if max_bytes is not None else max_size_from_env()
-        self.policy = policy
+        self.policy = policy or RetryPolicy()
+        self.limits = Limits(self.max_bytes, max_ratio)
         self._entries = self.root / "entries"
         self._locks = self.root / "locks"
         self._tmp = self.root / "tmp"
@@ -175,20 +183,36 @@ class DataCache:
         Fills missing entries (one process downloads, concurrent ones wait for it), then
         evicts old entries if the cache is over its limit. Release the returned Lease (or
         use it as a context manager) when the task is done.
+
+        Every entry is tried even when some fail; then the failure of a single entry is
+        raised as is, those of several as one FetchFailed (one line per entry).
         """
-        work = plan(spec, self.policy)
         self._makedirs()
+        work, failures = plan(spec, self.policy, self.limits)
         env: dict[str, str] = {}
         files: list[IO[bytes]] = []
         filled = False
         try:
             for item in work:
-                lock_file, path, was_filled = self._hold(item)
+                try:
+                    lock_file, path, was_filled = self._hold(item)
+                except FetchError as exc:
+                    failures.append(exc)
+                    continue
+                except OSError as exc:  # the cache folder changed under us, a full disk
+                    failures.append(
+                        FetchError(f"{item.label}: data cache {self.root}: {_why(exc)}")
+                    )
+                    continue
                 files.append(lock_file)
                 if inheritable:
                     os.set_inheritable(lock_file.fileno(), True)
                 env[item.var] = str(path)
                 filled = filled or was_filled
+            if failures:
+                order = {f"{s}.{var}": i for i, (s, var) in enumerate(_labels(spec))}
+                failures.sort(key=lambda e: order.get(str(e).split(":", 1)[0], len(order)))
+                raise failures[0] if len(failures) == 1 else FetchFailed(failures)
         except BaseException:
             for f in files:
                 f.close()
@@ -212,13 +236,15 @@ class DataCache:
 
     def _hold(self, item: Planned) -> tuple[IO[bytes], Path, bool]:
         lock_file = self._open_lock(f"{item.key}.lock")
+        wait = self.policy.lock_wait
         try:
-            _lock(lock_file, shared=True)
+            _lock(lock_file, shared=True, timeout=wait, what=f"{item.label}: cache entry")
             entry = self._entries / item.key
             filled = False
             meta = _complete_meta(entry)
             if meta is None:
-                with self._locked(f"{item.key}.fill"):
+                fill_lock = f"{item.label}: another process filling the entry"
+                with self._locked(f"{item.key}.fill", timeout=wait, what=fill_lock):
                     meta = _complete_meta(entry)
                     if meta is None:
                         meta = self._fill(item, entry)
@@ -242,11 +268,13 @@ class DataCache:
         try:
             log.info("%s: filling cache entry %s", item.label, item.key)
             rel = item.fill(work)
+            size = _tree_size(work)
+            check_size(item.label, size, self.limits)
             meta: dict[str, Any] = {
                 "format": _FORMAT,
                 "key": item.key,
                 "path": rel,
-                "size": _tree_size(work),
+                "size": size,
                 "created": time.time(),
                 "source": item.identity,
             }
@@ -352,34 +380,106 @@ class DataCache:
 
     def _makedirs(self) -> None:
         for folder in (self._entries, self._locks, self._tmp):
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # a file in the way, a name too long, no permission
+                raise FetchError(
+                    f"cannot use the data cache folder {self.root}: {folder}: {_why(exc)} "
+                    f"(give another --cache-dir or ${CACHE_ENV})"
+                ) from None
 
     def _open_lock(self, name: str) -> IO[bytes]:
         # Append mode creates the file without truncating; Python opens it close-on-exec.
         return open(self._locks / name, "ab", buffering=0)
 
     @contextlib.contextmanager
-    def _locked(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+    def _locked(
+        self, name: str, *, wait: bool = True, timeout: float | None = None, what: str = ""
+    ) -> Iterator[bool]:
         """Hold an exclusive lock on locks/<name>; yields False if `wait` is False and the
-        lock is taken."""
+        lock is taken. With `timeout`, FetchError (naming `what`) once it has passed."""
         with self._open_lock(name) as f:
-            yield _lock(f, wait=wait)
+            yield _lock(f, wait=wait, timeout=timeout, what=what)
 
 
-def _lock(f: IO[bytes], *, shared: bool = False, wait: bool = True) -> bool:
-    """Lock the open file `f` (flock); False if `wait` is False and someone holds it."""
+def _lock(
+    f: IO[bytes],
+    *,
+    shared: bool = False,
+    wait: bool = True,
+    timeout: float | None = None,
+    what: str = "",
+) -> bool:
+    """Lock the open file `f` (flock); False if `wait` is False and someone holds it.
+
+    With `timeout`, waits at most that many seconds, then raises FetchError naming `what`.
+    """
     import portalocker  # imported here: it takes a good part of poncho_fetch's import time
 
     flags = portalocker.LockFlags.SHARED if shared else portalocker.LockFlags.EXCLUSIVE
-    if not wait:
-        flags |= portalocker.LockFlags.NON_BLOCKING
     try:
-        portalocker.lock(f, flags)
+        portalocker.lock(f, flags | portalocker.LockFlags.NON_BLOCKING)
+        return True
     except portalocker.LockException as exc:  # AlreadyLocked in recent portalocker
-        if wait:
-            raise FetchError(f"cannot lock {f.name}: {exc}") from exc
-        return False
-    return True
+        if not wait:
+            return False
+        if timeout is None:
+            try:
+                portalocker.lock(f, flags)
+            except portalocker.LockException as again:
+                raise FetchError(f"cannot lock {f.name}: {again}") from exc
+            return True
+    if _wait_for_lock(f, flags, timeout):
+        return True
+    raise FetchError(f"{what or f.name}: still locked after {timeout:g} s; giving up")
+
+
+def _wait_for_lock(f: IO[bytes], flags: Any, timeout: float) -> bool:
+    """Wait for a flock in the kernel (queued like any waiter, woken at once when it is
+    free), from a helper thread, at most `timeout` seconds.
+
+    The thread locks a duplicate of the descriptor: flock locks belong to the open file, so
+    the lock it gets is `f`'s. If the wait is abandoned, the thread drops the lock as soon
+    as it gets it, and closes the duplicate.
+    """
+    import portalocker
+
+    state = {"locked": False, "cancelled": False}
+    mutex = threading.Lock()
+    done = threading.Event()
+    dup = os.fdopen(os.dup(f.fileno()), "rb", buffering=0)
+
+    def take() -> None:
+        try:
+            portalocker.lock(dup, flags)
+            with mutex:
+                if state["cancelled"]:
+                    portalocker.unlock(dup)
+                else:
+                    state["locked"] = True
+        except (portalocker.LockException, OSError):
+            pass
+        finally:
+            dup.close()
+            done.set()
+
+    threading.Thread(target=take, name="poncho-fetch-lock", daemon=True).start()
+    done.wait(timeout)
+    with mutex:
+        if not state["locked"]:
+            state["cancelled"] = True
+        return state["locked"]
+
+
+def _why(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        reason += " (a file is where a folder should be)"
+    return reason
+
+
+def _labels(spec: Spec) -> list[tuple[str, str]]:
+    return [("git", var) for var in spec.git] + [("http", var) for var in spec.http]
 
 
 def _read_meta(entry: Path) -> dict[str, Any]:

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from poncho_spec import PonchoError
 
-__all__ = ["ChecksumMismatch", "DownloadError", "FetchError", "GitNotFound", "UnsafeArchive"]
+__all__ = [
+    "ChecksumMismatch",
+    "DownloadError",
+    "FetchError",
+    "FetchFailed",
+    "GitNotFound",
+    "LimitExceeded",
+    "UnsafeArchive",
+]
 
 
 class FetchError(PonchoError):
@@ -42,3 +50,20 @@ class GitNotFound(FetchError, FileNotFoundError):
 
 class UnsafeArchive(FetchError, ValueError):
     """A tar archive holds a member that would land outside its folder, or a device."""
+
+
+class LimitExceeded(FetchError, ValueError):
+    """An entry grew past a limit while it was fetched: the size limit of one entry (the
+    cache's ``max_bytes``) or the decompression ratio. Nothing of it is kept."""
+
+
+class FetchFailed(FetchError):
+    """Several entries failed; `errors` holds each one's error (in spec order), and
+    ``str(err)`` is one line per entry."""
+
+    def __init__(self, errors: list[FetchError]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+    def __reduce__(self) -> tuple[type[FetchFailed], tuple[list[FetchError]]]:
+        return (type(self), (self.errors,))

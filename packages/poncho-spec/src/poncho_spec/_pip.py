@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 __all__ = ["PipEntry", "classify", "is_path", "local_path", "normalize"]
 
@@ -43,15 +48,11 @@ def classify(entry: str, base_dir: Path | None = None) -> PipEntry:
         )
     if _looks_like_path(entry):
         return _path_entry(entry)
-    from packaging.requirements import InvalidRequirement, Requirement
-
     base = base_dir if base_dir is not None else Path()
-    try:
-        requirement = Requirement(entry)
-    except InvalidRequirement as exc:
-        if "/" in entry or (base / entry).is_dir():
+    requirement, reason = _parse_requirement(entry)
+    if requirement is None:
+        if "/" in entry or _is_dir(base, entry):
             return _path_entry(entry)
-        reason = str(exc).splitlines()[0]
         return PipEntry(
             "requirement", problem=f"{entry!r} is not a valid PEP 508 requirement: {reason}"
         )
@@ -61,7 +62,7 @@ def classify(entry: str, base_dir: Path | None = None) -> PipEntry:
             problem=_url_problem(requirement.url),
             warning=_url_warning(entry, requirement.url),
         )
-    if (base / entry).is_dir():
+    if _is_dir(base, entry):
         # A bare name means the same on every machine: a requirement, never a folder.
         return PipEntry(
             "requirement",
@@ -75,12 +76,10 @@ def normalize(entry: str) -> str:
     """The normal form of a valid pip entry (see `poncho_spec.canonical`)."""
     if _looks_like_path(entry):
         return _normalize_path(entry)
-    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
-    try:
-        requirement = Requirement(entry)
-    except InvalidRequirement:
+    requirement, _ = _parse_requirement(entry)
+    if requirement is None:
         return _normalize_path(entry)
     out: str = canonicalize_name(requirement.name)
     if requirement.extras:
@@ -102,10 +101,51 @@ def is_path(entry: str, base_dir: Path | None = None) -> bool:
 
 
 def local_path(entry: str, base_dir: Path) -> Path:
-    """The absolute path a local-path pip entry names (relative ones are under `base_dir`)."""
+    """The absolute path a local-path pip entry names (relative ones are under `base_dir`).
+
+    Raises ValueError when ``~user`` names no user of this machine (or ``~`` no home).
+    """
     text = unquote(urlsplit(entry).path) if entry.startswith("file:") else entry
-    path = Path(text).expanduser()
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # pathlib's "Could not determine home directory"
+        user = text.split("/", 1)[0]
+        raise ValueError(
+            f"{entry!r}: cannot expand {user!r}: no such user (or no home folder) here"
+        ) from None
     return Path(os.path.normpath(base_dir / path))
+
+
+# PEP 508's name rule. packaging's parser also accepts a name ending in "_" or ".", which
+# canonicalizes to one ending in "-" that no parser accepts: the canonical form would not
+# be a valid spec. Such names are refused here, before the canonical form is made.
+_PEP508_NAME = re.compile(r"[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9]", re.IGNORECASE)
+
+
+def _parse_requirement(entry: str) -> tuple[Requirement | None, str]:
+    """The requirement `entry` is, or None and why it is none."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        requirement = Requirement(entry)
+    except InvalidRequirement as exc:
+        return None, str(exc).splitlines()[0]
+    names = [requirement.name, *requirement.extras]
+    bad = next((name for name in names if not _PEP508_NAME.fullmatch(name)), None)
+    if bad is not None:
+        reason = f"{bad!r} is not a valid name (letters, digits, '.', '-', '_'; "
+        reason += "starting and ending with a letter or digit)"
+        return None, reason
+    return requirement, ""
+
+
+def _is_dir(base: Path, entry: str) -> bool:
+    """Whether `entry` names a folder under `base`; False for a name no file system takes
+    (too long, a NUL): such an entry is a requirement or invalid, never a path."""
+    try:
+        return (base / entry).is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def _looks_like_path(entry: str) -> bool:
@@ -130,13 +170,22 @@ def _path_entry(entry: str) -> PipEntry:
 
 
 def _url_problem(url: str) -> str | None:
-    parts = urlsplit(url)
-    if parts.password is not None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or too big
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL: {exc}"
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"{url!r} is not a valid URL: it contains whitespace or control characters"
+    if password is not None:
         return f"{url!r} contains a password: keep secrets out of specs"
     return None
 
 
 def _url_warning(entry: str, url: str) -> str | None:
+    if _url_problem(url) is not None:
+        return None
     parts = urlsplit(url)
     if parts.scheme == "file" and parts.path.startswith("/"):
         return f"{entry!r} is an absolute path: the spec only builds on this machine"

@@ -111,7 +111,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     spec = _load(args.file)
     text = spec.canonical_json() + "\n" if args.canonical else dumps_spec(spec)
-    write_text(args.output, text)
+    try:
+        write_text(args.output, text)
+    except OSError as exc:  # a missing or read-only folder, a full disk
+        print(f"{PROG}: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -36,10 +36,17 @@ class InvalidSpec(PonchoError, ValueError):
 
     def _format(self) -> str:
         prefix = f"{self.source}: " if self.source else ""
-        return "\n".join(f"{prefix}{problem}" for problem in self.problems)
+        return "\n".join(_one_line(f"{prefix}{problem}") for problem in self.problems)
 
     def __reduce__(self) -> tuple[type[InvalidSpec], tuple[list[Problem], str | None]]:
         return (type(self), (self.problems, self.source))
+
+
+def _one_line(text: str) -> str:
+    """`text` with every character that would break it into lines escaped."""
+    if len(text.splitlines()) <= 1:
+        return text
+    return "".join(c if len(("x" + c + "x").splitlines()) == 1 else ascii(c)[1:-1] for c in text)
 
 
 class SpecNotFound(PonchoError, FileNotFoundError):

@@ -35,8 +35,8 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write `data` (text is UTF-8) to `path` so that no reader ever sees half of it.
 
     - a new name or a regular file: a temporary file in the same folder, then ``os.replace``;
-      a new file gets the umask's mode, an existing one keeps its own; missing folders
-      above it are created;
+      a new file gets the umask's mode, an existing one keeps its own (missing folders
+      above it are not created: FileNotFoundError);
     - a symbolic link: its final target is written that way, and the link stays a link;
     - a device, FIFO or socket (``/dev/null``, ``/dev/stdout``): written in place, never
       replaced.
@@ -57,7 +57,6 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
             out.write(raw)
         return target
     mode = stat.S_IMODE(st.st_mode) if st is not None else default_file_mode()
-    target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     temp = Path(name)
     try:

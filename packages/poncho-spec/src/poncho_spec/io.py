@@ -45,16 +45,13 @@ def loads_spec(
     text: str | bytes, *, source: str | None = None, base_dir: Path | str | None = None
 ) -> Spec:
     """Validate a spec given as JSON text. Raises InvalidSpec (with line and column for
-    JSON syntax errors)."""
+    JSON syntax errors; also for JSON no spec can be: huge numbers, deep nesting)."""
+    from poncho_spec._document import decode
     from poncho_spec.validate import DuplicateKeysDict
 
-    try:
-        data = json.loads(text, object_pairs_hook=DuplicateKeysDict.from_pairs)
-    except json.JSONDecodeError as exc:
-        message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        raise InvalidSpec([Problem("", message)], source) from None
-    except UnicodeDecodeError as exc:
-        raise InvalidSpec([Problem("", f"not UTF-8 text: {exc.reason}")], source) from None
+    data, problem = decode(text, DuplicateKeysDict.from_pairs)
+    if problem is not None:
+        raise InvalidSpec([problem], source)
     return Spec.from_dict(data, source=source, base_dir=base_dir)
 
 

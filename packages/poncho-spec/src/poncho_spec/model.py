@@ -137,16 +137,21 @@ class Spec:
 
         ``~`` is expanded; relative paths are relative to `base_dir` (the spec file's folder),
         or to the current folder for a spec not read from a file; ``file:`` URLs are
-        converted. Requirements (PEP 508) are left out.
+        converted. Requirements (PEP 508) are left out. Raises InvalidSpec when a path
+        cannot be resolved here (``~user`` for a user this machine does not have).
         """
         from poncho_spec import _pip
+        from poncho_spec.errors import InvalidSpec, Problem
 
         base = self.base_dir if self.base_dir is not None else Path.cwd()
-        return {
-            entry: _pip.local_path(entry, base)
-            for entry in self.pip
-            if _pip.is_path(entry, self.base_dir)
-        }
+        try:
+            return {
+                entry: _pip.local_path(entry, base)
+                for entry in self.pip
+                if _pip.is_path(entry, self.base_dir)
+            }
+        except ValueError as exc:
+            raise InvalidSpec([Problem("pip", str(exc))], self.source) from None
 
     def canonical_dict(self) -> dict[str, Any]:
         """The canonical form as data; see :mod:`poncho_spec.canonical`."""

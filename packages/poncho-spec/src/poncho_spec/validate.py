@@ -19,7 +19,9 @@ Accepted forms (legacy CCTools forms are read transparently and converted):
   ``variables`` either).
 
 Unknown keys are errors at every level. Variable names must be valid shell names, unique
-across ``git`` and ``http``, and not one of the variables an environment relies on.
+across ``git`` and ``http``, and not one of the variables an environment relies on or that
+change how processes start (``LD_*``, ``BASH_ENV``, ``PYTHON*``, ``GIT_*``...: see
+:mod:`poncho_spec._variables`). URLs must parse and hold no whitespace or control characters.
 Non-portable details (absolute paths, home folders) give warnings; passwords in URLs and
 ``conda.prefix`` are errors.
 """
@@ -32,9 +34,11 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from poncho_spec import _pip, matchspec
+from poncho_spec._document import document_problems
+from poncho_spec._variables import RESERVED_PREFIXES, RESERVED_VARIABLES, reserved_reason
 from poncho_spec.errors import InvalidSpec, Problem
 from poncho_spec.model import (
     DEFAULT_CHANNELS,
@@ -45,7 +49,14 @@ from poncho_spec.model import (
     pin_matchspec,
 )
 
-__all__ = ["DuplicateKeysDict", "build_spec", "json_path"]
+__all__ = [
+    "RESERVED_PREFIXES",
+    "RESERVED_VARIABLES",
+    "DuplicateKeysDict",
+    "build_spec",
+    "json_path",
+    "url_problem",
+]
 
 TOP_KEYS = ("conda", "pip", "git", "http", "pinned")
 # Top-level keys of `conda env export` (which CCTools' analyze starts from): accepted, ignored.
@@ -60,12 +71,6 @@ GIT_KEYS = ("remote", "ref")
 HTTP_KEYS = ("url", "type", "compression", "sha256")
 HTTP_TYPES = ("file", "tar")
 COMPRESSIONS = ("gzip", "bzip2", "xz")
-RESERVED_VARIABLES = frozenset(
-    {
-        "PATH", "HOME", "PWD", "SHELL", "USER", "TMPDIR", "LANG", "CONDA_PREFIX",
-        "CONDA_DEFAULT_ENV", "PYTHONPATH", "PYTHONHOME", "LD_LIBRARY_PATH", "LD_PRELOAD",
-    }
-)  # fmt: skip
 _HINTS = {
     "tag": "ref", "branch": "ref", "commit": "ref", "rev": "ref", "revision": "ref",
     "repo": "remote", "repository": "remote", "checksum": "sha256", "hash": "sha256",
@@ -76,6 +81,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _SHORT_SHA = re.compile(r"[0-9a-fA-F]{4,39}")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, C1, line separators
 _BAD_REF = re.compile(r"[\s~^:?*\[\\\x00-\x1f\x7f]|\.\.|@\{|//|\.lock$|/$|^/|\.$")
 
 
@@ -105,7 +111,8 @@ def json_path(base: str, key: str | int) -> str:
         return f"{base}[{key}]"
     if _IDENTIFIER.fullmatch(key):
         return f"{base}.{key}" if base else key
-    return f"{base}[{json.dumps(key, ensure_ascii=False)}]"
+    # Escaped unless printable: a message is one line, whatever the key holds.
+    return f"{base}[{json.dumps(key, ensure_ascii=not key.isprintable())}]"
 
 
 def build_spec(data: object, *, source: str | None = None, base_dir: Path | None = None) -> Spec:
@@ -149,6 +156,9 @@ class _Builder:
             raise InvalidSpec(
                 [Problem("", f"a spec must be a JSON object, got {_type_name(data)}")], source
             )
+        unsafe = document_problems(data)
+        if unsafe:  # checked first: what follows may encode, recurse over or print them
+            raise InvalidSpec(unsafe, source)
         self.check_keys(data, TOP_KEYS, "", ignored=IGNORED_TOP_KEYS)
         channels: list[str] = []
         dependencies: list[str] = []
@@ -256,12 +266,13 @@ class _Builder:
         channel = self.string(value, path)
         if channel is None:
             return None
-        if any(c.isspace() for c in channel):
-            self.error(path, f"{channel!r} is not a valid channel (it contains whitespace)")
+        if any(c.isspace() for c in channel) or _CONTROL.search(channel):
+            what = "whitespace" if any(c.isspace() for c in channel) else "a control character"
+            self.error(path, f"{channel!r} is not a valid channel (it contains {what})")
             return None
-        if not self.url_ok(channel, path):
+        parts = self.url_parts(channel, path)
+        if parts is None:
             return None
-        parts = urlsplit(channel)
         if channel.startswith(("/", "~")) or (parts.scheme == "file" and parts.path):
             self.warn(path, f"{channel!r} is a local folder: the spec only builds on this machine")
         return channel
@@ -351,10 +362,8 @@ class _Builder:
                 self.error(path, f"{var!r} is not a valid environment variable name "
                            "(letters, digits and '_', not starting with a digit)")  # fmt: skip
                 ok = False
-            elif var in RESERVED_VARIABLES:
-                self.error(
-                    path, f"{var!r} is reserved: the environment needs it; pick another name"
-                )
+            elif (reason := reserved_reason(var)) is not None:
+                self.error(path, f"{var!r} is reserved: {reason}; pick another name")
                 ok = False
             obj = self.mapping(entry, path)
             if obj is not None and ok:
@@ -404,10 +413,10 @@ class _Builder:
             self.error(path, f"{remote!r}: the {remote.split('::')[0]}:: transport runs commands; "
                        "give a URL")  # fmt: skip
             return None
-        if remote.startswith("-") or any(c.isspace() for c in remote):
+        if remote.startswith("-") or any(c.isspace() for c in remote) or _CONTROL.search(remote):
             self.error(path, f"{remote!r} is not a valid git remote")
             return None
-        if "://" in remote and not self.url_ok(remote, path):
+        if "://" in remote and self.url_parts(remote, path) is None:
             return None
         if remote.startswith(("/", "~", "file:")):
             self.warn(
@@ -475,21 +484,40 @@ class _Builder:
         url = self.string(value, path)
         if url is None:
             return None
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.netloc or " " in url:
+        if any(c.isspace() for c in url) or _CONTROL.search(url):
+            self.error(
+                path, f"{url!r} is not a valid URL: it contains whitespace or control characters"
+            )
+            return None
+        parts = self.url_parts(url, path)
+        if parts is None:
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             self.error(path, f"{url!r} is not an http:// or https:// URL")
             return None
-        return url if self.url_ok(url, path) else None
+        return url
 
-    def url_ok(self, url: str, path: str) -> bool:
-        try:
-            password = urlsplit(url).password
-        except ValueError:  # pragma: no cover - urlsplit rarely rejects
-            password = None
-        if password is not None:
-            self.error(path, "the URL contains a password: keep secrets out of specs")
-            return False
-        return True
+    def url_parts(self, url: str, path: str) -> SplitResult | None:
+        """The parts of `url`, or None (and an error) if it cannot be parsed or holds a
+        password."""
+        problem = url_problem(url)
+        if problem is not None:
+            self.error(path, problem)
+            return None
+        return urlsplit(url)
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` is not usable (unparseable: ``http://[``, a bad port; a password), or None."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or too big
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL: {exc}"
+    if password is not None:
+        return "the URL contains a password: keep secrets out of specs"
+    return None
 
 
 def _show(value: object) -> str:

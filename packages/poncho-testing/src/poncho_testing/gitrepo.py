@@ -91,10 +91,15 @@ class GitRepo:
             self.commits.append(sha)
         return sha
 
-    def tag(self, name: str, commit: str | None = None) -> str:
-        """Tag ``commit`` (default: the head of ``main``) as ``name``; return the commit."""
+    def tag(self, name: str, commit: str | None = None, *, message: str | None = None) -> str:
+        """Tag ``commit`` (default: the head of ``main``) as ``name``; return the commit.
+
+        With ``message``, the tag is annotated (a tag object that ``ls-remote`` peels with
+        ``^{}``), else lightweight.
+        """
         sha = commit or self.head
-        run_git(self.path, "tag", name, sha)
+        annotate = ["-a", "-m", message] if message is not None else []
+        run_git(self.path, "tag", *annotate, name, sha)
         self.tags[name] = sha
         return sha
 
