@@ -22,10 +22,20 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["STATE_DIR", "STATE_VERSION", "read_state", "state_path", "write_state"]
+__all__ = [
+    "PENDING_SUFFIX",
+    "STATE_DIR",
+    "STATE_VERSION",
+    "publish_state",
+    "read_state",
+    "state_path",
+    "write_state",
+]
 
 STATE_DIR = ".poncho-run"
 STATE_VERSION = 1
+#: A state written but not yet published (``state.json.pending``): the folder is not ready.
+PENDING_SUFFIX = ".pending"
 
 
 def state_path(prefix: str) -> str:
@@ -53,8 +63,14 @@ def read_state(prefix: str) -> dict[str, Any] | None:
     return state
 
 
-def write_state(prefix: str, state: dict[str, Any]) -> None:
-    """Write `state` (plus the version) for the environment at `prefix`, atomically."""
+def write_state(prefix: str, state: dict[str, Any], *, pending: bool = False) -> None:
+    """Write `state` (plus the version) for the environment at `prefix`, atomically.
+
+    With `pending`, it is written beside the state file (``state.json.pending``) and the
+    folder stays not ready until `publish_state`: an unpack writes it in the temporary
+    sibling and publishes it only once the sibling has been renamed to its final name, so
+    that no run takes the folder as ready while it is still the temporary link.
+    """
     import json
     import tempfile
 
@@ -65,10 +81,21 @@ def write_state(prefix: str, state: dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as file:
             json.dump(data, file, indent=1, sort_keys=True)
-        os.replace(tmp, state_path(prefix))
+        os.replace(tmp, state_path(prefix) + (PENDING_SUFFIX if pending else ""))
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def publish_state(prefix: str) -> bool:
+    """Make the pending state of `prefix` its state (the folder becomes ready); return
+    whether there was one."""
+    path = state_path(prefix)
+    try:
+        os.replace(path + PENDING_SUFFIX, path)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _loads(text: str) -> Any:

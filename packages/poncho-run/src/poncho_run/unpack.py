@@ -87,6 +87,11 @@ def _ensure_locked(archive: str | None, folder: str, use_programs: bool) -> dict
     if state is not None:
         return state
     _remove_leftovers(folder)
+    if _state.publish_state(folder):
+        # Renamed into place by a run killed before it published the state.
+        state = _state.read_state(folder)
+        if state is not None:
+            return state
     if _is_full(folder):
         _log.info("%s: full but not prepared by poncho-run; using its content as it is", folder)
         return finalize(folder)
@@ -118,10 +123,14 @@ def _finalize_and_move(temp: str, folder: str) -> dict[str, Any]:
         path.symlink_to(temp)
     except OSError as exc:
         raise UnpackError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-    state = finalize(folder)
+    # The state stays pending until the rename: a run that saw it through the link would
+    # take the folder as ready and could exec a command from it between the unlink and the
+    # rename below (the 126/127 of issue 10).
+    state = finalize(folder, pending=True)
     try:
         path.unlink()
         Path(temp).rename(folder)
+        _state.publish_state(folder)
     except OSError as exc:
         raise UnpackError(
             f"cannot move the unpacked environment into {folder}: {exc.strerror or exc}"
@@ -136,17 +145,18 @@ def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict
     return finalize(folder)
 
 
-def finalize(folder: str) -> dict[str, Any]:
+def finalize(folder: str, *, pending: bool = False) -> dict[str, Any]:
     """Relocate the environment at `folder`, compute its activation, write its state file
-    (last) and return the state."""
+    (last; with `pending`, not yet published: see `_state.write_state`) and return the
+    state."""
     relocated = relocate(folder)
     state = _compute_state(folder)
     state["relocated"] = relocated
     try:
-        _state.write_state(folder, state)
+        _state.write_state(folder, state, pending=pending)
     except OSError as exc:
         raise UnpackError(f"{folder}: cannot write the state file: {exc.strerror or exc}") from exc
-    return _state.read_state(folder) or state
+    return {"state_version": _state.STATE_VERSION, **state}
 
 
 def _compute_state(folder: str) -> dict[str, Any]:
