@@ -46,7 +46,13 @@ def test_a_full_folder_is_used_as_it_is(tmp_path: Path) -> None:
     (target / "bin").mkdir(parents=True)
     (target / "bin" / "mine").write_text("by hand")
     state = ensure_ready(str(tmp_path / "never-read.tar.gz"), str(target), 10)
-    assert tree(target) == {"bin", "bin/mine", ".poncho-run", ".poncho-run/state.json"}
+    assert tree(target) == {
+        "bin",
+        "bin/mine",
+        ".poncho-run",
+        ".poncho-run/state.json",
+        ".poncho-run/state.sh",
+    }
     assert state["activation"] == {}
 
 

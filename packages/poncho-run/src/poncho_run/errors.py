@@ -8,13 +8,20 @@ shell does), every other poncho-run error 1.
 
 from __future__ import annotations
 
-from poncho_spec import PonchoError
+try:
+    from poncho_spec import PonchoError
+except ImportError:  # the engine carried inside a copied poncho_package_run: stdlib only
+
+    class PonchoError(Exception):  # type: ignore[no-redef]
+        """Stand-in for `poncho_spec.PonchoError` where poncho-spec is not installed."""
+
 
 __all__ = [
     "EXIT_CANNOT_EXECUTE",
     "EXIT_ERROR",
     "EXIT_LOCK_TIMEOUT",
     "EXIT_NOT_FOUND",
+    "EXIT_WRONG_ARCHIVE",
     "CommandNotExecutable",
     "CommandNotFound",
     "EnvironmentNotFound",
@@ -29,6 +36,8 @@ EXIT_ERROR = 1
 EXIT_LOCK_TIMEOUT = 75
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
+#: DIR was unpacked from another archive than the one given.
+EXIT_WRONG_ARCHIVE = 65
 
 
 class RunError(PonchoError):

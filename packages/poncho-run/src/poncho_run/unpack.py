@@ -38,7 +38,7 @@ from poncho_run.extract import extract
 from poncho_run.lock import folder_lock
 from poncho_run.relocate import relocate
 
-__all__ = ["TEMP_INFIX", "ensure_ready", "finalize", "unpack_into"]
+__all__ = ["TEMP_INFIX", "check_extracted", "ensure_ready", "finalize", "unpack_into"]
 
 TEMP_INFIX = ".poncho-tmp-"
 
@@ -209,3 +209,31 @@ def _make_sibling(folder: str) -> str:
             continue
         return str(temp)
     raise UnpackError(f"cannot create a temporary folder next to {folder}")  # pragma: no cover
+
+
+def check_extracted(folder: str) -> None:
+    """Check a tree that ``tar`` extracted (the shell front end's path on a worker with no
+    python3) as `extract` checks members: no device file, FIFO or socket, no symbolic link
+    resolving outside `folder`; setuid/setgid/sticky bits are dropped. Raises
+    `UnsafeArchive` naming the first offending path (relative to `folder`)."""
+    import stat
+
+    from poncho_run.errors import UnsafeArchive
+
+    # str paths and os calls: this walks every file of the environment.
+    root = os.path.realpath(folder)
+    for current, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(current, name)  # noqa: PTH118
+            rel = os.path.relpath(path, root)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                target = os.path.realpath(path)
+                if os.path.commonpath([root, target]) != root:
+                    raise UnsafeArchive(rel, f"symbolic link points outside the folder ({target})")
+            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                raise UnsafeArchive(rel, "device file")
+            elif stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+                raise UnsafeArchive(rel, "FIFO or socket")
+            elif info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o777)  # noqa: PTH101
