@@ -26,6 +26,7 @@ __all__ = [
     "CommandNotFound",
     "EnvironmentNotFound",
     "LockTimeout",
+    "PonchoError",
     "RunError",
     "UnpackError",
     "UnsafeArchive",
