@@ -384,3 +384,21 @@ def test_gnu_tar_path_keeps_absolute_members_inside(
     assert proc.returncode == 0, proc.stderr
     assert not outside.exists()
     assert (sandbox / "envdir" / str(outside).lstrip("/") / "evil").read_text() == "x"
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_a_real_conda_pack_environment_in_both_scenarios(
+    scenario: str,
+    demo_tarball: Path,
+    sandbox: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    shutil.copy(demo_tarball, sandbox / "env.tar.gz")
+    code = "import os, sys, poncho_demo_app; print(sys.prefix, os.environ['PONCHO_DEMO_ACTIVATED'])"
+    for _ in ("cold", "warm"):
+        proc = run(sandbox, path, "-e", "env.tar.gz", "-u", "e", "python", "-c", code)
+        assert (proc.returncode, proc.stdout) == (0, f"{sandbox / 'e'} yes\n"), proc.stderr
+    app = run(sandbox, no_python_path, "-u", "e", "--", "poncho-demo-app")
+    assert app.returncode == 0 and "poncho-demo-app" in app.stdout, app.stderr
