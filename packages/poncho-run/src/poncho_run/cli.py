@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         "-e", "--environment", metavar="ENV", help="environment tarball or unpacked folder"
     )
     parser.add_argument(
+        "-d",  # never reaches argparse: _split spells it --unpack-to or --debug
         "-u",
         "--unpack-to",
         metavar="DIR",
