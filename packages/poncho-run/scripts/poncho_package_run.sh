@@ -172,11 +172,33 @@ activate_base() {
 ready() {
     _poncho_state=
     _poncho_data=
+    _poncho_archive_size=
     if [ -f "$dir/.poncho-run/state.sh" ] && [ -f "$dir/.poncho-run/state.json" ]; then
         # shellcheck source=/dev/null
         . "$dir/.poncho-run/state.sh" 2>/dev/null || return 1
     fi
     [ "$_poncho_state" = 1 ] && { [ "$_poncho_data" = 0 ] || [ -n "$nodata" ]; }
+}
+
+# Whether ENV is the archive DIR was unpacked from (state loaded by `ready`): 0 yes (or
+# nothing to compare), 1 cannot tell here (the engine will); exits 65 when it is another
+# one. Size and mtime decide when they are equal; another mtime (a copy) needs the sha256.
+same_archive() {
+    if [ -z "$env" ] || [ ! -f "$env" ] || [ -z "${_poncho_archive_size-}" ]; then
+        return 0
+    fi
+    _st=$(stat -L -c '%s %Y' -- "$env" 2>/dev/null) || return 1
+    if [ "${_st% *}" = "$_poncho_archive_size" ]; then
+        if [ "${_st#* }" = "${_poncho_archive_mtime-}" ]; then
+            return 0
+        fi
+        command -v sha256sum >/dev/null 2>&1 || return 1
+        _sum=$(sha256sum <"$env") || return 1
+        if [ "${_sum%% *}" = "${_poncho_archive_sha256-}" ]; then
+            return 0
+        fi
+    fi
+    die "$dir: was unpacked from ${_poncho_archive_path:-another archive}, not from $env (another archive); give another folder (-u DIR) for this environment" 65
 }
 
 # Replace this process with COMMAND in the environment at DIR (state loaded by `ready`).
@@ -225,6 +247,7 @@ unpack_with_tar() {
         flock -w "$wait" 9 || die "$dir: still being unpacked by another process after waiting $wait s (lock $_lock); try again later or raise --wait-for-lock" 75
     fi
     if ready; then
+        same_archive || die "$dir: cannot check that $env is the archive it was unpacked from"
         exec 9>&-
         return 0
     fi
@@ -276,7 +299,7 @@ unpack_with_tar() {
         _v=-v
     fi
     # Through the link: conda-unpack takes the prefix from its own path.
-    "$dir/bin/python" -E -s "$self" --poncho-finalize-extracted "$dir" $_v || exit
+    "$dir/bin/python" -E -s "$self" --poncho-finalize-extracted "$dir" "$env" $_v || exit
     if ! rm -f -- "$dir" || ! mv -- "$_tmp" "$dir"; then
         die "cannot move the unpacked environment into $dir"
     fi
@@ -330,7 +353,7 @@ if [ -n "$dir" ]; then
             *) break ;;
         esac
     done
-    if ready; then
+    if ready && same_archive; then
         shift "$nopts"
         run_ready "$@"
     fi

@@ -5,6 +5,7 @@ with the Python API (a race between both)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ FRONT_END = PACKAGE / "scripts" / "poncho_package_run.sh"
 BARE_PYTHON = Path(sys.base_prefix, "bin", "python3")
 # What a worker without Python still has.
 TOOLS = ("sh", "tar", "gzip", "flock", "mkdir", "rm", "mv", "ln", "ls", "readlink", "mktemp",
-         "rmdir", "cat", "env", "sleep", "touch")  # fmt: skip
+         "rmdir", "cat", "env", "sleep", "touch", "stat", "sha256sum")  # fmt: skip
 
 
 def installed_script(name: str = "poncho_package_run") -> Path:
@@ -402,3 +403,25 @@ def test_a_real_conda_pack_environment_in_both_scenarios(
         assert (proc.returncode, proc.stdout) == (0, f"{sandbox / 'e'} yes\n"), proc.stderr
     app = run(sandbox, no_python_path, "-u", "e", "--", "poncho-demo-app")
     assert app.returncode == 0 and "poncho-demo-app" in app.stdout, app.stderr
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_a_folder_refuses_another_archive(
+    scenario: str,
+    tmp_path: Path,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    assert run(sandbox, path, "-e", str(bare_tarball), "-u", "d").returncode == 0
+    # A copy (new mtime, same content), as Work Queue makes one per sandbox: the same.
+    shutil.copyfile(bare_tarball, sandbox / "copy.tar.gz")
+    os.utime(sandbox / "copy.tar.gz", (1, 1))
+    same = run(sandbox, path, "-e", "copy.tar.gz", "-u", "d", "hello")
+    assert (same.returncode, same.stdout) == (0, hello(sandbox / "d")), same.stderr
+    other = make_tar(tmp_path / "other.tar.gz", bare_env_members([member("x", b"other")]))
+    wrong = run(sandbox, path, "-e", str(other), "-u", "d", "hello")
+    assert wrong.returncode == 65 and wrong.stdout == "", wrong.stderr
+    assert str(other) in wrong.stderr and str(bare_tarball) in wrong.stderr

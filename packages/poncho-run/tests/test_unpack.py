@@ -12,7 +12,14 @@ import pytest
 
 from poncho_run import unpack
 from poncho_run._state import read_state
-from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError, UnsafeArchive
+from poncho_run.errors import (
+    EnvironmentNotFound,
+    NotAnEnvironment,
+    RunError,
+    UnpackError,
+    UnsafeArchive,
+    WrongArchive,
+)
 from poncho_run.unpack import TEMP_INFIX, ensure_ready
 from poncho_run_helpers import hand_env_members, make_tar, member, tree
 
@@ -337,3 +344,52 @@ def test_a_run_killed_between_the_rename_and_the_publication_is_completed(
     hand_tarball.unlink()  # the folder is full: the archive is not needed
     state = ensure_ready(str(hand_tarball), str(target), 10)
     assert state["relocated"] is False and state == read_state(str(target))
+
+
+# -- DIR bound to its archive (issue 12) ---------------------------------------------------
+
+
+def test_a_folder_refuses_another_archive_and_names_both(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    target = tmp_path / "env"
+    state = ensure_ready(str(hand_tarball), str(target), 10)
+    assert state["archive"]["size"] == hand_tarball.stat().st_size
+    other = make_tar(tmp_path / "other.tar.gz", hand_env_members(activate="export OTHER=1"))
+    with pytest.raises(WrongArchive) as info:
+        ensure_ready(str(other), str(target), 10)
+    assert info.value.exit_status == 65
+    message = str(info.value)
+    assert str(target) in message and str(other) in message and str(hand_tarball) in message
+
+
+def test_a_copy_of_the_archive_with_a_new_mtime_is_the_same_archive(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    target = tmp_path / "env"
+    ensure_ready(str(hand_tarball), str(target), 10)
+    copy = tmp_path / "sandbox" / "hand.tar.gz"
+    copy.parent.mkdir()
+    copy.write_bytes(hand_tarball.read_bytes())
+    os.utime(copy, (1, 1))
+    assert ensure_ready(str(copy), str(target), 10)["prefix"] == str(target)
+    # Same size, same mtime, other content: the sample digest notices.
+    forged = tmp_path / "forged.tar.gz"
+    data = bytearray(hand_tarball.read_bytes())
+    data[-1] ^= 0xFF
+    forged.write_bytes(bytes(data))
+    stat = hand_tarball.stat()
+    os.utime(forged, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(WrongArchive):
+        ensure_ready(str(forged), str(target), 10)
+
+
+def test_a_full_folder_that_is_no_environment_is_refused_untouched(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    target = tmp_path / "home"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(NotAnEnvironment, match="holds no conda environment"):
+        ensure_ready(str(hand_tarball), str(target), 10, require_env=True)
+    assert tree(target) == {"notes.txt"}

@@ -148,6 +148,12 @@ def shell_state(state: dict[str, Any]) -> str | None:
         "# poncho-run state, sourced by poncho_package_run's shell front end; do not edit",
         f"_poncho_state={STATE_VERSION}",
         f"_poncho_data={1 if state.get('data') else 0}",
+        # The archive DIR was unpacked from: a warm run given -e checks its size and mtime
+        # (anything else goes to the engine, which checks its content).
+        f"_poncho_archive_size={_int(state, 'size')}",
+        f"_poncho_archive_mtime={_int(state, 'mtime')}",
+        f"_poncho_archive_sha256={_text(state, 'sha256')}",
+        f"_poncho_archive_path={_text(state, 'path')}",
         "_poncho_apply() {",
     ]
     activation = state.get("activation") or {}
@@ -163,6 +169,18 @@ def shell_state(state: dict[str, Any]) -> str | None:
             lines.append(f"    {name}={_shell_value(name, template)}; export {name}")
     lines += ["    :", "}", ""]
     return "\n".join(lines)
+
+
+def _int(state: dict[str, Any], key: str) -> str:
+    archive = state.get("archive")
+    value = archive.get(key) if isinstance(archive, dict) else None
+    return str(value) if isinstance(value, int) else ""
+
+
+def _text(state: dict[str, Any], key: str) -> str:
+    archive = state.get("archive")
+    value = archive.get(key) if isinstance(archive, dict) else None
+    return _quote(value) if isinstance(value, str) else ""
 
 
 def _is_name(name: str) -> bool:

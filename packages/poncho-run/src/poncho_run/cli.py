@@ -176,13 +176,18 @@ _FINALIZE = "--poncho-finalize-extracted"
 
 def _finalize_extracted(args: list[str]) -> int:
     from poncho_run.errors import RunError
+    from poncho_run.identity import ArchiveHasher
     from poncho_run.unpack import check_extracted, finalize
 
-    if len(args) not in (1, 2) or (len(args) == 2 and args[1] != "-v"):
-        raise RunError(f"usage: {_FINALIZE} DIR [-v] (internal)")
-    _configure_logging(args[1:] == ["-v"])
+    verbose = args[-1:] == ["-v"]
+    if verbose:
+        args = args[:-1]
+    if len(args) != 2:
+        raise RunError(f"usage: {_FINALIZE} DIR ARCHIVE [-v] (internal)")
+    _configure_logging(verbose)
+    hasher = ArchiveHasher(args[1]).start()
     check_extracted(args[0])
-    finalize(args[0], pending=True)
+    finalize(args[0], pending=True, archive=hasher.result())
     return 0
 
 
@@ -203,6 +208,10 @@ def _run(args: Options, command: list[str]) -> int:
     if command and folder is not None and not (environment_is_folder and args.unpack_to):
         ready = open_ready(folder)
         if ready is not None and (args.no_data or not ready.has_data):
+            if args.environment is not None and not environment_is_folder:
+                from poncho_run.unpack import check_archive
+
+                check_archive(folder, args.environment, ready.state)
             ready.exec(command, data=False)
     _configure_logging(args.verbose)
     from poncho_run.api import prepare, run

@@ -31,6 +31,7 @@ __all__ = [
     "UnpackError",
     "UnsafeArchive",
     "UnsupportedArchive",
+    "WrongArchive",
 ]
 
 EXIT_ERROR = 1
@@ -117,3 +118,25 @@ class CommandNotExecutable(RunError, PermissionError):
 
     def __reduce__(self) -> tuple[type[CommandNotExecutable], tuple[str, str]]:
         return (type(self), (self.command, self.reason))
+
+
+class WrongArchive(RunError, ValueError):
+    """The folder was unpacked from another archive than the one given."""
+
+    exit_status = EXIT_WRONG_ARCHIVE
+
+    def __init__(self, folder: str, archive: str, recorded: str) -> None:
+        self.folder = folder
+        self.archive = archive
+        self.recorded = recorded
+        super().__init__(
+            f"{folder}: was unpacked from {recorded}, not from {archive} (another archive); "
+            "give another folder (-u DIR) for this environment"
+        )
+
+    def __reduce__(self) -> tuple[type[WrongArchive], tuple[str, str, str]]:
+        return (type(self), (self.folder, self.archive, self.recorded))
+
+
+class NotAnEnvironment(RunError, ValueError):
+    """An unpack folder that is not empty and holds no conda environment."""
