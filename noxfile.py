@@ -5,6 +5,8 @@ Per-package tests live in tox.ini (each package alone); `make test` runs those.
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import nox
@@ -34,6 +36,18 @@ def lint(session: nox.Session) -> None:
     session.install(*CONSTRAINTS, "ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # The shell front end of poncho_package_run is POSIX sh (it runs where no bash may be).
+    if shutil.which("shellcheck") is None and os.geteuid() == 0:
+        session.run("apt-get", "update", "-q", external=True)
+        session.run("apt-get", "install", "-y", "-q", "shellcheck", external=True)
+    session.run(
+        "shellcheck",
+        "-s",
+        "sh",
+        "packages/poncho-run/scripts/poncho_package_run.sh",
+        "packages/poncho-create/src/poncho_create/run_in_env.sh",
+        external=True,
+    )
 
 
 @nox.session

@@ -389,8 +389,11 @@ out["poncho"] = {
 }
 from importlib.metadata import distributions
 out["_scripts"] = sorted(
-    ep.name for d in distributions() if (d.metadata["Name"] or "").startswith("poncho")
-    for ep in d.entry_points if ep.group == "console_scripts"
+    {ep.name for d in distributions() if (d.metadata["Name"] or "").startswith("poncho")
+     for ep in d.entry_points if ep.group == "console_scripts"}
+    # scripts that are files, not entry points (poncho_package_run: a sh front end)
+    | {f.name for d in distributions() if (d.metadata["Name"] or "").startswith("poncho")
+       for f in d.files or () if f.parent.name == "bin" and f.name.startswith("poncho")}
 )
 print(json.dumps(out))
 """

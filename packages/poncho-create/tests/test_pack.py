@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -189,13 +191,15 @@ def test_run_in_env_unpacks_once_even_when_started_many_times_at_once(fake_env: 
     # Ran exactly once, without the caller's PYTHONPATH.
     assert (fake_env / "unpack-runs").read_text() == "\n"
     assert (fake_env / "poncho" / ".unpacked").exists()
-    assert not (fake_env / "poncho" / ".unpack.lock").exists()
+    # poncho_package_run's lock file, next to the folder
+    assert (fake_env.parent / f"{fake_env.name}.poncho.lock").is_file()
 
 
 def test_run_in_env_sets_the_environment(fake_env: Path) -> None:
     shown = run(fake_env, "sh", "-c", 'echo "$CONDA_PREFIX|$CONDA_DEFAULT_ENV|$ACTIVATED|'
-                '${PYTHONPATH-none}|${PYTHONHOME-none}|${PATH%%:*}"', PYTHONHOME="/x")  # fmt: skip
-    assert shown.stdout == f"{fake_env}|{fake_env}|a|none|none|{fake_env}/bin\n"
+                '${PYTHONPATH-none}|${PYTHONHOME-none}|${PATH%%:*}|$PONCHO_PREFIX"',
+                PYTHONHOME="/x")  # fmt: skip
+    assert shown.stdout == f"{fake_env}|{fake_env}|a|none|none|{fake_env}/bin|{fake_env}\n"
 
 
 def test_run_in_env_found_through_path_and_called_by_sh(fake_env: Path) -> None:
@@ -209,9 +213,12 @@ def test_run_in_env_found_through_path_and_called_by_sh(fake_env: Path) -> None:
     assert result.stdout == f"hello from {fake_env}\n"
 
 
-def test_run_in_env_without_a_command_is_a_usage_error(fake_env: Path) -> None:
+def test_run_in_env_without_a_command_prepares_and_exits_0(fake_env: Path) -> None:
+    """TaskVine's declare_poncho runs it once without arguments."""
     result = run(fake_env)
-    assert result.returncode == 2 and "usage: run_in_env" in result.stderr
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert (fake_env / "poncho" / ".unpacked").exists()
+    assert (fake_env / "unpack-runs").read_text() == "\n"
 
 
 def test_failed_conda_unpack_stops_and_can_be_retried(fake_env: Path) -> None:
@@ -221,18 +228,58 @@ def test_failed_conda_unpack_stops_and_can_be_retried(fake_env: Path) -> None:
     result = run(fake_env, "hello")
     assert result.returncode == 1 and "conda-unpack failed" in result.stderr
     assert not (fake_env / "poncho" / ".unpacked").exists()
-    assert not (fake_env / "poncho" / ".unpack.lock").exists()
     unpack.write_text(good)
     assert run(fake_env, "hello").returncode == 0
 
 
-def test_a_stale_unpack_lock_is_reported_after_the_wait(fake_env: Path) -> None:
-    (fake_env / "poncho" / ".unpack.lock").mkdir(parents=True)
-    result = run(fake_env, "hello", PONCHO_UNPACK_WAIT="1")
-    assert result.returncode == 1 and "gave up waiting" in result.stderr
+def test_a_task_killed_while_unpacking_does_not_wedge_the_others(fake_env: Path) -> None:
+    unpack = fake_env / "bin" / "conda-unpack"
+    good = unpack.read_text()
+    unpack.write_text("#!/bin/sh\necho started\nexec sleep 60\n")
+    killed = subprocess.Popen(
+        [str(fake_env / "bin" / "run_in_env"), "hello"],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert killed.stdout is not None and killed.stdout.readline() == "started\n"
+    os.killpg(killed.pid, signal.SIGKILL)  # the task and its children, as a worker does
+    killed.wait()
+    killed.stdout.close()
+    unpack.write_text(good)
+    # Not the 300 s of a left-over lock folder: the kernel dropped the lock.
+    result = run(fake_env, "hello", PONCHO_UNPACK_WAIT="20")
+    assert result.returncode == 0 and result.stdout == f"hello from {fake_env}\n"
+
+
+def test_waiting_too_long_for_the_lock_exits_75(fake_env: Path) -> None:
+    lock = fake_env.parent / f"{fake_env.name}.poncho.lock"
+    with subprocess.Popen(["flock", str(lock), "sleep", "30"]) as holder:
+        try:
+            time.sleep(0.3)
+            result = run(fake_env, "hello", PONCHO_UNPACK_WAIT="1")
+        finally:
+            holder.kill()
+    assert result.returncode == 75 and "PONCHO_UNPACK_WAIT" in result.stderr
 
 
 def test_no_conda_unpack_means_nothing_to_do(fake_env: Path) -> None:
     (fake_env / "bin" / "conda-unpack").unlink()
     assert run(fake_env, "hello").stdout == f"hello from {fake_env}\n"
     assert not (fake_env / "poncho").exists()
+
+
+def test_cctools_set_env_and_data_through_poncho_package_run(fake_env: Path) -> None:
+    (fake_env / "poncho").mkdir()
+    (fake_env / "poncho" / "set_env").write_text('export OLD_DATA="$1/old_data"\n')
+    shown = run(fake_env, "sh", "-c", 'echo "$OLD_DATA"')
+    assert shown.stdout == f"{fake_env}/old_data\n"
+    (fake_env / "poncho" / "spec.json").write_text(
+        '{"http": {"DATA": {"url": "http://127.0.0.1:1/x", "type": "file"}}}'
+    )
+    tools = fake_env.parent / "tools"
+    tools.mkdir()
+    (tools / "poncho_package_run").write_text('#!/bin/sh\necho "delegated $*"\n')
+    (tools / "poncho_package_run").chmod(0o755)
+    result = run(fake_env, "hello", PATH=f"{tools}:/usr/bin:/bin")
+    assert result.stdout == f"delegated -e {fake_env} -- hello\n"
+    alone = run(fake_env, "hello")
+    assert alone.stdout == f"hello from {fake_env}\n" and "names data" in alone.stderr

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -88,14 +90,48 @@ def test_garbage_after_a_gzip_header_is_reported(tmp_path: Path) -> None:
             extract(path, dest, use_programs=use_programs)
 
 
-def test_a_decompressor_is_not_left_running_when_the_reader_fails(tmp_path: Path) -> None:
-    if shutil.which("gzip") is None:
+# A gzip that, like a decompressor blocked on a slow disk or one that ignores SIGPIPE, does
+# not end by itself when its reader goes away: only a kill ends it (before 60 s).
+STUBBORN_GZIP = """#!/bin/sh
+trap '' PIPE
+echo $$ > "$STUBBORN_PID"
+{real} "$@"
+sleep 60
+"""
+
+
+def test_a_decompressor_is_not_left_running_when_the_reader_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = shutil.which("gzip")
+    if real is None:
         pytest.skip("no gzip program")
+    fake = tmp_path / "bin" / "gzip"
+    fake.parent.mkdir()
+    fake.write_text(STUBBORN_GZIP.format(real=real))
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    monkeypatch.setenv("STUBBORN_PID", str(tmp_path / "pid"))
     members = [member(f"f{i}", bytes(range(256)) * 256) for i in range(200)]
     path = make_tar(tmp_path / "big.tar.gz", members)
-    with pytest.raises(RuntimeError), open_archive(path) as stream:
-        stream.read(10)
-        raise RuntimeError("reader failed")
+    outcome: list[BaseException] = []
+
+    def read_then_fail() -> None:
+        try:
+            with open_archive(path) as stream:
+                stream.read(10)
+                raise RuntimeError("reader failed")
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=read_then_fail, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive(), "open_archive waited for the decompressor instead of ending it"
+    assert [type(exc) for exc in outcome] == [RuntimeError]
+    pid = int((tmp_path / "pid").read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
 
 
 def test_zstd_without_program_nor_module_says_what_to_install(

@@ -14,7 +14,8 @@ def test_written_state_reads_back_with_its_version(tmp_path: Path) -> None:
     state = {"activation": {"scripts": {"set": {"A": "\0P/x:\0O"}, "unset": ["B"]}}, "data": True}
     write_state(str(tmp_path), state)
     assert read_state(str(tmp_path)) == {"state_version": STATE_VERSION, **state}
-    assert [p.name for p in (tmp_path / ".poncho-run").iterdir()] == ["state.json"]
+    names = sorted(p.name for p in (tmp_path / ".poncho-run").iterdir())
+    assert names == ["state.json", "state.sh"]
 
 
 def test_a_folder_without_state_is_not_ready(tmp_path: Path) -> None:
@@ -23,7 +24,17 @@ def test_a_folder_without_state_is_not_ready(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ['{"state_version": 99}', "[1, 2]", "{not json", '{"state_version": 1} trailing', "", "NaN"],
+    [
+        '{"state_version": 99}',
+        "[1, 2]",
+        "{not json",
+        '{"state_version": 1} trailing',
+        "",
+        "NaN",
+        '{"state_version": 1',  # issue 13 item 14
+        "{bad",
+        '{"state_version": 1, "a": [',
+    ],
 )
 def test_a_state_file_of_another_version_or_damaged_is_not_ready(tmp_path: Path, text: str) -> None:
     path = Path(state_path(str(tmp_path)))

@@ -12,7 +12,14 @@ import pytest
 
 from poncho_run import unpack
 from poncho_run._state import read_state
-from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError, UnsafeArchive
+from poncho_run.errors import (
+    EnvironmentNotFound,
+    NotAnEnvironment,
+    RunError,
+    UnpackError,
+    UnsafeArchive,
+    WrongArchive,
+)
 from poncho_run.unpack import TEMP_INFIX, ensure_ready
 from poncho_run_helpers import hand_env_members, make_tar, member, tree
 
@@ -46,7 +53,13 @@ def test_a_full_folder_is_used_as_it_is(tmp_path: Path) -> None:
     (target / "bin").mkdir(parents=True)
     (target / "bin" / "mine").write_text("by hand")
     state = ensure_ready(str(tmp_path / "never-read.tar.gz"), str(target), 10)
-    assert tree(target) == {"bin", "bin/mine", ".poncho-run", ".poncho-run/state.json"}
+    assert tree(target) == {
+        "bin",
+        "bin/mine",
+        ".poncho-run",
+        ".poncho-run/state.json",
+        ".poncho-run/state.sh",
+    }
     assert state["activation"] == {}
 
 
@@ -263,3 +276,120 @@ def test_a_run_killed_while_unpacking_leaves_no_half_filled_folder(
     assert not target.is_symlink()
     assert len(list((target / "lib" / "pad").rglob("*.py"))) == 1000
     assert not temp.exists(), "the leftover is removed"
+
+
+# Pauses (and says so) once the environment is relocated and its state computed, while DIR is
+# still the temporary link to the sibling folder.
+PAUSE_IN_LINK_WINDOW = """
+import sys, time
+from poncho_run import unpack
+finalize = unpack.finalize
+def paused_finalize(folder, **kwargs):
+    state = finalize(folder, **kwargs)
+    print("paused", flush=True)
+    time.sleep(float(sys.argv[1]))
+    return state
+unpack.finalize = paused_finalize
+from poncho_run.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+# Says whether the folder it runs in is the temporary link or the real folder.
+WHERE = 'if test -L "$CONDA_PREFIX"; then echo link; else echo real; fi'
+
+
+def test_no_run_takes_the_folder_as_ready_before_it_is_renamed_into_place(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    """Issue 10's 126: a run that found the state through the link DIR -> sibling took DIR
+    as ready and exec'd its command from it while the unpacking run replaced the link by
+    the folder (unlink, then rename): the command vanished under it (127, 126, or sh's 2).
+    """
+    target = tmp_path / "env"
+    argv = ["-e", str(hand_tarball), "-d", str(target), "--"]
+    first = subprocess.Popen(
+        [sys.executable, "-c", PAUSE_IN_LINK_WINDOW, "1.5", *argv, "sh", "-c", WHERE],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert first.stdout is not None and first.stdout.readline() == "paused\n"
+    assert target.is_symlink()
+    second = subprocess.run(
+        [sys.executable, "-m", "poncho_run", *argv, "sh", "-c", WHERE],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert first.communicate(timeout=60)[0] == "real\n"
+    assert (second.returncode, second.stdout) == (0, "real\n"), second.stderr
+
+
+def test_a_run_killed_between_the_rename_and_the_publication_is_completed(
+    tmp_path: Path, hand_tarball: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "env"
+    killed = unpack._state.publish_state
+
+    def die(prefix: str) -> bool:
+        if Path(unpack._state.state_path(prefix) + unpack._state.PENDING_SUFFIX).exists():
+            raise KeyboardInterrupt  # killed right after the rename
+        return killed(prefix)
+
+    monkeypatch.setattr(unpack._state, "publish_state", die)
+    with pytest.raises(KeyboardInterrupt):
+        ensure_ready(str(hand_tarball), str(target), 10)
+    assert target.is_dir() and not target.is_symlink() and read_state(str(target)) is None
+    monkeypatch.setattr(unpack._state, "publish_state", killed)
+    hand_tarball.unlink()  # the folder is full: the archive is not needed
+    state = ensure_ready(str(hand_tarball), str(target), 10)
+    assert state["relocated"] is False and state == read_state(str(target))
+
+
+# -- DIR bound to its archive (issue 12) ---------------------------------------------------
+
+
+def test_a_folder_refuses_another_archive_and_names_both(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    target = tmp_path / "env"
+    state = ensure_ready(str(hand_tarball), str(target), 10)
+    assert state["archive"]["size"] == hand_tarball.stat().st_size
+    other = make_tar(tmp_path / "other.tar.gz", hand_env_members(activate="export OTHER=1"))
+    with pytest.raises(WrongArchive) as info:
+        ensure_ready(str(other), str(target), 10)
+    assert info.value.exit_status == 65
+    message = str(info.value)
+    assert str(target) in message and str(other) in message and str(hand_tarball) in message
+
+
+def test_a_copy_of_the_archive_with_a_new_mtime_is_the_same_archive(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    target = tmp_path / "env"
+    ensure_ready(str(hand_tarball), str(target), 10)
+    copy = tmp_path / "sandbox" / "hand.tar.gz"
+    copy.parent.mkdir()
+    copy.write_bytes(hand_tarball.read_bytes())
+    os.utime(copy, (1, 1))
+    assert ensure_ready(str(copy), str(target), 10)["prefix"] == str(target)
+    # Same size, same mtime, other content: the sample digest notices.
+    forged = tmp_path / "forged.tar.gz"
+    data = bytearray(hand_tarball.read_bytes())
+    data[-1] ^= 0xFF
+    forged.write_bytes(bytes(data))
+    stat = hand_tarball.stat()
+    os.utime(forged, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(WrongArchive):
+        ensure_ready(str(forged), str(target), 10)
+
+
+def test_a_full_folder_that_is_no_environment_is_refused_untouched(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    target = tmp_path / "home"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    with pytest.raises(NotAnEnvironment, match="holds no conda environment"):
+        ensure_ready(str(hand_tarball), str(target), 10, require_env=True)
+    assert tree(target) == {"notes.txt"}

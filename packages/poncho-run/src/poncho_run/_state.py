@@ -11,7 +11,7 @@ directly, with ``json`` as the fallback where that scanner does not exist).
 
 # Paths are str here: on the warm path, where pathlib (which imports re) would cost more than
 # the whole run.
-# ruff: noqa: PTH103, PTH105, PTH108, PTH118
+# ruff: noqa: PTH103, PTH105, PTH108, PTH110, PTH118
 
 from __future__ import annotations
 
@@ -22,10 +22,29 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["STATE_DIR", "STATE_VERSION", "read_state", "state_path", "write_state"]
+__all__ = [
+    "PENDING_SUFFIX",
+    "SHELL_STATE",
+    "STATE_DIR",
+    "STATE_VERSION",
+    "publish_state",
+    "read_state",
+    "shell_state",
+    "state_path",
+    "write_state",
+]
 
 STATE_DIR = ".poncho-run"
 STATE_VERSION = 1
+#: A state written but not yet published (``state.json.pending``): the folder is not ready.
+PENDING_SUFFIX = ".pending"
+
+
+#: The same state for the shell front end of ``poncho_package_run``: sourced, it sets
+#: ``_poncho_state`` (the version), ``_poncho_data`` (1 if the spec names data) and defines
+#: ``_poncho_apply``, which applies the stored activation for the prefix in
+#: ``$_poncho_prefix`` (after the front end's own ``conda activate`` base variables).
+SHELL_STATE = "state.sh"
 
 
 def state_path(prefix: str) -> str:
@@ -46,29 +65,160 @@ def read_state(prefix: str) -> dict[str, Any] | None:
         return None
     try:
         state = _loads(text)
-    except ValueError:
+    except (ValueError, SystemError, RecursionError):  # the C scanner raises SystemError
+        # on some truncated documents (issue 13 item 14)
         return None
     if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
         return None
     return state
 
 
-def write_state(prefix: str, state: dict[str, Any]) -> None:
-    """Write `state` (plus the version) for the environment at `prefix`, atomically."""
+def write_state(prefix: str, state: dict[str, Any], *, pending: bool = False) -> None:
+    """Write `state` (plus the version) for the environment at `prefix`, atomically.
+
+    With `pending`, it is written beside the state file (``state.json.pending``) and the
+    folder stays not ready until `publish_state`: an unpack writes it in the temporary
+    sibling and publishes it only once the sibling has been renamed to its final name, so
+    that no run takes the folder as ready while it is still the temporary link.
+    """
     import json
-    import tempfile
 
     folder = os.path.join(prefix, STATE_DIR)
     os.makedirs(folder, exist_ok=True)
     data = {"state_version": STATE_VERSION, **state}
+    suffix = PENDING_SUFFIX if pending else ""
+    text = json.dumps(data, indent=1, sort_keys=True)
+    shell = shell_state(data)
+    if shell is None:  # the shell front end then hands the run to the Python engine
+        for name in (SHELL_STATE, SHELL_STATE + PENDING_SUFFIX):
+            try:
+                os.unlink(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass
+    else:
+        _write(folder, SHELL_STATE + suffix, shell)
+    # The JSON state last: it is what makes the folder ready for the Python side.
+    _write(folder, "state.json" + suffix, text)
+
+
+def _write(folder: str, name: str, text: str) -> None:
+    import tempfile
+
+    # Mode 0666 & ~umask (not mkstemp's 0600): other users of a shared folder read it.
+    mask = os.umask(0)
+    os.umask(mask)
     fd, tmp = tempfile.mkstemp(prefix="state.", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
-            json.dump(data, file, indent=1, sort_keys=True)
-        os.replace(tmp, state_path(prefix))
+            file.write(text)
+        os.replace(tmp, os.path.join(folder, name))
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def publish_state(prefix: str) -> bool:
+    """Make the pending state of `prefix` its state (the folder becomes ready); return
+    whether there was one."""
+    path = state_path(prefix)
+    shell = os.path.join(prefix, STATE_DIR, SHELL_STATE)
+    if not os.path.exists(path + PENDING_SUFFIX):
+        return False
+    try:
+        os.replace(shell + PENDING_SUFFIX, shell)
+    except FileNotFoundError:
+        pass
+    try:
+        os.replace(path + PENDING_SUFFIX, path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+# -- the shell form ------------------------------------------------------------------------
+
+_SEPARATORS = ":; "
+
+
+def shell_state(state: dict[str, Any]) -> str | None:
+    """The shell form of `state` (see `SHELL_STATE`), or None if its activation cannot be
+    written as plain shell assignments (a variable name the shell cannot assign)."""
+    lines = [
+        "# poncho-run state, sourced by poncho_package_run's shell front end; do not edit",
+        f"_poncho_state={STATE_VERSION}",
+        f"_poncho_data={1 if state.get('data') else 0}",
+        # The archive DIR was unpacked from: a warm run given -e checks its size and mtime
+        # (anything else goes to the engine, which checks its content).
+        f"_poncho_archive_size={_int(state, 'size')}",
+        f"_poncho_archive_mtime={_int(state, 'mtime')}",
+        f"_poncho_archive_sha256={_text(state, 'sha256')}",
+        f"_poncho_archive_path={_text(state, 'path')}",
+        "_poncho_apply() {",
+    ]
+    activation = state.get("activation") or {}
+    for section in ("env_vars", "scripts"):
+        change = activation.get(section) or {}
+        for name in change.get("unset", ()):
+            if not _is_name(name):
+                return None
+            lines.append(f"    unset {name}")
+        for name, template in change.get("set", {}).items():
+            if not _is_name(name):
+                return None
+            lines.append(f"    {name}={_shell_value(name, template)}; export {name}")
+    lines += ["    :", "}", ""]
+    return "\n".join(lines)
+
+
+def _int(state: dict[str, Any], key: str) -> str:
+    archive = state.get("archive")
+    value = archive.get(key) if isinstance(archive, dict) else None
+    return str(value) if isinstance(value, int) else ""
+
+
+def _text(state: dict[str, Any], key: str) -> str:
+    archive = state.get("archive")
+    value = archive.get(key) if isinstance(archive, dict) else None
+    return _quote(value) if isinstance(value, str) else ""
+
+
+def _is_name(name: str) -> bool:
+    return (
+        bool(name)
+        and not name[0].isdigit()
+        and all(c == "_" or ("a" <= c.lower() <= "z") or c.isdigit() for c in name)
+        and name.isascii()
+    )
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'" if text else ""
+
+
+def _shell_value(name: str, template: str) -> str:
+    """The shell word that `activate._expand` computes for `template` ("\\0P" is the
+    prefix, "\\0O" the variable's value before; a separator next to an empty old value
+    is dropped)."""
+    parts = template.split("\0")
+    literal = parts[0]
+    words: list[str] = []
+    for part in parts[1:]:
+        token, rest = part[:1], part[1:]
+        if token == "P":
+            words += [_quote(literal), '"$_poncho_prefix"']
+            literal = rest
+        elif rest[:1] in _SEPARATORS and rest:
+            words += [_quote(literal), f'"${{{name}:+${{{name}}}{rest[0]}}}"']
+            literal = rest[1:]
+        elif literal[-1:] in _SEPARATORS and literal:
+            words += [_quote(literal[:-1]), f'"${{{name}:+{literal[-1]}${{{name}}}}}"']
+            literal = rest
+        else:
+            words += [_quote(literal), f'"${{{name}-}}"']
+            literal = rest
+    words.append(_quote(literal))
+    return "".join(words) or "''"
 
 
 def _loads(text: str) -> Any:

@@ -18,7 +18,7 @@ Applying is on the warm path: this module imports only ``os`` at load time.
 
 # Paths are str here: applying is on the warm path, where pathlib (which imports re) would
 # cost more than the whole run.
-# ruff: noqa: PTH118, PTH119, PTH208
+# ruff: noqa: PTH113, PTH118, PTH119, PTH208
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def compute_activation(prefix: str, base: Mapping[str, str] | None = None) -> di
         result["env_vars"] = _diff(env, {**env, **env_vars}, prefix)
         env.update(env_vars)
     scripts = _activate_scripts(prefix)
-    if scripts:
+    if scripts or os.path.isfile(os.path.join(prefix, "poncho", "set_env")):
         before, after = _source(prefix, scripts, env)
         result["scripts"] = _diff(before, after, prefix)
     return result
@@ -130,8 +130,14 @@ def _activate_scripts(prefix: str) -> list[str]:
 
 
 # Prints the environment, a lone NUL, then the environment after sourcing every script
-# given as argument (their own output goes to stderr).
-_SOURCE_SCRIPT = 'env -0 && printf "\\0" && for f do . "$f" >&2; done && env -0'
+# given as argument after the prefix (their own output goes to stderr), then the prefix's
+# poncho/set_env, which tarballs of CCTools releases up to early 2023 carry (it sets the
+# data variables from $1, the prefix).
+_SOURCE_SCRIPT = (
+    'env -0 && printf "\\0" && p=$1 && shift && for f do . "$f" >&2; done && '
+    'if [ -f "$p/poncho/set_env" ]; then set -- "$p" && . "$p/poncho/set_env" >&2; fi && '
+    "env -0"
+)
 
 
 def _source(
@@ -144,7 +150,7 @@ def _source(
 
     try:
         proc = subprocess.run(
-            ["sh", "-c", _SOURCE_SCRIPT, "sh", *scripts],
+            ["sh", "-c", _SOURCE_SCRIPT, "sh", prefix, *scripts],
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -157,7 +163,7 @@ def _source(
         logging.getLogger(__name__).info("activate.d scripts said: %s", stderr)
     entries = proc.stdout.split(b"\0")
     if proc.returncode != 0 or b"" not in entries:
-        names = ", ".join(os.path.basename(s) for s in scripts)
+        names = ", ".join(os.path.basename(s) for s in scripts) or "poncho/set_env"
         raise RunError(
             f"activation scripts of {prefix} failed ({names}; sh exited with "
             f"status {proc.returncode}): {stderr or 'no message'}"

@@ -62,6 +62,11 @@ class PreparedEnvironment:
         return Path(self._prefix)
 
     @property
+    def state(self) -> Mapping[str, Any]:
+        """The state stored with the environment (activation, origin; read-only)."""
+        return self._state
+
+    @property
     def has_data(self) -> bool:
         """Whether the environment's spec names git or http data to fetch."""
         return bool(self._state.get("data"))
@@ -195,7 +200,8 @@ def prepare(
     if unpack_to is not None:
         folder = os.path.abspath(unpack_to)
         return PreparedEnvironment(
-            folder, ensure_ready(source, folder, wait, use_programs=use_programs)
+            folder,
+            ensure_ready(source, folder, wait, use_programs=use_programs, require_env=True),
         )
     if source is None:
         raise RunError("give an environment (tarball or folder), a folder to unpack to, or both")

@@ -20,7 +20,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = ["build_parser", "entrypoint", "main"]
 
@@ -51,14 +51,19 @@ exit status: the command's own (128+N if signal N killed it); 127 command not fo
 _VALUE_OPTIONS = {
     "-e": "environment",
     "--environment": "environment",
-    "-d": "unpack_to",
     "-u": "unpack_to",
     "--unpack-to": "unpack_to",
     "-w": "wait",
     "--wait-for-lock": "wait",
     "--data-cache": "data_cache",
 }
-_FLAG_OPTIONS = {"--no-data": "no_data", "-v": "verbose", "--verbose": "verbose"}
+_FLAG_OPTIONS = {
+    "--no-data": "no_data",
+    "-v": "verbose",
+    "--verbose": "verbose",
+    "--debug": "verbose",
+}
+_UNPACK_TO = ("-u", "--unpack-to")
 _DEFAULT_WAIT = 300.0
 
 
@@ -72,6 +77,7 @@ class Options:
         self.data_cache: str | None = None
         self.no_data = False
         self.verbose = False
+        self.help_env_creation = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog=PROG,
-        usage=f"{PROG} [-e ENV] [-d DIR] [-w SECS] [options] [--] COMMAND [ARGS...]",
+        usage=f"{PROG} [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]",
         description=_DESCRIPTION,
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -92,11 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         "-e", "--environment", metavar="ENV", help="environment tarball or unpacked folder"
     )
     parser.add_argument(
-        "-d",
+        "-d",  # never reaches argparse: _split spells it --unpack-to or --debug
         "-u",
         "--unpack-to",
         metavar="DIR",
-        help="unpack into DIR (created if missing), keep it, share it with simultaneous runs",
+        help="unpack into DIR (created if missing), keep it, share it with simultaneous runs;"
+        " also -d DIR (CCTools 7.3); -d alone, before an option or with -u, is --debug",
     )
     parser.add_argument(
         "-w",
@@ -115,7 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-data", action="store_true", help="do not fetch the data the spec names"
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="say what is being done")
+    parser.add_argument(
+        "-v", "--verbose", "--debug", action="store_true", help="say what is being done"
+    )
+    parser.add_argument(
+        "--help-env-creation",
+        action="store_true",
+        help="say how to make an environment tarball, and exit",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -124,26 +138,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit status.
 
     With an unpack folder, success does not return: the process becomes the command.
+    Without COMMAND, the environment is only prepared (DIR unpacked, or the tarball checked).
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == [_FINALIZE]:
+        return _guarded(lambda: _finalize_extracted(args[1:]))
     options, command = _split(args)
     parsed = _quick_parse(options)
-    if parsed is None or not command or (parsed.environment is None and parsed.unpack_to is None):
+    if parsed is None or (parsed.environment is None and parsed.unpack_to is None):
         full = _full_parse(options, command)
         if isinstance(full, int):
             return full
         parsed = full
+    return _guarded(lambda: _run(parsed, command))
+
+
+def _guarded(action: Callable[[], int]) -> int:
     try:
-        return _run(parsed, command)
+        return action()
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        from poncho_spec import PonchoError
+        from poncho_run.errors import PonchoError
 
         if not isinstance(exc, PonchoError):
             raise
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return int(getattr(exc, "exit_status", 1))
+
+
+# The shell front end, on a worker with no python3, extracts the archive with tar (under
+# the lock, into the sibling folder, reached through the link DIR) and then runs this with
+# the environment's own python: check what tar wrote, relocate, compute the activation,
+# write the state (pending: the front end renames and publishes, as unpack does).
+_FINALIZE = "--poncho-finalize-extracted"
+
+
+def _finalize_extracted(args: list[str]) -> int:
+    from poncho_run.errors import RunError
+    from poncho_run.identity import ArchiveHasher
+    from poncho_run.unpack import check_extracted, finalize
+
+    verbose = args[-1:] == ["-v"]
+    if verbose:
+        args = args[:-1]
+    if len(args) != 2:
+        raise RunError(f"usage: {_FINALIZE} DIR ARCHIVE [-v] (internal)")
+    _configure_logging(verbose)
+    hasher = ArchiveHasher(args[1]).start()
+    check_extracted(args[0])
+    finalize(args[0], pending=True, archive=hasher.result())
+    return 0
 
 
 def entrypoint() -> None:
@@ -154,19 +199,31 @@ def entrypoint() -> None:
 def _run(args: Options, command: list[str]) -> int:
     from poncho_run.api import open_ready
 
+    if args.help_env_creation:
+        print(_ENV_CREATION)
+        return 0
     environment_is_folder = args.environment is not None and os.path.isdir(args.environment)
     # The warm path: a ready folder; no lock, no tarball, nothing else imported.
     folder = args.environment if environment_is_folder else args.unpack_to
-    if folder is not None and not (environment_is_folder and args.unpack_to is not None):
+    if command and folder is not None and not (environment_is_folder and args.unpack_to):
         ready = open_ready(folder)
         if ready is not None and (args.no_data or not ready.has_data):
+            if args.environment is not None and not environment_is_folder:
+                from poncho_run.unpack import check_archive
+
+                check_archive(folder, args.environment, ready.state)
             ready.exec(command, data=False)
     _configure_logging(args.verbose)
     from poncho_run.api import prepare, run
 
     if args.unpack_to is not None or environment_is_folder:
         prepared = prepare(args.environment, args.unpack_to, args.wait)
+        if not command:
+            return 0
         prepared.exec(command, data=not args.no_data, data_cache=args.data_cache)
+    if not command:
+        with prepare(args.environment, None, args.wait):
+            return 0
     return run(
         args.environment,
         command,
@@ -176,17 +233,55 @@ def _run(args: Options, command: list[str]) -> int:
     )
 
 
+_ENV_CREATION = """\
+An environment tarball is made on the submit side, where the program runs:
+
+  poncho_package_analyze my_script.py spec.json   # the imports of the script -> a spec
+  poncho_package_create spec.json env.tar.gz       # the spec -> a relocatable tarball
+
+or from an existing conda environment (a folder or a name):
+
+  poncho_package_create /path/to/conda/env env.tar.gz
+
+A plain `conda pack -o env.tar.gz` tarball works too. Ship env.tar.gz and this script with
+each task, then run: poncho_package_run -e env.tar.gz -u DIR -- COMMAND ARGS..."""
+
+
 def _split(argv: list[str]) -> tuple[list[str], list[str]]:
-    """Split `argv` into the options and COMMAND ARGS... (from the first non-option)."""
+    """Split `argv` into the options and COMMAND ARGS... (from the first non-option, or
+    after ``--``), and spell CCTools' ``-d`` as what it means: ``-d DIR`` (the 7.3.2 manual)
+    is ``--unpack-to DIR``; ``-d`` alone (today's runner), before another option, or beside
+    ``-u/--unpack-to``, is ``--debug``."""
+    with_unpack_to = False
+    index = 0
+    while index < len(argv):  # first pass, -d taken as a flag: is -u given?
+        arg = argv[index]
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            break
+        if arg in _UNPACK_TO or arg.startswith(("--unpack-to=", "-u")):
+            with_unpack_to = True
+        index += 2 if arg in _VALUE_OPTIONS else 1
+    options: list[str] = []
     index = 0
     while index < len(argv):
         arg = argv[index]
         if arg == "--":
-            return argv[:index], argv[index + 1 :]
+            return options, argv[index + 1 :]
         if not arg.startswith("-") or arg == "-":
             break
-        index += 2 if arg in _VALUE_OPTIONS else 1
-    return argv[:index], argv[index:]
+        if arg == "-d":
+            value = argv[index + 1] if index + 1 < len(argv) else "-"
+            if with_unpack_to or value.startswith("-"):
+                options.append("--debug")
+                index += 1
+            else:
+                options += ["--unpack-to", value]
+                index += 2
+            continue
+        width = 2 if arg in _VALUE_OPTIONS else 1
+        options += argv[index : index + width]
+        index += width
+    return options, argv[index:]
 
 
 def _quick_parse(options: list[str]) -> Options | None:
@@ -231,8 +326,10 @@ def _full_parse(options: list[str], command: list[str]) -> Options | int:
     parser = build_parser()
     try:
         namespace = parser.parse_args(options)
-        if not command:
-            parser.error("missing COMMAND to run")
+        if namespace.help_env_creation:
+            parsed = Options()
+            parsed.help_env_creation = True
+            return parsed
         if namespace.environment is None and namespace.unpack_to is None:
             parser.error("give an environment (-e ENV), an unpack folder (-d DIR), or both")
     except SystemExit as exc:

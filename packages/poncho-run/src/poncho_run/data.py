@@ -33,8 +33,22 @@ def spec_has_data(prefix: str) -> bool:
     path = Path(prefix, SPEC_PATH)
     if not path.is_file():
         return False
+    try:
+        import poncho_spec  # noqa: F401
+    except ImportError:  # the engine of a copied poncho_package_run: read the keys only
+        return _names_data(path)
     spec = _load(path)
     return bool(spec.git or spec.http)
+
+
+def _names_data(path: Path) -> bool:
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise RunError(f"the environment's spec is not valid: {path}: {exc}") from exc
+    return isinstance(data, dict) and any(data.get(key) for key in ("git", "http"))
 
 
 @contextmanager
@@ -44,16 +58,17 @@ def data_environ(
     """Fetch the data the spec of `prefix` names and yield ``{VAR: path}``, holding the
     cache's in-use locks until the block ends (with `inheritable`, also in a program this
     process ``exec``s). Yields {} for an environment without data."""
-    path = Path(prefix, SPEC_PATH)
-    if not path.is_file():
+    if not spec_has_data(prefix):
         yield {}
         return
-    spec = _load(path)
-    if not (spec.git or spec.http):
-        yield {}
-        return
-    from poncho_fetch import DataCache
-
+    try:
+        from poncho_fetch import DataCache
+    except ImportError as exc:
+        raise RunError(
+            f"{prefix}: its spec names data (git/http) to fetch, and poncho-fetch is not "
+            "installed with this Python: pip install poncho-run, or run with --no-data"
+        ) from exc
+    spec = _load(Path(prefix, SPEC_PATH))
     with DataCache(cache_dir).using(spec, inheritable=inheritable) as env:
         yield dict(env)
 

@@ -8,27 +8,38 @@ shell does), every other poncho-run error 1.
 
 from __future__ import annotations
 
-from poncho_spec import PonchoError
+try:
+    from poncho_spec import PonchoError
+except ImportError:  # the engine carried inside a copied poncho_package_run: stdlib only
+
+    class PonchoError(Exception):  # type: ignore[no-redef]
+        """Stand-in for `poncho_spec.PonchoError` where poncho-spec is not installed."""
+
 
 __all__ = [
     "EXIT_CANNOT_EXECUTE",
     "EXIT_ERROR",
     "EXIT_LOCK_TIMEOUT",
     "EXIT_NOT_FOUND",
+    "EXIT_WRONG_ARCHIVE",
     "CommandNotExecutable",
     "CommandNotFound",
     "EnvironmentNotFound",
     "LockTimeout",
+    "PonchoError",
     "RunError",
     "UnpackError",
     "UnsafeArchive",
     "UnsupportedArchive",
+    "WrongArchive",
 ]
 
 EXIT_ERROR = 1
 EXIT_LOCK_TIMEOUT = 75
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
+#: DIR was unpacked from another archive than the one given.
+EXIT_WRONG_ARCHIVE = 65
 
 
 class RunError(PonchoError):
@@ -107,3 +118,25 @@ class CommandNotExecutable(RunError, PermissionError):
 
     def __reduce__(self) -> tuple[type[CommandNotExecutable], tuple[str, str]]:
         return (type(self), (self.command, self.reason))
+
+
+class WrongArchive(RunError, ValueError):
+    """The folder was unpacked from another archive than the one given."""
+
+    exit_status = EXIT_WRONG_ARCHIVE
+
+    def __init__(self, folder: str, archive: str, recorded: str) -> None:
+        self.folder = folder
+        self.archive = archive
+        self.recorded = recorded
+        super().__init__(
+            f"{folder}: was unpacked from {recorded}, not from {archive} (another archive); "
+            "give another folder (-u DIR) for this environment"
+        )
+
+    def __reduce__(self) -> tuple[type[WrongArchive], tuple[str, str, str]]:
+        return (type(self), (self.folder, self.archive, self.recorded))
+
+
+class NotAnEnvironment(RunError, ValueError):
+    """An unpack folder that is not empty and holds no conda environment."""

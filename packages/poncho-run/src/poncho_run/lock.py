@@ -1,22 +1,32 @@
 """The lock that lets many runs on one node share one unpack folder.
 
-The lock is a portalocker (``flock``) lock on the file ``<DIR>.poncho.lock`` next to the
-folder, not inside it: the folder itself is replaced by a rename when it is unpacked. The
-lock file stays after use (removing a lock file others may have open is a race). The kernel
-releases the lock when its holder dies, even by SIGKILL.
+The lock is an ``flock`` lock on the file ``<DIR>.poncho.lock`` next to the folder, not
+inside it: the folder itself is replaced by a rename when it is unpacked. ``flock(1)``
+takes the same lock, so the shell front end of ``poncho_package_run`` (on a worker with no
+Python) and this module exclude each other. The lock file stays after use (removing a lock
+file others may have open is a race). The kernel releases the lock when its holder dies,
+even by SIGKILL.
+
+The lock file is opened without following a symbolic link and must be a regular file: on
+a shared scratch folder, a link planted in its place must not make us create or write a
+file elsewhere. Its descriptor is close-on-exec: the command run afterwards does not keep
+the folder locked.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from poncho_run.errors import LockTimeout
+from poncho_run.errors import LockTimeout, UnpackError
 
-__all__ = ["LOCK_SUFFIX", "folder_lock", "lock_path"]
+__all__ = ["LOCK_SUFFIX", "folder_lock", "lock_path", "open_lock_file"]
 
 LOCK_SUFFIX = ".poncho.lock"
 
@@ -30,6 +40,31 @@ def lock_path(folder: str) -> str:
     return os.path.normpath(folder) + LOCK_SUFFIX
 
 
+def open_lock_file(path: str) -> int:
+    """Open (creating it 0666 & ~umask) the lock file `path` and return its descriptor.
+
+    Raises `UnpackError` if it is a symbolic link or not a regular file, `OSError` if it
+    cannot be opened (e.g. `PermissionError` in a folder one cannot write).
+    """
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnpackError(f"{path}: the lock file is a symbolic link; refusing it") from exc
+        if exc.errno not in (errno.EACCES, errno.EROFS):
+            raise
+        # A read-only lock file (made by another user) still locks: flock needs no write.
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY)
+        except OSError:
+            raise exc from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UnpackError(f"{path}: the lock file is not a regular file; refusing it")
+    return fd
+
+
 @contextmanager
 def folder_lock(
     folder: str, wait: float, *, done: Callable[[], bool] | None = None
@@ -41,18 +76,17 @@ def folder_lock(
     and the context yields False (the other holder already did the work). Opening the lock
     file can raise `OSError` (e.g. `PermissionError` in a folder one cannot write).
     """
-    import portalocker
-
     path = lock_path(folder)
-    with open(path, "a") as handle:
+    fd = open_lock_file(path)
+    try:
         deadline = time.monotonic() + wait
         interval = _FIRST_POLL
         logged = False
         while True:
             try:
-                portalocker.lock(handle, portalocker.LOCK_EX | portalocker.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
-            except portalocker.exceptions.LockException:
+            except BlockingIOError:
                 pass
             if done is not None and done():
                 yield False
@@ -70,4 +104,6 @@ def folder_lock(
         try:
             yield True
         finally:
-            portalocker.unlock(handle)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

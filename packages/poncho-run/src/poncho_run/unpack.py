@@ -27,6 +27,7 @@ import errno
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,14 @@ from poncho_run.extract import extract
 from poncho_run.lock import folder_lock
 from poncho_run.relocate import relocate
 
-__all__ = ["TEMP_INFIX", "ensure_ready", "finalize", "unpack_into"]
+__all__ = [
+    "TEMP_INFIX",
+    "check_archive",
+    "check_extracted",
+    "ensure_ready",
+    "finalize",
+    "unpack_into",
+]
 
 TEMP_INFIX = ".poncho-tmp-"
 
@@ -46,14 +54,49 @@ _log = logging.getLogger(__name__)
 
 
 def ensure_ready(
-    archive: str | None, folder: str, wait: float, *, use_programs: bool = True
+    archive: str | None,
+    folder: str,
+    wait: float,
+    *,
+    use_programs: bool = True,
+    require_env: bool = False,
 ) -> dict[str, Any]:
     """Make `folder` a ready environment (unpacking `archive` if it is missing or empty)
-    and return its state. `archive` may be None when the folder is expected to be full."""
+    and return its state. `archive` may be None when the folder is expected to be full.
+
+    A folder unpacked from another archive than `archive` raises `WrongArchive`; with
+    `require_env` (an unpack folder, not an environment given as a folder), a full folder
+    that holds no conda environment raises `NotAnEnvironment` and nothing is written in it.
+    """
     folder = os.path.abspath(folder)  # noqa: PTH100 (not resolve(): keep the user's links)
     state = _state.read_state(folder)
-    if state is not None:
-        return state
+    if state is None:
+        state = _prepare(archive, folder, wait, use_programs, require_env)
+    if archive is not None:
+        check_archive(folder, archive, state)
+    return state
+
+
+def check_archive(folder: str, archive: str, state: Mapping[str, Any]) -> None:
+    """Raise `WrongArchive` if `folder` (whose state is `state`) was unpacked from another
+    archive than `archive`. Folders whose origin is not recorded pass."""
+    from poncho_run import identity
+    from poncho_run.errors import WrongArchive
+
+    recorded = state.get("archive")
+    if not isinstance(recorded, dict) or not os.path.isfile(archive):  # noqa: PTH113
+        return
+    try:
+        same = identity.matches(archive, recorded)
+    except OSError as exc:
+        raise RunError(f"{archive}: cannot read: {exc.strerror or exc}") from exc
+    if not same:
+        raise WrongArchive(folder, archive, str(recorded.get("path", "another archive")))
+
+
+def _prepare(
+    archive: str | None, folder: str, wait: float, use_programs: bool, require_env: bool
+) -> dict[str, Any]:
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise RunError(f"{folder}: exists and is not a folder")
@@ -78,27 +121,45 @@ def ensure_ready(
                 )
                 return _compute_state(folder)
             raise UnpackError(f"cannot lock {folder}: {exc.strerror or exc}") from exc
-        return _ensure_locked(archive, folder, use_programs)
+        return _ensure_locked(archive, folder, use_programs, require_env)
     raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 
-def _ensure_locked(archive: str | None, folder: str, use_programs: bool) -> dict[str, Any]:
+def _ensure_locked(
+    archive: str | None, folder: str, use_programs: bool, require_env: bool
+) -> dict[str, Any]:
     state = _state.read_state(folder)
     if state is not None:
         return state
     _remove_leftovers(folder)
+    if _state.publish_state(folder):
+        # Renamed into place by a run killed before it published the state.
+        state = _state.read_state(folder)
+        if state is not None:
+            return state
     if _is_full(folder):
+        if require_env and not _holds_env(folder):
+            from poncho_run.errors import NotAnEnvironment
+
+            raise NotAnEnvironment(
+                f"{folder}: is not empty and holds no conda environment (no conda-meta/, no "
+                "bin/python); give an empty or new folder (-u DIR), or -e DIR for an "
+                "unpacked environment"
+            )
         _log.info("%s: full but not prepared by poncho-run; using its content as it is", folder)
         return finalize(folder)
     if archive is None:
         raise EnvironmentNotFound(
             f"{folder}: is empty or missing, and no environment (-e) was given"
         )
+    from poncho_run.identity import ArchiveHasher
+
     temp = _make_sibling(folder)
     try:
         _log.info("unpacking %s into %s", archive, folder)
+        hasher = ArchiveHasher(archive).start()  # on another core, while extracting
         extract(archive, temp, use_programs=use_programs)
-        return _finalize_and_move(temp, folder)
+        return _finalize_and_move(temp, folder, hasher.result())
     except BaseException:
         if Path(folder).is_symlink() and str(Path(folder).readlink()) == temp:
             Path(folder).unlink()
@@ -106,7 +167,9 @@ def _ensure_locked(archive: str | None, folder: str, use_programs: bool) -> dict
         raise
 
 
-def _finalize_and_move(temp: str, folder: str) -> dict[str, Any]:
+def _finalize_and_move(
+    temp: str, folder: str, archive: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """`finalize` the environment unpacked in `temp` as if it were at `folder`, then move it
     there. conda-unpack takes the prefix from its own path, so it runs through a symbolic
     link `folder` -> `temp`; the link is then replaced by the folder itself (a rename):
@@ -118,10 +181,14 @@ def _finalize_and_move(temp: str, folder: str) -> dict[str, Any]:
         path.symlink_to(temp)
     except OSError as exc:
         raise UnpackError(f"cannot create {folder}: {exc.strerror or exc}") from exc
-    state = finalize(folder)
+    # The state stays pending until the rename: a run that saw it through the link would
+    # take the folder as ready and could exec a command from it between the unlink and the
+    # rename below (the 126/127 of issue 10).
+    state = finalize(folder, pending=True, archive=archive)
     try:
         path.unlink()
         Path(temp).rename(folder)
+        _state.publish_state(folder)
     except OSError as exc:
         raise UnpackError(
             f"cannot move the unpacked environment into {folder}: {exc.strerror or exc}"
@@ -136,17 +203,22 @@ def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict
     return finalize(folder)
 
 
-def finalize(folder: str) -> dict[str, Any]:
+def finalize(
+    folder: str, *, pending: bool = False, archive: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Relocate the environment at `folder`, compute its activation, write its state file
-    (last) and return the state."""
+    (last; with `pending`, not yet published: see `_state.write_state`) and return the
+    state. `archive` is the identity of the archive it came from (`poncho_run.identity`)."""
     relocated = relocate(folder)
     state = _compute_state(folder)
     state["relocated"] = relocated
+    if archive:
+        state["archive"] = archive
     try:
-        _state.write_state(folder, state)
+        _state.write_state(folder, state, pending=pending)
     except OSError as exc:
         raise UnpackError(f"{folder}: cannot write the state file: {exc.strerror or exc}") from exc
-    return _state.read_state(folder) or state
+    return {"state_version": _state.STATE_VERSION, **state}
 
 
 def _compute_state(folder: str) -> dict[str, Any]:
@@ -157,6 +229,13 @@ def _compute_state(folder: str) -> dict[str, Any]:
         "activation": compute_activation(folder),
         "data": spec_has_data(folder),
     }
+
+
+def _holds_env(folder: str) -> bool:
+    """Whether `folder` looks like a conda environment (conda-meta/ or bin/python)."""
+    return os.path.isdir(os.path.join(folder, "conda-meta")) or os.path.lexists(  # noqa: PTH112, PTH118
+        os.path.join(folder, "bin", "python")  # noqa: PTH118
+    )
 
 
 def _is_full(folder: str) -> bool:
@@ -199,3 +278,31 @@ def _make_sibling(folder: str) -> str:
             continue
         return str(temp)
     raise UnpackError(f"cannot create a temporary folder next to {folder}")  # pragma: no cover
+
+
+def check_extracted(folder: str) -> None:
+    """Check a tree that ``tar`` extracted (the shell front end's path on a worker with no
+    python3) as `extract` checks members: no device file, FIFO or socket, no symbolic link
+    resolving outside `folder`; setuid/setgid/sticky bits are dropped. Raises
+    `UnsafeArchive` naming the first offending path (relative to `folder`)."""
+    import stat
+
+    from poncho_run.errors import UnsafeArchive
+
+    # str paths and os calls: this walks every file of the environment.
+    root = os.path.realpath(folder)
+    for current, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(current, name)  # noqa: PTH118
+            rel = os.path.relpath(path, root)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                target = os.path.realpath(path)
+                if os.path.commonpath([root, target]) != root:
+                    raise UnsafeArchive(rel, f"symbolic link points outside the folder ({target})")
+            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                raise UnsafeArchive(rel, "device file")
+            elif stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+                raise UnsafeArchive(rel, "FIFO or socket")
+            elif info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o777)  # noqa: PTH101

@@ -1,0 +1,67 @@
+"""Wheel build hook: the ``poncho_package_run`` script (and its old name
+``python_package_run``), a POSIX sh front end followed by a zip of the poncho_run engine.
+
+Work Queue, the TaskVine factories, Parsl and coffea copy this one file into each task's
+sandbox, where neither poncho nor the venv exists. ``python3 FILE ARGS`` runs the zip
+(Python finds a zip archive at the end of any file); sh reads only the text before it.
+The zip holds the stdlib-only modules of poncho_run (not the Dask plugin).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+NAMES = ("poncho_package_run", "python_package_run")
+
+_MAIN = b"""\
+# The engine of a copied poncho_package_run: `python3 poncho_package_run ARGS`.
+import sys
+
+from poncho_run.cli import main
+
+sys.exit(main())
+"""
+# Fixed, so that the same sources give the same script.
+_DATE = (2020, 1, 1, 0, 0, 0)
+
+
+def build_script(root: Path, output: Path) -> Path:
+    """Write the runner script for the package at `root` to `output` (mode 0755)."""
+    front = (root / "scripts" / "poncho_package_run.sh").read_bytes()
+    package = root / "src" / "poncho_run"
+    buffer = io.BytesIO(front)
+    buffer.seek(0, io.SEEK_END)
+    # Appending to a file that is not a zip: offsets count from the start of the file.
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(zipfile.ZipInfo("__main__.py", _DATE), _MAIN)
+        for path in sorted(package.rglob("*.py")):
+            rel = path.relative_to(package)
+            if rel.parts[0] in ("_dask", "dask.py") or "__pycache__" in rel.parts:
+                continue
+            info = zipfile.ZipInfo(f"poncho_run/{rel.as_posix()}", _DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    output.write_bytes(buffer.getvalue())
+    output.chmod(0o755)
+    return output
+
+
+class RunnerScriptHook(BuildHookInterface):  # type: ignore[type-arg]
+    """Adds the runner script under both names to the wheel's scripts."""
+
+    PLUGIN_NAME = "custom"
+
+    def initialize(self, version: str, build_data: dict[str, Any]) -> None:
+        if self.target_name != "wheel":
+            return
+        folder = Path(tempfile.mkdtemp(prefix="poncho-run-script-"))
+        for name in NAMES:
+            script = build_script(Path(self.root), folder / name)
+            build_data["shared_scripts"][os.fspath(script)] = name

@@ -1,0 +1,390 @@
+#!/bin/sh
+# poncho_package_run [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]
+#
+# Runs COMMAND in a packed Poncho/conda-pack environment. This one file is what pip installs
+# and what Work Queue, TaskVine factories, Parsl and coffea copy into each task's sandbox:
+# a POSIX sh front end, followed by a zip archive that holds poncho-run's Python engine
+# (`python3 THIS_FILE ARGS` runs it). sh never reads past the last line of the text.
+#
+# - Warm run (DIR ready): pure sh. Source DIR/.poncho-run/state.sh, apply the stored
+#   activation, exec COMMAND. No Python starts besides COMMAND.
+# - Cold run: the engine, run by the first Python >= 3.10 found ($PONCHO_RUN_PYTHON,
+#   python3, python), unpacks under the lock and execs COMMAND.
+# - No Python on the worker: tar extracts into the sibling folder under flock(1), then the
+#   environment's own bin/python runs the engine to check, relocate and compute the
+#   activation; the sibling is renamed to DIR as the engine does it.
+#
+# The on-disk protocol for DIR is the same on every path (docs/dev/contracts.md): lock
+# file DIR.poncho.lock (flock), sibling DIR.poncho-tmp-*, temporary link DIR -> sibling
+# while relocating, state written pending in the sibling, rename, then the state published.
+
+prog=${0##*/}
+case $prog in
+    python_package_run | poncho_package_run) ;;
+    *) prog=poncho_package_run ;;
+esac
+self=$0
+
+die() {
+    printf '%s: error: %s\n' "$prog" "$1" >&2
+    exit "${2:-1}"
+}
+
+say() {
+    if [ -n "$debug" ]; then
+        printf '%s: %s\n' "$prog" "$1" >&2
+    fi
+}
+
+usage() {
+    printf 'usage: %s [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]\n' "$prog" >&2
+    if [ -n "${1-}" ]; then
+        printf '%s: error: %s\n' "$prog" "$1" >&2
+    fi
+    exit 2
+}
+
+# Sets env, dir, wait, debug, nodata, odd (an option only the engine handles) and nopts
+# (how many arguments are options). -d DIR is the CCTools 7.3.2 spelling of -u DIR; -d
+# alone, before another option or beside -u/--unpack-to, is today's CCTools --debug.
+parse() {
+    has_u=
+    skip=
+    for a do
+        if [ -n "$skip" ]; then
+            skip=
+            continue
+        fi
+        case $a in
+            --) break ;;
+            -u | --unpack-to) has_u=1 skip=1 ;;
+            -u?* | --unpack-to=*) has_u=1 ;;
+            -e | --environment | -w | --wait-for-lock | --data-cache) skip=1 ;;
+            -*) ;;
+            *) break ;;
+        esac
+    done
+    nopts=0
+    while [ "$#" -gt 0 ]; do
+        case $1 in
+            --)
+                nopts=$((nopts + 1))
+                return
+                ;;
+            -e | --environment | -u | --unpack-to | -w | --wait-for-lock)
+                [ "$#" -ge 2 ] || usage "argument $1: expected one argument"
+                case $1 in
+                    -e | --environment) env=$2 ;;
+                    -u | --unpack-to) dir=$2 ;;
+                    *) wait=$2 ;;
+                esac
+                nopts=$((nopts + 2))
+                shift 2
+                ;;
+            --environment=*) env=${1#*=} nopts=$((nopts + 1)) && shift ;;
+            --unpack-to=*) dir=${1#*=} nopts=$((nopts + 1)) && shift ;;
+            --wait-for-lock=*) wait=${1#*=} nopts=$((nopts + 1)) && shift ;;
+            -e?*) env=${1#-e} nopts=$((nopts + 1)) && shift ;;
+            -u?*) dir=${1#-u} nopts=$((nopts + 1)) && shift ;;
+            -w?*) wait=${1#-w} nopts=$((nopts + 1)) && shift ;;
+            -d)
+                if [ -n "$has_u" ] || [ "$#" -lt 2 ]; then
+                    debug=1
+                    nopts=$((nopts + 1))
+                    shift
+                else
+                    case $2 in
+                        -*)
+                            debug=1
+                            nopts=$((nopts + 1))
+                            shift
+                            ;;
+                        *)
+                            dir=$2
+                            nopts=$((nopts + 2))
+                            shift 2
+                            ;;
+                    esac
+                fi
+                ;;
+            -v | --verbose | --debug) debug=1 nopts=$((nopts + 1)) && shift ;;
+            --no-data) nodata=1 nopts=$((nopts + 1)) && shift ;;
+            -*)
+                odd=$1
+                return
+                ;;
+            *) return ;;
+        esac
+    done
+}
+
+# Hand the original command line to the engine, run by the first suitable Python.
+engine() {
+    for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} python3 python; do
+        if command -v "$py" >/dev/null 2>&1 &&
+            "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+            exec "$py" -E -s "$self" "$@"
+        fi
+    done
+    if [ -n "$dir" ] && [ -x "$dir/bin/python" ]; then
+        exec "$dir/bin/python" -E -s "$self" "$@"
+    fi
+    return 1
+}
+
+# What `conda activate PREFIX` sets before its scripts (poncho_run.activate.activate_base).
+activate_base() {
+    unset PYTHONPATH PYTHONHOME
+    _bin=$1/bin
+    _old=${CONDA_PREFIX-}
+    _oldbin=
+    if [ -n "$_old" ]; then
+        _oldbin=$_old/bin
+    fi
+    _rest=${PATH-/bin:/usr/bin}:
+    PATH=$_bin
+    while [ -n "$_rest" ]; do
+        _d=${_rest%%:*}
+        _rest=${_rest#*:}
+        if [ "$_d" != "$_bin" ] && { [ -z "$_oldbin" ] || [ "$_d" != "$_oldbin" ]; }; then
+            PATH=$PATH:$_d
+        fi
+    done
+    export PATH
+    if [ "$_old" != "$1" ]; then
+        _level=${CONDA_SHLVL:-0}
+        case $_level in
+            '' | *[!0-9]*) _level=0 ;;
+        esac
+        if [ -n "$_old" ]; then
+            eval "CONDA_PREFIX_$_level=\$_old; export CONDA_PREFIX_$_level"
+        fi
+        CONDA_SHLVL=$((_level + 1))
+    fi
+    : "${CONDA_SHLVL=1}"
+    CONDA_PREFIX=$1
+    CONDA_DEFAULT_ENV=$1
+    CONDA_PROMPT_MODIFIER="(${1##*/}) "
+    export CONDA_SHLVL CONDA_PREFIX CONDA_DEFAULT_ENV CONDA_PROMPT_MODIFIER
+}
+
+# Load DIR's shell state; true if DIR is ready and the run needs no Python (no data).
+ready() {
+    _poncho_state=
+    _poncho_data=
+    _poncho_archive_size=
+    if [ -f "$dir/.poncho-run/state.sh" ] && [ -f "$dir/.poncho-run/state.json" ]; then
+        # shellcheck source=/dev/null
+        . "$dir/.poncho-run/state.sh" 2>/dev/null || return 1
+    fi
+    [ "$_poncho_state" = 1 ] && { [ "$_poncho_data" = 0 ] || [ -n "$nodata" ]; }
+}
+
+# Whether ENV is the archive DIR was unpacked from (state loaded by `ready`): 0 yes (or
+# nothing to compare), 1 cannot tell here (the engine will); exits 65 when it is another
+# one. Size and mtime decide when they are equal; another mtime (a copy) needs the sha256.
+same_archive() {
+    if [ -z "$env" ] || [ ! -f "$env" ] || [ -z "${_poncho_archive_size-}" ]; then
+        return 0
+    fi
+    _st=$(stat -L -c '%s %Y' -- "$env" 2>/dev/null) || return 1
+    if [ "${_st% *}" = "$_poncho_archive_size" ]; then
+        if [ "${_st#* }" = "${_poncho_archive_mtime-}" ]; then
+            return 0
+        fi
+        command -v sha256sum >/dev/null 2>&1 || return 1
+        _sum=$(sha256sum <"$env") || return 1
+        if [ "${_sum%% *}" = "${_poncho_archive_sha256-}" ]; then
+            return 0
+        fi
+    fi
+    die "$dir: was unpacked from ${_poncho_archive_path:-another archive}, not from $env (another archive); give another folder (-u DIR) for this environment" 65
+}
+
+# Replace this process with COMMAND in the environment at DIR (state loaded by `ready`).
+run_ready() {
+    if [ "$#" -eq 0 ]; then
+        exit 0
+    fi
+    activate_base "$dir"
+    _poncho_prefix=$dir
+    _poncho_apply
+    case $1 in
+        *.py)
+            if [ -f "$1" ] && [ ! -x "$1" ]; then
+                if [ -e "$dir/bin/python" ]; then
+                    set -- "$dir/bin/python" "$@"
+                else
+                    set -- python "$@"
+                fi
+            fi
+            ;;
+    esac
+    if ! command -v -- "$1" >/dev/null 2>&1; then
+        die "$1: command not found in the environment" 127
+    fi
+    exec "$@"
+}
+
+# Unpack ENV into DIR with tar, under the lock, for a worker with no python3.
+unpack_with_tar() {
+    command -v flock >/dev/null 2>&1 || die "$dir: no python3 and no flock(1) on this worker to lock it"
+    command -v tar >/dev/null 2>&1 || die "$dir: no python3 and no tar on this worker to unpack $env"
+    _parent=${dir%/*}
+    mkdir -p -- "${_parent:-/}" || die "cannot create ${_parent:-/}"
+    _lock=$dir.poncho.lock
+    if [ -L "$_lock" ]; then
+        die "$_lock: the lock file is a symbolic link; refusing it"
+    fi
+    if ! { exec 9>>"$_lock"; } 2>/dev/null; then
+        exec 9<"$_lock" || die "cannot lock $dir: cannot open $_lock"
+    fi
+    if [ ! -f "$_lock" ] || [ -L "$_lock" ]; then
+        die "$_lock: the lock file is not a regular file; refusing it"
+    fi
+    if ! flock -n 9; then
+        say "waiting up to $wait s for the lock on $dir (held by another run)"
+        flock -w "$wait" 9 || die "$dir: still being unpacked by another process after waiting $wait s (lock $_lock); try again later or raise --wait-for-lock" 75
+    fi
+    if ready; then
+        same_archive || die "$dir: cannot check that $env is the archive it was unpacked from"
+        exec 9>&-
+        return 0
+    fi
+    # Leftovers of runs killed while unpacking (we hold the lock: nobody owns them).
+    if [ -L "$dir" ]; then
+        case $(readlink -- "$dir") in
+            "$dir.poncho-tmp-"*) rm -f -- "$dir" ;;
+        esac
+    fi
+    for _stale in "$dir.poncho-tmp-"*; do
+        if [ -d "$_stale" ] && [ ! -L "$_stale" ]; then
+            say "removing $_stale, left by an interrupted unpack"
+            rm -rf -- "$_stale"
+        fi
+    done
+    _sdir=$dir/.poncho-run
+    if [ -f "$_sdir/state.json.pending" ]; then
+        # Renamed into place by a run killed before it published the state.
+        if [ -f "$_sdir/state.sh.pending" ]; then
+            mv -f -- "$_sdir/state.sh.pending" "$_sdir/state.sh"
+        fi
+        mv -f -- "$_sdir/state.json.pending" "$_sdir/state.json"
+        exec 9>&-
+        return 0
+    fi
+    if [ -d "$dir" ] && [ -n "$(ls -A -- "$dir")" ]; then
+        die "$dir: holds files but is not prepared, and there is no python3 here to prepare it"
+    fi
+    [ -n "$env" ] || die "$dir: is empty or missing, and no environment (-e) was given"
+    [ -f "$env" ] || die "$env: no such environment file"
+    if [ -d "$dir" ]; then
+        rmdir -- "$dir" || die "cannot create $dir"
+    fi
+    _tmp=$dir.poncho-tmp-$$
+    mkdir -- "$_tmp" || die "cannot create a temporary folder next to $dir"
+    trap 'rm -rf -- "$_tmp"; if [ -L "$dir" ]; then rm -f -- "$dir"; fi' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    trap 'exit 129' HUP
+    say "unpacking $env into $dir (tar: no python3 on this worker)"
+    # GNU tar strips leading /, refuses members with .., and delays links that point
+    # outside; the engine then checks what it wrote (tests-integration checks tar itself).
+    tar -x --no-same-owner -f "$env" -C "$_tmp" ||
+        die "$env: corrupt, truncated or unsafe archive (tar exited with status $?)"
+    ln -s -- "$_tmp" "$dir" || die "cannot create $dir"
+    [ -x "$dir/bin/python" ] || die "$env: the environment has no bin/python, and there is no python3 on this worker"
+    _v=
+    if [ -n "$debug" ]; then
+        _v=-v
+    fi
+    # Through the link: conda-unpack takes the prefix from its own path.
+    "$dir/bin/python" -E -s "$self" --poncho-finalize-extracted "$dir" "$env" $_v || exit
+    if ! rm -f -- "$dir" || ! mv -- "$_tmp" "$dir"; then
+        die "cannot move the unpacked environment into $dir"
+    fi
+    trap - EXIT INT TERM HUP
+    if [ -f "$_sdir/state.sh.pending" ]; then
+        mv -f -- "$_sdir/state.sh.pending" "$_sdir/state.sh"
+    fi
+    mv -f -- "$_sdir/state.json.pending" "$_sdir/state.json" || die "$dir: cannot publish its state"
+    exec 9>&-
+}
+
+env=
+dir=
+wait=300
+debug=
+nodata=
+odd=
+nopts=0
+parse "$@"
+
+# Anything unusual (help, version, --data-cache, errors) is the engine's to answer.
+if [ -n "$odd" ]; then
+    engine "$@"
+    case $odd in
+        -h | --help) usage ;;
+        --help-env-creation)
+            echo "Make the tarball on the submit side: poncho_package_create spec.json env.tar.gz"
+            exit 0
+            ;;
+        *) usage "unrecognized arguments: $odd (or no python3 here to understand it)" ;;
+    esac
+fi
+case $wait in
+    '' | *[!0-9.]* | *.*.* | .) usage "argument -w/--wait-for-lock: invalid seconds value: '$wait'" ;;
+esac
+if [ -n "$env" ] && [ -d "$env" ]; then
+    dir=$env # an unpacked environment: used in place
+fi
+if [ -z "$dir" ] && [ -z "$env" ]; then
+    usage "give an environment (-e ENV), an unpack folder (-u DIR), or both"
+fi
+
+if [ -n "$dir" ]; then
+    case $dir in
+        /*) ;;
+        *) dir=$PWD/$dir ;;
+    esac
+    while :; do
+        case $dir in
+            ?*/) dir=${dir%/} ;;
+            *) break ;;
+        esac
+    done
+    if ready && same_archive; then
+        shift "$nopts"
+        run_ready "$@"
+    fi
+fi
+
+engine "$@"
+
+# No Python on this worker: tar, flock and the environment's own interpreter.
+if [ -z "$dir" ]; then
+    _tmpdir=$(mktemp -d "${TMPDIR:-/tmp}/poncho-run-XXXXXXXX") || die "cannot create a temporary folder"
+    dir=$_tmpdir/env
+    (
+        unpack_with_tar
+        ready || die "$dir: prepared, but its activation needs Python to apply"
+        shift "$nopts"
+        if [ "$#" -eq 0 ]; then
+            exit 0
+        fi
+        run_ready "$@"
+    )
+    status=$?
+    rm -rf -- "$_tmpdir"
+    exit "$status"
+fi
+unpack_with_tar
+if ready; then
+    shift "$nopts"
+    run_ready "$@"
+fi
+if [ -x "$dir/bin/python" ]; then
+    exec "$dir/bin/python" -E -s "$self" "$@"
+fi
+die "$dir: its activation or data needs Python, and there is none here"
+# The engine (a zip archive) follows; sh never reaches it: every path above ends in exit.

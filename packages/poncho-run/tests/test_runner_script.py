@@ -1,0 +1,427 @@
+"""The ``poncho_package_run`` script as pip installs it and as CCTools clients copy it: alone
+in a sandbox, with a bare python3 (scenario 1) or no Python at all (scenario 2); its CCTools
+dialects; its pure-sh warm path; the tar path's safety; and the one on-disk protocol shared
+with the Python API (a race between both)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import time
+from pathlib import Path
+
+import pytest
+
+from poncho_run._state import read_state
+from poncho_run_helpers import make_tar, member, script, tree
+
+PACKAGE = Path(__file__).resolve().parents[1]
+FRONT_END = PACKAGE / "scripts" / "poncho_package_run.sh"
+# A Python without poncho (the one the test venv was made from).
+BARE_PYTHON = Path(sys.base_prefix, "bin", "python3")
+# What a worker without Python still has.
+TOOLS = ("sh", "tar", "gzip", "flock", "mkdir", "rm", "mv", "ln", "ls", "readlink", "mktemp",
+         "rmdir", "cat", "env", "sleep", "touch", "stat", "sha256sum")  # fmt: skip
+
+
+def installed_script(name: str = "poncho_package_run") -> Path:
+    path = Path(sysconfig.get_path("scripts"), name)
+    assert path.is_file(), f"{path}: not installed (the wheel's build hook makes it)"
+    return path
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Path:
+    """A task sandbox holding a copy of the installed runner, as Work Queue makes one."""
+    folder = tmp_path / "sandbox"
+    folder.mkdir()
+    shutil.copy2(installed_script(), folder / "poncho_package_run")
+    return folder
+
+
+@pytest.fixture
+def no_python_path(tmp_path: Path) -> str:
+    """A PATH with the usual tools of a worker node and no Python at all."""
+    folder = tmp_path / "worker-bin"
+    folder.mkdir()
+    for tool in TOOLS:
+        found = shutil.which(tool)
+        assert found is not None, tool
+        (folder / tool).symlink_to(found)
+    for tool in ("xz", "bzip2", "zstd"):
+        if (found := shutil.which(tool)) is not None:
+            (folder / tool).symlink_to(found)
+    return str(folder)
+
+
+@pytest.fixture
+def bare_python_path(tmp_path: Path) -> str:
+    """A PATH whose python3 has no poncho (nor poncho-spec, poncho-fetch) installed."""
+    probe = subprocess.run(
+        [BARE_PYTHON, "-c", "import poncho_run"], capture_output=True, check=False
+    )
+    assert probe.returncode != 0, "the base interpreter must not have poncho_run"
+    folder = tmp_path / "py-bin"
+    folder.mkdir()
+    (folder / "python3").symlink_to(BARE_PYTHON)
+    return f"{folder}:/usr/bin:/bin"
+
+
+def bare_env_members(extra: list[tuple[tarfile.TarInfo, bytes | None]] | None = None) -> list:  # type: ignore[type-arg]
+    """A small environment whose bin/python is a Python without poncho (its own
+    interpreter, as far as the runner knows)."""
+    return [
+        member("bin", kind=tarfile.DIRTYPE, mode=0o755),
+        member(
+            "bin/hello",
+            script('echo "hello prefix=$CONDA_PREFIX act=${HAND_ACTIVATED-}"; exit "${1:-0}"'),
+            mode=0o755,
+        ),
+        member("bin/python", script(f'exec {BARE_PYTHON} "$@"'), mode=0o755),
+        member("etc/conda/activate.d/hand.sh", b'export HAND_ACTIVATED="yes:$CONDA_PREFIX"\n'),
+        *(extra or []),
+    ]
+
+
+@pytest.fixture
+def bare_tarball(tmp_path: Path) -> Path:
+    return make_tar(tmp_path / "env.tar.gz", bare_env_members())
+
+
+def run(
+    sandbox: Path, path: str, *argv: str, name: str = "poncho_package_run"
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": path, "HOME": str(sandbox), "TMPDIR": str(sandbox)}
+    return subprocess.run(
+        [f"./{name}", *argv],
+        cwd=sandbox,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def hello(prefix: Path) -> str:
+    return f"hello prefix={prefix} act=yes:{prefix}\n"
+
+
+# -- the file itself -------------------------------------------------------------------------
+
+
+def test_the_installed_script_is_the_front_end_and_carries_the_engine() -> None:
+    data = installed_script().read_bytes()
+    front = FRONT_END.read_bytes()
+    assert data.startswith(front) and data[len(front) : len(front) + 2] == b"PK"
+    assert installed_script("python_package_run").read_bytes() == data
+
+
+def test_the_front_end_is_posix_sh_that_shellcheck_accepts() -> None:
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck); make lint runs it")
+    proc = subprocess.run(
+        ["shellcheck", "-s", "sh", str(FRONT_END)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout
+
+
+# -- scenario 1 and 2 ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_a_copied_runner_unpacks_then_runs_warm(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    shutil.copy(bare_tarball, sandbox / "env.tar.gz")
+    cold = run(sandbox, path, "-e", "env.tar.gz", "-u", "envdir", "-v", "--", "hello", "3")
+    assert (cold.returncode, cold.stdout) == (3, hello(sandbox / "envdir")), cold.stderr
+    assert ("(tar: no python3" in cold.stderr) == (scenario == "no python")
+    assert read_state(str(sandbox / "envdir")) is not None
+    (sandbox / "env.tar.gz").unlink()  # warm: not read
+    warm = run(sandbox, no_python_path, "-e", "env.tar.gz", "-u", "envdir", "--", "hello")
+    assert (warm.returncode, warm.stdout, warm.stderr) == (0, hello(sandbox / "envdir"), "")
+    missing = run(sandbox, no_python_path, "-u", "envdir", "--", "no-such-command")
+    assert missing.returncode == 127 and "no-such-command: command not found" in missing.stderr
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_without_a_folder_a_temporary_one_is_used_and_removed(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    proc = run(sandbox, path, "-e", str(bare_tarball), "hello", "4")
+    assert proc.returncode == 4 and proc.stdout.startswith("hello prefix="), proc.stderr
+    assert sorted(p.name for p in sandbox.iterdir()) == ["poncho_package_run"]
+
+
+def test_the_warm_path_starts_no_python(sandbox: Path, bare_tarball: Path) -> None:
+    ready = run(sandbox, "/usr/bin:/bin", "-e", str(bare_tarball), "-u", "d")
+    assert ready.returncode == 0, ready.stderr
+    # A python3 first on PATH that leaves a trace: the warm run must not start it.
+    trap = sandbox / "trap"
+    trap.mkdir()
+    (trap / "python3").write_text(f"#!/bin/sh\ntouch {sandbox}/python-ran\nexit 9\n")
+    (trap / "python3").chmod(0o755)
+    proc = run(sandbox, f"{trap}:/usr/bin:/bin", "-u", "d", "--", "hello")
+    assert proc.returncode == 0 and not (sandbox / "python-ran").exists(), proc.stderr
+
+
+# -- dialects --------------------------------------------------------------------------------
+
+DIALECTS = {
+    # CCTools 7.3.2 manual: -d DIR
+    "-d DIR": ["-e", "env.tar.gz", "-d", "envdir", "hello"],
+    # coffea: -d is --debug before another option
+    "-d then option": ["-d", "-e", "env.tar.gz", "-u", "envdir", "--", "hello"],
+    # today's CCTools runner: -d beside -u is --debug, even before a non-option
+    "-d with -u": ["-e", "env.tar.gz", "-u", "envdir", "-d", "hello"],
+    "--unpack-to=": ["--environment=env.tar.gz", "--unpack-to=envdir", "--debug", "hello"],
+    "attached": ["-eenv.tar.gz", "-uenvdir", "-w5", "hello"],
+}
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+@pytest.mark.parametrize("dialect", sorted(DIALECTS))
+def test_every_cctools_dialect(
+    dialect: str,
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    shutil.copy(bare_tarball, sandbox / "env.tar.gz")
+    proc = run(sandbox, path, *DIALECTS[dialect])
+    assert (proc.returncode, proc.stdout) == (0, hello(sandbox / "envdir")), proc.stderr
+    debug = dialect in ("-d then option", "-d with -u", "--unpack-to=")
+    assert ("unpacking" in proc.stderr) == debug, proc.stderr
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_no_command_prepares_the_folder_and_exits_0(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    proc = run(sandbox, path, "-e", str(bare_tarball), "-u", "envdir", name="poncho_package_run")
+    assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
+    assert read_state(str(sandbox / "envdir")) is not None
+    again = run(sandbox, path, "-u", "envdir")
+    assert again.returncode == 0, again.stderr
+
+
+def test_the_old_name_and_an_unpacked_folder(
+    sandbox: Path, bare_tarball: Path, no_python_path: str
+) -> None:
+    shutil.copy(sandbox / "poncho_package_run", sandbox / "python_package_run")
+    folder = sandbox / "unpacked"
+    folder.mkdir()
+    with tarfile.open(bare_tarball) as tar:
+        tar.extractall(folder, filter="data")
+    # -e DIR: an unpacked environment, prepared in place (its own python runs the engine).
+    proc = run(sandbox, no_python_path, "-e", "unpacked", "hello", name="python_package_run")
+    assert (proc.returncode, proc.stdout) == (0, hello(folder)), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (["hello"], 2, "give an environment"),
+        (["-e", "x.tar.gz", "-w", "soon", "hello"], 2, "-w/--wait-for-lock"),
+        (["-e"], 2, "expected one argument"),
+        (["--help-env-creation"], 0, ""),
+        (["-e", "missing.tar.gz", "-u", "d", "true"], 1, "missing.tar.gz"),
+    ],
+)
+def test_usage_without_python(
+    argv: list[str], status: int, message: str, sandbox: Path, no_python_path: str
+) -> None:
+    proc = run(sandbox, no_python_path, *argv)
+    assert proc.returncode == status and message in proc.stderr, proc.stderr
+
+
+def test_help_env_creation_with_python(sandbox: Path, bare_python_path: str) -> None:
+    proc = run(sandbox, bare_python_path, "--help-env-creation")
+    assert proc.returncode == 0 and "poncho_package_create" in proc.stdout
+
+
+# -- the tar path's safety -------------------------------------------------------------------
+
+HOSTILE = {
+    "dotdot": [member("../outside/evil", b"x")],
+    "symlink escape": [member("lib/esc", kind=tarfile.SYMTYPE, linkname="../../../outside")],
+    "symlink then file": [
+        member("esc", kind=tarfile.SYMTYPE, linkname="../../outside"),
+        member("esc/evil", b"x"),
+    ],
+    "absolute symlink then file": [
+        member("esc", kind=tarfile.SYMTYPE, linkname="/OUTSIDE"),
+        member("esc/evil", b"x"),
+    ],
+    "hardlink escape": [member("h", kind=tarfile.LNKTYPE, linkname="../../outside/secret")],
+    "device": [member("dev/null2", kind=tarfile.CHRTYPE)],
+    "fifo": [member("fifo", kind=tarfile.FIFOTYPE)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_gnu_tar_path_writes_nothing_outside_and_runs_nothing(
+    case: str, tmp_path: Path, sandbox: Path, no_python_path: str
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("secret")
+    members = HOSTILE[case]
+    for info, _ in members:
+        info.linkname = info.linkname.replace("/OUTSIDE", str(outside))
+    tarball = make_tar(tmp_path / "bad.tar.gz", bare_env_members(members))
+    before = tree(tmp_path)
+    proc = run(sandbox, no_python_path, "-e", str(tarball), "-u", "envdir", "--", "hello")
+    assert proc.returncode != 0 and "hello" not in proc.stdout, (proc.stdout, proc.stderr)
+    assert tree(outside) == {"secret"} and (outside / "secret").read_text() == "secret"
+    assert not (sandbox / "envdir").exists()
+    assert tree(tmp_path) - before <= {
+        "sandbox/envdir.poncho.lock",
+    }, "nothing left but the lock file"
+
+
+# -- one protocol: the shell path and the Python API race on one folder ----------------------
+
+WAIT_FOR_GO = 'go=$1; shift; while [ ! -e "$go" ]; do sleep 0.01; done; exec "$@"'
+API_RACER = """
+import os, sys, time
+from poncho_run import prepare
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.002)
+import logging
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+env = prepare(sys.argv[2], sys.argv[3], wait=60)
+print(env.prefix, sorted(os.listdir(env.prefix)))
+"""
+
+
+def test_the_shell_path_and_the_python_api_share_one_folder(
+    tmp_path: Path, sandbox: Path, no_python_path: str
+) -> None:
+    members = [member(f"lib/pad/f{i}.py", b"x = 1\n" * 50) for i in range(1500)]
+    tarball = make_tar(tmp_path / "env.tar.gz", bare_env_members(members))
+    target = sandbox / "shared"
+    go = tmp_path / "go"
+    shells = [
+        subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                WAIT_FOR_GO,
+                "sh",
+                str(go),
+                "./poncho_package_run",
+                "-v",
+                "-e",
+                str(tarball),
+                "-u",
+                str(target),
+                "--",
+                "hello",
+            ],
+            cwd=sandbox,
+            env={"PATH": no_python_path},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    apis = [
+        subprocess.Popen(
+            [sys.executable, "-c", API_RACER, str(go), str(tarball), str(target)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    time.sleep(0.5)
+    go.touch()
+    results = [(p.wait(120), *p.communicate()) for p in shells + apis]
+    assert [r[0] for r in results] == [0] * 12, results
+    assert [r[1] for r in results[:6]] == [hello(target)] * 6
+    unpackings = sum(err.count("unpacking ") for _, _, err in results)
+    assert unpackings == 1, [err for _, _, err in results]
+    assert sorted(p.name for p in sandbox.iterdir()) == [
+        "poncho_package_run",
+        "shared",
+        "shared.poncho.lock",
+    ]
+    assert len(list((target / "lib" / "pad").iterdir())) == 1500
+
+
+def test_gnu_tar_path_keeps_absolute_members_inside(
+    tmp_path: Path, sandbox: Path, no_python_path: str
+) -> None:
+    """GNU tar strips the leading / (our reader refuses the member): either way nothing is
+    written outside the folder."""
+    outside = tmp_path / "abs-outside"
+    tarball = make_tar(tmp_path / "abs.tar.gz", bare_env_members([member(f"{outside}/evil", b"x")]))
+    proc = run(sandbox, no_python_path, "-e", str(tarball), "-u", "envdir", "--", "hello")
+    assert proc.returncode == 0, proc.stderr
+    assert not outside.exists()
+    assert (sandbox / "envdir" / str(outside).lstrip("/") / "evil").read_text() == "x"
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_a_real_conda_pack_environment_in_both_scenarios(
+    scenario: str,
+    demo_tarball: Path,
+    sandbox: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    shutil.copy(demo_tarball, sandbox / "env.tar.gz")
+    code = "import os, sys, poncho_demo_app; print(sys.prefix, os.environ['PONCHO_DEMO_ACTIVATED'])"
+    for _ in ("cold", "warm"):
+        proc = run(sandbox, path, "-e", "env.tar.gz", "-u", "e", "python", "-c", code)
+        assert (proc.returncode, proc.stdout) == (0, f"{sandbox / 'e'} yes\n"), proc.stderr
+    app = run(sandbox, no_python_path, "-u", "e", "--", "poncho-demo-app")
+    assert app.returncode == 0 and "poncho-demo-app" in app.stdout, app.stderr
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_a_folder_refuses_another_archive(
+    scenario: str,
+    tmp_path: Path,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    assert run(sandbox, path, "-e", str(bare_tarball), "-u", "d").returncode == 0
+    # A copy (new mtime, same content), as Work Queue makes one per sandbox: the same.
+    shutil.copyfile(bare_tarball, sandbox / "copy.tar.gz")
+    os.utime(sandbox / "copy.tar.gz", (1, 1))
+    same = run(sandbox, path, "-e", "copy.tar.gz", "-u", "d", "hello")
+    assert (same.returncode, same.stdout) == (0, hello(sandbox / "d")), same.stderr
+    other = make_tar(tmp_path / "other.tar.gz", bare_env_members([member("x", b"other")]))
+    wrong = run(sandbox, path, "-e", str(other), "-u", "d", "hello")
+    assert wrong.returncode == 65 and wrong.stdout == "", wrong.stderr
+    assert str(other) in wrong.stderr and str(bare_tarball) in wrong.stderr
