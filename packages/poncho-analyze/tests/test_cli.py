@@ -118,6 +118,16 @@ def test_missing_script(
     assert not (tmp_path / "spec.json").exists()
 
 
+# A runner may ignore SIGINT (``trap '' INT``, nohup, some CI agents); an ignored signal
+# stays ignored across exec and Python then installs no KeyboardInterrupt handler, so the
+# child would sleep through the Ctrl-C.  The child resets the disposition to the default
+# before it execs the command, as a terminal's shell would.
+_DEFAULT_SIGINT_THEN_RUN = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'poncho_analyze', *sys.argv[1:]])"
+)
+
+
 def test_ctrl_c_exits_130_and_writes_nothing(tmp_path: Path) -> None:
     # The interpreter to inspect says when it runs, then waits for the interruption.
     started = tmp_path / "started"
@@ -125,7 +135,8 @@ def test_ctrl_c_exits_130_and_writes_nothing(tmp_path: Path) -> None:
     fake.write_text(f"#!/bin/sh\n: > '{started}'\nexec sleep 60\n")
     fake.chmod(0o755)
     _job(tmp_path)
-    argv = [sys.executable, "-m", "poncho_analyze", "--interpreter", "./python", "job.py", "out"]
+    argv = [sys.executable, "-c", _DEFAULT_SIGINT_THEN_RUN,
+            "--interpreter", "./python", "job.py", "out"]  # fmt: skip
     # start_new_session: its own process group, which a terminal's Ctrl-C reaches whole
     with subprocess.Popen(
         argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True
