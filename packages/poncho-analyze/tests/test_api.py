@@ -122,17 +122,17 @@ def test_target_python_version(tmp_path: Path, pip_env: Environment) -> None:
     with pytest.raises(
         UnresolvedImports, match=r"tomllib .*in the standard library only from Python 3\.11"
     ):
-        analyze([job], environment=pip_env, python_version="3.10")
+        analyze([job], environment=pip_env, python_version="3.10", strict=True)
     with pytest.raises(AnalyzeError, match=r"--python: .*not a Python version"):
         analyze([job], environment=pip_env, python_version="three")
     with pytest.raises(AnalyzeError, match=r"--python: Python 3\.7 is not supported"):
         analyze([job], environment=pip_env, python_version="3.7")
 
 
-def test_local_modules_stop_the_run(data: Path, pip_env: Environment) -> None:
+def test_local_modules_stop_a_strict_run(data: Path, pip_env: Environment) -> None:
     main = data / "localproj" / "main.py"
     with pytest.raises(LocalImports) as err:
-        analyze([main], environment=pip_env)
+        analyze([main], environment=pip_env, strict=True)
     message = str(err.value)
     assert message.startswith("modules beside the scripts are not packages (use --allow-local")
     assert f"  .pkg (relative import, imported at {main}:4)" in message
@@ -140,7 +140,7 @@ def test_local_modules_stop_the_run(data: Path, pip_env: Environment) -> None:
     assert f"  helpers_pkg (local module, imported at {main}:2)" in message
     assert f"  .sibling_rel (relative import, imported at {main}:3)" in message
     assert len(err.value.imports) == 4
-    result = analyze([main], environment=pip_env, allow_local=True)
+    result = analyze([main], environment=pip_env, allow_local=True, strict=True)
     assert result.spec.pip == ("PyYAML==6.0.1",)
     assert {d.module for d in result.decisions if d.outcome == "local"} == {
         "helpers",
@@ -150,11 +150,80 @@ def test_local_modules_stop_the_run(data: Path, pip_env: Environment) -> None:
     }
 
 
+def test_own_code_is_left_out_with_one_notice(tmp_path: Path, pip_env: Environment) -> None:
+    # An application: a project root with pyproject.toml, the entry script in a package,
+    # a folder without __init__.py beside it, and a src/ layout module.
+    root = tmp_path / "app"
+    (root / "src" / "corelib").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'app'\n")
+    (root / "src" / "corelib" / "__init__.py").write_text("")
+    (root / "app" / "cli" / "commands").mkdir(parents=True)
+    (root / "app" / "__init__.py").write_text("")
+    (root / "app" / "cli" / "__init__.py").write_text("")
+    (root / "app" / "cli" / "commands" / "run.py").write_text("")  # namespace package
+    (root / "settings.py").write_text("")
+    main = root / "app" / "cli" / "main.py"
+    main.write_text(
+        "import yaml\n"
+        "from commands import run\n"  # a folder beside the script, no __init__.py
+        "from app.cli import helpers\n"  # the package the script is part of
+        "import settings\n"  # the project root
+        "import corelib\n"  # the project's src/
+        "from . import util\n"
+    )
+    result = analyze([main], environment=pip_env)
+    assert result.spec.pip == ("PyYAML==6.0.1",)
+    assert result.warnings == ()
+    (notice,) = result.notices
+    lines = notice.splitlines()
+    assert lines[0] == "left out of the spec, the scripts' own code (it must travel with the task):"
+    assert lines[1:] == [
+        f"  .util (relative import, imported at {main}:6)",
+        f"  app (project code {root / 'app'}/, imported at {main}:3)",
+        f"  commands (project code {root / 'app' / 'cli' / 'commands'}/, imported at {main}:2)",
+        f"  corelib (project code {root / 'src' / 'corelib'}/, imported at {main}:5)",
+        f"  settings (project code {root / 'settings.py'}, imported at {main}:4)",
+    ]
+    assert {d.module for d in result.decisions if d.outcome == "local"} == {
+        ".util", "app", "commands", "corelib", "settings"
+    }  # fmt: skip
+
+
+def test_an_installed_package_wins_over_a_folder_without_init(
+    tmp_path: Path, pip_env: Environment
+) -> None:
+    job = _script(tmp_path, "import yaml\n")
+    (job.parent / "yaml").mkdir()  # e.g. a folder of YAML files: not what Python imports
+    assert analyze([job], environment=pip_env).spec.pip == ("PyYAML==6.0.1",)
+
+
+def test_unresolved_imports_are_a_warning(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(
+        tmp_path,
+        "import yaml\nimport unused_thing\nfrom proto import service_pb2\nimport service_pb2\n",
+    )
+    result = analyze([job], environment=pip_env)
+    assert result.spec.pip == ("PyYAML==6.0.1",)
+    assert result.notices == ()
+    (warning,) = result.warnings
+    assert warning.splitlines() == [
+        "left out of the spec, imports that no installed package provides:",
+        f"  proto (imported at {job}:3): not found on the module search path",
+        f"  service_pb2 (imported at {job}:4): not found on the module search path",
+        f"  unused_thing (imported at {job}:2): not found on the module search path",
+        "if the task needs them: install the package in the inspected environment and run "
+        "again, name it with --pkg-mapping IMPORT=NAME, or add it with --extra-pkg NAME",
+    ]
+
+
 def test_sibling_extension_module(tmp_path: Path, pip_env: Environment) -> None:
     job = _script(tmp_path, "import fastext\n")
     (job.parent / "fastext.cpython-312-x86_64-linux-gnu.so").write_text("")
     with pytest.raises(LocalImports, match="fastext"):
-        analyze([job], environment=pip_env)
+        analyze([job], environment=pip_env, strict=True)
+    assert "fastext (local module fastext.cpython-312-x86_64-linux-gnu.so" in "".join(
+        analyze([job], environment=pip_env).notices
+    )
 
 
 def test_unresolved_imports_are_listed_together(tmp_path: Path, pip_env: Environment) -> None:
@@ -162,7 +231,7 @@ def test_unresolved_imports_are_listed_together(tmp_path: Path, pip_env: Environ
         tmp_path, "import nothere\nimport distutils\nfrom yaml import x\nimport alsomissing\n"
     )
     with pytest.raises(UnresolvedImports) as err:
-        analyze([job], environment=pip_env, python_version="3.12")
+        analyze([job], environment=pip_env, python_version="3.12", strict=True)
     assert err.value.modules == ["alsomissing", "distutils", "nothere"]
     message = str(err.value)
     assert message.splitlines()[0] == "no installed package provides these imports:"
@@ -288,6 +357,6 @@ def test_namespace_ambiguity_is_unresolved(
     env = make_env(None, site)
     job = _script(tmp_path, "import google\nfrom google import protobuf\n")
     with pytest.raises(UnresolvedImports, match="shared by google-auth, protobuf"):
-        analyze([job], environment=env)
+        analyze([job], environment=env, strict=True)
     ok = _script(tmp_path, "from google import protobuf\nimport google.auth\n", "ok.py")
     assert analyze([ok], environment=env).spec.pip == ("google-auth==2.27.0", "protobuf==4.25.2")

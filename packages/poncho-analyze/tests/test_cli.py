@@ -64,8 +64,8 @@ def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
     [
         (["missing.py", "-"], "missing.py: no such file"),
         (["bad.py", "-"], "bad.py:1:1: invalid syntax"),
-        (["local.py", "-"], "modules beside the scripts are not packages"),
-        (["unknown.py", "-"], "no installed package provides these imports:"),
+        (["local.py", "-", "--strict"], "modules beside the scripts are not packages"),
+        (["unknown.py", "-", "--strict"], "no installed package provides these imports:"),
         (["job.py", "-", "--function", "nope"], "function 'nope' is not defined"),
         (["job.py", "-", "--extra-pkg", "x=1"], "write conda:SPEC for a conda match spec"),
         (["job.py", "-", "--interpreter", "/nonexistent/python"], "cannot inspect the interpreter"),
@@ -89,6 +89,45 @@ def test_errors(
     assert err.startswith("poncho_package_analyze: error: ")
     assert message in err
     assert "Traceback" not in err
+
+
+def test_left_out_code_is_said_once_and_the_spec_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path)
+    (tmp_path / "task.py").write_text(
+        "import job\nimport surely_not_installed_anywhere\nimport libcst\n"
+    )
+    assert main(["task.py", "spec.json"]) == 0
+    assert json.loads((tmp_path / "spec.json").read_text())["conda"]["dependencies"][-1] == {
+        "pip": [LIBCST]
+    }
+    err = capsys.readouterr().err
+    assert err.count("poncho_package_analyze: notice: ") == 1
+    assert "  job (local module job.py, imported at task.py:1)" in err
+    assert err.count("poncho_package_analyze: warning: ") == 1
+    assert "  surely_not_installed_anywhere (imported at task.py:2): not found" in err
+    assert "--pkg-mapping IMPORT=NAME" in err and "--extra-pkg NAME" in err
+    assert main(["task.py", "spec.json", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "notice" not in err and "warning: " in err
+
+
+def test_explain_explains_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path, "import json\nimport libcst\nimport surely_not_installed_anywhere\n")
+    assert main(["job.py", "spec.json", "--strict", "--explain"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == [
+        f"json -> standard library (Python {sys.version_info[0]}.{sys.version_info[1]})",
+        f"libcst -> pip {LIBCST} (RECORD of libcst-{version('libcst')}.dist-info)",
+        "surely_not_installed_anywhere -> NOT FOUND (not found on the module search path)",
+    ]
+    assert lines[3].startswith("poncho_package_analyze: error: no installed package provides")
+    assert not (tmp_path / "spec.json").exists()
 
 
 def test_unwritable_output(
@@ -210,6 +249,7 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
         "--extra-pkg",
         "dill",
         "--allow-local",
+        "--strict",
         "--build-strings",
         "--channel",
         "c1",
@@ -222,7 +262,7 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
     assert seen["pkg_mapping"] == {"yaml": "PyYAML", "cv2": "opencv-python"}
     assert seen["extra_pkgs"] == ("dill",)
     assert seen["channels"] == ("c1", "c2")
-    assert seen["toplevel"] and seen["allow_local"] and seen["build_strings"]
+    assert seen["toplevel"] and seen["allow_local"] and seen["build_strings"] and seen["strict"]
     assert seen["function"] is None and seen["python_version"] is None
 
 
@@ -259,6 +299,7 @@ def test_parser_describes_every_option() -> None:
         "--python",
         "--channel",
         "--allow-local",
+        "--strict",
         "--build-strings",
         "--interpreter",
         "--explain",

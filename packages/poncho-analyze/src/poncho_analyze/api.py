@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from poncho_analyze import _local
 from poncho_analyze.errors import (
     AnalyzeError,
     FunctionNotFound,
@@ -28,26 +28,15 @@ __all__ = ["Analysis", "analyze"]
 
 @dataclass(frozen=True)
 class Analysis:
-    """The result of :func:`analyze`: the spec and one decision per import/package."""
+    """The result of :func:`analyze`: the spec, one decision per import/package, and the
+    messages for the user (one per kind of thing left out, each possibly several lines)."""
 
     spec: Spec
     decisions: list[Decision]
-
-
-def _sibling(name: str, folder: Path) -> str | None:
-    """The file or folder beside the scripts that Python would import as *name*."""
-    if (folder / f"{name}.py").is_file():
-        return f"{name}.py"
-    package = folder / name
-    if (package / "__init__.py").is_file():
-        return f"{name}/"
-    try:
-        for entry in folder.iterdir():
-            if entry.name.startswith(name + ".") and entry.suffix in (".so", ".pyd"):
-                return entry.name
-    except OSError:
-        pass
-    return None
+    notices: tuple[str, ...] = ()
+    """What was left out on purpose (the scripts' own code), for the user to know."""
+    warnings: tuple[str, ...] = ()
+    """What was left out for want of a package (imports nothing installed provides)."""
 
 
 def _scan(scripts: list[Script], toplevel: bool, fast: bool) -> list[FileImports]:
@@ -174,19 +163,6 @@ class _Analyzer:
                                            f"{how}; installed: {owner.evidence}"))  # fmt: skip
 
 
-def _check_local(imports: Iterable[Import], scripts: list[Script]) -> dict[str, list[Import]]:
-    folders = {s.path: s.directory for s in scripts}
-    local: dict[str, list[Import]] = {}
-    for imp in imports:
-        if imp.level:
-            local.setdefault(imp.display, []).append(imp)
-        elif imp.top not in sys.builtin_module_names:
-            sibling = _sibling(imp.top, folders.get(imp.path, Path.cwd()))
-            if sibling is not None:
-                local.setdefault(imp.top, []).append(imp)
-    return local
-
-
 def _local_message(local: Mapping[str, list[Import]]) -> str:
     lines = ["modules beside the scripts are not packages (use --allow-local to leave them "
              "out of the spec knowingly):"]  # fmt: skip
@@ -195,6 +171,65 @@ def _local_message(local: Mapping[str, list[Import]]) -> str:
         kind = "relative import" if module.startswith(".") else "local module"
         lines.append(f"  {module} ({kind}, imported at {places})")
     return "\n".join(lines)
+
+
+def _local_notice(local: Mapping[str, tuple[str, list[Import]]]) -> str:
+    lines = ["left out of the spec, the scripts' own code (it must travel with the task):"]
+    for module in sorted(local):
+        what, places = local[module]
+        where = ", ".join(sorted({i.location for i in places}))
+        lines.append(f"  {module} ({what}, imported at {where})")
+    return "\n".join(lines)
+
+
+def _unresolved_warning(unresolved: Mapping[str, tuple[str, list[Import]]]) -> str:
+    lines = ["left out of the spec, imports that no installed package provides:"]
+    for module in sorted(unresolved):
+        reason, places = unresolved[module]
+        where = ", ".join(sorted({i.location for i in places}))
+        lines.append(f"  {module} (imported at {where}): {reason}")
+    lines.append(
+        "if the task needs them: install the package in the inspected environment and run "
+        "again, name it with --pkg-mapping IMPORT=NAME, or add it with --extra-pkg NAME"
+    )
+    return "\n".join(lines)
+
+
+class _Locals:
+    """The imports found to be the scripts' own code, with what says so."""
+
+    def __init__(self, scripts: list[Script]) -> None:
+        _local.forget()
+        self.folders = {s.path: s.directory for s in scripts}
+        self.found: dict[str, tuple[str, list[Import]]] = {}
+        self.tops: set[str] = set()
+
+    def add(self, module: str, what: str, imp: Import) -> None:
+        self.found.setdefault(module, (what, []))[1].append(imp)
+        self.tops.add(imp.top)
+
+    def shadowing(self, imp: Import) -> bool:
+        """Relative imports and modules beside the script (they win over installed ones)."""
+        if imp.level:
+            self.add(imp.display, "relative import", imp)
+            return True
+        folder = self.folders.get(imp.path, Path.cwd())
+        sibling = _local.shadowing_sibling(imp.top, folder)
+        if sibling is None:
+            return False
+        self.add(imp.top, f"local module {sibling}", imp)
+        return True
+
+    def project(self, top: str, imports: list[Import]) -> bool:
+        """Imports nothing installed provides, found among the project's own files."""
+        for imp in imports:
+            folder = self.folders.get(imp.path, Path.cwd())
+            where = _local.provided_by_project(top, _local.project_roots(folder))
+            if where is not None:
+                for each in imports:
+                    self.add(top, f"project code {where}", each)
+                return True
+        return False
 
 
 def analyze(
@@ -210,6 +245,7 @@ def analyze(
     build_strings: bool = False,
     environment: Environment | None = None,
     stdin: TextIO | None = None,
+    strict: bool = False,
 ) -> Analysis:
     """Find the imports of *scripts* and map them to the installed packages.
 
@@ -221,9 +257,15 @@ def analyze(
     in the spec's channels, before those the conda packages came from.  *environment*
     is the environment to inspect (default: the running interpreter's).
 
-    Raises :class:`LocalImports`, :class:`UnresolvedImports`,
-    :class:`FunctionNotFound`, :class:`ScriptMetadataError`, other
-    :class:`AnalyzeError` subclasses, or ``poncho_spec.InvalidSpec``.
+    The scripts' own code (relative imports, modules beside a script, modules and
+    folders of its project) and imports that nothing installed provides are left out of
+    the spec and reported in :attr:`Analysis.notices` and :attr:`Analysis.warnings`.
+    With *strict* they are errors instead (:class:`LocalImports` unless *allow_local*,
+    :class:`UnresolvedImports`).
+
+    Raises :class:`FunctionNotFound`, :class:`ScriptMetadataError`, :class:`ParseFailed`,
+    other :class:`AnalyzeError` subclasses (their ``decisions`` tell what was decided
+    before the failure), or ``poncho_spec.InvalidSpec``.
     """
     if toplevel and function:
         raise AnalyzeError("toplevel and function exclude each other")
@@ -243,7 +285,25 @@ def analyze(
         raise AnalyzeError(f"--python: {exc}") from None
     python_full = python_version or running
     work = _Analyzer(mapper, target, python_full, build_strings, stdlib)
+    try:
+        return _run(work, env, scripts, toplevel=toplevel, function=function,
+                    pkg_mapping=pkg_mapping, extra_pkgs=extra_pkgs, python_version=python_version,
+                    channels=channels, allow_local=allow_local, stdin=stdin, strict=strict,
+                    python_owner=python_owner)  # fmt: skip
+    except AnalyzeError as exc:
+        exc.decisions = tuple(sorted(work.decisions))
+        raise
 
+
+def _run(
+    work: _Analyzer, env: Environment, scripts: Sequence[str | os.PathLike[str]], *,
+    toplevel: bool, function: str | None, pkg_mapping: Mapping[str, str] | None,
+    extra_pkgs: Sequence[str], python_version: str | None, channels: Sequence[str] | None,
+    allow_local: bool, stdin: TextIO | None, strict: bool, python_owner: Owner | None,
+) -> Analysis:  # fmt: skip
+    mapper, target, stdlib = work.mapper, work.target, work.stdlib
+    notices: list[str] = []
+    warnings: list[str] = []
     loaded = [read_script(s, stdin=stdin) for s in scripts]
     found = _scan(loaded, toplevel=toplevel, fast=True)
     if function:
@@ -256,21 +316,11 @@ def analyze(
                 Decision(note.split(": ", 1)[0], "note", "", note.split(": ", 1)[1])
             )
 
-    local = _check_local(imports, loaded)
-    if local and not allow_local:
-        raise LocalImports(
-            _local_message(local), [(m, i.location) for m, v in sorted(local.items()) for i in v]
-        )
-    for module, places in local.items():
-        work.decisions.append(Decision(module, "local", "", "beside the scripts",
-                                       tuple(sorted({i.location for i in places}))))  # fmt: skip
-    local_tops = {i.top for v in local.values() for i in v}
-
+    locals_ = _Locals(loaded)
     groups: dict[tuple[str, ...], list[Import]] = {}
     for imp in imports:
-        if imp.level or imp.top in local_tops:
-            continue
-        groups.setdefault(imp.candidates, []).append(imp)
+        if not locals_.shadowing(imp):
+            groups.setdefault(imp.candidates, []).append(imp)
     mapping = dict(pkg_mapping or {})
     unresolved: dict[str, tuple[str, list[Import]]] = {}
     by_module: dict[str, list[Import]] = {}
@@ -279,8 +329,10 @@ def analyze(
     decided: dict[str, Decision] = {}
     for candidates in sorted(groups):
         module = candidates[-1]
-        where = tuple(sorted({i.location for i in by_module[module]}))
         top = module.split(".")[0]
+        if top in locals_.tops:
+            continue
+        where = tuple(sorted({i.location for i in by_module[module]}))
         key = _mapping_key(module, mapping)
         if key is not None:
             if key not in decided:
@@ -302,6 +354,9 @@ def analyze(
                     name, resolution.owner.kind, requirement, resolution.reason, where
                 )
             continue
+        if locals_.project(top, [i for m, v in by_module.items() if m.split(".")[0] == top
+                                 for i in v]):  # fmt: skip
+            continue
         if all(i.optional for i in by_module[module]):
             decided.setdefault(module, Decision(module, "optional", "", resolution.reason, where))
             continue
@@ -309,9 +364,24 @@ def analyze(
         reason = f"{resolution.reason}; {hint}" if hint else resolution.reason
         unresolved.setdefault(module, (reason, by_module[module]))
         decided.setdefault(module, Decision(module, "unresolved", "", reason, where))
+    for module in [m for m in decided if m.split(".")[0] in locals_.tops]:
+        if decided[module].outcome in ("unresolved", "optional"):
+            del decided[module]  # a later import showed it is the project's
+            unresolved.pop(module, None)
+    for module, (what, places) in locals_.found.items():
+        decided[module] = Decision(module, "local", "", what,
+                                   tuple(sorted({i.location for i in places})))  # fmt: skip
     work.decisions.extend(decided.values())
+    if locals_.found:
+        if strict and not allow_local:
+            local = {m: v for m, (_, v) in locals_.found.items()}
+            pairs = [(m, i.location) for m, v in sorted(local.items()) for i in v]
+            raise LocalImports(_local_message(local), pairs)
+        notices.append(_local_notice(locals_.found))
     if unresolved:
-        raise UnresolvedImports(_unresolved_message(unresolved), sorted(unresolved))
+        if strict:
+            raise UnresolvedImports(_unresolved_message(unresolved), sorted(unresolved))
+        warnings.append(_unresolved_warning(unresolved))
 
     for extra in extra_pkgs:
         work.named(extra, extra, f"--extra-pkg {extra}")
@@ -321,14 +391,14 @@ def analyze(
     if python_version:
         python = f"python={python_version}"
     elif python_owner is not None:
-        python = python_owner.requirement(build=build_strings)
+        python = python_owner.requirement(build=work.builds)
         work.builder.add_conda("python", python, python_owner.channel)
     else:
         python = f"python={env.python_version}"
     pip_owner = mapper.conda_package("pip")
-    pip = pip_owner.requirement(build=build_strings) if pip_owner is not None else "pip"
+    pip = pip_owner.requirement(build=work.builds) if pip_owner is not None else "pip"
     spec = work.builder.build(python, pip, channels)
-    return Analysis(spec, sorted(work.decisions))
+    return Analysis(spec, sorted(work.decisions), tuple(notices), tuple(warnings))
 
 
 def _mapping_key(module: str, mapping: Mapping[str, str]) -> str | None:
