@@ -216,6 +216,24 @@ def test_unresolved_imports_are_a_warning(tmp_path: Path, pip_env: Environment) 
     ]
 
 
+def test_conditions_follow_the_target_python(tmp_path: Path, pip_env: Environment) -> None:
+    job = _script(
+        tmp_path,
+        "import sys\nif sys.version_info >= (3, 11):\n    import tomllib\nelse:\n"
+        "    import tomli as tomllib\nif sys.platform == 'win32':\n    import yaml\n",
+    )
+    result = analyze([job], environment=pip_env)  # Python 3.12.1
+    assert result.spec.pip == () and result.warnings == ()
+    lines = [d.line() for d in result.decisions]
+    assert (
+        "tomli -> never imported on the target, left out (in the else of "
+        "`if sys.version_info >= (3, 11):`, true for Python 3.12 on linux)"
+    ) in lines
+    assert "yaml -> never imported on the target, left out (under " in "\n".join(lines)
+    older = analyze([job], environment=pip_env, python_version="3.10")
+    assert "tomli (imported at" in older.warnings[0]
+
+
 def test_sibling_extension_module(tmp_path: Path, pip_env: Environment) -> None:
     job = _script(tmp_path, "import fastext\n")
     (job.parent / "fastext.cpython-312-x86_64-linux-gnu.so").write_text("")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from poncho_analyze import _local
+from poncho_analyze._conditions import Target
 from poncho_analyze.errors import (
     AnalyzeError,
     FunctionNotFound,
@@ -39,9 +40,11 @@ class Analysis:
     """What was left out for want of a package (imports nothing installed provides)."""
 
 
-def _scan(scripts: list[Script], toplevel: bool, fast: bool) -> list[FileImports]:
+def _scan(
+    scripts: list[Script], toplevel: bool, fast: bool, target: Target | None = None
+) -> list[FileImports]:
     files = [s.path for s in scripts if s.path != "<stdin>"]
-    by_path = scan_files(files, toplevel=toplevel, fast=fast) if files else {}
+    by_path = scan_files(files, toplevel=toplevel, fast=fast, target=target) if files else {}
     out = []
     for script in scripts:
         if script.path in by_path:
@@ -49,20 +52,21 @@ def _scan(scripts: list[Script], toplevel: bool, fast: bool) -> list[FileImports
             continue
         result = FileImports()
         for cell, text in script.cells:
-            found = find_imports(text, path=script.path, cell=cell, toplevel=toplevel, fast=fast)
+            found = find_imports(text, path=script.path, cell=cell, toplevel=toplevel, fast=fast,
+                                 target=target)  # fmt: skip
             result = result.merged(found)
         out.append(result)
     return out
 
 
 def _select_function(
-    scripts: list[Script], found: list[FileImports], function: str
+    scripts: list[Script], found: list[FileImports], function: str, target: Target
 ) -> list[Import]:
     def defined(results: list[FileImports]) -> bool:
         return any(matches_function(s, function) for r in results for s in r.functions)
 
     if not defined(found):  # fast mode meets only functions that import: look closer
-        found = _scan(scripts, toplevel=False, fast=False)
+        found = _scan(scripts, toplevel=False, fast=False, target=target)
         if not defined(found):
             names = ", ".join(s.path for s in scripts)
             raise FunctionNotFound(f"function {function!r} is not defined in {names}")
@@ -305,11 +309,23 @@ def _run(
     notices: list[str] = []
     warnings: list[str] = []
     loaded = [read_script(s, stdin=stdin) for s in scripts]
-    found = _scan(loaded, toplevel=toplevel, fast=True)
+    version = tuple(int(p) for p in work.python_full.split(".")[:3] if p.isdigit())
+    conditions = Target(version)
+    found = _scan(loaded, toplevel=toplevel, fast=True, target=conditions)
     if function:
-        imports = _select_function(loaded, found, function)
+        imports = _select_function(loaded, found, function, conditions)
     else:
         imports = [i for r in found for i in r.imports]
+    dropped: dict[str, Decision] = {}
+    for result in found:
+        for imp, reason in result.dropped:
+            if function and not matches_function(imp.scope, function):
+                continue
+            name = imp.display or imp.top
+            old = dropped.get(name)
+            where = tuple(sorted({imp.location, *(old.where if old else ())}))
+            dropped[name] = Decision(name, "dropped", "", old.reason if old else reason, where)
+    work.decisions.extend(dropped.values())
     for result in found:
         for note in result.notes:
             work.decisions.append(

@@ -27,6 +27,7 @@ from pathlib import Path
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from poncho_analyze._conditions import Target, evaluate, flag_names
 from poncho_analyze._scanner import ScanError, mentions_import, skeleton
 from poncho_analyze.errors import ParseFailed
 
@@ -107,11 +108,16 @@ class FileImports:
     imports: tuple[Import, ...] = ()
     functions: frozenset[Scope] = field(default_factory=frozenset)
     notes: tuple[str, ...] = ()
+    dropped: tuple[tuple[Import, str], ...] = ()
+    """Imports in a branch the target never takes, each with the reason."""
 
     def merged(self, other: FileImports) -> FileImports:
         """Both results in one (cells of a notebook)."""
         return FileImports(
-            self.imports + other.imports, self.functions | other.functions, self.notes + other.notes
+            self.imports + other.imports,
+            self.functions | other.functions,
+            self.notes + other.notes,
+            self.dropped + other.dropped,
         )
 
 
@@ -219,18 +225,60 @@ class _Calls(cst.CSTVisitor):
 class _Collector:
     """Walks statement lists by hand and records the imports."""
 
-    def __init__(self, path: str, cell: int | None, *, toplevel: bool, dynamic: bool) -> None:
+    def __init__(
+        self, path: str, cell: int | None, *, toplevel: bool, dynamic: bool,
+        target: Target | None = None,
+    ) -> None:  # fmt: skip
         self.path = path
         self.cell = cell
         self.toplevel = toplevel
         self.dynamic = dynamic
+        self.target = target
         self.imports: list[Import] = []
         self.functions: set[Scope] = set()
         self.notes: list[str] = []
+        self.dropped: list[tuple[Import, str]] = []
         self.discarding = 0
+        self.dead: list[str] = []
 
     def result(self) -> FileImports:
-        return FileImports(tuple(self.imports), frozenset(self.functions), tuple(self.notes))
+        return FileImports(tuple(self.imports), frozenset(self.functions), tuple(self.notes),
+                           tuple(self.dropped))  # fmt: skip
+
+    def truth(self, test: cst.BaseExpression) -> bool | None:
+        if self.target is None:  # only what never runs whatever the target
+            return False if _is_type_checking(test) else None
+        return evaluate(test, self.target)
+
+    def branch(
+        self, suite: cst.BaseSuite, dead: str | None, scope: Scope, optional: bool, lines: _Lines
+    ) -> None:
+        if dead is not None:
+            self.dead.append(dead)
+        self.suite(suite, scope, optional, lines)
+        if dead is not None:
+            self.dead.pop()
+
+    def condition(self, st: cst.If, scope: Scope, optional: bool, lines: _Lines) -> None:
+        self.header([st.test], scope, optional, lines)
+        truth = self.truth(st.test)
+        code = " ".join(cst.Module([]).code_for_node(st.test).split())
+        if _is_type_checking(st.test) and truth is False:
+            because = f"under `if {code}:`, for type checkers only"
+        else:
+            label = self.target.label if self.target is not None else "the target"
+            because = f"under `if {code}:`, {{}} for {label}"
+        self.branch(st.body, because.format("false") if truth is False else None, scope,
+                    optional, lines)  # fmt: skip
+        dead = because.format("true").replace("under `if", "in the else of `if") if truth else None
+        if isinstance(st.orelse, cst.If):
+            if dead is not None:
+                self.dead.append(dead)
+            self.statement(st.orelse, scope, optional, lines)
+            if dead is not None:
+                self.dead.pop()
+        elif st.orelse is not None:
+            self.branch(st.orelse.body, dead, scope, optional, lines)
 
     def add(
         self, lines: _Lines, node: cst.CSTNode, scope: Scope, optional: bool, **kw: object
@@ -238,12 +286,14 @@ class _Collector:
         line = lines(node)  # always asked: _KeywordLines counts the statements
         if self.discarding:
             return
-        self.imports.append(
-            Import(
-                path=self.path, line=line, cell=self.cell, scope=scope,
-                optional=optional, **kw,  # type: ignore[arg-type]
-            )
+        found = Import(
+            path=self.path, line=line, cell=self.cell, scope=scope,
+            optional=optional, **kw,  # type: ignore[arg-type]
         )  # fmt: skip
+        if self.dead:
+            self.dropped.append((found, self.dead[-1]))
+        else:
+            self.imports.append(found)
 
     def statements(
         self, body: Sequence[cst.BaseStatement | cst.BaseSmallStatement], scope: Scope,
@@ -303,14 +353,7 @@ class _Collector:
         elif isinstance(st, (cst.FunctionDef, cst.ClassDef)):
             self.define(st, scope, optional, lines)
         elif isinstance(st, cst.If):
-            self.header([st.test], scope, optional, lines)
-            self.discarding += _is_type_checking(st.test)
-            self.suite(st.body, scope, optional, lines)
-            self.discarding -= _is_type_checking(st.test)
-            if isinstance(st.orelse, cst.If):
-                self.statement(st.orelse, scope, optional, lines)
-            elif st.orelse is not None:
-                self.suite(st.orelse.body, scope, optional, lines)
+            self.condition(st, scope, optional, lines)
         elif isinstance(st, (cst.Try, cst.TryStar)):
             self.trying(st, scope, optional, lines)
         elif isinstance(st, cst.With):
@@ -367,12 +410,14 @@ def _syntax_error(path: str, cell: int | None, err: cst.ParserSyntaxError) -> Pa
     return ParseFailed(f"{where}:{err.raw_line}:{err.raw_column + 1}: invalid syntax: {message}")
 
 
-def _parse_whole(text: str, path: str, cell: int | None, toplevel: bool) -> FileImports:
+def _parse_whole(
+    text: str, path: str, cell: int | None, toplevel: bool, target: Target | None
+) -> FileImports:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as err:
         raise _syntax_error(path, cell, err) from None
-    collector = _Collector(path, cell, toplevel=toplevel, dynamic=_is_dynamic(text))
+    collector = _Collector(path, cell, toplevel=toplevel, dynamic=_is_dynamic(text), target=target)
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     collector.statements(module.body, (), False, _Lines(1, positions))
     return collector.result()
@@ -395,7 +440,9 @@ class _MappedLines(_Lines):
         return self.line_map[super().__call__(node) - 1]
 
 
-def _parse_skeleton(text: str, path: str, cell: int | None, toplevel: bool) -> FileImports | None:
+def _parse_skeleton(
+    text: str, path: str, cell: int | None, toplevel: bool, target: Target | None
+) -> FileImports | None:
     try:
         pruned = skeleton(text, toplevel=toplevel)
     except ScanError:
@@ -407,7 +454,7 @@ def _parse_skeleton(text: str, path: str, cell: int | None, toplevel: bool) -> F
     except cst.ParserSyntaxError:
         return None
     dynamic = _is_dynamic(pruned.text)
-    collector = _Collector(path, cell, toplevel=toplevel, dynamic=dynamic)
+    collector = _Collector(path, cell, toplevel=toplevel, dynamic=dynamic, target=target)
     lines: _Lines
     if dynamic:
         positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
@@ -430,27 +477,35 @@ def find_imports(
     cell: int | None = None,
     toplevel: bool = False,
     fast: bool = True,
+    target: Target | None = None,
 ) -> FileImports:
     """The imports in Python source *text*, in source order.
 
     *path* and *cell* only label the results and errors.  With *toplevel*, imports inside
     functions and classes are left out.  With *fast* (the default) only the statements
     that may hold an import are parsed, so a syntax error elsewhere goes unnoticed; with
-    ``fast=False`` the whole text is parsed.  Raises :class:`ParseFailed` for code that
-    libcst cannot parse.
+    ``fast=False`` the whole text is parsed.  With a *target*, the imports of ``if``
+    branches that it never takes (``sys.version_info``, ``sys.platform``...; see
+    :mod:`poncho_analyze._conditions`) go to ``dropped``; without, only those under
+    ``if TYPE_CHECKING:`` do.  Raises :class:`ParseFailed` for code that libcst cannot
+    parse.
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if fast and not mentions_import(text):
+        return FileImports()
+    if target is not None:
+        target = target.with_names(flag_names(text, target))
     if fast:
-        if not mentions_import(text):
-            return FileImports()
-        found = _parse_skeleton(text, path, cell, toplevel)
+        found = _parse_skeleton(text, path, cell, toplevel, target)
         if found is not None:
             return found
-    return _parse_whole(text, path, cell, toplevel)
+    return _parse_whole(text, path, cell, toplevel, target)
 
 
-def _scan_batch(paths: list[str], toplevel: bool, fast: bool) -> list[FileImports]:
+def _scan_batch(
+    paths: list[str], toplevel: bool, fast: bool, target: Target | None = None
+) -> list[FileImports]:
     from poncho_analyze.sources import read_script
 
     out = []
@@ -459,7 +514,9 @@ def _scan_batch(paths: list[str], toplevel: bool, fast: bool) -> list[FileImport
         result = FileImports()
         for cell, text in script.cells:
             result = result.merged(
-                find_imports(text, path=script.path, cell=cell, toplevel=toplevel, fast=fast)
+                find_imports(
+                    text, path=script.path, cell=cell, toplevel=toplevel, fast=fast, target=target
+                )
             )
         out.append(result)
     return out
@@ -489,6 +546,7 @@ def scan_files(
     toplevel: bool = False,
     fast: bool = True,
     workers: int | None = None,
+    target: Target | None = None,
 ) -> dict[str, FileImports]:
     """The imports of many files (``.py`` or ``.ipynb``), keyed by path as given.
 
@@ -500,7 +558,7 @@ def scan_files(
     names = [os.fspath(p) for p in paths]
     count = min(_worker_count(names, workers), len(names)) if names else 1
     if count <= 1:
-        return dict(zip(names, _scan_batch(names, toplevel, fast), strict=True))
+        return dict(zip(names, _scan_batch(names, toplevel, fast, target), strict=True))
     import multiprocessing
 
     # Interleaved batches balance the load (big files cluster in a tree); few batches
@@ -509,7 +567,9 @@ def scan_files(
     context = multiprocessing.get_context("forkserver")
     results: dict[str, FileImports] = {}
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        futures = [pool.submit(_scan_batch, batch, toplevel, fast) for batch in batches if batch]
+        futures = [
+            pool.submit(_scan_batch, batch, toplevel, fast, target) for batch in batches if batch
+        ]
         for batch, future in zip([b for b in batches if b], futures, strict=True):
             results.update(zip(batch, future.result(), strict=True))
     return {name: results[name] for name in names}

@@ -16,8 +16,9 @@ class Decision:
     """What became of one import (or one requested package), and why.
 
     ``outcome`` is one of ``conda``, ``pip`` (a dependency), ``stdlib``, ``local``
-    (left out with ``allow_local``), ``optional`` (an optional import not installed,
-    left out), ``unresolved``, ``note``.  ``where`` lists the places that import it.
+    (left out), ``dropped`` (in a branch the target never takes), ``optional`` (an
+    optional import not installed, left out), ``unresolved``, ``note``.  ``where`` lists
+    the places that import it.
     """
 
     module: str
@@ -35,6 +36,7 @@ class Decision:
             "local": "local module, left out",
             "optional": "optional import, not installed, left out",
             "unresolved": "NOT FOUND",
+            "dropped": "never imported on the target, left out",
         }.get(self.outcome, self.outcome)
         reason = f" ({self.reason})" if self.reason else ""
         return f"{self.module} -> {target}{reason}"
