@@ -200,7 +200,8 @@ def test_an_installed_package_wins_over_a_folder_without_init(
 def test_unresolved_imports_are_a_warning(tmp_path: Path, pip_env: Environment) -> None:
     job = _script(
         tmp_path,
-        "import yaml\nimport unused_thing\nfrom proto import service_pb2\nimport service_pb2\n",
+        "import yaml\nimport unused_thing\nfrom proto import service_pb2\nimport service_pb2\n"
+        "import urllib2\n",
     )
     result = analyze([job], environment=pip_env)
     assert result.spec.pip == ("PyYAML==6.0.1",)
@@ -211,6 +212,8 @@ def test_unresolved_imports_are_a_warning(tmp_path: Path, pip_env: Environment) 
         f"  proto (imported at {job}:3): not found on the module search path",
         f"  service_pb2 (imported at {job}:4): not found on the module search path",
         f"  unused_thing (imported at {job}:2): not found on the module search path",
+        f"  urllib2 (imported at {job}:5): not found on the module search path; a Python 2 "
+        "standard-library module: this looks like Python 2 source",
         "if the task needs them: install the package in the inspected environment and run "
         "again, name it with --pkg-mapping IMPORT=NAME, or add it with --extra-pkg NAME",
     ]

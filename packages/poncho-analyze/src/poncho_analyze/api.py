@@ -10,10 +10,12 @@ from typing import TextIO
 
 from poncho_analyze import _local
 from poncho_analyze._conditions import Target
+from poncho_analyze._syntax import check_syntax
 from poncho_analyze.errors import (
     AnalyzeError,
     FunctionNotFound,
     LocalImports,
+    ParseFailed,
     ScriptMetadataError,
     UnresolvedImports,
 )
@@ -41,22 +43,46 @@ class Analysis:
 
 
 def _scan(
-    scripts: list[Script], toplevel: bool, fast: bool, target: Target | None = None
-) -> list[FileImports]:
+    scripts: list[Script], toplevel: bool, fast: bool, target: Target,
+    failures: list[ParseFailed] | None = None,
+) -> list[FileImports]:  # fmt: skip
+    """The imports of each script; a script that does not parse for the target is
+    reported in *failures* (raised at once without it) and counts as importing nothing."""
     files = [s.path for s in scripts if s.path != "<stdin>"]
-    by_path = scan_files(files, toplevel=toplevel, fast=fast, target=target) if files else {}
+    by_path: dict[str, FileImports] = {}
+    if len(files) >= 2:  # many files: maybe in parallel; on a failure, one by one below
+        try:
+            by_path = scan_files(files, toplevel=toplevel, fast=fast, target=target)
+        except ParseFailed:
+            by_path = {}
     out = []
     for script in scripts:
-        if script.path in by_path:
-            out.append(by_path[script.path])
-            continue
-        result = FileImports()
-        for cell, text in script.cells:
-            found = find_imports(text, path=script.path, cell=cell, toplevel=toplevel, fast=fast,
-                                 target=target)  # fmt: skip
-            result = result.merged(found)
-        out.append(result)
+        try:
+            out.append(_scan_one(script, by_path.get(script.path), toplevel, fast, target))
+        except ParseFailed as exc:
+            if failures is None:
+                raise
+            failures.append(exc)
+            out.append(FileImports())
     return out
+
+
+def _scan_one(
+    script: Script, found: FileImports | None, toplevel: bool, fast: bool, target: Target
+) -> FileImports:
+    result = FileImports()
+    for cell, text in script.cells:
+        where = script.path if cell is None else f"{script.path}:cell {cell}"
+        if found is None:
+            try:
+                part = find_imports(text, path=script.path, cell=cell, toplevel=toplevel,
+                                    fast=fast, target=target)  # fmt: skip
+            except ParseFailed:
+                check_syntax(text, where, target.version)  # a better message
+                raise
+            result = result.merged(part)
+        check_syntax(text, where, target.version)
+    return found if found is not None else result
 
 
 def _select_function(
@@ -311,7 +337,8 @@ def _run(
     loaded = [read_script(s, stdin=stdin) for s in scripts]
     version = tuple(int(p) for p in work.python_full.split(".")[:3] if p.isdigit())
     conditions = Target(version)
-    found = _scan(loaded, toplevel=toplevel, fast=True, target=conditions)
+    failures: list[ParseFailed] = []
+    found = _scan(loaded, toplevel=toplevel, fast=True, target=conditions, failures=failures)
     if function:
         imports = _select_function(loaded, found, function, conditions)
     else:
@@ -388,6 +415,8 @@ def _run(
         decided[module] = Decision(module, "local", "", what,
                                    tuple(sorted({i.location for i in places})))  # fmt: skip
     work.decisions.extend(decided.values())
+    if failures:
+        raise failures[0]
     if locals_.found:
         if strict and not allow_local:
             local = {m: v for m, (_, v) in locals_.found.items()}
