@@ -73,6 +73,14 @@ def write_conda_record(
     return path
 
 
+@pytest.fixture(autouse=True)
+def _no_activated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests choose the environment they inspect; a developer's activated one (or
+    tox's own $VIRTUAL_ENV) must not be picked up by the command."""
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        monkeypatch.delenv(variable, raising=False)
+
+
 @pytest.fixture(scope="session")
 def data() -> Path:
     """The tests/data folder."""

@@ -69,6 +69,7 @@ def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
         (["job.py", "-", "--function", "nope"], "function 'nope' is not defined"),
         (["job.py", "-", "--extra-pkg", "x=1"], "write conda:SPEC for a conda match spec"),
         (["job.py", "-", "--interpreter", "/nonexistent/python"], "cannot inspect the interpreter"),
+        (["job.py", "-", "--python", "3.7"], "--python: Python 3.7 is not supported"),
         (["job.py", "-", "--extra-pkg", "conda:bad>>>1"], "conda.dependencies"),
     ],
 )
@@ -84,7 +85,7 @@ def test_errors(
     (tmp_path / "bad.py").write_text('import json\nx = """never closed\n')
     (tmp_path / "local.py").write_text("import job\n")
     (tmp_path / "unknown.py").write_text("import surely_not_installed_anywhere\n")
-    assert main(argv) == 1
+    assert main([*argv, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("poncho_package_analyze: error: ")
     assert message in err
@@ -119,7 +120,7 @@ def test_explain_explains_a_failure(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _job(tmp_path, "import json\nimport libcst\nimport surely_not_installed_anywhere\n")
-    assert main(["job.py", "spec.json", "--strict", "--explain"]) == 1
+    assert main(["job.py", "spec.json", "--strict", "--explain", "-q"]) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines[:3] == [
         f"json -> standard library (Python {sys.version_info[0]}.{sys.version_info[1]})",
@@ -136,13 +137,13 @@ def test_unwritable_output(
     monkeypatch.chdir(tmp_path)
     _job(tmp_path)
     before = sorted(tmp_path.rglob("*"))
-    assert main(["job.py", "no/such/spec.json"]) == 1
+    assert main(["job.py", "no/such/spec.json", "-q"]) == 1
     assert capsys.readouterr().err == (
         "poncho_package_analyze: error: cannot write no/such/spec.json: "
         "the folder no/such does not exist\n"
     )
     (tmp_path / "adir").mkdir()
-    assert main(["job.py", "adir"]) == 1
+    assert main(["job.py", "adir", "-q"]) == 1
     assert capsys.readouterr().err.startswith("poncho_package_analyze: error: cannot write adir: ")
     assert sorted(tmp_path.rglob("*")) == sorted([*before, tmp_path / "adir"])
 
@@ -152,7 +153,7 @@ def test_missing_script(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _job(tmp_path)
-    assert main(["job.py", "nope.py", "spec.json"]) == 1
+    assert main(["job.py", "nope.py", "spec.json", "-q"]) == 1
     assert capsys.readouterr().err == "poncho_package_analyze: error: nope.py: no such file\n"
     assert not (tmp_path / "spec.json").exists()
 
@@ -204,7 +205,14 @@ def test_explain_with_pkg_mapping_says_each_import_once(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _job(tmp_path, "import json\nimport surely_not_installed_anywhere\nimport libcst\n")
-    argv = ["job.py", "-", "--explain", "--pkg-mapping", "surely_not_installed_anywhere=a-dist"]
+    argv = [
+        "job.py",
+        "-",
+        "-q",
+        "--explain",
+        "--pkg-mapping",
+        "surely_not_installed_anywhere=a-dist",
+    ]
     assert main(argv) == 0
     lines = capsys.readouterr().err.splitlines()
     assert sorted(line.split(" -> ")[0] for line in lines) == [
@@ -282,7 +290,7 @@ def test_interpreter_relative_path(
     assert main(["job.py", "-", "--interpreter", relative]) == 0
     assert LIBCST in capsys.readouterr().out
     (tmp_path / "otherenv" / "bin").mkdir(parents=True)
-    assert main(["job.py", "-", "--interpreter", "otherenv/bin/python"]) == 1
+    assert main(["job.py", "-", "--interpreter", "otherenv/bin/python", "-q"]) == 1
     assert capsys.readouterr().err == (
         "poncho_package_analyze: error: cannot inspect the interpreter otherenv/bin/python: "
         "no such file\n"

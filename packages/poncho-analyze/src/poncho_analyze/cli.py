@@ -7,10 +7,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from poncho_analyze import __version__
 from poncho_analyze.api import Analysis, analyze
+from poncho_analyze.environments import choose_environment
 from poncho_analyze.errors import AnalyzeError
 from poncho_analyze.specgen import Decision
 from poncho_spec import PonchoError, dump_spec
@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--interpreter",
         metavar="PYTHON",
-        help="inspect the environment of this Python executable instead of the running one",
+        help="inspect the environment of this Python executable (default: the activated "
+        "environment, $VIRTUAL_ENV or $CONDA_PREFIX, else the one running poncho)",
     )
     parser.add_argument(
         "--explain",
@@ -125,12 +126,10 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format=f"{PROG}: %(message)s")  # fmt: skip
-    kwargs: dict[str, Any] = {}
     try:
-        if args.interpreter:
-            from poncho_analyze.mapping import Environment
-
-            kwargs["environment"] = Environment.from_python(args.interpreter)
+        inspected = choose_environment(args.interpreter)
+        if not args.quiet:
+            print(f"{PROG}: {inspected.line()}", file=sys.stderr)
         result = analyze(
             args.source,
             toplevel=args.toplevel,
@@ -142,7 +141,7 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
             allow_local=args.allow_local,
             build_strings=args.build_strings,
             strict=args.strict,
-            **kwargs,
+            environment=inspected.environment,
         )
         if args.explain:
             _explain(result.decisions)

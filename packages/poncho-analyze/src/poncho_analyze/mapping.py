@@ -106,13 +106,14 @@ class Environment:
     python_version: str
     stdlib: frozenset[str] = frozenset()
     base_prefix: Path | None = None
+    executable: Path | None = None
 
     @classmethod
     def current(cls) -> Environment:
         """The running interpreter's environment (``sys.prefix``, ``sys.path``)."""
         return cls._from_info(
             sys.prefix, sys.base_prefix, sys.path, ".".join(map(str, sys.version_info[:3])),
-            sys.stdlib_module_names,
+            sys.stdlib_module_names, sys.executable,
         )  # fmt: skip
 
     @classmethod
@@ -135,16 +136,17 @@ class Environment:
             detail = getattr(exc, "stderr", "") or exc
             raise AnalyzeError(f"cannot inspect the interpreter {given}: {detail}") from exc
         return cls._from_info(
-            info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"]
+            info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"], exe
         )
 
     @classmethod
     def _from_info(
         cls, prefix: str, base_prefix: str, path: Iterable[str], version: str,
-        stdlib: Iterable[str],
+        stdlib: Iterable[str], executable: str,
     ) -> Environment:  # fmt: skip
         paths = tuple(dict.fromkeys(Path(p) for p in path if p and Path(p).is_dir()))
-        return cls(Path(prefix), paths, version, frozenset(stdlib), Path(base_prefix))
+        return cls(Path(prefix), paths, version, frozenset(stdlib), Path(base_prefix),
+                   Path(executable))  # fmt: skip
 
     def conda_prefixes(self) -> list[Path]:
         """The prefixes (own, then base) that hold a ``conda-meta`` folder."""
