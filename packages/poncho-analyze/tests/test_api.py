@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -381,3 +382,31 @@ def test_namespace_ambiguity_is_unresolved(
         analyze([job], environment=env, strict=True)
     ok = _script(tmp_path, "from google import protobuf\nimport google.auth\n", "ok.py")
     assert analyze([ok], environment=env).spec.pip == ("google-auth==2.27.0", "protobuf==4.25.2")
+
+
+def test_local_installs_become_their_folder(
+    tmp_path: Path, dist_writer: Callable[..., Path], make_env: Callable[..., Environment]
+) -> None:
+    site = tmp_path / "venv" / "site"
+    work = tmp_path / "work"
+    # pip install -e ./mylib (PEP 660: a .pth puts mylib/src on the path; RECORD lists
+    # only the .pth), pip install ./tools (a copy, from a local folder)
+    (work / "mylib" / "src" / "mylib").mkdir(parents=True)
+    (work / "mylib" / "src" / "mylib" / "__init__.py").write_text("")
+    editable = dist_writer(site, "mylib", "0.1.0", {"__editable__.mylib-0.1.0.pth": ""})
+    (editable / "direct_url.json").write_text(
+        json.dumps({"url": (work / "mylib").as_uri(), "dir_info": {"editable": True}})
+    )
+    copied = dist_writer(site, "tools", "2.0", {"tools/__init__.py": ""})
+    (copied / "direct_url.json").write_text(
+        json.dumps({"url": (tmp_path / "elsewhere" / "tools").as_uri(), "dir_info": {}})
+    )
+    dist_writer(site, "PyYAML", "6.0.1", {"yaml/__init__.py": ""})
+    env = make_env(tmp_path / "venv", site, work / "mylib" / "src")
+    job = _script(tmp_path, "import mylib\nimport tools\nimport yaml\n")
+    result = analyze([job], environment=env, spec_path=work / "spec.json")
+    assert result.spec.pip == ("./mylib", "PyYAML==6.0.1", "../elsewhere/tools")
+    reasons = {d.module: d.reason for d in result.decisions}
+    assert reasons["mylib"] == (f"editable install of {work / 'mylib'} (mylib-0.1.0.dist-info)")
+    assert reasons["tools"].startswith("installed from the folder ")
+    assert analyze([job], environment=env, spec_path="-").spec.pip[0] == str(work / "mylib")

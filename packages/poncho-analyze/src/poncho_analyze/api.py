@@ -111,9 +111,12 @@ class _Analyzer:
         self.stdlib = stdlib
         self.builder = SpecBuilder()
         self.decisions: list[Decision] = []
+        self.spec_dir: Path | None = Path.cwd()
 
     def take(self, owner: Owner, extras: Sequence[str] = ()) -> str:
         requirement = owner.requirement(build=self.builds, extras=extras)
+        if owner.source:
+            requirement = _relative(owner.source, self.spec_dir)
         if owner.kind == "conda":
             self.builder.add_conda(owner.name, requirement, owner.channel)
         else:
@@ -191,6 +194,20 @@ class _Analyzer:
             requirement = self.take(owner, sorted(req.extras))
             self.decisions.append(Decision(req.name, owner.kind, requirement,
                                            f"{how}; installed: {owner.evidence}"))  # fmt: skip
+
+
+def _relative(folder: str, spec_dir: Path | None) -> str:
+    """*folder* relative to the spec's folder (``./mylib``, ``../libs/x``), as
+    poncho-create reads it; absolute without a folder or on another root."""
+    if spec_dir is None:
+        return folder
+    try:
+        rel = os.path.relpath(folder, spec_dir)
+    except ValueError:
+        return folder
+    if rel == ".":
+        return "."
+    return rel if rel.startswith("..") else f"./{rel}"
 
 
 def _local_message(local: Mapping[str, list[Import]]) -> str:
@@ -276,6 +293,7 @@ def analyze(
     environment: Environment | None = None,
     stdin: TextIO | None = None,
     strict: bool = False,
+    spec_path: str | os.PathLike[str] | None = None,
 ) -> Analysis:
     """Find the imports of *scripts* and map them to the installed packages.
 
@@ -285,7 +303,10 @@ def analyze(
     as if imported.  *python_version* (``X.Y`` or ``X.Y.Z``) targets another Python: its
     standard library is left out and ``python=`` is pinned to it.  *channels* come first
     in the spec's channels, before those the conda packages came from.  *environment*
-    is the environment to inspect (default: the running interpreter's).
+    is the environment to inspect (default: the running interpreter's).  A project
+    installed from a local folder (``pip install -e ./mylib``) becomes that folder,
+    written relative to the folder of *spec_path* (the spec file to be written; default:
+    the current folder; ``"-"``, standard output: absolute).
 
     The scripts' own code (relative imports, modules beside a script, modules and
     folders of its project) and imports that nothing installed provides are left out of
@@ -315,6 +336,10 @@ def analyze(
         raise AnalyzeError(f"--python: {exc}") from None
     python_full = python_version or running
     work = _Analyzer(mapper, target, python_full, build_strings, stdlib)
+    if spec_path is not None:
+        # a spec on stdout may be saved anywhere: absolute paths then
+        stdout = os.fspath(spec_path) == STDIN
+        work.spec_dir = None if stdout else Path(spec_path).absolute().parent
     try:
         return _run(work, env, scripts, toplevel=toplevel, function=function,
                     pkg_mapping=pkg_mapping, extra_pkgs=extra_pkgs, python_version=python_version,

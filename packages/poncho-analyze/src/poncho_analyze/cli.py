@@ -142,6 +142,7 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
             build_strings=args.build_strings,
             strict=args.strict,
             environment=inspected.environment,
+            spec_path=args.output,
         )
         if args.explain:
             _explain(result.decisions)

@@ -168,9 +168,15 @@ class Owner:
     build: str = ""
     channel: str = ""
     metadata_dir: str = field(default="", compare=False)
+    source: str = ""
+    """For a project installed from a local folder (``pip install [-e] ./mylib``): that
+    folder, absolute.  No index has such a version; the folder is what builds it."""
 
     def requirement(self, *, build: bool = False, extras: Sequence[str] = ()) -> str:
-        """``name=version[=build]`` for conda, ``Name[extras]==version`` for pip."""
+        """``name=version[=build]`` for conda, ``Name[extras]==version`` for pip, the
+        source folder for a project installed from a local folder."""
+        if self.source:
+            return self.source
         if self.kind == "conda":
             pin = f"{self.name}={self.version}"
             return f"{pin}={self.build}" if build and self.build else pin
@@ -221,6 +227,34 @@ def _locate(name: str, paths: Iterable[Path]) -> _Found | None:
     return None
 
 
+def _local_source(meta: Path, prefix: Path) -> tuple[str, str]:
+    """The local folder a distribution was installed from, and how: from PEP 610's
+    ``direct_url.json`` (``pip install [-e] ./folder``), or an ``.egg-info`` outside the
+    environment (``setup.py develop``).  ``("", "")`` for anything else."""
+    if meta.suffix == ".dist-info":
+        try:
+            data = json.loads((meta / "direct_url.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "", ""
+        url = data.get("url") if isinstance(data, dict) else None
+        info = data.get("dir_info") if isinstance(data, dict) else None
+        if not isinstance(url, str) or not url.startswith("file:") or not isinstance(info, dict):
+            return "", ""
+        from urllib.parse import unquote, urlsplit
+
+        how = "editable install of" if info.get("editable") else "installed from the folder"
+        return unquote(urlsplit(url).path), how
+    try:
+        meta.resolve().relative_to(prefix.resolve())
+        return "", ""
+    except ValueError:
+        pass
+    for project in (meta.parent, meta.parent.parent):
+        if any((project / f).is_file() for f in ("setup.py", "pyproject.toml", "setup.cfg")):
+            return str(project), "development install (setup.py develop) of"
+    return "", ""
+
+
 def _norm(path: Path | str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
@@ -235,6 +269,7 @@ class Mapper:
         self._pip_files: dict[str, Owner] = {}
         self._pip_by_name: dict[str, Owner] = {}
         self._pip_tops: dict[str, list[Owner]] = {}
+        self._sources: list[tuple[str, Owner]] = []
         self._load_conda()
         self._load_pip()
 
@@ -300,8 +335,14 @@ class Mapper:
         if key in self._pip_by_name:  # shadowed by an earlier path entry
             return
         files = self._dist_files(site, meta)
-        source = "RECORD" if meta.suffix == ".dist-info" else "installed-files.txt"
-        owner = Owner("pip", name, version, f"{source} of {meta.name}", metadata_dir=_norm(meta))
+        record = "RECORD" if meta.suffix == ".dist-info" else "installed-files.txt"
+        evidence = f"{record} of {meta.name}"
+        folder, how = _local_source(meta, self.env.prefix)
+        if folder:
+            evidence = f"{how} {folder} ({meta.name})"
+        owner = Owner("pip", name, version, evidence, metadata_dir=_norm(meta), source=folder)
+        if folder:
+            self._sources.append((_norm(folder) + os.sep, owner))
         self._pip_by_name[key] = owner
         for file in files:
             self._pip_files[file] = owner
@@ -394,6 +435,11 @@ class Mapper:
     def _owned(self, name: str, found: _Found) -> Resolution:
         assert found.file is not None
         owner = self._file_owner(found.file)
+        if owner is None:  # an editable install lists its .pth file, not the sources
+            key = _norm(found.file)
+            inside = [(len(f), o) for f, o in self._sources if key.startswith(f)]
+            if inside:
+                owner = max(inside, key=lambda pair: pair[0])[1]
         if owner is None:
             tops = self._pip_tops.get(name.split(".")[0], [])
             if len(tops) == 1:
