@@ -338,12 +338,56 @@ def test_pep723_metadata(data: Path, conda_env: Environment) -> None:
         analyze([data / "pep723.py"], environment=conda_env, python_version="3.9")
 
 
-def test_pep723_version_conflict(tmp_path: Path, conda_env: Environment) -> None:
-    job = _script(tmp_path, "# /// script\n# dependencies = ['pyyaml>=7']\n# ///\n")
-    with pytest.raises(
-        ScriptMetadataError, match=r"needs pyyaml>=7, but PyYAML 6.0.1 is installed"
-    ):
+def test_pep723_a_version_the_environment_lacks_is_asked_as_written(
+    tmp_path: Path, conda_env: Environment
+) -> None:
+    job = _script(tmp_path, "# /// script\n# dependencies = ['pyyaml>=7', 'numpy>=2']\n# ///\n"
+                  "import yaml\nimport numpy\n")  # fmt: skip
+    result = analyze([job], environment=conda_env)
+    assert result.spec.pip == ("numpy>=2", "pyyaml>=7")
+    assert "numpy=1.26.4" not in result.spec.conda.dependencies
+    assert result.notices == (
+        f"{job} needs pyyaml>=7, but PyYAML 6.0.1 is installed: the spec asks for pyyaml>=7 "
+        "as the script writes it",
+        f"{job} needs numpy>=2, but numpy 1.26.4 is installed: the spec asks for numpy>=2 "
+        "as the script writes it",
+    )
+
+
+@pytest.mark.parametrize(
+    ("requires", "python"),
+    [
+        (">=3.12", "python=3.12"),
+        ("~=3.13", "python=3.13"),
+        (">=3.12.2", "python>=3.12.2,<3.13"),
+        ("==3.10.4", "python=3.10.4"),
+    ],
+)
+def test_pep723_requires_python_chooses_the_python(
+    tmp_path: Path, conda_env: Environment, requires: str, python: str
+) -> None:
+    job = _script(
+        tmp_path,
+        f"# /// script\n# requires-python = '{requires}'\n# ///\nimport tomllib\nimport yaml\n",
+    )
+    result = analyze([job], environment=conda_env)  # Python 3.11.7 installed
+    assert result.spec.conda.dependencies[0] == python
+    assert result.spec.pip == ("PyYAML==6.0.1",)
+    assert result.notices[0].startswith(f"requires-python {requires} ({job}) chooses {python}: ")
+    target = python.split("=")[-1].split(",")[0].lstrip(">")
+    if target < "3.11":  # the standard library of the chosen Python is the one left out
+        assert "  tomllib (imported at" in result.warnings[0]
+    else:
+        assert result.warnings == ()
+
+
+def test_pep723_requires_python_no_version_fits(tmp_path: Path, conda_env: Environment) -> None:
+    job = _script(tmp_path, "# /// script\n# requires-python = '>=4'\n# ///\n")
+    with pytest.raises(ScriptMetadataError, match=r"no Python from 3\.8 to 3\.14 satisfies"):
         analyze([job], environment=conda_env)
+    ok = _script(tmp_path, "# /// script\n# requires-python = '>=3.11'\n# ///\n", "ok.py")
+    result = analyze([ok], environment=conda_env)
+    assert result.spec.conda.dependencies[0] == "python=3.11.7" and result.notices == ()
 
 
 def test_notebook(data: Path, conda_env: Environment) -> None:

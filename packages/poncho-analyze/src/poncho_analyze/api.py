@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from poncho_analyze import _local
+from poncho_analyze import _local, _pep723
 from poncho_analyze._conditions import Target
 from poncho_analyze._syntax import check_syntax
 from poncho_analyze.errors import (
@@ -112,6 +112,8 @@ class _Analyzer:
         self.builder = SpecBuilder()
         self.decisions: list[Decision] = []
         self.spec_dir: Path | None = Path.cwd()
+        self.notices: list[str] = []
+        self.python_spec = ""
 
     def take(self, owner: Owner, extras: Sequence[str] = ()) -> str:
         requirement = owner.requirement(build=self.builds, extras=extras)
@@ -155,21 +157,15 @@ class _Analyzer:
         self.decisions.append(Decision(module, "pip", str(req), reason, where))
 
     def metadata(self, script: Script) -> None:
+        """The PEP 723 dependencies of *script*: pinned as installed when that satisfies
+        them, else as the script writes them (with a notice)."""
         meta = script.metadata
         if meta is None:
             return
         from packaging.markers import default_environment
         from packaging.requirements import Requirement
-        from packaging.specifiers import SpecifierSet
 
         full = self.python_full if self.python_full.count(".") == 2 else f"{self.python_full}.0"
-        if meta.requires_python and not SpecifierSet(meta.requires_python).contains(
-            full, prereleases=True
-        ):
-            raise ScriptMetadataError(
-                f"{meta.path}: the script requires Python {meta.requires_python}, "
-                f"the target is {self.python_full} (use --python)"
-            )
         env = {key: str(value) for key, value in default_environment().items()}
         env["python_version"] = f"{self.target[0]}.{self.target[1]}"
         env["python_full_version"] = full
@@ -180,20 +176,27 @@ class _Analyzer:
             req.marker = None
             owner = self.mapper.by_name(req.name)
             how = f"PEP 723 metadata of {meta.path}"
-            if owner is None:
-                self.builder.add_pip(canonical_name(req.name), str(req))
-                self.decisions.append(
-                    Decision(req.name, "pip", str(req), f"{how}; not installed, as written")
-                )
+            if owner is not None and not (
+                req.specifier and not req.specifier.contains(owner.version, prereleases=True)
+            ):
+                requirement = self.take(owner, sorted(req.extras))
+                self.decisions.append(Decision(req.name, owner.kind, requirement,
+                                               f"{how}; installed: {owner.evidence}"))  # fmt: skip
                 continue
-            if req.specifier and not req.specifier.contains(owner.version, prereleases=True):
-                raise ScriptMetadataError(
-                    f"{meta.path}: the script needs {req}, but {owner.name} {owner.version} "
-                    "is installed"
+            if owner is None:
+                reason = f"{how}; not installed, as written"
+            else:
+                reason = (
+                    f"{how}; the installed {owner.name} {owner.version} does not satisfy it, "
+                    "as written"
                 )
-            requirement = self.take(owner, sorted(req.extras))
-            self.decisions.append(Decision(req.name, owner.kind, requirement,
-                                           f"{how}; installed: {owner.evidence}"))  # fmt: skip
+                self.builder.conda.pop(owner.name.lower(), None)
+                self.notices.append(
+                    f"{meta.path} needs {req}, but {owner.name} {owner.version} is installed: "
+                    f"the spec asks for {req} as the script writes it"
+                )
+            self.builder.add_pip(canonical_name(req.name), str(req))
+            self.decisions.append(Decision(req.name, "pip", str(req), reason))
 
 
 def _relative(folder: str, spec_dir: Path | None) -> str:
@@ -328,38 +331,78 @@ def analyze(
     mapper = Mapper(env)
     python_owner = mapper.conda_package("python")
     running = python_owner.version if python_owner is not None else env.python_version
+    loaded = [read_script(s, stdin=stdin) for s in scripts]
+    chosen = _script_python(loaded, python_version, running)
     try:
         base_version = parse_version(env.python_version)
-        target = parse_version(python_version) if python_version else parse_version(running)
+        if chosen is not None:
+            target = chosen[0]
+        else:
+            target = parse_version(python_version) if python_version else parse_version(running)
         stdlib = stdlib_modules(target, base=env.stdlib or None, base_version=base_version)
     except ValueError as exc:
         raise AnalyzeError(f"--python: {exc}") from None
-    python_full = python_version or running
+    python_full = (python_version or running) if chosen is None else f"{target[0]}.{target[1]}"
     work = _Analyzer(mapper, target, python_full, build_strings, stdlib)
     if spec_path is not None:
         # a spec on stdout may be saved anywhere: absolute paths then
         stdout = os.fspath(spec_path) == STDIN
         work.spec_dir = None if stdout else Path(spec_path).absolute().parent
+    if chosen is not None:
+        work.python_spec = chosen[1]
+        work.decisions.append(Decision("python", "conda", chosen[1], chosen[2]))
+        work.notices.append(chosen[2])
     try:
-        return _run(work, env, scripts, toplevel=toplevel, function=function,
+        return _run(work, env, loaded, toplevel=toplevel, function=function,
                     pkg_mapping=pkg_mapping, extra_pkgs=extra_pkgs, python_version=python_version,
-                    channels=channels, allow_local=allow_local, stdin=stdin, strict=strict,
+                    channels=channels, allow_local=allow_local, strict=strict,
                     python_owner=python_owner)  # fmt: skip
     except AnalyzeError as exc:
         exc.decisions = tuple(sorted(work.decisions))
         raise
 
 
+def _script_python(
+    scripts: list[Script], python_version: str | None, running: str
+) -> tuple[tuple[int, int], str, str] | None:
+    """The Python that the scripts' PEP 723 ``requires-python`` chooses when the inspected
+    one does not satisfy it: ``(target, conda spec, why)``; None when it does."""
+    wanted = [(s.metadata.path, s.metadata.requires_python) for s in scripts
+              if s.metadata is not None and s.metadata.requires_python]  # fmt: skip
+    if not wanted:
+        return None
+    from packaging.specifiers import SpecifierSet
+
+    full = python_version or running
+    full = full if full.count(".") == 2 else f"{full}.0"
+    for path, text in wanted:
+        if python_version and not SpecifierSet(text).contains(full, prereleases=True):
+            raise ScriptMetadataError(
+                f"{path}: the script requires Python {text}, the target is {python_version} "
+                "(use --python)"
+            )
+    if python_version or all(SpecifierSet(t).contains(full, prereleases=True) for _, t in wanted):
+        return None
+    said = ", ".join(f"{t} ({p})" for p, t in wanted)
+    chosen = _pep723.choose_python(t for _, t in wanted)
+    if chosen is None:
+        raise ScriptMetadataError(f"no Python from 3.8 to 3.14 satisfies requires-python {said}")
+    return (
+        *chosen,
+        f"requires-python {said} chooses {chosen[1]}: the inspected Python "
+        f"{running} does not satisfy it (its packages are pinned as installed there)",
+    )
+
+
 def _run(
-    work: _Analyzer, env: Environment, scripts: Sequence[str | os.PathLike[str]], *,
+    work: _Analyzer, env: Environment, loaded: list[Script], *,
     toplevel: bool, function: str | None, pkg_mapping: Mapping[str, str] | None,
     extra_pkgs: Sequence[str], python_version: str | None, channels: Sequence[str] | None,
-    allow_local: bool, stdin: TextIO | None, strict: bool, python_owner: Owner | None,
+    allow_local: bool, strict: bool, python_owner: Owner | None,
 ) -> Analysis:  # fmt: skip
     mapper, target, stdlib = work.mapper, work.target, work.stdlib
-    notices: list[str] = []
+    notices = work.notices
     warnings: list[str] = []
-    loaded = [read_script(s, stdin=stdin) for s in scripts]
     version = tuple(int(p) for p in work.python_full.split(".")[:3] if p.isdigit())
     conditions = Target(version)
     failures: list[ParseFailed] = []
@@ -458,7 +501,9 @@ def _run(
     for script in loaded:
         work.metadata(script)
 
-    if python_version:
+    if work.python_spec:
+        python = work.python_spec
+    elif python_version:
         python = f"python={python_version}"
     elif python_owner is not None:
         python = python_owner.requirement(build=work.builds)
