@@ -81,6 +81,14 @@ def _no_activated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(variable, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def _own_map_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The import -> distribution maps go to a folder of each test, not the user's cache."""
+    monkeypatch.setenv("PONCHO_ANALYZE_CACHE", str(tmp_path_factory.mktemp("map-cache")))
+
+
 @pytest.fixture(scope="session")
 def data() -> Path:
     """The tests/data folder."""

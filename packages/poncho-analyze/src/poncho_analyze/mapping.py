@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from poncho_analyze.errors import AnalyzeError
 
@@ -262,7 +262,7 @@ def _norm(path: Path | str) -> str:
 class Mapper:
     """Maps imports and package names to what is installed in an :class:`Environment`."""
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, *, cache: bool = True) -> None:
         self.env = env
         self._conda_files: dict[str, Owner] = {}
         self._conda_by_name: dict[str, Owner] = {}
@@ -270,8 +270,53 @@ class Mapper:
         self._pip_by_name: dict[str, Owner] = {}
         self._pip_tops: dict[str, list[Owner]] = {}
         self._sources: list[tuple[str, Owner]] = []
+        from poncho_analyze import _cache
+
+        data = _cache.load(env) if cache else None
+        if data is not None:
+            self._restore(data)
+            return
+        stamp = _cache.stamp(env)
         self._load_conda()
         self._load_pip()
+        if cache:
+            _cache.store(env, self._dump(), stamp)
+
+    # -- the cached form: owners once, then indexes into them ---------------------------
+
+    def _dump(self) -> dict[str, Any]:
+        index: dict[Owner, int] = {}
+        owners: list[tuple[str, ...]] = []
+
+        def at(owner: Owner) -> int:
+            if owner not in index:
+                index[owner] = len(owners)
+                owners.append((owner.kind, owner.name, owner.version, owner.evidence, owner.build,
+                               owner.channel, owner.metadata_dir, owner.source))  # fmt: skip
+            return index[owner]
+
+        return {
+            "conda_files": {k: at(o) for k, o in self._conda_files.items()},
+            "conda_by_name": {k: at(o) for k, o in self._conda_by_name.items()},
+            "pip_files": {k: at(o) for k, o in self._pip_files.items()},
+            "pip_by_name": {k: at(o) for k, o in self._pip_by_name.items()},
+            "pip_tops": {k: [at(o) for o in v] for k, v in self._pip_tops.items()},
+            "sources": [(k, at(o)) for k, o in self._sources],
+            "owners": owners,
+        }
+
+    def _restore(self, data: dict[str, Any]) -> None:
+        owners = [
+            Owner(kind, name, version, evidence, build=build, channel=channel,
+                  metadata_dir=meta, source=source)
+            for kind, name, version, evidence, build, channel, meta, source in data["owners"]
+        ]  # fmt: skip
+        self._conda_files = {k: owners[i] for k, i in data["conda_files"].items()}
+        self._conda_by_name = {k: owners[i] for k, i in data["conda_by_name"].items()}
+        self._pip_files = {k: owners[i] for k, i in data["pip_files"].items()}
+        self._pip_by_name = {k: owners[i] for k, i in data["pip_by_name"].items()}
+        self._pip_tops = {k: [owners[i] for i in v] for k, v in data["pip_tops"].items()}
+        self._sources = [(k, owners[i]) for k, i in data["sources"]]
 
     @property
     def is_conda(self) -> bool:
