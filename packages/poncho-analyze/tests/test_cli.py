@@ -313,3 +313,55 @@ def test_parser_describes_every_option() -> None:
         "--explain",
     ):
         assert option in text
+
+
+# Shaped after Parsl's TaskVine executor: it runs
+# ``poncho_package_analyze exec_parsl_function.py - tmp.yaml --extra-pkg P`` with the
+# app's source on stdin; its Work Queue executor looks up ``python_package_analyze``.
+PARSL_RUNNER = """\
+import pickle
+import sys
+import traceback
+
+from parsl.executors.taskvine.utils import load_function, run_function
+
+
+def main():
+    map_file, function_file, result_file = sys.argv[1:4]
+    try:
+        run_function(*load_function(map_file, function_file), result_file)
+    except Exception:
+        traceback.print_exc()
+        with open(result_file, "wb") as out:
+            pickle.dump(sys.exc_info()[1], out)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+PARSL_APP = """\
+@python_app
+def newest(versions):
+    from packaging.version import Version
+
+    return max(versions, key=Version)
+"""
+
+
+@pytest.mark.parametrize("command", ["poncho_package_analyze", "python_package_analyze"])
+def test_parsl_taskvine_call(tmp_path: Path, command: str) -> None:
+    script = Path(sys.executable).parent / command
+    assert script.is_file(), f"{command} is not installed beside {sys.executable}"
+    (tmp_path / "exec_parsl_function.py").write_text(PARSL_RUNNER)
+    argv = [str(script), "exec_parsl_function.py", "-", "tmp.yaml", "--extra-pkg", "libcst"]
+    done = subprocess.run(
+        argv, input=PARSL_APP, capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    spec = json.loads((tmp_path / "tmp.yaml").read_text())  # JSON is YAML
+    assert spec["conda"]["dependencies"][-1] == {
+        "pip": [LIBCST, f"packaging=={version('packaging')}"]
+    }
+    # parsl is not installed in this test environment: said, not fatal
+    assert "  parsl.executors.taskvine.utils (imported at exec_parsl_function.py:5)" in done.stderr
