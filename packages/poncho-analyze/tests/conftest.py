@@ -23,6 +23,7 @@ def write_dist(
     top_level: list[str] | None = None,
     record: bool = True,
     installer: str = "pip",
+    requires: tuple[str, ...] = (),
 ) -> Path:
     """Install a fake distribution the way pip would: files plus a dist-info with RECORD."""
     for rel, text in files.items():
@@ -31,7 +32,10 @@ def write_dist(
         path.write_text(text)
     meta = site / f"{name.replace('-', '_')}-{version}.dist-info"
     meta.mkdir(parents=True)
-    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
+    requirements = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    (meta / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requirements}\n"
+    )
     (meta / "INSTALLER").write_text(installer + "\n")
     rows = [*files, f"{meta.name}/METADATA", f"{meta.name}/INSTALLER", f"{meta.name}/RECORD"]
     if top_level is not None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from poncho_analyze import _local, _pep723
+from poncho_analyze import _hop, _local, _pep723
 from poncho_analyze._conditions import Target
 from poncho_analyze._syntax import check_syntax
 from poncho_analyze.errors import (
@@ -428,6 +428,7 @@ def _run(
             )
 
     locals_ = _Locals(loaded)
+    hops = _hop.Hops(mapper, stdlib, conditions)
     groups: dict[tuple[str, ...], list[Import]] = {}
     for imp in imports:
         if not locals_.shadowing(imp):
@@ -464,6 +465,12 @@ def _run(
                 decided[name] = Decision(
                     name, resolution.owner.kind, requirement, resolution.reason, where
                 )
+            for hop in hops.follow(resolution.owner, candidates):
+                key = f"{hop.module} -> {hop.owner.name}"
+                if key not in decided:
+                    requirement = work.take(hop.owner)
+                    decided[key] = Decision(hop.module, hop.owner.kind, requirement, hop.reason,
+                                            where)  # fmt: skip
             continue
         if locals_.project(top, [i for m, v in by_module.items() if m.split(".")[0] == top
                                  for i in v]):  # fmt: skip

@@ -31,7 +31,9 @@ from poncho_analyze._conditions import Target, evaluate, flag_names
 from poncho_analyze._scanner import ScanError, mentions_import, skeleton
 from poncho_analyze.errors import ParseFailed
 
-__all__ = ["FileImports", "Import", "find_imports", "matches_function", "scan_files"]
+__all__ = [
+    "FileImports", "Import", "find_imports", "matches_function", "required_imports", "scan_files",
+]  # fmt: skip
 
 Scope = tuple[tuple[str, str], ...]
 """Enclosing ``def``/``class`` statements, outermost first: ``(("class", "A"), ("def", "f"))``."""
@@ -240,6 +242,9 @@ class _Collector:
         self.dropped: list[tuple[Import, str]] = []
         self.discarding = 0
         self.dead: list[str] = []
+        # A handler that always raises again does not make the import optional (a shim
+        # that only rewords the error).  Only whole-file parses see handler bodies.
+        self.reraise = False
 
     def result(self) -> FileImports:
         return FileImports(tuple(self.imports), frozenset(self.functions), tuple(self.notes),
@@ -393,7 +398,10 @@ class _Collector:
     def trying(
         self, st: cst.Try | cst.TryStar, scope: Scope, optional: bool, lines: _Lines
     ) -> None:
-        guarded = optional or any(_catches_import_error(h.type) for h in st.handlers)
+        guarded = optional or any(
+            _catches_import_error(h.type) and not (self.reraise and _always_raises(h.body))
+            for h in st.handlers
+        )
         self.suite(st.body, scope, guarded, lines)
         for handler in st.handlers:
             self.header([handler.type], scope, optional, lines)
@@ -404,6 +412,28 @@ class _Collector:
             self.suite(st.finalbody.body, scope, optional, lines)
 
 
+def _always_raises(suite: cst.BaseSuite) -> bool:
+    """Whether every path through *suite* ends in a ``raise``."""
+    if not suite.body:
+        return False
+    last = suite.body[-1]
+    if isinstance(last, cst.SimpleStatementLine):
+        return bool(last.body) and isinstance(last.body[-1], cst.Raise)
+    if isinstance(last, cst.SimpleStatementSuite):  # pragma: no cover - not a statement
+        return False
+    if isinstance(last, cst.If):
+        other = last.orelse
+        if other is None:
+            return False
+        rest = (
+            _always_raises(cst.IndentedBlock(body=[other]))
+            if isinstance(other, cst.If)
+            else _always_raises(other.body)
+        )
+        return _always_raises(last.body) and rest
+    return False
+
+
 def _syntax_error(path: str, cell: int | None, err: cst.ParserSyntaxError) -> ParseFailed:
     where = path if cell is None else f"{path}:cell {cell}"
     message = err.message.rstrip(".")
@@ -411,13 +441,15 @@ def _syntax_error(path: str, cell: int | None, err: cst.ParserSyntaxError) -> Pa
 
 
 def _parse_whole(
-    text: str, path: str, cell: int | None, toplevel: bool, target: Target | None
-) -> FileImports:
+    text: str, path: str, cell: int | None, toplevel: bool, target: Target | None,
+    reraise: bool = False,
+) -> FileImports:  # fmt: skip
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as err:
         raise _syntax_error(path, cell, err) from None
     collector = _Collector(path, cell, toplevel=toplevel, dynamic=_is_dynamic(text), target=target)
+    collector.reraise = reraise
     positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
     collector.statements(module.body, (), False, _Lines(1, positions))
     return collector.result()
@@ -501,6 +533,17 @@ def find_imports(
         if found is not None:
             return found
     return _parse_whole(text, path, cell, toplevel, target)
+
+
+def required_imports(text: str, path: str, target: Target | None = None) -> FileImports:
+    """The imports a module makes whenever it is imported: at module level, not optional
+    (a ``try`` whose ``except ImportError`` always raises again counts as required), not
+    in a branch the *target* never takes.  Whole-file parse; ParseFailed on bad code."""
+    if target is not None:
+        target = target.with_names(flag_names(text, target))
+    found = _parse_whole(text, path, None, True, target, reraise=True)
+    kept = tuple(i for i in found.imports if not i.optional)
+    return FileImports(kept, found.functions, found.notes, found.dropped)
 
 
 def _scan_batch(

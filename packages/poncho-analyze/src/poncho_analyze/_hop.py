@@ -1,0 +1,130 @@
+"""One hop into installed code: the distribution a submodule re-exports.
+
+``from dask.distributed import Client`` loads ``dask/distributed.py``, a shim whose only
+work is ``from distributed import *``: the code comes from the separate ``distributed``
+distribution, which ``dask`` requires only as an extra (``dask[distributed]``).  Pinning
+``dask`` alone gives an environment where the import fails.  So for an import of a
+submodule (``pkg.sub``), the module file is parsed and each import it makes whenever it
+is imported (see :func:`~poncho_analyze.imports.required_imports`) that leads to
+another installed distribution, not among ``pkg``'s hard requirements, is added too.
+One hop only: what that distribution imports is its own requirements' business.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from poncho_analyze._conditions import Target
+from poncho_analyze.errors import AnalyzeError
+from poncho_analyze.imports import FileImports, required_imports
+from poncho_analyze.mapping import Mapper, Owner, _locate, canonical_name
+
+__all__ = ["Hop", "Hops"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """``module`` (a submodule the script imports) re-exports ``owner``'s code."""
+
+    module: str
+    owner: Owner
+    reason: str
+
+
+class Hops:
+    """Finds re-exported distributions; parses each module file once."""
+
+    def __init__(self, mapper: Mapper, stdlib: frozenset[str], target: Target) -> None:
+        self.mapper = mapper
+        self.stdlib = stdlib
+        self.target = target
+        self._parsed: dict[Path, FileImports] = {}
+        self._required: dict[tuple[str, str], frozenset[str]] = {}
+
+    def _module_file(self, dotted: str) -> Path | None:
+        parts = dotted.split(".")
+        found = _locate(parts[0], self.mapper.env.paths)
+        for part in parts[1:]:
+            if found is None or not found.portions:
+                return None
+            found = _locate(part, found.portions)
+        return found.file if found is not None and len(parts) > 1 else None
+
+    def _imports(self, file: Path) -> FileImports:
+        if file not in self._parsed:
+            try:
+                text = file.read_text(encoding="utf-8", errors="replace")
+                self._parsed[file] = required_imports(text, str(file), self.target)
+            except (OSError, AnalyzeError) as exc:
+                log.info("not following %s: %s", file, exc)
+                self._parsed[file] = FileImports()
+        return self._parsed[file]
+
+    def requirements(self, owner: Owner) -> frozenset[str]:
+        """Canonical names of what *owner* always requires (no extra)."""
+        key = (owner.kind, owner.name)
+        if key not in self._required:
+            self._required[key] = frozenset(self._read_requirements(owner))
+        return self._required[key]
+
+    def _read_requirements(self, owner: Owner) -> Iterable[str]:
+        if owner.kind == "pip":
+            from email.parser import HeaderParser
+
+            from packaging.requirements import InvalidRequirement, Requirement
+
+            try:
+                text = (Path(owner.metadata_dir) / "METADATA").read_text(encoding="utf-8")
+            except OSError:
+                return
+            for line in HeaderParser().parsestr(text).get_all("Requires-Dist") or ():
+                try:
+                    req = Requirement(line)
+                except InvalidRequirement:
+                    continue
+                if req.marker is None or "extra" not in str(req.marker):
+                    yield canonical_name(req.name)
+            return
+        import json
+
+        record_name = owner.evidence.removeprefix("conda-meta: ")
+        for prefix in self.mapper.env.conda_prefixes():
+            try:
+                record = json.loads((prefix / "conda-meta" / record_name).read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            for dep in record.get("depends") or ():
+                if isinstance(dep, str) and dep.split():
+                    yield canonical_name(dep.split()[0])
+            return
+
+    def follow(self, owner: Owner, candidates: Iterable[str]) -> list[Hop]:
+        """What the submodules among *candidates* (dotted names under one top-level
+        package that *owner* provides) re-export from other distributions."""
+        hops: dict[str, Hop] = {}
+        top_of_owner = None
+        for dotted in candidates:
+            if "." not in dotted:
+                continue
+            file = self._module_file(dotted)
+            if file is None or file.name.endswith((".so", ".pyd")):
+                continue
+            top_of_owner = top_of_owner or dotted.split(".")[0]
+            for imp in self._imports(file).imports:
+                if imp.level or imp.top in self.stdlib or imp.top == top_of_owner:
+                    continue
+                found = self.mapper.resolve(imp.candidates).owner
+                if found is None or found.name == owner.name:
+                    continue
+                name = canonical_name(found.name)
+                if name in self.requirements(owner) or name in hops:
+                    continue
+                hops[name] = Hop(dotted, found, f"{dotted} ({file.name} of {owner.name}) "
+                                 f"imports {imp.module} at line {imp.line}; {found.name} is "
+                                 f"not a requirement of {owner.name}")  # fmt: skip
+        return list(hops.values())
