@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -108,3 +109,32 @@ def test_a_broken_or_unwritable_cache_is_ignored(
     monkeypatch.setenv("PONCHO_ANALYZE_CACHE", str(tmp_path / "a-file"))
     (tmp_path / "a-file").write_text("")
     assert _owner(Mapper(env), "yaml") == "PyYAML==6.0.1"
+
+
+def test_what_an_interpreter_says_is_kept_until_its_environment_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "venv" / "site"
+    site.mkdir(parents=True)
+    calls = tmp_path / "calls"
+    python = tmp_path / "venv" / "bin" / "python"
+    python.parent.mkdir()
+    answer = json.dumps({"prefix": str(tmp_path / "venv"), "base_prefix": "/usr",
+                         "path": [str(site)], "version": "3.12.1", "stdlib": ["os", "sys"]})  # fmt: skip
+    python.write_text(f"#!/bin/sh\necho x >> '{calls}'\necho '{answer}'\n")
+    python.chmod(0o755)
+    first = Environment.from_python(python)
+    assert Environment.from_python(python) == first
+    assert calls.read_text().count("x") == 1
+    assert first.paths == (site,) and first.python_version == "3.12.1"
+    (tmp_path / "venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # recreated venv
+    Environment.from_python(python)
+    assert calls.read_text().count("x") == 2
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    Environment.from_python(python)
+    assert calls.read_text().count("x") == 3
+    (site / "extra.pth").write_text(str(tmp_path) + "\n")
+    before = site.stat().st_mtime_ns
+    os.utime(site, ns=(before + 10**9, before + 10**9))
+    Environment.from_python(python)
+    assert calls.read_text().count("x") == 4

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import libcst as cst
 import pytest
 
-from poncho_analyze._conditions import Target, evaluate, flag_names
+from poncho_analyze._conditions import Target, evaluate_code, flag_names
 from poncho_analyze.imports import find_imports
 
 PY313 = Target((3, 13, 1))
@@ -42,9 +41,8 @@ PY310 = Target((3, 10, 4))
     ],
 )
 def test_evaluate(test: str, on_313: bool | None, on_310: bool | None) -> None:
-    expr = cst.parse_expression(test)
-    assert evaluate(expr, PY313) is on_313
-    assert evaluate(expr, PY310) is on_310
+    assert evaluate_code(test, PY313) is on_313
+    assert evaluate_code(test, PY310) is on_310
 
 
 def test_flags_assigned_at_module_level() -> None:

@@ -18,14 +18,16 @@ import hashlib
 import logging
 import marshal
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from poncho_analyze.mapping import Environment
 
-__all__ = ["cache_dir", "load", "stamp", "store"]
+__all__ = [
+    "cache_dir", "load", "load_files", "load_interpreter", "stamp", "store", "store_files",
+    "store_interpreter",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +89,40 @@ def store(env: Environment, data: dict[str, Any], stamp: list[tuple[str, int]]) 
     folder = cache_dir()
     if folder is None:
         return
-    target = _file(folder, env)
+    try:
+        blob = marshal.dumps({**data, "format": _FORMAT, "stamp": stamp})
+    except ValueError as exc:
+        log.info("cannot store the map of %s: %s", env.prefix, exc)
+        return
+    _write(folder, _file(folder, env), blob)
+
+
+def load_files(env: Environment) -> dict[str, Any]:
+    """What was learnt about single installed files of *env* (each entry validates
+    itself: the caller keys it by path, size and modification time)."""
+    folder = cache_dir()
+    if folder is None:
+        return {}
+    try:
+        data = marshal.loads(_file(folder, env).with_suffix(".files").read_bytes())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def store_files(env: Environment, data: dict[str, Any]) -> None:
+    """Store :func:`load_files`'s mapping again; failures are logged, never raised."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    _write(folder, _file(folder, env).with_suffix(".files"), marshal.dumps(data))
+
+
+def _write(folder: Path, target: Path, blob: bytes) -> None:
+    import tempfile
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        blob = marshal.dumps({**data, "format": _FORMAT, "stamp": stamp})
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -100,7 +132,64 @@ def store(env: Environment, data: dict[str, Any], stamp: list[tuple[str, int]]) 
             Path(tmp).unlink(missing_ok=True)
             raise
     except (OSError, ValueError) as exc:
-        log.info("cannot store the map in %s: %s", folder, exc)
+        log.info("cannot store %s: %s", target, exc)
+
+
+_INTERPRETER_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONSAFEPATH",
+                          "PYTHONUSERBASE")  # fmt: skip
+
+
+def _interpreter_stamp(exe: str, paths: list[str]) -> list[Any]:
+    """What the answer of interpreter *exe* depends on: the file (and the one it links
+    to), its environment's ``pyvenv.cfg``, the variables that change ``sys.path``, and
+    the folders of ``sys.path`` (a new ``.pth`` file changes its folder's time)."""
+    stamp: list[Any] = [os.path.realpath(exe)]
+    exe_path = Path(exe)
+    for path in (
+        exe_path,
+        Path(stamp[0]),
+        exe_path.parent.parent / "pyvenv.cfg",
+        *map(Path, paths),
+    ):
+        try:
+            info = path.stat()
+            stamp.append((str(path), info.st_mtime_ns, info.st_size))
+        except OSError:
+            stamp.append((str(path), -1, -1))
+    stamp.extend(os.environ.get(v, "") for v in _INTERPRETER_VARIABLES)
+    return stamp
+
+
+def load_interpreter(exe: str) -> dict[str, Any] | None:
+    """The stored answer of the interpreter *exe* (prefix, path, version...), if fresh."""
+    folder = cache_dir()
+    if folder is None:
+        return None
+    target = folder / f"python-{hashlib.sha256(exe.encode()).hexdigest()[:32]}.marshal"
+    try:
+        data = marshal.loads(target.read_bytes())
+        info, stamp = data["info"], data["stamp"]
+        paths = [str(p) for p in info["path"]]
+    except (OSError, EOFError, ValueError, TypeError, KeyError):
+        return None
+    if stamp != _interpreter_stamp(exe, paths):
+        return None
+    return dict(info)
+
+
+def store_interpreter(exe: str, info: dict[str, Any]) -> None:
+    """Store the answer of the interpreter *exe*; failures are logged, never raised."""
+    folder = cache_dir()
+    if folder is None:
+        return
+    target = folder / f"python-{hashlib.sha256(exe.encode()).hexdigest()[:32]}.marshal"
+    try:
+        paths = [str(p) for p in info["path"]]
+        blob = marshal.dumps({"info": info, "stamp": _interpreter_stamp(exe, paths)})
+    except (ValueError, KeyError, TypeError) as exc:
+        log.info("cannot store what %s said: %s", exe, exc)
+        return
+    _write(folder, target, blob)
 
 
 def stamp(env: Environment) -> list[tuple[str, int]]:

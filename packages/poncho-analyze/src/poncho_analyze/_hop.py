@@ -16,10 +16,12 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from poncho_analyze import _cache
 from poncho_analyze._conditions import Target
 from poncho_analyze.errors import AnalyzeError
-from poncho_analyze.imports import FileImports, required_imports
+from poncho_analyze.imports import Import, required_imports
 from poncho_analyze.mapping import Mapper, Owner, _locate, canonical_name
 
 __all__ = ["Hop", "Hops"]
@@ -43,27 +45,52 @@ class Hops:
         self.mapper = mapper
         self.stdlib = stdlib
         self.target = target
-        self._parsed: dict[Path, FileImports] = {}
+        self._parsed: dict[Path, tuple[tuple[str, tuple[str, ...], int, int], ...]] = {}
         self._required: dict[tuple[str, str], frozenset[str]] = {}
+        self._stored: dict[str, Any] | None = None  # the persistent per-file cache
+        self._changed = False
 
     def _module_file(self, dotted: str) -> Path | None:
         parts = dotted.split(".")
-        found = _locate(parts[0], self.mapper.env.paths)
+        found = _locate(parts[0], self.mapper.env.paths, self.mapper.listings)
         for part in parts[1:]:
             if found is None or not found.portions:
                 return None
-            found = _locate(part, found.portions)
+            found = _locate(part, found.portions, self.mapper.listings)
         return found.file if found is not None and len(parts) > 1 else None
 
-    def _imports(self, file: Path) -> FileImports:
-        if file not in self._parsed:
-            try:
-                text = file.read_text(encoding="utf-8", errors="replace")
-                self._parsed[file] = required_imports(text, str(file), self.target)
-            except (OSError, AnalyzeError) as exc:
-                log.info("not following %s: %s", file, exc)
-                self._parsed[file] = FileImports()
-        return self._parsed[file]
+    def _imports(self, file: Path) -> tuple[tuple[str, tuple[str, ...], int, int], ...]:
+        """``(module, names, level, line)`` of each import *file* always makes; kept in
+        the environment's cache, keyed by the file's size and time and the target."""
+        if file in self._parsed:
+            return self._parsed[file]
+        if self._stored is None:
+            self._stored = _cache.load_files(self.mapper.env)
+        try:
+            info = file.stat()
+        except OSError:
+            return ()
+        key = f"hop:{file}:{info.st_size}:{info.st_mtime_ns}:{self.target.version[:2]}"
+        known = self._stored.get(key)
+        if isinstance(known, tuple):
+            self._parsed[file] = known
+            return known
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace")
+            found = required_imports(text, str(file), self.target).imports
+        except (OSError, AnalyzeError) as exc:
+            log.info("not following %s: %s", file, exc)
+            found = ()
+        result = tuple((i.module, i.names, i.level, i.line) for i in found)
+        self._parsed[file] = self._stored[key] = result
+        self._changed = True
+        return result
+
+    def save(self) -> None:
+        """Keep what was parsed for the next analysis in this environment."""
+        if self._changed and self._stored is not None:
+            _cache.store_files(self.mapper.env, self._stored)
+            self._changed = False
 
     def requirements(self, owner: Owner) -> frozenset[str]:
         """Canonical names of what *owner* always requires (no extra)."""
@@ -115,7 +142,8 @@ class Hops:
             if file is None or file.name.endswith((".so", ".pyd")):
                 continue
             top_of_owner = top_of_owner or dotted.split(".")[0]
-            for imp in self._imports(file).imports:
+            for module, names, level, line in self._imports(file):
+                imp = Import(module, names, level, line=line)
                 if imp.level or imp.top in self.stdlib or imp.top == top_of_owner:
                     continue
                 found = self.mapper.resolve(imp.candidates).owner

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from packaging.specifiers import SpecifierSet
-
 from poncho_analyze.stdlib import MAX_VERSION, MIN_VERSION
 
 __all__ = ["choose_python"]
@@ -17,6 +15,8 @@ def choose_python(specifiers: Iterable[str]) -> tuple[tuple[int, int], str] | No
     """The oldest Python (``MIN_VERSION`` ... ``MAX_VERSION``) that every specifier
     allows, with its conda spec: ``python=3.12``, or ``python>=3.12.2,<3.13`` when the
     first patch releases are excluded.  None when no version fits."""
+    from packaging.specifiers import SpecifierSet
+
     allowed = SpecifierSet()
     for text in specifiers:
         allowed &= SpecifierSet(text)

@@ -14,8 +14,6 @@ import ast
 import re
 import sys
 
-import libcst as cst
-
 from poncho_analyze.errors import ParseFailed
 
 __all__ = ["check_syntax"]
@@ -62,6 +60,8 @@ def check_syntax(text: str, where: str, target: tuple[int, ...]) -> None:
     except ValueError as exc:  # null bytes
         raise ParseFailed(f"{where}: cannot parse: {exc}") from None
     if (3, minor) > running:  # the target's grammar may be newer than ours
+        import libcst as cst  # slow to import: only for syntax newer than ours
+
         try:
             cst.parse_module(text)
             return

@@ -482,6 +482,7 @@ def _run(
         reason = f"{resolution.reason}; {hint}" if hint else resolution.reason
         unresolved.setdefault(module, (reason, by_module[module]))
         decided.setdefault(module, Decision(module, "unresolved", "", reason, where))
+    hops.save()
     for module in [m for m in decided if m.split(".")[0] in locals_.tops]:
         if decided[module].outcome in ("unresolved", "optional"):
             del decided[module]  # a later import showed it is the project's

@@ -16,18 +16,13 @@ So renames (``yaml`` from PyYAML, ``sklearn`` from scikit-learn) and namespace p
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +80,8 @@ def _executable(given: str) -> str:
         else:
             return str(path)
     else:
+        import shutil
+
         found = shutil.which(given)
         if found is not None:
             return str(Path(found).absolute())
@@ -125,6 +122,21 @@ class Environment:
         (``python3``) is looked up on ``PATH``."""
         given = os.fspath(executable)
         exe = _executable(given)
+        from poncho_analyze import _cache
+
+        info = _cache.load_interpreter(exe)
+        if info is None:
+            info = cls._probe(given, exe)
+            _cache.store_interpreter(exe, info)
+        return cls._from_info(
+            info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"], exe
+        )
+
+    @staticmethod
+    def _probe(given: str, exe: str) -> dict[str, Any]:
+        import subprocess
+        import tempfile
+
         try:
             with tempfile.TemporaryDirectory(prefix="poncho-analyze-") as empty:
                 out = subprocess.run(
@@ -135,9 +147,9 @@ class Environment:
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             detail = getattr(exc, "stderr", "") or exc
             raise AnalyzeError(f"cannot inspect the interpreter {given}: {detail}") from exc
-        return cls._from_info(
-            info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"], exe
-        )
+        if not isinstance(info, dict):
+            raise AnalyzeError(f"cannot inspect the interpreter {given}: unexpected answer")
+        return info
 
     @classmethod
     def _from_info(
@@ -201,26 +213,41 @@ class _Found:
     portions: tuple[Path, ...] = ()
 
 
-def _locate(name: str, paths: Iterable[Path]) -> _Found | None:
+def _names(folder: Path, listings: dict[Path, frozenset[str]] | None) -> frozenset[str]:
+    """The entries of *folder* (listed once per *listings*: one analysis)."""
+    if listings is not None and folder in listings:
+        return listings[folder]
+    try:
+        names = frozenset(os.listdir(folder))  # noqa: PTH208 - names, not Path objects: faster
+    except OSError:
+        names = frozenset()
+    if listings is not None:
+        listings[folder] = names
+    return names
+
+
+def _locate(
+    name: str, paths: Iterable[Path], listings: dict[Path, frozenset[str]] | None = None
+) -> _Found | None:
     """Find module *name* (one component) in *paths* as the path finder would."""
     portions = []
     for folder in paths:
+        entries = _names(folder, listings)
+        if not entries:
+            continue
         candidate = folder / name
-        if candidate.is_dir():
+        is_dir = name in entries and candidate.is_dir()
+        if is_dir:
             for init in ("__init__.py", "__init__.pyc"):
                 if (candidate / init).is_file():
                     return _Found("package", candidate / init, (candidate,))
-        try:
-            entries = [e.name for e in folder.iterdir() if e.name.startswith(name + ".")]
-        except OSError:
-            entries = []
-        for entry in sorted(entries):
+        for entry in sorted(e for e in entries if e.startswith(name + ".")):
             rest = entry[len(name) :]
             if entry.endswith(_MODULE_SUFFIXES) and (
                 rest in _MODULE_SUFFIXES or rest.count(".") == 2
             ):
                 return _Found("module", folder / entry)
-        if candidate.is_dir():
+        if is_dir:
             portions.append(candidate)
     if portions:
         return _Found("namespace", None, tuple(portions))
@@ -270,6 +297,8 @@ class Mapper:
         self._pip_by_name: dict[str, Owner] = {}
         self._pip_tops: dict[str, list[Owner]] = {}
         self._sources: list[tuple[str, Owner]] = []
+        self.listings: dict[Path, frozenset[str]] = {}
+        """Folder listings read so far (a Mapper serves one analysis)."""
         from poncho_analyze import _cache
 
         data = _cache.load(env) if cache else None
@@ -367,6 +396,8 @@ class Mapper:
 
     def _load_dist(self, site: Path, meta: Path) -> None:
         meta_file = meta / ("METADATA" if meta.suffix == ".dist-info" else "PKG-INFO")
+        from email.parser import HeaderParser
+
         try:
             headers = HeaderParser().parsestr(
                 meta_file.read_text(encoding="utf-8", errors="replace")
@@ -402,6 +433,8 @@ class Mapper:
     def _dist_files(site: Path, meta: Path) -> list[str]:
         base = site.resolve()
         if meta.suffix == ".dist-info":
+            import csv
+
             try:
                 with (meta / "RECORD").open(encoding="utf-8", newline="") as record:
                     rows = [row[0] for row in csv.reader(record) if row]
@@ -442,7 +475,7 @@ class Mapper:
         """The package providing the first of *candidates* (dotted names, most specific
         first, all under one top-level name) that can be located."""
         top = candidates[-1].split(".")[0]
-        found = _locate(top, self.env.paths)
+        found = _locate(top, self.env.paths, self.listings)
         if found is None:
             tops = self._pip_tops.get(top, [])
             if len(tops) == 1:
@@ -455,7 +488,7 @@ class Mapper:
             parts = dotted.split(".")
             here, name = found, top
             for part in parts[1:]:
-                nxt = _locate(part, here.portions)
+                nxt = _locate(part, here.portions, self.listings)
                 if nxt is None:
                     break
                 here, name = nxt, f"{name}.{part}"
