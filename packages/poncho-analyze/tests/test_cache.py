@@ -119,8 +119,10 @@ def test_what_an_interpreter_says_is_kept_until_its_environment_changes(
     calls = tmp_path / "calls"
     python = tmp_path / "venv" / "bin" / "python"
     python.parent.mkdir()
-    answer = json.dumps({"prefix": str(tmp_path / "venv"), "base_prefix": "/usr",
-                         "path": [str(site)], "version": "3.12.1", "stdlib": ["os", "sys"]})  # fmt: skip
+    answer = json.dumps(
+        {"prefix": str(tmp_path / "venv"), "base_prefix": "/usr", "path": [str(site)],
+         "version": "3.12.1", "stdlib": ["os", "sys"]}
+    )  # fmt: skip
     python.write_text(f"#!/bin/sh\necho x >> '{calls}'\necho '{answer}'\n")
     python.chmod(0o755)
     first = Environment.from_python(python)
