@@ -122,7 +122,9 @@ class _Analyzer:
         if owner.kind == "conda":
             self.builder.add_conda(owner.name, requirement, owner.channel)
         else:
-            self.builder.add_pip(canonical_name(owner.name), requirement)
+            self.builder.add_pip(
+                canonical_name(owner.name), requirement, written=bool(owner.source)
+            )
         return requirement
 
     def named(self, module: str, text: str, how: str, where: tuple[str, ...] = ()) -> None:
@@ -131,7 +133,7 @@ class _Analyzer:
         if text.startswith("conda:"):
             spec = text[len("conda:") :].strip()
             name = spec.split("::")[-1].split("=")[0].split()[0].split("[")[0]
-            self.builder.add_conda(name, spec)
+            self.builder.add_conda(name, spec, written=True)
             self.decisions.append(Decision(module, "conda", spec, f"{how}, as written", where))
             return
         if text.startswith("pip:"):
@@ -152,7 +154,7 @@ class _Analyzer:
             self.decisions.append(Decision(module, owner.kind, requirement,
                                            f"{how}; {owner.evidence}", where))  # fmt: skip
             return
-        self.builder.add_pip(canonical_name(req.name), str(req))
+        self.builder.add_pip(canonical_name(req.name), str(req), written=True)
         reason = f"{how}, as written" if not plain else f"{how}; not installed, unpinned"
         self.decisions.append(Decision(module, "pip", str(req), reason, where))
 
@@ -195,7 +197,7 @@ class _Analyzer:
                     f"{meta.path} needs {req}, but {owner.name} {owner.version} is installed: "
                     f"the spec asks for {req} as the script writes it"
                 )
-            self.builder.add_pip(canonical_name(req.name), str(req))
+            self.builder.add_pip(canonical_name(req.name), str(req), written=True)
             self.decisions.append(Decision(req.name, "pip", str(req), reason))
 
 
