@@ -13,6 +13,7 @@ One hop only: what that distribution imports is its own requirements' business.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,19 @@ class Hop:
     module: str
     owner: Owner
     reason: str
+
+
+_REQUIRES = re.compile(r"^Requires-Dist:[ \t]*([A-Za-z0-9][A-Za-z0-9._-]*)([^\n]*)$", re.M)
+_EXTRA_MARKER = re.compile(r";.*\bextra\b")
+
+
+def _hard_requirements(metadata: str) -> Iterable[str]:
+    """The distributions a METADATA file requires without an extra (its headers end at
+    the first empty line; a plain scan is all it takes, no email parser)."""
+    headers = metadata.split("\n\n", 1)[0]
+    for m in _REQUIRES.finditer(headers):
+        if not _EXTRA_MARKER.search(m.group(2)):
+            yield canonical_name(m.group(1))
 
 
 class Hops:
@@ -101,21 +115,11 @@ class Hops:
 
     def _read_requirements(self, owner: Owner) -> Iterable[str]:
         if owner.kind == "pip":
-            from email.parser import HeaderParser
-
-            from packaging.requirements import InvalidRequirement, Requirement
-
             try:
                 text = (Path(owner.metadata_dir) / "METADATA").read_text(encoding="utf-8")
             except OSError:
                 return
-            for line in HeaderParser().parsestr(text).get_all("Requires-Dist") or ():
-                try:
-                    req = Requirement(line)
-                except InvalidRequirement:
-                    continue
-                if req.marker is None or "extra" not in str(req.marker):
-                    yield canonical_name(req.name)
+            yield from _hard_requirements(text)
             return
         import json
 
