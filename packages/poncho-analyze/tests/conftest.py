@@ -23,6 +23,7 @@ def write_dist(
     top_level: list[str] | None = None,
     record: bool = True,
     installer: str = "pip",
+    requires: tuple[str, ...] = (),
 ) -> Path:
     """Install a fake distribution the way pip would: files plus a dist-info with RECORD."""
     for rel, text in files.items():
@@ -31,7 +32,10 @@ def write_dist(
         path.write_text(text)
     meta = site / f"{name.replace('-', '_')}-{version}.dist-info"
     meta.mkdir(parents=True)
-    (meta / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
+    requirements = "".join(f"Requires-Dist: {r}\n" for r in requires)
+    (meta / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n{requirements}\n"
+    )
     (meta / "INSTALLER").write_text(installer + "\n")
     rows = [*files, f"{meta.name}/METADATA", f"{meta.name}/INSTALLER", f"{meta.name}/RECORD"]
     if top_level is not None:
@@ -71,6 +75,22 @@ def write_conda_record(
     path = meta / f"{name}-{version}-{build}.json"
     path.write_text(json.dumps(record))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_activated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tests choose the environment they inspect; a developer's activated one (or
+    tox's own $VIRTUAL_ENV) must not be picked up by the command."""
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+        monkeypatch.delenv(variable, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _own_map_cache(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The import -> distribution maps go to a folder of each test, not the user's cache."""
+    monkeypatch.setenv("PONCHO_ANALYZE_CACHE", str(tmp_path_factory.mktemp("map-cache")))
 
 
 @pytest.fixture(scope="session")

@@ -63,12 +63,13 @@ def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
     ("argv", "message"),
     [
         (["missing.py", "-"], "missing.py: no such file"),
-        (["bad.py", "-"], "bad.py:1:1: invalid syntax"),
-        (["local.py", "-"], "modules beside the scripts are not packages"),
-        (["unknown.py", "-"], "no installed package provides these imports:"),
+        (["bad.py", "-"], "bad.py:2:5: invalid syntax for Python 3."),
+        (["local.py", "-", "--strict"], "modules beside the scripts are not packages"),
+        (["unknown.py", "-", "--strict"], "no installed package provides these imports:"),
         (["job.py", "-", "--function", "nope"], "function 'nope' is not defined"),
         (["job.py", "-", "--extra-pkg", "x=1"], "write conda:SPEC for a conda match spec"),
         (["job.py", "-", "--interpreter", "/nonexistent/python"], "cannot inspect the interpreter"),
+        (["job.py", "-", "--python", "3.7"], "--python: Python 3.7 is not supported"),
         (["job.py", "-", "--extra-pkg", "conda:bad>>>1"], "conda.dependencies"),
     ],
 )
@@ -84,11 +85,50 @@ def test_errors(
     (tmp_path / "bad.py").write_text('import json\nx = """never closed\n')
     (tmp_path / "local.py").write_text("import job\n")
     (tmp_path / "unknown.py").write_text("import surely_not_installed_anywhere\n")
-    assert main(argv) == 1
+    assert main([*argv, "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("poncho_package_analyze: error: ")
     assert message in err
     assert "Traceback" not in err
+
+
+def test_left_out_code_is_said_once_and_the_spec_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path)
+    (tmp_path / "task.py").write_text(
+        "import job\nimport surely_not_installed_anywhere\nimport libcst\n"
+    )
+    assert main(["task.py", "spec.json"]) == 0
+    assert json.loads((tmp_path / "spec.json").read_text())["conda"]["dependencies"][-1] == {
+        "pip": [LIBCST]
+    }
+    err = capsys.readouterr().err
+    assert err.count("poncho_package_analyze: notice: ") == 1
+    assert "  job (local module job.py, imported at task.py:1)" in err
+    assert err.count("poncho_package_analyze: warning: ") == 1
+    assert "  surely_not_installed_anywhere (imported at task.py:2): not found" in err
+    assert "--pkg-mapping IMPORT=NAME" in err and "--extra-pkg NAME" in err
+    assert main(["task.py", "spec.json", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "notice" not in err and "warning: " in err
+
+
+def test_explain_explains_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path, "import json\nimport libcst\nimport surely_not_installed_anywhere\n")
+    assert main(["job.py", "spec.json", "--strict", "--explain", "-q"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[:3] == [
+        f"json -> standard library (Python {sys.version_info[0]}.{sys.version_info[1]})",
+        f"libcst -> pip {LIBCST} (RECORD of libcst-{version('libcst')}.dist-info)",
+        "surely_not_installed_anywhere -> NOT FOUND (not found on the module search path)",
+    ]
+    assert lines[3].startswith("poncho_package_analyze: error: no installed package provides")
+    assert not (tmp_path / "spec.json").exists()
 
 
 def test_unwritable_output(
@@ -97,13 +137,13 @@ def test_unwritable_output(
     monkeypatch.chdir(tmp_path)
     _job(tmp_path)
     before = sorted(tmp_path.rglob("*"))
-    assert main(["job.py", "no/such/spec.json"]) == 1
+    assert main(["job.py", "no/such/spec.json", "-q"]) == 1
     assert capsys.readouterr().err == (
         "poncho_package_analyze: error: cannot write no/such/spec.json: "
         "the folder no/such does not exist\n"
     )
     (tmp_path / "adir").mkdir()
-    assert main(["job.py", "adir"]) == 1
+    assert main(["job.py", "adir", "-q"]) == 1
     assert capsys.readouterr().err.startswith("poncho_package_analyze: error: cannot write adir: ")
     assert sorted(tmp_path.rglob("*")) == sorted([*before, tmp_path / "adir"])
 
@@ -113,9 +153,19 @@ def test_missing_script(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _job(tmp_path)
-    assert main(["job.py", "nope.py", "spec.json"]) == 1
+    assert main(["job.py", "nope.py", "spec.json", "-q"]) == 1
     assert capsys.readouterr().err == "poncho_package_analyze: error: nope.py: no such file\n"
     assert not (tmp_path / "spec.json").exists()
+
+
+# A runner may ignore SIGINT (``trap '' INT``, nohup, some CI agents); an ignored signal
+# stays ignored across exec and Python then installs no KeyboardInterrupt handler, so the
+# child would sleep through the Ctrl-C.  The child resets the disposition to the default
+# before it execs the command, as a terminal's shell would.
+_DEFAULT_SIGINT_THEN_RUN = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'poncho_analyze', *sys.argv[1:]])"
+)
 
 
 def test_ctrl_c_exits_130_and_writes_nothing(tmp_path: Path) -> None:
@@ -125,7 +175,8 @@ def test_ctrl_c_exits_130_and_writes_nothing(tmp_path: Path) -> None:
     fake.write_text(f"#!/bin/sh\n: > '{started}'\nexec sleep 60\n")
     fake.chmod(0o755)
     _job(tmp_path)
-    argv = [sys.executable, "-m", "poncho_analyze", "--interpreter", "./python", "job.py", "out"]
+    argv = [sys.executable, "-c", _DEFAULT_SIGINT_THEN_RUN,
+            "--interpreter", "./python", "job.py", "out"]  # fmt: skip
     # start_new_session: its own process group, which a terminal's Ctrl-C reaches whole
     with subprocess.Popen(
         argv, cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -154,7 +205,14 @@ def test_explain_with_pkg_mapping_says_each_import_once(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _job(tmp_path, "import json\nimport surely_not_installed_anywhere\nimport libcst\n")
-    argv = ["job.py", "-", "--explain", "--pkg-mapping", "surely_not_installed_anywhere=a-dist"]
+    argv = [
+        "job.py",
+        "-",
+        "-q",
+        "--explain",
+        "--pkg-mapping",
+        "surely_not_installed_anywhere=a-dist",
+    ]
     assert main(argv) == 0
     lines = capsys.readouterr().err.splitlines()
     assert sorted(line.split(" -> ")[0] for line in lines) == [
@@ -199,6 +257,7 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
         "--extra-pkg",
         "dill",
         "--allow-local",
+        "--strict",
         "--build-strings",
         "--channel",
         "c1",
@@ -211,7 +270,7 @@ def test_options_reach_the_library(tmp_path: Path) -> None:
     assert seen["pkg_mapping"] == {"yaml": "PyYAML", "cv2": "opencv-python"}
     assert seen["extra_pkgs"] == ("dill",)
     assert seen["channels"] == ("c1", "c2")
-    assert seen["toplevel"] and seen["allow_local"] and seen["build_strings"]
+    assert seen["toplevel"] and seen["allow_local"] and seen["build_strings"] and seen["strict"]
     assert seen["function"] is None and seen["python_version"] is None
 
 
@@ -231,7 +290,7 @@ def test_interpreter_relative_path(
     assert main(["job.py", "-", "--interpreter", relative]) == 0
     assert LIBCST in capsys.readouterr().out
     (tmp_path / "otherenv" / "bin").mkdir(parents=True)
-    assert main(["job.py", "-", "--interpreter", "otherenv/bin/python"]) == 1
+    assert main(["job.py", "-", "--interpreter", "otherenv/bin/python", "-q"]) == 1
     assert capsys.readouterr().err == (
         "poncho_package_analyze: error: cannot inspect the interpreter otherenv/bin/python: "
         "no such file\n"
@@ -248,8 +307,61 @@ def test_parser_describes_every_option() -> None:
         "--python",
         "--channel",
         "--allow-local",
+        "--strict",
         "--build-strings",
         "--interpreter",
         "--explain",
     ):
         assert option in text
+
+
+# Shaped after Parsl's TaskVine executor: it runs
+# ``poncho_package_analyze exec_parsl_function.py - tmp.yaml --extra-pkg P`` with the
+# app's source on stdin; its Work Queue executor looks up ``python_package_analyze``.
+PARSL_RUNNER = """\
+import pickle
+import sys
+import traceback
+
+from parsl.executors.taskvine.utils import load_function, run_function
+
+
+def main():
+    map_file, function_file, result_file = sys.argv[1:4]
+    try:
+        run_function(*load_function(map_file, function_file), result_file)
+    except Exception:
+        traceback.print_exc()
+        with open(result_file, "wb") as out:
+            pickle.dump(sys.exc_info()[1], out)
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+PARSL_APP = """\
+@python_app
+def newest(versions):
+    from packaging.version import Version
+
+    return max(versions, key=Version)
+"""
+
+
+@pytest.mark.parametrize("command", ["poncho_package_analyze", "python_package_analyze"])
+def test_parsl_taskvine_call(tmp_path: Path, command: str) -> None:
+    script = Path(sys.executable).parent / command
+    assert script.is_file(), f"{command} is not installed beside {sys.executable}"
+    (tmp_path / "exec_parsl_function.py").write_text(PARSL_RUNNER)
+    argv = [str(script), "exec_parsl_function.py", "-", "tmp.yaml", "--extra-pkg", "libcst"]
+    done = subprocess.run(
+        argv, input=PARSL_APP, capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    spec = json.loads((tmp_path / "tmp.yaml").read_text())  # JSON is YAML
+    assert spec["conda"]["dependencies"][-1] == {
+        "pip": [LIBCST, f"packaging=={version('packaging')}"]
+    }
+    # parsl is not installed in this test environment: said, not fatal
+    assert "  parsl.executors.taskvine.utils (imported at exec_parsl_function.py:5)" in done.stderr

@@ -228,3 +228,29 @@ def test_scan_files_raises_parse_errors_from_workers(tmp_path: Path, data: Path)
     with pytest.raises(ParseFailed):
         scan_files(files, workers=2)
     assert scan_files([]) == {}
+
+
+def _python_files() -> list[Path]:
+    data = Path(__file__).parent / "data"
+    files = sorted(data.rglob("*.py"))
+    return [f for f in files if f.name not in ("broken.py", "unterminated.py", "legacy_report.py")]
+
+
+@pytest.mark.parametrize("path", _python_files(), ids=lambda p: p.name)
+def test_the_ast_and_libcst_walks_agree(path: Path) -> None:
+    from poncho_analyze import _ast_walk, _cst_walk
+    from poncho_analyze._conditions import Target
+
+    text = path.read_text()
+    for target in (None, Target((3, 9)), Target((3, 13))):
+        fast = _ast_walk.collect(text, str(path), None, toplevel=False, target=target)
+        if fast is None:  # newer syntax than this interpreter's: libcst alone
+            continue
+        whole = _cst_walk.parse_whole(text, str(path), None, False, target)
+        skeleton = _cst_walk.parse_skeleton(text, str(path), None, False, target)
+        assert fast.imports == whole.imports
+        assert fast.functions == whole.functions and fast.notes == whole.notes
+        assert [i for i, _ in fast.dropped] == [i for i, _ in whole.dropped]
+        assert skeleton is None or [i.module for i in skeleton.imports] == [
+            i.module for i in fast.imports
+        ]

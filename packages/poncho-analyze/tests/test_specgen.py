@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from poncho_analyze.specgen import Decision, SpecBuilder
-from poncho_spec import InvalidSpec, dumps_spec
+from poncho_spec import InvalidSpec, Spec, dumps_spec
 
 
 def _builder() -> SpecBuilder:
@@ -37,7 +41,7 @@ def test_conda_pip_package_is_kept() -> None:
 
 def test_invalid_entries_are_refused() -> None:
     b = SpecBuilder()
-    b.add_conda("bad", "bad>>>1")
+    b.add_conda("bad", "bad>>>1", written=True)
     with pytest.raises(InvalidSpec):
         b.build("python=3.12")
 
@@ -49,3 +53,32 @@ def test_decision_lines() -> None:
     assert Decision("os", "stdlib").line() == "os -> standard library"
     assert Decision("x", "unresolved", reason="nope").line() == "x -> NOT FOUND (nope)"
     assert Decision("n", "note").line() == "n -> note"
+
+
+def test_specs_made_from_installed_records_equal_validated_ones() -> None:
+    builder = SpecBuilder()
+    builder.add_conda("numpy", "numpy=1.26.4", "conda-forge")
+    builder.add_conda("python", "python=3.12.1=h1_cpython", "conda-forge")
+    builder.add_pip("pyyaml", "PyYAML==6.0.1")
+    builder.add_pip("dask", "dask==2024.1.0")
+    fast = builder.build("python=3.12.1", "pip=24.0")
+    checked = Spec.from_dict(fast.to_dict())
+    assert fast == checked and fast.hash() == checked.hash()
+    assert fast.to_dict() == checked.to_dict()
+    assert fast.pip == ("dask==2024.1.0", "PyYAML==6.0.1")
+    builder.add_conda("bad", "bad>>>1", written=True)  # what a user wrote is checked
+    with pytest.raises(InvalidSpec, match="bad>>>1"):
+        builder.build("python=3.12.1")
+
+
+def test_an_analysis_of_installed_packages_does_not_import_rattler(tmp_path: Path) -> None:
+    pytest.importorskip("rattler")  # what is avoided must be there to be avoided
+    job = tmp_path / "job.py"
+    job.write_text("import libcst\n")
+    code = (
+        "import sys; from poncho_analyze.cli import main; "
+        f"code = main([{str(job)!r}, '-', '-q']); "
+        "assert 'rattler' not in sys.modules, 'rattler imported'; sys.exit(code)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

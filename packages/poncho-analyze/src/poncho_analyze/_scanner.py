@@ -210,10 +210,14 @@ def _statement_start(indent: str) -> re.Pattern[str]:
     return pattern
 
 
+_EXCEPT = re.compile(r"except\b")
+
+
 class _Pruner:
-    def __init__(self, source: _Source, *, toplevel: bool) -> None:
+    def __init__(self, source: _Source, *, toplevel: bool, handlers: bool = False) -> None:
         self.src = source
         self.toplevel = toplevel
+        self.handlers = handlers
         self.pieces: list[str] = []
         self.import_lines: list[int] = []
         self.line_map: list[int] = []
@@ -303,7 +307,9 @@ class _Pruner:
             eol = text.find("\n", colon)
             eol = ce if eol < 0 or eol >= ce else eol + 1
             rest = text[colon + 1 : eol].strip()
-            if rest and not rest.startswith("#"):  # one-line body
+            if (rest and not rest.startswith("#")) or (  # one-line body
+                self.handlers and _EXCEPT.match(text, cs + len(indent))
+            ):
                 self.keep(cs, ce)
                 continue
             self.keep(cs, eol)
@@ -354,13 +360,15 @@ class _Pruner:
         self.line_map.extend(range(line, line + piece.count("\n")))
 
 
-def skeleton(text: str, *, toplevel: bool = False) -> Skeleton:
+def skeleton(text: str, *, toplevel: bool = False, handlers: bool = False) -> Skeleton:
     """The statements of *text* that may hold an import, with their enclosing headers.
 
     With *toplevel*, ``def`` and ``class`` statements are dropped (their imports do not
-    run when the module is executed).  Raises :class:`ScanError` when the text cannot be
-    pruned safely.  *text* must use ``\n`` line ends.
+    run when the module is executed).  With *handlers*, the ``except`` clauses of a kept
+    ``try`` are kept whole (to see whether they raise again).  Raises
+    :class:`ScanError` when the text cannot be pruned safely.  *text* must use ``\n``
+    line ends.
     """
-    pruner = _Pruner(_Source(text), toplevel=toplevel)
+    pruner = _Pruner(_Source(text), toplevel=toplevel, handlers=handlers)
     pruner.prune(0, len(text), "")
     return Skeleton("".join(pruner.pieces), tuple(pruner.import_lines), tuple(pruner.line_map))

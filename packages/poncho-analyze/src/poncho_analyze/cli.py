@@ -7,11 +7,12 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from poncho_analyze import __version__
 from poncho_analyze.api import Analysis, analyze
+from poncho_analyze.environments import choose_environment
 from poncho_analyze.errors import AnalyzeError
+from poncho_analyze.specgen import Decision
 from poncho_spec import PonchoError, dump_spec
 
 __all__ = ["build_parser", "entrypoint", "main"]
@@ -21,8 +22,9 @@ DESCRIPTION = """\
 Find the third-party packages that Python scripts import and write a Poncho spec that
 pins them as installed in the current environment. Modules are matched to packages from
 installed metadata only (conda-meta records, dist-info RECORD files); no code is imported.
-Imports of modules beside the scripts, relative imports and imports that nothing
-installed provides are errors."""
+The scripts' own code (relative imports, modules and folders beside a script or in its
+project) is left out of the spec with a notice; imports that nothing installed provides
+are left out with a warning (errors with --strict)."""
 
 
 def _mapping(text: str) -> tuple[str, str]:
@@ -80,10 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="conda channel to list first in the spec; repeatable",
     )
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop with an error on the scripts' own code and on imports that nothing "
+        "installed provides, instead of leaving them out with a notice or warning",
+    )
+    parser.add_argument(
         "--allow-local",
         action="store_true",
-        help="leave modules beside the scripts and relative imports out of the "
-        "spec instead of stopping",
+        help="with --strict, leave the scripts' own code out of the spec instead of stopping",
     )
     parser.add_argument(
         "--build-strings",
@@ -93,12 +100,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--interpreter",
         metavar="PYTHON",
-        help="inspect the environment of this Python executable instead of the running one",
+        help="inspect the environment of this Python executable (default: the activated "
+        "environment, $VIRTUAL_ENV or $CONDA_PREFIX, else the one running poncho)",
     )
     parser.add_argument(
         "--explain",
         action="store_true",
         help="print on stderr which import became which package, and why",
+    )
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="do not say which environment is inspected, nor what was left out as the "
+        "scripts' own code (warnings still show)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -111,12 +126,10 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format=f"{PROG}: %(message)s")  # fmt: skip
-    kwargs: dict[str, Any] = {}
     try:
-        if args.interpreter:
-            from poncho_analyze.mapping import Environment
-
-            kwargs["environment"] = Environment.from_python(args.interpreter)
+        inspected = choose_environment(args.interpreter)
+        if not args.quiet:
+            print(f"{PROG}: {inspected.line()}", file=sys.stderr)
         result = analyze(
             args.source,
             toplevel=args.toplevel,
@@ -127,22 +140,38 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
             channels=tuple(args.channel) or None,
             allow_local=args.allow_local,
             build_strings=args.build_strings,
-            **kwargs,
+            strict=args.strict,
+            environment=inspected.environment,
+            spec_path=args.output,
         )
         if args.explain:
-            for decision in result.decisions:
-                print(decision.line(), file=sys.stderr)
+            _explain(result.decisions)
+        if not args.quiet:
+            for notice in result.notices:
+                print(f"{PROG}: notice: {notice}", file=sys.stderr)
+        for warning in result.warnings:
+            print(f"{PROG}: warning: {warning}", file=sys.stderr)
         _write(result, args.output)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except (AnalyzeError, PonchoError) as exc:
+    except AnalyzeError as exc:
+        if args.explain:
+            _explain(exc.decisions)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except PonchoError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _explain(decisions: Sequence[Decision]) -> None:
+    for decision in decisions:
+        print(decision.line(), file=sys.stderr)
 
 
 def _write(result: Analysis, output: str) -> None:

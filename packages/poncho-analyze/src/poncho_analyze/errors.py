@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from poncho_spec import PonchoError
+
+if TYPE_CHECKING:
+    from poncho_analyze.specgen import Decision
 
 __all__ = [
     "AnalyzeError",
@@ -16,7 +21,13 @@ __all__ = [
 
 
 class AnalyzeError(PonchoError):
-    """Base class of the errors raised while analysing scripts."""
+    """Base class of the errors raised while analysing scripts.
+
+    ``decisions`` holds what became of each import before the analysis stopped (empty
+    when it stopped before deciding anything), so that ``--explain`` can show it.
+    """
+
+    decisions: tuple[Decision, ...] = ()
 
 
 class SourceError(AnalyzeError, OSError):

@@ -1,4 +1,4 @@
-"""Find every import a piece of Python code can make, with libcst.
+"""Find every import a piece of Python code can make.
 
 What counts: ``import a.b``, ``from a import b``, imports nested in functions, classes,
 conditions and ``try`` blocks, and ``importlib.import_module("x")`` / ``__import__("x")``
@@ -6,31 +6,28 @@ with literal names.  Imports under ``if TYPE_CHECKING:`` and ``from __future__ i
 are left out.  An import inside ``try:`` with an ``except ImportError`` (or a broader)
 handler, or under ``with suppress(ImportError):``, is marked *optional*.
 
-libcst parses code of any Python 3 version whatever the running interpreter, but it is
-slow when used naively (about ten times ``ast.parse``).  By default only the statements
-that may hold an import are parsed (see :mod:`poncho_analyze._scanner`), all of them at
-once, and the tree is walked by hand along statement lists instead of with a visitor;
-expressions are visited only in statements that mention ``__import__`` or
-``import_module``.  Whenever the cutting is in doubt the whole file is parsed, so the
-result never depends on the shortcut (``fast=False`` always parses whole files).
+By default the running interpreter's :mod:`ast` parses the text (see
+:mod:`poncho_analyze._ast_walk`): it is fast and cheap to import.  Code it cannot parse
+(newer syntax than its own) goes to libcst, which parses any Python 3 version: only the
+statements that may hold an import (see :mod:`poncho_analyze._scanner` and
+:mod:`poncho_analyze._cst_walk`), or the whole file when the cutting is in doubt;
+``fast=False`` always parses whole files with libcst.  Both walks find the same imports.
 :func:`scan_files` adds a process pool for large trees.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from poncho_analyze._conditions import Target, flag_names
+from poncho_analyze._scanner import mentions_import
 
-from poncho_analyze._scanner import ScanError, mentions_import, skeleton
-from poncho_analyze.errors import ParseFailed
-
-__all__ = ["FileImports", "Import", "find_imports", "matches_function", "scan_files"]
+__all__ = [
+    "FileImports", "Import", "find_imports", "matches_function", "required_imports", "scan_files",
+]  # fmt: skip
 
 Scope = tuple[tuple[str, str], ...]
 """Enclosing ``def``/``class`` statements, outermost first: ``(("class", "A"), ("def", "f"))``."""
@@ -107,11 +104,16 @@ class FileImports:
     imports: tuple[Import, ...] = ()
     functions: frozenset[Scope] = field(default_factory=frozenset)
     notes: tuple[str, ...] = ()
+    dropped: tuple[tuple[Import, str], ...] = ()
+    """Imports in a branch the target never takes, each with the reason."""
 
     def merged(self, other: FileImports) -> FileImports:
         """Both results in one (cells of a notebook)."""
         return FileImports(
-            self.imports + other.imports, self.functions | other.functions, self.notes + other.notes
+            self.imports + other.imports,
+            self.functions | other.functions,
+            self.notes + other.notes,
+            self.dropped + other.dropped,
         )
 
 
@@ -126,301 +128,9 @@ def matches_function(scope: Scope, name: str) -> bool:
     return False
 
 
-class _Lines:
-    """Line numbers for nodes, from libcst positions (exact, but costly to compute)."""
-
-    def __init__(self, base: int, positions: Mapping[cst.CSTNode, CodeRange]) -> None:
-        self.base = base
-        self.positions = positions
-
-    def __call__(self, node: cst.CSTNode) -> int:
-        return self.base + self.positions[node].start.line - 1
-
-
-class _KeywordLines(_Lines):
-    """Line numbers of import statements from the scanner's ``import`` keyword lines.
-
-    Each import statement has exactly one ``import`` keyword, and the walk meets the
-    statements in source order, so the n-th statement asked for is on the n-th line.
-    """
-
-    def __init__(self, lines: tuple[int, ...]) -> None:
-        self.lines = lines
-        self.used = 0
-
-    def __call__(self, node: cst.CSTNode) -> int:
-        if self.used >= len(self.lines):
-            raise ScanError("more import statements than import keywords")
-        self.used += 1
-        return self.lines[self.used - 1]
-
-
-def _dotted(node: cst.BaseExpression) -> str:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        return f"{_dotted(node.value)}.{node.attr.value}"
-    return ""
-
-
-def _literal(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    return None
-
-
-def _catches_import_error(node: cst.BaseExpression | None) -> bool:
-    if node is None:
-        return True
-    if isinstance(node, cst.Tuple):
-        return any(_catches_import_error(e.value) for e in node.elements)
-    return _dotted(node).rpartition(".")[2] in _IMPORT_ERRORS
-
-
-def _is_type_checking(test: cst.BaseExpression) -> bool:
-    return _dotted(test).rpartition(".")[2] == "TYPE_CHECKING"
-
-
-def _suppresses_import_error(item: cst.WithItem) -> bool:
-    call = item.item
-    return (
-        isinstance(call, cst.Call)
-        and _dotted(call.func).rpartition(".")[2] == "suppress"
-        and any(_catches_import_error(a.value) for a in call.args)
-    )
-
-
-class _Calls(cst.CSTVisitor):
-    """Finds ``__import__(...)`` and ``import_module(...)`` calls in one node."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[tuple[cst.Call, str | None]] = []
-
-    def visit_Call(self, node: cst.Call) -> None:
-        if _dotted(node.func).rpartition(".")[2] not in _DYNAMIC_FUNCS or not node.args:
-            return
-        first = node.args[0]
-        for arg in node.args:
-            if arg.keyword is not None and arg.keyword.value == "name":
-                first = arg
-        if first.keyword is not None and first.keyword.value != "name":
-            return
-        self.found.append((node, _literal(first.value)))
-
-    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> bool:
-        return False
-
-    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> bool:
-        return False
-
-
-class _Collector:
-    """Walks statement lists by hand and records the imports."""
-
-    def __init__(self, path: str, cell: int | None, *, toplevel: bool, dynamic: bool) -> None:
-        self.path = path
-        self.cell = cell
-        self.toplevel = toplevel
-        self.dynamic = dynamic
-        self.imports: list[Import] = []
-        self.functions: set[Scope] = set()
-        self.notes: list[str] = []
-        self.discarding = 0
-
-    def result(self) -> FileImports:
-        return FileImports(tuple(self.imports), frozenset(self.functions), tuple(self.notes))
-
-    def add(
-        self, lines: _Lines, node: cst.CSTNode, scope: Scope, optional: bool, **kw: object
-    ) -> None:
-        line = lines(node)  # always asked: _KeywordLines counts the statements
-        if self.discarding:
-            return
-        self.imports.append(
-            Import(
-                path=self.path, line=line, cell=self.cell, scope=scope,
-                optional=optional, **kw,  # type: ignore[arg-type]
-            )
-        )  # fmt: skip
-
-    def statements(
-        self, body: Sequence[cst.BaseStatement | cst.BaseSmallStatement], scope: Scope,
-        optional: bool, lines: _Lines,
-    ) -> None:  # fmt: skip
-        for st in body:
-            self.statement(st, scope, optional, lines)
-
-    def suite(self, suite: cst.BaseSuite, scope: Scope, optional: bool, lines: _Lines) -> None:
-        self.statements(suite.body, scope, optional, lines)
-
-    def header(
-        self, nodes: Iterable[cst.CSTNode | None], scope: Scope, optional: bool, lines: _Lines
-    ) -> None:
-        if not self.dynamic:
-            return
-        for node in nodes:
-            if node is not None:
-                self.calls(node, scope, optional, lines)
-
-    def calls(self, node: cst.CSTNode, scope: Scope, optional: bool, lines: _Lines) -> None:
-        visitor = _Calls()
-        node.visit(visitor)
-        for call, name in visitor.found:
-            if name is None or not name.strip("."):
-                where = f"{self.path}:{lines(call)}" if self.cell is None else (
-                    f"{self.path}:cell {self.cell}:{lines(call)}")  # fmt: skip
-                self.notes.append(f"{where}: dynamic import with a computed name, not followed")
-                continue
-            stripped = name.lstrip(".")
-            self.add(lines, call, scope, optional, module=stripped,
-                     level=len(name) - len(stripped), dynamic=True)  # fmt: skip
-
-    def statement(
-        self, st: cst.BaseStatement | cst.BaseSmallStatement, scope: Scope, optional: bool,
-        lines: _Lines,
-    ) -> None:  # fmt: skip
-        if isinstance(st, cst.SimpleStatementLine):
-            self.statements(st.body, scope, optional, lines)
-        elif isinstance(st, cst.Import):
-            for alias in st.names:
-                self.add(lines, st, scope, optional, module=_dotted(alias.name))
-        elif isinstance(st, cst.ImportFrom):
-            module = _dotted(st.module) if st.module is not None else ""
-            level = len(st.relative)
-            if level == 0 and module == "__future__":
-                lines(st)
-                return
-            if isinstance(st.names, cst.ImportStar):
-                names: tuple[str, ...] = ("*",)
-            else:
-                names = tuple(_dotted(alias.name) for alias in st.names)
-            self.add(lines, st, scope, optional, module=module, names=names, level=level)
-        elif isinstance(st, cst.BaseSmallStatement):
-            if self.dynamic:
-                self.calls(st, scope, optional, lines)
-        elif isinstance(st, (cst.FunctionDef, cst.ClassDef)):
-            self.define(st, scope, optional, lines)
-        elif isinstance(st, cst.If):
-            self.header([st.test], scope, optional, lines)
-            self.discarding += _is_type_checking(st.test)
-            self.suite(st.body, scope, optional, lines)
-            self.discarding -= _is_type_checking(st.test)
-            if isinstance(st.orelse, cst.If):
-                self.statement(st.orelse, scope, optional, lines)
-            elif st.orelse is not None:
-                self.suite(st.orelse.body, scope, optional, lines)
-        elif isinstance(st, (cst.Try, cst.TryStar)):
-            self.trying(st, scope, optional, lines)
-        elif isinstance(st, cst.With):
-            self.header([item.item for item in st.items], scope, optional, lines)
-            guarded = optional or any(_suppresses_import_error(i) for i in st.items)
-            self.suite(st.body, scope, guarded, lines)
-        elif isinstance(st, (cst.For, cst.While)):
-            head = [st.iter] if isinstance(st, cst.For) else [st.test]
-            self.header(head, scope, optional, lines)
-            self.suite(st.body, scope, optional, lines)
-            if st.orelse is not None:
-                self.suite(st.orelse.body, scope, optional, lines)
-        elif isinstance(st, cst.Match):
-            self.header([st.subject], scope, optional, lines)
-            for case in st.cases:
-                self.header([case.guard], scope, optional, lines)
-                self.suite(case.body, scope, optional, lines)
-        elif self.dynamic:  # a statement kind libcst may add later
-            self.calls(st, scope, optional, lines)
-
-    def define(
-        self, st: cst.FunctionDef | cst.ClassDef, scope: Scope, optional: bool, lines: _Lines
-    ) -> None:
-        decorators = [d.decorator for d in st.decorators]
-        if isinstance(st, cst.FunctionDef):
-            self.header([*decorators, st.params, st.returns], scope, optional, lines)
-            inner: Scope = (*scope, ("def", st.name.value))
-            self.functions.add(inner)
-            optional = False  # a guard around the def does not guard the call
-        else:
-            self.header([*decorators, *st.bases, *st.keywords], scope, optional, lines)
-            inner = (*scope, ("class", st.name.value))
-        self.discarding += self.toplevel
-        self.suite(st.body, inner, optional, lines)
-        self.discarding -= self.toplevel
-
-    def trying(
-        self, st: cst.Try | cst.TryStar, scope: Scope, optional: bool, lines: _Lines
-    ) -> None:
-        guarded = optional or any(_catches_import_error(h.type) for h in st.handlers)
-        self.suite(st.body, scope, guarded, lines)
-        for handler in st.handlers:
-            self.header([handler.type], scope, optional, lines)
-            self.suite(handler.body, scope, optional, lines)
-        if st.orelse is not None:
-            self.suite(st.orelse.body, scope, optional, lines)
-        if st.finalbody is not None:
-            self.suite(st.finalbody.body, scope, optional, lines)
-
-
-def _syntax_error(path: str, cell: int | None, err: cst.ParserSyntaxError) -> ParseFailed:
-    where = path if cell is None else f"{path}:cell {cell}"
-    message = err.message.rstrip(".")
-    return ParseFailed(f"{where}:{err.raw_line}:{err.raw_column + 1}: invalid syntax: {message}")
-
-
-def _parse_whole(text: str, path: str, cell: int | None, toplevel: bool) -> FileImports:
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError as err:
-        raise _syntax_error(path, cell, err) from None
-    collector = _Collector(path, cell, toplevel=toplevel, dynamic=_is_dynamic(text))
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    collector.statements(module.body, (), False, _Lines(1, positions))
-    return collector.result()
-
-
-def _is_dynamic(text: str) -> bool:
+def is_dynamic(text: str) -> bool:
+    """Whether *text* may call ``__import__`` or ``import_module``."""
     return "__import__" in text or "import_module" in text
-
-
-class _MappedLines(_Lines):
-    """Line numbers from libcst positions in the skeleton, mapped back to the file."""
-
-    def __init__(
-        self, positions: Mapping[cst.CSTNode, CodeRange], line_map: tuple[int, ...]
-    ) -> None:
-        super().__init__(1, positions)
-        self.line_map = line_map
-
-    def __call__(self, node: cst.CSTNode) -> int:
-        return self.line_map[super().__call__(node) - 1]
-
-
-def _parse_skeleton(text: str, path: str, cell: int | None, toplevel: bool) -> FileImports | None:
-    try:
-        pruned = skeleton(text, toplevel=toplevel)
-    except ScanError:
-        return None
-    if not pruned.text:
-        return FileImports()
-    try:
-        module = cst.parse_module(pruned.text)
-    except cst.ParserSyntaxError:
-        return None
-    dynamic = _is_dynamic(pruned.text)
-    collector = _Collector(path, cell, toplevel=toplevel, dynamic=dynamic)
-    lines: _Lines
-    if dynamic:
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        lines = _MappedLines(positions, pruned.line_map)
-    else:
-        lines = _KeywordLines(pruned.import_lines)
-    try:
-        collector.statements(module.body, (), False, lines)
-    except ScanError:
-        return None
-    if isinstance(lines, _KeywordLines) and lines.used != len(lines.lines):
-        return None
-    return collector.result()
 
 
 def find_imports(
@@ -430,27 +140,66 @@ def find_imports(
     cell: int | None = None,
     toplevel: bool = False,
     fast: bool = True,
+    target: Target | None = None,
 ) -> FileImports:
     """The imports in Python source *text*, in source order.
 
     *path* and *cell* only label the results and errors.  With *toplevel*, imports inside
     functions and classes are left out.  With *fast* (the default) only the statements
     that may hold an import are parsed, so a syntax error elsewhere goes unnoticed; with
-    ``fast=False`` the whole text is parsed.  Raises :class:`ParseFailed` for code that
-    libcst cannot parse.
+    ``fast=False`` the whole text is parsed.  With a *target*, the imports of ``if``
+    branches that it never takes (``sys.version_info``, ``sys.platform``...; see
+    :mod:`poncho_analyze._conditions`) go to ``dropped``; without, only those under
+    ``if TYPE_CHECKING:`` do.  Raises :class:`ParseFailed` for code that libcst cannot
+    parse.
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if fast and not mentions_import(text):
+        return FileImports()
+    if target is not None:
+        target = target.with_names(flag_names(text, target))
+    from poncho_analyze import _ast_walk
+
     if fast:
-        if not mentions_import(text):
-            return FileImports()
-        found = _parse_skeleton(text, path, cell, toplevel)
+        found = _ast_walk.collect(text, path, cell, toplevel=toplevel, target=target)
         if found is not None:
             return found
-    return _parse_whole(text, path, cell, toplevel)
+    from poncho_analyze import _cst_walk  # slow to import: only for newer syntax
+
+    if fast:
+        found = _cst_walk.parse_skeleton(text, path, cell, toplevel, target)
+        if found is not None:
+            return found
+    return _cst_walk.parse_whole(text, path, cell, toplevel, target)
 
 
-def _scan_batch(paths: list[str], toplevel: bool, fast: bool) -> list[FileImports]:
+def required_imports(text: str, path: str, target: Target | None = None) -> FileImports:
+    """The imports a module makes whenever it is imported: at module level, not optional
+    (a ``try`` whose ``except ImportError`` always raises again counts as required), not
+    in a branch the *target* never takes.  Whole-file parse; ParseFailed on bad code."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if not mentions_import(text):
+        return FileImports()
+    if target is not None:
+        target = target.with_names(flag_names(text, target))
+    from poncho_analyze import _ast_walk
+
+    found = _ast_walk.collect(text, path, None, toplevel=True, target=target, reraise=True)
+    if found is None:
+        from poncho_analyze import _cst_walk
+
+        found = _cst_walk.parse_skeleton(text, path, None, True, target, reraise=True)
+        if found is None:
+            found = _cst_walk.parse_whole(text, path, None, True, target, reraise=True)
+    kept = tuple(i for i in found.imports if not i.optional)
+    return FileImports(kept, found.functions, found.notes, found.dropped)
+
+
+def _scan_batch(
+    paths: list[str], toplevel: bool, fast: bool, target: Target | None = None
+) -> list[FileImports]:
     from poncho_analyze.sources import read_script
 
     out = []
@@ -459,7 +208,9 @@ def _scan_batch(paths: list[str], toplevel: bool, fast: bool) -> list[FileImport
         result = FileImports()
         for cell, text in script.cells:
             result = result.merged(
-                find_imports(text, path=script.path, cell=cell, toplevel=toplevel, fast=fast)
+                find_imports(
+                    text, path=script.path, cell=cell, toplevel=toplevel, fast=fast, target=target
+                )
             )
         out.append(result)
     return out
@@ -489,6 +240,7 @@ def scan_files(
     toplevel: bool = False,
     fast: bool = True,
     workers: int | None = None,
+    target: Target | None = None,
 ) -> dict[str, FileImports]:
     """The imports of many files (``.py`` or ``.ipynb``), keyed by path as given.
 
@@ -500,8 +252,9 @@ def scan_files(
     names = [os.fspath(p) for p in paths]
     count = min(_worker_count(names, workers), len(names)) if names else 1
     if count <= 1:
-        return dict(zip(names, _scan_batch(names, toplevel, fast), strict=True))
+        return dict(zip(names, _scan_batch(names, toplevel, fast, target), strict=True))
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
     # Interleaved batches balance the load (big files cluster in a tree); few batches
     # per worker keep pickling cheap.
@@ -509,7 +262,9 @@ def scan_files(
     context = multiprocessing.get_context("forkserver")
     results: dict[str, FileImports] = {}
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-        futures = [pool.submit(_scan_batch, batch, toplevel, fast) for batch in batches if batch]
+        futures = [
+            pool.submit(_scan_batch, batch, toplevel, fast, target) for batch in batches if batch
+        ]
         for batch, future in zip([b for b in batches if b], futures, strict=True):
             results.update(zip(batch, future.result(), strict=True))
     return {name: results[name] for name in names}

@@ -16,20 +16,15 @@ So renames (``yaml`` from PyYAML, ``sklearn`` from scikit-learn) and namespace p
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from email.parser import HeaderParser
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from poncho_analyze.errors import AnalyzeError
 
@@ -85,6 +80,8 @@ def _executable(given: str) -> str:
         else:
             return str(path)
     else:
+        import shutil
+
         found = shutil.which(given)
         if found is not None:
             return str(Path(found).absolute())
@@ -106,13 +103,14 @@ class Environment:
     python_version: str
     stdlib: frozenset[str] = frozenset()
     base_prefix: Path | None = None
+    executable: Path | None = None
 
     @classmethod
     def current(cls) -> Environment:
         """The running interpreter's environment (``sys.prefix``, ``sys.path``)."""
         return cls._from_info(
             sys.prefix, sys.base_prefix, sys.path, ".".join(map(str, sys.version_info[:3])),
-            sys.stdlib_module_names,
+            sys.stdlib_module_names, sys.executable,
         )  # fmt: skip
 
     @classmethod
@@ -124,6 +122,21 @@ class Environment:
         (``python3``) is looked up on ``PATH``."""
         given = os.fspath(executable)
         exe = _executable(given)
+        from poncho_analyze import _cache
+
+        info = _cache.load_interpreter(exe)
+        if info is None:
+            info = cls._probe(given, exe)
+            _cache.store_interpreter(exe, info)
+        return cls._from_info(
+            info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"], exe
+        )
+
+    @staticmethod
+    def _probe(given: str, exe: str) -> dict[str, Any]:
+        import subprocess
+        import tempfile
+
         try:
             with tempfile.TemporaryDirectory(prefix="poncho-analyze-") as empty:
                 out = subprocess.run(
@@ -134,17 +147,18 @@ class Environment:
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             detail = getattr(exc, "stderr", "") or exc
             raise AnalyzeError(f"cannot inspect the interpreter {given}: {detail}") from exc
-        return cls._from_info(
-            info["prefix"], info["base_prefix"], info["path"], info["version"], info["stdlib"]
-        )
+        if not isinstance(info, dict):
+            raise AnalyzeError(f"cannot inspect the interpreter {given}: unexpected answer")
+        return info
 
     @classmethod
     def _from_info(
         cls, prefix: str, base_prefix: str, path: Iterable[str], version: str,
-        stdlib: Iterable[str],
+        stdlib: Iterable[str], executable: str,
     ) -> Environment:  # fmt: skip
         paths = tuple(dict.fromkeys(Path(p) for p in path if p and Path(p).is_dir()))
-        return cls(Path(prefix), paths, version, frozenset(stdlib), Path(base_prefix))
+        return cls(Path(prefix), paths, version, frozenset(stdlib), Path(base_prefix),
+                   Path(executable))  # fmt: skip
 
     def conda_prefixes(self) -> list[Path]:
         """The prefixes (own, then base) that hold a ``conda-meta`` folder."""
@@ -166,9 +180,15 @@ class Owner:
     build: str = ""
     channel: str = ""
     metadata_dir: str = field(default="", compare=False)
+    source: str = ""
+    """For a project installed from a local folder (``pip install [-e] ./mylib``): that
+    folder, absolute.  No index has such a version; the folder is what builds it."""
 
     def requirement(self, *, build: bool = False, extras: Sequence[str] = ()) -> str:
-        """``name=version[=build]`` for conda, ``Name[extras]==version`` for pip."""
+        """``name=version[=build]`` for conda, ``Name[extras]==version`` for pip, the
+        source folder for a project installed from a local folder."""
+        if self.source:
+            return self.source
         if self.kind == "conda":
             pin = f"{self.name}={self.version}"
             return f"{pin}={self.build}" if build and self.build else pin
@@ -193,30 +213,73 @@ class _Found:
     portions: tuple[Path, ...] = ()
 
 
-def _locate(name: str, paths: Iterable[Path]) -> _Found | None:
+def _names(folder: Path, listings: dict[Path, frozenset[str]] | None) -> frozenset[str]:
+    """The entries of *folder* (listed once per *listings*: one analysis)."""
+    if listings is not None and folder in listings:
+        return listings[folder]
+    try:
+        names = frozenset(os.listdir(folder))  # noqa: PTH208 - names, not Path objects: faster
+    except OSError:
+        names = frozenset()
+    if listings is not None:
+        listings[folder] = names
+    return names
+
+
+def _locate(
+    name: str, paths: Iterable[Path], listings: dict[Path, frozenset[str]] | None = None
+) -> _Found | None:
     """Find module *name* (one component) in *paths* as the path finder would."""
     portions = []
     for folder in paths:
+        entries = _names(folder, listings)
+        if not entries:
+            continue
         candidate = folder / name
-        if candidate.is_dir():
+        is_dir = name in entries and candidate.is_dir()
+        if is_dir:
             for init in ("__init__.py", "__init__.pyc"):
                 if (candidate / init).is_file():
                     return _Found("package", candidate / init, (candidate,))
-        try:
-            entries = [e.name for e in folder.iterdir() if e.name.startswith(name + ".")]
-        except OSError:
-            entries = []
-        for entry in sorted(entries):
+        for entry in sorted(e for e in entries if e.startswith(name + ".")):
             rest = entry[len(name) :]
             if entry.endswith(_MODULE_SUFFIXES) and (
                 rest in _MODULE_SUFFIXES or rest.count(".") == 2
             ):
                 return _Found("module", folder / entry)
-        if candidate.is_dir():
+        if is_dir:
             portions.append(candidate)
     if portions:
         return _Found("namespace", None, tuple(portions))
     return None
+
+
+def _local_source(meta: Path, prefix: Path) -> tuple[str, str]:
+    """The local folder a distribution was installed from, and how: from PEP 610's
+    ``direct_url.json`` (``pip install [-e] ./folder``), or an ``.egg-info`` outside the
+    environment (``setup.py develop``).  ``("", "")`` for anything else."""
+    if meta.suffix == ".dist-info":
+        try:
+            data = json.loads((meta / "direct_url.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "", ""
+        url = data.get("url") if isinstance(data, dict) else None
+        info = data.get("dir_info") if isinstance(data, dict) else None
+        if not isinstance(url, str) or not url.startswith("file:") or not isinstance(info, dict):
+            return "", ""
+        from urllib.parse import unquote, urlsplit
+
+        how = "editable install of" if info.get("editable") else "installed from the folder"
+        return unquote(urlsplit(url).path), how
+    try:
+        meta.resolve().relative_to(prefix.resolve())
+        return "", ""
+    except ValueError:
+        pass
+    for project in (meta.parent, meta.parent.parent):
+        if any((project / f).is_file() for f in ("setup.py", "pyproject.toml", "setup.cfg")):
+            return str(project), "development install (setup.py develop) of"
+    return "", ""
 
 
 def _norm(path: Path | str) -> str:
@@ -226,15 +289,63 @@ def _norm(path: Path | str) -> str:
 class Mapper:
     """Maps imports and package names to what is installed in an :class:`Environment`."""
 
-    def __init__(self, env: Environment) -> None:
+    def __init__(self, env: Environment, *, cache: bool = True) -> None:
         self.env = env
         self._conda_files: dict[str, Owner] = {}
         self._conda_by_name: dict[str, Owner] = {}
         self._pip_files: dict[str, Owner] = {}
         self._pip_by_name: dict[str, Owner] = {}
         self._pip_tops: dict[str, list[Owner]] = {}
+        self._sources: list[tuple[str, Owner]] = []
+        self.listings: dict[Path, frozenset[str]] = {}
+        """Folder listings read so far (a Mapper serves one analysis)."""
+        from poncho_analyze import _cache
+
+        data = _cache.load(env) if cache else None
+        if data is not None:
+            self._restore(data)
+            return
+        stamp = _cache.stamp(env)
         self._load_conda()
         self._load_pip()
+        if cache:
+            _cache.store(env, self._dump(), stamp)
+
+    # -- the cached form: owners once, then indexes into them ---------------------------
+
+    def _dump(self) -> dict[str, Any]:
+        index: dict[Owner, int] = {}
+        owners: list[tuple[str, ...]] = []
+
+        def at(owner: Owner) -> int:
+            if owner not in index:
+                index[owner] = len(owners)
+                owners.append((owner.kind, owner.name, owner.version, owner.evidence, owner.build,
+                               owner.channel, owner.metadata_dir, owner.source))  # fmt: skip
+            return index[owner]
+
+        return {
+            "conda_files": {k: at(o) for k, o in self._conda_files.items()},
+            "conda_by_name": {k: at(o) for k, o in self._conda_by_name.items()},
+            "pip_files": {k: at(o) for k, o in self._pip_files.items()},
+            "pip_by_name": {k: at(o) for k, o in self._pip_by_name.items()},
+            "pip_tops": {k: [at(o) for o in v] for k, v in self._pip_tops.items()},
+            "sources": [(k, at(o)) for k, o in self._sources],
+            "owners": owners,
+        }
+
+    def _restore(self, data: dict[str, Any]) -> None:
+        owners = [
+            Owner(kind, name, version, evidence, build=build, channel=channel,
+                  metadata_dir=meta, source=source)
+            for kind, name, version, evidence, build, channel, meta, source in data["owners"]
+        ]  # fmt: skip
+        self._conda_files = {k: owners[i] for k, i in data["conda_files"].items()}
+        self._conda_by_name = {k: owners[i] for k, i in data["conda_by_name"].items()}
+        self._pip_files = {k: owners[i] for k, i in data["pip_files"].items()}
+        self._pip_by_name = {k: owners[i] for k, i in data["pip_by_name"].items()}
+        self._pip_tops = {k: [owners[i] for i in v] for k, v in data["pip_tops"].items()}
+        self._sources = [(k, owners[i]) for k, i in data["sources"]]
 
     @property
     def is_conda(self) -> bool:
@@ -285,6 +396,8 @@ class Mapper:
 
     def _load_dist(self, site: Path, meta: Path) -> None:
         meta_file = meta / ("METADATA" if meta.suffix == ".dist-info" else "PKG-INFO")
+        from email.parser import HeaderParser
+
         try:
             headers = HeaderParser().parsestr(
                 meta_file.read_text(encoding="utf-8", errors="replace")
@@ -298,8 +411,14 @@ class Mapper:
         if key in self._pip_by_name:  # shadowed by an earlier path entry
             return
         files = self._dist_files(site, meta)
-        source = "RECORD" if meta.suffix == ".dist-info" else "installed-files.txt"
-        owner = Owner("pip", name, version, f"{source} of {meta.name}", metadata_dir=_norm(meta))
+        record = "RECORD" if meta.suffix == ".dist-info" else "installed-files.txt"
+        evidence = f"{record} of {meta.name}"
+        folder, how = _local_source(meta, self.env.prefix)
+        if folder:
+            evidence = f"{how} {folder} ({meta.name})"
+        owner = Owner("pip", name, version, evidence, metadata_dir=_norm(meta), source=folder)
+        if folder:
+            self._sources.append((_norm(folder) + os.sep, owner))
         self._pip_by_name[key] = owner
         for file in files:
             self._pip_files[file] = owner
@@ -314,6 +433,8 @@ class Mapper:
     def _dist_files(site: Path, meta: Path) -> list[str]:
         base = site.resolve()
         if meta.suffix == ".dist-info":
+            import csv
+
             try:
                 with (meta / "RECORD").open(encoding="utf-8", newline="") as record:
                     rows = [row[0] for row in csv.reader(record) if row]
@@ -354,7 +475,7 @@ class Mapper:
         """The package providing the first of *candidates* (dotted names, most specific
         first, all under one top-level name) that can be located."""
         top = candidates[-1].split(".")[0]
-        found = _locate(top, self.env.paths)
+        found = _locate(top, self.env.paths, self.listings)
         if found is None:
             tops = self._pip_tops.get(top, [])
             if len(tops) == 1:
@@ -367,7 +488,7 @@ class Mapper:
             parts = dotted.split(".")
             here, name = found, top
             for part in parts[1:]:
-                nxt = _locate(part, here.portions)
+                nxt = _locate(part, here.portions, self.listings)
                 if nxt is None:
                     break
                 here, name = nxt, f"{name}.{part}"
@@ -392,6 +513,11 @@ class Mapper:
     def _owned(self, name: str, found: _Found) -> Resolution:
         assert found.file is not None
         owner = self._file_owner(found.file)
+        if owner is None:  # an editable install lists its .pth file, not the sources
+            key = _norm(found.file)
+            inside = [(len(f), o) for f, o in self._sources if key.startswith(f)]
+            if inside:
+                owner = max(inside, key=lambda pair: pair[0])[1]
         if owner is None:
             tops = self._pip_tops.get(name.split(".")[0], [])
             if len(tops) == 1:

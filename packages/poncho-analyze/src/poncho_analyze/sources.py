@@ -14,7 +14,6 @@ import json
 import os
 import re
 import sys
-import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -58,6 +57,8 @@ class Script:
 
 def decode_python(data: bytes, path: str) -> str:
     """Source bytes as text, honouring a PEP 263 coding line and a BOM."""
+    import tokenize
+
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return data.decode(encoding)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from poncho_spec import DEFAULT_CHANNELS, Spec
+from poncho_spec import DEFAULT_CHANNELS, CondaSection, Spec
 
 __all__ = ["Decision", "SpecBuilder"]
 
@@ -16,8 +16,9 @@ class Decision:
     """What became of one import (or one requested package), and why.
 
     ``outcome`` is one of ``conda``, ``pip`` (a dependency), ``stdlib``, ``local``
-    (left out with ``allow_local``), ``optional`` (an optional import not installed,
-    left out), ``unresolved``, ``note``.  ``where`` lists the places that import it.
+    (left out), ``dropped`` (in a branch the target never takes), ``optional`` (an
+    optional import not installed, left out), ``unresolved``, ``note``.  ``where`` lists
+    the places that import it.
     """
 
     module: str
@@ -35,6 +36,7 @@ class Decision:
             "local": "local module, left out",
             "optional": "optional import, not installed, left out",
             "unresolved": "NOT FOUND",
+            "dropped": "never imported on the target, left out",
         }.get(self.outcome, self.outcome)
         reason = f" ({self.reason})" if self.reason else ""
         return f"{self.module} -> {target}{reason}"
@@ -47,16 +49,24 @@ class SpecBuilder:
         self.conda: dict[str, str] = {}
         self.pip: dict[str, str] = {}
         self.channels: list[str] = []
+        self.written = False
+        """Whether an entry was written by a user (not made from installed records)."""
 
-    def add_conda(self, name: str, requirement: str, channel: str = "") -> None:
-        """Add a conda requirement for *name* (a later one for the same name wins)."""
+    def add_conda(
+        self, name: str, requirement: str, channel: str = "", *, written: bool = False
+    ) -> None:
+        """Add a conda requirement for *name* (a later one for the same name wins);
+        *written*: it comes from user text, not from an installed package's record."""
         self.conda[name.lower()] = requirement
+        self.written |= written
         if channel and channel not in self.channels:
             self.channels.append(channel)
 
-    def add_pip(self, key: str, requirement: str) -> None:
-        """Add a pip requirement under its canonical name *key*."""
+    def add_pip(self, key: str, requirement: str, *, written: bool = False) -> None:
+        """Add a pip requirement under its canonical name *key* (*written*: see
+        :meth:`add_conda`)."""
         self.pip[key] = requirement
+        self.written |= written
 
     def to_dict(self, python: str, pip: str, channels: Iterable[str] | None) -> dict[str, Any]:
         """The spec document: ``python`` first, conda requirements sorted, ``pip`` (given as
@@ -75,5 +85,20 @@ class SpecBuilder:
         self, python: str, pip: str = "pip", channels: Iterable[str] | None = None,
         source: str = "<analysis>",
     ) -> Spec:  # fmt: skip
-        """The validated :class:`~poncho_spec.Spec` (raises InvalidSpec on a bad entry)."""
-        return Spec.from_dict(self.to_dict(python, pip, channels), source=source)
+        """The validated :class:`~poncho_spec.Spec` (raises InvalidSpec on a bad entry).
+
+        Entries made from installed records (``name=version`` from conda-meta,
+        ``Name==version`` from a dist-info) are valid by construction; when all are, the
+        spec is built without validating each again, which would import py-rattler
+        (a tenth of a second, more than the rest of an analysis).  Anything a user wrote
+        goes through :meth:`Spec.from_dict`."""
+        data = self.to_dict(python, pip, channels)
+        if self.written or channels:
+            return Spec.from_dict(data, source=source)
+        conda = data["conda"]
+        deps = tuple(d for d in conda["dependencies"] if isinstance(d, str))
+        return Spec(
+            CondaSection(tuple(conda["channels"]), deps),
+            tuple(self.pip[k] for k in sorted(self.pip)),
+            source=source,
+        )

@@ -84,9 +84,20 @@ def stdlib_modules(
     return frozenset(names)
 
 
+# Standard-library modules of Python 2 that Python 3 renamed or removed (PEP 3108).
+_PYTHON2_ONLY = frozenset({
+    "__builtin__", "BaseHTTPServer", "CGIHTTPServer", "ConfigParser", "Cookie", "HTMLParser",
+    "Queue", "SimpleHTTPServer", "SocketServer", "StringIO", "Tkinter", "UserDict",
+    "commands", "cPickle", "cStringIO", "cookielib", "dummy_thread", "htmlentitydefs",
+    "httplib", "md5", "repr", "sets", "sha", "thread", "urllib2", "urlparse", "xmlrpclib",
+})  # fmt: skip
+
+
 def change_note(name: str, target: tuple[int, int]) -> str | None:
     """Why *name* is not in the standard library of *target* although it was or will be:
     ``"removed from the standard library in Python 3.12"`` or None."""
+    if name in _PYTHON2_ONLY:
+        return "a Python 2 standard-library module: this looks like Python 2 source"
     for version, (added, removed) in sorted(_CHANGES.items()):
         if name in removed and target >= version:
             return f"removed from the standard library in Python {version[0]}.{version[1]}"

@@ -1,0 +1,80 @@
+"""Whether a script parses for the target Python, and naming Python 2 source as such.
+
+The import scan parses only the statements that may import (see ``_scanner``), so a
+syntax error elsewhere would pass unnoticed.  The whole text is checked with the
+interpreter's own parser (``compile`` to an AST, several times faster than libcst),
+restricted to the target's grammar when the target is older than the running Python
+(``feature_version``, best effort).  When the target is newer, code the running parser
+rejects is given to libcst, which knows newer grammars, before it is called invalid.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+
+from poncho_analyze.errors import ParseFailed
+
+__all__ = ["check_syntax"]
+
+_PYTHON2 = [
+    (re.compile(r"^[ \t]*print[ \t]+(?![\s(=.\[,)]|>>?=)[^\n]", re.M), "a print statement"),
+    (re.compile(r"^[ \t]*print[ \t]*>>", re.M), "print >>"),
+    (re.compile(r"^[ \t]*exec[ \t]+[\"'\w]", re.M), "an exec statement"),
+    (re.compile(r"^[ \t]*except[ \t]+[\w.() ,]+?,[ \t]*\w+[ \t]*:", re.M), "except X, e:"),
+    (re.compile(r"^[ \t]*raise[ \t]+[\w.]+[ \t]*,[ \t]*\S", re.M), "raise X, message"),
+    (re.compile(r"(?<![\w.])0[0-7]+\b(?![.jJeE])"), "an octal literal like 0755"),
+    (re.compile(r"(?<![\w.])\d+[lL]\b"), "a long literal like 10L"),
+    (re.compile(r"<>"), "the <> operator"),
+    (re.compile(r"\bur[\"']", re.I), "a ur'' string"),
+]
+
+
+def _python2_hint(text: str, line: int, message: str) -> str | None:
+    if "Missing parentheses in call to 'print'" in message:
+        return "a print statement"
+    if "Missing parentheses in call to 'exec'" in message:
+        return "an exec statement"
+    lines = text.splitlines()
+    near = "\n".join(lines[max(0, line - 1) : line]) if line else ""
+    for pattern, what in _PYTHON2:
+        if pattern.search(near):
+            return what
+    return None
+
+
+def check_syntax(text: str, where: str, target: tuple[int, ...]) -> None:
+    """Raise :class:`ParseFailed` naming ``where:line:column`` if *text* is not valid
+    Python for *target*; "this is Python 2 source" when it looks like it."""
+    # Only the parser runs (no symbol table), so a notebook's top-level await passes.
+    flags = ast.PyCF_ONLY_AST
+    running = sys.version_info[:2]
+    minor = target[1] if len(target) > 1 and target[:1] == (3,) else running[1]
+    feature = min(minor, running[1])
+    try:
+        compile(text, where, "exec", flags, dont_inherit=True, _feature_version=feature)
+        return
+    except SyntaxError as exc:
+        error = exc
+    except ValueError as exc:  # null bytes
+        raise ParseFailed(f"{where}: cannot parse: {exc}") from None
+    if (3, minor) > running:  # the target's grammar may be newer than ours
+        import libcst as cst  # slow to import: only for syntax newer than ours
+
+        try:
+            cst.parse_module(text)
+            return
+        except (cst.ParserSyntaxError, ValueError):
+            pass
+    line = error.lineno or 0
+    column = f":{error.offset}" if error.offset else ""
+    message = error.msg
+    hint = _python2_hint(text, line, message)
+    if hint is not None:
+        raise ParseFailed(
+            f"{where}:{line}{column}: this is Python 2 source ({hint}); port it to Python 3 "
+            "first (the spec would not run it)"
+        )
+    version = ".".join(map(str, (3, minor)))
+    raise ParseFailed(f"{where}:{line}{column}: invalid syntax for Python {version}: {message}")
