@@ -113,3 +113,26 @@ def test_channels_order_and_override() -> None:
     assert only.effective_channels(spec_channels) == ("mine",)
     with pytest.raises(CreateError, match="--override-channels needs"):
         CreateOptions.resolve(override_channels=True).effective_channels(spec_channels)
+
+
+def test_options_are_declared_once_on_their_fields() -> None:
+    """The CLI's flags, create()'s keywords and CreateOptions' fields are one list."""
+    from dataclasses import fields
+
+    from poncho_create import create
+    from poncho_create.cli import build_parser
+    from poncho_create.options import OPTIONS
+
+    declared = [f.name for f in fields(CreateOptions) if "option" in f.metadata]
+    assert list(OPTIONS) == declared
+    parser = build_parser()
+    for name, option in OPTIONS.items():
+        for flag in option.flags:
+            assert parser._option_string_actions[flag].dest == name
+    assert set(vars(parser.parse_args(["spec.json"]))) == {
+        *OPTIONS, "spec", "output", "quiet", "verbose", "no_micromamba",
+    }  # fmt: skip
+    with pytest.raises(TypeError, match=r"unknown build option.*: chanels"):
+        create({"conda": {"dependencies": []}}, chanels=["x"])
+    with pytest.raises(TypeError, match="unknown build option"):
+        CreateOptions.resolve(bogus=1)

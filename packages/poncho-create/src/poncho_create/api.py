@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,27 +29,17 @@ def create(
     spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str],
     output: str | os.PathLike[str] | None = None,
     *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    channels: Iterable[str] | None = None,
-    override_channels: bool = False,
-    platform: str | None = None,
-    pip_index_url: str | None = None,
-    find_links: Iterable[str] = (),
-    no_index: bool = False,
-    pip_config: bool = False,
-    threads: int | None = None,
-    compression_level: int | None = None,
-    keep_prefix: str | os.PathLike[str] | None = None,
-    conda_exe: str | os.PathLike[str] | None = None,
-    from_lock: str | os.PathLike[str] | None = None,
-    lock_out: str | os.PathLike[str] | None = None,
     progress: ProgressCallback | None = None,
-    pkgs_dir: str | os.PathLike[str] | None = None,
-    tmp_dir: str | os.PathLike[str] | None = None,
-    use_condarc: bool = False,
-    ignore_editable_packages: bool = False,
+    **given: Any,
 ) -> Path:
     """Build the environment of a spec and pack it into a tarball; returns its path.
+
+    `given` are the build options, by the names of `CreateOptions`' fields (each one is
+    declared and documented there, with its command-line flag): ``channels``,
+    ``override_channels``, ``use_condarc``, ``platform``, ``pkgs_dir``, ``conda_exe``,
+    ``ignore_editable_packages``, ``pip_index_url``, ``find_links``, ``no_index``,
+    ``pip_config``, ``cache_dir``, ``threads``, ``compression_level``, ``keep_prefix``,
+    ``tmp_dir``, ``lock_out``, ``from_lock``; an unknown name is a TypeError.
 
     `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin);
     or an existing conda environment, by folder or by name, which is packed as it is into
@@ -82,53 +72,17 @@ def create(
     `output` is untouched.
     """
     report = Reporter(progress)
+    options = CreateOptions.resolve(**given)  # checks every option before any work
     existing = _existing_env(spec_or_path)
     if existing is not None:
-        return _pack_existing(
-            existing,
-            output,
-            report,
-            ignore_editable_packages=ignore_editable_packages,
-            platform=platform,
-            threads=threads,
-            compression_level=compression_level,
-            lock_out=lock_out,
-            tmp_dir=tmp_dir,
-            unused={
-                "channel": bool(channels),
-                "override_channels": override_channels,
-                "keep_prefix": keep_prefix is not None,
-                "from_lock": from_lock is not None,
-                "use_condarc": use_condarc,
-                "pip_config": pip_config,
-            },
-        )
+        return _pack_existing(existing, output, report, options, given)
     spec = _load(spec_or_path)
     for warning in spec.warnings:
         log.warning("%s", warning)
-    options = CreateOptions.resolve(
-        cache_dir=cache_dir,
-        pkgs_dir=pkgs_dir,
-        channels=channels,
-        override_channels=override_channels,
-        platform=platform,
-        pip_index_url=pip_index_url,
-        find_links=find_links,
-        no_index=no_index,
-        pip_config=pip_config,
-        threads=threads,
-        compression_level=compression_level,
-        keep_prefix=keep_prefix,
-        conda_exe=conda_exe,
-        from_lock=from_lock,
-        lock_out=lock_out,
-        tmp_dir=tmp_dir,
-        use_condarc=use_condarc,
-    )
     lock: Lock | None = None
     if options.from_lock is not None:
         lock = Lock.read(options.from_lock)
-        if platform is None:
+        if not given.get("platform"):
             options = _replace_platform(options, lock.platform)
         elif lock.platform != options.platform:
             raise CreateError(
@@ -323,38 +277,36 @@ def _pack_existing(
     prefix: Path,
     output: str | os.PathLike[str] | None,
     report: Reporter,
-    *,
-    ignore_editable_packages: bool,
-    platform: str | None,
-    threads: int | None,
-    compression_level: int | None,
-    lock_out: str | os.PathLike[str] | None,
-    tmp_dir: str | os.PathLike[str] | None,
-    unused: Mapping[str, bool],
+    options: CreateOptions,
+    given: Mapping[str, Any],
 ) -> Path:
     from poncho_create.existing import pack_existing
-    from poncho_create.options import native_platform
+    from poncho_create.options import OPTIONS, native_platform
 
     if output is None:
         raise CreateError(f"{prefix}: packing an existing environment needs an OUTPUT file")
-    given = [f"--{name.replace('_', '-')}" for name, used in unused.items() if used]
-    if given:
+    ignored = [
+        next(flag for flag in option.flags if flag.startswith("--"))
+        for name, option in OPTIONS.items()
+        if option.build_only and given.get(name)
+    ]
+    if ignored:
         # Warned, not refused: wrappers that always add channel options keep working.
         log.warning(
             "%s: ignored, only for building from a spec, not for packing the existing "
             "environment %s",
-            ", ".join(given),
+            ", ".join(ignored),
             prefix,
         )
-    if platform is not None and platform != native_platform():
-        raise CreateError(f"--platform {platform}: {prefix} is packed as it is, for this machine")
-    options = CreateOptions.resolve(
-        threads=threads, compression_level=compression_level, tmp_dir=tmp_dir
-    )
+    if given.get("platform") and options.platform != native_platform():
+        raise CreateError(
+            f"--platform {options.platform}: {prefix} is packed as it is, for this machine"
+        )
+    lock_out = options.lock_out
     fmt = archive_format(output)
     check_writable(Path(output), "OUTPUT")
     if lock_out is not None:
-        check_writable(Path(lock_out), "--lock-out")
+        check_writable(lock_out, "--lock-out")
     if options.tmp_dir is not None:
         options.tmp_dir.mkdir(parents=True, exist_ok=True)
     return pack_existing(
@@ -365,8 +317,8 @@ def _pack_existing(
         threads=options.threads,
         report=report,
         platform=options.platform,
-        ignore_editable_packages=ignore_editable_packages,
-        lock_out=Path(lock_out) if lock_out is not None else None,
+        ignore_editable_packages=options.ignore_editable_packages,
+        lock_out=lock_out,
         tmp_dir=options.tmp_dir,
     )
 

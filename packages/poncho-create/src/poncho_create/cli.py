@@ -19,7 +19,7 @@ from typing import Any
 from poncho_create import __version__
 from poncho_create._render import LineRenderer, TerminalRenderer
 from poncho_create.api import create as _create
-from poncho_create.options import FORMATS
+from poncho_create.options import FORMATS, OPTIONS
 from poncho_spec import PonchoError
 
 __all__ = ["build_parser", "entrypoint", "legacy_entrypoint", "main"]
@@ -49,8 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser (``-h`` documents every option)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Build the conda environment described by a Poncho spec and pack it "
-        "into a relocatable tarball (conda-pack), with bin/run_in_env, the spec and a lock "
+        description="Build the conda environment described by a Poncho spec and pack it\n"
+        "into a relocatable tarball (conda-pack), with bin/run_in_env, the spec and a lock\n"
         "inside. Prints the tarball's path.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,107 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
         + ", ".join(FORMATS)
         + "). Default: the environment cache, named by the spec's hash",
     )
-    conda = parser.add_argument_group("conda")
-    conda.add_argument(
-        "-c",
-        "--channel",
-        dest="channels",
-        action="append",
-        default=[],
-        metavar="CHANNEL",
-        help="channel to use before the spec's channels (repeatable; name or URL)",
-    )
-    conda.add_argument(
-        "--override-channels",
-        action="store_true",
-        help="use only the --channel channels, not the spec's",
-    )
-    conda.add_argument(
-        "--use-condarc",
-        action="store_true",
-        help="also read channels, channel_alias and custom_channels from your .condarc",
-    )
-    conda.add_argument(
-        "--platform",
-        metavar="PLATFORM",
-        help="conda platform to build for, e.g. linux-64, osx-arm64 (default: this machine's);"
-        " pip entries need this machine's platform",
-    )
-    conda.add_argument(
-        "--pkgs-dir",
-        metavar="DIR",
-        help="package download cache (default $PONCHO_PKGS_DIR or ~/.cache/poncho/pkgs)",
-    )
-    conda.add_argument(
-        "--conda-exe",
-        "--conda-executable",
-        dest="conda_exe",
-        metavar="PATH",
-        help="build the conda part with this conda, mamba or micromamba instead of the "
-        "embedded engine (py-rattler); --conda-executable is CCTools' name for it",
-    )
-    conda.add_argument(
-        "--no-micromamba",
-        action="store_true",
-        help="accepted for CCTools compatibility; micromamba is never downloaded",
-    )
-    conda.add_argument(
-        "--ignore-editable-packages",
-        action="store_true",
-        help="when packing an existing environment, leave its editable pip installs out "
-        "instead of refusing to pack it",
-    )
-    pip = parser.add_argument_group("pip")
-    pip.add_argument("--pip-index-url", metavar="URL", help="pip index URL (pip's --index-url)")
-    pip.add_argument(
-        "--find-links",
-        action="append",
-        default=[],
-        metavar="PATH_OR_URL",
-        help="also look for pip packages here (repeatable)",
-    )
-    pip.add_argument(
-        "--no-index",
-        action="store_true",
-        help="do not use a pip index (air-gapped sites; with --find-links)",
-    )
-    pip.add_argument(
-        "--pip-config",
-        action="store_true",
-        help="let pip read its own configuration (pip.conf, PIP_* variables); ignored otherwise",
-    )
-    out = parser.add_argument_group("output")
-    out.add_argument(
-        "--cache-dir",
-        metavar="DIR",
-        help="environment cache when no OUTPUT is given (default $PONCHO_ENVS_DIR or ./envs)",
-    )
-    out.add_argument(
-        "-j",
-        "--threads",
-        type=int,
-        metavar="N",
-        help="threads for compression (default: all cores)",
-    )
-    out.add_argument(
-        "--compression-level",
-        type=int,
-        metavar="N",
-        help="compression level (gz, bz2: up to 9; zst: up to 22; default 4, 9, 3)",
-    )
-    out.add_argument(
-        "--keep-prefix",
-        metavar="DIR",
-        help="build the environment in DIR (new or empty) and keep it for inspection",
-    )
-    out.add_argument("--tmp-dir", metavar="DIR", help="parent of the temporary build folder")
-    lock = parser.add_argument_group("lock")
-    lock.add_argument("--lock-out", metavar="FILE", help="also write the lock to FILE")
-    lock.add_argument(
-        "--from-lock",
-        metavar="LOCK",
-        help="install exactly the packages of LOCK (a lock.json) instead of solving",
-    )
+    groups: dict[str, Any] = {}
+    for name, option in OPTIONS.items():  # every build option, as CreateOptions declares it
+        if option.group not in groups:
+            groups[option.group] = parser.add_argument_group(option.group)
+        kwargs: dict[str, Any] = {"dest": name, "help": option.help}
+        if option.kind == "flag":
+            kwargs["action"] = "store_true"
+        elif option.kind == "append":
+            kwargs.update(action="append", default=[], metavar=option.metavar)
+        else:
+            kwargs.update(metavar=option.metavar, type=int if option.kind == "int" else str)
+        groups[option.group].add_argument(*option.flags, **kwargs)
+        if name == "conda_exe":  # CLI only: accepted as CCTools has it, nothing to do
+            groups[option.group].add_argument(
+                "--no-micromamba",
+                action="store_true",
+                help="accepted for CCTools compatibility; micromamba is never downloaded",
+            )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is done")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -202,25 +119,8 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str) -> in
             path = create(
                 args.spec,
                 args.output,
-                cache_dir=args.cache_dir,
-                channels=args.channels,
-                override_channels=args.override_channels,
-                use_condarc=args.use_condarc,
-                platform=args.platform,
-                pip_index_url=args.pip_index_url,
-                pip_config=args.pip_config,
-                find_links=args.find_links,
-                no_index=args.no_index,
-                threads=args.threads,
-                compression_level=args.compression_level,
-                keep_prefix=args.keep_prefix,
-                conda_exe=args.conda_exe,
-                from_lock=args.from_lock,
-                lock_out=args.lock_out,
                 progress=renderer,
-                pkgs_dir=args.pkgs_dir,
-                tmp_dir=args.tmp_dir,
-                ignore_editable_packages=args.ignore_editable_packages,
+                **{name: getattr(args, name) for name in OPTIONS},
             )
     except PonchoError as exc:
         _close(renderer)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import platform as _platform
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 from poncho_create.channel_config import ChannelSettings, load_channel_settings
 from poncho_create.errors import CreateError
@@ -18,7 +18,9 @@ __all__ = [
     "DEFAULT_FORMAT",
     "FORMATS",
     "KNOWN_PLATFORMS",
+    "OPTIONS",
     "CreateOptions",
+    "Option",
     "PipOptions",
     "archive_format",
     "default_cache_dir",
@@ -108,30 +110,216 @@ def default_pkgs_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class Option:
+    """How one build option is given: its command-line flags, group and help, and how a
+    given value becomes the stored one. Declared once, on its `CreateOptions` field."""
+
+    flags: tuple[str, ...]
+    group: str
+    help: str
+    metavar: str | None = None
+    kind: str = "value"  # "value", "int", "flag" (store_true) or "append" (repeatable)
+    build_only: bool = False  # meaningless when an existing environment is packed as it is
+
+
+def _cli(*flags: str, **cli: Any) -> dict[str, Option]:
+    """The metadata of a `CreateOptions` field: its `Option` (where an option is declared)."""
+    return {"option": Option(flags, **cli)}
+
+
+@dataclass(frozen=True)
 class CreateOptions:
     """Everything besides the spec that decides how an environment is built.
 
-    Build one with :meth:`resolve`, which applies defaults and environment variables and
-    checks the values (raising CreateError with a message naming the option).
+    Each option is declared once, here: its field, its command-line flags and help
+    (`poncho_create.cli` builds its parser from them), and the keyword of
+    :func:`poncho_create.create` and :meth:`resolve` of the same name. Build one with
+    :meth:`resolve`, which applies defaults and environment variables and checks the values
+    (raising CreateError with a message naming the option).
     """
 
-    cache_dir: Path
-    pkgs_dir: Path
-    channels: tuple[str, ...] = ()
-    override_channels: bool = False
-    platform: str = ""
-    pip_index_url: str | None = None
-    find_links: tuple[str, ...] = ()
-    no_index: bool = False
-    pip_config: bool = False
-    threads: int = 1
-    compression_level: int | None = None
-    keep_prefix: Path | None = None
-    conda_exe: Path | None = None
-    from_lock: Path | None = None
-    lock_out: Path | None = None
-    tmp_dir: Path | None = None
-    use_condarc: bool = False
+    channels: tuple[str, ...] = field(
+        default=(),
+        metadata=_cli(
+            "-c",
+            "--channel",
+            group="conda",
+            kind="append",
+            metavar="CHANNEL",
+            build_only=True,
+            help="channel to use before the spec's channels (repeatable; name or URL)",
+        ),
+    )
+    override_channels: bool = field(
+        default=False,
+        metadata=_cli(
+            "--override-channels",
+            group="conda",
+            kind="flag",
+            build_only=True,
+            help="use only the --channel channels, not the spec's",
+        ),
+    )
+    use_condarc: bool = field(
+        default=False,
+        metadata=_cli(
+            "--use-condarc",
+            group="conda",
+            kind="flag",
+            build_only=True,
+            help="also read channels, channel_alias and custom_channels from your .condarc",
+        ),
+    )
+    platform: str = field(
+        default="",
+        metadata=_cli(
+            "--platform",
+            group="conda",
+            metavar="PLATFORM",
+            help="conda platform to build for, e.g. linux-64, osx-arm64 (default: this "
+            "machine's); pip entries need this machine's platform",
+        ),
+    )
+    pkgs_dir: Path = field(
+        default=Path(),
+        metadata=_cli(
+            "--pkgs-dir",
+            group="conda",
+            metavar="DIR",
+            build_only=True,
+            help="package download cache (default $PONCHO_PKGS_DIR or ~/.cache/poncho/pkgs)",
+        ),
+    )
+    conda_exe: Path | None = field(
+        default=None,
+        metadata=_cli(
+            "--conda-exe",
+            "--conda-executable",
+            group="conda",
+            metavar="PATH",
+            build_only=True,
+            help="build the conda part with this conda, mamba or micromamba instead of the "
+            "embedded engine (py-rattler); --conda-executable is CCTools' name for it",
+        ),
+    )
+    ignore_editable_packages: bool = field(
+        default=False,
+        metadata=_cli(
+            "--ignore-editable-packages",
+            group="conda",
+            kind="flag",
+            help="when packing an existing environment, leave its editable pip installs out "
+            "instead of refusing to pack it",
+        ),
+    )
+    pip_index_url: str | None = field(
+        default=None,
+        metadata=_cli(
+            "--pip-index-url",
+            group="pip",
+            metavar="URL",
+            build_only=True,
+            help="pip index URL (pip's --index-url)",
+        ),
+    )
+    find_links: tuple[str, ...] = field(
+        default=(),
+        metadata=_cli(
+            "--find-links",
+            group="pip",
+            kind="append",
+            metavar="PATH_OR_URL",
+            build_only=True,
+            help="also look for pip packages here (repeatable)",
+        ),
+    )
+    no_index: bool = field(
+        default=False,
+        metadata=_cli(
+            "--no-index",
+            group="pip",
+            kind="flag",
+            build_only=True,
+            help="do not use a pip index (air-gapped sites; with --find-links)",
+        ),
+    )
+    pip_config: bool = field(
+        default=False,
+        metadata=_cli(
+            "--pip-config",
+            group="pip",
+            kind="flag",
+            build_only=True,
+            help="let pip read its own configuration (pip.conf, PIP_* variables); ignored "
+            "otherwise",
+        ),
+    )
+    cache_dir: Path = field(
+        default=Path(),
+        metadata=_cli(
+            "--cache-dir",
+            group="output",
+            metavar="DIR",
+            build_only=True,
+            help="environment cache when no OUTPUT is given (default $PONCHO_ENVS_DIR or ./envs)",
+        ),
+    )
+    threads: int = field(
+        default=1,
+        metadata=_cli(
+            "-j",
+            "--threads",
+            group="output",
+            kind="int",
+            metavar="N",
+            help="threads for compression (default: all cores)",
+        ),
+    )
+    compression_level: int | None = field(
+        default=None,
+        metadata=_cli(
+            "--compression-level",
+            group="output",
+            kind="int",
+            metavar="N",
+            help="compression level (gz, bz2: up to 9; zst: up to 22; default 4, 9, 3)",
+        ),
+    )
+    keep_prefix: Path | None = field(
+        default=None,
+        metadata=_cli(
+            "--keep-prefix",
+            group="output",
+            metavar="DIR",
+            build_only=True,
+            help="build the environment in DIR (new or empty) and keep it for inspection",
+        ),
+    )
+    tmp_dir: Path | None = field(
+        default=None,
+        metadata=_cli(
+            "--tmp-dir",
+            group="output",
+            metavar="DIR",
+            help="parent of the temporary build folder",
+        ),
+    )
+    lock_out: Path | None = field(
+        default=None,
+        metadata=_cli(
+            "--lock-out", group="lock", metavar="FILE", help="also write the lock to FILE"
+        ),
+    )
+    from_lock: Path | None = field(
+        default=None,
+        metadata=_cli(
+            "--from-lock",
+            group="lock",
+            metavar="LOCK",
+            build_only=True,
+            help="install exactly the packages of LOCK (a lock.json) instead of solving",
+        ),
+    )
     channel_settings: ChannelSettings = field(default_factory=ChannelSettings)
 
     @property
@@ -168,61 +356,60 @@ class CreateOptions:
         return tuple(self.channel_settings.source(channel) for channel in channels)
 
     @classmethod
-    def resolve(
-        cls,
-        *,
-        cache_dir: StrPath | None = None,
-        pkgs_dir: StrPath | None = None,
-        channels: Iterable[str] | None = None,
-        override_channels: bool = False,
-        platform: str | None = None,
-        pip_index_url: str | None = None,
-        find_links: Iterable[str] = (),
-        no_index: bool = False,
-        pip_config: bool = False,
-        threads: int | None = None,
-        compression_level: int | None = None,
-        keep_prefix: StrPath | None = None,
-        conda_exe: StrPath | None = None,
-        from_lock: StrPath | None = None,
-        lock_out: StrPath | None = None,
-        tmp_dir: StrPath | None = None,
-        use_condarc: bool = False,
-    ) -> CreateOptions:
-        """Apply defaults and environment variables, and check every value."""
-        chosen_platform = platform or native_platform()
-        if chosen_platform not in KNOWN_PLATFORMS:
+    def resolve(cls, **given: Any) -> CreateOptions:
+        """Build the options from keywords named like the fields (paths as str or PathLike,
+        lists as any iterable, None or absent for the default); apply defaults and
+        environment variables, and check every value. TypeError for an unknown keyword."""
+        unknown = sorted(set(given) - set(OPTIONS))
+        if unknown:
+            raise TypeError(f"unknown build option(s): {', '.join(unknown)}")
+        values = {name: _convert(cls, name, given.get(name)) for name in OPTIONS}
+        platform = values["platform"] or native_platform()
+        if platform not in KNOWN_PLATFORMS:
             known = ", ".join(sorted(KNOWN_PLATFORMS))
-            raise CreateError(f"unknown platform {chosen_platform!r}; known: {known}")
-        if threads is None:
-            threads = os.cpu_count() or 1
+            raise CreateError(f"unknown platform {platform!r}; known: {known}")
+        threads = given.get("threads")
+        threads = os.cpu_count() or 1 if threads is None else threads
         if threads < 1:
             raise CreateError(f"--threads must be 1 or more, not {threads}")
+        tmp_dir = values["tmp_dir"]
         if tmp_dir is None and os.environ.get("PONCHO_CREATE_TMPDIR"):
-            tmp_dir = os.environ["PONCHO_CREATE_TMPDIR"]
+            tmp_dir = Path(os.environ["PONCHO_CREATE_TMPDIR"])
         settings = load_channel_settings(
-            channels=channels, override_channels=override_channels, use_condarc=use_condarc
+            channels=values["channels"],
+            override_channels=values["override_channels"],
+            use_condarc=values["use_condarc"],
         )
-        return cls(
-            cache_dir=Path(cache_dir) if cache_dir is not None else default_cache_dir(),
-            pkgs_dir=Path(pkgs_dir) if pkgs_dir is not None else default_pkgs_dir(),
+        values.update(
+            cache_dir=_path(given.get("cache_dir")) or default_cache_dir(),
+            pkgs_dir=_path(given.get("pkgs_dir")) or default_pkgs_dir(),
+            platform=platform,
+            threads=threads,
+            tmp_dir=tmp_dir,
             channels=settings.channels,
             override_channels=settings.override_channels,
-            platform=chosen_platform,
-            pip_index_url=pip_index_url,
-            find_links=tuple(str(link) for link in find_links),
-            no_index=no_index,
-            pip_config=pip_config,
-            threads=threads,
-            compression_level=compression_level,
-            keep_prefix=_path(keep_prefix),
-            conda_exe=_path(conda_exe),
-            from_lock=_path(from_lock),
-            lock_out=_path(lock_out),
-            tmp_dir=_path(tmp_dir),
-            use_condarc=use_condarc,
-            channel_settings=settings,
         )
+        return cls(**values, channel_settings=settings)
+
+
+def _convert(cls: type[CreateOptions], name: str, value: Any) -> Any:
+    """A given keyword value as the field stores it (its default when None)."""
+    spec = OPTIONS[name]
+    if value is None:
+        return cls.__dataclass_fields__[name].default
+    if spec.kind == "append":
+        return tuple(str(item) for item in value)
+    if spec.kind == "flag":
+        return bool(value)
+    if spec.metavar in ("DIR", "PATH", "FILE", "LOCK"):
+        return Path(value)
+    return value
+
+
+OPTIONS: dict[str, Option] = {
+    f.name: f.metadata["option"] for f in fields(CreateOptions) if "option" in f.metadata
+}
+"""Every build option by keyword name, in command-line order (the CLI and docs use it)."""
 
 
 @dataclass(frozen=True)
