@@ -12,7 +12,6 @@ import pytest
 
 from poncho_create import ChannelError, CondaLockEntry, CreateError, Lock, LockError
 from poncho_create.engine_rattler import (
-    _channel_error,
     build_prefix,
     install,
     records_from_lock,
@@ -67,35 +66,6 @@ def test_invalid_dependency_and_channel(mini_channel: Any, pkgs_dir: Path) -> No
         solve(["mini-tool ==="], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
     with pytest.raises(ChannelError, match="invalid channel"):
         solve(["mini-tool"], ["ht!tp://::"], "linux-64", pkgs_dir, Reporter(None))
-
-
-def test_channel_error_without_a_named_channel() -> None:
-    error = _channel_error("something odd\nCaused by: deep reason", ["a", "b"])
-    assert str(error).startswith("cannot read the channels a, b: something odd (deep reason); ")
-    assert str(_channel_error("", ["a"])).startswith("cannot read the channels a: unknown error;")
-    assert "ht!tp://::" in str(_channel_error("x", ["ht!tp://::"]))
-
-
-def test_install_progress_callbacks(mini_channel: Any, pkgs_dir: Path) -> None:
-    # rattler calls these from its own threads, where coverage cannot see them: drive them here.
-    from poncho_create.engine_rattler import _InstallProgress
-
-    records = solve(["mini-tool"], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
-    events: list[ProgressEvent] = []
-    progress = _InstallProgress(records, Reporter(events.append))
-    total = sum(r.size for r in records)
-    token = progress.on_populate_cache_start(0, "mini-tool")
-    assert progress.on_download_start(token) == token
-    progress.on_download_progress(token, 10, None)
-    progress.on_download_completed(token)  # ignored callbacks accept anything
-    progress.on_populate_cache_complete(token)
-    progress.on_link_complete(0)
-    progress.done()
-    assert (events[2].phase, events[2].done, events[2].total) == ("download", 10, total)
-    assert events[3].done == next(r.size for r in records if r.name.normalized == "mini-tool")
-    assert events[-1] == ProgressEvent("install", 2, 2, "packages", finished=True)
-    with pytest.raises(AttributeError):
-        progress.not_a_callback  # noqa: B018
 
 
 def test_http_channel_downloads_with_progress(
