@@ -77,7 +77,7 @@ def test_a_folder_is_refused_and_a_failure_leaves_nothing(
         raise OSError(28, "No space left on device")
 
     (tmp_path / "out").write_text("keep me")
-    monkeypatch.setattr(os, "replace", fail)
+    monkeypatch.setattr(Path, "replace", fail)
     with pytest.raises(OSError, match="No space left"):
         fs.atomic_write(tmp_path / "out", "new")
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
