@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from poncho_create.cache import EnvCache, cache_name
+from poncho_create.cache import EnvCache, PackageCache, cache_name
 
 H = "0" * 64
 
@@ -97,3 +98,102 @@ def test_concurrent_creates_of_one_spec_share_one_entry(
     entries = [p.name for p in build_dirs["cache_dir"].iterdir() if p.name != ".locks"]
     assert entries == [Path(paths.pop()).name]
     assert list(build_dirs["tmp_dir"].iterdir()) == []
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from poncho_create.cache import EnvCache, PackageCache
+kind, root, name = sys.argv[1:]
+held = EnvCache(Path(root)).building(name) if kind == "env" else PackageCache(Path(root)).in_use()
+with held:
+    print("held", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+def _hold(kind: str, root: Path, name: str = "") -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, kind, str(root), name],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    return holder
+
+
+def test_env_entries_and_remove_spare_a_running_build(tmp_path: Path) -> None:
+    cache = EnvCache(tmp_path)
+    for name, age in (("old.tar.gz", 1000), ("new.tar.zst", 10)):
+        (tmp_path / name).write_bytes(b"x" * 10)
+        stamp = (tmp_path / name).stat().st_mtime - age
+        os.utime(tmp_path / name, (stamp, stamp))
+    (tmp_path / "notes.txt").write_text("not an environment")
+    assert [(e.name, e.size) for e in cache.entries()] == [("old.tar.gz", 10), ("new.tar.zst", 10)]
+    holder = _hold("env", tmp_path, "old.tar.gz")
+    try:
+        assert cache.remove("old.tar.gz") is False  # a build of it holds its lock
+        assert (tmp_path / "old.tar.gz").exists()
+    finally:
+        holder.communicate("")
+    assert cache.remove("old.tar.gz") is True
+    assert [e.name for e in cache.entries()] == ["new.tar.zst"]
+
+
+def test_the_package_cache_is_never_pruned_under_a_build(tmp_path: Path) -> None:
+    cache = PackageCache(tmp_path)
+    (tmp_path / "pkg-1.0-0").mkdir()
+    (tmp_path / "pkg-1.0-0" / "file").write_bytes(b"x" * 5)
+    (tmp_path / "pkg-1.0-0.conda").write_bytes(b"y" * 3)
+    assert {(e.name, e.size) for e in cache.entries()} == {("pkg-1.0-0", 5), ("pkg-1.0-0.conda", 3)}
+    holder = _hold("pkgs", tmp_path)
+    try:
+        assert cache.remove(["pkg-1.0-0"]) is None
+        assert (tmp_path / "pkg-1.0-0" / "file").exists()
+    finally:
+        holder.communicate("")
+    assert cache.remove(["pkg-1.0-0", "pkg-1.0-0.conda"]) == ["pkg-1.0-0", "pkg-1.0-0.conda"]
+    assert cache.entries() == []
+
+
+NOBODY = """
+import importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("cache", sys.argv[1])
+cache = sys.modules["cache"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(cache)
+with cache.PackageCache(Path(sys.argv[2])).in_use():
+    print("built from a read-only cache")
+"""
+
+
+def test_a_read_only_package_cache_needs_no_lock(tmp_path: Path) -> None:
+    """Another user builds from a package cache it cannot write: no lock, no error."""
+    import shutil
+
+    import poncho_create.cache
+
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root, to run as another user with setpriv")
+    import tempfile
+
+    # pytest's tmp_path is private to root: a folder another user can enter, under /tmp.
+    public = Path(tempfile.mkdtemp(prefix="poncho-shared-"))
+    try:
+        public.chmod(0o755)
+        shared = public / "shared-pkgs"  # made by root, 0755: read-only for nobody
+        shared.mkdir(mode=0o755)
+        module = public / "cache_module.py"  # a copy nobody can read, outside /root
+        shutil.copy(poncho_create.cache.__file__, module)
+        module.chmod(0o644)
+        python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
+        out = subprocess.run(
+            ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+             python, "-c", NOBODY, str(module), str(shared)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        lock_made = (shared / ".poncho-in-use.lock").exists()
+    finally:
+        shutil.rmtree(public)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "built from a read-only cache\n"
+    assert not lock_made

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,8 @@ def create(
     if options.keep_prefix is None:
         hit = cache.lookup(name)
         if hit is not None:
+            with contextlib.suppress(OSError):  # its last use (atime), for `poncho cache prune`
+                os.utime(hit, ns=(time.time_ns(), hit.stat().st_mtime_ns))
             report.finish("cache", 1, 1, "tarballs", f"cache hit: {hit}")
             log.info("cache hit: %s", hit)
             return hit
@@ -153,9 +156,25 @@ def _build(
     lock: Lock | None,
     report: Reporter,
 ) -> Path:
-    from poncho_create.pack import add_poncho_files, pack_prefix
+    from poncho_create.cache import PackageCache
 
     options.pkgs_dir.mkdir(parents=True, exist_ok=True)
+    # conda-pack reads the packages' files in the package cache: keep them from pruning.
+    with PackageCache(options.pkgs_dir).in_use():
+        return _build_in(spec, options, target, fmt, channels, lock, report)
+
+
+def _build_in(
+    spec: Spec,
+    options: CreateOptions,
+    target: Path,
+    fmt: str,
+    channels: tuple[str, ...],
+    lock: Lock | None,
+    report: Reporter,
+) -> Path:
+    from poncho_create.pack import add_poncho_files, pack_prefix
+
     if options.tmp_dir is not None:
         options.tmp_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))

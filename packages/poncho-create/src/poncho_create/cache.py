@@ -12,14 +12,16 @@ tarball.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["EnvCache", "cache_name"]
+__all__ = ["CachedFile", "EnvCache", "PackageCache", "cache_name"]
 
 
 def cache_name(
@@ -53,6 +55,16 @@ def cache_name(
     return f"{name}.{fmt}"
 
 
+@dataclass(frozen=True)
+class CachedFile:
+    """One entry of a cache: its name, path, size in bytes and last use (epoch seconds)."""
+
+    name: str
+    path: Path
+    size: int
+    last_used: float
+
+
 class EnvCache:
     """A folder of environment tarballs (created on first use)."""
 
@@ -71,11 +83,110 @@ class EnvCache:
     @contextlib.contextmanager
     def building(self, name: str) -> Iterator[None]:
         """Hold the exclusive build lock of `name` (blocks while another process holds it)."""
-        lock_dir = self.root / ".locks"
-        lock_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with _flock(self.root / ".locks" / f"{name}.lock", shared=False, wait=True):
             yield
-        finally:
-            os.close(fd)
+
+    def entries(self) -> list[CachedFile]:
+        """Every tarball in the cache, least recently used (built or hit) first."""
+        return _entries(self.root, lambda p: p.is_file() and p.name.endswith(_ENDINGS))
+
+    def remove(self, name: str) -> bool:
+        """Remove the tarball `name` unless a build of it is running; True if removed.
+
+        A task reading the tarball meanwhile keeps reading it: its open file stays whole.
+        """
+        with _flock(self.root / ".locks" / f"{name}.lock", shared=False, wait=False) as got:
+            if not got:
+                return False
+            self.path(name).unlink(missing_ok=True)
+            return True
+
+
+class PackageCache:
+    """The conda package download cache (``--pkgs-dir``), shared by builds.
+
+    A build holds `in_use` (a shared lock on ``.poncho-in-use.lock``) from its install to
+    the end of its packing, since conda-pack reads the packages' files there; `remove`
+    takes the lock exclusively without waiting, so it never removes what a build reads.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Hold the cache in use (shared with other builds) for the ``with`` block; a cache
+        one cannot write to needs no lock (nobody here can prune it either)."""
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(_flock(self.root / _IN_USE, shared=True, wait=True))
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                    raise
+            yield
+
+    def entries(self) -> list[CachedFile]:
+        """Every package (folder or archive) and the repodata cache, least recently used
+        first."""
+        return _entries(self.root, lambda p: p.name not in (_IN_USE, "CACHEDIR.TAG"))
+
+    def remove(self, names: Sequence[str]) -> list[str] | None:
+        """Remove the entries `names`; None (and nothing removed) while a build uses the
+        cache. Returns the names removed."""
+        from poncho_spec.fs import rmtree
+
+        with _flock(self.root / _IN_USE, shared=False, wait=False) as got:
+            if not got:
+                return None
+            for name in names:
+                rmtree(self.root / name)
+            return list(names)
+
+
+_IN_USE = ".poncho-in-use.lock"
+_ENDINGS = (".tar.gz", ".tgz", ".tar.zst", ".tar.bz2", ".tar")
+
+
+def _entries(root: Path, wanted: Callable[[Path], bool]) -> list[CachedFile]:
+    try:
+        children = [p for p in root.iterdir() if not p.name.startswith(".locks") and wanted(p)]
+    except FileNotFoundError:
+        return []
+    found = []
+    for path in children:
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            continue
+        size = _tree_size(path) if path.is_dir() and not path.is_symlink() else st.st_size
+        # Last use: a read or a cache hit sets the access time, a build the modification time.
+        found.append(CachedFile(path.name, path, size, max(st.st_atime, st.st_mtime)))
+    return sorted(found, key=lambda e: (e.last_used, e.name))
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += (Path(folder) / name).lstat().st_size
+    return total
+
+
+@contextlib.contextmanager
+def _flock(path: Path, *, shared: bool, wait: bool) -> Iterator[bool]:
+    """An ``flock`` on `path` (made if missing, never followed if a link) for the block;
+    yields False instead of waiting when `wait` is False and someone else holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o666)
+    try:
+        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+        try:
+            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
