@@ -144,6 +144,7 @@ def test_the_package_cache_is_never_pruned_under_a_build(tmp_path: Path) -> None
     (tmp_path / "pkg-1.0-0").mkdir()
     (tmp_path / "pkg-1.0-0" / "file").write_bytes(b"x" * 5)
     (tmp_path / "pkg-1.0-0.conda").write_bytes(b"y" * 3)
+    (tmp_path / "pkg-1.0-0.lock").write_bytes(b"rattler's")
     assert {(e.name, e.size) for e in cache.entries()} == {("pkg-1.0-0", 5), ("pkg-1.0-0.conda", 3)}
     holder = _hold("pkgs", tmp_path)
     try:
@@ -153,6 +154,7 @@ def test_the_package_cache_is_never_pruned_under_a_build(tmp_path: Path) -> None
         holder.communicate("")
     assert cache.remove(["pkg-1.0-0", "pkg-1.0-0.conda"]) == ["pkg-1.0-0", "pkg-1.0-0.conda"]
     assert cache.entries() == []
+    assert not (tmp_path / "pkg-1.0-0.lock").exists()
 
 
 NOBODY = """

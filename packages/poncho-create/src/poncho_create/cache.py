@@ -128,7 +128,10 @@ class PackageCache:
     def entries(self) -> list[CachedFile]:
         """Every package (folder or archive) and the repodata cache, least recently used
         first."""
-        return _entries(self.root, lambda p: p.name not in (_IN_USE, "CACHEDIR.TAG"))
+        # rattler's own lock files (<package>.lock, .cache.lock) go with their package.
+        return _entries(
+            self.root, lambda p: not p.name.endswith(".lock") and p.name != "CACHEDIR.TAG"
+        )
 
     def remove(self, names: Sequence[str]) -> list[str] | None:
         """Remove the entries `names`; None (and nothing removed) while a build uses the
@@ -140,6 +143,7 @@ class PackageCache:
                 return None
             for name in names:
                 rmtree(self.root / name)
+                (self.root / f"{name}.lock").unlink(missing_ok=True)
             return list(names)
 
 
@@ -158,9 +162,12 @@ def _entries(root: Path, wanted: Callable[[Path], bool]) -> list[CachedFile]:
             st = path.lstat()
         except FileNotFoundError:
             continue
-        size = _tree_size(path) if path.is_dir() and not path.is_symlink() else st.st_size
-        # Last use: a read or a cache hit sets the access time, a build the modification time.
-        found.append(CachedFile(path.name, path, size, max(st.st_atime, st.st_mtime)))
+        folder = path.is_dir() and not path.is_symlink()
+        size = _tree_size(path) if folder else st.st_size
+        # Last use: for a file, a read or a cache hit sets the access time, a build the
+        # modification time; a folder's access time changes whenever it is listed (by us).
+        used = st.st_mtime if folder else max(st.st_atime, st.st_mtime)
+        found.append(CachedFile(path.name, path, size, used))
     return sorted(found, key=lambda e: (e.last_used, e.name))
 
 

@@ -349,6 +349,13 @@ class DataCache:
         """Remove every entry not in use; returns the keys removed."""
         return self.evict(0)
 
+    def remove(self, key: str) -> bool:
+        """Remove the entry `key` unless a task uses it or another process is evicting;
+        True if it was removed (``poncho cache prune`` chooses entries by age)."""
+        self._makedirs()
+        with self._locked("evict.lock", wait=False) as got:
+            return bool(got) and self._evict_one(key)
+
     def _evict_one(self, key: str) -> bool:
         with self._locked(f"{key}.lock", wait=False) as got:
             if not got:

@@ -43,6 +43,7 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
         "show what a tarball, lock, spec or unpacked environment holds",
     ),
     "diff": ("poncho.inspect_cli", "diff_main", "show which packages differ between two of them"),
+    "cache": ("poncho.cache_cli", "main", "list or prune the environment, data and package caches"),
 }
 
 

@@ -1,0 +1,120 @@
+"""``poncho cache list|prune``: what Poncho's caches hold on this machine, and cleaning them.
+
+A thin layer over :mod:`poncho.caches`; entries in use by a build or a task are never removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from poncho.caches import KINDS, CacheReport, list_caches, parse_age, prune_caches
+from poncho_fetch.cache import parse_size
+from poncho_spec import PonchoError
+
+__all__ = ["main"]
+
+PROG = "poncho cache"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``poncho cache``."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="List or prune Poncho's caches on this machine: envs (environment\n"
+        "tarballs), data (git/http data of specs) and pkgs (conda package downloads).\n"
+        "Entries a running build or task uses are never removed.",
+        epilog="environment variables: PONCHO_ENVS_DIR, PONCHO_FETCH_CACHE, PONCHO_PKGS_DIR\n"
+        "(the default folders). Exit status: 0 done, 1 an error, 2 bad usage.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="action", required=True, metavar="list|prune")
+    for action, text in (
+        ("list", "show each cache's entries, sizes and last use"),
+        ("prune", "remove entries by age (--older-than) or size (--max-size)"),
+    ):
+        cmd = sub.add_parser(action, help=text, description=text)
+        cmd.add_argument(
+            "kinds", nargs="*", metavar="CACHE", help=f"which caches ({', '.join(KINDS)}; all)"
+        )
+        cmd.add_argument("--envs-dir", type=Path, metavar="DIR", help="the environment cache")
+        cmd.add_argument("--data-dir", type=Path, metavar="DIR", help="the data cache")
+        cmd.add_argument("--pkgs-dir", type=Path, metavar="DIR", help="the package cache")
+        cmd.add_argument("--json", action="store_true", help="print JSON")
+        if action == "prune":
+            cmd.add_argument("--older-than", metavar="AGE",
+                             help="remove entries last used longer ago (30d, 12h, 2w)")  # fmt: skip
+            cmd.add_argument("--max-size", metavar="SIZE",
+                             help="then remove the least recently used until each cache holds "
+                             "at most SIZE (50G, 500M)")  # fmt: skip
+            cmd.add_argument("-n", "--dry-run", action="store_true",
+                             help="show what would be removed, remove nothing")  # fmt: skip
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``poncho cache``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    unknown = [k for k in args.kinds if k not in KINDS]
+    if unknown:
+        parser.error(f"unknown cache {unknown[0]!r} (caches: {', '.join(KINDS)})")
+    kinds = list(dict.fromkeys(args.kinds)) or list(KINDS)
+    dirs = {"envs_dir": args.envs_dir, "data_dir": args.data_dir, "pkgs_dir": args.pkgs_dir}
+    try:
+        if args.action == "list":
+            reports = list_caches(kinds, **dirs)
+        else:
+            if args.older_than is None and args.max_size is None:
+                parser.error("prune needs --older-than AGE, --max-size SIZE or both")
+            older = parse_age(args.older_than) if args.older_than is not None else None
+            size = parse_size(args.max_size) if args.max_size is not None else None
+            reports = prune_caches(
+                kinds, older_than=older, max_size=size, dry_run=args.dry_run, **dirs
+            )
+    except (ValueError, PonchoError, OSError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps([_as_dict(r) for r in reports], indent=2))
+    else:
+        for report in reports:
+            _print(report, args.action, getattr(args, "dry_run", False))
+    return 0
+
+
+def _print(report: CacheReport, action: str, dry_run: bool) -> None:
+    print(f"{report.kind}: {report.root}: {len(report.items)} entries, {_size(report.size)}")
+    if action == "list":
+        now = time.time()
+        for item in report.items:
+            print(f"  {_size(item.size):>9}  {_ago(now - item.last_used):>10}  {item.name}")
+        return
+    verb = "would remove" if dry_run else "removed"
+    for item in report.removed:
+        print(f"  {verb} {item.name} ({_size(item.size)})")
+    for name in report.kept_in_use:
+        print(f"  kept {name}: in use by a build or a task")
+
+
+def _as_dict(report: CacheReport) -> dict[str, object]:
+    data = asdict(report)
+    data["size"] = report.size
+    return data
+
+
+def _size(size: int) -> str:
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} B"
+
+
+def _ago(seconds: float) -> str:
+    return f"{datetime.timedelta(seconds=int(max(seconds, 0)))} ago"
