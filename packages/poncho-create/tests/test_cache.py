@@ -199,3 +199,22 @@ def test_a_read_only_package_cache_needs_no_lock(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout == "built from a read-only cache\n"
     assert not lock_made
+
+
+def test_a_waiting_build_is_told_who_holds_the_lock(tmp_path: Path) -> None:
+    import threading
+
+    holder = _hold("env", tmp_path, "x.tar.gz")
+    waited: list[int | None] = []
+    release = threading.Timer(0.5, holder.communicate, args=("",))
+    release.start()
+    try:
+        with EnvCache(tmp_path).building("x.tar.gz", on_wait=waited.append):
+            assert (tmp_path / ".locks" / "x.tar.gz.lock").read_text() == f"{os.getpid()}\n"
+    finally:
+        release.join()
+    assert waited == [holder.pid]
+    # Free: no wait, no message.
+    with EnvCache(tmp_path).building("x.tar.gz", on_wait=waited.append):
+        pass
+    assert waited == [holder.pid]

@@ -139,7 +139,13 @@ def create(
             report.finish("cache", 1, 1, "tarballs", f"cache hit: {hit}")
             log.info("cache hit: %s", hit)
             return hit
-    with cache.building(name):
+
+    def waiting(pid: int | None) -> None:
+        holder = f" (pid {pid})" if pid is not None else ""
+        log.info("waiting for another build of this spec%s", holder)
+        report("cache", 0, None, "builds", f"waiting for another build of this spec{holder}")
+
+    with cache.building(name, on_wait=waiting):
         hit = cache.lookup(name)
         if hit is not None and options.keep_prefix is None:
             report.finish("cache", 1, 1, "tarballs", f"built meanwhile: {hit}")

@@ -81,9 +81,23 @@ class EnvCache:
         return path if path.is_file() else None
 
     @contextlib.contextmanager
-    def building(self, name: str) -> Iterator[None]:
-        """Hold the exclusive build lock of `name` (blocks while another process holds it)."""
-        with _flock(self.root / ".locks" / f"{name}.lock", shared=False, wait=True):
+    def building(
+        self, name: str, on_wait: Callable[[int | None], None] | None = None
+    ) -> Iterator[None]:
+        """Hold the exclusive build lock of `name`, waiting while another process holds it.
+
+        Before waiting, `on_wait` gets the holder's process id (written into the lock file
+        by the holder; None if unknown), so a second build of one spec does not wait in
+        silence. The lock file then holds this process's id.
+        """
+        path = self.root / ".locks" / f"{name}.lock"
+        with _flock(path, shared=False, wait=False, record_pid=True) as got:
+            if got:
+                yield
+                return
+        if on_wait is not None:
+            on_wait(_read_pid(path))
+        with _flock(path, shared=False, wait=True, record_pid=True):
             yield
 
     def entries(self) -> list[CachedFile]:
@@ -171,6 +185,13 @@ def _entries(root: Path, wanted: Callable[[Path], bool]) -> list[CachedFile]:
     return sorted(found, key=lambda e: (e.last_used, e.name))
 
 
+def _read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def _tree_size(root: Path) -> int:
     total = 0
     for folder, _dirs, files in os.walk(root):
@@ -181,9 +202,10 @@ def _tree_size(root: Path) -> int:
 
 
 @contextlib.contextmanager
-def _flock(path: Path, *, shared: bool, wait: bool) -> Iterator[bool]:
+def _flock(path: Path, *, shared: bool, wait: bool, record_pid: bool = False) -> Iterator[bool]:
     """An ``flock`` on `path` (made if missing, never followed if a link) for the block;
-    yields False instead of waiting when `wait` is False and someone else holds it."""
+    yields False instead of waiting when `wait` is False and someone else holds it. With
+    `record_pid`, the holder writes its process id into the file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(path, flags, 0o666)
@@ -194,6 +216,10 @@ def _flock(path: Path, *, shared: bool, wait: bool) -> Iterator[bool]:
         except BlockingIOError:
             yield False
             return
+        if record_pid:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield True
     finally:
         os.close(fd)
