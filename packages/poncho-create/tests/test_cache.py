@@ -218,3 +218,18 @@ def test_a_waiting_build_is_told_who_holds_the_lock(tmp_path: Path) -> None:
     with EnvCache(tmp_path).building("x.tar.gz", on_wait=waited.append):
         pass
     assert waited == [holder.pid]
+
+
+def test_waiting_for_another_build_has_a_deadline(tmp_path: Path) -> None:
+    from poncho_create import BuildLockTimeout
+
+    holder = _hold("env", tmp_path, "x.tar.gz")
+    try:
+        with (
+            pytest.raises(BuildLockTimeout, match=rf"\(pid {holder.pid}\) still holds .* 0.3 s"),
+            EnvCache(tmp_path).building("x.tar.gz", timeout=0.3),
+        ):
+            pytest.fail("the lock was taken while another process held it")
+    finally:
+        holder.communicate("")
+    assert BuildLockTimeout.exit_status == 75

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from poncho_create.api import create
 from poncho_create.errors import (
+    BuildLockTimeout,
     ChannelError,
     CondaExeError,
     CreateError,
@@ -26,6 +27,7 @@ from poncho_create.progress import ProgressEvent
 __version__ = "0.1.0"
 
 __all__ = [
+    "BuildLockTimeout",
     "ChannelError",
     "CondaExeError",
     "CondaLockEntry",

@@ -145,7 +145,7 @@ def create(
         log.info("waiting for another build of this spec%s", holder)
         report("cache", 0, None, "builds", f"waiting for another build of this spec{holder}")
 
-    with cache.building(name, on_wait=waiting):
+    with cache.building(name, on_wait=waiting, timeout=_build_wait()):
         hit = cache.lookup(name)
         if hit is not None and options.keep_prefix is None:
             report.finish("cache", 1, 1, "tarballs", f"built meanwhile: {hit}")
@@ -417,6 +417,19 @@ def _channels_key(
     if channels == tuple(spec.conda.channels) and sources == channels:
         return None
     return [*channels, *(s for c, s in zip(channels, sources, strict=True) if s != c)]
+
+
+def _build_wait() -> float:
+    """How long to wait for another build of the same spec: ``$PONCHO_CREATE_WAIT``
+    seconds, else an hour (a cold build of a large environment takes minutes)."""
+    text = os.environ.get("PONCHO_CREATE_WAIT", "3600")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise CreateError(f"$PONCHO_CREATE_WAIT: {text!r} is not a number of seconds") from None
+    if not seconds >= 0:
+        raise CreateError(f"$PONCHO_CREATE_WAIT: {text!r} is not a number of seconds")
+    return seconds
 
 
 def _digest(path: Path) -> str:

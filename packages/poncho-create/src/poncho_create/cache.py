@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,23 +83,40 @@ class EnvCache:
 
     @contextlib.contextmanager
     def building(
-        self, name: str, on_wait: Callable[[int | None], None] | None = None
+        self,
+        name: str,
+        on_wait: Callable[[int | None], None] | None = None,
+        timeout: float | None = None,
     ) -> Iterator[None]:
         """Hold the exclusive build lock of `name`, waiting while another process holds it.
 
         Before waiting, `on_wait` gets the holder's process id (written into the lock file
         by the holder; None if unknown), so a second build of one spec does not wait in
-        silence. The lock file then holds this process's id.
+        silence. The lock file then holds this process's id. After `timeout` seconds of
+        waiting (None: no limit), BuildLockTimeout names the holder.
         """
         path = self.root / ".locks" / f"{name}.lock"
-        with _flock(path, shared=False, wait=False, record_pid=True) as got:
-            if got:
-                yield
-                return
-        if on_wait is not None:
-            on_wait(_read_pid(path))
-        with _flock(path, shared=False, wait=True, record_pid=True):
-            yield
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.05
+        while True:
+            with _flock(path, shared=False, wait=False, record_pid=True) as got:
+                if got:
+                    yield
+                    return
+            if on_wait is not None:
+                on_wait(_read_pid(path))
+                on_wait = None
+            if deadline is not None and time.monotonic() >= deadline:
+                from poncho_create.errors import BuildLockTimeout
+
+                pid = _read_pid(path)
+                holder = f" (pid {pid})" if pid is not None else ""
+                raise BuildLockTimeout(
+                    f"another build of this spec{holder} still holds {path} after {timeout:g} s "
+                    "($PONCHO_CREATE_WAIT)"
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
 
     def entries(self) -> list[CachedFile]:
         """Every tarball in the cache, least recently used (built or hit) first."""

@@ -31,6 +31,7 @@ environment variables:
   PONCHO_ENVS_DIR       environment cache when no OUTPUT is given (default ./envs)
   PONCHO_PKGS_DIR       conda package download cache (default ~/.cache/poncho/pkgs)
   PONCHO_CREATE_TMPDIR  parent of the temporary build folders (default: system temp)
+  PONCHO_CREATE_WAIT    seconds to wait for another build of the same spec (default 3600)
   PONCHO_CHANNELS       channels searched before the spec's (when no --channel is given)
   PONCHO_CHANNEL_ALIAS  where channel names such as conda-forge live
   PONCHO_CONFIG         the config file (default ~/.config/poncho/config.toml): its
@@ -41,7 +42,8 @@ environment variables:
 
 The cache name is <spec hash>-<platform>[-<options digest>].tar.gz: the digest covers
 channel changes, pip index options and --from-lock. Exit status: 0 success, 1 error,
-2 bad usage, 130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.
+2 bad usage, 75 another build of the spec held its lock too long,
+130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.
 """
 
 
@@ -125,7 +127,7 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str) -> in
     except PonchoError as exc:
         _close(renderer)
         print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
+        return int(getattr(exc, "exit_status", 1))
     except KeyboardInterrupt:
         _close(renderer)
         print(f"{prog}: interrupted", file=sys.stderr)

@@ -46,3 +46,10 @@ class LockError(CreateError, ValueError):
 
 class CondaExeError(CreateError):
     """The external conda/mamba/micromamba executable failed or cannot be run."""
+
+
+class BuildLockTimeout(CreateError, TimeoutError):
+    """Another build of the same spec held the cache entry's lock past the deadline
+    (``$PONCHO_CREATE_WAIT`` seconds). Exit status 75, as poncho_package_run's lock timeout."""
+
+    exit_status = 75
