@@ -64,24 +64,17 @@ def create_spec_from_functions(func_list: Iterable[Callable[..., Any]]) -> dict[
     bytecode and globals without running them (TaskVine's serverless libraries). Modules
     that nothing installed provides (the user's own, beside the script) are left out with
     a warning, as CCTools leaves them out."""
-    from poncho_analyze.errors import UnresolvedImports
-
-    modules = sorted(imports_of_functions(func_list))
-    try:
-        return _spec_of_imports(modules)
-    except UnresolvedImports as exc:
-        log.warning("left out, nothing installed provides them: %s", ", ".join(exc.modules))
-        dropped = {m.split(".")[0] for m in exc.modules}
-        return _spec_of_imports([m for m in modules if m not in dropped])
-
-
-def _spec_of_imports(modules: Sequence[str]) -> dict[str, Any]:
     from poncho_analyze import analyze
 
+    modules = sorted(imports_of_functions(func_list))
     with tempfile.TemporaryDirectory(prefix="poncho-functions-") as folder:
         script = Path(folder) / "functions.py"
         script.write_text("".join(f"import {m}\n" for m in modules), encoding="utf-8")
-        return analyze([script], allow_local=True).spec.to_dict()
+        # Modules nothing installed provides are left out with a warning (analyze's default).
+        analysis = analyze([script], allow_local=True)
+    for warning in analysis.warnings:
+        log.warning("%s", warning)
+    return analysis.spec.to_dict()
 
 
 def imports_of_functions(func_list: Iterable[Callable[..., Any]]) -> set[str]:
