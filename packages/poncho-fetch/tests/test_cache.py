@@ -597,3 +597,49 @@ def test_a_url_with_a_long_last_component_is_cached_under_a_short_name(
     with pytest.raises(DownloadError, match=r"HTTP 404 File not found$"):
         DataCache(tmp_path / "c", policy=policy).acquire(spec)
     assert server.hits("d" * 300 + ".bin") == 1
+
+
+READ_ONLY = """
+mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" "$1" || exit 97
+shift; exec "$@"
+"""
+
+
+def test_a_read_only_cache_serves_its_entries_and_names_what_it_lacks(
+    tmp_path: Path, http_server: Any, make_spec: Any
+) -> None:
+    """A shared cache prefilled by its owner and mounted read-only: complete entries are
+    served without writing anything, a missing one is one clear error line."""
+    import shutil
+
+    if shutil.which("unshare") is None or os.geteuid() != 0:
+        pytest.skip("needs root and unshare -m to mount the cache read-only")
+    http_server.add("have.txt", b"prefetched\n")
+    cache = tmp_path / "shared"
+    have = make_spec(http={"HAVE": {"url": f"{http_server.url}/have.txt"}})
+    with DataCache(cache).using(have) as env:
+        assert Path(env["HAVE"]).read_bytes() == b"prefetched\n"
+    (tmp_path / "have.json").write_text(json.dumps(have.to_dict()))
+    missing = make_spec(http={"GONE": {"url": f"{http_server.url}/not-fetched.txt"}})
+    (tmp_path / "missing.json").write_text(json.dumps(missing.to_dict()))
+    before = sorted(str(p.relative_to(cache)) for p in cache.rglob("*"))
+
+    def fetch(spec_file: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "poncho_fetch", "--cache-dir", str(cache),
+                str(tmp_path / spec_file)]  # fmt: skip
+        return subprocess.run(
+            ["unshare", "-m", "sh", "-c", READ_ONLY, "sh", str(cache), *argv],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+
+    served = fetch("have.json")
+    assert served.returncode == 0, served.stderr
+    assert "HAVE=" in served.stdout and "Traceback" not in served.stderr
+    lacking = fetch("missing.json")
+    assert lacking.returncode == 1 and "Traceback" not in lacking.stderr
+    assert (
+        lacking.stderr.strip()
+        .splitlines()[-1]
+        .startswith("poncho_fetch: error: http.GONE: not in the read-only data cache ")
+    )
+    assert sorted(str(p.relative_to(cache)) for p in cache.rglob("*")) == before

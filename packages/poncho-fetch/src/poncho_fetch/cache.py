@@ -23,6 +23,7 @@ descriptor is inheritable, and vanish when the last process holding the file exi
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -204,9 +205,10 @@ class DataCache:
                         FetchError(f"{item.label}: data cache {self.root}: {_why(exc)}")
                     )
                     continue
-                files.append(lock_file)
-                if inheritable:
-                    os.set_inheritable(lock_file.fileno(), True)
+                if lock_file is not None:  # None: a read-only cache, which nobody evicts
+                    files.append(lock_file)
+                    if inheritable:
+                        os.set_inheritable(lock_file.fileno(), True)
                 env[item.var] = str(path)
                 filled = filled or was_filled
             if failures:
@@ -234,8 +236,10 @@ class DataCache:
         with self.acquire(spec, inheritable=inheritable) as lease:
             yield dict(lease.env)
 
-    def _hold(self, item: Planned) -> tuple[IO[bytes], Path, bool]:
+    def _hold(self, item: Planned) -> tuple[IO[bytes] | None, Path, bool]:
         lock_file = self._open_lock(f"{item.key}.lock")
+        if lock_file is None:
+            return None, self._read_only_entry(item), False
         wait = self.policy.lock_wait
         try:
             _lock(lock_file, shared=True, timeout=wait, what=f"{item.label}: cache entry")
@@ -390,22 +394,54 @@ class DataCache:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except OSError as exc:  # a file in the way, a name too long, no permission
+                read_only = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+                if read_only and self._entries.is_dir():
+                    continue  # a read-only cache: its complete entries are still served
                 raise FetchError(
                     f"cannot use the data cache folder {self.root}: {folder}: {_why(exc)} "
                     f"(give another --cache-dir or ${CACHE_ENV})"
                 ) from None
 
-    def _open_lock(self, name: str) -> IO[bytes]:
-        # Append mode creates the file without truncating; Python opens it close-on-exec.
-        return open(self._locks / name, "ab", buffering=0)
+    def _open_lock(self, name: str) -> IO[bytes] | None:
+        """The lock file locks/<name>, opened close-on-exec; None in a read-only cache
+        where it does not exist (and cannot be made)."""
+        path = self._locks / name
+        try:
+            # Append mode creates the file without truncating.
+            return open(path, "ab", buffering=0)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+        try:  # flock needs no write access: another user's lock file still locks
+            return open(path, "rb", buffering=0)
+        except FileNotFoundError:
+            return None
+
+    def _read_only_entry(self, item: Planned) -> Path:
+        """The data of `item` in a cache this process cannot write: served when complete,
+        else an error saying what to do (nothing is written, nothing is evicted)."""
+        entry = self._entries / item.key
+        meta = _complete_meta(entry)
+        if meta is None:
+            raise FetchError(
+                f"{item.label}: not in the read-only data cache {self.root}, and it cannot be "
+                "fetched into it: ask its owner to prefetch it (poncho_fetch --cache-dir), or "
+                f"give a writable --cache-dir or ${CACHE_ENV}"
+            )
+        return entry / str(meta["path"])
 
     @contextlib.contextmanager
     def _locked(
         self, name: str, *, wait: bool = True, timeout: float | None = None, what: str = ""
     ) -> Iterator[bool]:
         """Hold an exclusive lock on locks/<name>; yields False if `wait` is False and the
-        lock is taken. With `timeout`, FetchError (naming `what`) once it has passed."""
-        with self._open_lock(name) as f:
+        lock is taken, or if the cache is read-only. With `timeout`, FetchError (naming
+        `what`) once it has passed."""
+        f = self._open_lock(name)
+        if f is None:
+            yield False
+            return
+        with f:
             yield _lock(f, wait=wait, timeout=timeout, what=what)
 
 
