@@ -344,3 +344,34 @@ def test_python_package_create_is_the_same_command(
         legacy_entrypoint()
     assert info.value.code == 1
     assert capsys.readouterr().err.startswith("python_package_create: error: ")
+
+
+@pytest.mark.slow
+def test_json_output_and_the_lock_of_a_cache_hit(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--json says what was built and whether the cache served it; --lock-out is written on
+    a cache hit too (from the cached tarball's own lock)."""
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    argv = [str(tmp_path / "spec.json"), "--json", "-q", "--cache-dir", str(tmp_path / "envs"),
+            "--pkgs-dir", str(pkgs_dir), "--platform", "linux-64"]  # fmt: skip
+    assert main(argv) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["cache_hit"] is False and first["platform"] == "linux-64"
+    assert first["conda_packages"] == 2 and first["pip_packages"] == 0
+    assert first["python"] is None  # mini-tool needs no python
+    assert first["size"] == Path(first["path"]).stat().st_size
+    assert len(first["spec_hash"]) == 64
+    assert main([*argv, "--lock-out", str(tmp_path / "hit.lock.json")]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert second == {**first, "cache_hit": True}
+    lock = json.loads((tmp_path / "hit.lock.json").read_text())
+    assert lock["spec_hash"] == first["spec_hash"] and len(lock["conda"]) == 2
+    for fmt in ("tar.zst", "tar.bz2"):  # every format's lock can be read back
+        out = tmp_path / f"env.{fmt}"
+        assert main([str(tmp_path / "spec.json"), str(out), "-q", "--pkgs-dir", str(pkgs_dir)]) == 0
+        capsys.readouterr()
+        from poncho_create.pack import read_member
+
+        assert json.loads(read_member(out, "poncho/lock.json") or b"{}")["conda"]

@@ -136,6 +136,7 @@ def create(
         if hit is not None:
             with contextlib.suppress(OSError):  # its last use (atime), for `poncho cache prune`
                 os.utime(hit, ns=(time.time_ns(), hit.stat().st_mtime_ns))
+            _lock_of_hit(hit, options.lock_out)
             report.finish("cache", 1, 1, "tarballs", f"cache hit: {hit}")
             log.info("cache hit: %s", hit)
             return hit
@@ -148,6 +149,7 @@ def create(
     with cache.building(name, on_wait=waiting, timeout=_build_wait()):
         hit = cache.lookup(name)
         if hit is not None and options.keep_prefix is None:
+            _lock_of_hit(hit, options.lock_out)
             report.finish("cache", 1, 1, "tarballs", f"built meanwhile: {hit}")
             return hit
         return _build(spec, options, cache.path(name), fmt, channels_used, lock, report)
@@ -417,6 +419,20 @@ def _channels_key(
     if channels == tuple(spec.conda.channels) and sources == channels:
         return None
     return [*channels, *(s for c, s in zip(channels, sources, strict=True) if s != c)]
+
+
+def _lock_of_hit(tarball: Path, lock_out: Path | None) -> None:
+    """A cache hit writes ``--lock-out`` too: the lock the cached tarball holds."""
+    if lock_out is None:
+        return
+    from poncho_create.pack import read_member
+    from poncho_spec.fs import atomic_write
+
+    data = read_member(tarball, "poncho/lock.json")
+    if data is None:
+        raise CreateError(f"{tarball}: the cached tarball holds no poncho/lock.json")
+    lock_out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(lock_out, data)
 
 
 def _build_wait() -> float:

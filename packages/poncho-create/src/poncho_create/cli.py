@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ from poncho_create import __version__
 from poncho_create._render import LineRenderer, TerminalRenderer
 from poncho_create.api import create as _create
 from poncho_create.options import FORMATS, OPTIONS
+from poncho_create.progress import ProgressEvent
 from poncho_spec import PonchoError
 
 __all__ = ["build_parser", "entrypoint", "legacy_entrypoint", "main"]
@@ -89,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="accepted for CCTools compatibility; micromamba is never downloaded",
             )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print a JSON object instead of the path: path, cache_hit, size, spec_hash, "
+        "platform, python, conda and pip package counts",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is done")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -116,28 +125,55 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str) -> in
         renderer = (
             TerminalRenderer(sys.stderr) if sys.stderr.isatty() else LineRenderer(sys.stderr, prog)
         )
-    try:
-        with _signals_end_the_build():
-            path = create(
-                args.spec,
-                args.output,
-                progress=renderer,
-                **{name: getattr(args, name) for name in OPTIONS},
-            )
-    except PonchoError as exc:
+    hits: list[str] = []
+
+    def progress(event: ProgressEvent) -> None:
+        if event.phase == "cache" and event.finished:
+            hits.append(event.message)
+        if renderer is not None:
+            renderer(event)
+
+    options = {name: getattr(args, name) for name in OPTIONS}
+    with tempfile.TemporaryDirectory(prefix="poncho-create-json-") as scratch:
+        if args.json and options["lock_out"] is None:  # the lock tells what was built
+            options["lock_out"] = str(Path(scratch) / "lock.json")
+        try:
+            with _signals_end_the_build():
+                path = create(args.spec, args.output, progress=progress, **options)
+        except PonchoError as exc:
+            _close(renderer)
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return int(getattr(exc, "exit_status", 1))
+        except KeyboardInterrupt:
+            _close(renderer)
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return 130
+        except _Terminated as exc:
+            _close(renderer)
+            print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)
+            return 128 + exc.signal.value
         _close(renderer)
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return int(getattr(exc, "exit_status", 1))
-    except KeyboardInterrupt:
-        _close(renderer)
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except _Terminated as exc:
-        _close(renderer)
-        print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)
-        return 128 + exc.signal.value
-    _close(renderer)
-    print(path)
+        if not args.json:
+            print(path)
+            return 0
+        lock_file = Path(options["lock_out"])
+        lock = json.loads(lock_file.read_text(encoding="utf-8")) if lock_file.is_file() else {}
+    conda = lock.get("conda", [])
+    print(
+        json.dumps(
+            {
+                "path": str(path),
+                "cache_hit": bool(hits),
+                "size": path.stat().st_size,
+                "spec_hash": lock.get("spec_hash"),
+                "platform": lock.get("platform"),
+                "python": next((p["version"] for p in conda if p.get("name") == "python"), None),
+                "conda_packages": len(conda),
+                "pip_packages": len(lock.get("pip", [])),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

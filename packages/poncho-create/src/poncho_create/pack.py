@@ -29,7 +29,7 @@ from poncho_create.lock import Lock
 from poncho_create.progress import Reporter
 from poncho_spec.fs import atomic_write, default_file_mode
 
-__all__ = ["RUN_IN_ENV", "add_poncho_files", "pack_prefix", "run_in_env_script"]
+__all__ = ["RUN_IN_ENV", "add_poncho_files", "pack_prefix", "read_member", "run_in_env_script"]
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,33 @@ def _archive(
         fileobj, close = handle, False
     with _tar_archive_class()(fileobj, "", close_file=close, mode="w", mtime=mtime) as arc:
         yield arc
+
+
+def read_member(tarball: Path, name: str, *, limit: int = 16 * 2**20) -> bytes | None:
+    """The content of member `name` of a tarball this module wrote (any of its formats),
+    read in one pass without unpacking; None if it is not there. PackError if the tarball
+    cannot be read."""
+    import tarfile
+
+    try:
+        with open(tarball, "rb") as raw:
+            magic = raw.read(4)
+            raw.seek(0)
+            stream: IO[bytes] = raw
+            if magic == b"\x28\xb5\x2f\xfd":  # zstd, which tarfile does not know (< 3.14)
+                import zstandard
+
+                stream = zstandard.ZstdDecompressor().stream_reader(raw)
+            with tarfile.open(fileobj=stream, mode="r|*") as tar:
+                for member in tar:
+                    if member.name.removeprefix("./") == name and member.isfile():
+                        if member.size > limit:
+                            return None
+                        handle = tar.extractfile(member)
+                        return handle.read() if handle is not None else None
+    except (OSError, tarfile.TarError, EOFError) as exc:
+        raise PackError(f"{tarball}: cannot read it: {exc}") from exc
+    return None
 
 
 def _tar_archive_class() -> Any:
