@@ -31,7 +31,7 @@ class FakeCreate:
         logging.getLogger("poncho_create.api").warning("fake warning line")
         progress = kwargs.get("progress")
         if progress is not None:
-            progress(ProgressEvent("solve", 0, None, "specs", "1 specs"))
+            progress(ProgressEvent("solve", 0, None, "specs", "1 spec"))
             progress(ProgressEvent("solve", 3, 3, "packages", "3 packages", finished=True))
             progress(ProgressEvent("pack", 0, 2_000_000, "bytes"))
             progress(ProgressEvent("pack", 2_000_000, 2_000_000, "bytes", finished=True))
@@ -129,7 +129,7 @@ def test_plain_log_lines_when_not_on_a_terminal(capsys: pytest.CaptureFixture[st
     assert main(["spec.json"], create=FakeCreate()) == 0
     err = capsys.readouterr().err.splitlines()
     err = [line for line in err if "fake" not in line]
-    assert err[0] == "poncho_package_create: solving: 1 specs ..."
+    assert err[0] == "poncho_package_create: solving: 1 spec ..."
     assert err[1].startswith("poncho_package_create: solving: done, 3 packages (")
     assert err[2] == "poncho_package_create: packing: 0 B / 2.0 MB ..."
     assert err[3].startswith("poncho_package_create: packing: done, 2.0 MB / 2.0 MB")

@@ -48,6 +48,42 @@ def test_terminal_bar_redraws_in_place() -> None:
     frames = text.split("\r")[1:]
     assert len(frames) == 4
     assert all(len(f.rstrip("\n")) == 99 for f in frames)
-    assert "[########################] 100% 1.0 kB / 1.0 kB  1 kB written" in frames[2]
+    assert "[" + "#" * 30 + "] 100% 1.0 kB / 1.0 kB  1 kB written  (" in frames[2]
+    assert frames[2].rstrip().endswith(" s)")  # each finished phase says how long it took
     assert frames[2].endswith("\n") and frames[3].endswith("\n")
-    assert frames[1].startswith("packing         [------------------------]   0%")
+    assert frames[1].startswith("packing         [" + "-" * 30 + "]   0%")
+
+
+EVENTS = [
+    ProgressEvent("solve", 0, None, "specs", "1 spec"),
+    ProgressEvent("pip", 3, 6, "distributions", "collecting a-very-long-distribution-name"),
+    ProgressEvent("download", 5_000_000, 19_100_000, "bytes", "12 packages"),
+    ProgressEvent("pack", 10**9, 10**9, "bytes", "1.0 GB written", finished=True),
+]
+
+
+def test_every_line_fits_the_terminal_and_no_word_is_cut() -> None:
+    for width in (120, 80, 60, 40, 24):
+        out = io.StringIO()
+        draw = TerminalRenderer(out, width=width, min_interval=0)
+        for event in EVENTS:
+            draw(event)
+        frames = [f.rstrip("\n").rstrip() for f in out.getvalue().split("\r")[1:]]
+        assert len(frames) == len(EVENTS)
+        for frame, event in zip(frames, EVENTS, strict=True):
+            assert len(frame) <= width - 1, (width, frame)
+            words = [w.strip("()/,") for w in frame.replace("[", " ").replace("]", " ").split()]
+            known = " ".join(
+                [
+                    event.message,
+                    "solving pip installing downloading packing",
+                    "MB GB kB",
+                    event.unit,
+                ]
+            )
+            assert all(w in known or any(c.isdigit() for c in w) or set(w) <= set("#-s")
+                       for w in words), (width, frame)  # fmt: skip
+        if width >= 80:
+            assert all("[" in f for f in frames)  # a bar where there is room for one
+        else:
+            assert not any("[" in f for f in frames)

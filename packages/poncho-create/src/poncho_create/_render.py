@@ -66,35 +66,31 @@ class LineRenderer:
 
 
 class TerminalRenderer:
-    """A one-line bar redrawn in place (``\\r``); each finished phase leaves one line."""
+    """A one-line bar redrawn in place (``\\r``); each finished phase leaves one line with
+    its time. Every line fits the terminal's width: at narrow widths the bar goes first,
+    then the message, then the amounts; words are never cut."""
 
     def __init__(
         self, stream: TextIO, width: int | None = None, min_interval: float = 0.05
     ) -> None:
         self._stream = stream
-        self._width = width or shutil.get_terminal_size((80, 24)).columns
+        self._width = max(width or shutil.get_terminal_size((80, 24)).columns, 10)
         self._min_interval = min_interval
         self._last_draw = -float("inf")
         self._dirty = False
+        self._started: dict[str, float] = {}
 
     def __call__(self, event: ProgressEvent) -> None:
         """Redraw the bar (at most every `min_interval` seconds; always at a phase's ends)."""
         now = time.monotonic()
+        started = self._started.setdefault(event.phase, now)
         if not event.finished and event.done and now - self._last_draw < self._min_interval:
             return
         self._last_draw = now
-        verb = _VERBS.get(event.phase, event.phase)
-        if event.total:
-            fraction = min(1.0, event.done / event.total)
-            bar_width = 24
-            filled = int(bar_width * fraction)
-            bar = f"[{'#' * filled}{'-' * (bar_width - filled)}] {fraction:4.0%}"
-        else:
-            bar = "[" + " " * 24 + "]     " if not event.finished else "[" + "#" * 24 + "] 100%"
-        text = f"{verb:<15} {bar} {_amounts(event)}"
-        if event.message:
-            text += f"  {event.message}"
-        text = text[: self._width - 1]
+        took = f"({now - started:.1f} s)" if event.finished else ""
+        if event.finished:
+            self._started.pop(event.phase, None)
+        text = self._fit(event, took)
         self._stream.write("\r" + text.ljust(self._width - 1))
         if event.finished:
             self._stream.write("\n")
@@ -102,6 +98,34 @@ class TerminalRenderer:
         else:
             self._dirty = True
         self._stream.flush()
+
+    def _fit(self, event: ProgressEvent, took: str) -> str:
+        """The richest line that fits: bar, amounts, message and time, dropping parts from
+        the least useful one when the terminal is narrow."""
+        room = self._width - 1
+        verb = _VERBS.get(event.phase, event.phase)
+        if event.total:
+            fraction = min(1.0, event.done / event.total)
+        else:
+            fraction = 1.0 if event.finished else None
+        percent = f"{fraction:4.0%}" if fraction is not None else "    "
+        amounts, message = _amounts(event), event.message
+        # One bar width for the whole run, from the terminal's width (no jumping bars).
+        width = min(30, room - 56)
+        head = f"{verb:<15} "
+        tails = ["  ".join(p for p in parts if p) for parts in
+                 ([amounts, message, took], [amounts, took], [took])]  # fmt: skip
+        if width >= 10:  # with the bar, giving up the message first
+            for tail in tails:
+                filled = int(width * (fraction or 0.0))
+                line = f"{head}[{'#' * filled}{'-' * (width - filled)}] {percent} {tail}"
+                if len(line.rstrip()) <= room:
+                    return line.rstrip()
+        for tail in tails:  # too narrow for a bar
+            line = " ".join(p for p in (verb, percent.strip(), tail) if p)
+            if len(line) <= room:
+                return line
+        return verb[:room]
 
     def close(self) -> None:
         """End an unfinished bar line (e.g. after an error) so later text starts clean."""

@@ -85,7 +85,8 @@ def solve(
     )
     from rattler.platform import Subdir
 
-    report.start("solve", None, "specs", f"{len(dependencies)} specs")
+    count = len(dependencies)
+    report.start("solve", None, "specs", f"{count} spec{'' if count == 1 else 's'}")
     gateway = repodata_gateway(pkgs_dir)
     try:
         sources = [rattler.Channel(channel) for channel in channels]
