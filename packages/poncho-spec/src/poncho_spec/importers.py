@@ -229,7 +229,7 @@ def _entry(
             return None
         marker = f" ; {req.marker}" if req.marker else ""
         return f"{name} @ {url.split('#')[0]}{marker}"
-    text = req.dumps_name() + req.dumps_extras() + req.dumps_specifier()
+    text = str(req.dumps_name()) + str(req.dumps_extras()) + str(req.dumps_specifier())
     if req.marker:
         text += f" ; {req.marker}"
     return text
