@@ -126,8 +126,8 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def full_venv(tmp_path_factory: pytest.TempPathFactory, dist: Path) -> Venv:
-    """`pip install poncho` from the built wheels: all five packages and the umbrella."""
-    return make_venv(tmp_path_factory.mktemp("venvs") / "full", "poncho", find_links=dist)
+    """`pip install poncho-tools` from the built wheels: all five packages and the umbrella."""
+    return make_venv(tmp_path_factory.mktemp("venvs") / "full", "poncho-tools", find_links=dist)
 
 
 @pytest.fixture(scope="session")
@@ -173,7 +173,7 @@ def user_env(
     wheelhouse: object,
 ) -> Venv:
     """A user's conda environment, as a user has one: conda packages from the (local) channel,
-    a pip package from the (local) wheelhouse, and `pip install poncho` from the built wheels.
+    a pip package from the (local) wheelhouse, and `pip install poncho-tools` from the built wheels.
 
     poncho_package_analyze run from here sees conda-meta and dist-info exactly as on a user's
     machine. (`Venv` is just a prefix with a bin/ here.)
@@ -222,7 +222,7 @@ def user_env(
             prefix / "bin" / "python",
             "--find-links",
             dist,
-            "poncho",
+            "poncho-tools",
         ]
     )
     return Venv(prefix)

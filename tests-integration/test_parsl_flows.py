@@ -132,3 +132,18 @@ def test_work_queue_executor_finds_the_old_names(
     sh([_which(full_venv, "python_package_create"), demo_spec, out], env=full_venv.env())
     with tarfile.open(out) as tar:
         assert "bin/run_in_env" in tar.getnames()
+
+
+def test_taskvine_app_pack_create_call(demo_spec: Path, full_venv: Venv, tmp_path: Path) -> None:
+    # app_pack=True: the spec poncho_package_analyze wrote (JSON) sits in a .yaml file, and
+    # the output is an existing, empty temporary file.
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(demo_spec.read_text())
+    fd, out_name = tempfile.mkstemp(prefix=".tmp", suffix=".tar.gz", dir=tmp_path)
+    os.close(fd)
+    subprocess.run(
+        [_which(full_venv, "poncho_package_create"), str(spec), out_name],
+        check=True, env=full_venv.env(), capture_output=True,
+    )  # fmt: skip
+    with tarfile.open(out_name) as tar:
+        assert "bin/run_in_env" in tar.getnames()

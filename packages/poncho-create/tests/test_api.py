@@ -422,3 +422,27 @@ def test_pinned_holds_versions_and_is_written_to_conda_meta(
     }
     with pytest.raises(UnsatisfiableSpec):
         create(spec, tmp_path / "never.tar", **build_dirs)
+
+
+def test_requirements_and_environment_files_are_specs(
+    local_channel: Any, wheelhouse: Any, build_dirs: dict[str, Any], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("--index-url https://pypi.example.org/simple\nponcho-demo-piptop\n")
+    options = {**build_dirs, "no_index": True, "find_links": [str(wheelhouse.path)]}
+    out = create(requirements, tmp_path / "req.tar", channels=[local_channel.url],
+                 override_channels=True, **options)  # fmt: skip
+    assert "line 1: --index-url: give it to poncho_package_create --pip-index-url" in caplog.text
+    with tarfile.open(out) as tar:
+        spec = json.loads(tar.extractfile("poncho/spec.json").read())  # type: ignore[union-attr]
+        names = tar.getnames()
+    assert spec["conda"]["dependencies"][-1] == {"pip": ["poncho-demo-piptop"]}
+    assert any("poncho_demo_piptop" in n for n in names)
+    environment = tmp_path / "environment.yml"
+    environment.write_text(
+        f"name: demo\nchannels: [{local_channel.url}]\ndependencies:\n  - poncho-demo-core\n"
+    )
+    out = create(environment, tmp_path / "env.tar", **build_dirs)
+    with tarfile.open(out) as tar:
+        assert any(n.startswith("conda-meta/poncho-demo-core-") for n in tar.getnames())

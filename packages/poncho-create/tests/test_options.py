@@ -130,7 +130,7 @@ def test_options_are_declared_once_on_their_fields() -> None:
         for flag in option.flags:
             assert parser._option_string_actions[flag].dest == name
     assert set(vars(parser.parse_args(["spec.json"]))) == {
-        *OPTIONS, "spec", "output", "quiet", "verbose", "no_micromamba",
+        *OPTIONS, "spec", "output", "quiet", "verbose", "no_micromamba", "json",
     }  # fmt: skip
     with pytest.raises(TypeError, match=r"unknown build option.*: chanels"):
         create({"conda": {"dependencies": []}}, chanels=["x"])

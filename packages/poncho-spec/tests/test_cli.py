@@ -248,3 +248,23 @@ def test_a_lone_surrogate_is_an_error_for_every_command(
     assert captured.out == ""
     assert captured.err.startswith(f"poncho_spec: error: {path}: pip[0]: contains a lone surrogate")
     assert captured.err.count("\n") == 1
+
+
+def test_import_writes_the_spec_and_notes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text("--index-url https://x.org/simple\nattrs==23.1.0\n")
+    out = tmp_path / "spec.json"
+    assert (
+        main(["import", str(tmp_path / "requirements.txt"), "--python", "3.11", "-o", str(out)])
+        == 0
+    )
+    assert json.loads(out.read_text())["conda"]["dependencies"] == [
+        "python=3.11",
+        "pip",
+        {"pip": ["attrs==23.1.0"]},
+    ]
+    err = capsys.readouterr().err
+    assert "poncho_spec: note: requirements.txt: line 1: --index-url" in err
+    assert main(["import", str(tmp_path / "nothing.txt")]) == 1
+    assert "nothing.txt" in capsys.readouterr().err

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 CHECK = """
 import poncho.ndcctools_alias, poncho.package_create, poncho.package_analyze
@@ -39,3 +42,42 @@ def test_with_cctools_installed_only_the_two_modules_are_replaced(tmp_path: Path
     (package / "__init__.py").write_text("CCTOOLS = 'theirs'\n")
     (package / "package_create.py").write_text("raise RuntimeError('CCTools module imported')\n")
     assert _run(tmp_path) == "theirs"
+
+
+@pytest.fixture
+def clean_ndcctools() -> Iterator[None]:
+    """Whatever install() registers under ndcctools is removed again after the test."""
+    before = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "ndcctools"}
+    yield
+    for name in [k for k in sys.modules if k.split(".")[0] == "ndcctools"]:
+        del sys.modules[name]
+    sys.modules.update(before)
+
+
+def test_in_process_without_cctools(clean_ndcctools: None) -> None:
+    import importlib
+
+    from poncho import ndcctools_alias, package_analyze, package_create
+
+    ndcctools_alias.install()
+    module = importlib.import_module("ndcctools.poncho")
+    assert module.package_create is package_create
+    assert module.package_analyze is package_analyze
+    assert importlib.import_module("ndcctools.poncho.package_create") is package_create
+
+
+def test_in_process_with_cctools(
+    clean_ndcctools: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from poncho import ndcctools_alias, package_create
+
+    package = tmp_path / "ndcctools" / "poncho"
+    package.mkdir(parents=True)
+    (tmp_path / "ndcctools" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("CCTOOLS = 'theirs'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ndcctools_alias.install()
+    module = importlib.import_module("ndcctools.poncho")
+    assert module.CCTOOLS == "theirs" and module.package_create is package_create

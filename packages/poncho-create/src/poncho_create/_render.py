@@ -104,10 +104,9 @@ class TerminalRenderer:
         the least useful one when the terminal is narrow."""
         room = self._width - 1
         verb = _VERBS.get(event.phase, event.phase)
+        fraction: float | None = 1.0 if event.finished else None
         if event.total:
             fraction = min(1.0, event.done / event.total)
-        else:
-            fraction = 1.0 if event.finished else None
         percent = f"{fraction:4.0%}" if fraction is not None else "    "
         amounts, message = _amounts(event), event.message
         # One bar width for the whole run, from the terminal's width (no jumping bars).

@@ -42,7 +42,9 @@ def create(
     ``pip_config``, ``cache_dir``, ``threads``, ``compression_level``, ``keep_prefix``,
     ``tmp_dir``, ``lock_out``, ``from_lock``; an unknown name is a TypeError.
 
-    `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin);
+    `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin;
+    a ``requirements.txt`` or ``environment.yml`` is converted, see
+    :mod:`poncho_spec.importers`);
     or an existing conda environment, by folder or by name, which is packed as it is into
     `output` (required then) with our files added (see :mod:`poncho_create.existing`).
     `output` is the tarball path; its ending picks the format (``.tar.gz``, ``.tar.zst``,
@@ -355,6 +357,13 @@ def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Sp
         return spec_or_path
     if isinstance(spec_or_path, Mapping):
         return Spec.from_dict(dict(spec_or_path), source="<spec>")
+    from poncho_spec.importers import import_file, is_importable
+
+    if is_importable(spec_or_path) and Path(spec_or_path).is_file():
+        result = import_file(spec_or_path)
+        for note in result.notes:
+            log.warning("%s", note)
+        return result.spec
     return load_spec(os.fspath(spec_or_path))
 
 

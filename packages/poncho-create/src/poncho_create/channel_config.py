@@ -192,18 +192,11 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _read_condarc(env: Mapping[str, str]) -> tuple[dict[str, Any], Path | None]:
-    candidates = [Path(env["CONDARC"])] if env.get("CONDARC") else []
-    candidates += [Path.home() / ".condarc", Path.home() / ".config" / "conda" / ".condarc"]
-    for path in candidates:
-        if path.is_file():
-            import yaml
+    """The user's merged conda settings, and the most specific file they came from."""
+    from poncho_create.condarc import read_condarc
 
-            try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, yaml.YAMLError) as exc:
-                raise CreateError(f"{path}: cannot read the .condarc: {exc}") from exc
-            return (data if isinstance(data, dict) else {}), path
-    return {}, None
+    config, files = read_condarc(env, Path(env.get("HOME") or Path.home()))
+    return dict(config), (files[0] if files else None)
 
 
 def _split(value: str) -> list[str]:

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "spec",
         metavar="SPEC",
-        help="spec file (JSON), - to read stdin, or an existing conda environment (its "
+        help="spec file (JSON), - to read stdin, a requirements.txt or environment.yml "
+        "(converted as poncho_spec import does), or an existing conda environment (its "
         "folder, or its name as conda resolves names) to pack as it is",
     )
     parser.add_argument(

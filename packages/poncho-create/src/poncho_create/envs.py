@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from poncho_create.condarc import read_condarc
 from poncho_create.errors import CreateError
 
 __all__ = [
@@ -81,8 +81,12 @@ def conda_envs_dirs(environ: Mapping[str, str] | None = None) -> list[Path]:
     dirs: list[Path] = []
     for var in ("CONDA_ENVS_PATH", "CONDA_ENVS_DIRS"):
         dirs += [Path(p).expanduser() for p in env.get(var, "").split(os.pathsep) if p]
-    for condarc in _condarc_files(env, home):
-        dirs += _envs_dirs_of(condarc)
+    config, _files = read_condarc(env, home)
+    for key in ("envs_dirs", "envs_path"):  # envs_path: the older name
+        value = config.get(key, [])
+        for folder in [value] if isinstance(value, str) else value:
+            if isinstance(folder, str):
+                dirs.append(Path(os.path.expandvars(folder)).expanduser())
     prefix = env.get("CONDA_PREFIX")
     if prefix:
         here = Path(prefix)
@@ -119,81 +123,6 @@ def find_conda_env(name: str, environ: Mapping[str, str] | None = None) -> Path:
         f"{name}: no such spec file, and no conda environment of that name in {where} "
         "(nor in ~/.conda/environments.txt)"
     )
-
-
-def _condarc_files(env: Mapping[str, str], home: Path) -> list[Path]:
-    # Conda reads these in this order and later files take precedence; for a list such as
-    # envs_dirs the entries are merged with the most specific file first.
-    files = [Path("/etc/conda/.condarc"), Path("/etc/conda/condarc")]
-    root = env.get("CONDA_ROOT")
-    if root:
-        files.append(Path(root) / ".condarc")
-    xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-    files += [
-        xdg / "conda" / ".condarc",
-        xdg / "conda" / "condarc",
-        home / ".conda" / ".condarc",
-        home / ".conda" / "condarc",
-        home / ".condarc",
-    ]
-    prefix = env.get("CONDA_PREFIX")
-    if prefix:
-        files.append(Path(prefix) / ".condarc")
-    if env.get("CONDARC"):
-        files.append(Path(env["CONDARC"]))
-    return list(reversed([f for f in files if f.is_file()]))
-
-
-def _envs_dirs_of(condarc: Path) -> list[Path]:
-    """The ``envs_dirs`` (or older ``envs_path``) list of a condarc file; [] if unreadable."""
-    try:
-        text = condarc.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        log.warning("%s: cannot read it, ignored (%s)", condarc, exc)
-        return []
-    values = _yaml_list(text, ("envs_dirs", "envs_path"))
-    if values is None:
-        log.warning("%s: cannot read its envs_dirs, ignored", condarc)
-        return []
-    return [Path(os.path.expandvars(v)).expanduser() for v in values]
-
-
-_KEY = re.compile(r"^(?P<key>[A-Za-z_]+)\s*:\s*(?P<rest>.*)$")
-
-
-def _yaml_list(text: str, keys: tuple[str, ...]) -> list[str] | None:
-    """The strings of the top-level YAML lists `keys` in `text`, in the forms condarc files
-    use (``key: [a, b]``, ``key: a``, or ``key:`` followed by ``- a`` lines); None when one
-    of them is in another form. (No YAML library: poncho-create does not need one.)"""
-    out: list[str] = []
-    lines = [line.split(" #")[0].rstrip() for line in text.splitlines()]
-    i = 0
-    while i < len(lines):
-        match = _KEY.match(lines[i])
-        i += 1
-        if match is None or match["key"] not in keys:
-            continue
-        rest = match["rest"].strip()
-        if rest.startswith("["):
-            if not rest.endswith("]"):
-                return None
-            out += [_unquote(v) for v in rest[1:-1].split(",") if v.strip()]
-        elif rest:
-            out.append(_unquote(rest))
-        else:
-            while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("-")):
-                item = lines[i].strip()
-                if item:
-                    out.append(_unquote(item[1:]))
-                i += 1
-    return out
-
-
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        return value[1:-1]
-    return value
 
 
 def _base_candidates(env: Mapping[str, str]) -> list[Path]:

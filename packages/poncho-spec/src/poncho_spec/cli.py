@@ -53,6 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     hash_.add_argument("file", metavar="FILE", help="spec file ('-': stdin)")
 
     commands.add_parser("schema", help="print the JSON Schema of the spec format")
+
+    import_ = commands.add_parser(
+        "import", help="convert a requirements.txt or an environment.yml into a spec"
+    )
+    import_.add_argument("file", metavar="FILE", help="requirements file or conda environment file")
+    import_.add_argument(
+        "-o", "--output", metavar="OUT", default="-", help="write to OUT instead of stdout"
+    )
+    import_.add_argument(
+        "--python",
+        metavar="X.Y",
+        help="Python version a requirements file is for (default: this interpreter's)",
+    )
     return parser
 
 
@@ -129,7 +142,20 @@ def _schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import(args: argparse.Namespace) -> int:
+    from poncho_spec.importers import import_file
+
+    result = import_file(args.file, python_version=args.python)
+    for note in result.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    for warning in result.spec.warnings:
+        print(f"{PROG}: warning: {result.spec.source}: {warning}", file=sys.stderr)
+    write_text(args.output, dumps_spec(result.spec))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "import": _import,
     "validate": _validate,
     "show": _show,
     "hash": _hash,

@@ -42,7 +42,8 @@ def dict_to_env(
     force: bool = False,
 ) -> str:
     """Build the environment of `spec` (a dict, or its JSON text) and return the tarball's
-    path, ``<cache_path>/env-<spec hash>-<platform>.tar.gz``.
+    path, ``<cache_path>/<spec hash>-<platform>.tar.gz`` (the spec hash is the sha256 of its
+    canonical form: the same content in another order or form is the same tarball).
 
     A tarball already built from the same content is returned at once, unless `force`.
     With ``cache=False`` a new tarball is written to the current folder instead (and the
