@@ -57,7 +57,6 @@ def typecheck(session: nox.Session) -> None:
         *CONSTRAINTS,
         "mypy>=1.10",
         "types-requests",
-        "types-PyYAML",
         *[f"./packages/{p}" for p in PACKAGES],
     )
     for package in PACKAGES:
