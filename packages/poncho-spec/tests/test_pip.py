@@ -49,8 +49,8 @@ def test_a_bare_name_is_a_requirement_even_next_to_a_folder(tmp_path: Path) -> N
     ("entry", "problem"),
     [
         ("", "empty pip entry"),
-        ("-r requirements.txt", "'-r requirements.txt': pip options are not supported; give a "
-                                "requirement or a path (for '-e PATH', the path alone)"),
+        ("-r requirements.txt", "'-r requirements.txt': a requirements-file include (-r/-c): "
+                                "give its requirements instead"),
         ("numpy>>1", "'numpy>>1' is not a valid PEP 508 requirement: Expected semicolon (after "
                      "name with no version specifier) or end"),
         ("x @ https://u:pw@x.org/x.whl", "'https://u:pw@x.org/x.whl' contains a password: keep "
@@ -131,3 +131,24 @@ def test_unparseable_urls_are_problems(entry: str) -> None:
     checked = _pip.classify(entry)
     assert checked.problem is not None
     assert "not a valid" in checked.problem
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("-e .", "an editable install (-e): give the path alone ('.')"),
+        ("-e ./mylib", "an editable install (-e): give the path alone ('./mylib')"),
+        ("--index-url https://x.org/simple",
+         "the requirements-file option --index-url: give it to poncho_package_create "
+         "--pip-index-url"),
+        ("--no-index", "the requirements-file option --no-index: give poncho_package_create "
+         "--no-index"),
+    ],
+)  # fmt: skip
+def test_pips_own_parser_says_why_a_line_is_no_requirement(entry: str, reason: str) -> None:
+    """Issue 14: the exact reason, from the parser poncho_spec import uses too."""
+    from poncho_spec import InvalidSpec, Spec
+
+    with pytest.raises(InvalidSpec) as info:
+        Spec.from_dict({"pip": [entry]})
+    assert str(info.value) == f"pip[0]: {entry!r}: {reason}"

@@ -41,11 +41,11 @@ def classify(entry: str, base_dir: Path | None = None) -> PipEntry:
     if not entry:
         return PipEntry("requirement", problem="empty pip entry")
     if entry.startswith("-"):
-        return PipEntry(
-            "requirement",
-            problem=f"{entry!r}: pip options are not supported; give a requirement or a path "
-            "(for '-e PATH', the path alone)",
+        why = _explain(entry) or (
+            "pip options are not supported; give a requirement or a path "
+            "(for '-e PATH', the path alone)"
         )
+        return PipEntry("requirement", problem=f"{entry!r}: {why}")
     if _looks_like_path(entry):
         return _path_entry(entry)
     base = base_dir if base_dir is not None else Path()
@@ -137,6 +137,13 @@ def _parse_requirement(entry: str) -> tuple[Requirement | None, str]:
         reason += "starting and ending with a letter or digit)"
         return None, reason
     return requirement, ""
+
+
+def _explain(entry: str) -> str | None:
+    """pip's own parser's word on a line that is no requirement (with poncho-spec[import])."""
+    from poncho_spec.importers import explain_pip_line
+
+    return explain_pip_line(entry)
 
 
 def _is_dir(base: Path, entry: str) -> bool:

@@ -32,7 +32,7 @@ from typing import Any
 from poncho_spec.errors import InvalidSpec, PonchoError, Problem
 from poncho_spec.model import Spec
 
-__all__ = ["ImportResult", "MissingExtra", "import_file", "is_importable"]
+__all__ = ["ImportResult", "MissingExtra", "explain_pip_line", "import_file", "is_importable"]
 
 _YAML_ENDINGS = (".yml", ".yaml")
 _TXT_ENDINGS = (".txt", ".in")
@@ -181,10 +181,7 @@ def _requirements(
                     why = "-c constraint files cannot be said in a spec: pin the versions"
                     problems.append(Problem(line, why))
                 continue
-            flag = key.replace("_", "-").removesuffix("s") if key.endswith(
-                ("_urls", "_hosts")) else key.replace("_", "-")  # fmt: skip
-            notes.append(f"{file.name}: {line}: --{flag}: "
-                         f"{_OPTION_NOTES.get(key, 'not kept')}")  # fmt: skip
+            notes.append(f"{file.name}: {line}: {_option_note(key)}")
     for invalid in parsed.invalid_lines:
         line = _where(invalid.requirement_line, file, where)
         reason = " ".join(str(invalid.error_message).split())
@@ -236,6 +233,41 @@ def _entry(
 
 
 _INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(\s*=\s*|\s+)(\S+)(.*)$")
+
+
+def _option_note(key: str) -> str:
+    """``--flag: what to do instead`` for a requirements-file option parsed as `key`."""
+    flag = key.replace("_", "-")
+    if key.endswith(("_urls", "_hosts")):
+        flag = flag.removesuffix("s")
+    return f"--{flag}: {_OPTION_NOTES.get(key, 'not kept')}"
+
+
+def explain_pip_line(entry: str) -> str | None:
+    """Why `entry`, read as a line of a requirements file, is no requirement a spec can
+    hold: pip's own parser (pip-requirements-parser) names the option or the error. None
+    when the ``import`` extra is missing or the parser has nothing to say."""
+    if re.match(r"(-r|--requirement|-c|--constraint)\b", entry):  # never read the file
+        return "a requirements-file include (-r/-c): give its requirements instead"
+    try:
+        parser = importlib.import_module("pip_requirements_parser")
+    except ImportError:
+        return None
+    try:
+        parsed = _from_text(parser, entry, Path.cwd())
+    except Exception:  # the parser's own failure: the caller's message stands
+        return None
+    for option in parsed.options:
+        keys = [k for k in option.options if k not in ("requirements", "constraints")]
+        if keys:
+            return f"the requirements-file option {_option_note(keys[0])}"
+    for req in parsed.requirements:
+        if req.is_editable:
+            target = req.line.split(None, 1)[-1] if " " in req.line else req.line[2:]
+            return f"an editable install (-e): give the path alone ({target.strip()!r})"
+    for invalid in parsed.invalid_lines:
+        return " ".join(str(invalid.error_message).split())
+    return None
 
 
 def _from_text(parser: Any, text: str, folder: Path) -> Any:
