@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from poncho_analyze import __version__
+from poncho_analyze import __version__, _log
 from poncho_analyze.api import Analysis, analyze
 from poncho_analyze.environments import choose_environment
 from poncho_analyze.errors import AnalyzeError
@@ -124,8 +123,7 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
     """Run the command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format=f"{PROG}: %(message)s")  # fmt: skip
+    _log.configure(level=20 if args.verbose else 30, format=f"{PROG}: %(message)s")  # INFO, WARNING
     try:
         inspected = choose_environment(args.interpreter)
         if not args.quiet:

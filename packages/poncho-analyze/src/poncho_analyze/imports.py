@@ -21,8 +21,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poncho_analyze._conditions import Target, flag_names
+
+if TYPE_CHECKING:
+    import ast
 from poncho_analyze._scanner import mentions_import
 
 __all__ = [
@@ -141,6 +145,7 @@ def find_imports(
     toplevel: bool = False,
     fast: bool = True,
     target: Target | None = None,
+    tree: ast.Module | None = None,
 ) -> FileImports:
     """The imports in Python source *text*, in source order.
 
@@ -151,7 +156,7 @@ def find_imports(
     branches that it never takes (``sys.version_info``, ``sys.platform``...; see
     :mod:`poncho_analyze._conditions`) go to ``dropped``; without, only those under
     ``if TYPE_CHECKING:`` do.  Raises :class:`ParseFailed` for code that libcst cannot
-    parse.
+    parse.  *tree* is the text's :mod:`ast` tree when the caller has it already.
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
@@ -162,7 +167,7 @@ def find_imports(
     from poncho_analyze import _ast_walk
 
     if fast:
-        found = _ast_walk.collect(text, path, cell, toplevel=toplevel, target=target)
+        found = _ast_walk.collect(text, path, cell, toplevel=toplevel, target=target, tree=tree)
         if found is not None:
             return found
     from poncho_analyze import _cst_walk  # slow to import: only for newer syntax

@@ -17,7 +17,6 @@ So renames (``yaml`` from PyYAML, ``sklearn`` from scikit-learn) and namespace p
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import sys
@@ -26,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from poncho_analyze._log import get_logger
 from poncho_analyze.errors import AnalyzeError
 
 __all__ = ["Environment", "Mapper", "Owner", "Resolution", "normalize_channel"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _SUBDIRS = frozenset({
     "noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-32",
