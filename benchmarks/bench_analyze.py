@@ -189,8 +189,12 @@ def _command_rows(workdir: pathlib.Path, quick: bool) -> list[dict[str, object]]
             shutil.rmtree(cache, ignore_errors=True)
             times["cold"].append(_timed([*ours_cmd, str(script), os.devnull], ours_env, folder))
     med = {k: statistics.median(v) for k, v in times.items()}
+    low = {k: min(v) for k, v in times.items()}
+    # The fastest run of each is the least disturbed by other load on the machine.
     what = (f"median per file, {len(folders)} real-world-shaped scripts, {count} distributions, "
-            f"{len(times['ours'])} runs each, interleaved; target ratio <= 0.5")  # fmt: skip
+            f"{len(times['ours'])} runs each, interleaved; target ratio <= 0.5; fastest runs: "
+            f"ours {low['ours']:.3f} s, pipreqs {low['pipreqs']:.3f} s "
+            f"(ratio {low['ours'] / low['pipreqs']:.2f}), fawltydeps {low['fawltydeps']:.3f} s")  # fmt: skip
     return [
         {"benchmark": "analyze: per-file command, warm cache", "ours_s": round(med["ours"], 4),
          "baseline": "pipreqs --use-local", "baseline_s": round(med["pipreqs"], 4),

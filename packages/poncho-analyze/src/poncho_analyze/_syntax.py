@@ -1,6 +1,6 @@
 """Whether a script parses for the target Python, and naming Python 2 source as such.
 
-The import scan parses only the statements that may import (see ``_scanner``), so a
+The import scan may parse only the statements that may import (see ``_scanner``), so a
 syntax error elsewhere would pass unnoticed.  The whole text is checked with the
 interpreter's own parser (``compile`` to an AST, several times faster than libcst),
 restricted to the target's grammar when the target is older than the running Python

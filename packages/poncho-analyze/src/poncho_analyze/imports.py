@@ -18,6 +18,7 @@ statements that may hold an import (see :mod:`poncho_analyze._scanner` and
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,6 @@ from poncho_analyze._conditions import Target, flag_names
 
 if TYPE_CHECKING:
     import ast
-from poncho_analyze._scanner import mentions_import
 
 __all__ = [
     "FileImports", "Import", "find_imports", "matches_function", "required_imports", "scan_files",
@@ -38,6 +38,9 @@ Scope = tuple[tuple[str, str], ...]
 
 _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 _DYNAMIC_FUNCS = frozenset({"__import__", "import_module"})
+# Any import needs one of these words (the same test as ``_scanner.mentions_import``,
+# which is only imported for the libcst walk).
+_IMPORT_WORD = re.compile(r"\bimport\b|__import__|import_module")
 _PARALLEL_MIN_FILES = 64
 _PARALLEL_MIN_BYTES = 1_000_000
 
@@ -160,7 +163,7 @@ def find_imports(
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if fast and not mentions_import(text):
+    if fast and not _IMPORT_WORD.search(text):
         return FileImports()
     if target is not None:
         target = target.with_names(flag_names(text, target))
@@ -185,7 +188,7 @@ def required_imports(text: str, path: str, target: Target | None = None) -> File
     in a branch the *target* never takes.  Whole-file parse; ParseFailed on bad code."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not mentions_import(text):
+    if not _IMPORT_WORD.search(text):
         return FileImports()
     if target is not None:
         target = target.with_names(flag_names(text, target))
