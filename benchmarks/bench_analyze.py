@@ -194,7 +194,8 @@ def _command_rows(workdir: pathlib.Path, quick: bool) -> list[dict[str, object]]
     what = (f"median per file, {len(folders)} real-world-shaped scripts, {count} distributions, "
             f"{len(times['ours'])} runs each, interleaved; target ratio <= 0.5; fastest runs: "
             f"ours {low['ours']:.3f} s, pipreqs {low['pipreqs']:.3f} s "
-            f"(ratio {low['ours'] / low['pipreqs']:.2f}), fawltydeps {low['fawltydeps']:.3f} s")  # fmt: skip
+            f"(ratio {low['ours'] / low['pipreqs']:.2f}), "
+            f"fawltydeps {low['fawltydeps']:.3f} s")  # fmt: skip
     return [
         {"benchmark": "analyze: per-file command, warm cache", "ours_s": round(med["ours"], 4),
          "baseline": "pipreqs --use-local", "baseline_s": round(med["pipreqs"], 4),
