@@ -174,6 +174,18 @@ def _explain(decisions: Sequence[Decision]) -> None:
 
 def _write(result: Analysis, output: str) -> None:
     """Write the spec; an OSError names OUTPUT, not the temporary file beside it."""
+    target = Path(output)
+    if output != "-" and target.exists() and not (target.is_file() or target.is_dir()):
+        # /dev/null, /dev/stdout, a named pipe: written in place.  The atomic write
+        # (a temporary file, then a rename) would replace the device itself.
+        from poncho_spec import dumps_spec
+
+        try:
+            with target.open("w", encoding="utf-8") as out:
+                out.write(dumps_spec(result.spec))
+        except OSError as exc:
+            raise AnalyzeError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        return
     try:
         dump_spec(result.spec, output)
     except OSError as exc:
