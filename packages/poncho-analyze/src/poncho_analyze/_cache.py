@@ -32,7 +32,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 def cache_dir() -> Path | None:
