@@ -365,3 +365,20 @@ def test_parsl_taskvine_call(tmp_path: Path, command: str) -> None:
     }
     # parsl is not installed in this test environment: said, not fatal
     assert "  parsl.executors.taskvine.utils (imported at exec_parsl_function.py:5)" in done.stderr
+
+
+def test_a_device_or_pipe_output_is_written_in_place(tmp_path: Path) -> None:
+    # /dev/null, /dev/stdout or a named pipe: a rename onto it would replace the device.
+    # (A pipe stands in for /dev/null: a failing test must not break the machine.)
+    import threading
+
+    pipe = tmp_path / "spec.pipe"
+    os.mkfifo(pipe)
+    read: list[str] = []
+    reader = threading.Thread(target=lambda: read.append(pipe.read_text()), daemon=True)
+    reader.start()
+    assert main([str(_job(tmp_path)), str(pipe), "-q"]) == 0
+    reader.join(timeout=10)
+    assert pipe.is_fifo()
+    assert LIBCST in read[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["job.py", "spec.pipe"]

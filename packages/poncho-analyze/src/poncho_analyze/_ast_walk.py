@@ -262,14 +262,15 @@ class _Walk:
 
 def collect(
     text: str, path: str, cell: int | None, *, toplevel: bool, target: Target | None,
-    reraise: bool = False,
+    reraise: bool = False, tree: ast.Module | None = None,
 ) -> FileImports | None:  # fmt: skip
-    """The imports of *text* (``\\n`` line ends), or None when this interpreter cannot
-    parse it."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
+    """The imports of *text* (``\\n`` line ends; *tree* if it is already parsed), or
+    None when this interpreter cannot parse it."""
+    if tree is None:
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            return None
     walk = _Walk(text, path, cell, toplevel=toplevel, dynamic=is_dynamic(text), target=target,
                  reraise=reraise)  # fmt: skip
     walk.body(tree.body, (), False)

@@ -14,12 +14,13 @@ Where: ``$PONCHO_ANALYZE_CACHE`` (``off`` disables it), else
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import marshal
 import os
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from poncho_analyze._log import get_logger
 
 if TYPE_CHECKING:
     from poncho_analyze.mapping import Environment
@@ -29,9 +30,9 @@ __all__ = [
     "store_interpreter",
 ]  # fmt: skip
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 def cache_dir() -> Path | None:
@@ -42,6 +43,13 @@ def cache_dir() -> Path | None:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path("~/.cache").expanduser()
     return base / "poncho" / "analyze"
+
+
+def _digest(key: str) -> str:
+    """A short name for *key* (zlib is loaded anyway, hashlib is not; a collision only
+    costs a reload: each file holds what it was made for and is checked against it)."""
+    data = key.encode()
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}{len(data):x}"
 
 
 def _folders(env: Environment) -> list[str]:
@@ -62,7 +70,7 @@ def _stamp(env: Environment) -> list[tuple[str, int]]:
 
 def _file(folder: Path, env: Environment) -> Path:
     key = "\0".join([str(env.prefix), env.python_version, *map(str, env.paths)])
-    return folder / f"env-{hashlib.sha256(key.encode()).hexdigest()[:32]}.marshal"
+    return folder / f"env-{_digest(key)}.marshal"
 
 
 def load(env: Environment) -> dict[str, Any] | None:
@@ -165,7 +173,7 @@ def load_interpreter(exe: str) -> dict[str, Any] | None:
     folder = cache_dir()
     if folder is None:
         return None
-    target = folder / f"python-{hashlib.sha256(exe.encode()).hexdigest()[:32]}.marshal"
+    target = folder / f"python-{_digest(exe)}.marshal"
     try:
         data = marshal.loads(target.read_bytes())
         info, stamp = data["info"], data["stamp"]
@@ -182,7 +190,7 @@ def store_interpreter(exe: str, info: dict[str, Any]) -> None:
     folder = cache_dir()
     if folder is None:
         return
-    target = folder / f"python-{hashlib.sha256(exe.encode()).hexdigest()[:32]}.marshal"
+    target = folder / f"python-{_digest(exe)}.marshal"
     try:
         paths = [str(p) for p in info["path"]]
         blob = marshal.dumps({"info": info, "stamp": _interpreter_stamp(exe, paths)})

@@ -12,7 +12,6 @@ One hop only: what that distribution imports is its own requirements' business.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,13 +20,14 @@ from typing import Any
 
 from poncho_analyze import _cache
 from poncho_analyze._conditions import Target
+from poncho_analyze._log import get_logger
 from poncho_analyze.errors import AnalyzeError
 from poncho_analyze.imports import Import, required_imports
 from poncho_analyze.mapping import Mapper, Owner, _locate, canonical_name
 
 __all__ = ["Hop", "Hops"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Whether a script parses for the target Python, and naming Python 2 source as such.
 
-The import scan parses only the statements that may import (see ``_scanner``), so a
+The import scan may parse only the statements that may import (see ``_scanner``), so a
 syntax error elsewhere would pass unnoticed.  The whole text is checked with the
 interpreter's own parser (``compile`` to an AST, several times faster than libcst),
 restricted to the target's grammar when the target is older than the running Python
@@ -44,17 +44,20 @@ def _python2_hint(text: str, line: int, message: str) -> str | None:
     return None
 
 
-def check_syntax(text: str, where: str, target: tuple[int, ...]) -> None:
+def check_syntax(text: str, where: str, target: tuple[int, ...]) -> ast.Module | None:
     """Raise :class:`ParseFailed` naming ``where:line:column`` if *text* is not valid
-    Python for *target*; "this is Python 2 source" when it looks like it."""
+    Python for *target*; "this is Python 2 source" when it looks like it.  Returns the
+    tree when the running interpreter parsed it (None when libcst had to)."""
     # Only the parser runs (no symbol table), so a notebook's top-level await passes.
     flags = ast.PyCF_ONLY_AST
     running = sys.version_info[:2]
     minor = target[1] if len(target) > 1 and target[:1] == (3,) else running[1]
     feature = min(minor, running[1])
     try:
-        compile(text, where, "exec", flags, dont_inherit=True, _feature_version=feature)
-        return
+        tree: ast.Module = compile(
+            text, where, "exec", flags, dont_inherit=True, _feature_version=feature
+        )
+        return tree
     except SyntaxError as exc:
         error = exc
     except ValueError as exc:  # null bytes
@@ -64,7 +67,7 @@ def check_syntax(text: str, where: str, target: tuple[int, ...]) -> None:
 
         try:
             cst.parse_module(text)
-            return
+            return None
         except (cst.ParserSyntaxError, ValueError):
             pass
     line = error.lineno or 0

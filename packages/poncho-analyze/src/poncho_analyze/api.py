@@ -73,15 +73,13 @@ def _scan_one(
     result = FileImports()
     for cell, text in script.cells:
         where = script.path if cell is None else f"{script.path}:cell {cell}"
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        tree = check_syntax(text, where, target.version)
         if found is None:
-            try:
-                part = find_imports(text, path=script.path, cell=cell, toplevel=toplevel,
-                                    fast=fast, target=target)  # fmt: skip
-            except ParseFailed:
-                check_syntax(text, where, target.version)  # a better message
-                raise
+            part = find_imports(text, path=script.path, cell=cell, toplevel=toplevel, fast=fast,
+                                target=target, tree=tree)  # fmt: skip
             result = result.merged(part)
-        check_syntax(text, where, target.version)
     return found if found is not None else result
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from poncho_analyze import __version__
+from poncho_analyze import __version__, _log
 from poncho_analyze.api import Analysis, analyze
 from poncho_analyze.environments import choose_environment
 from poncho_analyze.errors import AnalyzeError
@@ -124,8 +123,7 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
     """Run the command; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format=f"{PROG}: %(message)s")  # fmt: skip
+    _log.configure(level=20 if args.verbose else 30, format=f"{PROG}: %(message)s")  # INFO, WARNING
     try:
         inspected = choose_environment(args.interpreter)
         if not args.quiet:
@@ -176,6 +174,18 @@ def _explain(decisions: Sequence[Decision]) -> None:
 
 def _write(result: Analysis, output: str) -> None:
     """Write the spec; an OSError names OUTPUT, not the temporary file beside it."""
+    target = Path(output)
+    if output != "-" and target.exists() and not (target.is_file() or target.is_dir()):
+        # /dev/null, /dev/stdout, a named pipe: written in place.  The atomic write
+        # (a temporary file, then a rename) would replace the device itself.
+        from poncho_spec import dumps_spec
+
+        try:
+            with target.open("w", encoding="utf-8") as out:
+                out.write(dumps_spec(result.spec))
+        except OSError as exc:
+            raise AnalyzeError(f"cannot write {output}: {exc.strerror or exc}") from exc
+        return
     try:
         dump_spec(result.spec, output)
     except OSError as exc:

@@ -18,12 +18,16 @@ statements that may hold an import (see :mod:`poncho_analyze._scanner` and
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from poncho_analyze._conditions import Target, flag_names
-from poncho_analyze._scanner import mentions_import
+
+if TYPE_CHECKING:
+    import ast
 
 __all__ = [
     "FileImports", "Import", "find_imports", "matches_function", "required_imports", "scan_files",
@@ -34,6 +38,9 @@ Scope = tuple[tuple[str, str], ...]
 
 _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
 _DYNAMIC_FUNCS = frozenset({"__import__", "import_module"})
+# Any import needs one of these words (the same test as ``_scanner.mentions_import``,
+# which is only imported for the libcst walk).
+_IMPORT_WORD = re.compile(r"\bimport\b|__import__|import_module")
 _PARALLEL_MIN_FILES = 64
 _PARALLEL_MIN_BYTES = 1_000_000
 
@@ -141,6 +148,7 @@ def find_imports(
     toplevel: bool = False,
     fast: bool = True,
     target: Target | None = None,
+    tree: ast.Module | None = None,
 ) -> FileImports:
     """The imports in Python source *text*, in source order.
 
@@ -151,18 +159,18 @@ def find_imports(
     branches that it never takes (``sys.version_info``, ``sys.platform``...; see
     :mod:`poncho_analyze._conditions`) go to ``dropped``; without, only those under
     ``if TYPE_CHECKING:`` do.  Raises :class:`ParseFailed` for code that libcst cannot
-    parse.
+    parse.  *tree* is the text's :mod:`ast` tree when the caller has it already.
     """
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if fast and not mentions_import(text):
+    if fast and not _IMPORT_WORD.search(text):
         return FileImports()
     if target is not None:
         target = target.with_names(flag_names(text, target))
     from poncho_analyze import _ast_walk
 
     if fast:
-        found = _ast_walk.collect(text, path, cell, toplevel=toplevel, target=target)
+        found = _ast_walk.collect(text, path, cell, toplevel=toplevel, target=target, tree=tree)
         if found is not None:
             return found
     from poncho_analyze import _cst_walk  # slow to import: only for newer syntax
@@ -180,7 +188,7 @@ def required_imports(text: str, path: str, target: Target | None = None) -> File
     in a branch the *target* never takes.  Whole-file parse; ParseFailed on bad code."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not mentions_import(text):
+    if not _IMPORT_WORD.search(text):
         return FileImports()
     if target is not None:
         target = target.with_names(flag_names(text, target))

@@ -17,7 +17,6 @@ So renames (``yaml`` from PyYAML, ``sklearn`` from scikit-learn) and namespace p
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 import sys
@@ -26,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from poncho_analyze._log import get_logger
 from poncho_analyze.errors import AnalyzeError
 
 __all__ = ["Environment", "Mapper", "Owner", "Resolution", "normalize_channel"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _SUBDIRS = frozenset({
     "noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-32",
@@ -282,6 +282,25 @@ def _local_source(meta: Path, prefix: Path) -> tuple[str, str]:
     return "", ""
 
 
+def _lookup_files(files: Iterable[str]) -> list[str]:
+    """The files of one package that a lookup can ask about: what the import system finds
+    first (``__init__.py``, a module at the top or in a namespace folder, an extension)
+    and ``METADATA``.  The modules inside a regular package are never asked about, and
+    they are most of an environment's files: leaving them out makes the map (and its
+    cache) several times smaller."""
+    files = [f.replace("\\", "/") for f in files]
+    packages = {f.rpartition("/")[0] for f in files
+                if f.endswith(("/__init__.py", "/__init__.pyc"))}  # fmt: skip
+    return [
+        f for f in files
+        if f.endswith("/METADATA") or (
+            f.endswith(_MODULE_SUFFIXES) and "/__pycache__/" not in f
+            and (f.rpartition("/")[0] not in packages
+                 or f.endswith(("/__init__.py", "/__init__.pyc")))
+        )
+    ]  # fmt: skip
+
+
 def _norm(path: Path | str) -> str:
     return os.path.normcase(os.path.realpath(path))
 
@@ -380,9 +399,10 @@ class Mapper:
                 )  # fmt: skip
                 self._conda_by_name.setdefault(name.lower(), owner)
                 root = prefix.resolve()
-                for rel in record.get("files") or ():
-                    if isinstance(rel, str) and "site-packages/" in rel:
-                        self._conda_files[_norm(root / rel)] = owner
+                files = [r for r in record.get("files") or ()
+                         if isinstance(r, str) and "site-packages/" in r]  # fmt: skip
+                for rel in _lookup_files(files):
+                    self._conda_files[_norm(root / rel)] = owner
 
     def _load_pip(self) -> None:
         for folder in self.env.paths:
@@ -446,7 +466,10 @@ class Mapper:
             except OSError:
                 return []
             base = meta.resolve()
-        return [os.path.normcase(os.path.normpath(base / row)) for row in rows if row.strip()]
+        return [
+            os.path.normcase(os.path.normpath(base / row))
+            for row in _lookup_files(r for r in rows if r.strip())
+        ]
 
     # -- lookups ------------------------------------------------------------------------
 
