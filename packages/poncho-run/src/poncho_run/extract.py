@@ -4,7 +4,8 @@ Archives are read with `poncho_run._tar` (``tarfile`` is several times slower he
 Python 3.12 added tar extraction filters (``filter="data"``) but 3.10 lacks them, and they
 cost a ``realpath`` per member; the checks here are the same on every version:
 
-- a member named with an absolute path or with a ``..`` component is refused;
+- a member named with an absolute path, a ``..`` component or more than 256 components is
+  refused;
 - a member whose path goes through a symbolic link of the archive is refused;
 - a hard link must name a member inside the folder (no absolute path, no ``..``);
 - a symbolic link must not point outside the folder, following the archive's other links
@@ -31,12 +32,15 @@ from collections.abc import Callable
 
 from poncho_run._tar import Member, TarError, TarReader
 from poncho_run.archive import open_archive
-from poncho_run.errors import RunError, UnpackError, UnsafeArchive, UnsupportedArchive
+from poncho_run.errors import RunError, UnpackError, UnsafeArchive, UnsupportedArchive, shown
 
 __all__ = ["extract"]
 
 _CHUNK = 1 << 20
 _MAX_LINK_HOPS = 40
+# Deeper paths are refused: folders are made (and later removed) by recursive functions,
+# and a real environment's deepest path has a few dozen components.
+_MAX_DEPTH = 256
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -78,6 +82,8 @@ def _relative(name: str, member: str) -> str:
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise UnsafeArchive(member, "path with '..'")
+    if len(parts) > _MAX_DEPTH:
+        raise UnsafeArchive(member, f"path more than {_MAX_DEPTH} folders deep")
     return "/".join(parts)
 
 
@@ -146,7 +152,13 @@ class _Extractor:
                     remaining -= len(view)
                     while view:
                         view = view[os.write(fd, view) :]
-                os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
+                try:
+                    os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
+                except (ValueError, OverflowError):  # NaN, inf, beyond int64 nanoseconds
+                    raise TarError(
+                        f"modification time of {shown(member.name)} out of range "
+                        f"({member.mtime:.6g})"
+                    ) from None
             finally:
                 os.close(fd)
         except OSError as exc:
@@ -255,4 +267,4 @@ class _Extractor:
 def _write_error(member: str, exc: OSError) -> RunError:
     if isinstance(exc, RunError):
         return exc
-    return UnpackError(f"cannot extract {member!r}: {exc.strerror or exc}")
+    return UnpackError(f"cannot extract {shown(member)}: {exc.strerror or exc}")
