@@ -445,6 +445,7 @@ CATEGORIES = [
     ("conda-meta/state", "invalid conda-meta/state"),
     ("spec is not valid", "invalid poncho/spec.json"),
     ("conda-unpack", "conda-unpack failed"),
+    ("cannot write the state file", "state file not writable (member .poncho-run)"),
     ("activation scripts", "activate.d script failed"),
 ]
 

@@ -258,3 +258,30 @@ def test_a_huge_name_or_pax_header_is_not_read_into_memory(
     assert cli.main(["-e", str(archive), "-d", str(world.target), "--", "true"]) == 1
     error_line(capsys.readouterr().err, f"{kind.decode()!r} header of 1099511627776 bytes")
     assert_clean(world, before)
+
+
+# -- DIR (item 14) ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"state_version": 1', "{bad", "[" * 100_000, "\udcff", '{"state_version": 1, "a": NaN}'],
+)
+def test_a_corrupt_state_file_means_not_ready_and_is_rewritten(world: World, content: str) -> None:
+    """A damaged DIR/.poncho-run/state.json counts as "not ready" (no SystemError from the
+    C scanner on Python < 3.12, no RecursionError): the next run prepares DIR again."""
+    good = write(world.root / "good.tar.gz", tar_bytes(stub_env()))
+    poncho_run.prepare(good, unpack_to=world.target)
+    state_file = world.target / ".poncho-run" / "state.json"
+    state_file.write_bytes(content.encode("utf-8", "surrogateescape"))
+    assert poncho_run.open_ready(world.target) is None
+    proc = subprocess.run(
+        [sys.executable, "-m", "poncho_run", "-d", str(world.target), "--", "hello"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=world.work,
+    )
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout == f"hello {world.target}\n"
+    assert poncho_run.open_ready(world.target) is not None
