@@ -260,6 +260,31 @@ def test_a_huge_name_or_pax_header_is_not_read_into_memory(
     assert_clean(world, before)
 
 
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (
+            Entry("bin/conda-unpack", b"def f():\n    raise ValueError('boom')\nf()\n"),
+            "conda-unpack failed (exit status 1): ValueError: boom",
+        ),
+        (
+            Entry("etc/conda/activate.d/x.sh", b"echo one >&2\necho two >&2\nexit 3\n"),
+            "(x.sh; sh exited with status 3): two",
+        ),
+    ],
+)
+def test_a_failing_program_of_the_archive_is_one_line(
+    world: World, extra: Entry, fragment: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """conda-unpack's traceback, or an activate.d script's lines, end as the one error
+    line's last line of their output (the rest is logged with -v)."""
+    archive = write(world.root / "prog.tar.gz", tar_bytes(stub_env(extra)))
+    before = world.snapshot()
+    assert cli.main(["-e", str(archive), "-d", str(world.target), "--", "true"]) == 1
+    error_line(capsys.readouterr().err, fragment)
+    assert_clean(world, before)
+
+
 # -- DIR (item 14) ---------------------------------------------------------------------------
 
 

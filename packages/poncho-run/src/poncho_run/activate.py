@@ -199,9 +199,10 @@ def _source(
     entries = proc.stdout.split(b"\0")
     if proc.returncode != 0 or b"" not in entries:
         names = ", ".join(os.path.basename(s) for s in scripts)
+        last = stderr.splitlines()[-1].strip() if stderr else "no message"  # one line
         raise RunError(
             f"activation scripts of {prefix} failed ({names}; sh exited with "
-            f"status {proc.returncode}): {stderr or 'no message'}"
+            f"status {proc.returncode}): {last}"
         )
     split = entries.index(b"")
     return _parse_env(entries[:split]), _parse_env(entries[split + 1 :])
