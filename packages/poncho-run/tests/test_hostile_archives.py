@@ -175,6 +175,8 @@ def assert_clean(world: World, before: set[str]) -> None:
 def test_hostile_archive_is_one_error_line(
     world: World, case: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    if case == "spec-channel-ipv6" and sys.version_info < (3, 11):
+        pytest.skip("Python 3.10's urllib accepts https://[]/ (nothing to refuse)")
     extra, fragment = CASES[case]
     archive = write(world.root / f"{case}.tar.gz", tar_bytes(stub_env(*extra)))
     before = world.snapshot()
