@@ -38,10 +38,13 @@ __all__ = ["extract"]
 
 _CHUNK = 1 << 20
 _MAX_LINK_HOPS = 40
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
 # Deeper paths are refused: folders are made (and later removed) by recursive functions,
 # and a real environment's deepest path has a few dozen components.
 _MAX_DEPTH = 256
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# Modification times os.utime can set in int64 nanoseconds (years 1677 to 2262).
+_MAX_MTIME = 9.2e9
 
 
 def extract(
@@ -135,6 +138,10 @@ class _Extractor:
     # -- members -------------------------------------------------------------------------
 
     def _file(self, reader: TarReader, member: Member, rel: str) -> None:
+        if not -_MAX_MTIME < member.mtime < _MAX_MTIME:  # NaN too: os.utime cannot set it
+            raise TarError(
+                f"modification time of {shown(member.name)} out of range ({member.mtime:.6g})"
+            )
         self.links.pop(rel, None)
         self._make_parent(rel, member.name)
         path = os.path.join(self.root, rel)
@@ -152,13 +159,7 @@ class _Extractor:
                     remaining -= len(view)
                     while view:
                         view = view[os.write(fd, view) :]
-                try:
-                    os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
-                except (ValueError, OverflowError):  # NaN, inf, beyond int64 nanoseconds
-                    raise TarError(
-                        f"modification time of {shown(member.name)} out of range "
-                        f"({member.mtime:.6g})"
-                    ) from None
+                os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
             finally:
                 os.close(fd)
         except OSError as exc:
