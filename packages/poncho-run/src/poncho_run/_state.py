@@ -46,9 +46,8 @@ def read_state(prefix: str) -> dict[str, Any] | None:
         return None
     try:
         state = _loads(text)
-    except (ValueError, RecursionError, SystemError):
-        # SystemError: before 3.12, the C scanner cannot raise its JSONDecodeError when
-        # json.decoder is not imported (it is not, on the warm path) and fails that way.
+    except (ValueError, SystemError, RecursionError):  # the C scanner raises SystemError
+        # on some truncated documents (issue 13 item 14)
         return None
     if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
         return None

@@ -196,13 +196,13 @@ def _source(
     stderr = proc.stderr.decode("utf-8", "replace").strip()
     if stderr:
         logging.getLogger(__name__).info("activate.d scripts said: %s", stderr)
+        stderr = stderr.splitlines()[-1].strip()  # an error message is one line: the last
     entries = proc.stdout.split(b"\0")
     if proc.returncode != 0 or b"" not in entries:
         names = ", ".join(os.path.basename(s) for s in scripts)
-        last = stderr.splitlines()[-1].strip() if stderr else "no message"  # one line
         raise RunError(
             f"activation scripts of {prefix} failed ({names}; sh exited with "
-            f"status {proc.returncode}): {last}"
+            f"status {proc.returncode}): {stderr or 'no message'}"
         )
     split = entries.index(b"")
     return _parse_env(entries[:split]), _parse_env(entries[split + 1 :])
