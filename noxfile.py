@@ -135,3 +135,22 @@ def dask_latest(session: nox.Session) -> None:
         *session.posargs,
         env={"PONCHO_TESTING_CACHE": str(ROOT / ".nox" / ".poncho-testing-cache")},
     )
+
+
+@nox.session(python="3.13")
+def fuzz_archives(session: nox.Session) -> None:
+    """poncho-run's archive fuzzer, long profile: PONCHO_FUZZ_EXAMPLES hostile archives
+    (default 2,000), each through the CLI and the API with and without DIR; the figures go
+    to .nox/fuzz-archives.json (summarised in docs/dev/robustness-archives.md)."""
+    session.install(*CONSTRAINTS, "-r", "packages/poncho-run/test-requirements.txt")
+    session.run(
+        "pytest",
+        "packages/poncho-run/tests/test_fuzz_archives.py",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+        env={
+            "PONCHO_FUZZ": "long",
+            "PONCHO_FUZZ_REPORT": str(ROOT / ".nox" / "fuzz-archives.json"),
+        },
+    )

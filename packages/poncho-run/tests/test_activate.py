@@ -128,9 +128,25 @@ def test_conda_env_vars_are_set_before_the_scripts_run(prefix: Path) -> None:
     assert env["FIRST"] == f"1:{prefix}", "scripts run after the env vars"
 
 
-@pytest.mark.parametrize("content", ["not json", '{"env_vars": ["x"]}', "[]"])
-def test_a_damaged_conda_state_file_is_ignored(tmp_path: Path, content: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("not json", "not JSON"),
+        ('{"env_vars": ["x"]}', "env_vars must be an object"),
+        ("[]", "not a JSON object"),
+        ('{"env_vars": {"A=B": "1"}}', "env_vars\\['A=B'\\]: not a valid variable name"),
+    ],
+)
+def test_a_damaged_conda_state_file_is_refused(tmp_path: Path, content: str, message: str) -> None:
+    # conda activate fails on these too; refused when the activation is computed (at unpack
+    # time), never replayed by later runs.
     write(tmp_path / "conda-meta" / "state", content)
+    with pytest.raises(RunError, match=f"conda-meta/state: .*{message}"):
+        compute_activation(str(tmp_path), BASE)
+
+
+def test_a_state_file_without_env_vars_needs_nothing(tmp_path: Path) -> None:
+    write(tmp_path / "conda-meta" / "state", '{"other": 1}')
     assert compute_activation(str(tmp_path), BASE) == {}
 
 

@@ -21,6 +21,9 @@ __all__ = ["Member", "TarError", "TarReader"]
 
 BLOCK = 512
 _ZERO = bytes(BLOCK)
+# A pax or GNU long-name header holds a few names; more is a damaged (or hostile) archive,
+# which would otherwise be read whole into memory.
+_MAX_HEADER_DATA = 1 << 20
 _REGULAR = (b"0", b"\0", b"7")
 _NO_DATA = frozenset((b"1", b"2", b"3", b"4", b"5", b"6"))  # links, devices, folders, FIFOs
 
@@ -124,6 +127,11 @@ class TarReader:
         self._exactly(-size % BLOCK)
         return data
 
+    def _header_data(self, kind: bytes, size: int) -> bytes:
+        if not 0 <= size <= _MAX_HEADER_DATA:
+            raise TarError(f"{kind.decode('latin-1')!r} header of {size} bytes")
+        return self._payload(size)
+
     def _next(self) -> Member | None:
         pax: dict[str, bytes] = {}
         long_name = long_link = None
@@ -140,13 +148,13 @@ class TarReader:
             kind = block[156:157]
             size = _number(block[124:136])
             if kind in (b"x", b"X"):
-                pax.update(_pax_records(self._payload(size)))
+                pax.update(_pax_records(self._header_data(kind, size)))
             elif kind == b"g":
-                self._global.update(_pax_records(self._payload(size)))
+                self._global.update(_pax_records(self._header_data(kind, size)))
             elif kind == b"L":
-                long_name = _text(self._payload(size).split(b"\0", 1)[0])
+                long_name = _text(self._header_data(kind, size).split(b"\0", 1)[0])
             elif kind == b"K":
-                long_link = _text(self._payload(size).split(b"\0", 1)[0])
+                long_link = _text(self._header_data(kind, size).split(b"\0", 1)[0])
             elif kind == b"S":
                 raise TarError("sparse files are not supported")
             else:
@@ -186,12 +194,14 @@ class TarReader:
                     mtime = float(pax["mtime"])
             except ValueError as exc:
                 raise TarError(f"invalid pax header value: {exc}") from None
+            if "\0" in name or "\0" in linkname:
+                raise TarError(f"NUL character in the name of {_shown(name)} (pax header)")
         if kind in (b"0", b"\0") and name.endswith("/"):
             kind = b"5"  # old tars mark folders with a trailing slash only
         if kind == b"5" and len(name) > 1:
             name = name.rstrip("/") or "/"
         if size < 0:
-            raise TarError(f"negative size for {name!r}")
+            raise TarError(f"negative size for {_shown(name)}")
         has_data = kind not in _NO_DATA
         self._remaining = size if has_data else 0
         self._padding = -size % BLOCK if has_data else 0
@@ -241,6 +251,10 @@ def _pax_records(data: bytes) -> dict[str, bytes]:
         records[_text(key)] = value
         pos = end
     return records
+
+
+def _shown(name: str) -> str:
+    return repr(name if len(name) <= 200 else f"{name[:100]}...{name[-100:]}")
 
 
 def _text(raw: bytes) -> str:

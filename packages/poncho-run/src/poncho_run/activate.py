@@ -107,17 +107,58 @@ def compute_activation(prefix: str, base: Mapping[str, str] | None = None) -> di
 
 
 def _conda_env_vars(prefix: str) -> dict[str, str]:
+    """The ``env_vars`` of ``conda-meta/state``, checked: a state file that is there must be
+    what conda writes (``conda activate`` fails on anything else too), so that bad data is
+    refused while unpacking, not by every later run."""
     import json
 
+    from poncho_run.errors import RunError
+
+    path = os.path.join(prefix, "conda-meta", "state")
     try:
-        with open(os.path.join(prefix, "conda-meta", "state"), encoding="utf-8") as file:
-            state = json.load(file)
-    except (OSError, ValueError):
+        with open(path, "rb") as file:
+            state = json.loads(file.read().decode("utf-8"))
+    except FileNotFoundError:
         return {}
-    env_vars = state.get("env_vars") if isinstance(state, dict) else None
+    except OSError as exc:
+        raise RunError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except RecursionError as exc:
+        raise RunError(f"{path}: not a conda state file (JSON nested too deeply)") from exc
+    except ValueError as exc:  # also UnicodeDecodeError
+        raise RunError(f"{path}: not a conda state file (not JSON: {exc})") from exc
+    if not isinstance(state, dict):
+        raise RunError(f"{path}: not a conda state file (not a JSON object)")
+    env_vars = state.get("env_vars", {})
     if not isinstance(env_vars, dict):
-        return {}
-    return {str(k): str(v) for k, v in env_vars.items()}
+        raise RunError(f"{path}: env_vars must be an object of variable names to values")
+    checked = {}
+    for name, value in env_vars.items():
+        if isinstance(value, (dict, list)) or value is None:
+            raise RunError(f"{path}: env_vars[{_shown(name)}]: the value must be a string")
+        text = str(value)
+        problem = _env_problem(name, text)
+        if problem:
+            raise RunError(f"{path}: env_vars[{_shown(name)}]: {problem}")
+        checked[name] = text
+    return checked
+
+
+def _env_problem(name: str, value: str) -> str | None:
+    """Why `name`=`value` cannot be an environment variable (None if it can)."""
+    if not name or "=" in name or "\0" in name:
+        return "not a valid variable name (empty, or with '=' or NUL)"
+    if "\0" in value:
+        return "the value holds a NUL character"
+    try:
+        os.fsencode(name)
+        os.fsencode(value)
+    except UnicodeEncodeError:
+        return "not encodable (a lone surrogate?)"
+    return None
+
+
+def _shown(name: str) -> str:
+    return repr(name if len(name) <= 100 else f"{name[:50]}...{name[-50:]}")
 
 
 def _activate_scripts(prefix: str) -> list[str]:
@@ -161,6 +202,7 @@ def _source(
     stderr = proc.stderr.decode("utf-8", "replace").strip()
     if stderr:
         logging.getLogger(__name__).info("activate.d scripts said: %s", stderr)
+        stderr = stderr.splitlines()[-1].strip()  # an error message is one line: the last
     entries = proc.stdout.split(b"\0")
     if proc.returncode != 0 or b"" not in entries:
         names = ", ".join(os.path.basename(s) for s in scripts) or "poncho/set_env"

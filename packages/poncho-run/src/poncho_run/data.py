@@ -78,5 +78,22 @@ def _load(path: Path) -> Spec:
 
     try:
         return load_spec(path)
-    except PonchoError as exc:
-        raise RunError(f"the environment's spec is not valid: {exc}") from exc
+    except (PonchoError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        # The spec comes from the archive: whatever its loader raises for it (PonchoError,
+        # and from older poncho-spec versions ValueError for a URL urllib cannot parse or
+        # an integer of more than 4,300 digits, RecursionError for deep nesting) is bad input.
+        if isinstance(exc, PonchoError):
+            reason = str(exc)  # names the file
+        elif isinstance(exc, RecursionError):
+            reason = f"{path}: nested too deeply"
+        else:
+            reason = f"{path}: {exc}"
+        raise RunError(f"the environment's spec is not valid: {_line(reason)}") from exc
+    except OSError as exc:
+        raise RunError(f"cannot read the environment's spec {path}: {exc.strerror or exc}") from exc
+
+
+def _line(text: str, limit: int = 500) -> str:
+    """`text` on one line, at most `limit` characters (it ends up in a one-line error)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -42,6 +42,14 @@ EXIT_NOT_FOUND = 127
 EXIT_WRONG_ARCHIVE = 65
 
 
+def shown(name: str, limit: int = 200) -> str:
+    """`name` quoted for a message, its middle elided past `limit` characters (a hostile
+    archive's member names can be megabytes long)."""
+    if len(name) > limit:
+        name = f"{name[: limit // 2]}...{name[-limit // 2 :]}"
+    return repr(name)
+
+
 class RunError(PonchoError):
     """Base class of poncho-run's errors."""
 
@@ -69,7 +77,7 @@ class UnsafeArchive(RunError, ValueError):
     def __init__(self, member: str, reason: str) -> None:
         self.member = member
         self.reason = reason
-        super().__init__(f"unsafe archive member {member!r}: {reason}; nothing was run")
+        super().__init__(f"unsafe archive member {shown(member)}: {reason}; nothing was run")
 
     def __reduce__(self) -> tuple[type[UnsafeArchive], tuple[str, str]]:
         return (type(self), (self.member, self.reason))

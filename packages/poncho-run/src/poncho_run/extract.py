@@ -4,7 +4,8 @@ Archives are read with `poncho_run._tar` (``tarfile`` is several times slower he
 Python 3.12 added tar extraction filters (``filter="data"``) but 3.10 lacks them, and they
 cost a ``realpath`` per member; the checks here are the same on every version:
 
-- a member named with an absolute path or with a ``..`` component is refused;
+- a member named with an absolute path, a ``..`` component or more than 256 components is
+  refused;
 - a member whose path goes through a symbolic link of the archive is refused;
 - a hard link must name a member inside the folder (no absolute path, no ``..``);
 - a symbolic link must not point outside the folder, following the archive's other links
@@ -31,13 +32,19 @@ from collections.abc import Callable
 
 from poncho_run._tar import Member, TarError, TarReader
 from poncho_run.archive import open_archive
-from poncho_run.errors import RunError, UnpackError, UnsafeArchive, UnsupportedArchive
+from poncho_run.errors import RunError, UnpackError, UnsafeArchive, UnsupportedArchive, shown
 
 __all__ = ["extract"]
 
 _CHUNK = 1 << 20
 _MAX_LINK_HOPS = 40
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+# Deeper paths are refused: folders are made (and later removed) by recursive functions,
+# and a real environment's deepest path has a few dozen components.
+_MAX_DEPTH = 256
+# Modification times os.utime can set in int64 nanoseconds (years 1677 to 2262).
+_MAX_MTIME = 9.2e9
 
 
 def extract(
@@ -78,6 +85,8 @@ def _relative(name: str, member: str) -> str:
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise UnsafeArchive(member, "path with '..'")
+    if len(parts) > _MAX_DEPTH:
+        raise UnsafeArchive(member, f"path more than {_MAX_DEPTH} folders deep")
     return "/".join(parts)
 
 
@@ -129,6 +138,10 @@ class _Extractor:
     # -- members -------------------------------------------------------------------------
 
     def _file(self, reader: TarReader, member: Member, rel: str) -> None:
+        if not -_MAX_MTIME < member.mtime < _MAX_MTIME:  # NaN too: os.utime cannot set it
+            raise TarError(
+                f"modification time of {shown(member.name)} out of range ({member.mtime:.6g})"
+            )
         self.links.pop(rel, None)
         self._make_parent(rel, member.name)
         path = os.path.join(self.root, rel)
@@ -255,4 +268,4 @@ class _Extractor:
 def _write_error(member: str, exc: OSError) -> RunError:
     if isinstance(exc, RunError):
         return exc
-    return UnpackError(f"cannot extract {member!r}: {exc.strerror or exc}")
+    return UnpackError(f"cannot extract {shown(member)}: {exc.strerror or exc}")

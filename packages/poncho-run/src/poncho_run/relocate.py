@@ -47,8 +47,9 @@ def relocate(prefix: str) -> bool:
         raise RunError(f"{prefix}: cannot run conda-unpack with {python}: {exc}") from exc
     if proc.returncode != 0:
         message = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
-        tail = "\n".join(message.splitlines()[-5:])
-        raise RunError(
-            f"{prefix}: conda-unpack failed (exit status {proc.returncode}): {tail or 'no message'}"
-        )
+        # The error is one line: conda-unpack's last line (a Python error's message); the
+        # whole output (a traceback) goes to the log (-v).
+        _log.info("conda-unpack said:\n%s", message)
+        last = message.splitlines()[-1].strip() if message else "no message"
+        raise RunError(f"{prefix}: conda-unpack failed (exit status {proc.returncode}): {last}")
     return True
