@@ -51,7 +51,6 @@ MAN_SECTIONS = ["NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "ENVIRONMENT", "EX
 PARSERS = {
     "poncho_package_analyze": "poncho_analyze.cli",
     "poncho_package_create": "poncho_create.cli",
-    "python_package_create": "poncho_create.cli",  # CCTools' older name, the same parser
     "poncho_package_run": "poncho_run.cli",
     "poncho_fetch": "poncho_fetch.cli",
     "poncho_spec": "poncho_spec.cli",
