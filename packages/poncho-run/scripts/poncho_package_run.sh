@@ -8,8 +8,8 @@
 #
 # - Warm run (DIR ready): pure sh. Source DIR/.poncho-run/state.sh, apply the stored
 #   activation, exec COMMAND. No Python starts besides COMMAND.
-# - Cold run: the engine, run by the first Python >= 3.10 found ($PONCHO_RUN_PYTHON,
-#   python3, python), unpacks under the lock and execs COMMAND.
+# - Cold run: the engine, run by the first Python >= 3.10 found ($PONCHO_RUN_PYTHON, the
+#   python beside this file, python3, python), unpacks under the lock and execs COMMAND.
 # - No Python on the worker: tar extracts into the sibling folder under flock(1), then the
 #   environment's own bin/python runs the engine to check, relocate and compute the
 #   activation; the sibling is renamed to DIR as the engine does it.
@@ -118,9 +118,15 @@ parse() {
     done
 }
 
-# Hand the original command line to the engine, run by the first suitable Python.
+# Hand the original command line to the engine, run by the first suitable Python: the
+# one pip installed this script with (beside it: poncho-fetch is installed there), else
+# one on PATH.
 engine() {
-    for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} python3 python; do
+    case $self in
+        */*) _here=${self%/*} ;;
+        *) _here=. ;;
+    esac
+    for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} "$_here/python3" "$_here/python" python3 python; do
         if command -v "$py" >/dev/null 2>&1 &&
             "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
             exec "$py" -E -s "$self" "$@"
