@@ -445,3 +445,22 @@ def test_the_installed_script_runs_the_engine_with_the_python_beside_it(
     )
     assert (proc.returncode, proc.stdout) == (0, hello(tmp_path / "d")), proc.stderr
     assert not (tmp_path / "trap-ran").exists()
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_the_command_does_not_keep_the_folder_locked(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    """The front end takes the lock and hands it to the engine on a descriptor: neither it
+    nor its variable may reach the command (which would hold DIR locked while it runs)."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    probe = (
+        "if flock -n d.poncho.lock sh -c :; then echo free; else echo locked; fi; "
+        'echo "fd=${PONCHO_RUN_LOCK_FD-unset}"'
+    )
+    proc = run(sandbox, path, "-e", str(bare_tarball), "-u", "d", "--", "sh", "-c", probe)
+    assert (proc.returncode, proc.stdout) == (0, "free\nfd=unset\n"), proc.stderr
