@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import tempfile
 import zipfile
 from pathlib import Path
@@ -58,10 +59,17 @@ class RunnerScriptHook(BuildHookInterface):  # type: ignore[type-arg]
 
     PLUGIN_NAME = "custom"
 
+    _folder: Path | None = None
+
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        folder = Path(tempfile.mkdtemp(prefix="poncho-run-script-"))
+        self._folder = Path(tempfile.mkdtemp(prefix="poncho-run-script-"))
         for name in NAMES:
-            script = build_script(Path(self.root), folder / name)
+            script = build_script(Path(self.root), self._folder / name)
             build_data["shared_scripts"][os.fspath(script)] = name
+
+    def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
+        if self._folder is not None:  # the scripts are in the wheel now
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None

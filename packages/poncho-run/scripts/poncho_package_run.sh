@@ -8,8 +8,8 @@
 #
 # - Warm run (DIR ready): pure sh. Source DIR/.poncho-run/state.sh, apply the stored
 #   activation, exec COMMAND. No Python starts besides COMMAND.
-# - Cold run: the engine, run by the first Python >= 3.10 found ($PONCHO_RUN_PYTHON,
-#   python3, python), unpacks under the lock and execs COMMAND.
+# - Cold run: the engine, run by the first Python >= 3.10 found ($PONCHO_RUN_PYTHON, the
+#   python beside this file, python3, python), unpacks under the lock and execs COMMAND.
 # - No Python on the worker: tar extracts into the sibling folder under flock(1), then the
 #   environment's own bin/python runs the engine to check, relocate and compute the
 #   activation; the sibling is renamed to DIR as the engine does it.
@@ -118,15 +118,29 @@ parse() {
     done
 }
 
-# Hand the original command line to the engine, run by the first suitable Python.
+# Hand the original command line to the engine, run by the first suitable Python: the
+# one pip installed this script with (beside it: poncho-fetch is installed there), else
+# one on PATH.
 engine() {
-    for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} python3 python; do
+    case $self in
+        */*) _here=${self%/*} ;;
+        *) _here=. ;;
+    esac
+    for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} "$_here/python3" "$_here/python" python3 python; do
         if command -v "$py" >/dev/null 2>&1 &&
             "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+            if [ -n "$locked" ]; then
+                PONCHO_RUN_LOCK_FD=9 # the engine holds the lock through it
+                export PONCHO_RUN_LOCK_FD
+            fi
             exec "$py" -E -s "$self" "$@"
         fi
     done
     if [ -n "$dir" ] && [ -x "$dir/bin/python" ]; then
+        if [ -n "$locked" ]; then
+            PONCHO_RUN_LOCK_FD=9
+            export PONCHO_RUN_LOCK_FD
+        fi
         exec "$dir/bin/python" -E -s "$self" "$@"
     fi
     return 1
@@ -227,17 +241,16 @@ run_ready() {
 }
 
 # Unpack ENV into DIR with tar, under the lock, for a worker with no python3.
-unpack_with_tar() {
-    command -v flock >/dev/null 2>&1 || die "$dir: no python3 and no flock(1) on this worker to lock it"
-    command -v tar >/dev/null 2>&1 || die "$dir: no python3 and no tar on this worker to unpack $env"
+# Take the lock of DIR on fd 9 (flock(1), the engine's lock); 1 if it cannot be opened.
+take_lock() {
     _parent=${dir%/*}
-    mkdir -p -- "${_parent:-/}" || die "cannot create ${_parent:-/}"
+    mkdir -p -- "${_parent:-/}" 2>/dev/null || return 1
     _lock=$dir.poncho.lock
     if [ -L "$_lock" ]; then
         die "$_lock: the lock file is a symbolic link; refusing it"
     fi
     if ! { exec 9>>"$_lock"; } 2>/dev/null; then
-        exec 9<"$_lock" || die "cannot lock $dir: cannot open $_lock"
+        { exec 9<"$_lock"; } 2>/dev/null || return 1
     fi
     if [ ! -f "$_lock" ] || [ -L "$_lock" ]; then
         die "$_lock: the lock file is not a regular file; refusing it"
@@ -246,9 +259,20 @@ unpack_with_tar() {
         say "waiting up to $wait s for the lock on $dir (held by another run)"
         flock -w "$wait" 9 || die "$dir: still being unpacked by another process after waiting $wait s (lock $_lock); try again later or raise --wait-for-lock" 75
     fi
+    locked=1
+}
+
+# Unpack ENV into DIR with tar, under the lock, for a worker with no python3.
+unpack_with_tar() {
+    command -v flock >/dev/null 2>&1 || die "$dir: no python3 and no flock(1) on this worker to lock it"
+    command -v tar >/dev/null 2>&1 || die "$dir: no python3 and no tar on this worker to unpack $env"
+    if [ -z "$locked" ]; then
+        take_lock || die "cannot lock $dir: cannot create or open $dir.poncho.lock"
+    fi
     if ready; then
         same_archive || die "$dir: cannot check that $env is the archive it was unpacked from"
         exec 9>&-
+        locked=
         return 0
     fi
     # Leftovers of runs killed while unpacking (we hold the lock: nobody owns them).
@@ -271,6 +295,7 @@ unpack_with_tar() {
         fi
         mv -f -- "$_sdir/state.json.pending" "$_sdir/state.json"
         exec 9>&-
+        locked=
         return 0
     fi
     if [ -d "$dir" ] && [ -n "$(ls -A -- "$dir")" ]; then
@@ -309,6 +334,7 @@ unpack_with_tar() {
     fi
     mv -f -- "$_sdir/state.json.pending" "$_sdir/state.json" || die "$dir: cannot publish its state"
     exec 9>&-
+    locked=
 }
 
 env=
@@ -318,6 +344,8 @@ debug=
 nodata=
 odd=
 nopts=0
+locked=
+unset PONCHO_RUN_LOCK_FD
 parse "$@"
 
 # Anything unusual (help, version, --data-cache, errors) is the engine's to answer.
@@ -356,6 +384,16 @@ if [ -n "$dir" ]; then
     if ready && same_archive; then
         shift "$nopts"
         run_ready "$@"
+    fi
+    # Cold: take the lock here, so that runs starting together wait in sh and then take the
+    # warm path; the one that gets it first hands it to the engine (fd 9).
+    if command -v flock >/dev/null 2>&1 && take_lock; then
+        if ready && same_archive; then
+            exec 9>&-
+            locked=
+            shift "$nopts"
+            run_ready "$@"
+        fi
     fi
 fi
 

@@ -7,11 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from poncho_run import extract as extract_module
 from poncho_run.errors import UnpackError, UnsafeArchive
 from poncho_run.extract import extract
 from poncho_run_helpers import make_tar, member, tree
 
 SYM, LNK, DIR = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE
+
+
+@pytest.fixture(autouse=True, params=[1, 4], ids=["one thread", "writer threads"])
+def workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Every test runs with files written by the reading thread and by a pool of threads."""
+    monkeypatch.setattr(extract_module, "_workers", lambda: request.param)
+    return int(request.param)
 
 
 @pytest.fixture
@@ -166,3 +174,16 @@ def test_unsafe_archive_error_pickles() -> None:
 
     err = pickle.loads(pickle.dumps(UnsafeArchive("m", "why")))
     assert (err.member, err.reason) == ("m", "why")
+
+
+def test_many_small_files_and_repeated_names_come_out_right(tmp_path: Path, box: Path) -> None:
+    members = [member(f"d{i % 10}/f{i}", b"%d" % i) for i in range(700)]
+    members += [member("d1/f1", b"second"), member("d2/f2", kind=LNK, linkname="d3/f3")]
+    members += [member("d4/f4", b"third"), member("d4/f4.link", kind=SYM, linkname="f4")]
+    dest = unpack(tmp_path, box, members)
+    assert (dest / "d1" / "f1").read_bytes() == b"second"
+    assert (dest / "d2" / "f2").read_bytes() == b"3"
+    assert os.path.samefile(dest / "d2" / "f2", dest / "d3" / "f3")
+    assert (dest / "d4" / "f4.link").read_bytes() == b"third"
+    assert (dest / "d9" / "f699").read_bytes() == b"699"
+    assert len(tree(dest)) == 10 + 701

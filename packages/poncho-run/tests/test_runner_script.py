@@ -425,3 +425,42 @@ def test_a_folder_refuses_another_archive(
     wrong = run(sandbox, path, "-e", str(other), "-u", "d", "hello")
     assert wrong.returncode == 65 and wrong.stdout == "", wrong.stderr
     assert str(other) in wrong.stderr and str(bare_tarball) in wrong.stderr
+
+
+def test_the_installed_script_runs_the_engine_with_the_python_beside_it(
+    tmp_path: Path, bare_tarball: Path
+) -> None:
+    """pip puts the script beside the venv's python, which has poncho-fetch (for data):
+    not any python3 that comes first on PATH."""
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    (trap / "python3").write_text(f"#!/bin/sh\ntouch {tmp_path}/trap-ran\nexit 9\n")
+    (trap / "python3").chmod(0o755)
+    proc = subprocess.run(
+        [installed_script(), "-e", str(bare_tarball), "-u", str(tmp_path / "d"), "hello"],
+        env={"PATH": f"{trap}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout) == (0, hello(tmp_path / "d")), proc.stderr
+    assert not (tmp_path / "trap-ran").exists()
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_the_command_does_not_keep_the_folder_locked(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    """The front end takes the lock and hands it to the engine on a descriptor: neither it
+    nor its variable may reach the command (which would hold DIR locked while it runs)."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    probe = (
+        "if flock -n d.poncho.lock sh -c :; then echo free; else echo locked; fi; "
+        'echo "fd=${PONCHO_RUN_LOCK_FD-unset}"'
+    )
+    proc = run(sandbox, path, "-e", str(bare_tarball), "-u", "d", "--", "sh", "-c", probe)
+    assert (proc.returncode, proc.stdout) == (0, "free\nfd=unset\n"), proc.stderr

@@ -235,6 +235,7 @@ add = extract._Extractor.add
 def slow_add(self, tar, member):
     add(self, tar, member)
     if self.count == 200 and sys.argv[1] == "extracting":
+        self._drain(0)  # the members read so far are on disk
         pause()
 extract._Extractor.add = slow_add
 relocate = unpack.relocate
@@ -393,3 +394,28 @@ def test_a_full_folder_that_is_no_environment_is_refused_untouched(
     with pytest.raises(NotAnEnvironment, match="holds no conda environment"):
         ensure_ready(str(hand_tarball), str(target), 10, require_env=True)
     assert tree(target) == {"notes.txt"}
+
+
+@pytest.mark.parametrize("case", ["link loop", "name too long"])
+def test_a_folder_path_the_system_refuses_is_an_unpack_error(
+    case: str, tmp_path: Path, hand_tarball: Path
+) -> None:
+    if case == "link loop":
+        (tmp_path / "a").symlink_to(tmp_path / "b")
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+        target = tmp_path / "a"
+    else:
+        target = tmp_path / ("x" * 300)
+    with pytest.raises(UnpackError, match=str(target)[:40]):
+        ensure_ready(str(hand_tarball), str(target), 10)
+
+
+def test_a_planted_lock_symlink_is_refused(tmp_path: Path, hand_tarball: Path) -> None:
+    """Issue 13 item 16: a dangling link in place of the lock file must not make us create
+    its target."""
+    planted = tmp_path / "elsewhere" / "planted"
+    planted.parent.mkdir()
+    (tmp_path / "env.poncho.lock").symlink_to(planted)
+    with pytest.raises(UnpackError, match="symbolic link"):
+        ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
+    assert not planted.exists()

@@ -141,6 +141,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Without COMMAND, the environment is only prepared (DIR unpacked, or the tarball checked).
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if "PONCHO_RUN_LOCK_FD" in os.environ:
+        from poncho_run.lock import adopt_held_lock
+
+        adopt_held_lock()
     if args[:1] == [_FINALIZE]:
         return _guarded(lambda: _finalize_extracted(args[1:]))
     options, command = _split(args)

@@ -28,7 +28,9 @@ folder of its own and removes it on error.
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from poncho_run._tar import Member, TarError, TarReader
 from poncho_run.archive import open_archive
@@ -37,6 +39,10 @@ from poncho_run.errors import RunError, UnpackError, UnsafeArchive, UnsupportedA
 __all__ = ["extract"]
 
 _CHUNK = 1 << 20
+# Files up to this size are read into memory and written by a pool of threads (creating
+# files is system calls, which run without the GIL): the reader keeps decoding meanwhile.
+_SMALL = 1 << 20
+_MAX_PENDING = 256
 _MAX_LINK_HOPS = 40
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -62,20 +68,27 @@ def extract(
     `UnpackError` (the file system refused a write).
     """
     root = os.fspath(dest)
-    extractor = _Extractor(root)
-    with open_archive(archive, use_programs=use_programs) as stream:
-        reader = TarReader(stream.read)
-        try:
-            for member in reader:
-                extractor.add(reader, member)
-                if progress is not None and extractor.count % 1000 == 0:
-                    progress(extractor.count)
-        except TarError as exc:
-            raise UnsupportedArchive(
-                f"{os.fspath(archive)}: corrupt or truncated archive ({exc})"
-            ) from exc
-    extractor.finish()
+    extractor = _Extractor(root, _workers())
+    try:
+        with open_archive(archive, use_programs=use_programs) as stream:
+            reader = TarReader(stream.read)
+            try:
+                for member in reader:
+                    extractor.add(reader, member)
+                    if progress is not None and extractor.count % 1000 == 0:
+                        progress(extractor.count)
+            except TarError as exc:
+                raise UnsupportedArchive(
+                    f"{os.fspath(archive)}: corrupt or truncated archive ({exc})"
+                ) from exc
+        extractor.finish()
+    finally:
+        extractor.close()  # no write left running into a folder the caller may remove
     return extractor.count
+
+
+def _workers() -> int:
+    return min(4, os.cpu_count() or 1)
 
 
 def _relative(name: str, member: str) -> str:
@@ -93,11 +106,32 @@ def _relative(name: str, member: str) -> str:
 class _Extractor:
     """Extraction state: the folders made and the symbolic links still to create."""
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, workers: int = 1) -> None:
         self.root = root
         self.count = 0
         self.dirs: set[str] = {""}
         self.links: dict[str, str] = {}
+        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
+        self.pending: dict[str, Future[None]] = {}
+        self.queue: deque[tuple[str, Future[None]]] = deque()
+
+    def close(self) -> None:
+        """Wait for the writes still running (errors are dropped: the caller is failing)."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _wait(self, rel: str) -> None:
+        """Wait for the write of `rel` if one is running (and raise its error)."""
+        future = self.pending.pop(rel, None)
+        if future is not None:
+            future.result()
+
+    def _drain(self, keep: int) -> None:
+        while len(self.queue) > keep:
+            rel, future = self.queue.popleft()
+            future.result()
+            if self.pending.get(rel) is future:
+                del self.pending[rel]
 
     def add(self, reader: TarReader, member: Member) -> None:
         rel = _relative(member.name, member.name)
@@ -124,6 +158,7 @@ class _Extractor:
 
     def finish(self) -> None:
         """Create the symbolic links, after checking each one ends inside the root."""
+        self._drain(0)
         for rel, target in self.links.items():
             self._check_link_target(rel, target)
         for rel, target in self.links.items():
@@ -146,6 +181,15 @@ class _Extractor:
         self._make_parent(rel, member.name)
         path = os.path.join(self.root, rel)
         mode = (member.mode & 0o755) | 0o600
+        self._wait(rel)  # an earlier member of the same name
+        if self.pool is not None and member.size <= _SMALL:
+            data = reader.read_data(member.size)
+            future = self.pool.submit(self._write, path, data, mode, member.mtime, member.name)
+            self.pending[rel] = future
+            self.queue.append((rel, future))
+            if len(self.queue) > _MAX_PENDING:
+                self._drain(_MAX_PENDING // 2)
+            return
         try:
             try:
                 fd = os.open(path, _OPEN_FLAGS, mode)
@@ -164,6 +208,23 @@ class _Extractor:
                 os.close(fd)
         except OSError as exc:
             raise _write_error(member.name, exc) from exc
+
+    def _write(self, path: str, data: bytes, mode: int, mtime: float, name: str) -> None:
+        try:
+            try:
+                fd = os.open(path, _OPEN_FLAGS, mode)
+            except FileExistsError:
+                self._clear(path, name)
+                fd = os.open(path, _OPEN_FLAGS, mode)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                os.utime(fd, ns=(int(mtime * 1e9),) * 2)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise _write_error(name, exc) from exc
 
     def _symlink(self, member: Member, rel: str) -> None:
         target = member.linkname
@@ -188,6 +249,8 @@ class _Extractor:
             return
         self.links.pop(rel, None)
         self._make_parent(rel, member.name)
+        self._wait(target_rel)
+        self._wait(rel)
         source = os.path.join(self.root, target_rel)
         path = os.path.join(self.root, rel)
         try:
@@ -243,6 +306,7 @@ class _Extractor:
     def _make_dirs(self, rel: str, member: str) -> None:
         if rel in self.dirs:
             return
+        self._wait(rel)  # a file of that name being written: makedirs then refuses it
         if rel in self.links:
             raise UnsafeArchive(member, f"folder {rel!r} is a symbolic link of the archive")
         try:

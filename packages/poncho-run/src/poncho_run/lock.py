@@ -26,7 +26,19 @@ from contextlib import contextmanager
 
 from poncho_run.errors import LockTimeout, UnpackError
 
-__all__ = ["LOCK_SUFFIX", "folder_lock", "lock_path", "open_lock_file"]
+__all__ = [
+    "HELD_FD_VARIABLE",
+    "LOCK_SUFFIX",
+    "adopt_held_lock",
+    "folder_lock",
+    "lock_path",
+    "open_lock_file",
+]
+
+#: Set by the shell front end when it execs the engine while holding the lock on that
+#: descriptor (so that runs starting together wait in sh, not in Python).
+HELD_FD_VARIABLE = "PONCHO_RUN_LOCK_FD"
+_held: list[int] = []
 
 LOCK_SUFFIX = ".poncho.lock"
 
@@ -65,6 +77,34 @@ def open_lock_file(path: str) -> int:
     return fd
 
 
+def adopt_held_lock() -> None:
+    """Take over the lock descriptor the shell front end passed (`HELD_FD_VARIABLE`), if
+    any: remove the variable from the environment and make the descriptor close-on-exec,
+    so that the command run at the end never keeps the folder locked."""
+    value = os.environ.pop(HELD_FD_VARIABLE, None)
+    if value is None or not value.isdigit():
+        return
+    fd = int(value)
+    try:
+        os.set_inheritable(fd, False)
+    except OSError:
+        return
+    _held.append(fd)
+
+
+def _take_held(path: str) -> int | None:
+    """The adopted descriptor if it is the lock file `path` (same file), else None."""
+    for fd in _held:
+        try:
+            same = os.path.samestat(os.fstat(fd), os.lstat(path))
+        except OSError:
+            continue
+        if same:
+            _held.remove(fd)
+            return fd
+    return None
+
+
 @contextmanager
 def folder_lock(
     folder: str, wait: float, *, done: Callable[[], bool] | None = None
@@ -77,6 +117,14 @@ def folder_lock(
     file can raise `OSError` (e.g. `PermissionError` in a folder one cannot write).
     """
     path = lock_path(folder)
+    held = _take_held(path)
+    if held is not None:  # the shell front end holds it for us
+        try:
+            yield True
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
+            os.close(held)
+        return
     fd = open_lock_file(path)
     try:
         deadline = time.monotonic() + wait

@@ -71,7 +71,13 @@ def ensure_ready(
     folder = os.path.abspath(folder)  # noqa: PTH100 (not resolve(): keep the user's links)
     state = _state.read_state(folder)
     if state is None:
-        state = _prepare(archive, folder, wait, use_programs, require_env)
+        try:
+            state = _prepare(archive, folder, wait, use_programs, require_env)
+        except OSError as exc:
+            if isinstance(exc, RunError):
+                raise
+            # A loop of links, a name too long, ...: a path the system refuses (issue 13).
+            raise UnpackError(f"{folder}: {exc.strerror or exc}") from exc
     if archive is not None:
         check_archive(folder, archive, state)
     return state
