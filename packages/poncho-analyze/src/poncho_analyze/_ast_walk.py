@@ -75,9 +75,16 @@ def _string(node: ast.expr) -> str | None:
 
 class _Walk:
     def __init__(
-        self, text: str, path: str, cell: int | None, *, toplevel: bool, dynamic: bool,
-        target: Target | None, reraise: bool,
-    ) -> None:  # fmt: skip
+        self,
+        text: str,
+        path: str,
+        cell: int | None,
+        *,
+        toplevel: bool,
+        dynamic: bool,
+        target: Target | None,
+        reraise: bool,
+    ) -> None:
         self.text = text
         self.path = path
         self.cell = cell
@@ -109,16 +116,21 @@ class _Walk:
         return " ".join(b"\n".join(chunk).decode(errors="replace").split())
 
     def result(self) -> FileImports:
-        return FileImports(tuple(self.imports), frozenset(self.functions), tuple(self.notes),
-                           tuple(self.dropped))  # fmt: skip
+        return FileImports(
+            tuple(self.imports), frozenset(self.functions), tuple(self.notes), tuple(self.dropped)
+        )
 
     def add(self, line: int, scope: Scope, optional: bool, **kw: object) -> None:
         if self.discarding:
             return
         found = Import(
-            path=self.path, line=line, cell=self.cell, scope=scope,
-            optional=optional, **kw,  # type: ignore[arg-type]
-        )  # fmt: skip
+            path=self.path,
+            line=line,
+            cell=self.cell,
+            scope=scope,
+            optional=optional,
+            **kw,  # type: ignore[arg-type]
+        )
         if self.dead:
             self.dropped.append((found, self.dead[-1]))
         else:
@@ -137,11 +149,12 @@ class _Walk:
             if node is None:
                 continue
             found.extend(
-                n for n in ast.walk(node)
+                n
+                for n in ast.walk(node)
                 if isinstance(n, ast.Call)
                 and _dotted(n.func).rpartition(".")[2] in _DYNAMIC_FUNCS
                 and (n.args or n.keywords)
-            )  # fmt: skip
+            )
         for call in sorted(found, key=lambda c: (c.lineno, c.col_offset)):
             first: ast.expr | None = call.args[0] if call.args else None
             for kw in call.keywords:
@@ -156,8 +169,14 @@ class _Walk:
                 )
                 continue
             stripped = name.lstrip(".")
-            self.add(call.lineno, scope, optional, module=stripped,
-                     level=len(name) - len(stripped), dynamic=True)  # fmt: skip
+            self.add(
+                call.lineno,
+                scope,
+                optional,
+                module=stripped,
+                level=len(name) - len(stripped),
+                dynamic=True,
+            )
 
     def body(self, statements: Sequence[ast.stmt], scope: Scope, optional: bool) -> None:
         for st in statements:
@@ -188,8 +207,7 @@ class _Walk:
         else:
             label = self.target.label if self.target is not None else "the target"
             because = f"under `if {code}:`, {{}} for {label}"
-        self.branch(st.body, because.format("false") if truth is False else None, scope,
-                    optional)  # fmt: skip
+        self.branch(st.body, because.format("false") if truth is False else None, scope, optional)
         dead = because.format("true").replace("under `if", "in the else of `if") if truth else None
         self.branch(st.orelse, dead, scope, optional)
 
@@ -208,12 +226,10 @@ class _Walk:
             defaults = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
             annotations = [
                 a.annotation
-                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg,
-                          args.kwarg)
+                for a in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg)
                 if a is not None and a.annotation is not None
-            ]  # fmt: skip
-            self.calls([*st.decorator_list, *defaults, *annotations, st.returns], scope,
-                       optional)  # fmt: skip
+            ]
+            self.calls([*st.decorator_list, *defaults, *annotations, st.returns], scope, optional)
             inner: Scope = (*scope, ("def", st.name))
             self.functions.add(inner)
             self.nested(st.body, inner, False)  # a guard around the def does not guard the call
@@ -261,9 +277,15 @@ class _Walk:
 
 
 def collect(
-    text: str, path: str, cell: int | None, *, toplevel: bool, target: Target | None,
-    reraise: bool = False, tree: ast.Module | None = None,
-) -> FileImports | None:  # fmt: skip
+    text: str,
+    path: str,
+    cell: int | None,
+    *,
+    toplevel: bool,
+    target: Target | None,
+    reraise: bool = False,
+    tree: ast.Module | None = None,
+) -> FileImports | None:
     """The imports of *text* (``\\n`` line ends; *tree* if it is already parsed), or
     None when this interpreter cannot parse it."""
     if tree is None:
@@ -271,7 +293,14 @@ def collect(
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
             return None
-    walk = _Walk(text, path, cell, toplevel=toplevel, dynamic=is_dynamic(text), target=target,
-                 reraise=reraise)  # fmt: skip
+    walk = _Walk(
+        text,
+        path,
+        cell,
+        toplevel=toplevel,
+        dynamic=is_dynamic(text),
+        target=target,
+        reraise=reraise,
+    )
     walk.body(tree.body, (), False)
     return walk.result()

@@ -26,9 +26,15 @@ if TYPE_CHECKING:
     from poncho_analyze.mapping import Environment
 
 __all__ = [
-    "cache_dir", "load", "load_files", "load_interpreter", "stamp", "store", "store_files",
+    "cache_dir",
+    "load",
+    "load_files",
+    "load_interpreter",
+    "stamp",
+    "store",
+    "store_files",
     "store_interpreter",
-]  # fmt: skip
+]
 
 log = get_logger(__name__)
 
@@ -143,8 +149,13 @@ def _write(folder: Path, target: Path, blob: bytes) -> None:
         log.info("cannot store %s: %s", target, exc)
 
 
-_INTERPRETER_VARIABLES = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONSAFEPATH",
-                          "PYTHONUSERBASE")  # fmt: skip
+_INTERPRETER_VARIABLES = (
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONNOUSERSITE",
+    "PYTHONSAFEPATH",
+    "PYTHONUSERBASE",
+)
 
 
 def _interpreter_stamp(exe: str, paths: list[str]) -> list[Any]:

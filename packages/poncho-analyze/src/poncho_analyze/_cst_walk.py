@@ -124,9 +124,14 @@ class _Collector:
     """Walks statement lists by hand and records the imports."""
 
     def __init__(
-        self, path: str, cell: int | None, *, toplevel: bool, dynamic: bool,
+        self,
+        path: str,
+        cell: int | None,
+        *,
+        toplevel: bool,
+        dynamic: bool,
         target: Target | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.path = path
         self.cell = cell
         self.toplevel = toplevel
@@ -143,8 +148,9 @@ class _Collector:
         self.reraise = False  # whole-file parses and skeletons with their handlers
 
     def result(self) -> FileImports:
-        return FileImports(tuple(self.imports), frozenset(self.functions), tuple(self.notes),
-                           tuple(self.dropped))  # fmt: skip
+        return FileImports(
+            tuple(self.imports), frozenset(self.functions), tuple(self.notes), tuple(self.dropped)
+        )
 
     def truth(self, test: cst.BaseExpression) -> bool | None:
         if self.target is None:  # only what never runs whatever the target
@@ -169,8 +175,9 @@ class _Collector:
         else:
             label = self.target.label if self.target is not None else "the target"
             because = f"under `if {code}:`, {{}} for {label}"
-        self.branch(st.body, because.format("false") if truth is False else None, scope,
-                    optional, lines)  # fmt: skip
+        self.branch(
+            st.body, because.format("false") if truth is False else None, scope, optional, lines
+        )
         dead = because.format("true").replace("under `if", "in the else of `if") if truth else None
         if isinstance(st.orelse, cst.If):
             if dead is not None:
@@ -188,18 +195,25 @@ class _Collector:
         if self.discarding:
             return
         found = Import(
-            path=self.path, line=line, cell=self.cell, scope=scope,
-            optional=optional, **kw,  # type: ignore[arg-type]
-        )  # fmt: skip
+            path=self.path,
+            line=line,
+            cell=self.cell,
+            scope=scope,
+            optional=optional,
+            **kw,  # type: ignore[arg-type]
+        )
         if self.dead:
             self.dropped.append((found, self.dead[-1]))
         else:
             self.imports.append(found)
 
     def statements(
-        self, body: Sequence[cst.BaseStatement | cst.BaseSmallStatement], scope: Scope,
-        optional: bool, lines: _Lines,
-    ) -> None:  # fmt: skip
+        self,
+        body: Sequence[cst.BaseStatement | cst.BaseSmallStatement],
+        scope: Scope,
+        optional: bool,
+        lines: _Lines,
+    ) -> None:
         for st in body:
             self.statement(st, scope, optional, lines)
 
@@ -220,18 +234,31 @@ class _Collector:
         node.visit(visitor)
         for call, name in visitor.found:
             if name is None or not name.strip("."):
-                where = f"{self.path}:{lines(call)}" if self.cell is None else (
-                    f"{self.path}:cell {self.cell}:{lines(call)}")  # fmt: skip
+                where = (
+                    f"{self.path}:{lines(call)}"
+                    if self.cell is None
+                    else (f"{self.path}:cell {self.cell}:{lines(call)}")
+                )
                 self.notes.append(f"{where}: dynamic import with a computed name, not followed")
                 continue
             stripped = name.lstrip(".")
-            self.add(lines, call, scope, optional, module=stripped,
-                     level=len(name) - len(stripped), dynamic=True)  # fmt: skip
+            self.add(
+                lines,
+                call,
+                scope,
+                optional,
+                module=stripped,
+                level=len(name) - len(stripped),
+                dynamic=True,
+            )
 
     def statement(
-        self, st: cst.BaseStatement | cst.BaseSmallStatement, scope: Scope, optional: bool,
+        self,
+        st: cst.BaseStatement | cst.BaseSmallStatement,
+        scope: Scope,
+        optional: bool,
         lines: _Lines,
-    ) -> None:  # fmt: skip
+    ) -> None:
         if isinstance(st, cst.SimpleStatementLine):
             self.statements(st.body, scope, optional, lines)
         elif isinstance(st, cst.Import):
@@ -337,9 +364,13 @@ def _syntax_error(path: str, cell: int | None, err: cst.ParserSyntaxError) -> Pa
 
 
 def parse_whole(
-    text: str, path: str, cell: int | None, toplevel: bool, target: Target | None,
+    text: str,
+    path: str,
+    cell: int | None,
+    toplevel: bool,
+    target: Target | None,
     reraise: bool = False,
-) -> FileImports:  # fmt: skip
+) -> FileImports:
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as err:
@@ -365,9 +396,13 @@ class _MappedLines(_Lines):
 
 
 def parse_skeleton(
-    text: str, path: str, cell: int | None, toplevel: bool, target: Target | None,
+    text: str,
+    path: str,
+    cell: int | None,
+    toplevel: bool,
+    target: Target | None,
     reraise: bool = False,
-) -> FileImports | None:  # fmt: skip
+) -> FileImports | None:
     try:
         pruned = skeleton(text, toplevel=toplevel, handlers=reraise)
     except ScanError:

@@ -156,7 +156,11 @@ class Hops:
                 name = canonical_name(found.name)
                 if name in self.requirements(owner) or name in hops:
                     continue
-                hops[name] = Hop(dotted, found, f"{dotted} ({file.name} of {owner.name}) "
-                                 f"imports {imp.module} at line {imp.line}; {found.name} is "
-                                 f"not a requirement of {owner.name}")  # fmt: skip
+                hops[name] = Hop(
+                    dotted,
+                    found,
+                    f"{dotted} ({file.name} of {owner.name}) "
+                    f"imports {imp.module} at line {imp.line}; {found.name} is "
+                    f"not a requirement of {owner.name}",
+                )
         return list(hops.values())

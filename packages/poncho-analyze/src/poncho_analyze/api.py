@@ -43,9 +43,12 @@ class Analysis:
 
 
 def _scan(
-    scripts: list[Script], toplevel: bool, fast: bool, target: Target,
+    scripts: list[Script],
+    toplevel: bool,
+    fast: bool,
+    target: Target,
     failures: list[ParseFailed] | None = None,
-) -> list[FileImports]:  # fmt: skip
+) -> list[FileImports]:
     """The imports of each script; a script that does not parse for the target is
     reported in *failures* (raised at once without it) and counts as importing nothing."""
     files = [s.path for s in scripts if s.path != "<stdin>"]
@@ -77,8 +80,15 @@ def _scan_one(
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         tree = check_syntax(text, where, target.version)
         if found is None:
-            part = find_imports(text, path=script.path, cell=cell, toplevel=toplevel, fast=fast,
-                                target=target, tree=tree)  # fmt: skip
+            part = find_imports(
+                text,
+                path=script.path,
+                cell=cell,
+                toplevel=toplevel,
+                fast=fast,
+                target=target,
+                tree=tree,
+            )
             result = result.merged(part)
     return found if found is not None else result
 
@@ -99,9 +109,13 @@ def _select_function(
 
 class _Analyzer:
     def __init__(
-        self, mapper: Mapper, target: tuple[int, int], python_full: str, builds: bool,
+        self,
+        mapper: Mapper,
+        target: tuple[int, int],
+        python_full: str,
+        builds: bool,
         stdlib: frozenset[str],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.mapper = mapper
         self.target = target
         self.python_full = python_full
@@ -149,8 +163,9 @@ class _Analyzer:
         plain = not (req.specifier or req.url or req.marker)
         if owner is not None and plain:
             requirement = self.take(owner, sorted(req.extras))
-            self.decisions.append(Decision(module, owner.kind, requirement,
-                                           f"{how}; {owner.evidence}", where))  # fmt: skip
+            self.decisions.append(
+                Decision(module, owner.kind, requirement, f"{how}; {owner.evidence}", where)
+            )
             return
         self.builder.add_pip(canonical_name(req.name), str(req), written=True)
         reason = f"{how}, as written" if not plain else f"{how}; not installed, unpinned"
@@ -180,8 +195,11 @@ class _Analyzer:
                 req.specifier and not req.specifier.contains(owner.version, prereleases=True)
             ):
                 requirement = self.take(owner, sorted(req.extras))
-                self.decisions.append(Decision(req.name, owner.kind, requirement,
-                                               f"{how}; installed: {owner.evidence}"))  # fmt: skip
+                self.decisions.append(
+                    Decision(
+                        req.name, owner.kind, requirement, f"{how}; installed: {owner.evidence}"
+                    )
+                )
                 continue
             if owner is None:
                 reason = f"{how}; not installed, as written"
@@ -214,8 +232,10 @@ def _relative(folder: str, spec_dir: Path | None) -> str:
 
 
 def _local_message(local: Mapping[str, list[Import]]) -> str:
-    lines = ["modules beside the scripts are not packages (use --allow-local to leave them "
-             "out of the spec knowingly):"]  # fmt: skip
+    lines = [
+        "modules beside the scripts are not packages (use --allow-local to leave them "
+        "out of the spec knowingly):"
+    ]
     for module in sorted(local):
         places = ", ".join(sorted({i.location for i in local[module]}))
         kind = "relative import" if module.startswith(".") else "local module"
@@ -353,10 +373,20 @@ def analyze(
         work.decisions.append(Decision("python", "conda", chosen[1], chosen[2]))
         work.notices.append(chosen[2])
     try:
-        return _run(work, env, loaded, toplevel=toplevel, function=function,
-                    pkg_mapping=pkg_mapping, extra_pkgs=extra_pkgs, python_version=python_version,
-                    channels=channels, allow_local=allow_local, strict=strict,
-                    python_owner=python_owner)  # fmt: skip
+        return _run(
+            work,
+            env,
+            loaded,
+            toplevel=toplevel,
+            function=function,
+            pkg_mapping=pkg_mapping,
+            extra_pkgs=extra_pkgs,
+            python_version=python_version,
+            channels=channels,
+            allow_local=allow_local,
+            strict=strict,
+            python_owner=python_owner,
+        )
     except AnalyzeError as exc:
         exc.decisions = tuple(sorted(work.decisions))
         raise
@@ -367,8 +397,11 @@ def _script_python(
 ) -> tuple[tuple[int, int], str, str] | None:
     """The Python that the scripts' PEP 723 ``requires-python`` chooses when the inspected
     one does not satisfy it: ``(target, conda spec, why)``; None when it does."""
-    wanted = [(s.metadata.path, s.metadata.requires_python) for s in scripts
-              if s.metadata is not None and s.metadata.requires_python]  # fmt: skip
+    wanted = [
+        (s.metadata.path, s.metadata.requires_python)
+        for s in scripts
+        if s.metadata is not None and s.metadata.requires_python
+    ]
     if not wanted:
         return None
     from packaging.specifiers import SpecifierSet
@@ -395,11 +428,20 @@ def _script_python(
 
 
 def _run(
-    work: _Analyzer, env: Environment, loaded: list[Script], *,
-    toplevel: bool, function: str | None, pkg_mapping: Mapping[str, str] | None,
-    extra_pkgs: Sequence[str], python_version: str | None, channels: Sequence[str] | None,
-    allow_local: bool, strict: bool, python_owner: Owner | None,
-) -> Analysis:  # fmt: skip
+    work: _Analyzer,
+    env: Environment,
+    loaded: list[Script],
+    *,
+    toplevel: bool,
+    function: str | None,
+    pkg_mapping: Mapping[str, str] | None,
+    extra_pkgs: Sequence[str],
+    python_version: str | None,
+    channels: Sequence[str] | None,
+    allow_local: bool,
+    strict: bool,
+    python_owner: Owner | None,
+) -> Analysis:
     mapper, target, stdlib = work.mapper, work.target, work.stdlib
     notices = work.notices
     warnings: list[str] = []
@@ -469,11 +511,13 @@ def _run(
                 key = f"{hop.module} -> {hop.owner.name}"
                 if key not in decided:
                     requirement = work.take(hop.owner)
-                    decided[key] = Decision(hop.module, hop.owner.kind, requirement, hop.reason,
-                                            where)  # fmt: skip
+                    decided[key] = Decision(
+                        hop.module, hop.owner.kind, requirement, hop.reason, where
+                    )
             continue
-        if locals_.project(top, [i for m, v in by_module.items() if m.split(".")[0] == top
-                                 for i in v]):  # fmt: skip
+        if locals_.project(
+            top, [i for m, v in by_module.items() if m.split(".")[0] == top for i in v]
+        ):
             continue
         if all(i.optional for i in by_module[module]):
             decided.setdefault(module, Decision(module, "optional", "", resolution.reason, where))
@@ -488,8 +532,9 @@ def _run(
             del decided[module]  # a later import showed it is the project's
             unresolved.pop(module, None)
     for module, (what, places) in locals_.found.items():
-        decided[module] = Decision(module, "local", "", what,
-                                   tuple(sorted({i.location for i in places})))  # fmt: skip
+        decided[module] = Decision(
+            module, "local", "", what, tuple(sorted({i.location for i in places}))
+        )
     work.decisions.extend(decided.values())
     if failures:
         raise failures[0]

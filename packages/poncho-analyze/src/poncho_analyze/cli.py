@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser  # fmt: skip
+    return parser
 
 
 def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = analyze) -> int:

@@ -30,8 +30,13 @@ if TYPE_CHECKING:
     import ast
 
 __all__ = [
-    "FileImports", "Import", "find_imports", "matches_function", "required_imports", "scan_files",
-]  # fmt: skip
+    "FileImports",
+    "Import",
+    "find_imports",
+    "matches_function",
+    "required_imports",
+    "scan_files",
+]
 
 Scope = tuple[tuple[str, str], ...]
 """Enclosing ``def``/``class`` statements, outermost first: ``(("class", "A"), ("def", "f"))``."""

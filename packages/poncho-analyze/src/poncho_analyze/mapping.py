@@ -32,10 +32,22 @@ __all__ = ["Environment", "Mapper", "Owner", "Resolution", "normalize_channel"]
 
 log = get_logger(__name__)
 
-_SUBDIRS = frozenset({
-    "noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-32",
-    "osx-64", "osx-arm64", "win-64", "win-32", "win-arm64", "emscripten-wasm32",
-})  # fmt: skip
+_SUBDIRS = frozenset(
+    {
+        "noarch",
+        "linux-64",
+        "linux-aarch64",
+        "linux-ppc64le",
+        "linux-s390x",
+        "linux-32",
+        "osx-64",
+        "osx-arm64",
+        "win-64",
+        "win-32",
+        "win-arm64",
+        "emscripten-wasm32",
+    }
+)
 _ANACONDA_ORG = re.compile(r"https?://conda\.anaconda\.org/([^/]+(?:/label/[^/]+)?)$")
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyd", ".so")
 _INFO_CODE = """\
@@ -109,9 +121,13 @@ class Environment:
     def current(cls) -> Environment:
         """The running interpreter's environment (``sys.prefix``, ``sys.path``)."""
         return cls._from_info(
-            sys.prefix, sys.base_prefix, sys.path, ".".join(map(str, sys.version_info[:3])),
-            sys.stdlib_module_names, sys.executable,
-        )  # fmt: skip
+            sys.prefix,
+            sys.base_prefix,
+            sys.path,
+            ".".join(map(str, sys.version_info[:3])),
+            sys.stdlib_module_names,
+            sys.executable,
+        )
 
     @classmethod
     def from_python(cls, executable: str | os.PathLike[str]) -> Environment:
@@ -140,9 +156,13 @@ class Environment:
         try:
             with tempfile.TemporaryDirectory(prefix="poncho-analyze-") as empty:
                 out = subprocess.run(
-                    [exe, "-c", _INFO_CODE], cwd=empty, capture_output=True, text=True,
-                    check=True, timeout=60,
-                )  # fmt: skip
+                    [exe, "-c", _INFO_CODE],
+                    cwd=empty,
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=60,
+                )
             info = json.loads(out.stdout)
         except (OSError, subprocess.SubprocessError, ValueError) as exc:
             detail = getattr(exc, "stderr", "") or exc
@@ -153,12 +173,18 @@ class Environment:
 
     @classmethod
     def _from_info(
-        cls, prefix: str, base_prefix: str, path: Iterable[str], version: str,
-        stdlib: Iterable[str], executable: str,
-    ) -> Environment:  # fmt: skip
+        cls,
+        prefix: str,
+        base_prefix: str,
+        path: Iterable[str],
+        version: str,
+        stdlib: Iterable[str],
+        executable: str,
+    ) -> Environment:
         paths = tuple(dict.fromkeys(Path(p) for p in path if p and Path(p).is_dir()))
-        return cls(Path(prefix), paths, version, frozenset(stdlib), Path(base_prefix),
-                   Path(executable))  # fmt: skip
+        return cls(
+            Path(prefix), paths, version, frozenset(stdlib), Path(base_prefix), Path(executable)
+        )
 
     def conda_prefixes(self) -> list[Path]:
         """The prefixes (own, then base) that hold a ``conda-meta`` folder."""
@@ -289,16 +315,22 @@ def _lookup_files(files: Iterable[str]) -> list[str]:
     they are most of an environment's files: leaving them out makes the map (and its
     cache) several times smaller."""
     files = [f.replace("\\", "/") for f in files]
-    packages = {f.rpartition("/")[0] for f in files
-                if f.endswith(("/__init__.py", "/__init__.pyc"))}  # fmt: skip
+    packages = {
+        f.rpartition("/")[0] for f in files if f.endswith(("/__init__.py", "/__init__.pyc"))
+    }
     return [
-        f for f in files
-        if f.endswith("/METADATA") or (
-            f.endswith(_MODULE_SUFFIXES) and "/__pycache__/" not in f
-            and (f.rpartition("/")[0] not in packages
-                 or f.endswith(("/__init__.py", "/__init__.pyc")))
+        f
+        for f in files
+        if f.endswith("/METADATA")
+        or (
+            f.endswith(_MODULE_SUFFIXES)
+            and "/__pycache__/" not in f
+            and (
+                f.rpartition("/")[0] not in packages
+                or f.endswith(("/__init__.py", "/__init__.pyc"))
+            )
         )
-    ]  # fmt: skip
+    ]
 
 
 def _norm(path: Path | str) -> str:
@@ -339,8 +371,18 @@ class Mapper:
         def at(owner: Owner) -> int:
             if owner not in index:
                 index[owner] = len(owners)
-                owners.append((owner.kind, owner.name, owner.version, owner.evidence, owner.build,
-                               owner.channel, owner.metadata_dir, owner.source))  # fmt: skip
+                owners.append(
+                    (
+                        owner.kind,
+                        owner.name,
+                        owner.version,
+                        owner.evidence,
+                        owner.build,
+                        owner.channel,
+                        owner.metadata_dir,
+                        owner.source,
+                    )
+                )
             return index[owner]
 
         return {
@@ -355,10 +397,18 @@ class Mapper:
 
     def _restore(self, data: dict[str, Any]) -> None:
         owners = [
-            Owner(kind, name, version, evidence, build=build, channel=channel,
-                  metadata_dir=meta, source=source)
+            Owner(
+                kind,
+                name,
+                version,
+                evidence,
+                build=build,
+                channel=channel,
+                metadata_dir=meta,
+                source=source,
+            )
             for kind, name, version, evidence, build, channel, meta, source in data["owners"]
-        ]  # fmt: skip
+        ]
         self._conda_files = {k: owners[i] for k, i in data["conda_files"].items()}
         self._conda_by_name = {k: owners[i] for k, i in data["conda_by_name"].items()}
         self._pip_files = {k: owners[i] for k, i in data["pip_files"].items()}
@@ -394,13 +444,20 @@ class Mapper:
                 if not channel and record.get("url"):
                     channel = str(record["url"]).rsplit("/", 1)[0]
                 owner = Owner(
-                    "conda", name, version, f"conda-meta: {record_file.name}",
-                    build=str(record.get("build") or ""), channel=normalize_channel(channel),
-                )  # fmt: skip
+                    "conda",
+                    name,
+                    version,
+                    f"conda-meta: {record_file.name}",
+                    build=str(record.get("build") or ""),
+                    channel=normalize_channel(channel),
+                )
                 self._conda_by_name.setdefault(name.lower(), owner)
                 root = prefix.resolve()
-                files = [r for r in record.get("files") or ()
-                         if isinstance(r, str) and "site-packages/" in r]  # fmt: skip
+                files = [
+                    r
+                    for r in record.get("files") or ()
+                    if isinstance(r, str) and "site-packages/" in r
+                ]
                 for rel in _lookup_files(files):
                     self._conda_files[_norm(root / rel)] = owner
 
@@ -525,13 +582,17 @@ class Mapper:
             return Resolution(module, None, f"not found in the namespace package {name}")
         owners = self._folder_owners(here.portions)
         if len(owners) == 1:
-            return Resolution(name, owners[0], f"namespace package; {owners[0].evidence}",
-                              str(here.portions[0]))  # fmt: skip
+            return Resolution(
+                name, owners[0], f"namespace package; {owners[0].evidence}", str(here.portions[0])
+            )
         if not owners:
             return Resolution(name, None, "namespace package that no installed package provides")
         listed = ", ".join(o.name for o in owners)
-        return Resolution(name, None, f"namespace package shared by {listed}: name a submodule "
-                          "or use --pkg-mapping")  # fmt: skip
+        return Resolution(
+            name,
+            None,
+            f"namespace package shared by {listed}: name a submodule or use --pkg-mapping",
+        )
 
     def _owned(self, name: str, found: _Found) -> Resolution:
         assert found.file is not None
@@ -547,7 +608,9 @@ class Mapper:
                 owner = tops[0]
                 return Resolution(name, owner, f"top_level.txt of {owner.name}", str(found.file))
             return Resolution(
-                name, None, f"found at {found.file}, but no installed package lists that file",
+                name,
+                None,
+                f"found at {found.file}, but no installed package lists that file",
                 str(found.file),
-            )  # fmt: skip
+            )
         return Resolution(name, owner, owner.evidence, str(found.file))

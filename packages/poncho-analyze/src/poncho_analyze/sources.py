@@ -20,8 +20,14 @@ from typing import Any, TextIO
 
 from poncho_analyze.errors import ScriptMetadataError, SourceError
 
-__all__ = ["Script", "ScriptMetadata", "decode_python", "notebook_cells", "read_script",
-           "script_metadata"]  # fmt: skip
+__all__ = [
+    "Script",
+    "ScriptMetadata",
+    "decode_python",
+    "notebook_cells",
+    "read_script",
+    "script_metadata",
+]
 
 STDIN = "-"
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})

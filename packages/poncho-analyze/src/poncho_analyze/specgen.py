@@ -82,9 +82,12 @@ class SpecBuilder:
         return {"conda": {"channels": chosen or list(DEFAULT_CHANNELS), "dependencies": deps}}
 
     def build(
-        self, python: str, pip: str = "pip", channels: Iterable[str] | None = None,
+        self,
+        python: str,
+        pip: str = "pip",
+        channels: Iterable[str] | None = None,
         source: str = "<analysis>",
-    ) -> Spec:  # fmt: skip
+    ) -> Spec:
         """The validated :class:`~poncho_spec.Spec` (raises InvalidSpec on a bad entry).
 
         Entries made from installed records (``name=version`` from conda-meta,

@@ -28,14 +28,33 @@ _CHANGES: dict[tuple[int, int], tuple[frozenset[str], frozenset[str]]] = {
     (3, 12): (frozenset(), frozenset({"asynchat", "asyncore", "distutils", "imp", "smtpd"})),
     (3, 13): (
         frozenset(),
-        frozenset({
-            "aifc", "audioop", "cgi", "cgitb", "chunk", "crypt", "imghdr", "lib2to3", "mailcap",
-            "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau",
-            "telnetlib", "uu", "xdrlib",
-        }),
+        frozenset(
+            {
+                "aifc",
+                "audioop",
+                "cgi",
+                "cgitb",
+                "chunk",
+                "crypt",
+                "imghdr",
+                "lib2to3",
+                "mailcap",
+                "msilib",
+                "nis",
+                "nntplib",
+                "ossaudiodev",
+                "pipes",
+                "sndhdr",
+                "spwd",
+                "sunau",
+                "telnetlib",
+                "uu",
+                "xdrlib",
+            }
+        ),
     ),
     (3, 14): (frozenset({"annotationlib", "compression"}), frozenset()),
-}  # fmt: skip
+}
 
 
 def parse_version(text: str) -> tuple[int, int]:
@@ -85,12 +104,37 @@ def stdlib_modules(
 
 
 # Standard-library modules of Python 2 that Python 3 renamed or removed (PEP 3108).
-_PYTHON2_ONLY = frozenset({
-    "__builtin__", "BaseHTTPServer", "CGIHTTPServer", "ConfigParser", "Cookie", "HTMLParser",
-    "Queue", "SimpleHTTPServer", "SocketServer", "StringIO", "Tkinter", "UserDict",
-    "commands", "cPickle", "cStringIO", "cookielib", "dummy_thread", "htmlentitydefs",
-    "httplib", "md5", "repr", "sets", "sha", "thread", "urllib2", "urlparse", "xmlrpclib",
-})  # fmt: skip
+_PYTHON2_ONLY = frozenset(
+    {
+        "__builtin__",
+        "BaseHTTPServer",
+        "CGIHTTPServer",
+        "ConfigParser",
+        "Cookie",
+        "HTMLParser",
+        "Queue",
+        "SimpleHTTPServer",
+        "SocketServer",
+        "StringIO",
+        "Tkinter",
+        "UserDict",
+        "commands",
+        "cPickle",
+        "cStringIO",
+        "cookielib",
+        "dummy_thread",
+        "htmlentitydefs",
+        "httplib",
+        "md5",
+        "repr",
+        "sets",
+        "sha",
+        "thread",
+        "urllib2",
+        "urlparse",
+        "xmlrpclib",
+    }
+)
 
 
 def change_note(name: str, target: tuple[int, int]) -> str | None:

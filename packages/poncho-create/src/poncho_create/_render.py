@@ -112,8 +112,10 @@ class TerminalRenderer:
         # One bar width for the whole run, from the terminal's width (no jumping bars).
         width = min(30, room - 56)
         head = f"{verb:<15} "
-        tails = ["  ".join(p for p in parts if p) for parts in
-                 ([amounts, message, took], [amounts, took], [took])]  # fmt: skip
+        tails = [
+            "  ".join(p for p in parts if p)
+            for parts in ([amounts, message, took], [amounts, took], [took])
+        ]
         if width >= 10:  # with the bar, giving up the message first
             for tail in tails:
                 filled = int(width * (fraction or 0.0))

@@ -58,9 +58,14 @@ def build_prefix(
         records = records_from_lock(lock, pkgs_dir)
     else:
         records = solve(
-            dependencies, channels, platform, pkgs_dir, report, native=native,
+            dependencies,
+            channels,
+            platform,
+            pkgs_dir,
+            report,
+            native=native,
             constraints=constraints,
-        )  # fmt: skip
+        )
     install(records, prefix, pkgs_dir, platform, report)
 
 

@@ -31,9 +31,19 @@ __all__ = ["EditablePackages", "PipDistribution", "derive_spec", "pack_existing"
 log = logging.getLogger(__name__)
 
 _SUBDIRS = (
-    "noarch", "linux-64", "linux-aarch64", "linux-ppc64le", "linux-s390x", "linux-armv7l",
-    "linux-32", "osx-64", "osx-arm64", "win-64", "win-arm64", "win-32",
-)  # fmt: skip
+    "noarch",
+    "linux-64",
+    "linux-aarch64",
+    "linux-ppc64le",
+    "linux-s390x",
+    "linux-armv7l",
+    "linux-32",
+    "osx-64",
+    "osx-arm64",
+    "win-64",
+    "win-arm64",
+    "win-32",
+)
 _ANACONDA_ORG = "https://conda.anaconda.org/"
 
 

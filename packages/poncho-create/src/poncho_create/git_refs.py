@@ -40,8 +40,10 @@ def resolve_git_refs(git: Mapping[str, object]) -> list[GitLockEntry]:
         log.warning(
             "git.%s: %r resolved to commit %s now, recorded in the lock and used by every "
             "worker (branches move: give the commit in the spec to rebuild the same data)",
-            var, ref, commit,
-        )  # fmt: skip
+            var,
+            ref,
+            commit,
+        )
         out.append(GitLockEntry(var, remote, ref, commit))
     return out
 
@@ -55,14 +57,19 @@ def _ls_remote(remote: str, ref: str, key: str) -> str | None:
     try:
         result = subprocess.run(
             [git, "ls-remote", "--", remote, ref, f"{ref}^{{}}"],
-            capture_output=True, text=True, timeout=_TIMEOUT, env=env, check=False,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT,
+            env=env,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
         result = None
     if result is None or result.returncode != 0:
         why = "timed out" if result is None else (result.stderr.strip().splitlines() or ["?"])[-1]
-        log.warning("%s: cannot read %s now (%s): %r is resolved at fetch time", key, remote,
-                    why, ref)  # fmt: skip
+        log.warning(
+            "%s: cannot read %s now (%s): %r is resolved at fetch time", key, remote, why, ref
+        )
         return None
     refs = {}
     for line in result.stdout.splitlines():

@@ -48,13 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--pkgs-dir", type=Path, metavar="DIR", help="the package cache")
         cmd.add_argument("--json", action="store_true", help="print JSON")
         if action == "prune":
-            cmd.add_argument("--older-than", metavar="AGE",
-                             help="remove entries last used longer ago (30d, 12h, 2w)")  # fmt: skip
-            cmd.add_argument("--max-size", metavar="SIZE",
-                             help="then remove the least recently used until each cache holds "
-                             "at most SIZE (50G, 500M)")  # fmt: skip
-            cmd.add_argument("-n", "--dry-run", action="store_true",
-                             help="show what would be removed, remove nothing")  # fmt: skip
+            cmd.add_argument(
+                "--older-than",
+                metavar="AGE",
+                help="remove entries last used longer ago (30d, 12h, 2w)",
+            )
+            cmd.add_argument(
+                "--max-size",
+                metavar="SIZE",
+                help="then remove the least recently used until each cache holds "
+                "at most SIZE (50G, 500M)",
+            )
+            cmd.add_argument(
+                "-n",
+                "--dry-run",
+                action="store_true",
+                help="show what would be removed, remove nothing",
+            )
     return parser
 
 
