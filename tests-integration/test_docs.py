@@ -288,6 +288,9 @@ def test_page_runs(
             "PONCHO_FETCH_MAX_SIZE", "PONCHO_CREATE_TMPDIR", "XDG_CACHE_HOME"}  # fmt: skip
     env = {k: v for k, v in full_venv.env().items() if k not in drop}
     env["PATH"] = f"{doc_bin(user)}{os.pathsep}{env['PATH']}"
+    if user is not None:  # the reader's conda environment is the activated one
+        env.pop("VIRTUAL_ENV", None)
+        env["CONDA_PREFIX"] = str(user.path)
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     env.setdefault("PONCHO_PKGS_DIR", str(tmp_path / "pkgs"))
     env.update(GIT_AUTHOR_NAME="Doc Test", GIT_AUTHOR_EMAIL="doc@example.org",
