@@ -131,3 +131,9 @@ def test_unparseable_urls_are_problems(entry: str) -> None:
     checked = _pip.classify(entry)
     assert checked.problem is not None
     assert "not a valid" in checked.problem
+
+
+def test_extras_that_canonicalize_alike_are_one() -> None:
+    # Found by the long fuzz profile: "a[other,Other]" gave "a[other,other]", then "a[other]".
+    assert _pip.normalize("a[other,Other]>=1") == "a[other]>=1"
+    assert _pip.normalize("a[other]>=1") == "a[other]>=1"

@@ -83,7 +83,7 @@ def normalize(entry: str) -> str:
         return _normalize_path(entry)
     out: str = canonicalize_name(requirement.name)
     if requirement.extras:
-        out += "[" + ",".join(sorted(canonicalize_name(e) for e in requirement.extras)) + "]"
+        out += "[" + ",".join(sorted({canonicalize_name(e) for e in requirement.extras})) + "]"
     if requirement.url:
         out += f" @ {requirement.url}"
         if requirement.marker:
