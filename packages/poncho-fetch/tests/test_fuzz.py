@@ -43,7 +43,7 @@ ESCAPE = "poncho-fuzz-escaped"
 
 LONG = os.environ.get("PONCHO_FUZZ") == "long"
 FUZZ = settings(
-    max_examples=2_000 if LONG else 25,
+    max_examples=1_000 if LONG else 25,
     derandomize=not LONG,
     deadline=None,
     database=None,
