@@ -81,8 +81,8 @@ def benchmarks(session: nox.Session) -> None:
 @nox.session
 def fuzz(session: nox.Session) -> None:
     """The long fuzzing profile (issue 13): 10,000 specs per test through poncho-spec's API
-    and CLI, 2,000 through poncho_fetch against a misbehaving local server. Counts go to
-    .nox/fuzz-report.jsonl (the figures of docs/dev/robustness.md)."""
+    and CLI; 500 specs and 500 texts through poncho_fetch against a misbehaving local
+    server. Counts go to .nox/fuzz-report.jsonl (the figures of docs/dev/robustness.md)."""
     session.install(
         "./packages/poncho-spec[conda]",
         "./packages/poncho-fetch",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bz2
 import contextlib
+import copy
 import gzip
 import hashlib
 import io
@@ -43,7 +44,7 @@ ESCAPE = "poncho-fuzz-escaped"
 
 LONG = os.environ.get("PONCHO_FUZZ") == "long"
 FUZZ = settings(
-    max_examples=2_000 if LONG else 25,
+    max_examples=500 if LONG else 25,
     derandomize=not LONG,
     deadline=None,
     database=None,
@@ -184,7 +185,7 @@ def fetch_specs(draw: st.DrawFn, world: World) -> tuple[dict[str, Any], dict[str
         doc["git"] = git
     for _ in range(draw(st.integers(0, 2))):  # mutate key by key
         section = draw(st.sampled_from(["http", "git", "top"]))
-        value = draw(st.sampled_from(HOSTILE))
+        value = copy.deepcopy(draw(st.sampled_from(HOSTILE)))  # shared: never mutate them
         if section == "top" or not doc.get(section):
             doc[draw(st.sampled_from(["http", "git", "conda", "pip", "x"]))] = value
             continue

@@ -10,6 +10,7 @@ escape, a key given twice). They are planted as a placeholder string and swapped
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from typing import Any
@@ -174,7 +175,7 @@ def mutated_documents(draw: st.DrawFn) -> str:
         places = _paths(doc)
         place = draw(st.sampled_from(places))
         action = draw(st.sampled_from(["replace", "replace", "delete", "add", "rename"]))
-        value = draw(hostile)
+        value = copy.deepcopy(draw(hostile))  # HOSTILE_VALUES are shared: never mutate them
         if isinstance(value, _Raw):
             raws.append(str(value))
             value = _PLACEHOLDER.format(len(raws) - 1)

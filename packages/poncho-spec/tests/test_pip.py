@@ -88,8 +88,9 @@ def test_normalize(entry: str, normal: str) -> None:
     assert _pip.normalize(normal) == normal
 
 
-def test_a_300_character_bare_name_never_reaches_the_file_system(tmp_path: Path) -> None:
-    # Issue 13 item 2: the folder check raised "OSError: File name too long".
+def test_a_300_character_bare_name_is_a_requirement_not_an_os_error(tmp_path: Path) -> None:
+    # Issue 13 item 2: the folder check raised "OSError: File name too long"; a name no
+    # file system takes is no folder.
     assert _pip.classify("a" * 300, tmp_path) == _pip.PipEntry("requirement")
     assert _pip.classify("a" * 300 + "!", tmp_path).problem is not None
     assert Spec.from_dict({"pip": ["b" * 300]}, base_dir=tmp_path).pip == ("b" * 300,)
@@ -152,3 +153,9 @@ def test_pips_own_parser_says_why_a_line_is_no_requirement(entry: str, reason: s
     with pytest.raises(InvalidSpec) as info:
         Spec.from_dict({"pip": [entry]})
     assert str(info.value) == f"pip[0]: {entry!r}: {reason}"
+
+
+def test_extras_that_canonicalize_alike_are_one() -> None:
+    # Found by the long fuzz profile: "a[other,Other]" gave "a[other,other]", then "a[other]".
+    assert _pip.normalize("a[other,Other]>=1") == "a[other]>=1"
+    assert _pip.normalize("a[other]>=1") == "a[other]>=1"

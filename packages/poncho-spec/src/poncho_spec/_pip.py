@@ -83,7 +83,7 @@ def normalize(entry: str) -> str:
         return _normalize_path(entry)
     out: str = canonicalize_name(requirement.name)
     if requirement.extras:
-        out += "[" + ",".join(sorted(canonicalize_name(e) for e in requirement.extras)) + "]"
+        out += "[" + ",".join(sorted({canonicalize_name(e) for e in requirement.extras})) + "]"
     if requirement.url:
         out += f" @ {requirement.url}"
         if requirement.marker:
@@ -177,15 +177,14 @@ def _path_entry(entry: str) -> PipEntry:
 
 
 def _url_problem(url: str) -> str | None:
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-        parts.port  # noqa: B018 - raises ValueError for a port that is no number or too big
-    except ValueError as exc:
-        return f"{url!r} is not a valid URL: {exc}"
+    from poncho_spec._urls import parse_problem
+
+    reason = parse_problem(url)
+    if reason is not None:
+        return f"{url!r} is not a valid URL: {reason}"
     if any(c.isspace() or not c.isprintable() for c in url):
         return f"{url!r} is not a valid URL: it contains whitespace or control characters"
-    if password is not None:
+    if urlsplit(url).password is not None:
         return f"{url!r} contains a password: keep secrets out of specs"
     return None
 

@@ -38,6 +38,7 @@ from urllib.parse import SplitResult, urlsplit
 
 from poncho_spec import _pip, matchspec
 from poncho_spec._document import document_problems
+from poncho_spec._urls import parse_problem
 from poncho_spec._variables import RESERVED_PREFIXES, RESERVED_VARIABLES, reserved_reason
 from poncho_spec.errors import InvalidSpec, Problem
 from poncho_spec.model import (
@@ -509,13 +510,10 @@ class _Builder:
 
 def url_problem(url: str) -> str | None:
     """Why `url` is not usable (unparseable: ``http://[``, a bad port; a password), or None."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-        parts.port  # noqa: B018 - raises ValueError for a port that is no number or too big
-    except ValueError as exc:
-        return f"{url!r} is not a valid URL: {exc}"
-    if password is not None:
+    reason = parse_problem(url)
+    if reason is not None:
+        return f"{url!r} is not a valid URL: {reason}"
+    if urlsplit(url).password is not None:
         return "the URL contains a password: keep secrets out of specs"
     return None
 
