@@ -24,27 +24,64 @@ _OTHER = "it changes how an interpreter or tool starts (it loads code from what 
 
 _NAMES: dict[str, str] = {
     **dict.fromkeys(
-        ("PATH", "HOME", "PWD", "SHELL", "USER", "TMPDIR", "LANG", "CONDA_PREFIX",
-         "CONDA_DEFAULT_ENV"),
+        (
+            "PATH",
+            "HOME",
+            "PWD",
+            "SHELL",
+            "USER",
+            "TMPDIR",
+            "LANG",
+            "CONDA_PREFIX",
+            "CONDA_DEFAULT_ENV",
+        ),
         _NEEDED,
     ),
     **dict.fromkeys(("GCONV_PATH", "LOCPATH", "NLSPATH", "HOSTALIASES"), _LOADER),
     **dict.fromkeys(
-        ("BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "IFS", "PS4", "PROMPT_COMMAND", "CDPATH",
-         "GLOBIGNORE"),
+        (
+            "BASH_ENV",
+            "ENV",
+            "SHELLOPTS",
+            "BASHOPTS",
+            "IFS",
+            "PS4",
+            "PROMPT_COMMAND",
+            "CDPATH",
+            "GLOBIGNORE",
+        ),
         _SHELL,
     ),
     **dict.fromkeys(
-        ("PERL5LIB", "PERL5OPT", "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH",
-         "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "SSH_ASKPASS"),
+        (
+            "PERL5LIB",
+            "PERL5OPT",
+            "PERLLIB",
+            "RUBYOPT",
+            "RUBYLIB",
+            "NODE_OPTIONS",
+            "NODE_PATH",
+            "JAVA_TOOL_OPTIONS",
+            "_JAVA_OPTIONS",
+            "JDK_JAVA_OPTIONS",
+            "SSH_ASKPASS",
+        ),
         _OTHER,
     ),
-}  # fmt: skip
+}
 
 RESERVED_VARIABLES: frozenset[str] = frozenset(
-    {*_NAMES, "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "LD_LIBRARY_PATH", "LD_PRELOAD",
-     "LD_AUDIT", "GIT_SSH_COMMAND"}
-)  # fmt: skip
+    {
+        *_NAMES,
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "LD_AUDIT",
+        "GIT_SSH_COMMAND",
+    }
+)
 """Names refused one by one (the prefixes below refuse more)."""
 
 RESERVED_PREFIXES: dict[str, str] = {

@@ -101,8 +101,9 @@ def _requirements_file(file: Path, python_version: str | None) -> ImportResult:
     problems: list[Problem] = []
     pip = _requirements(file, None, notes, problems)
     version = python_version or f"{sys.version_info[0]}.{sys.version_info[1]}"
-    notes.append(f"{file}: conda part added: python={version} and pip (a requirements file "
-                 "names no Python)")  # fmt: skip
+    notes.append(
+        f"{file}: conda part added: python={version} and pip (a requirements file names no Python)"
+    )
     data = {"conda": {"dependencies": [f"python={version}", "pip", {"pip": pip}]}}
     return ImportResult(_build(data, file, problems), notes)
 
@@ -121,8 +122,12 @@ def _environment_file(file: Path) -> ImportResult:
     problems: list[Problem] = []
     for key in data:
         if key not in _ENV_KEYS:
-            problems.append(Problem(str(key), "unknown key (expected one of "
-                                    + ", ".join(map(repr, _ENV_KEYS)) + ")"))  # fmt: skip
+            problems.append(
+                Problem(
+                    str(key),
+                    "unknown key (expected one of " + ", ".join(map(repr, _ENV_KEYS)) + ")",
+                )
+            )
     for key in ("name", "prefix", "variables"):
         if key in data:
             notes.append(f"{file}: {key}: not part of the environment's content, left out")
@@ -203,8 +208,13 @@ def _entry(
     req: Any, line: str, notes: list[str], problems: list[Problem], file: Path
 ) -> str | None:
     if req.is_editable and req.is_vcs_url:
-        problems.append(Problem(line, f"{req.line!r}: an editable VCS checkout cannot be "
-                                "shipped; give name @ git+URL@COMMIT"))  # fmt: skip
+        problems.append(
+            Problem(
+                line,
+                f"{req.line!r}: an editable VCS checkout cannot be "
+                "shipped; give name @ git+URL@COMMIT",
+            )
+        )
         return None
     if req.link is not None and req.is_local_path and not req.is_url:
         path = str(req.link.url if hasattr(req.link, "url") else req.link)
@@ -221,8 +231,13 @@ def _entry(
         name = req.name or ""
         url = str(req.link.url if hasattr(req.link, "url") else req.link)
         if not name:
-            problems.append(Problem(line, f"{req.line!r}: a URL without a package name "
-                                    "(add #egg=NAME or write NAME @ URL)"))  # fmt: skip
+            problems.append(
+                Problem(
+                    line,
+                    f"{req.line!r}: a URL without a package name "
+                    "(add #egg=NAME or write NAME @ URL)",
+                )
+            )
             return None
         marker = f" ; {req.marker}" if req.marker else ""
         return f"{name} @ {url.split('#')[0]}{marker}"

@@ -73,10 +73,20 @@ HTTP_KEYS = ("url", "type", "compression", "sha256")
 HTTP_TYPES = ("file", "tar")
 COMPRESSIONS = ("gzip", "bzip2", "xz")
 _HINTS = {
-    "tag": "ref", "branch": "ref", "commit": "ref", "rev": "ref", "revision": "ref",
-    "repo": "remote", "repository": "remote", "checksum": "sha256", "hash": "sha256",
-    "digest": "sha256", "link": "url", "deps": "dependencies", "channel": "channels",
-}  # fmt: skip
+    "tag": "ref",
+    "branch": "ref",
+    "commit": "ref",
+    "rev": "ref",
+    "revision": "ref",
+    "repo": "remote",
+    "repository": "remote",
+    "checksum": "sha256",
+    "hash": "sha256",
+    "digest": "sha256",
+    "link": "url",
+    "deps": "dependencies",
+    "channel": "channels",
+}
 _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
 _FULL_SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
@@ -175,8 +185,10 @@ class _Builder:
             if key in data:
                 self.warn(key, message)
         for var in sorted(git.keys() & http.keys()):
-            self.error(json_path("http", var), f"{var!r} is also defined in git: "
-                       "each variable names one data source")  # fmt: skip
+            self.error(
+                json_path("http", var),
+                f"{var!r} is also defined in git: each variable names one data source",
+            )
         if self.problems:
             raise InvalidSpec(self.problems, source)
         return Spec(
@@ -360,8 +372,11 @@ class _Builder:
             path = json_path(section, var)
             ok = True
             if not _VARIABLE.fullmatch(var):
-                self.error(path, f"{var!r} is not a valid environment variable name "
-                           "(letters, digits and '_', not starting with a digit)")  # fmt: skip
+                self.error(
+                    path,
+                    f"{var!r} is not a valid environment variable name "
+                    "(letters, digits and '_', not starting with a digit)",
+                )
                 ok = False
             elif (reason := reserved_reason(var)) is not None:
                 self.error(path, f"{var!r} is reserved: {reason}; pick another name")
@@ -398,8 +413,10 @@ class _Builder:
         ref_path = json_path(path, "ref")
         if "ref" not in obj:
             ref: str | None = "HEAD"
-            self.warn(ref_path, "missing: the default branch (HEAD) is used, which moves; "
-                      "give a commit sha")  # fmt: skip
+            self.warn(
+                ref_path,
+                "missing: the default branch (HEAD) is used, which moves; give a commit sha",
+            )
         else:
             ref = self.git_ref(obj["ref"], ref_path)
         if remote is None or ref is None:
@@ -411,8 +428,10 @@ class _Builder:
         if remote is None:
             return None
         if re.match(r"(ext|fd)::", remote):
-            self.error(path, f"{remote!r}: the {remote.split('::')[0]}:: transport runs commands; "
-                       "give a URL")  # fmt: skip
+            self.error(
+                path,
+                f"{remote!r}: the {remote.split('::')[0]}:: transport runs commands; give a URL",
+            )
             return None
         if remote.startswith("-") or any(c.isspace() for c in remote) or _CONTROL.search(remote):
             self.error(path, f"{remote!r} is not a valid git remote")
@@ -435,11 +454,17 @@ class _Builder:
         if _FULL_SHA.fullmatch(ref):
             return ref
         if _SHORT_SHA.fullmatch(ref) and re.search(r"[0-9]", ref):
-            self.warn(path, f"{ref!r} looks like a short commit sha: give all 40 hex digits so "
-                      "it cannot become ambiguous")  # fmt: skip
+            self.warn(
+                path,
+                f"{ref!r} looks like a short commit sha: give all 40 hex digits so "
+                "it cannot become ambiguous",
+            )
         else:
-            self.warn(path, f"{ref!r} looks like a branch or tag: its commit can change; "
-                      "give a commit sha for a reproducible environment")  # fmt: skip
+            self.warn(
+                path,
+                f"{ref!r} looks like a branch or tag: its commit can change; "
+                "give a commit sha for a reproducible environment",
+            )
         return ref
 
     def http(self, value: object) -> dict[str, HttpSource]:
