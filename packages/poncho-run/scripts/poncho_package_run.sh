@@ -59,7 +59,7 @@ parse() {
             --) break ;;
             -u | --unpack-to) has_u=1 skip=1 ;;
             -u?* | --unpack-to=*) has_u=1 ;;
-            -e | --environment | -w | --wait-for-lock | --data-cache) skip=1 ;;
+            -e | --environment | -w | --wait-for-lock | --data-cache | --max-unpacked-size) skip=1 ;;
             -*) ;;
             *) break ;;
         esac

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -398,3 +399,29 @@ def test_with_a_folder_the_cli_execs_cold_and_warm(
         with pytest.raises(Replaced):
             cli.main([*argv, "hello"])
     assert calls == [["hello", target]] * 3
+
+
+def test_a_decompression_bomb_is_stopped_at_the_unpack_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 13 item 21: 64 MiB of zeros in a ~64 kB gzip, against a 1M limit: one error
+    line, DIR never made ready, nothing left beside it."""
+    import gzip
+    import tarfile
+
+    bomb = tmp_path / "bomb.tar.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as raw, tarfile.open(fileobj=raw, mode="w|") as tar:
+        info = tarfile.TarInfo("lib/zeros.bin")
+        info.size = 64 << 20
+        tar.addfile(info, io.BytesIO(bytes(info.size)))
+    assert bomb.stat().st_size < 200_000
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("PONCHO_RUN_MAX_UNPACKED", "")  # restored after main() sets it
+    code = cli.main(["-e", str(bomb), "-u", str(work / "env"), "--max-unpacked-size", "1M",
+                     "--", "true"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "unpacks to more than 1,048,576 bytes (at 'lib/zeros.bin')" in err
+    assert sorted(p.name for p in work.iterdir()) == ["env.poncho.lock"]

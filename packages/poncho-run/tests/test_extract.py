@@ -187,3 +187,34 @@ def test_many_small_files_and_repeated_names_come_out_right(tmp_path: Path, box:
     assert (dest / "d4" / "f4.link").read_bytes() == b"third"
     assert (dest / "d9" / "f699").read_bytes() == b"699"
     assert len(tree(dest)) == 10 + 701
+
+
+def test_an_archive_past_the_size_limit_stops_before_the_file_that_crosses_it(
+    tmp_path: Path, box: Path
+) -> None:
+    """Issue 13 item 21: a small archive of huge files (a bomb) is stopped while streaming."""
+    members = [member("a.bin", b"a" * 600), member("b.bin", b"b" * 600)]
+    with pytest.raises(UnpackError, match=r"unpacks to more than 1,000 bytes \(at 'b.bin'\)"):
+        unpack(tmp_path, box, members, max_bytes=1000)
+    assert not (box / "dest" / "b.bin").exists()
+    assert_box_intact(box)
+
+
+def test_the_default_limit_is_the_free_space_less_a_reserve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from poncho_run.extract import MAX_UNPACKED_ENV, unpack_limit
+
+    monkeypatch.delenv(MAX_UNPACKED_ENV, raising=False)
+    usage = shutil.disk_usage(tmp_path)
+    limit = unpack_limit(tmp_path)
+    assert limit is not None and usage.free - (1 << 30) <= limit + (64 << 20) <= usage.free
+    monkeypatch.setenv(MAX_UNPACKED_ENV, "2M")
+    assert unpack_limit(tmp_path) == 2 << 20
+    monkeypatch.setenv(MAX_UNPACKED_ENV, "0")
+    assert unpack_limit(tmp_path) is None
+    monkeypatch.setenv(MAX_UNPACKED_ENV, "lots")
+    with pytest.raises(UnpackError, match=r"PONCHO_RUN_MAX_UNPACKED .*invalid size 'lots'"):
+        unpack_limit(tmp_path)

@@ -27,7 +27,6 @@ import errno
 import json
 import logging
 import os
-import re
 import shutil
 import stat
 import sys
@@ -43,6 +42,7 @@ from typing import IO, TYPE_CHECKING, Any
 from poncho_fetch import extract
 from poncho_fetch._sources import Limits, Planned, check_size, plan
 from poncho_fetch.errors import FetchError, FetchFailed
+from poncho_spec.fs import parse_size
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy
@@ -64,8 +64,6 @@ MAX_SIZE_ENV = "PONCHO_FETCH_MAX_SIZE"
 _META = "meta.json"
 _USED = ".used"
 _FORMAT = 1
-_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGTP]?)(?:I?B)?\s*", re.IGNORECASE)
 
 
 def default_cache_dir() -> Path:
@@ -77,15 +75,6 @@ def default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "poncho" / "data"
-
-
-def parse_size(text: str) -> int:
-    """Bytes in a size such as ``10G``, ``512M``, ``1.5TiB`` or ``1000`` (units are powers
-    of 1024; a trailing ``B`` or ``iB`` is allowed). Raises ValueError."""
-    match = _SIZE.fullmatch(text)
-    if match is None:
-        raise ValueError(f"invalid size {text!r} (expected e.g. 10G, 512M, 1000000)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def max_size_from_env() -> int | None:

@@ -44,7 +44,11 @@ is (ENV is then not read). The command then replaces poncho_package_run.
 
 exit status: the command's own (128+N if signal N killed it); 127 command not found;
 126 command cannot be executed; 75 timed out waiting for the lock on DIR; 2 bad usage;
-1 any other error (unreadable or unsafe archive, ...).
+1 any other error (unreadable or unsafe archive, one that unpacks to more than
+--max-unpacked-size, ...).
+
+environment variables: PONCHO_RUN_MAX_UNPACKED (the default of --max-unpacked-size),
+PONCHO_RUN_PYTHON (the Python that runs the engine), PONCHO_FETCH_CACHE (the data cache).
 """
 
 # Options that take a value, by every spelling, and the attribute they set.
@@ -56,6 +60,7 @@ _VALUE_OPTIONS = {
     "-w": "wait",
     "--wait-for-lock": "wait",
     "--data-cache": "data_cache",
+    "--max-unpacked-size": "max_unpacked_size",
 }
 _FLAG_OPTIONS = {
     "--no-data": "no_data",
@@ -75,6 +80,7 @@ class Options:
         self.unpack_to: str | None = None
         self.wait: float = _DEFAULT_WAIT
         self.data_cache: str | None = None
+        self.max_unpacked_size: str | None = None
         self.no_data = False
         self.verbose = False
         self.help_env_creation = False
@@ -121,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-data", action="store_true", help="do not fetch the data the spec names"
+    )
+    parser.add_argument(
+        "--max-unpacked-size",
+        metavar="SIZE",
+        help="refuse an archive that unpacks to more than SIZE (e.g. 50G; 0: no limit; "
+        "default $PONCHO_RUN_MAX_UNPACKED, else the free space less a reserve)",
     )
     parser.add_argument(
         "-v", "--verbose", "--debug", action="store_true", help="say what is being done"
@@ -219,6 +231,11 @@ def _run(args: Options, command: list[str]) -> int:
             ready.exec(command, data=False)
     _configure_logging(args.verbose)
     from poncho_run.api import prepare, run
+
+    if args.max_unpacked_size is not None:  # read where the archive is extracted
+        from poncho_run.extract import MAX_UNPACKED_ENV
+
+        os.environ[MAX_UNPACKED_ENV] = args.max_unpacked_size
 
     if args.unpack_to is not None or environment_is_folder:
         prepared = prepare(args.environment, args.unpack_to, args.wait)

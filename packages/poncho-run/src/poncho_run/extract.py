@@ -28,6 +28,7 @@ folder of its own and removes it on error.
 from __future__ import annotations
 
 import os
+import shutil
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,27 +54,64 @@ _MAX_DEPTH = 256
 _MAX_MTIME = 9.2e9
 
 
+MAX_UNPACKED_ENV = "PONCHO_RUN_MAX_UNPACKED"
+
+
+def unpack_limit(dest: str | os.PathLike[str]) -> int | None:
+    """The most bytes an archive may unpack to in `dest`: ``$PONCHO_RUN_MAX_UNPACKED`` (a
+    size such as ``50G``; ``0`` for no limit), else the free space of its file system less
+    a reserve (5% of the file system, at most 1 GiB), so that a small archive that unpacks
+    to terabytes (a decompression bomb) stops before it fills a disk other jobs share."""
+    text = os.environ.get(MAX_UNPACKED_ENV, "").strip()
+    if text:
+        try:
+            from poncho_spec.fs import parse_size
+        except ImportError:  # a copied runner with no Python packages: bytes only
+            parse_size = int
+        try:
+            return parse_size(text) or None
+        except ValueError:
+            raise UnpackError(
+                f"${MAX_UNPACKED_ENV} (--max-unpacked-size): invalid size {text!r} (e.g. 50G, 500M)"
+            ) from None
+    usage = shutil.disk_usage(dest)
+    return max(usage.free - min(usage.total // 20, 1 << 30), 0)
+
+
 def extract(
     archive: str | os.PathLike[str],
     dest: str | os.PathLike[str],
     *,
     use_programs: bool = True,
     progress: Callable[[int], None] | None = None,
+    max_bytes: int | None = None,
 ) -> int:
     """Extract the environment archive `archive` into the existing folder `dest`.
 
     Returns the number of members extracted. `progress`, if given, is called with the
-    number of members done so far every 1,000 members. Raises `UnsafeArchive`,
-    `UnsupportedArchive` (not an archive, corrupt, or no zstd decompressor) or
-    `UnpackError` (the file system refused a write).
+    number of members done so far every 1,000 members. `max_bytes` bounds the bytes of
+    the files written (see `unpack_limit`); past it, `UnpackError` before the file that
+    would cross it is written. Raises `UnsafeArchive`, `UnsupportedArchive` (not an
+    archive, corrupt, or no zstd decompressor) or `UnpackError` (the file system refused a
+    write, or the limit).
     """
     root = os.fspath(dest)
     extractor = _Extractor(root, _workers())
+    total = 0
     try:
         with open_archive(archive, use_programs=use_programs) as stream:
             reader = TarReader(stream.read)
             try:
                 for member in reader:
+                    if member.isreg():
+                        total += member.size
+                        if max_bytes is not None and total > max_bytes:
+                            raise UnpackError(
+                                f"{os.fspath(archive)}: unpacks to more than {max_bytes:,} "
+                                f"bytes (at {shown(member.name)}), the limit for {root}: "
+                                f"${MAX_UNPACKED_ENV} or --max-unpacked-size, else the "
+                                "free space less a reserve"
+                            )
                     extractor.add(reader, member)
                     if progress is not None and extractor.count % 1000 == 0:
                         progress(extractor.count)

@@ -35,7 +35,7 @@ from typing import Any
 from poncho_run import _state
 from poncho_run.activate import compute_activation
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError
-from poncho_run.extract import extract
+from poncho_run.extract import extract, unpack_limit
 from poncho_run.lock import folder_lock
 from poncho_run.relocate import relocate
 
@@ -164,7 +164,7 @@ def _ensure_locked(
     try:
         _log.info("unpacking %s into %s", archive, folder)
         hasher = ArchiveHasher(archive).start()  # on another core, while extracting
-        extract(archive, temp, use_programs=use_programs)
+        extract(archive, temp, use_programs=use_programs, max_bytes=unpack_limit(temp))
         return _finalize_and_move(temp, folder, hasher.result())
     except BaseException:
         if Path(folder).is_symlink() and str(Path(folder).readlink()) == temp:
@@ -205,7 +205,7 @@ def _finalize_and_move(
 def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict[str, Any]:
     """Extract `archive` into the existing empty `folder` (one the caller owns; no lock,
     no rename) and `finalize` it."""
-    extract(archive, folder, use_programs=use_programs)
+    extract(archive, folder, use_programs=use_programs, max_bytes=unpack_limit(folder))
     return finalize(folder)
 
 

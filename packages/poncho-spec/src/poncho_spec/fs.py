@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import stat
 import sys
@@ -17,7 +18,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "default_file_mode", "rmtree", "writable_location"]
+__all__ = ["atomic_write", "default_file_mode", "parse_size", "rmtree", "writable_location"]
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGTP]?)(?:I?B)?\s*", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """Bytes in a size such as ``10G``, ``512M``, ``1.5TiB`` or ``1000`` (units are powers
+    of 1024; a trailing ``B`` or ``iB`` is allowed). Raises ValueError."""
+    match = _SIZE.fullmatch(text)
+    if match is None:
+        raise ValueError(f"invalid size {text!r} (expected e.g. 10G, 512M, 1000000)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def default_file_mode() -> int:
