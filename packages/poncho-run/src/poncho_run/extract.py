@@ -64,12 +64,13 @@ def unpack_limit(dest: str | os.PathLike[str]) -> int | None:
     to terabytes (a decompression bomb) stops before it fills a disk other jobs share."""
     text = os.environ.get(MAX_UNPACKED_ENV, "").strip()
     if text:
+        parse: Callable[[str], int] = int  # a copied runner with no Python packages: bytes
         try:
-            from poncho_spec.fs import parse_size
-        except ImportError:  # a copied runner with no Python packages: bytes only
-            parse_size = int
+            from poncho_spec.fs import parse_size as parse
+        except ImportError:
+            pass
         try:
-            return parse_size(text) or None
+            return parse(text) or None
         except ValueError:
             raise UnpackError(
                 f"${MAX_UNPACKED_ENV} (--max-unpacked-size): invalid size {text!r} (e.g. 50G, 500M)"
