@@ -381,6 +381,14 @@ if [ -n "$dir" ]; then
             *) break ;;
         esac
     done
+    if [ -L "$dir" ] && [ -d "$dir" ]; then
+        # DIR a link to a folder: that folder, as the engine does (not the protocol's own
+        # link to a DIR.poncho-tmp-* sibling).
+        case $(readlink "$dir") in
+            *"${dir##*/}.poncho-tmp-"*) ;;
+            *) dir=$(cd -P "$dir" && pwd) ;;
+        esac
+    fi
     if ready && same_archive; then
         shift "$nopts"
         run_ready "$@"

@@ -464,3 +464,19 @@ def test_the_command_does_not_keep_the_folder_locked(
     )
     proc = run(sandbox, path, "-e", str(bare_tarball), "-u", "d", "--", "sh", "-c", probe)
     assert (proc.returncode, proc.stdout) == (0, "free\nfd=unset\n"), proc.stderr
+
+
+@pytest.mark.parametrize("scenario", ["no python", "bare python3"])
+def test_a_folder_given_through_a_link_is_unpacked_where_the_link_points(
+    sandbox: Path, bare_tarball: Path, no_python_path: str, bare_python_path: str, scenario: str
+) -> None:
+    """`-u link` with link -> an empty folder (issue 13: it said 'Not a directory')."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    (sandbox / "real").mkdir()
+    (sandbox / "link").symlink_to(sandbox / "real")
+    first = run(sandbox, path, "-e", str(bare_tarball), "-u", "link", "--", "hello")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == hello(sandbox / "real")
+    assert (sandbox / "link").is_symlink() and (sandbox / "real.poncho.lock").is_file()
+    warm = run(sandbox, path, "-e", str(bare_tarball), "-u", "link", "--", "hello")
+    assert warm.returncode == 0 and warm.stdout == first.stdout

@@ -27,6 +27,7 @@ __all__ = [
     "SHELL_STATE",
     "STATE_DIR",
     "STATE_VERSION",
+    "folder_path",
     "publish_state",
     "read_state",
     "shell_state",
@@ -261,3 +262,18 @@ def _scanner() -> Callable[[str, int], tuple[Any, int]] | None:
         return None
     scan: Callable[[str, int], tuple[Any, int]] = make_scanner(_Context())  # type: ignore[arg-type]
     return scan
+
+
+def folder_path(folder: str | os.PathLike[str]) -> str:
+    """The absolute path of an unpack folder DIR, as every reader and writer names it: the
+    user's links above it are kept, but DIR itself, when it is a link to a folder (`-u
+    link`), is that folder (its lock then sits beside it; the shell front end does the
+    same with ``cd -P``)."""
+    path = os.path.abspath(folder)  # noqa: PTH100 (not resolve(): keep the user's links)
+    if os.path.islink(path) and os.path.isdir(path):  # noqa: PTH112, PTH114 (no pathlib import)
+        target = os.readlink(path)  # noqa: PTH115
+        # Not the protocol's own link DIR -> DIR.poncho-tmp-* (an unpack under way, or the
+        # leftover of a killed one, which the next unpacker removes).
+        if not os.path.basename(target).startswith(os.path.basename(path) + ".poncho-tmp-"):  # noqa: PTH119
+            return os.path.realpath(path)
+    return path

@@ -162,7 +162,7 @@ def open_ready(folder: str | os.PathLike[str]) -> PreparedEnvironment | None:
 
     Takes no lock and reads only the state file: this is the warm path.
     """
-    path = os.path.abspath(folder)
+    path = _state.folder_path(folder)
     state = _state.read_state(path)
     return None if state is None else PreparedEnvironment(path, state)
 
@@ -198,7 +198,7 @@ def prepare(
             )
         return PreparedEnvironment(source, ensure_ready(None, source, wait), temporary=False)
     if unpack_to is not None:
-        folder = os.path.abspath(unpack_to)
+        folder = _state.folder_path(unpack_to)
         return PreparedEnvironment(
             folder,
             ensure_ready(source, folder, wait, use_programs=use_programs, require_env=True),

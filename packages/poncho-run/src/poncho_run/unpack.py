@@ -68,7 +68,7 @@ def ensure_ready(
     `require_env` (an unpack folder, not an environment given as a folder), a full folder
     that holds no conda environment raises `NotAnEnvironment` and nothing is written in it.
     """
-    folder = os.path.abspath(folder)  # noqa: PTH100 (not resolve(): keep the user's links)
+    folder = _state.folder_path(folder)
     state = _state.read_state(folder)
     if state is None:
         try:
