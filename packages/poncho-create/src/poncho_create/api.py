@@ -167,106 +167,93 @@ def _build(
     report: Reporter,
 ) -> Path:
     from poncho_create.cache import PackageCache
+    from poncho_create.pack import add_poncho_files, pack_prefix
 
     options.pkgs_dir.mkdir(parents=True, exist_ok=True)
     # conda-pack reads the packages' files in the package cache: keep them from pruning.
     with PackageCache(options.pkgs_dir).in_use():
-        return _build_in(spec, options, target, fmt, channels, lock, report)
+        if options.tmp_dir is not None:
+            options.tmp_dir.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
+        try:
+            prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
+            dependencies = _conda_dependencies(spec)
+            sources = options.channel_sources(channels)  # mirrors and aliases applied
+            pins = list(spec.pinned_specs())
+            if options.conda_exe is not None:
+                if pins:
+                    log.warning(
+                        "pinned: %s written to conda-meta/pinned; the external conda's own "
+                        "solve does not see them",
+                        ", ".join(pins),
+                    )
+                from poncho_create.engine_external import build_prefix_external
 
-
-def _build_in(
-    spec: Spec,
-    options: CreateOptions,
-    target: Path,
-    fmt: str,
-    channels: tuple[str, ...],
-    lock: Lock | None,
-    report: Reporter,
-) -> Path:
-    from poncho_create.pack import add_poncho_files, pack_prefix
-
-    if options.tmp_dir is not None:
-        options.tmp_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
-    try:
-        prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
-        dependencies = _conda_dependencies(spec)
-        sources = options.channel_sources(channels)  # mirrors and aliases applied
-        pins = list(spec.pinned_specs())
-        if options.conda_exe is not None:
-            if pins:
-                log.warning(
-                    "pinned: %s written to conda-meta/pinned; the external conda's own "
-                    "solve does not see them",
-                    ", ".join(pins),
+                build_prefix_external(
+                    options.conda_exe,
+                    dependencies,
+                    sources,
+                    options.platform,
+                    prefix,
+                    work,
+                    report,
+                    native=options.native,
+                    lock=lock,
                 )
-            from poncho_create.engine_external import build_prefix_external
+            else:
+                from poncho_create.engine_rattler import build_prefix
 
-            build_prefix_external(
-                options.conda_exe,
-                dependencies,
-                sources,
-                options.platform,
-                prefix,
-                work,
-                report,
-                native=options.native,
-                lock=lock,
-            )
-        else:
-            from poncho_create.engine_rattler import build_prefix
+                build_prefix(
+                    dependencies,
+                    sources,
+                    options.platform,
+                    prefix,
+                    options.pkgs_dir,
+                    report,
+                    native=options.native,
+                    lock=lock,
+                    constraints=pins,
+                )
+            if pins:
+                # conda reads it on every later install into the environment (CCTools wrote it).
+                (prefix / "conda-meta" / "pinned").write_text("".join(p + "\n" for p in pins))
+            pip_entries: list[PipLockEntry] = []
+            if spec.pip:
+                from poncho_create.pip_step import install_pip
 
-            build_prefix(
-                dependencies,
-                sources,
-                options.platform,
-                prefix,
-                options.pkgs_dir,
-                report,
-                native=options.native,
-                lock=lock,
-                constraints=pins,
+                pip_entries = install_pip(
+                    prefix,
+                    spec.pip,
+                    options.pip,
+                    report,
+                    base_dir=spec.base_dir,
+                    locked=lock.pip if lock is not None else None,
+                    work_dir=work,
+                )
+            git_entries = _resolve_git(spec)
+            new_lock = Lock(
+                platform=options.platform,
+                spec_hash=spec.hash(),
+                channels=channels,
+                conda=tuple(conda_entries_from_prefix(prefix)),
+                pip=tuple(pip_entries),
+                git=tuple(git_entries),
             )
-        if pins:
-            # conda reads it on every later install into the environment (CCTools wrote it).
-            (prefix / "conda-meta" / "pinned").write_text("".join(p + "\n" for p in pins))
-        pip_entries: list[PipLockEntry] = []
-        if spec.pip:
-            from poncho_create.pip_step import install_pip
-
-            pip_entries = install_pip(
+            add_poncho_files(prefix, _with_commits(spec.to_dict(), git_entries), new_lock)
+            path = pack_prefix(
                 prefix,
-                spec.pip,
-                options.pip,
-                report,
-                base_dir=spec.base_dir,
-                locked=lock.pip if lock is not None else None,
-                work_dir=work,
+                target,
+                fmt,
+                level=options.level_for(fmt),
+                threads=options.threads,
+                report=report,
             )
-        git_entries = _resolve_git(spec)
-        new_lock = Lock(
-            platform=options.platform,
-            spec_hash=spec.hash(),
-            channels=channels,
-            conda=tuple(conda_entries_from_prefix(prefix)),
-            pip=tuple(pip_entries),
-            git=tuple(git_entries),
-        )
-        add_poncho_files(prefix, _with_commits(spec.to_dict(), git_entries), new_lock)
-        path = pack_prefix(
-            prefix,
-            target,
-            fmt,
-            level=options.level_for(fmt),
-            threads=options.threads,
-            report=report,
-        )
-        if options.lock_out is not None:
-            new_lock.write(options.lock_out)
-        log.info("created %s", path)
-        return path
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+            if options.lock_out is not None:
+                new_lock.write(options.lock_out)
+            log.info("created %s", path)
+            return path
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def _resolve_git(spec: Spec) -> list[GitLockEntry]:

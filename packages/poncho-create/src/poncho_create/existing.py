@@ -24,26 +24,14 @@ from typing import Any
 
 from poncho_create.errors import CreateError
 from poncho_create.lock import CondaLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
+from poncho_create.options import KNOWN_PLATFORMS
 from poncho_create.progress import Reporter
 
 __all__ = ["EditablePackages", "PipDistribution", "derive_spec", "pack_existing"]
 
 log = logging.getLogger(__name__)
 
-_SUBDIRS = (
-    "noarch",
-    "linux-64",
-    "linux-aarch64",
-    "linux-ppc64le",
-    "linux-s390x",
-    "linux-armv7l",
-    "linux-32",
-    "osx-64",
-    "osx-arm64",
-    "win-64",
-    "win-arm64",
-    "win-32",
-)
+_SUBDIRS = KNOWN_PLATFORMS | {"noarch"}
 _ANACONDA_ORG = "https://conda.anaconda.org/"
 
 
