@@ -14,7 +14,7 @@ installs the same conda packages again without solving. Format (``lock_version``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,11 +153,7 @@ class Lock:
             problems.append("channels: must be a list of strings")
             channels = []
         conda: list[CondaLockEntry] = []
-        for index, item in enumerate(_list(data, "conda", problems)):
-            where = f"conda[{index}]"
-            if not isinstance(item, Mapping):
-                problems.append(f"{where}: must be an object")
-                continue
+        for where, item in _objects(data, "conda", problems):
             conda.append(
                 CondaLockEntry(
                     name=_string(item, "name", where, problems),
@@ -169,11 +165,7 @@ class Lock:
                 )
             )
         pip: list[PipLockEntry] = []
-        for index, item in enumerate(_list(data, "pip", problems)):
-            where = f"pip[{index}]"
-            if not isinstance(item, Mapping):
-                problems.append(f"{where}: must be an object")
-                continue
+        for where, item in _objects(data, "pip", problems):
             pip_source = _string(item, "source", where, problems)
             if pip_source and pip_source not in PIP_SOURCES:
                 problems.append(f"{where}.source: must be one of {', '.join(PIP_SOURCES)}")
@@ -187,11 +179,7 @@ class Lock:
                 )
             )
         git: list[GitLockEntry] = []
-        for index, item in enumerate(_list(data, "git", problems)):
-            where = f"git[{index}]"
-            if not isinstance(item, Mapping):
-                problems.append(f"{where}: must be an object")
-                continue
+        for where, item in _objects(data, "git", problems):
             git.append(
                 GitLockEntry(
                     *(_string(item, k, where, problems) for k in GitLockEntry.__annotations__)
@@ -231,6 +219,19 @@ def conda_entries_from_prefix(prefix: Path) -> list[CondaLockEntry]:
             )
         )
     return entries
+
+
+def _objects(
+    data: Mapping[str, Any], key: str, problems: list[str]
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The entries of the list `key` that are objects, with their JSON path; the others are
+    problems."""
+    for index, item in enumerate(_list(data, key, problems)):
+        where = f"{key}[{index}]"
+        if isinstance(item, Mapping):
+            yield where, item
+        else:
+            problems.append(f"{where}: must be an object")
 
 
 def _list(data: Mapping[str, Any], key: str, problems: list[str]) -> Iterable[Any]:
