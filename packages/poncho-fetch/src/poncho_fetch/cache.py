@@ -27,9 +27,6 @@ import errno
 import json
 import logging
 import os
-import shutil
-import stat
-import sys
 import tempfile
 import threading
 import time
@@ -42,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Any
 from poncho_fetch import extract
 from poncho_fetch._sources import Limits, Planned, check_size, plan
 from poncho_fetch.errors import FetchError, FetchFailed
-from poncho_spec.fs import parse_size
+from poncho_spec.fs import parse_size, rmtree
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy
@@ -253,10 +250,10 @@ class DataCache:
         # left under tmp/ for this key comes from an interrupted process.
         for stale in self._tmp.glob(f"{item.key}.*"):
             log.debug("removing leftover %s", stale)
-            _rmtree(stale)
+            rmtree(stale)
         if entry.exists():  # damaged: no valid meta.json (nobody can be using it)
             log.warning("replacing damaged cache entry %s", entry)
-            _rmtree(entry)
+            rmtree(entry)
         work = Path(tempfile.mkdtemp(prefix=f"{item.key}.", dir=self._tmp))
         try:
             log.info("%s: filling cache entry %s", item.label, item.key)
@@ -276,7 +273,7 @@ class DataCache:
             work.chmod(0o755)  # mkdtemp makes it 0700
             work.replace(entry)
         except BaseException:
-            _rmtree(work)
+            rmtree(work)
             raise
         return meta
 
@@ -361,7 +358,7 @@ class DataCache:
             trash = Path(tempfile.mkdtemp(prefix=f"{key}.evicted-", dir=self._tmp))
             entry.replace(trash / "entry")
             log.info("evicting %s", key)
-            _rmtree(trash)
+            rmtree(trash)
             return True
 
     def _remove_leftovers(self) -> None:
@@ -374,7 +371,7 @@ class DataCache:
             key = path.name.split(".", 1)[0]
             with self._locked(f"{key}.lock", wait=False) as got:
                 if got:
-                    _rmtree(path)
+                    rmtree(path)
 
     # -- locks and folders -------------------------------------------------------------
 
@@ -559,22 +556,3 @@ def _tree_size(root: Path) -> int:
             with contextlib.suppress(OSError):
                 total += (Path(folder) / name).lstat().st_size
     return total
-
-
-def _rmtree(path: Path) -> None:
-    """Remove a file or folder, even if its content made some folders read-only."""
-
-    def make_writable_and_retry(func: Any, name: str, _exc: Any) -> None:
-        with contextlib.suppress(OSError):
-            Path(name).parent.chmod(stat.S_IRWXU)
-        with contextlib.suppress(FileNotFoundError):
-            func(name)
-
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif not path.exists():
-        return
-    elif sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable_and_retry)
-    else:
-        shutil.rmtree(path, onerror=make_writable_and_retry)
