@@ -253,16 +253,12 @@ def _local_notice(local: Mapping[str, tuple[str, list[Import]]]) -> str:
 
 
 def _unresolved_warning(unresolved: Mapping[str, tuple[str, list[Import]]]) -> str:
-    lines = ["left out of the spec, imports that no installed package provides:"]
-    for module in sorted(unresolved):
-        reason, places = unresolved[module]
-        where = ", ".join(sorted({i.location for i in places}))
-        lines.append(f"  {module} (imported at {where}): {reason}")
-    lines.append(
+    return _unresolved_text(
+        unresolved,
+        "left out of the spec, imports that no installed package provides:",
         "if the task needs them: install the package in the inspected environment and run "
-        "again, name it with --pkg-mapping IMPORT=NAME, or add it with --extra-pkg NAME"
+        "again, name it with --pkg-mapping IMPORT=NAME, or add it with --extra-pkg NAME",
     )
-    return "\n".join(lines)
 
 
 class _Locals:
@@ -580,13 +576,23 @@ def _mapping_key(module: str, mapping: Mapping[str, str]) -> str | None:
 
 
 def _unresolved_message(unresolved: Mapping[str, tuple[str, list[Import]]]) -> str:
-    lines = ["no installed package provides these imports:"]
+    return _unresolved_text(
+        unresolved,
+        "no installed package provides these imports:",
+        "install the package providing each in this environment and run again, or name it "
+        "with --pkg-mapping IMPORT=NAME",
+    )
+
+
+def _unresolved_text(
+    unresolved: Mapping[str, tuple[str, list[Import]]], head: str, remedy: str
+) -> str:
+    """One line per unresolved import (where it is imported, why), between `head` and
+    `remedy` (the warning by default, the error with --strict)."""
+    lines = [head]
     for module in sorted(unresolved):
         reason, places = unresolved[module]
         where = ", ".join(sorted({i.location for i in places}))
         lines.append(f"  {module} (imported at {where}): {reason}")
-    lines.append(
-        "install the package providing each in this environment and run again, or name it "
-        "with --pkg-mapping IMPORT=NAME"
-    )
+    lines.append(remedy)
     return "\n".join(lines)
