@@ -23,7 +23,7 @@ $(DEMO_VENV)/.ready: constraints.txt
 ## demo: the main job end to end on the bundled offline demo (analyze, create, run cold and warm)
 demo: $(DEMO_VENV)/.ready
 	$(DEMO_VENV)/bin/uv pip install --quiet --python $(DEMO_VENV)/bin/python --reinstall --constraint constraints.txt \
-	    ./packages/poncho-spec[conda] ./packages/poncho-fetch ./packages/poncho-run \
+	    ./packages/poncho-core ./packages/poncho-spec[conda] ./packages/poncho-fetch ./packages/poncho-run \
 	    ./packages/poncho-create ./packages/poncho-analyze ./packages/poncho ./packages/poncho-testing
 	$(DEMO_VENV)/bin/python demo/run_demo.py
 

@@ -18,6 +18,7 @@ ROOT = Path(__file__).parent
 # The pinned test world: every session installs under it (`make constraints` refreshes it).
 CONSTRAINTS = ("--constraint", str(ROOT / "constraints.txt"))
 PACKAGES = [
+    "poncho-core",
     "poncho-spec",
     "poncho-fetch",
     "poncho-run",
@@ -84,6 +85,7 @@ def fuzz(session: nox.Session) -> None:
     and CLI; 500 specs and 500 texts through poncho_fetch against a misbehaving local
     server. Counts go to .nox/fuzz-report.jsonl (the figures of docs/dev/robustness.md)."""
     session.install(
+        "./packages/poncho-core",
         "./packages/poncho-spec[conda]",
         "./packages/poncho-fetch",
         "./packages/poncho-testing",

@@ -21,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLISHED = [
+    "poncho-core",
     "poncho-spec",
     "poncho-fetch",
     "poncho-run",

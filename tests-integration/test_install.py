@@ -15,11 +15,12 @@ from conftest import ROOT, Venv, sh
 
 # The commands exactly as README.md and docs/guide.md give them (checked below).
 EVERYTHING = (
-    "python -m pip install ./packages/poncho-spec ./packages/poncho-fetch "
+    "python -m pip install ./packages/poncho-core ./packages/poncho-spec ./packages/poncho-fetch "
     "./packages/poncho-run ./packages/poncho-create ./packages/poncho-analyze ./packages/poncho"
 )
 WORKER = (
-    "python -m pip install ./packages/poncho-spec ./packages/poncho-fetch ./packages/poncho-run"
+    "python -m pip install ./packages/poncho-core ./packages/poncho-spec ./packages/poncho-fetch "
+    "./packages/poncho-run"
 )
 
 

@@ -4,7 +4,8 @@
 Work Queue, the TaskVine factories, Parsl and coffea copy this one file into each task's
 sandbox, where neither poncho nor the venv exists. ``python3 FILE ARGS`` runs the zip
 (Python finds a zip archive at the end of any file); sh reads only the text before it.
-The zip holds the stdlib-only modules of poncho_run (not the Dask plugin).
+The zip holds poncho_run's modules and poncho-core's (both standard library only), found
+beside this package in the monorepo or, in an sdist, in ``vendor/`` where the sdist put them.
 """
 
 from __future__ import annotations
@@ -33,22 +34,37 @@ sys.exit(main())
 _DATE = (2020, 1, 1, 0, 0, 0)
 
 
+def core_sources(root: Path) -> Path:
+    """poncho-core's package folder: beside poncho-run in the monorepo, else in the sdist's
+    ``vendor/``."""
+    for candidate in (
+        root / "vendor" / "poncho_core",
+        root.parent / "poncho-core" / "src" / "poncho_core",
+    ):
+        if (candidate / "__init__.py").is_file():
+            return candidate
+    raise FileNotFoundError(f"poncho-core's sources not found beside {root}")
+
+
 def build_script(root: Path, output: Path) -> Path:
     """Write the runner script for the package at `root` to `output` (mode 0755)."""
     front = (root / "scripts" / "poncho_package_run.sh").read_bytes()
-    package = root / "src" / "poncho_run"
     buffer = io.BytesIO(front)
     buffer.seek(0, io.SEEK_END)
     # Appending to a file that is not a zip: offsets count from the start of the file.
     with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(zipfile.ZipInfo("__main__.py", _DATE), _MAIN)
-        for path in sorted(package.rglob("*.py")):
-            rel = path.relative_to(package)
-            if rel.parts[0] in ("_dask", "dask.py") or "__pycache__" in rel.parts:
-                continue
-            info = zipfile.ZipInfo(f"poncho_run/{rel.as_posix()}", _DATE)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
+        for name, package in (
+            ("poncho_run", root / "src" / "poncho_run"),
+            ("poncho_core", core_sources(root)),
+        ):
+            for path in sorted(package.rglob("*.py")):
+                rel = path.relative_to(package)
+                if rel.parts[0] in ("_dask", "dask.py") or "__pycache__" in rel.parts:
+                    continue
+                info = zipfile.ZipInfo(f"{name}/{rel.as_posix()}", _DATE)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
     output.write_bytes(buffer.getvalue())
     output.chmod(0o755)
     return output

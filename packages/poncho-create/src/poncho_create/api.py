@@ -398,7 +398,7 @@ def check_writable(path: Path, what: str) -> list[Path]:
     Nothing is created: returns the missing folders above `path`, which writing it will
     create (so a failed build can remove them again).
     """
-    from poncho_spec.fs import writable_location
+    from poncho_core.fs import writable_location
 
     try:
         return writable_location(path)
@@ -422,7 +422,7 @@ def _lock_of_hit(tarball: Path, lock_out: Path | None) -> None:
     if lock_out is None:
         return
     from poncho_create.pack import read_member
-    from poncho_spec.fs import atomic_write
+    from poncho_core.fs import atomic_write
 
     data = read_member(tarball, "poncho/lock.json")
     if data is None:

@@ -168,7 +168,7 @@ class PackageCache:
     def remove(self, names: Sequence[str]) -> list[str] | None:
         """Remove the entries `names`; None (and nothing removed) while a build uses the
         cache. Returns the names removed."""
-        from poncho_spec.fs import rmtree
+        from poncho_core.fs import rmtree
 
         with _flock(self.root / _IN_USE, shared=False, wait=False) as got:
             if not got:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from poncho_create.errors import LockError
-from poncho_spec.fs import atomic_write
+from poncho_core.fs import atomic_write
 
 __all__ = [
     "LOCK_VERSION",

@@ -39,7 +39,7 @@ from typing import IO, TYPE_CHECKING, Any
 from poncho_fetch import extract
 from poncho_fetch._sources import Limits, Planned, check_size, plan
 from poncho_fetch.errors import FetchError, FetchFailed
-from poncho_spec.fs import parse_size, rmtree
+from poncho_core.fs import parse_size, rmtree
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy

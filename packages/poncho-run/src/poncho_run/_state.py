@@ -103,20 +103,10 @@ def write_state(prefix: str, state: dict[str, Any], *, pending: bool = False) ->
 
 
 def _write(folder: str, name: str, text: str) -> None:
-    import tempfile
+    from poncho_core.fs import atomic_write
 
-    # Mode 0666 & ~umask (not mkstemp's 0600): other users of a shared folder read it.
-    mask = os.umask(0)
-    os.umask(mask)
-    fd, tmp = tempfile.mkstemp(prefix="state.", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(tmp, os.path.join(folder, name))
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    # The umask's mode (not mkstemp's 0600): other users of a shared folder read it.
+    atomic_write(os.path.join(folder, name), text)
 
 
 def publish_state(prefix: str) -> bool:

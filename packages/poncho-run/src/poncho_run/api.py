@@ -253,24 +253,6 @@ def run(
 
 
 def _remove_tree(path: str) -> None:
-    import shutil
-    import stat
-    import sys
+    from poncho_core.fs import rmtree
 
-    def make_writable(function: object, failed: str, exc: object) -> None:
-        # A read-only folder (made so by the command) cannot be emptied: open it and retry.
-        parent = os.path.dirname(failed)
-        try:
-            os.chmod(parent, os.stat(parent).st_mode | stat.S_IRWXU)
-            if os.path.isdir(failed) and not os.path.islink(failed):
-                os.chmod(failed, os.stat(failed).st_mode | stat.S_IRWXU)
-                shutil.rmtree(failed, ignore_errors=True)
-            else:
-                os.unlink(failed)
-        except OSError:
-            pass
-
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=make_writable)
-    else:  # pragma: no cover - Python 3.10 and 3.11
-        shutil.rmtree(path, onerror=make_writable)
+    rmtree(path)  # a read-only folder the command made is opened and emptied too

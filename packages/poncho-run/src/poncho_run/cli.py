@@ -233,7 +233,7 @@ def _run(args: Options, command: list[str]) -> int:
     from poncho_run.api import prepare, run
 
     if args.max_unpacked_size is not None:  # read where the archive is extracted
-        from poncho_run.extract import MAX_UNPACKED_ENV
+        from poncho_run.archive import MAX_UNPACKED_ENV
 
         os.environ[MAX_UNPACKED_ENV] = args.max_unpacked_size
 

@@ -8,12 +8,16 @@ shell does), every other poncho-run error 1.
 
 from __future__ import annotations
 
-try:
-    from poncho_spec import PonchoError
-except ImportError:  # the engine carried inside a copied poncho_package_run: stdlib only
-
-    class PonchoError(Exception):  # type: ignore[no-redef]
-        """Stand-in for `poncho_spec.PonchoError` where poncho-spec is not installed."""
+from poncho_core.errors import (
+    EXIT_LOCK_TIMEOUT,
+    LimitExceeded,
+    PonchoError,
+    UnpackError,
+    UnsafeArchive,
+    UnsupportedArchive,
+    shown,
+)
+from poncho_core.errors import LockTimeout as _CoreLockTimeout
 
 
 __all__ = [
@@ -25,6 +29,7 @@ __all__ = [
     "CommandNotExecutable",
     "CommandNotFound",
     "EnvironmentNotFound",
+    "LimitExceeded",
     "LockTimeout",
     "PonchoError",
     "RunError",
@@ -35,19 +40,10 @@ __all__ = [
 ]
 
 EXIT_ERROR = 1
-EXIT_LOCK_TIMEOUT = 75
 EXIT_CANNOT_EXECUTE = 126
 EXIT_NOT_FOUND = 127
 #: DIR was unpacked from another archive than the one given.
 EXIT_WRONG_ARCHIVE = 65
-
-
-def shown(name: str, limit: int = 200) -> str:
-    """`name` quoted for a message, its middle elided past `limit` characters (a hostile
-    archive's member names can be megabytes long)."""
-    if len(name) > limit:
-        name = f"{name[: limit // 2]}...{name[-limit // 2 :]}"
-    return repr(name)
 
 
 class RunError(PonchoError):
@@ -60,45 +56,24 @@ class EnvironmentNotFound(RunError, FileNotFoundError):
     """The environment (tarball or folder) given does not exist."""
 
 
-class UnsupportedArchive(RunError, ValueError):
-    """A file that is not an archive poncho-run can read, or needs a missing decompressor."""
-
-
-class UnpackError(RunError, OSError):
-    """The file system refused a write while unpacking (disk full, permissions, ...)."""
-
-
-class UnsafeArchive(RunError, ValueError):
-    """An archive member that would write outside the target folder (or a device file).
-
-    `member` is the member's name as stored in the archive.
-    """
-
-    def __init__(self, member: str, reason: str) -> None:
-        self.member = member
-        self.reason = reason
-        super().__init__(f"unsafe archive member {shown(member)}: {reason}; nothing was run")
-
-    def __reduce__(self) -> tuple[type[UnsafeArchive], tuple[str, str]]:
-        return (type(self), (self.member, self.reason))
-
-
-class LockTimeout(RunError, TimeoutError):
-    """Another process held the lock on `path` for longer than `waited` seconds."""
+class LockTimeout(RunError, _CoreLockTimeout):
+    """Another process held the lock of the folder `path` for longer than `waited` seconds
+    (a `poncho_core.errors.LockTimeout`, worded for an unpack folder)."""
 
     exit_status = EXIT_LOCK_TIMEOUT
 
     def __init__(self, path: str, waited: float, lock_file: str) -> None:
-        self.path = path
-        self.waited = waited
+        self.folder = path
         self.lock_file = lock_file
-        super().__init__(
+        Exception.__init__(
+            self,
             f"{path}: still being unpacked by another process after waiting {waited:g} s "
-            f"(lock {lock_file}); try again later or raise --wait-for-lock"
+            f"(lock {lock_file}); try again later or raise --wait-for-lock",
         )
+        self.path, self.waited, self.pid, self.what = path, waited, None, path
 
-    def __reduce__(self) -> tuple[type[LockTimeout], tuple[str, float, str]]:
-        return (type(self), (self.path, self.waited, self.lock_file))
+    def __reduce__(self) -> tuple[type[LockTimeout], tuple[str, float, str]]:  # type: ignore[override]
+        return (type(self), (self.folder, self.waited, self.lock_file))
 
 
 class CommandNotFound(RunError, FileNotFoundError):

@@ -1,29 +1,24 @@
 """The lock that lets many runs on one node share one unpack folder.
 
-The lock is an ``flock`` lock on the file ``<DIR>.poncho.lock`` next to the folder, not
-inside it: the folder itself is replaced by a rename when it is unpacked. ``flock(1)``
-takes the same lock, so the shell front end of ``poncho_package_run`` (on a worker with no
-Python) and this module exclude each other. The lock file stays after use (removing a lock
-file others may have open is a race). The kernel releases the lock when its holder dies,
-even by SIGKILL.
-
-The lock file is opened without following a symbolic link and must be a regular file: on
-a shared scratch folder, a link planted in its place must not make us create or write a
-file elsewhere. Its descriptor is close-on-exec: the command run afterwards does not keep
-the folder locked.
+The lock is poncho-core's file lock (`poncho_core.lock`, ``flock``) on the file
+``<DIR>.poncho.lock`` next to the folder, not inside it: the folder itself is replaced by a
+rename when it is unpacked. ``flock(1)`` takes the same lock, so the shell front end of
+``poncho_package_run`` (on a worker with no Python) and this module exclude each other. The
+lock file stays after use. The kernel releases the lock when its holder dies, even by
+SIGKILL; its descriptor is close-on-exec, so the command run afterwards does not keep the
+folder locked.
 """
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import logging
 import os
-import stat
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from poncho_core import lock as core_lock
+from poncho_core.errors import LockError
+from poncho_core.errors import LockTimeout as CoreLockTimeout
 from poncho_run.errors import LockTimeout, UnpackError
 
 __all__ = [
@@ -43,8 +38,6 @@ _held: list[int] = []
 LOCK_SUFFIX = ".poncho.lock"
 
 _log = logging.getLogger(__name__)
-_FIRST_POLL = 0.02
-_MAX_POLL = 0.25
 
 
 def lock_path(folder: str) -> str:
@@ -58,23 +51,10 @@ def open_lock_file(path: str) -> int:
     Raises `UnpackError` if it is a symbolic link or not a regular file, `OSError` if it
     cannot be opened (e.g. `PermissionError` in a folder one cannot write).
     """
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY
     try:
-        fd = os.open(path, flags, 0o666)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise UnpackError(f"{path}: the lock file is a symbolic link; refusing it") from exc
-        if exc.errno not in (errno.EACCES, errno.EROFS):
-            raise
-        # A read-only lock file (made by another user) still locks: flock needs no write.
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NOCTTY)
-        except OSError:
-            raise exc from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise UnpackError(f"{path}: the lock file is not a regular file; refusing it")
-    return fd
+        return core_lock.open_lock_file(path)
+    except LockError as exc:
+        raise UnpackError(str(exc)) from None
 
 
 def adopt_held_lock() -> None:
@@ -112,46 +92,28 @@ def folder_lock(
     """Hold the exclusive lock of `folder` for the ``with`` block; yield True.
 
     Waits up to `wait` seconds for another holder, then raises `LockTimeout`. While waiting,
-    `done()` is checked at each poll: once it returns True, the block runs without the lock
+    `done()` is asked now and then: once it returns True, the block runs without the lock
     and the context yields False (the other holder already did the work). Opening the lock
     file can raise `OSError` (e.g. `PermissionError` in a folder one cannot write).
     """
     path = lock_path(folder)
     held = _take_held(path)
-    if held is not None:  # the shell front end holds it for us
-        try:
-            yield True
-        finally:
-            fcntl.flock(held, fcntl.LOCK_UN)
-            os.close(held)
-        return
-    fd = open_lock_file(path)
+
+    def waiting(_pid: int | None) -> None:
+        _log.info("waiting up to %g s for the lock on %s (held by another run)", wait, folder)
+
     try:
-        deadline = time.monotonic() + wait
-        interval = _FIRST_POLL
-        logged = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                pass
-            if done is not None and done():
-                yield False
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise LockTimeout(folder, wait, path) from None
-            if not logged:
-                _log.info(
-                    "waiting up to %g s for the lock on %s (held by another run)", wait, folder
-                )
-                logged = True
-            time.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, _MAX_POLL)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+        lock = core_lock.acquire(
+            path,
+            timeout=wait,
+            done=done,
+            on_wait=waiting,
+            fd=held if held is not None else open_lock_file(path),
+        )
+    except CoreLockTimeout:
+        raise LockTimeout(folder, wait, path) from None
+    if lock is None:  # done by another run meanwhile
+        yield False
+        return
+    with lock:
+        yield True

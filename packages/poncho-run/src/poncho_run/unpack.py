@@ -26,7 +26,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
@@ -34,8 +33,9 @@ from typing import Any
 
 from poncho_run import _state
 from poncho_run.activate import compute_activation
+from poncho_core.errors import PonchoError
+from poncho_run.archive import extract_environment
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError
-from poncho_run.extract import extract, unpack_limit
 from poncho_run.lock import folder_lock
 from poncho_run.relocate import relocate
 
@@ -74,7 +74,7 @@ def ensure_ready(
         try:
             state = _prepare(archive, folder, wait, use_programs, require_env)
         except OSError as exc:
-            if isinstance(exc, RunError):
+            if isinstance(exc, PonchoError):
                 raise
             # A loop of links, a name too long, ...: a path the system refuses (issue 13).
             raise UnpackError(f"{folder}: {exc.strerror or exc}") from exc
@@ -117,7 +117,7 @@ def _prepare(
                 folder_lock(folder, wait, done=lambda: _state.read_state(folder) is not None)
             )
         except OSError as exc:
-            if isinstance(exc, RunError):  # LockTimeout
+            if isinstance(exc, PonchoError):  # LockTimeout, UnpackError
                 raise
             if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) and _is_full(folder):
                 _log.warning(
@@ -164,12 +164,12 @@ def _ensure_locked(
     try:
         _log.info("unpacking %s into %s", archive, folder)
         hasher = ArchiveHasher(archive).start()  # on another core, while extracting
-        extract(archive, temp, use_programs=use_programs, max_bytes=unpack_limit(temp))
+        extract_environment(archive, temp, use_programs=use_programs)
         return _finalize_and_move(temp, folder, hasher.result())
     except BaseException:
         if Path(folder).is_symlink() and str(Path(folder).readlink()) == temp:
             Path(folder).unlink()
-        shutil.rmtree(temp, ignore_errors=True)
+        _discard(temp)
         raise
 
 
@@ -205,7 +205,7 @@ def _finalize_and_move(
 def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict[str, Any]:
     """Extract `archive` into the existing empty `folder` (one the caller owns; no lock,
     no rename) and `finalize` it."""
-    extract(archive, folder, use_programs=use_programs, max_bytes=unpack_limit(folder))
+    extract_environment(archive, folder, use_programs=use_programs)
     return finalize(folder)
 
 
@@ -269,7 +269,7 @@ def _remove_leftovers(folder: str) -> None:
     ]
     for entry in stale:
         _log.info("removing %s, left by an interrupted unpack", entry)
-        shutil.rmtree(entry, ignore_errors=True)
+        _discard(entry)
 
 
 def _make_sibling(folder: str) -> str:
@@ -312,3 +312,14 @@ def check_extracted(folder: str) -> None:
                 raise UnsafeArchive(rel, "FIFO or socket")
             elif info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
                 os.chmod(path, stat.S_IMODE(info.st_mode) & 0o777)  # noqa: PTH101
+
+
+def _discard(path: str) -> None:
+    """Remove a folder of ours, even a partly read-only one; errors are dropped (the caller
+    is failing already, or cleaning up leftovers another run may be removing too)."""
+    from poncho_core.fs import rmtree
+
+    try:
+        rmtree(path)
+    except OSError as exc:
+        _log.debug("cannot remove %s: %s", path, exc)

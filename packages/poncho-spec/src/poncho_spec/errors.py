@@ -1,14 +1,13 @@
-"""Errors raised by poncho-spec; `PonchoError` is the root of every Poncho package's errors."""
+"""Errors raised by poncho-spec; `PonchoError` (from poncho-core, re-exported here) is the
+root of every Poncho package's errors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from poncho_core.errors import PonchoError
+
 __all__ = ["InvalidSpec", "PonchoError", "Problem", "SpecNotFound"]
-
-
-class PonchoError(Exception):
-    """Base class of every error a Poncho package raises on purpose."""
 
 
 @dataclass(frozen=True)

@@ -67,13 +67,13 @@ def dump_spec(spec: Spec, path: str | os.PathLike[str]) -> None:
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write `text` to `path` (``"-"`` = stdout) with :func:`poncho_spec.fs.atomic_write`:
+    """Write `text` to `path` (``"-"`` = stdout) with :func:`poncho_core.fs.atomic_write`:
     readers never see a half-written file, a link is written through, a device in place."""
     name = os.fspath(path)
     if name == STDIO:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    from poncho_spec.fs import atomic_write
+    from poncho_core.fs import atomic_write
 
     atomic_write(name, text)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from poncho.caches import KINDS, CacheReport, list_caches, parse_age, prune_caches
 from poncho_spec import PonchoError
-from poncho_spec.fs import parse_size
+from poncho_core.fs import parse_size
 
 __all__ = ["main"]
 

@@ -1,9 +1,9 @@
 """Writing and removing files safely: the one atomic writer and the one rmtree of Poncho.
 
-Every poncho package writes its outputs (specs, locks, tarballs' side files, state files)
-through :func:`atomic_write`, checks an output location with :func:`writable_location`
-before starting expensive work, and removes trees with :func:`rmtree`. Standard library only:
-the worker side imports it too.
+Every poncho package writes its outputs (specs, locks, tarballs, state files, caches)
+through :func:`atomic_write` or :func:`atomic_output` (for a stream), checks an output
+location with :func:`writable_location` before starting expensive work, and removes trees
+with :func:`rmtree`. Standard library only: the worker side imports it too.
 """
 
 from __future__ import annotations
@@ -15,10 +15,18 @@ import shutil
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-__all__ = ["atomic_write", "default_file_mode", "parse_size", "rmtree", "writable_location"]
+__all__ = [
+    "atomic_output",
+    "atomic_write",
+    "default_file_mode",
+    "parse_size",
+    "rmtree",
+    "writable_location",
+]
 
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 _SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGTP]?)(?:I?B)?\s*", re.IGNORECASE)
@@ -45,7 +53,17 @@ def default_file_mode() -> int:
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Write `data` (text is UTF-8) to `path` so that no reader ever sees half of it.
+    """Write `data` (text is UTF-8) to `path` so that no reader ever sees half of it, with
+    the rules of `atomic_output`. Returns the path written (the link's target for a link)."""
+    with atomic_output(path) as (out, target):
+        out.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return target
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, Path]]:
+    """Yield ``(file, target)``: a binary file to write `path`'s new content into, and the
+    path that will hold it. The content appears when the block ends without an error:
 
     - a new name or a regular file: a temporary file in the same folder, then ``os.replace``;
       a new file gets the umask's mode, an existing one keeps its own (missing folders
@@ -54,10 +72,9 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
     - a device, FIFO or socket (``/dev/null``, ``/dev/stdout``): written in place, never
       replaced.
 
-    Returns the path written (the link's target for a link). OSError as the system raises
-    it (IsADirectoryError for a folder); nothing is left behind on failure.
+    OSError as the system raises it (IsADirectoryError for a folder); on an error or an
+    interrupt the temporary file is removed and `path` is left as it was.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     target = Path(os.path.realpath(os.fspath(path)))
     try:
         st: os.stat_result | None = target.stat()
@@ -67,21 +84,20 @@ def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
         raise IsADirectoryError(21, "is a folder", str(path))
     if st is not None and not stat.S_ISREG(st.st_mode):
         with open(target, "wb") as out:  # a device or a pipe: no temp file, no rename
-            out.write(raw)
-        return target
+            yield out, target
+        return
     mode = stat.S_IMODE(st.st_mode) if st is not None else default_file_mode()
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     temp = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(raw)
+            yield out, target
         temp.chmod(mode)
         temp.replace(target)
     except BaseException:
         with contextlib.suppress(OSError):
             temp.unlink()
         raise
-    return target
 
 
 def writable_location(path: str | os.PathLike[str]) -> list[Path]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from poncho_run._tar import BLOCK, TarError, TarReader
+from poncho_core._tar import BLOCK, TarError, TarReader
 
 LONG = "deep/" * 30 + "name-longer-than-a-hundred-characters.py"
 

@@ -1,11 +1,12 @@
-"""The one safe extraction function of poncho-run.
+"""The one safe tar extractor of Poncho: environments (poncho-run) and data (poncho-fetch).
 
-Archives are read with `poncho_run._tar` (``tarfile`` is several times slower here).
-Python 3.12 added tar extraction filters (``filter="data"``) but 3.10 lacks them, and they
-cost a ``realpath`` per member; the checks here are the same on every version:
+Archives are read with `poncho_core._tar` (``tarfile`` is several times slower here) from
+the stream `poncho_core.compression` decompresses. Python 3.12 added tar extraction filters
+(``filter="data"``) but 3.10 lacks them, and they cost a ``realpath`` per member; the checks
+here are the same on every version:
 
-- a member named with an absolute path, a ``..`` component or more than 256 components is
-  refused;
+- a member named with an absolute path, a ``..`` component (``\\`` counts as ``/`` there),
+  more than 256 components or more than 4,000 bytes is refused;
 - a member whose path goes through a symbolic link of the archive is refused;
 - a hard link must name a member inside the folder (no absolute path, no ``..``);
 - a symbolic link must not point outside the folder, following the archive's other links
@@ -14,30 +15,36 @@ cost a ``realpath`` per member; the checks here are the same on every version:
 - device files and FIFOs are refused;
 - regular files lose setuid/setgid/sticky and group/other write bits and keep the owner's
   read/write, as the ``data`` filter does; modification times are kept (``.pyc`` files
-  are checked against them).
+  are checked against them), and one no file system can hold is a damaged archive;
+- `Limits` bound the decompressed stream and the sum of the members' sizes (a sparse or
+  highly compressed member is small in the archive, big on disk).
 
 A refusal raises `UnsafeArchive` naming the member. Nothing is written outside `dest`;
-what was written inside it before the refusal is left for the caller, who unpacks into a
+what was written inside it before the refusal is left for the caller, who extracts into a
 folder of its own and removes it on error.
 """
 
 # Paths are str here: str paths and os calls in the per-member loop: Path objects cost ~10% of
 # extraction time.
-# ruff: noqa: PTH103, PTH108, PTH112, PTH113, PTH114, PTH118, PTH211
+# ruff: noqa: PTH103, PTH108, PTH112, PTH113, PTH114, PTH116, PTH118, PTH211
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from poncho_run._tar import Member, TarError, TarReader
-from poncho_run.archive import open_archive
-from poncho_run.errors import RunError, UnpackError, UnsafeArchive, UnsupportedArchive, shown
+from poncho_core._tar import Member, TarError, TarReader
+from poncho_core.compression import Limits, check_budget, open_decompressed
+from poncho_core.errors import (
+    PonchoError,
+    UnpackError,
+    UnsafeArchive,
+    UnsupportedArchive,
+    shown,
+)
 
-__all__ = ["extract"]
+__all__ = ["MAX_NAME_BYTES", "MAX_PATH_DEPTH", "extract"]
 
 _CHUNK = 1 << 20
 # Files up to this size are read into memory and written by a pool of threads (creating
@@ -47,36 +54,13 @@ _MAX_PENDING = 256
 _MAX_LINK_HOPS = 40
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
-# Deeper paths are refused: folders are made (and later removed) by recursive functions,
-# and a real environment's deepest path has a few dozen components.
-_MAX_DEPTH = 256
+#: Deeper paths are refused: folders are made (and later removed) by recursive functions,
+#: and a real environment's deepest path has a few dozen components.
+MAX_PATH_DEPTH = 256
+#: Longer member names are refused: PATH_MAX is 4096, and the member lands under a folder.
+MAX_NAME_BYTES = 4000
 # Modification times os.utime can set in int64 nanoseconds (years 1677 to 2262).
 _MAX_MTIME = 9.2e9
-
-
-MAX_UNPACKED_ENV = "PONCHO_RUN_MAX_UNPACKED"
-
-
-def unpack_limit(dest: str | os.PathLike[str]) -> int | None:
-    """The most bytes an archive may unpack to in `dest`: ``$PONCHO_RUN_MAX_UNPACKED`` (a
-    size such as ``50G``; ``0`` for no limit), else the free space of its file system less
-    a reserve (5% of the file system, at most 1 GiB), so that a small archive that unpacks
-    to terabytes (a decompression bomb) stops before it fills a disk other jobs share."""
-    text = os.environ.get(MAX_UNPACKED_ENV, "").strip()
-    if text:
-        parse: Callable[[str], int] = int  # a copied runner with no Python packages: bytes
-        try:
-            from poncho_spec.fs import parse_size as parse
-        except ImportError:
-            pass
-        try:
-            return parse(text) or None
-        except ValueError:
-            raise UnpackError(
-                f"${MAX_UNPACKED_ENV} (--max-unpacked-size): invalid size {text!r} (e.g. 50G, 500M)"
-            ) from None
-    usage = shutil.disk_usage(dest)
-    return max(usage.free - min(usage.total // 20, 1 << 30), 0)
 
 
 def extract(
@@ -84,43 +68,42 @@ def extract(
     dest: str | os.PathLike[str],
     *,
     use_programs: bool = True,
-    progress: Callable[[int], None] | None = None,
-    max_bytes: int | None = None,
+    limits: Limits | None = None,
+    name: str | None = None,
 ) -> int:
-    """Extract the environment archive `archive` into the existing folder `dest`.
+    """Extract the tar archive `archive` (compressed or not) into the existing folder `dest`.
 
-    Returns the number of members extracted. `progress`, if given, is called with the
-    number of members done so far every 1,000 members. `max_bytes` bounds the bytes of
-    the files written (see `unpack_limit`); past it, `UnpackError` before the file that
-    would cross it is written. Raises `UnsafeArchive`, `UnsupportedArchive` (not an
-    archive, corrupt, or no zstd decompressor) or `UnpackError` (the file system refused a
-    write, or the limit).
+    Returns the number of members extracted. `limits` bound the decompressed bytes and the
+    sum of the members' sizes (`LimitExceeded` before the file that would cross it is
+    written). `name` stands for `archive` in messages. Raises `UnsafeArchive`,
+    `UnsupportedArchive` (not a tar, corrupt, or no zstd decompressor), `LimitExceeded` or
+    `UnpackError` (the file system refused a write).
     """
+    label = name or os.fspath(archive)
     root = os.fspath(dest)
-    extractor = _Extractor(root, _workers())
+    extractor = _Extractor(root, label, _workers())
     total = 0
     try:
-        with open_archive(archive, use_programs=use_programs) as stream:
+        with open_decompressed(
+            archive, use_programs=use_programs, limits=limits, name=label
+        ) as stream:
+            budget = limits.budget(label, os.stat(archive).st_size) if limits else []
             reader = TarReader(stream.read)
             try:
                 for member in reader:
-                    if member.isreg():
+                    if member.isreg() and budget:
                         total += member.size
-                        if max_bytes is not None and total > max_bytes:
-                            raise UnpackError(
-                                f"{os.fspath(archive)}: unpacks to more than {max_bytes:,} "
-                                f"bytes (at {shown(member.name)}), the limit for {root}: "
-                                f"${MAX_UNPACKED_ENV} or --max-unpacked-size, else the "
-                                "free space less a reserve"
-                            )
+                        check_budget(
+                            label, budget, total, f"member {shown(member.name)}: total unpacked"
+                        )
                     extractor.add(reader, member)
-                    if progress is not None and extractor.count % 1000 == 0:
-                        progress(extractor.count)
             except TarError as exc:
-                raise UnsupportedArchive(
-                    f"{os.fspath(archive)}: corrupt or truncated archive ({exc})"
-                ) from exc
+                raise UnsupportedArchive(f"{label}: corrupt or truncated archive ({exc})") from exc
         extractor.finish()
+    except UnsafeArchive as exc:
+        if exc.archive:
+            raise
+        raise UnsafeArchive(exc.member, exc.reason, label) from None
     finally:
         extractor.close()  # no write left running into a folder the caller may remove
     return extractor.count
@@ -134,19 +117,24 @@ def _relative(name: str, member: str) -> str:
     """`name` as a normalised path relative to the root ("" for the root itself)."""
     if name.startswith("/"):
         raise UnsafeArchive(member, "absolute path")
+    if len(name) > MAX_NAME_BYTES // 4 and len(name.encode("utf-8", "surrogateescape")) > (
+        MAX_NAME_BYTES
+    ):
+        raise UnsafeArchive(member, f"path longer than {MAX_NAME_BYTES} bytes")
     parts = [part for part in name.split("/") if part not in ("", ".")]
-    if ".." in parts:
+    if ".." in parts or ("\\" in name and ".." in name.replace("\\", "/").split("/")):
         raise UnsafeArchive(member, "path with '..'")
-    if len(parts) > _MAX_DEPTH:
-        raise UnsafeArchive(member, f"path more than {_MAX_DEPTH} folders deep")
+    if len(parts) > MAX_PATH_DEPTH:
+        raise UnsafeArchive(member, f"path more than {MAX_PATH_DEPTH} folders deep")
     return "/".join(parts)
 
 
 class _Extractor:
     """Extraction state: the folders made and the symbolic links still to create."""
 
-    def __init__(self, root: str, workers: int = 1) -> None:
+    def __init__(self, root: str, label: str, workers: int = 1) -> None:
         self.root = root
+        self.label = label
         self.count = 0
         self.dirs: set[str] = {""}
         self.links: dict[str, str] = {}
@@ -368,7 +356,7 @@ class _Extractor:
             pass
 
 
-def _write_error(member: str, exc: OSError) -> RunError:
-    if isinstance(exc, RunError):
+def _write_error(member: str, exc: OSError) -> PonchoError:
+    if isinstance(exc, PonchoError):
         return exc
     return UnpackError(f"cannot extract {shown(member)}: {exc.strerror or exc}")

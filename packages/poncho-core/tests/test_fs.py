@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from poncho_spec import fs
+from poncho_core import fs
 
 
 def _umask() -> int:
