@@ -6,10 +6,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from poncho_run.extract import extract
 
 from poncho_run import extract as extract_module
 from poncho_run.errors import UnpackError, UnsafeArchive
-from poncho_run.extract import extract
 from poncho_run_helpers import make_tar, member, tree
 
 SYM, LNK, DIR = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE

@@ -14,7 +14,7 @@ folders import their modules when used.
 
 # Paths are str here: on the warm path, where pathlib (which imports re) would cost more than
 # the whole run.
-# ruff: noqa: PTH100, PTH101, PTH108, PTH110, PTH112, PTH113, PTH114, PTH116, PTH118, PTH120
+# ruff: noqa: PTH100, PTH110, PTH112, PTH113, PTH118
 
 from __future__ import annotations
 

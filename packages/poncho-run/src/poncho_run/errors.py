@@ -15,10 +15,8 @@ from poncho_core.errors import (
     UnpackError,
     UnsafeArchive,
     UnsupportedArchive,
-    shown,
 )
 from poncho_core.errors import LockTimeout as _CoreLockTimeout
-
 
 __all__ = [
     "EXIT_CANNOT_EXECUTE",

@@ -31,9 +31,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from poncho_core.errors import PonchoError
 from poncho_run import _state
 from poncho_run.activate import compute_activation
-from poncho_core.errors import PonchoError
 from poncho_run.archive import extract_environment
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError
 from poncho_run.lock import folder_lock
