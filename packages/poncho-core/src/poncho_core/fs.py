@@ -25,6 +25,7 @@ __all__ = [
     "default_file_mode",
     "parse_size",
     "rmtree",
+    "tree_size",
     "writable_location",
 ]
 
@@ -125,6 +126,17 @@ def writable_location(path: str | os.PathLike[str]) -> list[Path]:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(13, f"cannot write in {parent} (read-only or no permission)", name)
     return list(reversed(missing))
+
+
+def tree_size(root: str | os.PathLike[str]) -> int:
+    """Bytes under the folder `root`: each file, link and folder counted as ``lstat`` gives
+    it (what removing the tree frees, roughly); what vanishes meanwhile is skipped."""
+    total = 0
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            with contextlib.suppress(OSError):
+                total += (Path(folder) / name).lstat().st_size
+    return total
 
 
 def rmtree(path: str | os.PathLike[str]) -> None:

@@ -75,8 +75,9 @@ def read_pid(path: str | os.PathLike[str]) -> int | None:
 class FileLock:
     """A held ``flock`` lock: `fd` is its descriptor, `path` its file.
 
-    `release()` (or the end of a ``with`` block) unlocks and closes it. With
-    `inheritable`, the descriptor survives ``exec``, and the program exec'd holds the lock.
+    `release()` (or the end of a ``with`` block) closes the descriptor: the lock ends when
+    the last descriptor of its open file is closed, so a child that inherited it (across
+    ``exec``, or in ``pass_fds``) keeps holding it.
     """
 
     __slots__ = ("fd", "path", "shared")
@@ -97,14 +98,12 @@ class FileLock:
         os.set_inheritable(self.fd, inheritable)
 
     def release(self) -> None:
-        """Unlock and close; a second call does nothing."""
+        """Close the descriptor (the lock ends with the last one); a second call does
+        nothing."""
         if self.fd < 0:
             return
         fd, self.fd = self.fd, -1
-        try:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        os.close(fd)
 
 
 def acquire(

@@ -421,8 +421,8 @@ def _lock_of_hit(tarball: Path, lock_out: Path | None) -> None:
     """A cache hit writes ``--lock-out`` too: the lock the cached tarball holds."""
     if lock_out is None:
         return
-    from poncho_create.pack import read_member
     from poncho_core.fs import atomic_write
+    from poncho_create.pack import read_member
 
     data = read_member(tarball, "poncho/lock.json")
     if data is None:

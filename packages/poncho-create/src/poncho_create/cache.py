@@ -4,23 +4,24 @@ Name: ``<spec hash>-<platform>.<format>``, plus ``-<12 hex>`` before the format 
 build also depends on options (channel changes, pip index options, a lock) or on local
 files (the spec's local pip paths, ``--find-links`` folders); the hex is a sha256 of those.
 Entries appear atomically (``os.replace`` of a complete file), so a
-lookup needs no lock; builders of the same entry take an exclusive ``flock`` on
-``.locks/<name>.lock`` so a second concurrent build waits and then finds the first one's
-tarball.
+lookup needs no lock; builders of the same entry take an exclusive lock (poncho-core's
+``flock``) on ``.locks/<name>.lock`` so a second concurrent build waits and then finds the
+first one's tarball.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
-import os
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from poncho_core.errors import LockTimeout
+from poncho_core.fs import tree_size
+from poncho_core.lock import FileLock, acquire
 
 __all__ = ["CachedFile", "EnvCache", "PackageCache", "cache_name"]
 
@@ -96,27 +97,19 @@ class EnvCache:
         waiting (None: no limit), BuildLockTimeout names the holder.
         """
         path = self.root / ".locks" / f"{name}.lock"
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.05
-        while True:
-            with _flock(path, shared=False, wait=False, record_pid=True) as got:
-                if got:
-                    yield
-                    return
-            if on_wait is not None:
-                on_wait(_read_pid(path))
-                on_wait = None
-            if deadline is not None and time.monotonic() >= deadline:
-                from poncho_create.errors import BuildLockTimeout
+        try:
+            held = _lock(path, timeout=timeout, record_pid=True, on_wait=on_wait)
+        except LockTimeout as exc:
+            from poncho_create.errors import BuildLockTimeout
 
-                pid = _read_pid(path)
-                holder = f" (pid {pid})" if pid is not None else ""
-                raise BuildLockTimeout(
-                    f"another build of this spec{holder} still holds {path} after {timeout:g} s "
-                    "($PONCHO_CREATE_WAIT)"
-                )
-            time.sleep(pause)
-            pause = min(pause * 2, 1.0)
+            holder = f" (pid {exc.pid})" if exc.pid is not None else ""
+            raise BuildLockTimeout(
+                f"another build of this spec{holder} still holds {path} after {timeout:g} s "
+                "($PONCHO_CREATE_WAIT)"
+            ) from None
+        assert held is not None  # None only for a timeout of 0
+        with held:
+            yield
 
     def entries(self) -> list[CachedFile]:
         """Every tarball in the cache, least recently used (built or hit) first."""
@@ -127,9 +120,10 @@ class EnvCache:
 
         A task reading the tarball meanwhile keeps reading it: its open file stays whole.
         """
-        with _flock(self.root / ".locks" / f"{name}.lock", shared=False, wait=False) as got:
-            if not got:
-                return False
+        held = _lock(self.root / ".locks" / f"{name}.lock", timeout=0)
+        if held is None:
+            return False
+        with held:
             self.path(name).unlink(missing_ok=True)
             return True
 
@@ -149,12 +143,13 @@ class PackageCache:
     def in_use(self) -> Iterator[None]:
         """Hold the cache in use (shared with other builds) for the ``with`` block; a cache
         one cannot write to needs no lock (nobody here can prune it either)."""
-        with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(_flock(self.root / _IN_USE, shared=True, wait=True))
-            except OSError as exc:
-                if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                    raise
+        try:
+            held = _lock(self.root / _IN_USE, shared=True, timeout=_IN_USE_WAIT)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            held = None
+        with held or contextlib.nullcontext():
             yield
 
     def entries(self) -> list[CachedFile]:
@@ -170,9 +165,10 @@ class PackageCache:
         cache. Returns the names removed."""
         from poncho_core.fs import rmtree
 
-        with _flock(self.root / _IN_USE, shared=False, wait=False) as got:
-            if not got:
-                return None
+        held = _lock(self.root / _IN_USE, timeout=0)
+        if held is None:
+            return None
+        with held:
             for name in names:
                 rmtree(self.root / name)
                 (self.root / f"{name}.lock").unlink(missing_ok=True)
@@ -180,6 +176,9 @@ class PackageCache:
 
 
 _IN_USE = ".poncho-in-use.lock"
+# A prune holds the package cache for the seconds it takes to remove files; a build waits
+# that long at most before saying so.
+_IN_USE_WAIT = 600.0
 _ENDINGS = (".tar.gz", ".tgz", ".tar.zst", ".tar.bz2", ".tar")
 
 
@@ -195,7 +194,7 @@ def _entries(root: Path, wanted: Callable[[Path], bool]) -> list[CachedFile]:
         except FileNotFoundError:
             continue
         folder = path.is_dir() and not path.is_symlink()
-        size = _tree_size(path) if folder else st.st_size
+        size = tree_size(path) if folder else st.st_size
         # Last use: for a file, a read or a cache hit sets the access time, a build the
         # modification time; a folder's access time changes whenever it is listed (by us).
         used = st.st_mtime if folder else max(st.st_atime, st.st_mtime)
@@ -203,41 +202,17 @@ def _entries(root: Path, wanted: Callable[[Path], bool]) -> list[CachedFile]:
     return sorted(found, key=lambda e: (e.last_used, e.name))
 
 
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def _tree_size(root: Path) -> int:
-    total = 0
-    for folder, _dirs, files in os.walk(root):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += (Path(folder) / name).lstat().st_size
-    return total
-
-
-@contextlib.contextmanager
-def _flock(path: Path, *, shared: bool, wait: bool, record_pid: bool = False) -> Iterator[bool]:
-    """An ``flock`` on `path` (made if missing, never followed if a link) for the block;
-    yields False instead of waiting when `wait` is False and someone else holds it. With
-    `record_pid`, the holder writes its process id into the file."""
+def _lock(
+    path: Path,
+    *,
+    shared: bool = False,
+    timeout: float | None,
+    record_pid: bool = False,
+    on_wait: Callable[[int | None], None] | None = None,
+) -> FileLock | None:
+    """poncho-core's lock on `path` (its folder made if missing); None when `timeout` is 0
+    and another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(path, flags, 0o666)
-    try:
-        mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-        try:
-            fcntl.flock(fd, mode if wait else mode | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        if record_pid:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-                os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield True
-    finally:
-        os.close(fd)
+    return acquire(
+        path, shared=shared, timeout=timeout, record_pid=record_pid, on_wait=on_wait, what=str(path)
+    )

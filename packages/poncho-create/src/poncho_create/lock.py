@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from poncho_create.errors import LockError
 from poncho_core.fs import atomic_write
+from poncho_create.errors import LockError
 
 __all__ = [
     "LOCK_VERSION",

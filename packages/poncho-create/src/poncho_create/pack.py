@@ -24,10 +24,10 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
+from poncho_core.fs import atomic_write, default_file_mode
 from poncho_create.errors import PackError
 from poncho_create.lock import Lock
 from poncho_create.progress import Reporter
-from poncho_core.fs import atomic_write, default_file_mode
 
 __all__ = ["RUN_IN_ENV", "add_poncho_files", "pack_prefix", "read_member", "run_in_env_script"]
 

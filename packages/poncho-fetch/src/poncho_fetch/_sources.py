@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import shutil
 import time
 import urllib.parse
 from collections.abc import Callable
@@ -21,27 +22,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from poncho_fetch import extract, git
-from poncho_fetch.errors import FetchError, LimitExceeded
+from poncho_core.compression import (
+    DEFAULT_MAX_RATIO,
+    Limits,
+    decompressed_name,
+    normalize_compression,
+    open_decompressed,
+)
+from poncho_core.errors import LimitExceeded, PonchoError
+from poncho_core.extract import extract
+from poncho_fetch import git
+from poncho_fetch.errors import FetchError
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy
     from poncho_spec import GitSource, HttpSource, Spec
 
-__all__ = ["Limits", "Planned", "check_size", "plan", "url_file_name"]
+__all__ = ["Planned", "check_size", "entry_limits", "plan", "url_file_name"]
 
 DATA = "data"
 _DOWNLOAD = "download.part"
 _MAX_FILE_NAME = 120  # bytes; file systems take 255, and a suffix may be added
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on one entry: `max_bytes` (its size, downloaded and unpacked; None: no limit)
-    and `max_ratio` (decompressed size over compressed size; 0 or None: no limit)."""
-
-    max_bytes: int | None = None
-    max_ratio: float | None = extract.DEFAULT_MAX_RATIO
+def entry_limits(max_bytes: int | None, max_ratio: float | None = DEFAULT_MAX_RATIO) -> Limits:
+    """The bounds on one entry: `max_bytes` (its size, downloaded and unpacked; None: no
+    limit) and `max_ratio` (decompressed size over compressed size; 0 or None: no limit)."""
+    return Limits(max_bytes, max_ratio, max_bytes_source="the data cache's limit for one entry")
 
 
 @dataclass(frozen=True)
@@ -95,9 +102,9 @@ def plan(
     from poncho_fetch.http import RetryPolicy
 
     policy = policy or RetryPolicy()
-    limits = limits or Limits()
+    limits = limits or entry_limits(None)
     items: list[Planned] = []
-    failures: list[FetchError] = []
+    failures: list[PonchoError] = []
     if spec.git:
         git.git_executable()
     for var, source in spec.git.items():
@@ -140,7 +147,7 @@ def _plan_git(var: str, source: GitSource, policy: RetryPolicy, limits: Limits) 
 
 def _plan_http(var: str, source: HttpSource, policy: RetryPolicy, limits: Limits) -> Planned:
     label = f"http.{var}"
-    compression = extract.normalize_compression(source.compression)
+    compression = normalize_compression(source.compression)
     sha256 = source.sha256.lower() if source.sha256 else None
     identity = {
         "kind": "http",
@@ -158,7 +165,7 @@ def _plan_http(var: str, source: HttpSource, policy: RetryPolicy, limits: Limits
         name = url_file_name(source.url)
         data = work / DATA
         data.mkdir()
-        max_bytes, max_ratio = limits.max_bytes, limits.max_ratio
+        max_bytes = limits.max_bytes
         if source.type == "file" and compression is None:
             dest = data / name
             http.download(
@@ -169,20 +176,18 @@ def _plan_http(var: str, source: HttpSource, policy: RetryPolicy, limits: Limits
         http.download(
             source.url, part, key=label, sha256=sha256, policy=policy, max_bytes=max_bytes
         )
-        hint = source.compression
+        what = f"{label}: {name}"
         try:
             if source.type == "tar":
-                extract.safe_extract(
-                    part, data, hint, name=name, max_bytes=max_bytes, max_ratio=max_ratio
-                )
+                extract(part, data, limits=limits, name=what)
                 return DATA
-            plain = extract.decompressed_name(name)
-            extract.decompress_file(
-                part, data / plain, hint, name=name, max_bytes=max_bytes, max_ratio=max_ratio
-            )
+            plain = decompressed_name(name)
+            with (
+                open_decompressed(part, limits=limits, name=what) as stream,
+                open(data / plain, "wb") as out,
+            ):
+                shutil.copyfileobj(stream, out, 1 << 20)
             return f"{DATA}/{plain}"
-        except FetchError as exc:
-            raise type(exc)(f"{label}: {exc}") from None
         finally:
             part.unlink(missing_ok=True)
 

@@ -6,8 +6,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from poncho_core.compression import DEFAULT_MAX_RATIO
 from poncho_fetch.cache import DataCache
-from poncho_fetch.extract import DEFAULT_MAX_RATIO
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy

@@ -16,30 +16,44 @@ leftovers. A task holds a shared lock on ``locks/<key>.lock`` for as long as it 
 entry; eviction takes that lock exclusively *without waiting* and skips entries it cannot
 get, so an entry in use is never removed. Lock files are never deleted (deleting a lock
 file others may hold open would let two processes "hold" it at once); they are empty.
-Locks are ``flock`` locks: they belong to the open file, survive ``exec`` when the
-descriptor is inheritable, and vanish when the last process holding the file exits.
+Locks are poncho-core's (`poncho_core.lock`, ``flock``): they belong to the open file,
+survive ``exec`` when the descriptor is inheritable, and vanish when the last process
+holding the file exits. Every wait has a deadline (`RetryPolicy.lock_wait`).
+
+The entries' layout is :mod:`poncho_fetch.entries`; the settings from the environment are
+:mod:`poncho_fetch.settings`; a task's hold on its entries is :class:`poncho_fetch.lease.Lease`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import logging
 import os
 import tempfile
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from poncho_fetch import extract
-from poncho_fetch._sources import Limits, Planned, check_size, plan
+from poncho_core import lock as core_lock
+from poncho_core.compression import DEFAULT_MAX_RATIO
+from poncho_core.errors import PonchoError
+from poncho_core.fs import parse_size, rmtree, tree_size
+from poncho_fetch._sources import Planned, check_size, entry_limits, plan
+from poncho_fetch.entries import (
+    FORMAT,
+    META,
+    USED,
+    CacheEntry,
+    complete_meta,
+    list_entries,
+    touch,
+)
 from poncho_fetch.errors import FetchError, FetchFailed
-from poncho_core.fs import parse_size, rmtree
+from poncho_fetch.lease import Lease
+from poncho_fetch.settings import CACHE_ENV, default_cache_dir, max_size_from_env
 
 if TYPE_CHECKING:
     from poncho_fetch.http import RetryPolicy
@@ -56,82 +70,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "PONCHO_FETCH_CACHE"
-MAX_SIZE_ENV = "PONCHO_FETCH_MAX_SIZE"
-_META = "meta.json"
-_USED = ".used"
-_FORMAT = 1
-
-
-def default_cache_dir() -> Path:
-    """``$PONCHO_FETCH_CACHE``, else ``$XDG_CACHE_HOME/poncho/data``, else
-    ``~/.cache/poncho/data``."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "poncho" / "data"
-
-
-def max_size_from_env() -> int | None:
-    """The size limit ``$PONCHO_FETCH_MAX_SIZE`` gives, or None (no limit) when unset."""
-    value = os.environ.get(MAX_SIZE_ENV, "").strip()
-    if not value:
-        return None
-    try:
-        return parse_size(value)
-    except ValueError as exc:
-        raise FetchError(f"${MAX_SIZE_ENV}: {exc}") from None
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """What the cache holds for one key: its folder, size in bytes, last use (epoch
-    seconds) and the metadata written when it was filled."""
-
-    key: str
-    path: Path
-    size: int
-    last_used: float
-    meta: Mapping[str, Any]
-
-
-class Lease:
-    """Entries of one spec, held "in use" (shared locks) until :meth:`release`.
-
-    `env` maps each variable to its absolute path; `lock_fds` are the descriptors holding
-    the locks. A process that ``exec``s the task can keep the entries protected by making
-    the descriptors inheritable (``inheritable=True``); with :mod:`subprocess`, pass them in
-    ``pass_fds``. The locks last until every process holding the descriptors closes them.
-    """
-
-    def __init__(self, env: dict[str, str], files: list[IO[bytes]]) -> None:
-        self.env = env
-        self._files = files
-
-    @property
-    def lock_fds(self) -> tuple[int, ...]:
-        """The file descriptors holding the shared locks (empty once released)."""
-        return tuple(f.fileno() for f in self._files)
-
-    def release(self) -> None:
-        """Drop the locks held by this process (idempotent)."""
-        files, self._files = self._files, []
-        for f in files:
-            f.close()
-
-    def __enter__(self) -> Lease:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.release()
-
 
 class DataCache:
     """A node-local cache of the data specs name, shared by concurrent processes.
@@ -140,7 +78,7 @@ class DataCache:
     ``$PONCHO_FETCH_MAX_SIZE``, else no limit) is the size above which least recently used
     entries not in use are evicted after each fill, and also a hard limit on each entry
     (enforced while it downloads and unpacks). `policy` tunes HTTP retries, timeouts and
-    deadlines; `max_ratio` bounds decompression (see :mod:`poncho_fetch.extract`).
+    deadlines; `max_ratio` bounds decompression (see :mod:`poncho_core.compression`).
     """
 
     def __init__(
@@ -149,7 +87,7 @@ class DataCache:
         max_bytes: int | None = None,
         *,
         policy: RetryPolicy | None = None,
-        max_ratio: float | None = extract.DEFAULT_MAX_RATIO,
+        max_ratio: float | None = DEFAULT_MAX_RATIO,
     ) -> None:
         from poncho_fetch.http import RetryPolicy
 
@@ -157,7 +95,7 @@ class DataCache:
         self.root = root.expanduser().absolute()
         self.max_bytes = max_bytes if max_bytes is not None else max_size_from_env()
         self.policy = policy or RetryPolicy()
-        self.limits = Limits(self.max_bytes, max_ratio)
+        self.limits = entry_limits(self.max_bytes, max_ratio)
         self._entries = self.root / "entries"
         self._locks = self.root / "locks"
         self._tmp = self.root / "tmp"
@@ -177,13 +115,13 @@ class DataCache:
         self._makedirs()
         work, failures = plan(spec, self.policy, self.limits)
         env: dict[str, str] = {}
-        files: list[IO[bytes]] = []
+        locks: list[core_lock.FileLock] = []
         filled = False
         try:
             for item in work:
                 try:
-                    lock_file, path, was_filled = self._hold(item)
-                except FetchError as exc:
+                    held, path, was_filled = self._hold(item)
+                except PonchoError as exc:  # FetchError, UnsafeArchive, LockTimeout, ...
                     failures.append(exc)
                     continue
                 except OSError as exc:  # the cache folder changed under us, a full disk
@@ -191,10 +129,10 @@ class DataCache:
                         FetchError(f"{item.label}: data cache {self.root}: {_why(exc)}")
                     )
                     continue
-                if lock_file is not None:  # None: a read-only cache, which nobody evicts
-                    files.append(lock_file)
+                if held is not None:  # None: a read-only cache, which nobody evicts
+                    locks.append(held)
                     if inheritable:
-                        os.set_inheritable(lock_file.fileno(), True)
+                        held.set_inheritable()
                 env[item.var] = str(path)
                 filled = filled or was_filled
             if failures:
@@ -202,17 +140,17 @@ class DataCache:
                 failures.sort(key=lambda e: order.get(str(e).split(":", 1)[0], len(order)))
                 raise failures[0] if len(failures) == 1 else FetchFailed(failures)
         except BaseException:
-            for f in files:
-                f.close()
+            for held in locks:
+                held.release()
             raise
         if filled and self.max_bytes is not None:
             try:
                 self.evict()
             except OSError as exc:
                 log.warning("eviction failed: %s", exc)
-        return Lease(env, files)
+        return Lease(env, locks)
 
-    @contextlib.contextmanager
+    @contextmanager
     def using(self, spec: Spec, *, inheritable: bool = False) -> Iterator[dict[str, str]]:
         """Context manager: the ``{VAR: path}`` of `spec`'s entries, held in use inside.
 
@@ -222,27 +160,26 @@ class DataCache:
         with self.acquire(spec, inheritable=inheritable) as lease:
             yield dict(lease.env)
 
-    def _hold(self, item: Planned) -> tuple[IO[bytes] | None, Path, bool]:
-        lock_file = self._open_lock(f"{item.key}.lock")
-        if lock_file is None:
-            return None, self._read_only_entry(item), False
+    def _hold(self, item: Planned) -> tuple[core_lock.FileLock | None, Path, bool]:
         wait = self.policy.lock_wait
+        held = self._lock(f"{item.key}.lock", shared=True, timeout=wait, what=item.label)
+        if held is None:
+            return None, self._read_only_entry(item), False
         try:
-            _lock(lock_file, shared=True, timeout=wait, what=f"{item.label}: cache entry")
             entry = self._entries / item.key
             filled = False
-            meta = _complete_meta(entry)
+            meta = complete_meta(entry)
             if meta is None:
                 fill_lock = f"{item.label}: another process filling the entry"
                 with self._locked(f"{item.key}.fill", timeout=wait, what=fill_lock):
-                    meta = _complete_meta(entry)
+                    meta = complete_meta(entry)
                     if meta is None:
                         meta = self._fill(item, entry)
                         filled = True
-            _touch(entry / _USED)
-            return lock_file, entry / str(meta["path"]), filled
+            touch(entry / USED)
+            return held, entry / str(meta["path"]), filled
         except BaseException:
-            lock_file.close()
+            held.release()
             raise
 
     def _fill(self, item: Planned, entry: Path) -> dict[str, Any]:
@@ -258,18 +195,18 @@ class DataCache:
         try:
             log.info("%s: filling cache entry %s", item.label, item.key)
             rel = item.fill(work)
-            size = _tree_size(work)
+            size = tree_size(work)
             check_size(item.label, size, self.limits)
             meta: dict[str, Any] = {
-                "format": _FORMAT,
+                "format": FORMAT,
                 "key": item.key,
                 "path": rel,
                 "size": size,
                 "created": time.time(),
                 "source": item.identity,
             }
-            (work / _META).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-            (work / _USED).touch()
+            (work / META).write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
+            (work / USED).touch()
             work.chmod(0o755)  # mkdtemp makes it 0700
             work.replace(entry)
         except BaseException:
@@ -281,21 +218,7 @@ class DataCache:
 
     def entries(self) -> list[CacheEntry]:
         """Every complete entry, least recently used first."""
-        found: list[CacheEntry] = []
-        try:
-            folders = list(self._entries.iterdir())
-        except FileNotFoundError:
-            return []
-        for folder in folders:
-            try:
-                meta = _read_meta(folder)
-                used = _mtime(folder / _USED) or _mtime(folder / _META)
-                size = int(meta.get("size", 0))
-            except (OSError, ValueError, FetchError):
-                continue  # being evicted right now, or not ours
-            found.append(CacheEntry(folder.name, folder, size, used, meta))
-        found.sort(key=lambda e: (e.last_used, e.key))
-        return found
+        return list_entries(self._entries)
 
     def size(self) -> int:
         """Bytes held by complete entries (as measured when they were filled)."""
@@ -312,7 +235,7 @@ class DataCache:
         if limit is None:
             return []
         self._makedirs()
-        with self._locked("evict.lock", wait=False) as got:
+        with self._locked("evict.lock") as got:
             if not got:
                 log.debug("another process is evicting")
                 return []
@@ -343,11 +266,11 @@ class DataCache:
         """Remove the entry `key` unless a task uses it or another process is evicting;
         True if it was removed (``poncho cache prune`` chooses entries by age)."""
         self._makedirs()
-        with self._locked("evict.lock", wait=False) as got:
+        with self._locked("evict.lock") as got:
             return bool(got) and self._evict_one(key)
 
     def _evict_one(self, key: str) -> bool:
-        with self._locked(f"{key}.lock", wait=False) as got:
+        with self._locked(f"{key}.lock") as got:
             if not got:
                 log.debug("keeping %s: in use", key)
                 return False
@@ -369,7 +292,7 @@ class DataCache:
             return
         for path in leftovers:
             key = path.name.split(".", 1)[0]
-            with self._locked(f"{key}.lock", wait=False) as got:
+            with self._locked(f"{key}.lock") as got:
                 if got:
                     rmtree(path)
 
@@ -388,26 +311,11 @@ class DataCache:
                     f"(give another --cache-dir or ${CACHE_ENV})"
                 ) from None
 
-    def _open_lock(self, name: str) -> IO[bytes] | None:
-        """The lock file locks/<name>, opened close-on-exec; None in a read-only cache
-        where it does not exist (and cannot be made)."""
-        path = self._locks / name
-        try:
-            # Append mode creates the file without truncating.
-            return open(path, "ab", buffering=0)
-        except OSError as exc:
-            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise
-        try:  # flock needs no write access: another user's lock file still locks
-            return open(path, "rb", buffering=0)
-        except FileNotFoundError:
-            return None
-
     def _read_only_entry(self, item: Planned) -> Path:
         """The data of `item` in a cache this process cannot write: served when complete,
         else an error saying what to do (nothing is written, nothing is evicted)."""
         entry = self._entries / item.key
-        meta = _complete_meta(entry)
+        meta = complete_meta(entry)
         if meta is None:
             raise FetchError(
                 f"{item.label}: not in the read-only data cache {self.root}, and it cannot be "
@@ -416,88 +324,32 @@ class DataCache:
             )
         return entry / str(meta["path"])
 
-    @contextlib.contextmanager
-    def _locked(
-        self, name: str, *, wait: bool = True, timeout: float | None = None, what: str = ""
-    ) -> Iterator[bool]:
-        """Hold an exclusive lock on locks/<name>; yields False if `wait` is False and the
-        lock is taken, or if the cache is read-only. With `timeout`, FetchError (naming
-        `what`) once it has passed."""
-        f = self._open_lock(name)
-        if f is None:
+    def _lock(
+        self, name: str, *, shared: bool = False, timeout: float | None, what: str
+    ) -> core_lock.FileLock | None:
+        """Lock locks/<name>; None if `timeout` is 0 and another process holds it, or if
+        the cache is read-only and the lock file does not exist (nobody evicts there).
+        After `timeout` seconds, `LockTimeout` (exit status 75) naming `what`."""
+        try:
+            fd = core_lock.open_lock_file(self._locks / name)
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                return None  # flock needs no write access: only a missing file ends here
+            raise
+        return core_lock.acquire(
+            self._locks / name, shared=shared, timeout=timeout, what=what, fd=fd
+        )
+
+    @contextmanager
+    def _locked(self, name: str, *, timeout: float | None = 0, what: str = "") -> Iterator[bool]:
+        """Hold an exclusive lock on locks/<name> for the block; yields False if it is
+        taken (with `timeout` 0) or if the cache is read-only."""
+        held = self._lock(name, timeout=timeout, what=what or name)
+        if held is None:
             yield False
             return
-        with f:
-            yield _lock(f, wait=wait, timeout=timeout, what=what)
-
-
-def _lock(
-    f: IO[bytes],
-    *,
-    shared: bool = False,
-    wait: bool = True,
-    timeout: float | None = None,
-    what: str = "",
-) -> bool:
-    """Lock the open file `f` (flock); False if `wait` is False and someone holds it.
-
-    With `timeout`, waits at most that many seconds, then raises FetchError naming `what`.
-    """
-    import portalocker  # imported here: it takes a good part of poncho_fetch's import time
-
-    flags = portalocker.LockFlags.SHARED if shared else portalocker.LockFlags.EXCLUSIVE
-    try:
-        portalocker.lock(f, flags | portalocker.LockFlags.NON_BLOCKING)
-        return True
-    except portalocker.LockException as exc:  # AlreadyLocked in recent portalocker
-        if not wait:
-            return False
-        if timeout is None:
-            try:
-                portalocker.lock(f, flags)
-            except portalocker.LockException as again:
-                raise FetchError(f"cannot lock {f.name}: {again}") from exc
-            return True
-    if _wait_for_lock(f, flags, timeout):
-        return True
-    raise FetchError(f"{what or f.name}: still locked after {timeout:g} s; giving up")
-
-
-def _wait_for_lock(f: IO[bytes], flags: Any, timeout: float) -> bool:
-    """Wait for a flock in the kernel (queued like any waiter, woken at once when it is
-    free), from a helper thread, at most `timeout` seconds.
-
-    The thread locks a duplicate of the descriptor: flock locks belong to the open file, so
-    the lock it gets is `f`'s. If the wait is abandoned, the thread drops the lock as soon
-    as it gets it, and closes the duplicate.
-    """
-    import portalocker
-
-    state = {"locked": False, "cancelled": False}
-    mutex = threading.Lock()
-    done = threading.Event()
-    dup = os.fdopen(os.dup(f.fileno()), "rb", buffering=0)
-
-    def take() -> None:
-        try:
-            portalocker.lock(dup, flags)
-            with mutex:
-                if state["cancelled"]:
-                    portalocker.unlock(dup)
-                else:
-                    state["locked"] = True
-        except (portalocker.LockException, OSError):
-            pass
-        finally:
-            dup.close()
-            done.set()
-
-    threading.Thread(target=take, name="poncho-fetch-lock", daemon=True).start()
-    done.wait(timeout)
-    with mutex:
-        if not state["locked"]:
-            state["cancelled"] = True
-        return state["locked"]
+        with held:
+            yield True
 
 
 def _why(exc: OSError) -> str:
@@ -509,50 +361,3 @@ def _why(exc: OSError) -> str:
 
 def _labels(spec: Spec) -> list[tuple[str, str]]:
     return [("git", var) for var in spec.git] + [("http", var) for var in spec.http]
-
-
-def _read_meta(entry: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads((entry / _META).read_text())
-    except (OSError, ValueError) as exc:
-        raise FetchError(f"cache entry {entry} is unreadable: {exc}") from exc
-    path = meta.get("path") if isinstance(meta, dict) else None
-    if not isinstance(path, str) or Path(path).is_absolute() or ".." in Path(path).parts:
-        raise FetchError(f"cache entry {entry} has an invalid {_META}")
-    return dict(meta)
-
-
-def _complete_meta(entry: Path) -> dict[str, Any] | None:
-    """The metadata of a complete entry, or None if it is missing or damaged."""
-    if not (entry / _META).exists():
-        return None
-    try:
-        return _read_meta(entry)
-    except FetchError as exc:
-        log.warning("%s", exc)
-        return None
-
-
-def _touch(path: Path) -> None:
-    try:
-        os.utime(path)
-    except FileNotFoundError:
-        path.touch()
-    except OSError as exc:  # a read-only cache still serves its data
-        log.debug("cannot record use of %s: %s", path, exc)
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
-def _tree_size(root: Path) -> int:
-    total = 0
-    for folder, dirs, files in os.walk(root):
-        for name in (*dirs, *files):
-            with contextlib.suppress(OSError):
-                total += (Path(folder) / name).lstat().st_size
-    return total

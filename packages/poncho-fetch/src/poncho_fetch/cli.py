@@ -12,10 +12,10 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from poncho_core.compression import DEFAULT_MAX_RATIO
 from poncho_fetch import __version__
 from poncho_fetch.api import env_lines, fetch
 from poncho_fetch.cache import CACHE_ENV, MAX_SIZE_ENV, parse_size
-from poncho_fetch.extract import DEFAULT_MAX_RATIO
 from poncho_fetch.http import RetryPolicy
 from poncho_spec import PonchoError
 
@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None, fetch: Callable[..., dict[str, str]]
     except PonchoError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             print(f"{PROG}: error: {line}", file=sys.stderr)
-        return 1
+        return exc.exit_status  # 75 for a lock not had in time
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

@@ -1,8 +1,10 @@
-"""Errors raised by poncho-fetch; all derive from :class:`FetchError`."""
+"""Errors raised by poncho-fetch: :class:`FetchError` and its subclasses, and poncho-core's
+`UnsafeArchive` and `LimitExceeded` (the one class of each, shared with poncho-run) and
+`LockTimeout` (exit status 75)."""
 
 from __future__ import annotations
 
-from poncho_spec import PonchoError
+from poncho_core.errors import LimitExceeded, LockTimeout, PonchoError, UnsafeArchive
 
 __all__ = [
     "ChecksumMismatch",
@@ -11,6 +13,7 @@ __all__ = [
     "FetchFailed",
     "GitNotFound",
     "LimitExceeded",
+    "LockTimeout",
     "UnsafeArchive",
 ]
 
@@ -48,22 +51,13 @@ class GitNotFound(FetchError, FileNotFoundError):
     """The `git` program, needed for the spec's git entries, is not on PATH."""
 
 
-class UnsafeArchive(FetchError, ValueError):
-    """A tar archive holds a member that would land outside its folder, or a device."""
-
-
-class LimitExceeded(FetchError, ValueError):
-    """An entry grew past a limit while it was fetched: the size limit of one entry (the
-    cache's ``max_bytes``) or the decompression ratio. Nothing of it is kept."""
-
-
 class FetchFailed(FetchError):
     """Several entries failed; `errors` holds each one's error (in spec order), and
     ``str(err)`` is one line per entry."""
 
-    def __init__(self, errors: list[FetchError]) -> None:
+    def __init__(self, errors: list[PonchoError]) -> None:
         self.errors = list(errors)
         super().__init__("\n".join(str(e) for e in self.errors))
 
-    def __reduce__(self) -> tuple[type[FetchFailed], tuple[list[FetchError]]]:
+    def __reduce__(self) -> tuple[type[FetchFailed], tuple[list[PonchoError]]]:
         return (type(self), (self.errors,))

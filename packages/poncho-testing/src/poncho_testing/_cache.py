@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from poncho_core.fs import rmtree
 
 logger = logging.getLogger(__name__)
 
@@ -23,16 +24,22 @@ def cache_root() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "poncho-testing"
 
 
+#: How long a test process waits for another one building the same entry (a channel build
+#: takes a minute at most; a hung builder must not hang the whole test run).
+BUILD_WAIT = 1800.0
+
+
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block."""
+    """Hold an exclusive lock on ``path`` (created if missing) for the block: poncho-core's
+    lock, waiting at most `BUILD_WAIT` seconds."""
+    from poncho_core.lock import acquire
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    lock = acquire(path, timeout=BUILD_WAIT, what=f"test cache {path.parent}")
+    assert lock is not None  # only a timeout of 0 or done() give None
+    with lock:
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def cached_dir(root: Path, key: str, build: Callable[[Path], None]) -> Path:
@@ -57,9 +64,10 @@ def cached_dir(root: Path, key: str, build: Callable[[Path], None]) -> Path:
             build(tmp)
             (tmp / COMPLETE_MARKER).touch()
             if final.exists():  # left over by a build from before the marker existed
-                shutil.rmtree(final)
+                rmtree(final)
             tmp.replace(final)
         finally:
             if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    rmtree(tmp)
     return final

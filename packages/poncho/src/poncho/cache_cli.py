@@ -15,8 +15,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from poncho.caches import KINDS, CacheReport, list_caches, parse_age, prune_caches
-from poncho_spec import PonchoError
 from poncho_core.fs import parse_size
+from poncho_spec import PonchoError
 
 __all__ = ["main"]
 

@@ -1,0 +1,157 @@
+"""Hand-made tar archives, and the one table of malicious members every extractor is tested on.
+
+`UNSAFE_MEMBERS` is run against each entry point that extracts an archive: poncho-core's
+``extract`` itself, ``poncho_package_run -e`` (environments) and poncho-fetch's ``tar`` data
+(over a real HTTP server). Each case is a list of members (`member`) that must be refused
+with ``UnsafeArchive``, nothing written outside the target folder; `reason` gives a fragment
+of the refusal's wording.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["SAFE_MEMBERS", "UNSAFE_MEMBERS", "Unsafe", "make_tar", "member", "tar_bytes"]
+
+Member = tuple[tarfile.TarInfo, "bytes | None"]
+
+SYM, LNK, DIR = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE
+
+
+def member(
+    name: str,
+    data: bytes = b"",
+    *,
+    kind: bytes = tarfile.REGTYPE,
+    linkname: str = "",
+    mode: int = 0o644,
+    mtime: int = 1_600_000_000,
+) -> Member:
+    """One archive member for `make_tar`."""
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.mtime = mtime
+    info.linkname = linkname
+    if kind in (tarfile.REGTYPE, tarfile.AREGTYPE):
+        info.size = len(data)
+        return info, data
+    return info, None
+
+
+def tar_bytes(members: Iterable[Member], mode: str = "w") -> bytes:
+    """The bytes of an archive of `members` (pax format; `mode` as ``tarfile.open``'s)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode, format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return buffer.getvalue()
+
+
+def make_tar(path: Path, members: Iterable[Member], mode: str = "w:gz") -> Path:
+    """Write an archive of `members` to `path` and return it."""
+    path.write_bytes(tar_bytes(members, mode))
+    return path
+
+
+@dataclass(frozen=True)
+class Unsafe:
+    """A malicious archive: its `members`, and a fragment of the refusal's `reason`."""
+
+    members: list[Member]
+    reason: str
+
+
+#: A harmless archive for the same tests: a folder, files, links inside.
+SAFE_MEMBERS: list[Member] = [
+    member("top", kind=DIR, mode=0o755),
+    member("top/a.txt", b"alpha\n"),
+    member("top/sub/b.txt", b"beta\n", mode=0o6777),
+    member("top/link", kind=SYM, linkname="a.txt"),
+    member("top/hard", kind=LNK, linkname="top/a.txt"),
+]
+
+_OUT = "../outside.txt"
+
+UNSAFE_MEMBERS: dict[str, Unsafe] = {
+    "absolute path": Unsafe([member("/abs.txt", b"x")], "absolute path"),
+    "dot-dot": Unsafe([member(_OUT, b"overwritten")], "'..'"),
+    "dot-dot inside": Unsafe([member("a/b/../../../outside.txt", b"overwritten")], "'..'"),
+    "dot-dot with backslashes": Unsafe([member("..\\outside.txt", b"x")], "'..'"),
+    "path too long": Unsafe([member("n" * 250 + "/" + "m" * 4000, b"x")], "longer than"),
+    "path too deep": Unsafe([member("d/" * 300 + "f", b"x")], "folders deep"),
+    "symlink to an absolute path": Unsafe(
+        [member("etc", kind=SYM, linkname="/etc")], "absolute path"
+    ),
+    "symlink out": Unsafe([member("out", kind=SYM, linkname=_OUT)], "outside the folder"),
+    "symlink out deep": Unsafe(
+        [member("a/b/out", kind=SYM, linkname="../../../outside.txt")], "outside the folder"
+    ),
+    "symlink out through another link": Unsafe(
+        [member("d/up", kind=SYM, linkname=".."), member("esc", kind=SYM, linkname="d/up/" + _OUT)],
+        "outside the folder",
+    ),
+    "link chain, escaping link first": Unsafe(
+        [member("k", kind=SYM, linkname="d/" + _OUT), member("d", kind=SYM, linkname=".")],
+        "outside the folder",
+    ),
+    "link chain, helper link first": Unsafe(
+        [member("d", kind=SYM, linkname="."), member("k", kind=SYM, linkname="d/" + _OUT)],
+        "outside the folder",
+    ),
+    "file through a symlink": Unsafe(
+        [
+            member("sub", kind=DIR),
+            member("lnk", kind=SYM, linkname="sub"),
+            member("lnk/file", b"x"),
+        ],
+        "goes through the symbolic link",
+    ),
+    "file through a symlink out": Unsafe(
+        [
+            member("x", kind=DIR),
+            member("x/up", kind=SYM, linkname=".."),
+            member("esc", kind=SYM, linkname="x/up/../outside"),
+            member("esc/pwned.txt", b"x"),
+        ],
+        "symbolic link",
+    ),
+    "empty symlink": Unsafe([member("empty", kind=SYM, linkname="")], "empty target"),
+    "symlink replacing a folder": Unsafe(
+        [member("d", kind=DIR), member("d", kind=SYM, linkname="x")], "replaces a folder"
+    ),
+    "folder through a symlink": Unsafe(
+        [member("l", kind=SYM, linkname="."), member("l/d", kind=DIR)], "symbolic link"
+    ),
+    "hardlink to an absolute path": Unsafe(
+        [member("h", kind=LNK, linkname="/etc/passwd")], "absolute path"
+    ),
+    "hardlink out": Unsafe([member("h", kind=LNK, linkname=_OUT)], "'..'"),
+    "hardlink to a missing member": Unsafe(
+        [member("h", kind=LNK, linkname="nothere")], "not a file of the archive"
+    ),
+    "hardlink to a folder": Unsafe(
+        [member("d", kind=DIR), member("h", kind=LNK, linkname="d")], "not a file of the archive"
+    ),
+    "hardlink to the root": Unsafe([member("h", kind=LNK, linkname=".")], "target folder itself"),
+    "hardlink through a symlink": Unsafe(
+        [
+            member("d/f", b"x"),
+            member("l", kind=SYM, linkname="d"),
+            member("h", kind=LNK, linkname="l/f"),
+        ],
+        "symbolic link",
+    ),
+    "character device": Unsafe([member("null", kind=tarfile.CHRTYPE)], "device file"),
+    "block device": Unsafe([member("sda", kind=tarfile.BLKTYPE)], "device file"),
+    "fifo": Unsafe([member("pipe", kind=tarfile.FIFOTYPE)], "FIFO"),
+    "unknown type": Unsafe([member("odd", kind=b"V")], "unsupported member type"),
+    "file replacing the root": Unsafe([member(".", b"x")], "target folder itself"),
+    "file replacing a folder": Unsafe(
+        [member("d/x", b"x"), member("d", b"x")], "replaces a folder"
+    ),
+}
