@@ -3,47 +3,18 @@ folder on sys.path, as pytest's importlib mode does not)."""
 
 from __future__ import annotations
 
-import io
 import os
 import sys
 import tarfile
-from collections.abc import Iterable
 from pathlib import Path
+
+from poncho_testing.tars import make_tar, member
+
+__all__ = ["DEMO_SPECS", "hand_env_members", "make_tar", "member", "script", "tree"]
 
 # The real environment used by the slow tests: python, the demo app (a console script) and a
 # package with an etc/conda/activate.d script.
 DEMO_SPECS = ["python", "poncho-demo-app", "poncho-demo-activate"]
-
-
-def member(
-    name: str,
-    data: bytes = b"",
-    *,
-    kind: bytes = tarfile.REGTYPE,
-    linkname: str = "",
-    mode: int = 0o644,
-    mtime: int = 1_600_000_000,
-) -> tuple[tarfile.TarInfo, bytes | None]:
-    """One archive member for `make_tar`."""
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.mtime = mtime
-    info.linkname = linkname
-    if kind in (tarfile.REGTYPE, tarfile.AREGTYPE):
-        info.size = len(data)
-        return info, data
-    return info, None
-
-
-def make_tar(
-    path: Path, members: Iterable[tuple[tarfile.TarInfo, bytes | None]], mode: str = "w:gz"
-) -> Path:
-    """Write an archive of `members` (from `member`) to `path` and return it."""
-    with tarfile.open(path, mode, format=tarfile.PAX_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return path
 
 
 def script(body: str) -> bytes:

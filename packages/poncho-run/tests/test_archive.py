@@ -8,9 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from poncho_run.extract import extract
 
-from poncho_run.archive import FORMATS, open_archive, sniff
+from poncho_core.compression import open_decompressed as open_archive
+from poncho_core.extract import extract
+from poncho_run.archive import FORMATS, sniff
 from poncho_run.errors import EnvironmentNotFound, RunError, UnsupportedArchive
 from poncho_run_helpers import make_tar, member
 

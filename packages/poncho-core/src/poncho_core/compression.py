@@ -154,25 +154,25 @@ def open_decompressed(
     stands for `path` in messages.
     """
     label = name or os.fspath(path)
-    with open(path, "rb", buffering=_BUFFER) as raw:
-        kind = sniff(raw.peek(8)[:8])
-        raw.seek(0)  # peek read ahead: the program reads the descriptor from its start
+    with open(path, "rb", buffering=0) as raw:
+        # pread: the file offset stays at 0 for the program, which reads the descriptor.
+        kind = sniff(os.pread(raw.fileno(), 8, 0))
         size = os.fstat(raw.fileno()).st_size
         budget = limits.budget(label, size) if limits is not None else []
         program = shutil.which(kind) if use_programs and kind is not None else None
         if program is not None:
             with _program_stream(program, raw, label) as stream:
                 yield _bounded(stream, label, budget)
-        elif kind is None:
-            yield _bounded(raw, label, budget)
-        else:
-            decompressed = _decompressor(kind, raw, label)
-            try:
-                yield _bounded(
-                    io.BufferedReader(_Checked(decompressed, label), _BUFFER), label, budget
-                )
-            finally:
-                decompressed.close()
+            return
+        buffered = io.BufferedReader(raw, _BUFFER)
+        if kind is None:
+            yield _bounded(buffered, label, budget)
+            return
+        decompressed = _decompressor(kind, buffered, label)
+        try:
+            yield _bounded(io.BufferedReader(_Checked(decompressed, label), _BUFFER), label, budget)
+        finally:
+            decompressed.close()
 
 
 def _bounded(stream: IO[bytes], label: str, budget: list[tuple[int, str]]) -> IO[bytes]:
