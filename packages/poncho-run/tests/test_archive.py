@@ -143,7 +143,7 @@ def test_zstd_without_program_nor_module_says_what_to_install(
     path = archive_of(tmp_path, "zstd")
     monkeypatch.setitem(sys.modules, "zstandard", None)
     with (
-        pytest.raises(UnsupportedArchive, match=r"poncho-run\[zstd\]"),
+        pytest.raises(UnsupportedArchive, match=r"pip install zstandard"),
         open_archive(path, use_programs=False),
     ):
         pass

@@ -8,7 +8,8 @@ bytes (header bytes, truncation, trailing garbage, compression, a damaged compre
 stream). Each archive goes through the command line (``main([...])``, with and without
 ``-d``) and through `poncho_run.prepare` (with and without ``unpack_to``); each run must:
 
-- raise no exception but poncho-run's documented errors (`poncho_run.RunError`);
+- raise no exception but poncho-run's documented errors (`poncho_run.PonchoError`: its
+  own `RunError` and poncho-core's archive errors);
 - succeed, or exit with status >= 1 and exactly one ``poncho_package_run: error:`` line and
   no traceback;
 - write nothing outside its target (DIR and its lock file, or a temporary folder that is
@@ -466,7 +467,7 @@ def category(line: str) -> str:
 def run_prepare(archive: Path, target: Path | None) -> tuple[bool, str]:
     try:
         prepared = poncho_run.prepare(archive, target)
-    except poncho_run.RunError as exc:
+    except poncho_run.PonchoError as exc:
         return False, type(exc).__name__
     if target is None:
         assert prepared.temporary

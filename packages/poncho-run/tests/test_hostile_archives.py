@@ -17,6 +17,8 @@ import pytest
 import poncho_run
 from poncho_run import api, cli
 from poncho_run_helpers import tree
+from poncho_testing.tars import UNSAFE_MEMBERS
+from poncho_testing.tars import tar_bytes as tarfile_bytes
 from tar_writer import Entry, header, tar_bytes, write
 
 PROG = "poncho_package_run"
@@ -185,10 +187,10 @@ def test_hostile_archive_is_one_error_line(
     assert cli.main(["-e", str(archive), "-d", str(world.target), "--", "true"]) == 1
     error_line(capsys.readouterr().err, fragment)
     assert_clean(world, before)
-    with pytest.raises(poncho_run.RunError) as info:
+    with pytest.raises(poncho_run.PonchoError) as info:
         poncho_run.prepare(archive)
     assert fragment in str(info.value)
-    with pytest.raises(poncho_run.RunError):
+    with pytest.raises(poncho_run.PonchoError):
         poncho_run.prepare(archive, unpack_to=world.target)
     assert_clean(world, before)
 
@@ -312,3 +314,19 @@ def test_a_corrupt_state_file_means_not_ready_and_is_rewritten(world: World, con
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout == f"hello {world.target}\n"
     assert poncho_run.open_ready(world.target) is not None
+
+
+@pytest.mark.parametrize("case", sorted(UNSAFE_MEMBERS))
+def test_the_shared_table_of_malicious_members_is_refused(
+    world: World, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """poncho_package_run -e, one entry point of the shared table (poncho_testing.tars):
+    refused with one error line naming the member, nothing written outside, DIR not ready."""
+    unsafe = UNSAFE_MEMBERS[case]
+    archive = world.root / "evil.tar"
+    archive.write_bytes(tarfile_bytes(unsafe.members))
+    before = world.snapshot()
+    assert cli.main(["-e", str(archive), "-d", str(world.target), "--", "true"]) == 1
+    line = error_line(capsys.readouterr().err, unsafe.reason)
+    assert "unsafe archive member" in line
+    assert_clean(world, before)

@@ -72,7 +72,7 @@ def test_a_python_that_cannot_start_is_reported(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_a_real_conda_pack_environment_is_relocated(demo_tarball: Path, tmp_path: Path) -> None:
-    from poncho_run.extract import extract
+    from poncho_core.extract import extract
 
     root = tmp_path / "env"
     root.mkdir()

@@ -225,7 +225,8 @@ def test_simultaneous_runs_share_one_folder_and_unpack_it_once(tmp_path: Path) -
 # killed there.
 PAUSING = """
 import sys, time
-from poncho_run import extract, unpack
+from poncho_core import extract
+from poncho_run import unpack
 
 def pause():
     print("paused", flush=True)

@@ -7,7 +7,8 @@ Decompression runs in a separate process when the format's standard program (``g
 ``zstd``, ``bzip2``, ``xz``) is on PATH, as ``tar -x`` does: the data is then decompressed on
 one core while this process writes files on another. Without the program, the standard
 library does the work in-process; zstd then needs Python 3.14's ``compression.zstd`` or the
-``zstandard`` module (``pip install 'poncho-core[zstd]'``).
+``zstandard`` module (``pip install zstandard``, or the ``zstd`` extra of poncho-core,
+poncho-run and poncho-fetch).
 
 Hostile input is bounded while it streams, before anything is written (`Limits`): at most
 `max_bytes` decompressed bytes, and at most `max_ratio` times the compressed size (a 1 MB
@@ -245,7 +246,7 @@ def _decompressor(kind: str, raw: IO[bytes], label: str) -> _Reader:
     except ImportError:
         raise UnsupportedArchive(
             f"{label}: is zstd-compressed, and neither the zstd program nor the zstandard "
-            "module is available: install one (pip install 'poncho-core[zstd]')"
+            "module is available: install one (pip install zstandard)"
         ) from None
     reader: _Reader = zstandard.ZstdDecompressor().stream_reader(
         raw, read_size=_BUFFER, read_across_frames=True

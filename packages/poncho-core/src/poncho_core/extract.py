@@ -117,15 +117,15 @@ def _relative(name: str, member: str) -> str:
     """`name` as a normalised path relative to the root ("" for the root itself)."""
     if name.startswith("/"):
         raise UnsafeArchive(member, "absolute path")
-    if len(name) > MAX_NAME_BYTES // 4 and len(name.encode("utf-8", "surrogateescape")) > (
-        MAX_NAME_BYTES
-    ):
-        raise UnsafeArchive(member, f"path longer than {MAX_NAME_BYTES} bytes")
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts or ("\\" in name and ".." in name.replace("\\", "/").split("/")):
         raise UnsafeArchive(member, "path with '..'")
     if len(parts) > MAX_PATH_DEPTH:
         raise UnsafeArchive(member, f"path more than {MAX_PATH_DEPTH} folders deep")
+    if len(name) > MAX_NAME_BYTES // 4 and len(name.encode("utf-8", "surrogateescape")) > (
+        MAX_NAME_BYTES
+    ):
+        raise UnsafeArchive(member, f"path longer than {MAX_NAME_BYTES} bytes")
     return "/".join(parts)
 
 

@@ -150,11 +150,11 @@ def acquire(
                 return None
             if on_wait is not None:
                 on_wait(read_pid(name))
-            got = _wait(fd, mode, timeout, done)
-            if not got:
-                if done is not None and done():
-                    os.close(fd)
-                    return None
+            outcome = _wait(fd, mode, timeout, done)
+            if outcome == "done":
+                os.close(fd)
+                return None
+            if outcome == "timeout":
                 raise LockTimeout(name, timeout or 0.0, read_pid(name), what)
         if record_pid and not shared:
             try:
@@ -169,9 +169,9 @@ def acquire(
     return FileLock(fd, name, shared)
 
 
-def _wait(fd: int, mode: int, timeout: float | None, done: Callable[[], bool] | None) -> bool:
+def _wait(fd: int, mode: int, timeout: float | None, done: Callable[[], bool] | None) -> str:
     """Wait for the lock on `fd` in the kernel, at most `timeout` seconds (None: forever),
-    asking `done()` every moment; True once it is held."""
+    asking `done()` every moment: "locked" once it is held, else "done" or "timeout"."""
     import threading
 
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -195,6 +195,7 @@ def _wait(fd: int, mode: int, timeout: float | None, done: Callable[[], bool] | 
             finished.set()
 
     threading.Thread(target=take, name="poncho-lock-wait", daemon=True).start()
+    outcome = "locked"
     while True:
         step = _POLL if done is not None else None
         if deadline is not None:
@@ -202,9 +203,14 @@ def _wait(fd: int, mode: int, timeout: float | None, done: Callable[[], bool] | 
             step = max(0.0, left if step is None else min(step, left))
         if finished.wait(step):
             break
-        if (done is not None and done()) or (deadline is not None and time.monotonic() >= deadline):
+        if done is not None and done():
+            outcome = "done"
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            outcome = "timeout"
             break
     with mutex:
-        if not state["locked"]:
-            state["cancelled"] = True
-        return state["locked"]
+        if state["locked"]:
+            return "locked"  # got it after all: the caller holds it
+        state["cancelled"] = True
+        return outcome if outcome != "locked" else "timeout"

@@ -1,4 +1,6 @@
-"""Errors raised by poncho-run; all derive from `poncho_spec.PonchoError` through `RunError`.
+"""Errors raised by poncho-run: its own derive from `RunError`; a bad archive raises
+poncho-core's `UnsafeArchive`, `UnsupportedArchive`, `UnpackError` or `LimitExceeded` (the
+same classes poncho-fetch raises for data archives). All derive from `PonchoError`.
 
 Each error class carries the exit status the command line uses for it, so that the CLI and
 the exec path agree: a lock that could not be had in time exits 75 (``EX_TEMPFAIL``, retry
