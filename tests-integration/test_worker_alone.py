@@ -10,7 +10,15 @@ import pytest
 
 from conftest import Venv, sh
 
-HEAVY = ["rattler", "conda_pack", "libcst", "poncho_create", "poncho_analyze", "zstandard"]
+HEAVY = [
+    "rattler",
+    "conda_pack",
+    "libcst",
+    "poncho_create",
+    "poncho_analyze",
+    "zstandard",
+    "portalocker",
+]
 
 
 @pytest.mark.parametrize("module", HEAVY)
@@ -19,7 +27,7 @@ def test_worker_venv_has_nothing_of_create_or_analyze(run_venv: Venv, module: st
 
 
 def test_worker_venv_has_run_spec_and_fetch(run_venv: Venv) -> None:
-    for module in ["poncho_run", "poncho_spec", "poncho_fetch", "portalocker"]:
+    for module in ["poncho_run", "poncho_core", "poncho_spec", "poncho_fetch"]:
         assert run_venv.has_module(module), module
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import io
@@ -24,12 +25,14 @@ from poncho_fetch import (
     FetchFailed,
     GitNotFound,
     LimitExceeded,
+    LockTimeout,
     RetryPolicy,
+    UnsafeArchive,
     default_cache_dir,
     parse_size,
 )
 from poncho_fetch._sources import plan
-from poncho_fetch.cache import max_size_from_env
+from poncho_fetch.settings import max_size_from_env
 
 DATA = os.urandom(256 * 1024)
 DIGEST = hashlib.sha256(DATA).hexdigest()
@@ -225,7 +228,7 @@ def test_bad_tar_publishes_nothing(
 ) -> None:
     url = server.add("evil.tar.gz", _tar_gz({"../evil.txt": b"x"}))
     cache = DataCache(tmp_path / "c", policy=policy)
-    with pytest.raises(FetchError, match=r"^http\.T: evil\.tar\.gz: .*'\.\.'"):
+    with pytest.raises(UnsafeArchive, match=r"^http\.T: evil\.tar\.gz: .*'\.\.'"):
         cache.acquire(make_spec(http={"T": {"url": url, "type": "tar"}}))
     assert not list((cache.root / "entries").iterdir())
     assert not (tmp_path / "evil.txt").exists()
@@ -466,13 +469,11 @@ def test_a_failed_acquire_releases_what_it_held(
 
 
 def test_one_evicting_process_at_a_time(server: Any, tmp_path: Path, make_spec: Any) -> None:
-    import portalocker
-
     cache = DataCache(tmp_path / "c")
     with cache.using(make_spec(http={"F": {"url": server.add("a.bin", DATA)}})):
         pass
     with open(cache.root / "locks" / "evict.lock", "ab") as other:
-        portalocker.lock(other, portalocker.LockFlags.EXCLUSIVE)
+        fcntl.flock(other, fcntl.LOCK_EX)
         assert cache.clear() == []
     assert len(cache.clear()) == 1
 
@@ -524,8 +525,8 @@ def test_max_size_is_a_hard_limit_per_entry_and_nothing_is_kept(
     cache = DataCache(tmp_path / "c", max_bytes=1 << 20, policy=policy)
     with pytest.raises(LimitExceeded) as info:
         cache.acquire(spec)
-    assert str(info.value).startswith("http.T: z.tar.gz: tar member 'zeros': total unpacked ")
-    assert "1048576 byte limit of one entry" in str(info.value)
+    assert str(info.value).startswith("http.T: z.tar.gz: member 'zeros': total unpacked ")
+    assert "limit of 1,048,576 bytes (the data cache's limit for one entry)" in str(info.value)
     assert not list((cache.root / "entries").iterdir())
     assert not list((cache.root / "tmp").iterdir())
 
@@ -568,20 +569,20 @@ def test_every_entry_is_tried_and_every_failure_reported(
 def test_the_wait_for_another_filler_has_a_deadline(
     server: Any, tmp_path: Path, make_spec: Any
 ) -> None:
-    import portalocker
-
     # Issue 12 item 6: waiting for another process's download had no timeout.
     spec = make_spec(http={"F": {"url": server.add("a.bin", DATA)}})
     cache = DataCache(tmp_path / "c", policy=RetryPolicy(lock_wait=0.5))
     cache.root.joinpath("locks").mkdir(parents=True)
     (key,) = (item.key for item in plan(spec)[0])
     with open(cache.root / "locks" / f"{key}.fill", "ab") as other:
-        portalocker.lock(other, portalocker.LockFlags.EXCLUSIVE)  # a filler that never ends
-        with pytest.raises(FetchError) as info:
+        fcntl.flock(other, fcntl.LOCK_EX)  # a filler that never ends
+        with pytest.raises(LockTimeout) as info:
             cache.acquire(spec)
     assert str(info.value) == (
-        "http.F: another process filling the entry: still locked after 0.5 s; giving up"
+        "http.F: another process filling the entry: still locked by another process after "
+        f"waiting 0.5 s (lock {cache.root / 'locks' / (key + '.fill')}); try again later"
     )
+    assert info.value.exit_status == 75
     assert server.hits("a.bin") == 0
     with cache.using(spec) as env:  # once the other is gone, the lock is free again
         assert Path(env["F"]).read_bytes() == DATA

@@ -19,6 +19,7 @@ from poncho_fetch.errors import (
     FetchFailed,
     GitNotFound,
     LimitExceeded,
+    LockTimeout,
     UnsafeArchive,
 )
 from poncho_fetch.http import RetryPolicy
@@ -33,6 +34,7 @@ __all__ = [
     "GitNotFound",
     "Lease",
     "LimitExceeded",
+    "LockTimeout",
     "RetryPolicy",
     "UnsafeArchive",
     "__version__",

@@ -13,10 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 
 from poncho_core.compression import DEFAULT_MAX_RATIO
+from poncho_core.fs import parse_size
 from poncho_fetch import __version__
 from poncho_fetch.api import env_lines, fetch
-from poncho_fetch.cache import CACHE_ENV, MAX_SIZE_ENV, parse_size
 from poncho_fetch.http import RetryPolicy
+from poncho_fetch.settings import CACHE_ENV, MAX_SIZE_ENV
 from poncho_spec import PonchoError
 
 __all__ = ["build_parser", "entrypoint", "main"]

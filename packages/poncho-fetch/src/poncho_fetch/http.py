@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from poncho_core.errors import PonchoError
 from poncho_fetch import __version__
 from poncho_fetch.errors import ChecksumMismatch, DownloadError, FetchError, LimitExceeded
 
@@ -199,7 +200,7 @@ def _download_once(
                                 f"{policy.min_rate:g})"
                             )
                         window_start, window_size = now, size
-    except FetchError:
+    except PonchoError:  # FetchError, and poncho-core's LimitExceeded
         raise
     except _Deadline:
         raise _deadline_error(key, shown, policy) from None
