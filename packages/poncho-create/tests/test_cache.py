@@ -160,6 +160,7 @@ def test_the_package_cache_is_never_pruned_under_a_build(tmp_path: Path) -> None
 NOBODY = """
 import importlib.util, sys
 from pathlib import Path
+sys.path.insert(0, str(Path(sys.argv[1]).parent))  # poncho_core, copied beside the module
 spec = importlib.util.spec_from_file_location("cache", sys.argv[1])
 cache = sys.modules["cache"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cache)
@@ -187,6 +188,9 @@ def test_a_read_only_package_cache_needs_no_lock(tmp_path: Path) -> None:
         module = public / "cache_module.py"  # a copy nobody can read, outside /root
         shutil.copy(poncho_create.cache.__file__, module)
         module.chmod(0o644)
+        import poncho_core  # the stdlib-only package the module imports, readable by nobody
+
+        shutil.copytree(Path(poncho_core.__file__).parent, public / "poncho_core")
         python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
         out = subprocess.run(
             ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
