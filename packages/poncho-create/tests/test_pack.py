@@ -283,3 +283,24 @@ def test_cctools_set_env_and_data_through_poncho_package_run(fake_env: Path) -> 
     assert result.stdout == f"delegated -e {fake_env} -- hello\n"
     alone = run(fake_env, "hello")
     assert alone.stdout == f"hello from {fake_env}\n" and "names data" in alone.stderr
+
+
+def test_conda_pack_private_writer_methods_are_still_there() -> None:
+    """Canary: pack.py overrides conda-pack's private ``TarArchive._add`` and ``_add_bytes``
+    (whole-second mtimes halve the time spent on tar headers). If conda-pack renames them,
+    our overrides would silently stop applying: fail here instead."""
+    import inspect
+
+    from conda_pack.formats import TarArchive
+
+    from poncho_create.pack import _tar_archive_class
+
+    assert list(inspect.signature(TarArchive._add).parameters) == ["self", "source", "target"]
+    assert list(inspect.signature(TarArchive._add_bytes).parameters) == [
+        "self",
+        "source",
+        "sourcebytes",
+        "target",
+    ]
+    ours = _tar_archive_class()
+    assert ours._add is not TarArchive._add and ours._add_bytes is not TarArchive._add_bytes
