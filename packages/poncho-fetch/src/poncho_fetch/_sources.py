@@ -93,7 +93,7 @@ def url_file_name(url: str) -> str:
 
 def plan(
     spec: Spec, policy: RetryPolicy | None = None, limits: Limits | None = None
-) -> tuple[list[Planned], list[FetchError]]:
+) -> tuple[list[Planned], list[PonchoError]]:
     """The work for every git and http entry of `spec` (git refs resolved on the way), and
     the errors of the entries that could not be planned.
 

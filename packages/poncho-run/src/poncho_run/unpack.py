@@ -314,7 +314,7 @@ def check_extracted(folder: str) -> None:
                 os.chmod(path, stat.S_IMODE(info.st_mode) & 0o777)  # noqa: PTH101
 
 
-def _discard(path: str) -> None:
+def _discard(path: str | os.PathLike[str]) -> None:
     """Remove a folder of ours, even a partly read-only one; errors are dropped (the caller
     is failing already, or cleaning up leftovers another run may be removing too)."""
     from poncho_core.fs import rmtree
