@@ -24,7 +24,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -108,15 +107,40 @@ def decompressed_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
 class Limits:
     """Bounds on what decompressing an input may produce: `max_bytes` (None: no bound) and
-    `max_ratio` times the input's size (None or 0: no bound; never below `RATIO_FLOOR`)."""
+    `max_ratio` times the input's size (None or 0: no bound; never below `RATIO_FLOOR`);
+    `max_bytes_source` says what `max_bytes` is, for messages ("the cache's --max-size").
 
-    max_bytes: int | None = None
-    max_ratio: float | None = None
-    #: What `max_bytes` is, for messages (e.g. "the cache's --max-size").
-    max_bytes_source: str = ""
+    A plain class, not a dataclass: the worker's cold path imports this module, and
+    ``dataclasses`` costs it ``inspect``.
+    """
+
+    __slots__ = ("max_bytes", "max_bytes_source", "max_ratio")
+
+    def __init__(
+        self,
+        max_bytes: int | None = None,
+        max_ratio: float | None = None,
+        max_bytes_source: str = "",
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.max_ratio = max_ratio
+        self.max_bytes_source = max_bytes_source
+
+    def __repr__(self) -> str:
+        return f"Limits(max_bytes={self.max_bytes!r}, max_ratio={self.max_ratio!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Limits):
+            return NotImplemented
+        return (self.max_bytes, self.max_ratio, self.max_bytes_source) == (
+            other.max_bytes,
+            other.max_ratio,
+            other.max_bytes_source,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     def budget(self, name: str, compressed: int) -> list[tuple[int, str]]:
         """The byte limits for an input of `compressed` bytes, each with its wording."""

@@ -14,7 +14,6 @@ import shutil
 from poncho_core.compression import Limits, is_tar
 from poncho_core.compression import sniff as sniff_compression
 from poncho_core.extract import extract
-from poncho_core.fs import parse_size
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError, UnsupportedArchive
 
 __all__ = ["FORMATS", "MAX_UNPACKED_ENV", "extract_environment", "sniff", "unpack_limit"]
@@ -54,6 +53,8 @@ def unpack_limit(dest: str | os.PathLike[str]) -> int | None:
     to terabytes (a decompression bomb) stops before it fills a disk other jobs share."""
     text = os.environ.get(MAX_UNPACKED_ENV, "").strip()
     if text:
+        from poncho_core.fs import parse_size
+
         try:
             return parse_size(text) or None
         except ValueError:
