@@ -7,13 +7,13 @@ import hashlib
 import logging
 import os
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from poncho_core.fs import rmtree
 from poncho_create.cache import EnvCache, cache_name
 from poncho_create.errors import CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
@@ -253,7 +253,8 @@ def _build(
             log.info("created %s", path)
             return path
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(OSError):  # a temporary folder: best effort
+                rmtree(work)
 
 
 def _resolve_git(spec: Spec) -> list[GitLockEntry]:

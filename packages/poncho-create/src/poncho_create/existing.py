@@ -12,16 +12,17 @@ refused with their names, or left out with `ignore_editable_packages`.
 
 from __future__ import annotations
 
+import contextlib
 import email.parser
 import hashlib
 import json
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from poncho_core.fs import rmtree
 from poncho_create.errors import CreateError
 from poncho_create.lock import CondaLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import KNOWN_PLATFORMS
@@ -122,7 +123,8 @@ def pack_existing(
             ignore_missing_files=True,
         )
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):  # a temporary folder: best effort
+            rmtree(work)
     if lock_out is not None:
         lock.write(lock_out)
     log.info("packed %s into %s", prefix, path)
