@@ -17,14 +17,13 @@ import logging
 import os
 import stat
 import tarfile
-import tempfile
 import warnings
 from collections.abc import Collection, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
-from poncho_core.fs import atomic_write, default_file_mode
+from poncho_core.fs import atomic_output, atomic_write
 from poncho_create.errors import PackError
 from poncho_create.lock import Lock
 from poncho_create.progress import Reporter
@@ -106,39 +105,30 @@ def pack_prefix(
     history = prefix / "conda-meta" / "history"
     mtime = history.stat().st_mtime if history.exists() else None
 
-    fd, temp_name = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent)
-    temp = Path(temp_name)
     thread_errors: list[BaseException] = []
     try:
-        with (
-            _thread_errors_kept(thread_errors),
-            os.fdopen(fd, "wb") as handle,
-            _archive(handle, fmt, level, threads, mtime) as arc,
-        ):
-            packer = Packer(str(prefix), arc)
-            done = reported = 0
-            for file in files:
-                packer.add(file)
-                done += _size(file.source)
-                if done - reported >= _REPORT_EVERY:
-                    report("pack", done, total, "bytes")
-                    reported = done
-            packer.finish()
-        if thread_errors:
-            raise thread_errors[0]
-        temp.chmod(default_file_mode())
-        temp.replace(output)
+        with atomic_output(output) as (handle, written):
+            with (
+                _thread_errors_kept(thread_errors),
+                _archive(handle, fmt, level, threads, mtime) as arc,
+            ):
+                packer = Packer(str(prefix), arc)
+                done = reported = 0
+                for file in files:
+                    packer.add(file)
+                    done += _size(file.source)
+                    if done - reported >= _REPORT_EVERY:
+                        report("pack", done, total, "bytes")
+                        reported = done
+                packer.finish()
+            if thread_errors:
+                raise thread_errors[0]
     except CondaPackException as exc:
-        temp.unlink(missing_ok=True)
         raise PackError(f"conda-pack failed: {exc}") from exc
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         cause = thread_errors[0] if thread_errors else exc
         raise PackError(f"packing failed: {cause}") from exc
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    report.finish("pack", total, total, "bytes", f"{output.stat().st_size / 1e6:.1f} MB written")
+    report.finish("pack", total, total, "bytes", f"{_size(str(written)) / 1e6:.1f} MB written")
     return output
 
 
