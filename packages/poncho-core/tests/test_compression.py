@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import subprocess
+import sys
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
@@ -318,6 +319,20 @@ def test_zstd_data_of_several_frames_reads_whole(
     expected = PAYLOAD + b"second frame\n" + b"third frame, streamed\n" * 1000
     assert read_all(path, use_programs=use_programs) == expected
     assert len(spy.calls()) == (1 if use_programs else 0)
+
+
+def test_zstd_without_program_or_module_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither zstandard nor Python 3.14's compression.zstd can be imported.
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    monkeypatch.setitem(sys.modules, "compression", None)
+    monkeypatch.setitem(sys.modules, "compression.zstd", None)
+    path = write(tmp_path, "data.zst", compressed("zstd", PAYLOAD))
+    with pytest.raises(UnsupportedArchive) as caught:
+        read_all(path, use_programs=False)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert "zstandard" in str(caught.value)
 
 
 @pytest.mark.parametrize("use_programs", [True, False])

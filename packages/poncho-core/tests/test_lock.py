@@ -353,6 +353,28 @@ def test_the_kernel_wait_wakes_as_soon_as_the_holder_releases(
     held.release()
 
 
+def test_without_a_timeout_the_wait_lasts_until_the_holder_releases(
+    lockfile: Path, holders: Callable[..., Holder]
+) -> None:
+    holder = holders(lockfile)
+    got: list[FileLock | None] = []
+    # In a thread, so that a wait that never ends fails the test instead of hanging it.
+    waiter = threading.Thread(
+        target=lambda: got.append(
+            acquire(lockfile, timeout=None, on_wait=lambda pid: holder.release(after=0.5))
+        ),
+        daemon=True,
+    )
+    waiter.start()
+    waiter.join(PROMPT)
+    assert not waiter.is_alive(), "still waiting after the holder released the lock"
+    [held] = got
+    assert held is not None
+    assert holder.expect() == "released"
+    assert not can_take(lockfile)
+    held.release()
+
+
 @pytest.mark.parametrize("ended_by", ["timeout", "done"])
 def test_an_abandoned_wait_does_not_keep_the_lock_it_gets_later(
     lockfile: Path, holders: Callable[..., Holder], ended_by: str
