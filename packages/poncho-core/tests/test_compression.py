@@ -479,3 +479,38 @@ def test_leaving_the_with_block_early_ends_the_decompressor_cleanly(
         assert stream.read(512) == PAYLOAD[:512]  # e.g. a tar reader stops at its end marker
     [(pid, _, _)] = spy.calls()
     assert_gone(pid)
+
+
+def test_what_follows_a_tar_s_end_is_not_decompressed_without_bound(tmp_path: Path) -> None:
+    """A "gzip" that outputs a small tar, then zeros forever (a bomb after the end-of-archive
+    marker): extraction ends with the files, the program stopped, instead of draining it."""
+    import textwrap
+
+    payload = io.BytesIO()
+    with tarfile.open(fileobj=payload, mode="w") as tar:
+        info = tarfile.TarInfo("hello.txt")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"hello\n"))
+    plain = tmp_path / "plain.tar"
+    plain.write_bytes(payload.getvalue())
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "gzip"
+    fake.write_text(f"#!/bin/sh\ncat {plain}\nexec cat /dev/zero\n")
+    fake.chmod(0o755)
+    archive = write(tmp_path, "bomb.tar.gz", gzip.compress(b"anything"))
+    out = tmp_path / "out"
+    out.mkdir()
+    code = textwrap.dedent(
+        f"""
+        from poncho_core.extract import extract
+        print(extract({str(archive)!r}, {str(out)!r}))
+        """
+    )
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1"
+    assert (out / "hello.txt").read_text() == "hello\n"

@@ -503,6 +503,14 @@ def test_a_fifo_or_a_device_as_lock_file_is_refused(tmp_path: Path) -> None:
         open_lock_file("/dev/null")
 
 
+def test_a_folder_as_lock_file_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "folder.lock"
+    folder.mkdir()
+    with pytest.raises(LockError, match="not a regular file"):
+        acquire(folder, timeout=5)
+    assert folder.is_dir()
+
+
 def _nobody() -> tuple[int, int]:
     import pwd
 

@@ -25,7 +25,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from poncho_core.errors import LimitExceeded, UnsupportedArchive
 
@@ -71,6 +71,9 @@ _TAR_SUFFIXES = (".tgz", ".tbz2", ".txz")
 # Longest first, so that ".tgz" wins over ".gz".
 _SUFFIXES = (*_TAR_SUFFIXES, ".gzip", ".zstd", ".bz2", ".zst", ".gz", ".xz")
 _BUFFER = 1 << 20
+# Past a tar's end-of-archive marker, how much more output is read before the decompressor
+# is stopped (tar pads to 10 KiB records; gzip -9 tars seldom carry more).
+_MAX_DRAIN = 4 << 20
 
 
 def sniff(head: bytes) -> str | None:
@@ -219,12 +222,20 @@ def _program_stream(program: str, raw: IO[bytes], label: str) -> Iterator[IO[byt
         bufsize=_BUFFER,
     )
     assert proc.stdout is not None and proc.stderr is not None
+    drained = True
     try:
         yield proc.stdout
         # Read what the reader left (end-of-archive padding) so the decompressor exits
-        # normally instead of dying of SIGPIPE.
-        while proc.stdout.read(_BUFFER):
-            pass
+        # normally, and its status says whether the input was whole. Past _MAX_DRAIN, what
+        # follows the archive's end is not read at all (a bomb may hide there): the program
+        # is stopped, and its status no longer counts.
+        left = _MAX_DRAIN
+        while left > 0 and (chunk := proc.stdout.read(min(left, _BUFFER))):
+            left -= len(chunk)
+        if left <= 0:
+            proc.kill()
+            proc.wait()
+            drained = False
     except BaseException:
         proc.kill()
         raise
@@ -233,7 +244,7 @@ def _program_stream(program: str, raw: IO[bytes], label: str) -> Iterator[IO[byt
         message = proc.stderr.read().decode("utf-8", "replace").strip()
         proc.stderr.close()
         status = proc.wait()
-    if status != 0:
+    if status != 0 and drained:
         raise UnsupportedArchive(
             f"{label}: corrupt or truncated archive "
             f"({Path(program).name} exited with status {status}: {message})"
@@ -272,10 +283,49 @@ def _decompressor(kind: str, raw: IO[bytes], label: str) -> _Reader:
             f"{label}: is zstd-compressed, and neither the zstd program nor the zstandard "
             "module is available: install one (pip install zstandard)"
         ) from None
-    reader: _Reader = zstandard.ZstdDecompressor().stream_reader(
-        raw, read_size=_BUFFER, read_across_frames=True
-    )
-    return reader
+    return _ZstdFrames(raw, zstandard)
+
+
+class _ZstdFrames:
+    """zstd frames one after the other, decoded with ``zstandard``'s decompression objects:
+    unlike its ``stream_reader``, input that ends inside a frame is an error (a truncated
+    archive must never pass for a short one)."""
+
+    def __init__(self, raw: IO[bytes], zstandard: Any) -> None:
+        self._raw = raw
+        self._new = zstandard.ZstdDecompressor().decompressobj
+        self._obj = self._new()
+        self._in_frame = False
+        self._out = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        while not self._out:
+            chunk = self._raw.read(_BUFFER)
+            if not chunk:
+                if self._in_frame:
+                    raise EOFError("input ends inside a zstd frame")
+                return b""
+            self._out = self._feed(chunk)
+        if size < 0 or size >= len(self._out):
+            data, self._out = self._out, b""
+        else:
+            data, self._out = self._out[:size], self._out[size:]
+        return data
+
+    def _feed(self, chunk: bytes) -> bytes:
+        parts = []
+        while chunk:
+            self._in_frame = True
+            parts.append(self._obj.decompress(chunk))
+            if not self._obj.eof:
+                break
+            chunk = self._obj.unused_data  # the next frame starts here
+            self._obj = self._new()
+            self._in_frame = False
+        return b"".join(parts)
+
+    def close(self) -> None:
+        self._out = b""
 
 
 class _Checked(io.RawIOBase):

@@ -50,6 +50,8 @@ def open_lock_file(path: str | os.PathLike[str]) -> int:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise LockError(f"{name}: the lock file is a symbolic link; refusing it") from exc
+        if exc.errno == errno.EISDIR:
+            raise LockError(f"{name}: the lock file is not a regular file; refusing it") from exc
         if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
         try:  # another user's lock file, or a read-only folder where it exists already
