@@ -147,6 +147,7 @@ class TargetPython:
             sys.executable,
             "-I",  # no PYTHON* variables, no user site
             "-S",  # no site-packages of this interpreter: only the environment's
+            "-B",  # no byte code of this interpreter written into the environment
             "-c",
             _BOOTSTRAP,
             str(self.site_packages),
