@@ -258,6 +258,29 @@ def test_source_folders_cannot_be_built_for_the_target(
         )
 
 
+def test_markers_are_those_of_the_target(
+    local_channel: LocalChannel, platform_wheelhouse: Wheelhouse, pkgs_dir: Path, tmp_path: Path
+) -> None:
+    """Environment markers are evaluated for the target (aarch64, its Python), not here."""
+    here = ".".join(local_channel.python_version.split(".")[:2])
+    the_spec = spec(
+        local_channel,
+        "poncho-demo-pipbase; platform_machine == 'aarch64'",
+        "poncho-demo-piptop; platform_machine != 'aarch64'",
+        f"poncho-demo-x86only; python_version == '{here}'",
+    )
+    create(
+        the_spec,
+        tmp_path / "o.tar.gz",
+        platform=PLATFORM,
+        pkgs_dir=pkgs_dir,
+        lock_out=tmp_path / "lock.json",
+        **pip_options(platform_wheelhouse),
+    )
+    names = [p["name"] for p in json.loads((tmp_path / "lock.json").read_text())["pip"]]
+    assert names == ["poncho-demo-pipbase"]
+
+
 def test_a_local_wheel_file_is_installed(
     local_channel: LocalChannel, platform_wheelhouse: Wheelhouse, pkgs_dir: Path, tmp_path: Path
 ) -> None:
