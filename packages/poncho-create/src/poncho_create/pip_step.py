@@ -490,15 +490,11 @@ def _lock_entries(
             source = "path"
         else:
             source = "index"
-        archive = info.get("archive_info") or {}
-        sha256 = (archive.get("hashes") or {}).get("sha256")
-        if sha256 is None and str(archive.get("hash", "")).startswith("sha256="):
-            sha256 = str(archive["hash"]).split("=", 1)[1]
         entries.append(
             PipLockEntry(
                 name=str(metadata.get("name", "")),
                 version=str(metadata.get("version", "")),
-                sha256=sha256,
+                sha256=_report_sha256(info),
                 source=source,
                 url=url or None,
             )
