@@ -110,6 +110,8 @@ def test_every_elf_file_is_aarch64(aarch64_build: dict[str, Any], local_channel:
             f"{site}/poncho_demo_native/helper",  # a wheel's package file
         }
         assert set(found.values()) == {EM_AARCH64}, found
+        for rel in ("bin/poncho-demo-native-helper", f"{site}/poncho_demo_native/helper"):
+            assert os.access(root / rel, os.X_OK), rel  # the wheel's mode kept
 
 
 def test_the_lock_says_the_platform_and_each_wheel(

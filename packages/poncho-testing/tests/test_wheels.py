@@ -174,7 +174,7 @@ def test_platform_wheelhouse(platform_wheelhouse: Wheelhouse, tmp_path: Path) ->
                 "poncho_demo_native-0.1.0.data/scripts/poncho-demo-native-helper",
             ):
                 info = zf.getinfo(member)
-                assert info.external_attr >> 16 == 0o755
+                assert info.external_attr >> 16 == 0o100755  # a regular file, rwxr-xr-x
                 (tmp_path / "elf").write_bytes(zf.read(member))
                 from poncho_testing import elf_machine
 

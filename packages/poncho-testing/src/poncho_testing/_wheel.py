@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -71,7 +72,9 @@ def write_wheel(
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for path, data in members.items():  # RECORD last, as the spec asks
                 info = zipfile.ZipInfo(path, date_time=_DATE)
-                info.external_attr = (0o755 if path in executable else 0o644) << 16
+                # pip keeps the executable bit only of members marked as regular files.
+                mode = stat.S_IFREG | 0o755 if path in executable else 0o644
+                info.external_attr = mode << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, data)
         tmp.replace(target)

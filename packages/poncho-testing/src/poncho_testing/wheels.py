@@ -15,6 +15,9 @@ from .errors import BuildError
 #: Bump when the wheels change: it names the cached wheelhouse.
 WHEELHOUSE_VERSION = "1"
 
+#: The same for the platform wheelhouse.
+PLATFORM_WHEELHOUSE_VERSION = "2"
+
 PIP_DEMO_VERSION = "0.1.0"
 
 
@@ -78,7 +81,7 @@ def build_platform_wheelhouse(
         _write_platform(path, tags)
 
     if dest is None:
-        key = f"platform-wheelhouse-{WHEELHOUSE_VERSION}-{'-'.join(tags)}"
+        key = f"platform-wheelhouse-{PLATFORM_WHEELHOUSE_VERSION}-{'-'.join(tags)}"
         path = cached_dir(cache_root().resolve(), key, write)
     else:
         path = Path(dest).resolve()
