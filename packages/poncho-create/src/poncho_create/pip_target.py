@@ -5,11 +5,12 @@ an x86-64 host) and cannot run. So pip runs on *this* interpreter, but from the
 environment's site-packages (its ``pip`` is a pure-Python conda package) and with no other
 site-packages (``-I -S``), so that what conda installed counts as installed, as it does for
 a native build. pip is told the target with ``--platform`` (every manylinux tag up to the
-glibc the conda solve assumed, or ``macosx_<version>_<arch>``), ``--python-version``
-(the ``python`` conda package of the solved environment) and ``--implementation cp``, with
-``--only-binary=:all:``; a small bootstrap also gives pip the target's environment markers
-(``platform_machine``, ``python_version``, ...) and ``<prefix>/bin/python`` as the
-interpreter that console scripts name.
+glibc the conda solve assumed, or ``macosx_<version>_<arch>``), ``--python-version`` (the
+``python`` conda package of the solved environment) and ``--implementation cp``, with
+``--only-binary=:all:``. A small bootstrap also gives pip the target's environment markers
+(``platform_machine``, ``python_version``, ...), ``<prefix>/bin/python`` as the interpreter
+that console scripts name, and, for pip older than 23.3, lifts the ``--target`` requirement
+of a ``--dry-run`` as pip 23.3 does (pypa/pip#12215).
 
 pip installs for another platform only with ``--target``: it installs into a staging
 folder (pip's "home" layout), and :func:`move_into_prefix` moves the files to the
@@ -71,6 +72,12 @@ try:
 except (ImportError, AttributeError) as exc:
     sys.exit(f"this pip cannot evaluate markers for another platform: {exc}")
 _markers.default_environment = lambda: dict(markers)
+if "--dry-run" in sys.argv:
+    # pip < 23.3 wants --target with --platform even for --dry-run (pypa/pip#12215), and
+    # --target would ignore what conda installed: let the dry run through, as 23.3 does.
+    from pip._internal.cli import cmdoptions as _options
+    _check = _options.check_dist_restriction
+    _options.check_dist_restriction = lambda options, check_target=False: _check(options)
 runpy.run_module("pip", run_name="__main__", alter_sys=True)
 """
 
