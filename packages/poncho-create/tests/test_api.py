@@ -290,15 +290,6 @@ def test_spec_errors_are_poncho_specs(tmp_path: Path, build_dirs: dict[str, Any]
     assert list(build_dirs["tmp_dir"].iterdir()) == []
 
 
-def test_pip_entries_cannot_be_built_for_another_platform(
-    helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
-) -> None:
-    spec = helpers.mini_spec(mini_channel)
-    spec["conda"]["dependencies"].append({"pip": ["something"]})
-    with pytest.raises(CreateError, match="cannot be installed for osx-arm64"):
-        create(spec, tmp_path / "o.tar.gz", platform="osx-arm64", **build_dirs)
-
-
 def test_foreign_platform_is_solved_for_that_platform(
     helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -209,3 +209,58 @@ def test_fresh_channel_build(tmp_path: Path) -> None:
     out = run([str(prefix / "bin" / "python"), "-c", code])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == version
+
+
+def test_channel_has_a_stand_in_python_for_aarch64(
+    local_channel: LocalChannel, tmp_path: Path
+) -> None:
+    from rattler import Subdir
+
+    from poncho_testing import EM_AARCH64, elf_machine
+    from poncho_testing._aio import run_sync
+
+    version = local_channel.foreign_pythons["linux-aarch64"]
+    assert version.split(".")[:2] != local_channel.python_version.split(".")[:2]
+    arch = json.loads((local_channel.path / "linux-aarch64" / "repodata.json").read_text())
+    (record,) = arch["packages.conda"].values()
+    assert (record["name"], record["version"], record["subdir"]) == (
+        "python",
+        version,
+        "linux-aarch64",
+    )
+    import rattler
+
+    records = run_sync(
+        rattler.solve(
+            sources=[rattler.Channel(local_channel.url)],
+            specs=["python", "pip"],
+            platforms=[Subdir("linux-aarch64"), Subdir("noarch")],
+            gateway=rattler.Gateway(cache_dir=tmp_path / "gw"),
+        )
+    )
+    prefix = tmp_path / "env"
+    run_sync(
+        rattler.install(
+            records,
+            prefix,
+            cache_dir=tmp_path / "pkgs",
+            platform=Subdir("linux-aarch64"),
+            show_progress=False,
+        )
+    )
+    short = ".".join(version.split(".")[:2])
+    assert elf_machine(prefix / "bin" / "python") == EM_AARCH64
+    assert (prefix / "lib" / f"python{short}" / "os.py").is_file()
+    assert (prefix / "lib" / f"python{short}" / "site-packages" / "pip").is_dir()
+
+
+def test_stand_in_python_version_differs_from_the_host(tmp_path: Path) -> None:
+    from poncho_testing._foreign_python import (
+        build_foreign_python_package,
+        foreign_python_version,
+    )
+
+    assert foreign_python_version("3.13.0") == "3.11.9"
+    assert foreign_python_version("3.11.7") == "3.12.7"
+    with pytest.raises(ValueError, match="no stand-in python for osx-arm64"):
+        build_foreign_python_package("osx-arm64", "3.11.9", tmp_path)

@@ -7,6 +7,7 @@ import csv
 import hashlib
 import io
 import os
+import platform
 import subprocess
 import zipfile
 from pathlib import Path
@@ -144,3 +145,57 @@ def test_local_project_sdist(tmp_path: Path) -> None:
 def test_local_project_rejects_bad_names(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="not a valid project name"):
         make_local_project(tmp_path, "../evil")
+
+
+def test_platform_wheelhouse(platform_wheelhouse: Wheelhouse, tmp_path: Path) -> None:
+    from poncho_testing import EM_AARCH64, EM_X86_64, LocalChannel, build_platform_wheelhouse
+
+    names = set(platform_wheelhouse.wheels)
+    assert {
+        "poncho_demo_pipbase-0.1.0-py3-none-any.whl",
+        "poncho_demo_sdistonly-0.1.0.tar.gz",
+    } <= names
+    native = sorted(n for n in names if n.startswith("poncho_demo_native-"))
+    assert native and len(native) % 2 == 0
+    assert not [n for n in names if n.startswith("poncho_demo_x86only-") and "x86_64" not in n]
+    machines = {"aarch64": EM_AARCH64, "x86_64": EM_X86_64}
+    for name in native:
+        wheel = platform_wheelhouse.wheels[name]
+        check_record(wheel)
+        tag = name[len("poncho_demo_native-0.1.0-") : -len(".whl")]
+        with zipfile.ZipFile(wheel) as zf:
+            assert f"Tag: {tag}\n" in zf.read("poncho_demo_native-0.1.0.dist-info/WHEEL").decode()
+            assert (
+                "Root-Is-Purelib: false"
+                in zf.read("poncho_demo_native-0.1.0.dist-info/WHEEL").decode()
+            )
+            for member in (
+                "poncho_demo_native/helper",
+                "poncho_demo_native-0.1.0.data/scripts/poncho-demo-native-helper",
+            ):
+                info = zf.getinfo(member)
+                assert info.external_attr >> 16 == 0o100755  # a regular file, rwxr-xr-x
+                (tmp_path / "elf").write_bytes(zf.read(member))
+                from poncho_testing import elf_machine
+
+                assert elf_machine(tmp_path / "elf") == machines[tag.split("manylinux2014_")[1]]
+    with pytest.raises(BuildError, match=r"not a Python X\.Y version"):
+        build_platform_wheelhouse(["311"], tmp_path / "bad")
+    again = build_platform_wheelhouse(["3.11"], tmp_path / "again")
+    assert "poncho_demo_native-0.1.0-cp311-cp311-manylinux2014_aarch64.whl" in again.wheels
+    assert isinstance(LocalChannel, type)
+
+
+@pytest.mark.slow
+def test_pip_rejects_the_other_machines_wheels(
+    pip_prefix: Path, platform_wheelhouse: Wheelhouse
+) -> None:
+    """pip of this machine takes the x86-64 wheel of this Python and never an aarch64 one;
+    the sdist-only package needs a build, which --only-binary refuses."""
+    common = ("--no-index", "--find-links", str(platform_wheelhouse.path), "--dry-run")
+    out = pip(pip_prefix, "install", *common, "--report", "-", "--quiet", "poncho-demo-native")
+    assert out.returncode == 0, out.stderr
+    if "x86_64" in platform.machine():
+        assert "manylinux2014_x86_64" in out.stdout and "aarch64" not in out.stdout
+    out = pip(pip_prefix, "install", *common, "--only-binary=:all:", "poncho-demo-sdistonly")
+    assert out.returncode != 0 and "poncho-demo-sdistonly" in out.stderr

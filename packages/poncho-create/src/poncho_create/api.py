@@ -107,11 +107,6 @@ def create(
         check_writable(options.cache_dir / "x", "--cache-dir")
     if options.lock_out is not None:
         check_writable(options.lock_out, "--lock-out")
-    if spec.pip and not options.native:
-        raise CreateError(
-            f"the spec has pip entries, which cannot be installed for {options.platform} on "
-            "this machine: build it on a machine of that platform"
-        )
     channels_used = options.effective_channels(spec.conda.channels)
 
     if output is not None:
@@ -229,6 +224,7 @@ def _build(
                     base_dir=spec.base_dir,
                     locked=lock.pip if lock is not None else None,
                     work_dir=work,
+                    platform=None if options.native else options.platform,
                 )
             git_entries = _resolve_git(spec)
             new_lock = Lock(

@@ -27,7 +27,14 @@ from poncho_create.rattler_progress import InstallProgress
 if TYPE_CHECKING:
     from rattler import GenericVirtualPackage, RepoDataRecord, VirtualPackage
 
-__all__ = ["build_prefix", "install", "records_from_lock", "solve", "virtual_packages"]
+__all__ = [
+    "build_prefix",
+    "foreign_system_version",
+    "install",
+    "records_from_lock",
+    "solve",
+    "virtual_packages",
+]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +165,19 @@ def install(
     progress.done()
 
 
+def foreign_system_version(platform: str) -> tuple[str, str] | None:
+    """The C library or OS version assumed for `platform` when it is not this machine's:
+    ``("__glibc", "2.17")`` for Linux, ``("__osx", "11.0")`` for macOS (None for others),
+    or the value of ``CONDA_OVERRIDE_GLIBC`` / ``CONDA_OVERRIDE_OSX``. The conda solve and
+    the choice of pip wheels (``manylinux_2_17``, ``macosx_11_0``) use the same."""
+    family = platform.split("-")[0]
+    if family not in _FOREIGN_DEFAULTS:
+        return None
+    name, version = _FOREIGN_DEFAULTS[family]
+    override = f"CONDA_OVERRIDE_{name.strip('_').upper()}"
+    return name, os.environ.get(override, version)
+
+
 def virtual_packages(
     platform: str, *, native: bool
 ) -> list[VirtualPackage | GenericVirtualPackage]:
@@ -176,10 +196,9 @@ def virtual_packages(
         packages.append(("__linux", os.environ.get("CONDA_OVERRIDE_LINUX", "5.10")))
     if family == "win":
         packages.append(("__win", "0"))
-    if family in _FOREIGN_DEFAULTS:
-        name, version = _FOREIGN_DEFAULTS[family]
-        override = f"CONDA_OVERRIDE_{name.strip('_').upper()}"
-        packages.append((name, os.environ.get(override, version)))
+    system = foreign_system_version(platform)
+    if system is not None:
+        packages.append(system)
     cuda = os.environ.get("CONDA_OVERRIDE_CUDA")
     if cuda:
         packages.append(("__cuda", cuda))

@@ -176,8 +176,8 @@ class CreateOptions:
             "--platform",
             group="conda",
             metavar="PLATFORM",
-            help="conda platform to build for, e.g. linux-64, osx-arm64 (default: this "
-            "machine's); pip entries need this machine's platform",
+            help="conda platform to build for, e.g. linux-64, linux-aarch64, osx-arm64 "
+            "(default: this machine's); pip entries then get binary wheels for it",
         ),
     )
     pkgs_dir: Path = field(

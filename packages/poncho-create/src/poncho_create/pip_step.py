@@ -8,6 +8,11 @@ package. pip's ``--report`` gives what was installed, from where (the exact file
 which hash: the pip part of the lock. From a lock, the locked files are installed again by
 URL with ``--no-deps --require-hashes``.
 
+With `platform` (``--platform``, another machine's), the environment's interpreter cannot
+run here: binary wheels for the target are chosen and installed without running it (see
+`poncho_create.pip_target`), and a pip package with no wheel for the target is an error
+naming it.
+
 pip runs without its own configuration (``PIP_CONFIG_FILE=/dev/null``, no ``PIP_*``
 variables) unless ``PipOptions.use_config``, with its temporary files in the build's work
 folder, and its output is read as it comes to report progress.
@@ -15,6 +20,7 @@ folder, and its output is read as it comes to report progress.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -24,7 +30,7 @@ import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
@@ -33,6 +39,9 @@ from poncho_create.errors import PipError
 from poncho_create.lock import PipLockEntry
 from poncho_create.options import PipOptions
 from poncho_create.progress import Reporter
+
+if TYPE_CHECKING:
+    from poncho_create.pip_target import TargetPython
 
 __all__ = ["PipOptions", "install_pip", "installed_source", "is_path_entry", "resolve_path"]
 
@@ -63,6 +72,7 @@ def install_pip(
     locked: Sequence[PipLockEntry] | None = None,
     current_env: Sequence[str] | None = None,
     work_dir: Path | None = None,
+    platform: str | None = None,
 ) -> list[PipLockEntry]:
     """Install the pip `entries` into `prefix`; returns the lock entries of what went in.
 
@@ -71,7 +81,20 @@ def install_pip(
     by version, and every hash is checked; path entries still come from `entries`.
     `current_env` is the ``sys.path``-like list searched for installed packages (default:
     this interpreter's). pip's temporary files go to `work_dir` (default: the system's).
+    `platform`: the conda platform of an environment for another machine (None: this
+    machine's), which gets binary wheels for it only.
     """
+    if platform is not None:
+        return _install_foreign(
+            prefix,
+            entries,
+            options,
+            report,
+            platform=platform,
+            base_dir=base_dir,
+            locked=locked,
+            work_dir=work_dir,
+        )
     python = prefix / "bin" / "python"
     if not python.exists():
         raise PipError(
@@ -154,6 +177,83 @@ def install_pip(
     return entries_out
 
 
+def _install_foreign(
+    prefix: Path,
+    entries: Sequence[str],
+    options: PipOptions,
+    report: Reporter,
+    *,
+    platform: str,
+    base_dir: Path | None,
+    locked: Sequence[PipLockEntry] | None,
+    work_dir: Path | None,
+) -> list[PipLockEntry]:
+    """`install_pip` for another platform: resolve (``--dry-run``) against what conda
+    installed, then install exactly the files chosen (or locked) with ``--target``."""
+    from poncho_create.pip_target import move_into_prefix, target_python
+
+    target = target_python(prefix, platform)
+    paths = {
+        entry: resolve_path(entry, base_dir) for entry in entries if is_path_entry(entry, base_dir)
+    }
+    for entry, path in paths.items():
+        if path.suffix != ".whl":
+            raise PipError(
+                f"pip entry {entry!r} is a source folder or archive, which cannot be built for "
+                f"{target.describe()} on this machine: give a wheel built for it"
+            )
+    total = len(entries) if locked is None else len(locked)
+    report.start("pip", total, "requirements", f"{total} requirements for {platform}")
+    with tempfile.TemporaryDirectory(prefix="poncho-pip-", dir=work_dir) as work:
+        pip = _Pip(prefix / "bin" / "python", options, Path(work), report, target=target)
+        files: list[tuple[str, str | None]] = []  # (requirement, sha256 or None)
+        if locked is None:
+            requirements = [str(paths[e]) if e in paths else e for e in entries]
+            resolved = pip.resolve_for_target(requirements, target)
+            for item in resolved.get("install", []):
+                info = item.get("download_info", {})
+                name = str(item.get("metadata", {}).get("name", ""))
+                files.append((f"{name} @ {info.get('url', '')}", _report_sha256(info)))
+        else:
+            for item in locked:
+                if item.source == "installed":
+                    raise PipError(
+                        f"locked pip package {item.name} {item.version} was built from a local "
+                        f"source, which cannot be done for {platform} on this machine"
+                    )
+                if item.source == "index" and item.url:
+                    files.append((f"{item.name} @ {item.url}", item.sha256))
+                elif item.source == "index":
+                    files.append((f"{item.name}=={item.version}", item.sha256))
+            for path in paths.values():
+                files.append((str(path), hashlib.sha256(path.read_bytes()).hexdigest()))
+        data: Mapping[str, Any] = {}
+        if files:
+            staging = Path(work) / "target"
+            data = pip.install_files(files, staging)
+            move_into_prefix(staging, target)
+    entries_out = _lock_entries(data, set(paths.values()), set())
+    if locked is not None:
+        _check_hashes(locked, entries_out)
+    report.finish(
+        "pip",
+        len(entries_out),
+        len(entries_out),
+        "distributions",
+        f"{len(entries_out)} distributions for {platform}",
+    )
+    return entries_out
+
+
+def _report_sha256(info: Mapping[str, Any]) -> str | None:
+    """The sha256 of a file in pip's report (``download_info``), if it gives one."""
+    archive = info.get("archive_info") or {}
+    sha256 = (archive.get("hashes") or {}).get("sha256")
+    if sha256 is None and str(archive.get("hash", "")).startswith("sha256="):
+        sha256 = str(archive["hash"]).split("=", 1)[1]
+    return str(sha256) if sha256 else None
+
+
 def installed_source(
     name: str,
     requirement: str | None = None,
@@ -225,8 +325,17 @@ def _find_distribution(
 class _Pip:
     """Runs ``python -m pip install`` in the new prefix, isolated and reporting progress."""
 
-    def __init__(self, python: Path, options: PipOptions, work: Path, report: Reporter) -> None:
+    def __init__(
+        self,
+        python: Path,
+        options: PipOptions,
+        work: Path,
+        report: Reporter,
+        *,
+        target: TargetPython | None = None,
+    ) -> None:
         self.python = python
+        self.target = target
         self.options = options
         self.work = work
         self.report = report
@@ -244,16 +353,66 @@ class _Pip:
             raise PipError(_failure_message(result))
         return data
 
+    def install_files(
+        self, files: Sequence[tuple[str, str | None]], staging: Path
+    ) -> Mapping[str, Any]:
+        """Install exactly `files` (requirement, sha256) for the target into `staging`
+        (``--target``, no dependencies); hashes are checked when every file has one."""
+        hashed = all(sha256 for _, sha256 in files)
+        lines = [f"{req} --hash=sha256:{sha256}" if hashed else req for req, sha256 in files]
+        requirements = self.work / "target-requirements.txt"
+        requirements.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        args = ["--require-hashes"] if hashed else []
+        result, data = self.install(
+            [*args, "--requirement", str(requirements)],
+            no_deps=True,
+            extra=["--target", str(staging)],
+        )
+        if result.returncode != 0:
+            raise PipError(_failure_message(result))
+        return data
+
+    def resolve_for_target(
+        self, requirements: Sequence[str], target: TargetPython
+    ) -> Mapping[str, Any]:
+        """What pip would install for the target (``--dry-run``): its report. PipError
+        naming every requirement with no wheel for the target (one line each)."""
+        from poncho_create.pip_target import describe_missing
+
+        problems: list[str] = []
+        remaining = list(requirements)
+        data: Mapping[str, Any] = {}
+        while remaining:
+            result, data = self.install(remaining, no_deps=False, extra=["--dry-run"])
+            if result.returncode == 0:
+                break
+            missing = list(dict.fromkeys(_MISSING.findall(result.stdout)))
+            if not missing:
+                raise PipError(_failure_message(result))
+            # Only now: pip says which files it skipped and why at its debug level.
+            verbose, _ = self.install(remaining, no_deps=False, extra=["--dry-run", "-vv"])
+            problems += [describe_missing(name, target, verbose.stdout) for name in missing]
+            names = {_normalize(name) for name in missing}
+            top = [r for r in remaining if not is_path_entry(r) and _requirement_name(r) in names]
+            if not top:
+                break  # a dependency: the others cannot be checked without it
+            remaining = [r for r in remaining if r not in top]
+        if problems:
+            raise PipError("\n".join(problems))
+        return data
+
     def install(
-        self, requirements: Sequence[str], *, no_deps: bool
+        self, requirements: Sequence[str], *, no_deps: bool, extra: Sequence[str] = ()
     ) -> tuple[subprocess.CompletedProcess[str], Mapping[str, Any]]:
         """One pip run; the completed process (its output in stdout) and pip's report."""
         self.runs += 1
         report_file = self.work / f"report-{self.runs}.json"
+        if self.target is None:
+            launcher = [str(self.python), "-m", "pip"]
+        else:
+            launcher = self.target.pip_command()
         cmd = [
-            str(self.python),
-            "-m",
-            "pip",
+            *launcher,
             "install",
             "--no-input",
             "--disable-pip-version-check",
@@ -263,17 +422,18 @@ class _Pip:
             "--report",
             str(report_file),
             *self.options.args(),
+            *(self.target.pip_args() if self.target is not None else ()),
         ]
         if no_deps:
             # From a lock: exactly the locked set, each one installed (and so hash-checked)
             # even if something already satisfies it.
             cmd += ["--no-deps", "--force-reinstall"]
-        cmd += list(requirements)
+        cmd += [*extra, *requirements]
         log.debug("running %s", cmd)
         try:
             result = run_streamed(cmd, env=self.environment(), on_line=self._progress)
         except OSError as exc:
-            raise PipError(f"cannot run {self.python}: {exc}") from exc
+            raise PipError(f"cannot run {launcher[0]}: {exc}") from exc
         log.debug("pip output:\n%s", result.stdout)
         data: Mapping[str, Any] = {}
         if result.returncode == 0 and report_file.exists():
@@ -330,15 +490,11 @@ def _lock_entries(
             source = "path"
         else:
             source = "index"
-        archive = info.get("archive_info") or {}
-        sha256 = (archive.get("hashes") or {}).get("sha256")
-        if sha256 is None and str(archive.get("hash", "")).startswith("sha256="):
-            sha256 = str(archive["hash"]).split("=", 1)[1]
         entries.append(
             PipLockEntry(
                 name=str(metadata.get("name", "")),
                 version=str(metadata.get("version", "")),
-                sha256=sha256,
+                sha256=_report_sha256(info),
                 source=source,
                 url=url or None,
             )

@@ -12,17 +12,25 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .channel import BUILDER_VERSION, LocalChannel, build_channel
+    from .elf import EM_AARCH64, EM_X86_64, aarch64_executable, elf_machine, x86_64_executable
     from .envs import build_env_tarball, install_prefix, solve
     from .errors import BuildError, PonchoTestingError
     from .gitrepo import GitRepo, make_git_repo
     from .httpserver import ServedDirectory, serve_directory
     from .isolation import can_hide_paths, hide_paths_argv
-    from .wheels import Wheelhouse, build_wheelhouse, make_local_project
+    from .wheels import (
+        Wheelhouse,
+        build_platform_wheelhouse,
+        build_wheelhouse,
+        make_local_project,
+    )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BUILDER_VERSION",
+    "EM_AARCH64",
+    "EM_X86_64",
     "BuildError",
     "GitRepo",
     "LocalChannel",
@@ -30,16 +38,20 @@ __all__ = [
     "ServedDirectory",
     "Wheelhouse",
     "__version__",
+    "aarch64_executable",
     "build_channel",
     "build_env_tarball",
+    "build_platform_wheelhouse",
     "build_wheelhouse",
     "can_hide_paths",
+    "elf_machine",
     "hide_paths_argv",
     "install_prefix",
     "make_git_repo",
     "make_local_project",
     "serve_directory",
     "solve",
+    "x86_64_executable",
 ]
 
 _MODULES = {
@@ -57,6 +69,12 @@ _MODULES = {
     "serve_directory": "httpserver",
     "Wheelhouse": "wheels",
     "build_wheelhouse": "wheels",
+    "build_platform_wheelhouse": "wheels",
+    "EM_AARCH64": "elf",
+    "EM_X86_64": "elf",
+    "aarch64_executable": "elf",
+    "elf_machine": "elf",
+    "x86_64_executable": "elf",
     "make_local_project": "wheels",
     "can_hide_paths": "isolation",
     "hide_paths_argv": "isolation",

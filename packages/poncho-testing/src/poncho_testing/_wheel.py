@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import stat
 import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -32,8 +33,15 @@ def write_wheel(
     console_scripts: Iterable[str] = (),
     summary: str = "",
     extra_dist_info: Mapping[str, bytes] | None = None,
+    tag: str = "py3-none-any",
+    executables: Iterable[str] = (),
 ) -> Path:
-    """Write ``<name>-<version>-py3-none-any.whl`` into ``dest_dir``; return its path."""
+    """Write ``<name>-<version>-<tag>.whl`` into ``dest_dir``; return its path.
+
+    A `tag` other than ``py3-none-any`` makes a platform wheel (``Root-Is-Purelib: false``);
+    the paths in `executables` get mode 755. Files of ``<name>-<version>.data/scripts/``
+    are installed into the environment's ``bin``.
+    """
     dist = f"{normalize(name)}-{version}"
     dist_info = f"{dist}.dist-info"
     metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
@@ -43,8 +51,9 @@ def write_wheel(
     members = dict(files)
     members[f"{dist_info}/METADATA"] = ("\n".join(metadata) + "\n").encode()
     members[f"{dist_info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: poncho-testing\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    )
+        f"Wheel-Version: 1.0\nGenerator: poncho-testing\n"
+        f"Root-Is-Purelib: {'true' if tag == 'py3-none-any' else 'false'}\nTag: {tag}\n"
+    ).encode()
     scripts = list(console_scripts)
     if scripts:
         text = "[console_scripts]\n" + "".join(f"{s}\n" for s in scripts)
@@ -55,14 +64,17 @@ def write_wheel(
     rows = [f"{p},sha256={record_digest(d)},{len(d)}" for p, d in sorted(members.items())]
     members[record_path] = ("\n".join([*rows, f"{record_path},,"]) + "\n").encode()
 
-    target = Path(dest_dir) / f"{dist}-py3-none-any.whl"
+    target = Path(dest_dir) / f"{dist}-{tag}.whl"
+    executable = set(executables)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
             for path, data in members.items():  # RECORD last, as the spec asks
                 info = zipfile.ZipInfo(path, date_time=_DATE)
-                info.external_attr = 0o644 << 16
+                # pip keeps the executable bit only of members marked as regular files.
+                mode = stat.S_IFREG | 0o755 if path in executable else 0o644
+                info.external_attr = mode << 16
                 info.compress_type = zipfile.ZIP_DEFLATED
                 zf.writestr(info, data)
         tmp.replace(target)

@@ -1,4 +1,5 @@
-"""A real local conda channel: ``python`` (the running interpreter), ``pip`` and demo packages."""
+"""A real local conda channel: ``python`` (the running interpreter), ``pip`` and demo packages,
+and a stand-in ``python`` for ``linux-aarch64`` (cross-platform builds)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from ._interpreter import probe_interpreter
 logger = logging.getLogger(__name__)
 
 #: Bump when the channel's content changes: it is part of the cache key.
-BUILDER_VERSION = "2"
+BUILDER_VERSION = "3"
 
 _CHANNEL_JSON = "poncho-channel.json"
+
+#: Platforms that get a stand-in ``python`` (cross-platform builds are tested with them).
+FOREIGN_SUBDIRS = ("linux-aarch64",)
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,9 @@ class LocalChannel:
     python_version: str
     packages: dict[str, str] = field(default_factory=dict)
     subdir: str = "linux-64"
+    foreign_pythons: dict[str, str] = field(default_factory=dict)
+    """Other platforms (subdirs) the channel has a stand-in ``python`` for, and its version
+    (see :mod:`poncho_testing._foreign_python`): ``{"linux-aarch64": "3.11.9"}``."""
 
     @property
     def url(self) -> str:
@@ -45,6 +52,7 @@ class LocalChannel:
             python_version=data["python_version"],
             packages=dict(data["packages"]),
             subdir=data["subdir"],
+            foreign_pythons=dict(data.get("foreign_pythons", {})),
         )
 
 
@@ -82,6 +90,7 @@ def _build_into(path: Path, python: str) -> None:
     from rattler.index import index_fs
 
     from ._aio import run_sync
+    from ._foreign_python import build_foreign_python_package, foreign_python_version
     from ._noarch import demo_packages, pip_package
     from ._python_package import build_python_package
 
@@ -90,10 +99,20 @@ def _build_into(path: Path, python: str) -> None:
     with tempfile.TemporaryDirectory(prefix="poncho-python-pkg-") as work:
         build_python_package(interp, subdir, path / subdir, Path(work))
     packages = {"python": interp.version}
+    foreign = {}
+    for other in FOREIGN_SUBDIRS:
+        if other != subdir:
+            foreign[other] = foreign_python_version(interp.version)
+            build_foreign_python_package(other, foreign[other], path / other)
     packages["pip"] = pip_package(interp.stdlib, path / "noarch", python=python)
     packages.update(demo_packages(path / "noarch"))
     run_sync(index_fs(path, write_zst=False, write_shards=False, force=True))
     shutil.rmtree(path / ".tmp", ignore_errors=True)  # index_fs leaves it behind
-    info = {"python_version": interp.version, "packages": packages, "subdir": subdir}
+    info = {
+        "python_version": interp.version,
+        "packages": packages,
+        "subdir": subdir,
+        "foreign_pythons": foreign,
+    }
     (path / _CHANNEL_JSON).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
     logger.info("built conda channel %s (python %s)", path, interp.version)

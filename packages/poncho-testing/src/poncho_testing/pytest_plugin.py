@@ -1,7 +1,8 @@
 """pytest plugin (entry point ``pytest11``): fixtures over the poncho-testing helpers.
 
-Fixtures: ``local_channel`` and ``wheelhouse`` (session), ``http_server`` and ``git_repo``
-(function). Importing this module imports nothing heavy: the helpers load when a fixture runs.
+Fixtures: ``local_channel``, ``wheelhouse`` and ``platform_wheelhouse`` (session),
+``http_server`` and ``git_repo`` (function). Importing this module imports nothing heavy:
+the helpers load when a fixture runs.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ def wheelhouse() -> Wheelhouse:
     from .wheels import build_wheelhouse
 
     return build_wheelhouse()
+
+
+@pytest.fixture(scope="session")
+def platform_wheelhouse(local_channel: LocalChannel) -> Wheelhouse:
+    """Platform wheels (aarch64, x86-64) for the channel's stand-in ``linux-aarch64``
+    python and for the running one, beside the pure wheels (see
+    :func:`poncho_testing.build_platform_wheelhouse`)."""
+    from .wheels import build_platform_wheelhouse
+
+    versions = {
+        ".".join(v.split(".")[:2])
+        for v in (local_channel.python_version, *local_channel.foreign_pythons.values())
+    }
+    return build_platform_wheelhouse(sorted(versions))
 
 
 @pytest.fixture

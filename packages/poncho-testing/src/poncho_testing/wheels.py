@@ -1,8 +1,10 @@
-"""A local wheelhouse for pip tests, and a local project pip can build with no network."""
+"""Local wheelhouses for pip tests (pure wheels; platform wheels for cross-platform builds),
+and a local project pip can build with no network."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +14,9 @@ from .errors import BuildError
 
 #: Bump when the wheels change: it names the cached wheelhouse.
 WHEELHOUSE_VERSION = "1"
+
+#: The same for the platform wheelhouse.
+PLATFORM_WHEELHOUSE_VERSION = "2"
 
 PIP_DEMO_VERSION = "0.1.0"
 
@@ -46,6 +51,111 @@ def build_wheelhouse(dest: str | Path | None = None) -> Wheelhouse:
         for name in ("poncho-demo-pipbase", "poncho-demo-piptop")
     }
     return Wheelhouse(path=path, wheels=wheels)
+
+
+def build_platform_wheelhouse(
+    python_versions: Sequence[str], dest: str | Path | None = None
+) -> Wheelhouse:
+    """A wheelhouse for cross-platform builds: platform wheels for each of `python_versions`
+    (``"3.11"``, ...), beside the two pure wheels of :func:`build_wheelhouse`.
+
+    - ``poncho-demo-native`` (requires ``poncho-demo-pipbase``): one wheel per Python,
+      ``cpXY-cpXY-manylinux2014_aarch64`` and ``..._x86_64``, each holding a real static
+      executable of its machine (:mod:`poncho_testing.elf`) as the package file
+      ``poncho_demo_native/helper`` and as the data script ``poncho-demo-native-helper``
+      (installed into ``bin``), a console script ``poncho-demo-native``, and
+      ``poncho_demo_native.TAG`` naming the wheel's tag;
+    - ``poncho-demo-x86only``: ``manylinux2014_x86_64`` wheels only;
+    - ``poncho-demo-sdistonly``: a source distribution only (``.tar.gz``).
+
+    ``wheels`` maps each file name to its path. With ``dest=None`` it is built once into
+    the cache.
+    """
+    tags = [f"cp{v.replace('.', '')}" for v in python_versions]
+    for version in python_versions:
+        if not re.fullmatch(r"3\.\d+", version):
+            raise BuildError(f"not a Python X.Y version: {version!r}")
+
+    def write(path: Path) -> None:
+        _write(path)
+        _write_platform(path, tags)
+
+    if dest is None:
+        key = f"platform-wheelhouse-{PLATFORM_WHEELHOUSE_VERSION}-{'-'.join(tags)}"
+        path = cached_dir(cache_root().resolve(), key, write)
+    else:
+        path = Path(dest).resolve()
+        write(path)
+    wheels = {f.name: f for f in sorted(path.iterdir()) if f.name.endswith((".whl", ".tar.gz"))}
+    return Wheelhouse(path=path, wheels=wheels)
+
+
+_NATIVE_INIT = """\
+\"\"\"Demo platform wheel: a helper executable for one machine.\"\"\"
+
+TAG = {tag!r}
+
+
+def main() -> int:
+    print(f"poncho-demo-native {{TAG}}")
+    return 0
+"""
+
+
+def _write_platform(path: Path, tags: Sequence[str]) -> None:
+    from .elf import aarch64_executable, x86_64_executable
+
+    machines = {"aarch64": aarch64_executable(), "x86_64": x86_64_executable()}
+    data_script = f"poncho_demo_native-{PIP_DEMO_VERSION}.data/scripts/poncho-demo-native-helper"
+    for tag in tags:
+        for arch, executable in machines.items():
+            wheel_tag = f"{tag}-{tag}-manylinux2014_{arch}"
+            _wheel.write_wheel(
+                path,
+                "poncho-demo-native",
+                PIP_DEMO_VERSION,
+                {
+                    "poncho_demo_native/__init__.py": _NATIVE_INIT.format(tag=wheel_tag).encode(),
+                    "poncho_demo_native/helper": executable,
+                    data_script: executable,
+                },
+                requires=[f"poncho-demo-pipbase>={PIP_DEMO_VERSION}"],
+                console_scripts=["poncho-demo-native = poncho_demo_native:main"],
+                tag=wheel_tag,
+                executables=["poncho_demo_native/helper", data_script],
+                summary="Demo platform wheel",
+            )
+            if arch == "x86_64":
+                _wheel.write_wheel(
+                    path,
+                    "poncho-demo-x86only",
+                    PIP_DEMO_VERSION,
+                    {"poncho_demo_x86only/__init__.py": b'"""x86-64 wheels only."""\n'},
+                    tag=wheel_tag,
+                    summary="Demo wheel built for x86-64 only",
+                )
+    _write_sdist(path, "poncho-demo-sdistonly", PIP_DEMO_VERSION)
+
+
+def _write_sdist(dest: Path, name: str, version: str) -> Path:
+    """A minimal source distribution (``PKG-INFO``, ``pyproject.toml``, one module)."""
+    import io
+    import tarfile
+
+    base = f"{_wheel.normalize(name)}-{version}"
+    module = _wheel.normalize(name)
+    members = {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        "pyproject.toml": _PYPROJECT.format(name=name, version=version).encode(),
+        f"src/{module}/__init__.py": b'"""Published as a source distribution only."""\n',
+    }
+    target = dest / f"{base}.tar.gz"
+    with tarfile.open(target, "w:gz") as tar:
+        for rel, data in members.items():
+            info = tarfile.TarInfo(f"{base}/{rel}")
+            info.size, info.mtime, info.mode = len(data), 1577836800, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return target
 
 
 def _write(path: Path) -> None:
