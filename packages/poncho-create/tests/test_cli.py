@@ -379,3 +379,40 @@ def test_json_output_and_the_lock_of_a_cache_hit(
         from poncho_create.pack import read_member
 
         assert json.loads(read_member(out, "poncho/lock.json") or b"{}")["conda"]
+
+
+@pytest.mark.parametrize(
+    ("options", "variable", "shown"),
+    [
+        (["-q"], None, {"warning"}),
+        ([], None, {"warning", "progress"}),
+        (["-v"], None, {"warning", "progress", "info"}),
+        (["-vv"], None, {"warning", "progress", "info", "debug"}),
+        ([], "-1", {"warning"}),
+        ([], "2", {"warning", "progress", "info", "debug"}),
+        (["-q"], "2", {"warning"}),  # the command line wins
+    ],
+)
+def test_verbosity_levels(
+    options: list[str],
+    variable: str | None,
+    shown: set[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if variable is not None:
+        monkeypatch.setenv("PONCHO_VERBOSITY", variable)
+
+    def create(*args: Any, **kwargs: Any) -> Path:
+        logging.getLogger("poncho_create.pip_step").debug("running ['pip', 'install']")
+        return FakeCreate()(*args, **kwargs)
+
+    assert main(["spec.json", *options], create=create) == 0
+    err = capsys.readouterr().err
+    found = {
+        "warning": "poncho_package_create: warning: fake warning line" in err,
+        "progress": "solving" in err,
+        "info": "poncho_package_create: fake info line" in err,
+        "debug": "poncho_package_create: running ['pip', 'install']" in err,
+    }
+    assert {name for name, there in found.items() if there} == shown, err

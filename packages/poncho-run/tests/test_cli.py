@@ -425,3 +425,39 @@ def test_a_decompression_bomb_is_stopped_at_the_unpack_limit(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "unpacks to more than 1,048,576 bytes (at 'lib/zeros.bin')" in err
     assert sorted(p.name for p in work.iterdir()) == ["env.poncho.lock"]
+
+
+def test_the_help_layout_is_poncho_spec_s() -> None:
+    """The engine carries a copy of poncho_spec.cli_common (it runs without poncho-spec)."""
+    import poncho_spec.cli_common
+
+    import poncho_run._cli_common
+
+    ours = Path(poncho_run._cli_common.__file__).read_text(encoding="utf-8")
+    assert ours == Path(poncho_spec.cli_common.__file__).read_text(encoding="utf-8")
+
+
+def test_the_verbosity_rule_is_poncho_spec_s() -> None:
+    """The quick path's rule (no argparse) gives what every other command gives."""
+    from poncho_spec.cli_common import resolve_verbosity
+
+    values = [None, "", "-1", "0", "1", "2", "7", "-4", "007", "x", "1.5", " 1", "-", "+1", "--1"]
+    for quiet in range(3):
+        for verbose in range(4):
+            for value in values:
+                environ = {} if value is None else {"PONCHO_VERBOSITY": value}
+                try:
+                    expected: object = resolve_verbosity(quiet, verbose, environ)
+                except ValueError as exc:
+                    expected = str(exc)
+                try:
+                    got: object = cli.verbosity(quiet, verbose, environ)
+                except ValueError as exc:
+                    got = str(exc)
+                assert got == expected, (quiet, verbose, value)
+
+
+def test_quiet_and_verbose_spellings_are_counted() -> None:
+    options = cli._quick_parse(["-q", "-v", "-vv", "--debug", "-e", "x"])
+    assert options is not None and (options.quiet, options.verbose) == (1, 4)
+    assert options.verbosity == 2
