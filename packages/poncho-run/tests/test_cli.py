@@ -429,9 +429,8 @@ def test_a_decompression_bomb_is_stopped_at_the_unpack_limit(
 
 def test_the_help_layout_is_poncho_spec_s() -> None:
     """The engine carries a copy of poncho_spec.cli_common (it runs without poncho-spec)."""
-    import poncho_spec.cli_common
-
     import poncho_run._cli_common
+    import poncho_spec.cli_common
 
     ours = Path(poncho_run._cli_common.__file__).read_text(encoding="utf-8")
     assert ours == Path(poncho_spec.cli_common.__file__).read_text(encoding="utf-8")
