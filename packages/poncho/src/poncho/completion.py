@@ -29,6 +29,7 @@ class Node:
     values: dict[str, str] = field(default_factory=dict)  # option -> file|dir|none|choice …
     commands: dict[str, Node] = field(default_factory=dict)
     runs_a_command: bool = False  # poncho_package_run: the first operand is a command
+    choices: list[str] = field(default_factory=list)  # what the first operand may be
 
 
 def node_of(parser: argparse.ArgumentParser, runs_a_command: bool = False) -> Node:
@@ -40,6 +41,8 @@ def node_of(parser: argparse.ArgumentParser, runs_a_command: bool = False) -> No
                 node.commands[name] = node_of(sub)
             continue
         node.options += action.option_strings
+        if not action.option_strings and action.choices is not None and not node.choices:
+            node.choices = [str(choice) for choice in action.choices]
         if action.option_strings and action.nargs != 0:
             kind = _value_kind(action)
             for option in action.option_strings:
@@ -97,8 +100,7 @@ def command_tree() -> dict[str, Node]:
     for name, (module, factory) in _OWN_PARSERS.items():
         umbrella.commands[name] = node_of(_parser(module, factory))
     umbrella.commands["completion"] = node_of(_parser("poncho.completion_cli", "build_parser"))
-    tree["poncho"] = umbrella
-    return tree
+    return {"poncho": umbrella, **tree}
 
 
 def _paths(tree: dict[str, Node]) -> Iterator[tuple[str, Node]]:
@@ -128,6 +130,9 @@ def _tables(tree: dict[str, Node], assign: str) -> list[str]:
             lines.append(assign.format(table="subs", key=_quote(path), value=value))
         if node.runs_a_command:
             lines.append(assign.format(table="runs", key=_quote(path), value="1"))
+        if node.choices:
+            value = _quote(" ".join(node.choices))
+            lines.append(assign.format(table="args", key=_quote(path), value=value))
         for option, kind in node.values.items():
             key = _quote(f"{path} {option}")
             lines.append(assign.format(table="vals", key=key, value=_quote(kind)))
@@ -139,13 +144,13 @@ _BASH = r"""# bash completion for poncho and the poncho_* commands.
 #   poncho completion bash > ~/.local/share/bash-completion/completions/poncho
 # or source it from ~/.bashrc: source <(poncho completion bash)
 
-declare -gA _poncho_opts=() _poncho_subs=() _poncho_vals=() _poncho_runs=()
+declare -gA _poncho_opts=() _poncho_subs=() _poncho_vals=() _poncho_runs=() _poncho_args=()
 @TABLES@
 
 # Walk the words before the cursor: the (sub-)command they name, whether the last one is an
 # option waiting for its value, and how many operands were given; then offer what may come.
 _poncho_complete() {
-    local cur=${COMP_WORDS[COMP_CWORD]} path=${COMP_WORDS[0]##*/} word kind= operands=0 ends= i
+    local cur=${COMP_WORDS[COMP_CWORD]} path=${COMP_WORDS[0]##*/} word kind='' operands=0 ends='' i
     [[ -n ${_poncho_opts[$path]+set} ]] || path=poncho
     local runs=${_poncho_runs[$path]}
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -179,6 +184,8 @@ _poncho_complete() {
         mapfile -t COMPREPLY < <(compgen -W "${_poncho_opts[$path]}" -- "$cur")
     elif [[ -z $ends && -n ${_poncho_subs[$path]} ]] && ((operands == 0)); then
         mapfile -t COMPREPLY < <(compgen -W "${_poncho_subs[$path]}" -- "$cur")
+    elif [[ -n ${_poncho_args[$path]} ]] && ((operands == 0)); then
+        mapfile -t COMPREPLY < <(compgen -W "${_poncho_args[$path]}" -- "$cur")
     else
         compopt -o filenames 2>/dev/null
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
@@ -194,13 +201,13 @@ _ZSH = r"""#compdef @COMMANDS@
 #   poncho completion zsh > "${fpath[1]}/_poncho"     (a folder of $fpath; then compinit)
 # or, after compinit in ~/.zshrc: source <(poncho completion zsh)
 
-typeset -gA _poncho_opts _poncho_subs _poncho_vals _poncho_runs
+typeset -gA _poncho_opts _poncho_subs _poncho_vals _poncho_runs _poncho_args
 @TABLES@
 
 # Walk the words before the cursor: the (sub-)command they name, whether the last one is an
 # option waiting for its value, and how many operands were given; then offer what may come.
 _poncho() {
-    local cur=${words[CURRENT]} path=${words[1]:t} word key kind= operands=0 ends= i
+    local cur=${words[CURRENT]} path=${words[1]:t} word key kind='' operands=0 ends='' i
     (( ${+_poncho_opts[$path]} )) || path=poncho
     local runs=${_poncho_runs[$path]}
     for ((i = 2; i < CURRENT; i++)); do
@@ -232,6 +239,8 @@ _poncho() {
         compadd -- ${=_poncho_opts[$path]}
     elif [[ -z $ends && -n ${_poncho_subs[$path]} ]] && ((operands == 0)); then
         compadd -- ${=_poncho_subs[$path]}
+    elif [[ -n ${_poncho_args[$path]} ]] && ((operands == 0)); then
+        compadd -- ${=_poncho_args[$path]}
     else
         _files
     fi
@@ -252,5 +261,9 @@ def script(shell: str, tree: dict[str, Node] | None = None) -> str:
     templates = {"bash": _BASH, "zsh": _ZSH}
     if shell not in templates:
         raise ValueError(f"no completion for {shell!r} (shells: {', '.join(SHELLS)})")
-    tables = "\n".join(_tables(tree, "_poncho_{table}[{key}]={value}"))
+    # zsh keeps the quotes of a subscript in an assignment: a pair appended instead.
+    assign = (
+        "_poncho_{table}[{key}]={value}" if shell == "bash" else "_poncho_{table}+=({key} {value})"
+    )
+    tables = "\n".join(_tables(tree, assign))
     return templates[shell].replace("@TABLES@", tables).replace("@COMMANDS@", commands)
