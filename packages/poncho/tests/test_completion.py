@@ -73,8 +73,9 @@ def test_bash_registers_every_command(scripts: dict[str, Path]) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     registered = {line.split()[-1] for line in proc.stdout.splitlines()}
-    assert {"poncho", "poncho_package_create", "poncho_package_run", "poncho_spec",
-            "poncho_fetch", "poncho_package_analyze", "python_package_run"} <= registered  # fmt: skip
+    commands = {"poncho", "poncho_package_create", "poncho_package_run", "poncho_spec",
+                "poncho_fetch", "poncho_package_analyze", "python_package_run"}  # fmt: skip
+    assert commands <= registered
 
 
 @pytest.mark.parametrize(
