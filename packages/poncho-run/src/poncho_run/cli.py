@@ -59,6 +59,7 @@ _ENVIRONMENT = [
     ("PONCHO_RUN_MAX_UNPACKED", "the default of --max-unpacked-size"),
     ("PONCHO_RUN_PYTHON", "the Python that runs the engine"),
     ("PONCHO_FETCH_CACHE", "the data cache (the default of --data-cache)"),
+    ("PONCHO_FETCH_MAX_SIZE", "the data cache's size limit"),
 ]
 
 # Options that take a value, by every spelling, and the attribute they set.
