@@ -218,7 +218,7 @@ class ArgumentParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
-    def error(self, message: str) -> NoReturn:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         """Print the usage and *message*, with a suggestion for a mistyped word; exit 2."""
         super().error(message + suggestion(self, message))
 

@@ -434,7 +434,7 @@ def _configure_logging(level: int, prog: str = PROG) -> None:
     def tagged(record: logging.LogRecord) -> bool:  # poncho_spec.cli_common.tag_record
         level = record.levelno
         tag = "error: " if level >= 40 else "warning: " if level >= 30 else ""
-        record.poncho_level = tag  # type: ignore[attr-defined]
+        record.poncho_level = tag
         return True
 
     handler = logging.StreamHandler(sys.stderr)
