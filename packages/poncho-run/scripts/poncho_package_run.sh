@@ -45,8 +45,9 @@ usage() {
 }
 
 # Sets env, dir, wait, quiet and verbose (counts of -q and -v), nodata, odd (an option only
-# the engine handles) and nopts (how many arguments are options). -d DIR is the CCTools 7.3.2 spelling of -u DIR; -d
-# alone, before another option or beside -u/--unpack-to, is today's CCTools --debug.
+# the engine handles) and nopts (how many arguments are options). -d DIR is the CCTools
+# 7.3.2 spelling of -u DIR; -d alone, before another option or beside -u/--unpack-to, is
+# today's CCTools --debug.
 parse() {
     has_u=
     skip=
