@@ -438,6 +438,7 @@ def test_the_help_layout_is_poncho_spec_s() -> None:
 
 def test_the_verbosity_rule_is_poncho_spec_s() -> None:
     """The quick path's rule (no argparse) gives what every other command gives."""
+    from poncho_run import _cli_common
     from poncho_spec.cli_common import resolve_verbosity
 
     values = [None, "", "-1", "0", "1", "2", "7", "-4", "007", "x", "1.5", " 1", "-", "+1", "--1"]
@@ -449,14 +450,34 @@ def test_the_verbosity_rule_is_poncho_spec_s() -> None:
                     expected: object = resolve_verbosity(quiet, verbose, environ)
                 except ValueError as exc:
                     expected = str(exc)
-                try:
-                    got: object = cli.verbosity(quiet, verbose, environ)
-                except ValueError as exc:
-                    got = str(exc)
-                assert got == expected, (quiet, verbose, value)
+                for rule in (cli.verbosity, _cli_common.resolve_verbosity):
+                    try:
+                        got: object = rule(quiet, verbose, environ)
+                    except ValueError as exc:
+                        got = str(exc)
+                    assert got == expected, (rule, quiet, verbose, value)
+    assert [_cli_common.log_level(v) for v in (-1, 0, 1, 2)] == [30, 30, 20, 10]
 
 
 def test_quiet_and_verbose_spellings_are_counted() -> None:
     options = cli._quick_parse(["-q", "-v", "-vv", "--debug", "-e", "x"])
     assert options is not None and (options.quiet, options.verbose) == (1, 4)
     assert options.verbosity == 2
+
+
+def test_a_mistyped_option_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["-e", "env.tar.gz", "--no-dta", "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("unrecognized arguments: --no-dta; did you mean '--no-data'?")
+
+
+def test_help_is_wrapped_and_ends_with_the_variables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    assert cli.main(["-h"], prog="poncho run") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: poncho run ")
+    assert all(len(line) <= 40 for line in out.split("\n\n", 1)[1].splitlines()), out
+    variables = out.split("\nenvironment variables:\n")[1]
+    assert "PONCHO_RUN_PYTHON" in variables and "PONCHO_VERBOSITY" in variables
