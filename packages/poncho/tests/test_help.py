@@ -126,3 +126,12 @@ def test_the_umbrella_help_ends_the_same_way() -> None:
     assert "\nexit status:\n" in text
     assert text.rstrip().splitlines()[-2] == "environment variables:"
     assert "PONCHO_VERBOSITY" in text.splitlines()[-1]
+
+
+@pytest.mark.parametrize("option", ["-v", "--verbos", "-q"])
+def test_verbosity_before_the_command_says_where_it_goes(
+    option: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([option, "create", "spec.json"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith(f"; {option} goes after the command: poncho COMMAND {option} ...")

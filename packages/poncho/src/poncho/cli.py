@@ -52,6 +52,7 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
 }
 _OPTIONS = ("-h", "--help", "--version")
+_PER_COMMAND = ("-q", "--quiet", "-v", "-vv", "--verbose")  # every command's, not poncho's
 
 
 def usage() -> str:
@@ -106,8 +107,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if name not in COMMANDS and name not in OWN_COMMANDS:
         known = [*COMMANDS, *OWN_COMMANDS]
         what = "option" if name.startswith("-") else "command"
-        close = difflib.get_close_matches(name, _OPTIONS if what == "option" else known, n=1)
+        words = [*_OPTIONS, *_PER_COMMAND] if what == "option" else known
+        close = difflib.get_close_matches(name, words, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(known)})"
+        if name in _PER_COMMAND or (close and close[0] in _PER_COMMAND):
+            hint = f"; {name} goes after the command: poncho COMMAND {name} ..."
         print("usage: poncho [-h] [--version] COMMAND [ARGS...]", file=sys.stderr)
         print(f"poncho: error: unknown {what} {name!r}{hint}", file=sys.stderr)
         return 2
