@@ -382,3 +382,46 @@ def test_a_device_or_pipe_output_is_written_in_place(tmp_path: Path) -> None:
     assert pipe.is_fifo()
     assert LIBCST in read[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.py", "spec.pipe"]
+
+
+def test_poncho_verbosity_is_read_and_the_command_line_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _job(tmp_path)
+    (tmp_path / "task.py").write_text("import job\nimport surely_not_installed_anywhere\n")
+    monkeypatch.setenv("PONCHO_VERBOSITY", "-1")
+    assert main(["task.py", "spec.json"]) == 0
+    err = capsys.readouterr().err
+    assert "notice" not in err and "inspecting" not in err and "warning: " in err
+    assert main(["task.py", "spec.json", "-v"]) == 0
+    assert "poncho_package_analyze: notice: " in capsys.readouterr().err
+    monkeypatch.setenv("PONCHO_VERBOSITY", "lots")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["task.py", "spec.json"])
+    assert exit_info.value.code == 2
+    assert "PONCHO_VERBOSITY='lots': expected an integer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("options", "variable", "info"), [
+    ([], None, False), (["-v"], None, True), ([], "1", True), (["-q"], "2", False),
+])  # fmt: skip
+def test_verbose_logs_what_is_done(
+    options: list[str], variable: str | None, info: bool, tmp_path: Path
+) -> None:
+    env = {**os.environ, "PONCHO_ANALYZE_CACHE": str(tmp_path / "cache")}
+    env.pop("PONCHO_VERBOSITY", None)
+    argv = [sys.executable, "-m", "poncho_analyze", str(_job(tmp_path)), "-"]
+    subprocess.run(argv, env=env, capture_output=True, check=True)  # fills the cache
+    if variable is not None:
+        env["PONCHO_VERBOSITY"] = variable
+    proc = subprocess.run([*argv, *options], env=env, capture_output=True, text=True, check=True)
+    assert ("poncho_package_analyze: using the cached map of " in proc.stderr) == info, proc.stderr
+
+
+def test_the_umbrella_name_is_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["-h"], prog="poncho analyze")
+    assert capsys.readouterr().out.startswith("usage: poncho analyze [-h]")
+    assert main([str(tmp_path / "missing.py"), "-", "-q"], prog="poncho analyze") == 1
+    assert capsys.readouterr().err.startswith("poncho analyze: error: ")

@@ -76,7 +76,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
     }
     out = capsys.readouterr()
     assert out.out == "out.tar.zst\n"
-    assert out.err == ""  # --quiet
+    assert out.err == "poncho_package_create: warning: fake warning line\n"  # -q: no progress
 
 
 def test_help_documents_every_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -116,7 +116,10 @@ def test_package_errors_exit_1_with_the_message(
     assert main(["spec.json", "-q"], create=FakeCreate(error)) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == f"poncho_package_create: error: {error}\n"
+    assert captured.err == (  # -q: warnings and the error only
+        "poncho_package_create: warning: fake warning line\n"
+        f"poncho_package_create: error: {error}\n"
+    )
     assert "Traceback" not in captured.err
 
 
@@ -191,13 +194,13 @@ def test_entrypoint_and_dunder_main(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_log_levels(capsys: pytest.CaptureFixture[str]) -> None:
     main(["spec.json", "-v"], create=FakeCreate())
     err = capsys.readouterr().err
-    assert "poncho_package_create: INFO: fake info line" in err
-    assert "poncho_package_create: WARNING: fake warning line" in err
+    assert "poncho_package_create: fake info line" in err
+    assert "poncho_package_create: warning: fake warning line" in err
     main(["spec.json"], create=FakeCreate())
     err = capsys.readouterr().err
-    assert "fake info line" not in err and "WARNING: fake warning line" in err
-    main(["spec.json", "-q"], create=FakeCreate())
-    assert capsys.readouterr().err == ""
+    assert "fake info line" not in err and "warning: fake warning line" in err
+    main(["spec.json", "-q"], create=FakeCreate())  # warnings still, no progress
+    assert capsys.readouterr().err == "poncho_package_create: warning: fake warning line\n"
     # The library's logger is left as it was found.
     assert logging.getLogger("poncho_create").level == logging.NOTSET
     assert logging.getLogger("poncho_create").handlers == []
@@ -278,7 +281,8 @@ def test_an_unwritable_output_is_named_before_any_work(
         err = capsys.readouterr().err
         assert code == 1
         # The channel is missing too, but OUTPUT is checked before the solve.
-        assert err.startswith(f"poncho_package_create: error: OUTPUT {output}: "), err
+        errors = [line for line in err.splitlines() if ": error: " in line]
+        assert errors[0].startswith(f"poncho_package_create: error: OUTPUT {output}: "), err
         assert why in err
     code = main([str(tmp_path / "spec.json"), "-q", "--cache-dir", str(tmp_path / "file")])
     assert code == 1 and "--cache-dir" in capsys.readouterr().err
@@ -375,3 +379,40 @@ def test_json_output_and_the_lock_of_a_cache_hit(
         from poncho_create.pack import read_member
 
         assert json.loads(read_member(out, "poncho/lock.json") or b"{}")["conda"]
+
+
+@pytest.mark.parametrize(
+    ("options", "variable", "shown"),
+    [
+        (["-q"], None, {"warning"}),
+        ([], None, {"warning", "progress"}),
+        (["-v"], None, {"warning", "progress", "info"}),
+        (["-vv"], None, {"warning", "progress", "info", "debug"}),
+        ([], "-1", {"warning"}),
+        ([], "2", {"warning", "progress", "info", "debug"}),
+        (["-q"], "2", {"warning"}),  # the command line wins
+    ],
+)
+def test_verbosity_levels(
+    options: list[str],
+    variable: str | None,
+    shown: set[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if variable is not None:
+        monkeypatch.setenv("PONCHO_VERBOSITY", variable)
+
+    def create(*args: Any, **kwargs: Any) -> Path:
+        logging.getLogger("poncho_create.pip_step").debug("running ['pip', 'install']")
+        return FakeCreate()(*args, **kwargs)
+
+    assert main(["spec.json", *options], create=create) == 0
+    err = capsys.readouterr().err
+    found = {
+        "warning": "poncho_package_create: warning: fake warning line" in err,
+        "progress": "solving" in err,
+        "info": "poncho_package_create: fake info line" in err,
+        "debug": "poncho_package_create: running ['pip', 'install']" in err,
+    }
+    assert {name for name, there in found.items() if there} == shown, err

@@ -98,7 +98,7 @@ def test_python_m_and_verbose(server: Any, tmp_path: Path, make_spec: Any) -> No
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("F=")
-    assert "poncho_fetch: INFO: http.F: downloading" in proc.stderr
+    assert "poncho_fetch: http.F: downloading" in proc.stderr
 
 
 def test_spec_warnings_are_shown(
@@ -110,3 +110,72 @@ def test_spec_warnings_are_shown(
     captured = capsys.readouterr()
     assert captured.err.startswith("poncho_fetch: warning: git.R")
     assert captured.out.startswith("R=")
+
+
+def test_json_names_every_variable_and_path(
+    server: Any, git_remote: Any, tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = server.add("x.bin", b"x")
+    spec = make_spec(http={"F": {"url": url}}, git={"R": {"remote": git_remote.url}})
+    path = _spec_file(tmp_path, spec)
+    assert main(["--json", "-q", "--cache-dir", str(tmp_path / "c"), path]) == 0
+    data = json.loads(capsys.readouterr().out)
+    variables = data.pop("variables")
+    assert set(variables) == {"F", "R"}
+    assert Path(variables["F"]).read_bytes() == b"x"
+    assert (Path(variables["R"]) / ".git").exists()
+    assert data == {
+        "spec": path,
+        "spec_hash": spec.hash(),
+        "cache_dir": str((tmp_path / "c").resolve()),
+        "entries": [
+            {"var": "R", "kind": "git", "source": git_remote.url, "path": variables["R"]},
+            {"var": "F", "kind": "http", "source": url, "path": variables["F"]},
+        ],
+    }
+    with pytest.raises(SystemExit) as exit_info:  # one output format at a time
+        main(["--json", "--shell", path])
+    assert exit_info.value.code == 2
+
+
+def test_json_prints_nothing_when_an_entry_fails(
+    server: Any, tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = make_spec(http={"F": {"url": server.add("x.bin", b"x"), "sha256": "1" * 64}})
+    assert main(["--json", "--cache-dir", str(tmp_path / "c"), _spec_file(tmp_path, spec)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "poncho_fetch: error: http.F" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "info", "debug"),
+    [
+        ([], None, False, False),
+        (["-v"], None, True, False),
+        (["-vv"], None, True, True),
+        ([], "1", True, False),
+        ([], "2", True, True),
+        (["-q"], "2", False, False),  # the command line wins
+    ],
+)
+def test_verbosity(
+    argv: list[str],
+    env: str | None,
+    info: bool,
+    debug: bool,
+    server: Any,
+    git_remote: Any,
+    tmp_path: Path,
+    make_spec: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("PONCHO_VERBOSITY", env)
+    url = server.add("x.bin", b"x")
+    spec = make_spec(http={"F": {"url": url}}, git={"R": {"remote": git_remote.url, "ref": "main"}})
+    assert main([*argv, "--cache-dir", str(tmp_path / "c"), _spec_file(tmp_path, spec)]) == 0
+    err = capsys.readouterr().err
+    assert "poncho_fetch: warning: git.R.ref: " in err  # warnings at every level
+    assert ("poncho_fetch: http.F: downloading" in err) == info, err
+    assert ("poncho_fetch: git.R: main is " in err) == debug, err  # how a ref was resolved

@@ -44,9 +44,10 @@ usage() {
     exit 2
 }
 
-# Sets env, dir, wait, debug, nodata, odd (an option only the engine handles) and nopts
-# (how many arguments are options). -d DIR is the CCTools 7.3.2 spelling of -u DIR; -d
-# alone, before another option or beside -u/--unpack-to, is today's CCTools --debug.
+# Sets env, dir, wait, quiet and verbose (counts of -q and -v), nodata, odd (an option only
+# the engine handles) and nopts (how many arguments are options). -d DIR is the CCTools
+# 7.3.2 spelling of -u DIR; -d alone, before another option or beside -u/--unpack-to, is
+# today's CCTools --debug.
 parse() {
     has_u=
     skip=
@@ -89,13 +90,13 @@ parse() {
             -w?*) wait=${1#-w} nopts=$((nopts + 1)) && shift ;;
             -d)
                 if [ -n "$has_u" ] || [ "$#" -lt 2 ]; then
-                    debug=1
+                    verbose=$((verbose + 1))
                     nopts=$((nopts + 1))
                     shift
                 else
                     case $2 in
                         -*)
-                            debug=1
+                            verbose=$((verbose + 1))
                             nopts=$((nopts + 1))
                             shift
                             ;;
@@ -107,7 +108,9 @@ parse() {
                     esac
                 fi
                 ;;
-            -v | --verbose | --debug) debug=1 nopts=$((nopts + 1)) && shift ;;
+            -v | --verbose | --debug) verbose=$((verbose + 1)) nopts=$((nopts + 1)) && shift ;;
+            -vv) verbose=$((verbose + 2)) nopts=$((nopts + 1)) && shift ;;
+            -q | --quiet) quiet=$((quiet + 1)) nopts=$((nopts + 1)) && shift ;;
             --no-data) nodata=1 nopts=$((nopts + 1)) && shift ;;
             -*)
                 odd=$1
@@ -116,6 +119,21 @@ parse() {
             *) return ;;
         esac
     done
+}
+
+# debug=1 when the verbosity is 1 or more: -v/-q counted, else $PONCHO_VERBOSITY (an
+# integer; the engine's rule, poncho_run.cli.verbosity).
+verbosity() {
+    if [ "$quiet$verbose" != 00 ]; then
+        if [ $((verbose - quiet)) -ge 1 ]; then debug=1; fi
+        return
+    fi
+    _pv=${PONCHO_VERBOSITY-}
+    case ${_pv#-} in
+        '') [ -z "$_pv" ] || usage "PONCHO_VERBOSITY='$_pv': expected an integer" ;;
+        *[!0-9]*) usage "PONCHO_VERBOSITY='$_pv': expected an integer" ;;
+        *[1-9]*) case $_pv in -*) ;; *) debug=1 ;; esac ;;
+    esac
 }
 
 # Hand the original command line to the engine, run by the first suitable Python: the
@@ -341,12 +359,17 @@ env=
 dir=
 wait=300
 debug=
+quiet=0
+verbose=0
 nodata=
 odd=
 nopts=0
 locked=
 unset PONCHO_RUN_LOCK_FD
 parse "$@"
+if [ -z "$odd" ]; then
+    verbosity
+fi
 
 # Anything unusual (help, version, --data-cache, errors) is the engine's to answer.
 if [ -n "$odd" ]; then

@@ -73,7 +73,7 @@ def test_bad_usage_exits_2_with_a_message(
 def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["-h"]) == 0
     out = capsys.readouterr().out
-    for text in ("127 command not found", "75 timed out waiting for the lock", "-u", "--unpack-to"):
+    for text in ("127  command not found", "75   timed out waiting for the lock", "--unpack-to"):
         assert text in out
 
 
@@ -425,3 +425,27 @@ def test_a_decompression_bomb_is_stopped_at_the_unpack_limit(
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "over the limit of 1,048,576 bytes (for " in err
     assert sorted(p.name for p in work.iterdir()) == ["env.poncho.lock"]
+
+
+def test_quiet_and_verbose_spellings_are_counted() -> None:
+    options = cli._quick_parse(["-q", "-v", "-vv", "--debug", "-e", "x"])
+    assert options is not None and (options.quiet, options.verbose) == (1, 4)
+    assert options.verbosity == 2
+
+
+def test_a_mistyped_option_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["-e", "env.tar.gz", "--no-dta", "--", "true"]) == 2
+    err = capsys.readouterr().err
+    assert err.rstrip().endswith("unrecognized arguments: --no-dta; did you mean '--no-data'?")
+
+
+def test_help_is_wrapped_and_ends_with_the_variables(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", "40")
+    assert cli.main(["-h"], prog="poncho run") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: poncho run ")
+    assert all(len(line) <= 40 for line in out.split("\n\n", 1)[1].splitlines()), out
+    variables = out.split("\nenvironment variables:\n")[1]
+    assert "PONCHO_RUN_PYTHON" in variables and "PONCHO_VERBOSITY" in variables

@@ -480,3 +480,117 @@ def test_a_folder_given_through_a_link_is_unpacked_where_the_link_points(
     assert (sandbox / "link").is_symlink() and (sandbox / "real.poncho.lock").is_file()
     warm = run(sandbox, path, "-e", str(bare_tarball), "-u", "link", "--", "hello")
     assert warm.returncode == 0 and warm.stdout == first.stdout
+
+
+# -- verbosity: -q, -v, -vv and $PONCHO_VERBOSITY, the same rule in sh and in the engine ----
+
+
+def run_with(
+    sandbox: Path, path: str, variables: dict[str, str], *argv: str
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": path, "HOME": str(sandbox), "TMPDIR": str(sandbox), **variables}
+    return subprocess.run(
+        ["./poncho_package_run", *argv],
+        cwd=sandbox,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "variable"),
+    [(["-q"], None), (["-v"], None), (["-vv"], None), (["--quiet"], "2"), ([], "-1"), ([], "2")],
+)
+def test_the_warm_path_takes_every_verbosity_without_python(
+    options: list[str], variable: str | None, sandbox: Path, bare_tarball: Path
+) -> None:
+    ready = run(sandbox, "/usr/bin:/bin", "-e", str(bare_tarball), "-u", "d")
+    assert ready.returncode == 0, ready.stderr
+    trap = sandbox / "trap"
+    trap.mkdir()
+    (trap / "python3").write_text(f"#!/bin/sh\ntouch {sandbox}/python-ran\nexit 9\n")
+    (trap / "python3").chmod(0o755)
+    variables = {} if variable is None else {"PONCHO_VERBOSITY": variable}
+    proc = run_with(sandbox, f"{trap}:/usr/bin:/bin", variables, *options, "-u", "d", "--", "hello")
+    assert (proc.returncode, proc.stdout) == (0, hello(sandbox / "d")), proc.stderr
+    assert not (sandbox / "python-ran").exists()
+
+
+@pytest.mark.parametrize("value", ["loud", "1.5", "-", "--1", "+1"])
+def test_a_bad_variable_is_a_usage_error_in_sh_and_in_the_engine(
+    value: str, sandbox: Path, bare_tarball: Path, no_python_path: str, bare_python_path: str
+) -> None:
+    ready = run(sandbox, "/usr/bin:/bin", "-e", str(bare_tarball), "-u", "d")
+    assert ready.returncode == 0, ready.stderr
+    for path in (no_python_path, bare_python_path):
+        proc = run_with(sandbox, path, {"PONCHO_VERBOSITY": value}, "-u", "d", "hello")
+        assert proc.returncode == 2, proc.stderr
+        assert f"PONCHO_VERBOSITY='{value}': expected an integer" in proc.stderr
+        # The command line wins: the variable is not read.
+        proc = run_with(sandbox, path, {"PONCHO_VERBOSITY": value}, "-v", "-u", "d", "hello")
+        assert proc.returncode == 0, proc.stderr
+    engine = subprocess.run(
+        [sys.executable, "-m", "poncho_run", "-u", str(sandbox / "d"), "hello"],
+        env={**os.environ, "PONCHO_VERBOSITY": value},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert engine.returncode == 2 and "expected an integer" in engine.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "variable", "says"),
+    [
+        ([], None, False),
+        (["-v"], None, True),
+        ([], "1", True),
+        (["-q"], "1", False),  # the command line wins
+        (["-v", "-q"], "2", False),  # counted against each other
+        ([], "-1", False),
+    ],
+)
+def test_the_tar_path_honours_the_verbosity(
+    options: list[str],
+    variable: str | None,
+    says: bool,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+) -> None:
+    variables = {} if variable is None else {"PONCHO_VERBOSITY": variable}
+    argv = [*options, "-e", str(bare_tarball), "-u", "d", "--", "hello"]
+    proc = run_with(sandbox, no_python_path, variables, *argv)
+    assert proc.returncode == 0, proc.stderr
+    assert ("(tar: no python3 on this worker)" in proc.stderr) == says, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "variable", "info", "debug"),
+    [
+        ([], None, False, False),
+        (["-v"], None, True, False),
+        (["-vv"], None, True, True),
+        (["--verbose", "--debug"], None, True, True),
+        ([], "2", True, True),
+        (["-q"], "2", False, False),
+    ],
+)
+def test_the_engine_honours_the_verbosity(
+    options: list[str],
+    variable: str | None,
+    info: bool,
+    debug: bool,
+    sandbox: Path,
+    bare_tarball: Path,
+    bare_python_path: str,
+) -> None:
+    variables = {} if variable is None else {"PONCHO_VERBOSITY": variable}
+    argv = [*options, "-e", str(bare_tarball), "-u", "d", "--", "hello"]
+    proc = run_with(sandbox, bare_python_path, variables, *argv)
+    assert proc.returncode == 0, proc.stderr
+    assert ("poncho_package_run: unpacking " in proc.stderr) == info, proc.stderr
+    assert ("no bin/conda-unpack, nothing to relocate" in proc.stderr) == debug, proc.stderr

@@ -268,3 +268,59 @@ def test_import_writes_the_spec_and_notes(
     assert "poncho_spec: note: requirements.txt: line 1: --index-url" in err
     assert main(["import", str(tmp_path / "nothing.txt")]) == 1
     assert "nothing.txt" in capsys.readouterr().err
+
+
+def test_quiet_and_verbose(
+    good: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec_hash = load_spec(str(good)).hash()
+    assert main(["validate", "-q", str(good)]) == 0
+    assert capsys.readouterr() == ("", "")  # the exit status says it
+    assert main(["validate", "-v", str(good)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"{good}: OK\n"
+    assert err == f"poncho_spec: {good}: 1 conda, 1 pip and 0 data entries, hash {spec_hash}\n"
+    monkeypatch.setenv("PONCHO_VERBOSITY", "-1")
+    assert main(["validate", str(good)]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert main(["validate", "-v", str(good)]) == 0  # the command line wins
+    assert capsys.readouterr().out == f"{good}: OK\n"
+    monkeypatch.setenv("PONCHO_VERBOSITY", "1")
+    assert main(["hash", str(good)]) == 0
+    assert capsys.readouterr().err.startswith(f"poncho_spec: {good}: 1 conda")
+    monkeypatch.setenv("PONCHO_VERBOSITY", "much")
+    assert main(["hash", str(good)]) == 2
+    assert "error: PONCHO_VERBOSITY='much': expected an integer" in capsys.readouterr().err
+
+
+def test_import_notes_are_hidden_by_quiet(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("--index-url https://example.org/simple\ndill\n")
+    assert main(["import", str(requirements), "--python", "3.11"]) == 0
+    assert "poncho_spec: note: " in capsys.readouterr().err
+    assert main(["import", "-q", str(requirements), "--python", "3.11"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
+def test_help_of_each_command_ends_with_statuses_and_variables(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["-h"], ["validate", "-h"], ["import", "-h"]):
+        assert main(argv) == 0
+        help_text = capsys.readouterr().out
+        statuses, variables = help_text.split("\nexit status:\n")[1].split(
+            "\nenvironment variables:\n"
+        )
+        assert "  2    bad usage" in statuses.splitlines()
+        assert variables.lstrip().startswith("PONCHO_VERBOSITY")
+
+
+def test_the_umbrella_name_is_used_in_usage_and_errors(
+    capsys: pytest.CaptureFixture[str], bad: Path
+) -> None:
+    assert main(["validate", "-h"], prog="poncho spec") == 0
+    assert capsys.readouterr().out.startswith("usage: poncho spec validate ")
+    assert main(["validate", str(bad)], prog="poncho spec") == 1
+    assert capsys.readouterr().err.startswith("poncho spec: error: ")

@@ -12,6 +12,13 @@ from poncho_analyze.api import Analysis, analyze
 from poncho_analyze.environments import choose_environment
 from poncho_analyze.errors import AnalyzeError
 from poncho_analyze.specgen import Decision
+from poncho_core.cli_common import (
+    ArgumentParser,
+    add_verbosity_options,
+    epilog,
+    log_level,
+    verbosity,
+)
 from poncho_spec import PonchoError, dump_spec
 
 __all__ = ["build_parser", "entrypoint", "main"]
@@ -25,6 +32,28 @@ The scripts' own code (relative imports, modules and folders beside a script or 
 project) is left out of the spec with a notice; imports that nothing installed provides
 are left out with a warning (errors with --strict)."""
 
+_EPILOG = epilog(
+    exit_status=[
+        ("0", "the spec was written"),
+        (
+            "1",
+            "an error (a script or the output cannot be read or written; with --strict, "
+            "an import nothing installed provides)",
+        ),
+        ("2", "bad usage"),
+        ("130", "interrupted (Ctrl-C)"),
+    ],
+    environment=[
+        ("VIRTUAL_ENV", "the activated environment, inspected without --interpreter"),
+        ("CONDA_PREFIX", "the activated conda environment, when VIRTUAL_ENV is not set"),
+        (
+            "PONCHO_ANALYZE_CACHE",
+            "the cache of each environment's import map (off: none; "
+            "default $XDG_CACHE_HOME/poncho/analyze, else ~/.cache/poncho/analyze)",
+        ),
+    ],
+)
+
 
 def _mapping(text: str) -> tuple[str, str]:
     module, sep, name = text.partition("=")
@@ -33,9 +62,9 @@ def _mapping(text: str) -> tuple[str, str]:
     return module.strip(), name.strip()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line parser."""
-    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The command-line parser (*prog* names the command in its usage)."""
+    parser = ArgumentParser(prog=prog, description=DESCRIPTION, epilog=_EPILOG)
     parser.add_argument(
         "source",
         nargs="+",
@@ -107,27 +136,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print on stderr which import became which package, and why",
     )
-    parser.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        help="do not say which environment is inspected, nor what was left out as the "
-        "scripts' own code (warnings still show)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress on stderr")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_verbosity_options(parser)  # -q: not which environment, nor the scripts' own code
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
-def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = analyze) -> int:
-    """Run the command; returns the exit code."""
-    parser = build_parser()
+def main(
+    argv: Sequence[str] | None = None,
+    analyze: Callable[..., Analysis] = analyze,
+    *,
+    prog: str = PROG,
+) -> int:
+    """Run the command; returns the exit code. *prog* names the command in messages
+    (``poncho analyze`` under the umbrella)."""
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
-    _log.configure(level=20 if args.verbose else 30, format=f"{PROG}: %(message)s")  # INFO, WARNING
+    level = verbosity(parser, args)
+    _log.configure(level=log_level(level), format=f"{prog}: %(message)s")
     try:
         inspected = choose_environment(args.interpreter)
-        if not args.quiet:
-            print(f"{PROG}: {inspected.line()}", file=sys.stderr)
+        if level >= 0:
+            print(f"{prog}: {inspected.line()}", file=sys.stderr)
         result = analyze(
             args.source,
             toplevel=args.toplevel,
@@ -144,25 +173,25 @@ def main(argv: Sequence[str] | None = None, analyze: Callable[..., Analysis] = a
         )
         if args.explain:
             _explain(result.decisions)
-        if not args.quiet:
+        if level >= 0:
             for notice in result.notices:
-                print(f"{PROG}: notice: {notice}", file=sys.stderr)
+                print(f"{prog}: notice: {notice}", file=sys.stderr)
         for warning in result.warnings:
-            print(f"{PROG}: warning: {warning}", file=sys.stderr)
+            print(f"{prog}: warning: {warning}", file=sys.stderr)
         _write(result, args.output)
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except AnalyzeError as exc:
         if args.explain:
             _explain(exc.decisions)
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     except PonchoError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     return 0
 

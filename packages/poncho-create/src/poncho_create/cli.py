@@ -18,6 +18,15 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from poncho_core.cli_common import (
+    ArgumentParser,
+    add_verbosity_options,
+    epilog,
+    log_format,
+    log_level,
+    tag_record,
+    verbosity,
+)
 from poncho_create import __version__
 from poncho_create._render import LineRenderer, TerminalRenderer
 from poncho_create.api import create as _create
@@ -29,36 +38,46 @@ __all__ = ["build_parser", "entrypoint", "legacy_entrypoint", "main"]
 
 PROG = "poncho_package_create"
 
-_EPILOG = """\
-environment variables:
-  PONCHO_ENVS_DIR       environment cache when no OUTPUT is given (default ./envs)
-  PONCHO_PKGS_DIR       conda package download cache (default ~/.cache/poncho/pkgs)
-  PONCHO_CREATE_TMPDIR  parent of the temporary build folders (default: system temp)
-  PONCHO_CREATE_WAIT    seconds to wait for another build of the same spec (default 3600)
-  PONCHO_CHANNELS       channels searched before the spec's (when no --channel is given)
-  PONCHO_CHANNEL_ALIAS  where channel names such as conda-forge live
-  PONCHO_CONFIG         the config file (default ~/.config/poncho/config.toml): its
-                        [poncho] section sets channels, channel-alias, custom-channels
-                        and mirrors
-  CONDA_OVERRIDE_GLIBC, CONDA_OVERRIDE_OSX, CONDA_OVERRIDE_CUDA
-                        virtual package versions to solve with
+_EPILOG = epilog(
+    "The cache name is <spec hash>-<platform>[-<options digest>].tar.gz: the digest covers "
+    "channel changes, pip index options and --from-lock.",
+    exit_status=[
+        ("0", "success"),
+        ("1", "error"),
+        ("2", "bad usage"),
+        ("75", "another build of the spec held its lock too long"),
+        ("130", "interrupted (Ctrl-C)"),
+        ("143", "SIGTERM"),
+        ("129", "SIGHUP"),
+    ],
+    environment=[
+        ("PONCHO_ENVS_DIR", "environment cache when no OUTPUT is given (default ./envs)"),
+        ("PONCHO_PKGS_DIR", "conda package download cache (default ~/.cache/poncho/pkgs)"),
+        ("PONCHO_CREATE_TMPDIR", "parent of the temporary build folders (default: system temp)"),
+        ("PONCHO_CREATE_WAIT", "seconds to wait for another build of the same spec (default 3600)"),
+        ("PONCHO_CHANNELS", "channels searched before the spec's (when no --channel is given)"),
+        ("PONCHO_CHANNEL_ALIAS", "where channel names such as conda-forge live"),
+        (
+            "PONCHO_CONFIG",
+            "the config file (default ~/.config/poncho/config.toml): its [poncho] section "
+            "sets channels, channel-alias, custom-channels and mirrors",
+        ),
+        (
+            "CONDA_OVERRIDE_GLIBC, CONDA_OVERRIDE_OSX, CONDA_OVERRIDE_CUDA",
+            "virtual package versions to solve with",
+        ),
+    ],
+)
 
-The cache name is <spec hash>-<platform>[-<options digest>].tar.gz: the digest covers
-channel changes, pip index options and --from-lock. Exit status: 0 success, 1 error,
-2 bad usage, 75 another build of the spec held its lock too long,
-130 interrupted (Ctrl-C), 143 SIGTERM, 129 SIGHUP.
-"""
 
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (``-h`` documents every option)."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Build the conda environment described by a Poncho spec and pack it\n"
-        "into a relocatable tarball (conda-pack), with bin/run_in_env, the spec and a lock\n"
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The argument parser (``-h`` documents every option; *prog* names the command)."""
+    parser = ArgumentParser(
+        prog=prog,
+        description="Build the conda environment described by a Poncho spec and pack it "
+        "into a relocatable tarball (conda-pack), with bin/run_in_env, the spec and a lock "
         "inside. Prints the tarball's path.",
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "spec",
@@ -97,11 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         action="store_true",
         help="print a JSON object instead of the path: path, cache_hit, size, spec_hash, "
-        "platform, python, conda and pip package counts",
+        "platform, python, conda and pip package counts "
+        "(schema: docs/schemas/create.schema.json)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what is done")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    add_verbosity_options(parser)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
@@ -113,16 +132,16 @@ def main(
 ) -> int:
     """Run the command; returns the exit status. `prog` names the command in messages
     (``python_package_create`` when run by CCTools' old name)."""
-    parser = build_parser()
-    parser.prog = prog
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
-    with _logging(args.quiet, args.verbose, prog):
-        return _run(args, create, prog)
+    level = verbosity(parser, args)
+    with _logging(level, prog):
+        return _run(args, create, prog, level)
 
 
-def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str) -> int:
+def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level: int) -> int:
     renderer: Any = None
-    if not args.quiet:
+    if level >= 0:
         renderer = (
             TerminalRenderer(sys.stderr) if sys.stderr.isatty() else LineRenderer(sys.stderr, prog)
         )
@@ -222,13 +241,14 @@ def _close(renderer: Any) -> None:
 
 
 @contextlib.contextmanager
-def _logging(quiet: bool, verbose: bool, prog: str = PROG) -> Iterator[None]:
+def _logging(level: int, prog: str = PROG) -> Iterator[None]:
     """Send the library's log records to stderr while the command runs, then restore."""
     logger = logging.getLogger("poncho_create")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(f"{prog}: %(levelname)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(log_format(prog)))
+    handler.addFilter(tag_record)
     saved = (logger.level, logger.propagate)
-    logger.setLevel(logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING)
+    logger.setLevel(log_level(level))
     logger.propagate = False
     logger.addHandler(handler)
     try:

@@ -35,21 +35,32 @@ CONDA_PREFIX, ..., its etc/conda/activate.d scripts), and the data its spec name
 variables. A COMMAND ending in .py that is not executable runs with the environment's python.
 """
 
-_EPILOG = """\
+_EPILOG_TEXT = """\
 Without -d, ENV is unpacked into a temporary folder that is removed afterwards, also when
 the command fails or SIGINT/SIGTERM/SIGHUP arrives (passed on to the command). With -d, DIR
 is unpacked once (atomically: into a sibling folder, then renamed) and kept; simultaneous
 runs share it through the lock file DIR.poncho.lock; a DIR that is not empty is used as it
 is (ENV is then not read). The command then replaces poncho_package_run.
-
-exit status: the command's own (128+N if signal N killed it); 127 command not found;
-126 command cannot be executed; 75 timed out waiting for the lock on DIR; 2 bad usage;
-1 any other error (unreadable or unsafe archive, one that unpacks to more than
---max-unpacked-size, ...).
-
-environment variables: PONCHO_RUN_MAX_UNPACKED (the default of --max-unpacked-size),
-PONCHO_RUN_PYTHON (the Python that runs the engine), PONCHO_FETCH_CACHE (the data cache).
 """
+_EXIT_STATUS = [
+    ("N", "the command's own (128+N if signal N killed it)"),
+    ("127", "command not found"),
+    ("126", "command cannot be executed"),
+    ("75", "timed out waiting for the lock on DIR"),
+    ("65", "DIR was unpacked from another archive than ENV"),
+    ("2", "bad usage"),
+    (
+        "1",
+        "any other error (unreadable or unsafe archive, one that unpacks to more than "
+        "--max-unpacked-size, ...)",
+    ),
+]
+_ENVIRONMENT = [
+    ("PONCHO_RUN_MAX_UNPACKED", "the default of --max-unpacked-size"),
+    ("PONCHO_RUN_PYTHON", "the Python that runs the engine"),
+    ("PONCHO_FETCH_CACHE", "the data cache (the default of --data-cache)"),
+    ("PONCHO_FETCH_MAX_SIZE", "the data cache's size limit"),
+]
 
 # Options that take a value, by every spelling, and the attribute they set.
 _VALUE_OPTIONS = {
@@ -62,12 +73,10 @@ _VALUE_OPTIONS = {
     "--data-cache": "data_cache",
     "--max-unpacked-size": "max_unpacked_size",
 }
-_FLAG_OPTIONS = {
-    "--no-data": "no_data",
-    "-v": "verbose",
-    "--verbose": "verbose",
-    "--debug": "verbose",
-}
+_FLAG_OPTIONS = {"--no-data": "no_data"}
+# How much each spelling adds to the verbosity (-d alone is --debug, see _split).
+_VERBOSITY_OPTIONS = {"-q": -1, "--quiet": -1, "-v": 1, "--verbose": 1, "--debug": 1, "-vv": 2}
+VERBOSITY_ENV = "PONCHO_VERBOSITY"
 _UNPACK_TO = ("-u", "--unpack-to")
 _DEFAULT_WAIT = 300.0
 
@@ -82,22 +91,34 @@ class Options:
         self.data_cache: str | None = None
         self.max_unpacked_size: str | None = None
         self.no_data = False
-        self.verbose = False
+        self.quiet = 0
+        self.verbose = 0
         self.help_env_creation = False
 
+    @property
+    def verbosity(self) -> int:
+        """-1 quiet .. 2 (-vv): `verbosity` below."""
+        return verbosity(self.quiet, self.verbose)
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser of the options (everything before COMMAND)."""
-    import argparse
 
+def verbosity(quiet: int, verbose: int, environ: dict[str, str] | None = None) -> int:
+    """-1 quiet .. 2 (-vv): poncho-core's rule (`poncho_core.verbosity`), which imports no
+    argparse; raises ValueError for a ``$PONCHO_VERBOSITY`` that is not an integer."""
+    from poncho_core.verbosity import resolve_verbosity
+
+    return resolve_verbosity(quiet, verbose, environ)
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    """The parser of the options (everything before COMMAND); *prog* names the command."""
+    from poncho_core.cli_common import ArgumentParser, epilog
     from poncho_run import __version__
 
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        usage=f"{PROG} [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]",
+    parser = ArgumentParser(
+        prog=prog,
+        usage=f"{prog} [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]",
         description=_DESCRIPTION,
-        epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=epilog(_EPILOG_TEXT, exit_status=_EXIT_STATUS, environment=_ENVIRONMENT),
         allow_abbrev=False,
     )
     parser.add_argument(
@@ -135,22 +156,35 @@ def build_parser() -> argparse.ArgumentParser:
         "default $PONCHO_RUN_MAX_UNPACKED, else the free space less a reserve)",
     )
     parser.add_argument(
-        "-v", "--verbose", "--debug", action="store_true", help="say what is being done"
+        "-q",
+        "--quiet",
+        action="count",
+        default=0,
+        help="less output: only warnings and errors (no progress, no notices)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        "--debug",
+        action="count",
+        default=0,
+        help="more output: -v says what is done, -vv also the commands run and their output",
     )
     parser.add_argument(
         "--help-env-creation",
         action="store_true",
         help="say how to make an environment tarball, and exit",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     """Run the command line `argv` (default: ``sys.argv[1:]``); return the exit status.
 
     With an unpack folder, success does not return: the process becomes the command.
     Without COMMAND, the environment is only prepared (DIR unpacked, or the tarball checked).
+    *prog* names the command in messages (``poncho run`` under the umbrella).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     if "PONCHO_RUN_LOCK_FD" in os.environ:
@@ -162,14 +196,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     options, command = _split(args)
     parsed = _quick_parse(options)
     if parsed is None or (parsed.environment is None and parsed.unpack_to is None):
-        full = _full_parse(options, command)
+        full = _full_parse(options, command, prog)
         if isinstance(full, int):
             return full
         parsed = full
-    return _guarded(lambda: _run(parsed, command))
+    try:
+        level = parsed.verbosity
+    except ValueError as exc:
+        print(f"usage: {prog} [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]",
+              file=sys.stderr)  # fmt: skip
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return _guarded(lambda: _run(parsed, command, level, prog), prog)
 
 
-def _guarded(action: Callable[[], int]) -> int:
+def _guarded(action: Callable[[], int], prog: str = PROG) -> int:
     try:
         return action()
     except KeyboardInterrupt:
@@ -179,7 +220,7 @@ def _guarded(action: Callable[[], int]) -> int:
 
         if not isinstance(exc, PonchoError):
             raise
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return int(getattr(exc, "exit_status", 1))
 
 
@@ -200,7 +241,7 @@ def _finalize_extracted(args: list[str]) -> int:
         args = args[:-1]
     if len(args) != 2:
         raise RunError(f"usage: {_FINALIZE} DIR ARCHIVE [-v] (internal)")
-    _configure_logging(verbose)
+    _configure_logging(1 if verbose else 0)
     hasher = ArchiveHasher(args[1]).start()
     check_extracted(args[0])
     finalize(args[0], pending=True, archive=hasher.result())
@@ -212,7 +253,7 @@ def entrypoint() -> None:
     sys.exit(main())
 
 
-def _run(args: Options, command: list[str]) -> int:
+def _run(args: Options, command: list[str], level: int, prog: str = PROG) -> int:
     from poncho_run.api import open_ready
 
     if args.help_env_creation:
@@ -229,7 +270,7 @@ def _run(args: Options, command: list[str]) -> int:
 
                 check_archive(folder, args.environment, ready.state)
             ready.exec(command, data=False)
-    _configure_logging(args.verbose)
+    _configure_logging(level, prog)
     from poncho_run.api import prepare, run
 
     if args.max_unpacked_size is not None:  # read where the archive is extracted
@@ -328,6 +369,14 @@ def _quick_parse(options: list[str]) -> Options | None:
             setattr(parsed, _FLAG_OPTIONS[arg], True)
             index += 1
             continue
+        elif arg in _VERBOSITY_OPTIONS:
+            step = _VERBOSITY_OPTIONS[arg]
+            if step < 0:
+                parsed.quiet -= step
+            else:
+                parsed.verbose += step
+            index += 1
+            continue
         else:
             return None
         attribute = _VALUE_OPTIONS.get(name)
@@ -343,8 +392,8 @@ def _quick_parse(options: list[str]) -> Options | None:
     return parsed
 
 
-def _full_parse(options: list[str], command: list[str]) -> Options | int:
-    parser = build_parser()
+def _full_parse(options: list[str], command: list[str], prog: str = PROG) -> Options | int:
+    parser = build_parser(prog)
     try:
         namespace = parser.parse_args(options)
         if namespace.help_env_creation:
@@ -369,11 +418,19 @@ def seconds(text: str) -> float:
     return value
 
 
-def _configure_logging(verbose: bool) -> None:
+def _configure_logging(level: int, prog: str = PROG) -> None:
     import logging
 
+    def tagged(record: logging.LogRecord) -> bool:  # poncho_core.cli_common.tag_record
+        level = record.levelno
+        tag = "error: " if level >= 40 else "warning: " if level >= 30 else ""
+        record.poncho_level = tag
+        return True
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(tagged)
+    handler.setFormatter(logging.Formatter(f"{prog}: %(poncho_level)s%(message)s"))
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format=f"{PROG}: %(message)s",
-        stream=sys.stderr,
+        level=logging.DEBUG if level >= 2 else logging.INFO if level == 1 else logging.WARNING,
+        handlers=[handler],
     )

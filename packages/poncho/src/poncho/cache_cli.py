@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from poncho.caches import KINDS, CacheReport, list_caches, parse_age, prune_caches
+from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog, verbosity
 from poncho_core.fs import parse_size
 from poncho_spec import PonchoError
 
@@ -23,30 +24,46 @@ __all__ = ["main"]
 PROG = "poncho cache"
 
 
-def build_parser() -> argparse.ArgumentParser:
+_EPILOG = epilog(
+    exit_status=[("0", "done"), ("1", "an error"), ("2", "bad usage")],
+    environment=[
+        ("PONCHO_ENVS_DIR", "the environment cache (default ./envs)"),
+        ("PONCHO_FETCH_CACHE", "the data cache (default ~/.cache/poncho/data)"),
+        ("PONCHO_PKGS_DIR", "the package cache (default ~/.cache/poncho/pkgs)"),
+        ("XDG_CACHE_HOME", "where the default data and package caches live"),
+    ],
+)
+
+
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The argument parser of ``poncho cache``."""
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="List or prune Poncho's caches on this machine: envs (environment\n"
-        "tarballs), data (git/http data of specs) and pkgs (conda package downloads).\n"
+    parser = ArgumentParser(
+        prog=prog,
+        description="List or prune Poncho's caches on this machine: envs (environment "
+        "tarballs), data (git/http data of specs) and pkgs (conda package downloads). "
         "Entries a running build or task uses are never removed.",
-        epilog="environment variables: PONCHO_ENVS_DIR, PONCHO_FETCH_CACHE, PONCHO_PKGS_DIR\n"
-        "(the default folders). Exit status: 0 done, 1 an error, 2 bad usage.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_EPILOG,
     )
     sub = parser.add_subparsers(dest="action", required=True, metavar="list|prune")
     for action, text in (
-        ("list", "show each cache's entries, sizes and last use"),
-        ("prune", "remove entries by age (--older-than) or size (--max-size)"),
+        ("list", "show each cache's entries, sizes and last use (-v: their paths)"),
+        ("prune", "remove entries by age (--older-than) or size (--max-size); -q: say nothing"),
     ):
-        cmd = sub.add_parser(action, help=text, description=text)
+        cmd = sub.add_parser(
+            action, help=text, description=text[0].upper() + text[1:] + ".", epilog=_EPILOG
+        )
+        add_verbosity_options(cmd)
         cmd.add_argument(
             "kinds", nargs="*", metavar="CACHE", help=f"which caches ({', '.join(KINDS)}; all)"
         )
         cmd.add_argument("--envs-dir", type=Path, metavar="DIR", help="the environment cache")
         cmd.add_argument("--data-dir", type=Path, metavar="DIR", help="the data cache")
         cmd.add_argument("--pkgs-dir", type=Path, metavar="DIR", help="the package cache")
-        cmd.add_argument("--json", action="store_true", help="print JSON")
+        cmd.add_argument(
+            "--json",
+            action="store_true",
+            help="print JSON (schema: docs/schemas/cache.schema.json)",
+        )
         if action == "prune":
             cmd.add_argument(
                 "--older-than",
@@ -68,10 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     """Run ``poncho cache``; returns the exit status."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
+    level = verbosity(parser, args)
     unknown = [k for k in args.kinds if k not in KINDS]
     if unknown:
         parser.error(f"unknown cache {unknown[0]!r} (caches: {', '.join(KINDS)})")
@@ -89,22 +107,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 kinds, older_than=older, max_size=size, dry_run=args.dry_run, **dirs
             )
     except (ValueError, PonchoError, OSError) as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps([_as_dict(r) for r in reports], indent=2))
-    else:
+    elif level >= 0 or args.action == "list":
         for report in reports:
-            _print(report, args.action, getattr(args, "dry_run", False))
+            _print(report, args.action, getattr(args, "dry_run", False), level)
     return 0
 
 
-def _print(report: CacheReport, action: str, dry_run: bool) -> None:
+def _print(report: CacheReport, action: str, dry_run: bool, level: int = 0) -> None:
     print(f"{report.kind}: {report.root}: {len(report.items)} entries, {_size(report.size)}")
     if action == "list":
         now = time.time()
         for item in report.items:
-            print(f"  {_size(item.size):>9}  {_ago(now - item.last_used):>10}  {item.name}")
+            name = str(Path(report.root) / item.name) if level >= 1 else item.name
+            print(f"  {_size(item.size):>9}  {_ago(now - item.last_used):>10}  {name}")
         return
     verb = "would remove" if dry_run else "removed"
     for item in report.removed:

@@ -1,8 +1,9 @@
 """The `poncho` umbrella command: `poncho analyze|create|run|fetch|spec|inspect|diff ...`.
 
 Each package sub-command is exactly the CLI of its package (`poncho create ...` is
-`poncho_package_create ...`): the arguments after the sub-command are passed on untouched.
-`inspect` and `diff` are the umbrella's own (they read what several packages write).
+`poncho_package_create ...`): the arguments after the sub-command are passed on untouched,
+and the package's help and messages name it ``poncho create``. `inspect`, `diff`, `cache`
+and `completion` are the umbrella's own.
 """
 
 from __future__ import annotations
@@ -44,7 +45,14 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "diff": ("poncho.inspect_cli", "diff_main", "show which packages differ between two of them"),
     "cache": ("poncho.cache_cli", "main", "list or prune the environment, data and package caches"),
+    "completion": (
+        "poncho.completion_cli",
+        "main",
+        "print the bash or zsh completion script (see 'poncho completion -h')",
+    ),
 }
+_OPTIONS = ("-h", "--help", "--version")
+_PER_COMMAND = ("-q", "--quiet", "-v", "-vv", "--verbose")  # every command's, not poncho's
 
 
 def usage() -> str:
@@ -61,17 +69,28 @@ def usage() -> str:
         lines.append(f"  {name:<{width}}  {summary} (same as {original})")
     for name, (_module, _function, summary) in OWN_COMMANDS.items():
         lines.append(f"  {name:<{width}}  {summary}")
-    lines += ["", "Run 'poncho COMMAND -h' for the options of a command."]
+    lines += [
+        "",
+        "Run 'poncho COMMAND -h' for the options of a command. Every command takes -q (quiet) and",
+        "-v/-vv (verbose); without them, $PONCHO_VERBOSITY (-1, 0, 1, 2) decides.",
+        "",
+        "exit status:",
+        "  N    the command's (see 'poncho COMMAND -h')",
+        "  2    bad usage: no or an unknown command",
+        "",
+        "environment variables:",
+        "  PONCHO_VERBOSITY  -1 as -q, 0 the default, 1 as -v, 2 as -vv (-q and -v win over it)",
+    ]
     return "\n".join(lines)
 
 
-def load_command(name: str) -> Callable[[Sequence[str] | None], int]:
-    """Return the `main(argv)` function of sub-command *name*."""
+def load_command(name: str) -> Callable[..., int]:
+    """Return the `main(argv, *, prog)` function of sub-command *name*."""
     if name in OWN_COMMANDS:
         module, function, _summary = OWN_COMMANDS[name]
     else:
         module, function = COMMANDS[name][0], "main"
-    main: Callable[[Sequence[str] | None], int] = getattr(importlib.import_module(module), function)
+    main: Callable[..., int] = getattr(importlib.import_module(module), function)
     return main
 
 
@@ -87,12 +106,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = args[0], args[1:]
     if name not in COMMANDS and name not in OWN_COMMANDS:
         known = [*COMMANDS, *OWN_COMMANDS]
-        close = difflib.get_close_matches(name, known, n=1)
+        what = "option" if name.startswith("-") else "command"
+        words = [*_OPTIONS, *_PER_COMMAND] if what == "option" else known
+        close = difflib.get_close_matches(name, words, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(known)})"
+        if name in _PER_COMMAND or (close and close[0] in _PER_COMMAND):
+            hint = f"; {name} goes after the command: poncho COMMAND {name} ..."
         print("usage: poncho [-h] [--version] COMMAND [ARGS...]", file=sys.stderr)
-        print(f"poncho: error: unknown command {name!r}{hint}", file=sys.stderr)
+        print(f"poncho: error: unknown {what} {name!r}{hint}", file=sys.stderr)
         return 2
-    return load_command(name)(rest)
+    return load_command(name)(rest, prog=f"poncho {name}")
 
 
 def entrypoint() -> None:

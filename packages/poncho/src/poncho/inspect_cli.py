@@ -12,55 +12,91 @@ import sys
 from collections.abc import Sequence
 
 from poncho.inventory import Inventory, Package, diff_inventories, read_inventory
+from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog, verbosity
 from poncho_spec import PonchoError
 
-__all__ = ["diff_main", "inspect_main"]
+__all__ = ["build_diff_parser", "build_inspect_parser", "diff_main", "inspect_main"]
 
 _PATHS = "a tarball (poncho's or conda-pack's), a lock.json, a spec, or an unpacked folder"
 
 
-def inspect_main(argv: Sequence[str] | None = None) -> int:
-    """``poncho inspect``: returns the exit status (0 shown, 1 error, 2 bad usage)."""
-    parser = argparse.ArgumentParser(
-        prog="poncho inspect",
+def build_inspect_parser(prog: str = "poncho inspect") -> argparse.ArgumentParser:
+    """The argument parser of ``poncho inspect``."""
+    parser = ArgumentParser(
+        prog=prog,
         description=f"Show what an environment holds. PATH is {_PATHS}; a tarball is read "
-        "without unpacking it.",
-        epilog="Exit status: 0 shown, 1 the path cannot be read, 2 bad usage.",
+        "without unpacking it. With -q, only its first line (kind and sizes).",
+        epilog=epilog(
+            exit_status=[("0", "shown"), ("1", "the path cannot be read"), ("2", "bad usage")]
+        ),
     )
     parser.add_argument("path", metavar="PATH")
-    parser.add_argument("--json", action="store_true", help="print it as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print it as JSON (schema: docs/schemas/inspect.schema.json)",
+    )
+    add_verbosity_options(parser)
+    return parser
+
+
+def inspect_main(argv: Sequence[str] | None = None, *, prog: str = "poncho inspect") -> int:
+    """``poncho inspect``: returns the exit status (0 shown, 1 error, 2 bad usage)."""
+    parser = build_inspect_parser(prog)
     args = parser.parse_args(argv)
+    level = verbosity(parser, args)
     try:
         inventory = read_inventory(args.path)
     except PonchoError as exc:
-        print(f"poncho inspect: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(inventory.to_dict(), indent=2))
     else:
-        print(_render(inventory))
+        text = _render(inventory)
+        print(text.splitlines()[0] if level < 0 else text)
     return 0
 
 
-def diff_main(argv: Sequence[str] | None = None) -> int:
-    """``poncho diff``: 0 the same packages, 1 they differ, 2 an error or bad usage."""
-    parser = argparse.ArgumentParser(
-        prog="poncho diff",
-        description=f"Show which packages differ between A and B, each {_PATHS}.",
-        epilog="Exit status (as diff's): 0 the same packages, 1 they differ, 2 an error or "
-        "bad usage.",
+def build_diff_parser(prog: str = "poncho diff") -> argparse.ArgumentParser:
+    """The argument parser of ``poncho diff``."""
+    parser = ArgumentParser(
+        prog=prog,
+        description=f"Show which packages differ between A and B, each {_PATHS}. "
+        "With -q, nothing: the exit status tells.",
+        epilog=epilog(
+            exit_status=[
+                ("0", "the same packages (as diff's)"),
+                ("1", "they differ"),
+                ("2", "an error or bad usage"),
+            ]
+        ),
     )
     parser.add_argument("a", metavar="A")
     parser.add_argument("b", metavar="B")
-    parser.add_argument("--json", action="store_true", help="print the differences as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the differences as JSON (schema: docs/schemas/diff.schema.json)",
+    )
+    add_verbosity_options(parser)
+    return parser
+
+
+def diff_main(argv: Sequence[str] | None = None, *, prog: str = "poncho diff") -> int:
+    """``poncho diff``: 0 the same packages, 1 they differ, 2 an error or bad usage."""
+    parser = build_diff_parser(prog)
     args = parser.parse_args(argv)
+    level = verbosity(parser, args)
     try:
         diff = diff_inventories(read_inventory(args.a), read_inventory(args.b))
     except PonchoError as exc:
-        print(f"poncho diff: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(diff.to_dict(), indent=2))
+    elif level < 0:
+        pass
     else:
         for package in diff.only_a:
             print(f"- {package.kind} {package.name} {package.describe()}")

@@ -1,0 +1,210 @@
+"""What every Poncho command line shares: verbosity options, help layout, "did you mean".
+
+One copy of these conventions for every command: poncho_package_analyze,
+poncho_package_create, poncho_package_run (its engine, in the copied script's zip too),
+poncho_fetch, poncho_spec and the ``poncho`` umbrella. The verbosity rule itself is
+`poncho_core.verbosity` (no argparse: the worker's quick path reads it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NoReturn
+
+from poncho_core.verbosity import (
+    VERBOSITY_ENV,
+    VERBOSITY_ENV_HELP,
+    log_format,
+    log_level,
+    resolve_verbosity,
+    tag_record,
+)
+
+__all__ = [
+    "VERBOSITY_ENV",
+    "ArgumentParser",
+    "HelpFormatter",
+    "add_verbosity_options",
+    "epilog",
+    "log_format",
+    "log_level",
+    "resolve_verbosity",
+    "tag_record",
+    "verbosity",
+]
+
+def add_verbosity_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``-q/--quiet`` and ``-v/--verbose`` (both counted) to *parser*."""
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="count",
+        default=0,
+        help="less output: only warnings and errors (no progress, no notices)",
+    )
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="more output: -v says what is done, -vv also the commands run and their output",
+    )
+
+
+def verbosity(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """The verbosity *args* ask for (`resolve_verbosity`); a bad ``$PONCHO_VERBOSITY`` is a
+    usage error of *parser* (exit 2)."""
+    try:
+        return resolve_verbosity(getattr(args, "quiet", 0), getattr(args, "verbose", 0))
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def epilog(
+    text: str = "",
+    *,
+    exit_status: Sequence[tuple[str, str]],
+    environment: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A help epilog: *text*, then the exit statuses, then the environment variables read
+    (``PONCHO_VERBOSITY`` always last), so that every command's help ends the same way."""
+    parts = [text.strip()] if text.strip() else []
+    parts.append(_table("exit status:", exit_status))
+    parts.append(
+        _table("environment variables:", [*environment, (VERBOSITY_ENV, VERBOSITY_ENV_HELP)])
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def _table(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """*title*, then one row per pair; a long key gets a line of its own."""
+    width = max((len(key) for key, _ in rows if len(key) <= _KEY_WIDTH), default=_KEY_WIDTH)
+    lines = [title]
+    for key, value in rows:
+        if len(key) > width:
+            lines += [f"  {key}", f"  {'':<{width}}  {value}"]
+        else:
+            lines.append(f"  {key:<{width}}  {value}")
+    return "\n".join(lines)
+
+
+_KEY_WIDTH = 22
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions and epilogs to the terminal, paragraph by paragraph, and keeps
+    tables: a line indented by spaces is a row whose text wraps under its second column."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(_fill(text, max(width, 20), indent))
+
+
+def _fill(text: str, width: int, indent: str) -> Iterator[str]:
+    import textwrap
+
+    paragraphs = re.split(r"\n\s*\n", textwrap.dedent(text).strip("\n"))
+    for number, paragraph in enumerate(paragraphs):
+        if number:
+            yield ""
+        lines = paragraph.splitlines()
+        if not any(line[:1].isspace() for line in lines[1:]) and not lines[0][:1].isspace():
+            if lines[0].endswith(":") and len(lines) > 1:  # a heading over its rows
+                yield indent + lines[0]
+                lines = lines[1:]
+            else:
+                yield from textwrap.wrap(
+                    " ".join(line.strip() for line in lines),
+                    width,
+                    initial_indent=indent,
+                    subsequent_indent=indent,
+                    break_on_hyphens=False,
+                )
+                continue
+        for line in _rows(lines):
+            yield from _row(line, width, indent)
+
+
+def _rows(lines: list[str]) -> list[str]:
+    """The rows of a table: a line indented deeper than a row with a text column (two
+    spaces after its first words) continues that row's text."""
+    rows: list[str] = []
+    for line in lines:
+        if rows and _indent(line) > _indent(rows[-1]) and _COLUMN.match(rows[-1]):
+            rows[-1] += " " + line.strip()
+        else:
+            rows.append(line)
+    return rows
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+_COLUMN = re.compile(r"^(\s*\S+(?: \S+)*?\s{2,})\S")
+
+
+def _row(line: str, width: int, indent: str) -> Iterator[str]:
+    """One table row; its text wraps under the column where it starts."""
+    import textwrap
+
+    lead = line[: _indent(line)]
+    match = _COLUMN.match(line)
+    hang = " " * len(match.group(1)) if match else lead
+    if len(indent + line) <= width:
+        yield indent + line
+        return
+    wrapped = textwrap.wrap(
+        line.strip(),
+        width,
+        initial_indent=indent + lead,
+        subsequent_indent=indent + hang,
+        break_on_hyphens=False,
+    )
+    yield from wrapped or [indent + line]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An `argparse.ArgumentParser` with the layout of `HelpFormatter` and "did you mean"
+    for a mistyped option or sub-command."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+
+    def error(self, message: str) -> NoReturn:
+        """Print the usage and *message*, with a suggestion for a mistyped word; exit 2."""
+        super().error(message + suggestion(self, message))
+
+
+def suggestion(parser: argparse.ArgumentParser, message: str) -> str:
+    """``"; did you mean '--verbose'?"`` for an error *message* of *parser* about an
+    unknown option or an invalid choice, when a known one is close; else ``""``."""
+    import difflib
+
+    unknown = re.match(r"unrecognized arguments: (.*)$", message)
+    if unknown:
+        options = sorted(_option_strings(parser))
+        for word in unknown.group(1).split():
+            if word.startswith("-"):
+                close = difflib.get_close_matches(word.partition("=")[0], options, n=1)
+                if close:
+                    return f"; did you mean {close[0]!r}?"
+        return ""
+    choice = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        choices = re.findall(r"'([^']*)'", choice.group(2)) or choice.group(2).split(", ")
+        close = difflib.get_close_matches(choice.group(1), choices, n=1)
+        if close:
+            return f"; did you mean {close[0]!r}?"
+    return ""
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> Iterable[str]:
+    """Every option string of *parser* and of its sub-commands."""
+    for action in parser._actions:
+        yield from action.option_strings
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _option_strings(sub)

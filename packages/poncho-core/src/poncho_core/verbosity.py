@@ -1,0 +1,74 @@
+"""The verbosity every Poncho command shares, without argparse (the worker's quick path
+reads it too).
+
+Verbosity is one integer: -1 quiet (only warnings and errors), 0 the default (progress and
+notices too), 1 says what is done (``-v``), 2 also the commands run and their output
+(``-vv``). ``-v`` and ``-q`` count (``-vv``; ``-v -q`` is 0, as pip counts them) and the
+result is kept within -1..2. Without either, ``$PONCHO_VERBOSITY`` decides; the command
+line always wins. The sh front end of ``poncho_package_run`` applies the same rule.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+__all__ = [
+    "DEBUG",
+    "DEFAULT",
+    "QUIET",
+    "VERBOSE",
+    "VERBOSITY_ENV",
+    "VERBOSITY_ENV_HELP",
+    "log_format",
+    "log_level",
+    "resolve_verbosity",
+    "tag_record",
+]
+
+VERBOSITY_ENV = "PONCHO_VERBOSITY"
+QUIET, DEFAULT, VERBOSE, DEBUG = -1, 0, 1, 2
+VERBOSITY_ENV_HELP = "-1 as -q, 0 the default, 1 as -v, 2 as -vv (-q and -v win over it)"
+
+
+def resolve_verbosity(
+    quiet: int = 0, verbose: int = 0, environ: Mapping[str, str] | None = None
+) -> int:
+    """The verbosity from the counts of ``-q`` and ``-v``, else from ``$PONCHO_VERBOSITY``.
+
+    Raises ValueError (naming the variable) when the variable is not an integer.
+    """
+    if quiet or verbose:
+        return max(QUIET, min(DEBUG, verbose - quiet))
+    text = (os.environ if environ is None else environ).get(VERBOSITY_ENV, "")
+    if not text:
+        return DEFAULT
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):  # as strict as the sh front end
+        raise ValueError(f"{VERBOSITY_ENV}={text!r}: expected an integer ({VERBOSITY_ENV_HELP})")
+    return max(QUIET, min(DEBUG, int(text)))
+
+
+def log_level(verbosity: int) -> int:
+    """The logging level of a verbosity: WARNING up to 0, INFO at 1, DEBUG at 2."""
+    # The numbers of logging.DEBUG, INFO and WARNING: the commands that care about their
+    # start-up time import logging only when a record is written.
+    if verbosity >= DEBUG:
+        return 10
+    return 20 if verbosity == VERBOSE else 30
+
+
+def log_format(prog: str) -> str:
+    """The one format of log lines on stderr: ``prog: warning: ...``, ``prog: error: ...``
+    (as the commands' own warnings and errors), ``prog: ...`` for what -v and -vv add."""
+    return f"{prog}: %(poncho_level)s%(message)s"
+
+
+def tag_record(record: object) -> bool:
+    """A `logging.Filter` function giving *record* the ``poncho_level`` `log_format` shows:
+    ``"warning: "`` or ``"error: "``, nothing below WARNING."""
+    level = getattr(record, "levelno", 0)
+    record.poncho_level = (  # type: ignore[attr-defined]
+        "error: " if level >= 40 else "warning: " if level >= 30 else ""
+    )
+    return True
