@@ -35,6 +35,7 @@ __all__ = [
     "verbosity",
 ]
 
+
 def add_verbosity_options(parser: argparse.ArgumentParser) -> None:
     """Add ``-q/--quiet`` and ``-v/--verbose`` (both counted) to *parser*."""
     parser.add_argument(
