@@ -382,3 +382,31 @@ def test_a_device_or_pipe_output_is_written_in_place(tmp_path: Path) -> None:
     assert pipe.is_fifo()
     assert LIBCST in read[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["job.py", "spec.pipe"]
+
+
+def test_help_fits_the_terminal_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "60")
+    lines = build_parser().format_help().splitlines()
+    assert max(map(len, lines)) <= 58  # argparse keeps 2 columns free
+    monkeypatch.setenv("COLUMNS", "200")
+    assert max(map(len, build_parser().format_help().splitlines())) > 60
+
+
+def test_a_warm_run_stays_lazy(tmp_path: Path) -> None:
+    """What a run on a plain script does not need is not imported: logging (nothing is
+    logged at the default level), shutil (argparse's terminal width), libcst (the
+    running parser reads the script), packaging (no PEP 723 metadata)."""
+    job = _job(tmp_path, "import json\nimport os.path\nfrom collections import abc\n")
+    code = (
+        "import sys; from poncho_analyze.cli import main; "
+        f"code = main([{str(job)!r}, '-', '-q']); "
+        "print(sorted(m for m in ('logging', 'shutil', 'libcst', 'packaging') "
+        "if m in sys.modules)); sys.exit(code)"
+    )
+    env = {**os.environ, "PONCHO_ANALYZE_CACHE": str(tmp_path / "cache")}
+    for _ in range(2):  # the first run fills the cache
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"

@@ -39,16 +39,17 @@ class Hop:
     reason: str
 
 
-_REQUIRES = re.compile(r"^Requires-Dist:[ \t]*([A-Za-z0-9][A-Za-z0-9._-]*)([^\n]*)$", re.M)
-_EXTRA_MARKER = re.compile(r";.*\bextra\b")
+# Compiled when first used (re keeps them): most runs read no METADATA.
+_REQUIRES = r"(?m)^Requires-Dist:[ \t]*([A-Za-z0-9][A-Za-z0-9._-]*)([^\n]*)$"
+_EXTRA_MARKER = r";.*\bextra\b"
 
 
 def _hard_requirements(metadata: str) -> Iterable[str]:
     """The distributions a METADATA file requires without an extra (its headers end at
     the first empty line; a plain scan is all it takes, no email parser)."""
     headers = metadata.split("\n\n", 1)[0]
-    for m in _REQUIRES.finditer(headers):
-        if not _EXTRA_MARKER.search(m.group(2)):
+    for m in re.finditer(_REQUIRES, headers):
+        if not re.search(_EXTRA_MARKER, m.group(2)):
             yield canonical_name(m.group(1))
 
 

@@ -48,7 +48,7 @@ _SUBDIRS = frozenset(
         "emscripten-wasm32",
     }
 )
-_ANACONDA_ORG = re.compile(r"https?://conda\.anaconda\.org/([^/]+(?:/label/[^/]+)?)$")
+_ANACONDA_ORG = r"https?://conda\.anaconda\.org/([^/]+(?:/label/[^/]+)?)$"  # compiled when used
 _MODULE_SUFFIXES = (".py", ".pyc", ".pyd", ".so")
 _INFO_CODE = """\
 import json, sys
@@ -68,7 +68,7 @@ def normalize_channel(channel: str) -> str:
     head, _, last = channel.rpartition("/")
     if head and last in _SUBDIRS:
         channel = head
-    m = _ANACONDA_ORG.match(channel)
+    m = re.match(_ANACONDA_ORG, channel)
     return m.group(1) if m else channel
 
 
