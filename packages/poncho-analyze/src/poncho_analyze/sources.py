@@ -14,9 +14,8 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from poncho_analyze.errors import ScriptMetadataError, SourceError
 
@@ -36,8 +35,9 @@ _MAGIC_LINE = r"^([ \t]*)(?:[%!?]|[\w.,\[\]() \t]+=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]
 _METADATA_BLOCK = r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
 
 
-@dataclass(frozen=True)
-class ScriptMetadata:
+# A NamedTuple, not a dataclass: made at import, several times cheaper, and every run
+# of the command pays for each class it makes.
+class ScriptMetadata(NamedTuple):
     """PEP 723 ``# /// script`` metadata of one script."""
 
     path: str
@@ -45,8 +45,9 @@ class ScriptMetadata:
     requires_python: str | None = None
 
 
-@dataclass(frozen=True)
-class Script:
+# A NamedTuple, not a dataclass: made at import, several times cheaper, and every run
+# of the command pays for each class it makes.
+class Script(NamedTuple):
     """One script ready for analysis.
 
     ``cells`` holds ``(cell number or None, Python text)``; a ``.py`` file is one cell
