@@ -7,7 +7,9 @@ distribution, which ``dask`` requires only as an extra (``dask[distributed]``). 
 submodule (``pkg.sub``), the module file is parsed and each import it makes whenever it
 is imported (see :func:`~poncho_analyze.imports.required_imports`) that leads to
 another installed distribution, not among ``pkg``'s hard requirements, is added too.
-One hop only: what that distribution imports is its own requirements' business.
+One hop only: what that distribution imports is its own requirements' business, and a
+re-export through another module of ``pkg`` (``pkg/sub.py`` importing ``pkg._impl``) is
+not followed.
 """
 
 from __future__ import annotations
