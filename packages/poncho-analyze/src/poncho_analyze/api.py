@@ -94,27 +94,12 @@ def analyze(
     python_owner = mapper.conda_package("python")
     running = python_owner.version if python_owner is not None else env.python_version
     loaded = [read_script(s, stdin=stdin) for s in scripts]
-    chosen = _pep723.script_python(loaded, python_version, running)
-    try:
-        base_version = parse_version(env.python_version)
-        if chosen is not None:
-            target = chosen[0]
-        else:
-            target = parse_version(python_version) if python_version else parse_version(running)
-        stdlib = stdlib_modules(target, base=env.stdlib or None, base_version=base_version)
-    except ValueError as exc:
-        raise AnalyzeError(f"--python: {exc}") from None
-    python_full = (python_version or running) if chosen is None else f"{target[0]}.{target[1]}"
-    work = Assembly(mapper, target, python_full)
+    work, stdlib = _target(mapper, loaded, python_version, running)
     work.builds = build_strings
     if spec_path is not None:
         # a spec on stdout may be saved anywhere: absolute paths then
         stdout = os.fspath(spec_path) == STDIN
         work.spec_dir = None if stdout else Path(spec_path).absolute().parent
-    if chosen is not None:
-        work.python_spec = chosen[1]
-        work.decisions.append(Decision("python", "conda", chosen[1], chosen[2]))
-        work.notices.append(chosen[2])
     try:
         warnings = _run(
             work,
@@ -132,6 +117,32 @@ def analyze(
         exc.decisions = tuple(sorted(work.decisions))
         raise
     return Analysis(spec, sorted(work.decisions), tuple(work.notices), warnings)
+
+
+def _target(
+    mapper: Mapper, loaded: list[Script], python_version: str | None, running: str
+) -> tuple[Assembly, frozenset[str]]:
+    """The spec to assemble for the target Python (PEP 723's ``requires-python``, else
+    *python_version*, else the inspected one, *running*), and the target's standard
+    library."""
+    env = mapper.env
+    chosen = _pep723.script_python(loaded, python_version, running)
+    try:
+        base_version = parse_version(env.python_version)
+        if chosen is not None:
+            target = chosen[0]
+        else:
+            target = parse_version(python_version) if python_version else parse_version(running)
+        stdlib = stdlib_modules(target, base=env.stdlib or None, base_version=base_version)
+    except ValueError as exc:
+        raise AnalyzeError(f"--python: {exc}") from None
+    python_full = (python_version or running) if chosen is None else f"{target[0]}.{target[1]}"
+    work = Assembly(mapper, target, python_full)
+    if chosen is not None:
+        work.python_spec = chosen[1]
+        work.decisions.append(Decision("python", "conda", chosen[1], chosen[2]))
+        work.notices.append(chosen[2])
+    return work, stdlib
 
 
 def _run(
