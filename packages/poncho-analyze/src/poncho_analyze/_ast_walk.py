@@ -136,10 +136,12 @@ class _Walk(Record):
             self.body(st.orelse, scope, optional)
             return
         body, orelse = self.dead_branches(self.source(st.test), is_type_checking(st.test), truth)
-        with self.branch(body):
-            self.body(st.body, scope, optional)
-        with self.branch(orelse):
-            self.body(st.orelse, scope, optional)
+        self.enter_branch(body)
+        self.body(st.body, scope, optional)
+        self.leave_branch(body)
+        self.enter_branch(orelse)
+        self.body(st.orelse, scope, optional)
+        self.leave_branch(orelse)
 
     def statement(self, st: ast.stmt, scope: Scope, optional: bool) -> None:
         if isinstance(st, ast.Import):
@@ -162,12 +164,14 @@ class _Walk(Record):
             self.calls([*st.decorator_list, *defaults, *annotations, st.returns], scope, optional)
             inner: Scope = (*scope, ("def", st.name))
             self.functions.add(inner)
-            with self.nested():  # a guard around the def does not guard the call
-                self.body(st.body, inner, False)
+            self.enter_nested()
+            self.body(st.body, inner, False)  # a guard around the def does not guard the call
+            self.leave_nested()
         elif isinstance(st, ast.ClassDef):
             self.calls([*st.decorator_list, *st.bases, *st.keywords], scope, optional)
-            with self.nested():
-                self.body(st.body, (*scope, ("class", st.name)), optional)
+            self.enter_nested()
+            self.body(st.body, (*scope, ("class", st.name)), optional)
+            self.leave_nested()
         elif isinstance(st, ast.If):
             self.condition(st, scope, optional)
         elif isinstance(st, _TRY_TYPES):

@@ -127,13 +127,15 @@ class _Collector(Record):
         truth = self.truth(st.test)
         code = " ".join(cst.Module([]).code_for_node(st.test).split())
         body, orelse = self.dead_branches(code, _is_type_checking(st.test), truth)
-        with self.branch(body):
-            self.suite(st.body, scope, optional, lines)
-        with self.branch(orelse):
-            if isinstance(st.orelse, cst.If):
-                self.statement(st.orelse, scope, optional, lines)
-            elif st.orelse is not None:
-                self.suite(st.orelse.body, scope, optional, lines)
+        self.enter_branch(body)
+        self.suite(st.body, scope, optional, lines)
+        self.leave_branch(body)
+        self.enter_branch(orelse)
+        if isinstance(st.orelse, cst.If):
+            self.statement(st.orelse, scope, optional, lines)
+        elif st.orelse is not None:
+            self.suite(st.orelse.body, scope, optional, lines)
+        self.leave_branch(orelse)
 
     def found(
         self, lines: _Lines, node: cst.CSTNode, scope: Scope, optional: bool, **kw: object
@@ -231,8 +233,9 @@ class _Collector(Record):
         else:
             self.header([*decorators, *st.bases, *st.keywords], scope, optional, lines)
             inner = (*scope, ("class", st.name.value))
-        with self.nested():
-            self.suite(st.body, inner, optional, lines)
+        self.enter_nested()
+        self.suite(st.body, inner, optional, lines)
+        self.leave_nested()
 
     def trying(
         self, st: cst.Try | cst.TryStar, scope: Scope, optional: bool, lines: _Lines

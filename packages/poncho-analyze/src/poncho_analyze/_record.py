@@ -10,9 +10,6 @@ reason.  The walks tell it where they are: inside a ``def``/``class`` that
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from poncho_analyze._conditions import Target
 from poncho_analyze.imports import FileImports, Import, Scope
 
@@ -96,25 +93,28 @@ class Record:
             line, scope, optional, module=stripped, level=len(name) - len(stripped), dynamic=True
         )
 
-    @contextmanager
-    def nested(self) -> Iterator[None]:
-        """Inside a ``def`` or ``class`` (discarded with ``toplevel``)."""
-        self._discarding += self.toplevel
-        try:
-            yield
-        finally:
-            self._discarding -= self.toplevel
+    # Entered and left by hand, not with a context manager: the walks call these for every
+    # ``def``, ``class`` and ``if`` of large trees.  An exception abandons the whole record.
 
-    @contextmanager
-    def branch(self, dead: str | None) -> Iterator[None]:
-        """Inside a branch; *dead* says why the target never takes it (None: it may)."""
+    def enter_nested(self) -> None:
+        """Inside a ``def`` or ``class`` (discarded with ``toplevel``) until
+        :meth:`leave_nested`."""
+        self._discarding += self.toplevel
+
+    def leave_nested(self) -> None:
+        """Out of the ``def`` or ``class`` again."""
+        self._discarding -= self.toplevel
+
+    def enter_branch(self, dead: str | None) -> None:
+        """Inside a branch until :meth:`leave_branch` (with the same *dead*): *dead* says
+        why the target never takes it (None: it may)."""
         if dead is not None:
             self._dead.append(dead)
-        try:
-            yield
-        finally:
-            if dead is not None:
-                self._dead.pop()
+
+    def leave_branch(self, dead: str | None) -> None:
+        """Out of the branch again."""
+        if dead is not None:
+            self._dead.pop()
 
     def dead_branches(
         self, code: str, type_checking: bool, truth: bool | None
