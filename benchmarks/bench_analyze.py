@@ -10,6 +10,12 @@
    elsewhere runs it; warm means its per-environment cache is filled (cold: emptied
    before each call).  The scripts are the corpus of ``packages/poncho-analyze/tests/
    data/corpus`` (written for poncho; the Python 2 one is left out: pipreqs fails on it).
+   Every command runs without ``PYTHONDONTWRITEBYTECODE``: the peers were installed by
+   pip, which compiles their byte-code, and ours may be installed by uv (which does not)
+   or run from sources; with the variable set, ours alone would compile all its modules
+   on every call.  With ``PONCHO_BENCH_ANALYZE_BEFORE`` set to a ``PYTHONPATH`` holding
+   another copy of poncho-analyze and poncho-spec (an older commit's ``src`` folders),
+   that copy is timed too, interleaved, as the row "before".
 
 2. Finding the imports of a big installed tree, against ``ast.parse`` + walk.
 
@@ -138,13 +144,25 @@ def _bench_env() -> pathlib.Path | str:
     return venv
 
 
-def _timed(argv: list[str], env: dict[str, str], cwd: pathlib.Path) -> float:
+#: CPU time (user + system) of each command, by name: on a loaded machine the wall time
+#: mostly measures the wait for a core, the CPU time what the command itself costs.
+CPU: dict[str, list[float]] = {}
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: pathlib.Path, name: str = "") -> float:
+    import resource
     import subprocess
 
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL, check=False, timeout=600)  # fmt: skip
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if name:
+        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        CPU.setdefault(name, []).append(used)
+    return wall
 
 
 def _command_rows(workdir: pathlib.Path, quick: bool) -> list[dict[str, object]]:
@@ -161,13 +179,18 @@ def _command_rows(workdir: pathlib.Path, quick: bool) -> list[dict[str, object]]
     if quick:
         scripts = scripts[::3]
     cache = workdir / "map-cache"
-    base_env = {k: v for k, v in os.environ.items() if k != "CONDA_PREFIX"}
+    unset = ("CONDA_PREFIX", "PYTHONDONTWRITEBYTECODE")
+    base_env = {k: v for k, v in os.environ.items() if k not in unset}
     ours_env = {**base_env, "VIRTUAL_ENV": str(venv), "PONCHO_ANALYZE_CACHE": str(cache)}
+    before = os.environ.get("PONCHO_BENCH_ANALYZE_BEFORE")
+    before_env = {**ours_env, "PYTHONPATH": before or "",
+                  "PONCHO_ANALYZE_CACHE": str(workdir / "map-cache-before")}  # fmt: skip
     base_env.pop("PYTHONPATH", None)  # ours may run from sources; the peers from the venv
     peer_env = {**base_env, "VIRTUAL_ENV": str(venv),
                 "PATH": f"{venv / 'bin'}{os.pathsep}{base_env.get('PATH', '')}"}  # fmt: skip
     ours_cmd = [sys.executable, "-m", "poncho_analyze", "-q"]
-    times: dict[str, list[float]] = {"ours": [], "cold": [], "pipreqs": [], "fawltydeps": []}
+    times: dict[str, list[float]] = {"ours": [], "cold": [], "pipreqs": [], "fawltydeps": [],
+                                     "before": []}  # fmt: skip
     folders = []
     for i, script in enumerate(scripts):  # pipreqs reads folders: one per script
         folder = workdir / f"script-{i}"
@@ -176,30 +199,52 @@ def _command_rows(workdir: pathlib.Path, quick: bool) -> list[dict[str, object]]
         (folder / "requirements.txt").write_text("")
         folders.append((folder, folder / script.name))
     _timed([*ours_cmd, str(folders[0][1]), "-"], ours_env, workdir)  # fill the cache
+    if before:
+        _timed([*ours_cmd, str(folders[0][1]), "-"], before_env, workdir)
     for _ in range(1 if quick else 3):
         for folder, script in folders:
-            times["ours"].append(_timed([*ours_cmd, str(script), "-"], ours_env, folder))
+            times["ours"].append(_timed([*ours_cmd, str(script), "-"], ours_env, folder, "ours"))
+            if before:
+                argv = [*ours_cmd, str(script), "-"]
+                times["before"].append(_timed(argv, before_env, folder, "before"))
             times["pipreqs"].append(_timed(
                 [str(venv / "bin" / "pipreqs"), "--use-local", "--print", str(folder)],
-                peer_env, folder))  # fmt: skip
+                peer_env, folder, "pipreqs"))  # fmt: skip
             times["fawltydeps"].append(_timed(
                 [str(venv / "bin" / "fawltydeps"), "--check-undeclared", "--code", str(script),
                  "--deps", str(folder / "requirements.txt"), "--pyenv", str(venv)],
                 peer_env, folder))  # fmt: skip
             shutil.rmtree(cache, ignore_errors=True)
             times["cold"].append(_timed([*ours_cmd, str(script), "-"], ours_env, folder))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    low = {k: min(v) for k, v in times.items()}
+    med = {k: statistics.median(v) for k, v in times.items() if v}
+    low = {k: min(v) for k, v in times.items() if v}
     # The fastest run of each is the least disturbed by other load on the machine.
     what = (f"median per file, {len(folders)} real-world-shaped scripts, {count} distributions, "
             f"{len(times['ours'])} runs each, interleaved; target ratio <= 0.5; fastest runs: "
             f"ours {low['ours']:.3f} s, pipreqs {low['pipreqs']:.3f} s "
             f"(ratio {low['ours'] / low['pipreqs']:.2f}), "
             f"fawltydeps {low['fawltydeps']:.3f} s")  # fmt: skip
+    cpu = {k: statistics.median(v) for k, v in CPU.items() if v}
+    CPU.clear()
+    rows: list[dict[str, object]] = [
+        {"benchmark": "analyze: per-file command, warm cache, CPU time (user+system)",
+         "ours_s": round(cpu["ours"], 4), "baseline": "pipreqs --use-local",
+         "baseline_s": round(cpu["pipreqs"], 4),
+         "note": "same runs; median CPU time of each command (what it costs, whatever the "
+                 "wait for a core on a loaded machine)"
+                 + (f"; before {cpu['before']:.4f} s" if "before" in cpu else "")},
+    ]  # fmt: skip
+    if before:
+        rows.append({"benchmark": "analyze: per-file command, warm cache",
+                     "ours_s": round(med["ours"], 4), "baseline": f"ours before ({before})",
+                     "baseline_s": round(med["before"], 4),
+                     "note": f"same runs; before/pipreqs {med['before'] / med['pipreqs']:.2f}, "
+                             f"fastest runs {low['before']:.3f} s"})  # fmt: skip
     return [
         {"benchmark": "analyze: per-file command, warm cache", "ours_s": round(med["ours"], 4),
          "baseline": "pipreqs --use-local", "baseline_s": round(med["pipreqs"], 4),
          "note": what},
+        *rows,
         {"benchmark": "analyze: per-file command, warm cache", "ours_s": round(med["ours"], 4),
          "baseline": "fawltydeps --check-undeclared", "baseline_s": round(med["fawltydeps"], 4),
          "note": "same runs"},

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -425,3 +426,36 @@ def test_the_umbrella_name_is_used(tmp_path: Path, capsys: pytest.CaptureFixture
     assert capsys.readouterr().out.startswith("usage: poncho analyze [-h]")
     assert main([str(tmp_path / "missing.py"), "-", "-q"], prog="poncho analyze") == 1
     assert capsys.readouterr().err.startswith("poncho analyze: error: ")
+
+
+def test_help_is_as_wide_as_argparse_makes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The width found without shutil (poncho_core.cli_common) is the one argparse finds
+    with it."""
+    from poncho_core.cli_common import HelpFormatter
+
+    helps = []
+    for columns in ("60", "200", "", "x"):
+        monkeypatch.setenv("COLUMNS", columns)
+        assert HelpFormatter("x")._width == argparse.HelpFormatter("x")._width, columns
+        helps.append(build_parser().format_help())
+    assert helps[0] != helps[1]  # the width is used at all
+
+
+def test_a_warm_run_stays_lazy(tmp_path: Path) -> None:
+    """What a run on a plain script does not need is not imported: logging (nothing is
+    logged at the default level), shutil (argparse's terminal width), libcst (the
+    running parser reads the script), packaging (no PEP 723 metadata)."""
+    job = _job(tmp_path, "import json\nimport os.path\nfrom collections import abc\n")
+    code = (
+        "import sys; from poncho_analyze.cli import main; "
+        f"code = main([{str(job)!r}, '-', '-q']); "
+        "print(sorted(m for m in ('logging', 'shutil', 'libcst', 'packaging') "
+        "if m in sys.modules)); sys.exit(code)"
+    )
+    env = {**os.environ, "PONCHO_ANALYZE_CACHE": str(tmp_path / "cache")}
+    for _ in range(2):  # the first run fills the cache
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=env
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"

@@ -26,6 +26,8 @@ SUBPACKAGE = '"""The fast engine."""\nfrom backend.core import Engine\n\n__all__
 OPTIONAL = "try:\n    import backend\nexcept ImportError:\n    backend = None\n"
 LAZY = "def engine():\n    import backend\n\n    return backend.core.Engine()\n"
 DEAD = "import sys\n\nif sys.version_info < (3, 8):\n    import backend\n"
+PLAIN = "import backend\n\nClient = backend.Client\n"
+NAMED = "from backend import Client, connect\n"
 
 
 @pytest.fixture
@@ -54,8 +56,18 @@ def _pip(job: Path, env: Environment) -> tuple[str, ...]:
         ("front/distributed.py", SHIM_RERAISE, "import front.distributed\n"),
         ("front/distributed.py", SHIM_RERAISE, "from front import distributed\n"),
         ("front/engine/__init__.py", SUBPACKAGE, "from front.engine import Engine\n"),
+        ("front/distributed.py", PLAIN, "from front.distributed import Client\n"),
+        ("front/distributed.py", NAMED, "from front.distributed import Client\n"),
     ],
-    ids=["star-shim", "reraise-shim", "import-dotted", "from-package-import-sub", "subpackage"],
+    ids=[
+        "star-shim",
+        "reraise-shim",
+        "import-dotted",
+        "from-package-import-sub",
+        "subpackage",
+        "plain-import",
+        "named-import",
+    ],
 )
 def test_a_re_exported_extra_is_added(
     tmp_path: Path,
@@ -138,3 +150,38 @@ def test_conda_package_dependencies_count_as_requirements(
     data = json.loads(record.read_text())
     record.write_text(json.dumps({**data, "depends": ["python >=3.9", "backend >=2"]}))
     assert analyze([job], environment=env).spec.conda.dependencies[1:] == ("front=1.5",)
+
+
+@pytest.mark.parametrize(
+    "shim", ["from front._impl import *\n", "from ._impl import *\n"], ids=["absolute", "relative"]
+)
+def test_one_hop_only_through_the_package(
+    tmp_path: Path,
+    site: Path,
+    dist_writer: Callable[..., Path],
+    make_env: Callable[..., Environment],
+    shim: str,
+) -> None:
+    """The submodule's file is read, not the modules of its own package it imports: a
+    re-export through a second module of the package is not followed (documented)."""
+    files = {"front/__init__.py": "", "front/distributed.py": shim, "front/_impl.py": SHIM_STAR}
+    dist_writer(site, "front", "1.5", files, requires=("backend; extra == 'backend'",))
+    job = tmp_path / "job.py"
+    job.write_text("from front.distributed import Client\n")
+    assert _pip(job, make_env(None, site)) == ("front==1.5",)
+
+
+def test_one_hop_only_into_the_added_distribution(
+    tmp_path: Path,
+    site: Path,
+    dist_writer: Callable[..., Path],
+    make_env: Callable[..., Environment],
+) -> None:
+    """What the distribution added by the hop imports is its own requirements' business:
+    its modules are not read (backend.core imports other, which nobody requires)."""
+    dist_writer(site, "other", "3.0", {"other/__init__.py": ""})
+    (site / "backend" / "core.py").write_text("import other\n")
+    _front(site, dist_writer, "front/distributed.py", "from backend.core import *\n", requires=())
+    job = tmp_path / "job.py"
+    job.write_text("from front.distributed import Client\n")
+    assert _pip(job, make_env(None, site)) == ("backend==2.1", "front==1.5")

@@ -14,14 +14,8 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from poncho_analyze._conditions import Target, evaluate, is_type_checking
-from poncho_analyze.imports import (
-    _DYNAMIC_FUNCS,
-    _IMPORT_ERRORS,
-    FileImports,
-    Import,
-    Scope,
-    is_dynamic,
-)
+from poncho_analyze._record import DYNAMIC_FUNCS, IMPORT_ERRORS, Record
+from poncho_analyze.imports import FileImports, Scope, is_dynamic
 
 __all__ = ["collect"]
 
@@ -44,7 +38,7 @@ def _catches_import_error(node: ast.expr | None) -> bool:
         return True
     if isinstance(node, ast.Tuple):
         return any(_catches_import_error(e) for e in node.elts)
-    return _dotted(node).rpartition(".")[2] in _IMPORT_ERRORS
+    return _dotted(node).rpartition(".")[2] in IMPORT_ERRORS
 
 
 def _suppresses_import_error(item: ast.withitem) -> bool:
@@ -73,7 +67,7 @@ def _string(node: ast.expr) -> str | None:
     return None
 
 
-class _Walk:
+class _Walk(Record):
     def __init__(
         self,
         text: str,
@@ -81,23 +75,13 @@ class _Walk:
         cell: int | None,
         *,
         toplevel: bool,
-        dynamic: bool,
         target: Target | None,
         reraise: bool,
     ) -> None:
+        super().__init__(
+            path, cell, toplevel=toplevel, dynamic=is_dynamic(text), target=target, reraise=reraise
+        )
         self.text = text
-        self.path = path
-        self.cell = cell
-        self.toplevel = toplevel
-        self.dynamic = dynamic
-        self.target = target
-        self.reraise = reraise
-        self.imports: list[Import] = []
-        self.functions: set[Scope] = set()
-        self.notes: list[str] = []
-        self.dropped: list[tuple[Import, str]] = []
-        self.discarding = 0
-        self.dead: list[str] = []
         self._lines: list[str] | None = None
 
     def source(self, node: ast.expr) -> str:
@@ -115,32 +99,6 @@ class _Walk:
         chunk[0] = chunk[0][node.col_offset :]
         return " ".join(b"\n".join(chunk).decode(errors="replace").split())
 
-    def result(self) -> FileImports:
-        return FileImports(
-            tuple(self.imports), frozenset(self.functions), tuple(self.notes), tuple(self.dropped)
-        )
-
-    def add(self, line: int, scope: Scope, optional: bool, **kw: object) -> None:
-        if self.discarding:
-            return
-        found = Import(
-            path=self.path,
-            line=line,
-            cell=self.cell,
-            scope=scope,
-            optional=optional,
-            **kw,  # type: ignore[arg-type]
-        )
-        if self.dead:
-            self.dropped.append((found, self.dead[-1]))
-        else:
-            self.imports.append(found)
-
-    def where(self, line: int) -> str:
-        if self.cell is None:
-            return f"{self.path}:{line}"
-        return f"{self.path}:cell {self.cell}:{line}"
-
     def calls(self, nodes: Iterable[ast.AST | None], scope: Scope, optional: bool) -> None:
         if not self.dynamic:
             return
@@ -152,7 +110,7 @@ class _Walk:
                 n
                 for n in ast.walk(node)
                 if isinstance(n, ast.Call)
-                and _dotted(n.func).rpartition(".")[2] in _DYNAMIC_FUNCS
+                and _dotted(n.func).rpartition(".")[2] in DYNAMIC_FUNCS
                 and (n.args or n.keywords)
             )
         for call in sorted(found, key=lambda c: (c.lineno, c.col_offset)):
@@ -160,36 +118,12 @@ class _Walk:
             for kw in call.keywords:
                 if kw.arg == "name":
                     first = kw.value
-            if first is None:
-                continue
-            name = _string(first)
-            if name is None or not name.strip("."):
-                self.notes.append(
-                    f"{self.where(call.lineno)}: dynamic import with a computed name, not followed"
-                )
-                continue
-            stripped = name.lstrip(".")
-            self.add(
-                call.lineno,
-                scope,
-                optional,
-                module=stripped,
-                level=len(name) - len(stripped),
-                dynamic=True,
-            )
+            if first is not None:
+                self.add_dynamic(call.lineno, scope, optional, _string(first))
 
     def body(self, statements: Sequence[ast.stmt], scope: Scope, optional: bool) -> None:
         for st in statements:
             self.statement(st, scope, optional)
-
-    def branch(
-        self, statements: Sequence[ast.stmt], dead: str | None, scope: Scope, optional: bool
-    ) -> None:
-        if dead is not None:
-            self.dead.append(dead)
-        self.body(statements, scope, optional)
-        if dead is not None:
-            self.dead.pop()
 
     def condition(self, st: ast.If, scope: Scope, optional: bool) -> None:
         self.calls([st.test], scope, optional)
@@ -201,15 +135,13 @@ class _Walk:
             self.body(st.body, scope, optional)
             self.body(st.orelse, scope, optional)
             return
-        code = self.source(st.test)
-        if is_type_checking(st.test) and truth is False:
-            because = f"under `if {code}:`, for type checkers only"
-        else:
-            label = self.target.label if self.target is not None else "the target"
-            because = f"under `if {code}:`, {{}} for {label}"
-        self.branch(st.body, because.format("false") if truth is False else None, scope, optional)
-        dead = because.format("true").replace("under `if", "in the else of `if") if truth else None
-        self.branch(st.orelse, dead, scope, optional)
+        body, orelse = self.dead_branches(self.source(st.test), is_type_checking(st.test), truth)
+        self.enter_branch(body)
+        self.body(st.body, scope, optional)
+        self.leave_branch(body)
+        self.enter_branch(orelse)
+        self.body(st.orelse, scope, optional)
+        self.leave_branch(orelse)
 
     def statement(self, st: ast.stmt, scope: Scope, optional: bool) -> None:
         if isinstance(st, ast.Import):
@@ -232,10 +164,14 @@ class _Walk:
             self.calls([*st.decorator_list, *defaults, *annotations, st.returns], scope, optional)
             inner: Scope = (*scope, ("def", st.name))
             self.functions.add(inner)
-            self.nested(st.body, inner, False)  # a guard around the def does not guard the call
+            self.enter_nested()
+            self.body(st.body, inner, False)  # a guard around the def does not guard the call
+            self.leave_nested()
         elif isinstance(st, ast.ClassDef):
             self.calls([*st.decorator_list, *st.bases, *st.keywords], scope, optional)
-            self.nested(st.body, (*scope, ("class", st.name)), optional)
+            self.enter_nested()
+            self.body(st.body, (*scope, ("class", st.name)), optional)
+            self.leave_nested()
         elif isinstance(st, ast.If):
             self.condition(st, scope, optional)
         elif isinstance(st, _TRY_TYPES):
@@ -255,11 +191,6 @@ class _Walk:
                 self.body(case.body, scope, optional)
         else:
             self.calls([st], scope, optional)
-
-    def nested(self, statements: Sequence[ast.stmt], scope: Scope, optional: bool) -> None:
-        self.discarding += self.toplevel
-        self.body(statements, scope, optional)
-        self.discarding -= self.toplevel
 
     def trying(self, st: ast.stmt, scope: Scope, optional: bool) -> None:
         assert isinstance(st, _TRY_TYPES)
@@ -293,14 +224,6 @@ def collect(
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
             return None
-    walk = _Walk(
-        text,
-        path,
-        cell,
-        toplevel=toplevel,
-        dynamic=is_dynamic(text),
-        target=target,
-        reraise=reraise,
-    )
+    walk = _Walk(text, path, cell, toplevel=toplevel, target=target, reraise=reraise)
     walk.body(tree.body, (), False)
     return walk.result()

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from poncho_analyze._log import get_logger
 
 if TYPE_CHECKING:
-    from poncho_analyze.mapping import Environment
+    from poncho_analyze.environments import Environment
 
 __all__ = [
     "cache_dir",

@@ -39,12 +39,21 @@ _COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], bool]] = {
     ast.Gt: operator.gt,
     ast.GtE: operator.ge,
 }
-_FLAG_LINE = re.compile(
-    r"^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[ \t]*([^\n#;]*"
+# Compiled when first used (re keeps it): most texts hold none of _FLAG_WORDS.
+_FLAG_LINE = (
+    r"(?m)^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[ \t]*([^\n#;]*"
     r"(?:version_info|sys\.platform|os\.name|platform\.system|PY2|PY3|TYPE_CHECKING)"
-    r"[^\n#;]*)$",
-    re.M,
+    r"[^\n#;]*)$"
 )
+_FLAG_WORDS = [
+    "version_info",
+    "sys.platform",
+    "os.name",
+    "platform.system",
+    "PY2",
+    "PY3",
+    "TYPE_CHECKING",
+]
 
 
 @dataclass(frozen=True)
@@ -204,9 +213,9 @@ def flag_names(text: str, target: Target) -> dict[str, bool]:
     """Module-level names assigned a condition this module understands
     (``PY2 = sys.version_info[0] == 2``), with their value on *target*."""
     names: dict[str, bool] = {}
-    if "=" not in text:
-        return names
-    for m in _FLAG_LINE.finditer(text):
+    if "=" not in text or not any(word in text for word in _FLAG_WORDS):
+        return names  # _FLAG_LINE needs one of the words
+    for m in re.finditer(_FLAG_LINE, text):
         value = evaluate_code(m.group(2), target.with_names(names))
         if value is None:
             names.pop(m.group(1), None)  # reassigned to something unknown

@@ -16,16 +16,10 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from poncho_analyze._conditions import Target, evaluate_code
+from poncho_analyze._record import DYNAMIC_FUNCS, IMPORT_ERRORS, Record
 from poncho_analyze._scanner import ScanError, skeleton
 from poncho_analyze.errors import ParseFailed
-from poncho_analyze.imports import (
-    _DYNAMIC_FUNCS,
-    _IMPORT_ERRORS,
-    FileImports,
-    Import,
-    Scope,
-    is_dynamic,
-)
+from poncho_analyze.imports import FileImports, Scope, is_dynamic
 
 __all__ = ["parse_skeleton", "parse_whole"]
 
@@ -79,7 +73,7 @@ def _catches_import_error(node: cst.BaseExpression | None) -> bool:
         return True
     if isinstance(node, cst.Tuple):
         return any(_catches_import_error(e.value) for e in node.elements)
-    return _dotted(node).rpartition(".")[2] in _IMPORT_ERRORS
+    return _dotted(node).rpartition(".")[2] in IMPORT_ERRORS
 
 
 def _is_type_checking(test: cst.BaseExpression) -> bool:
@@ -103,7 +97,7 @@ class _Calls(cst.CSTVisitor):
         self.found: list[tuple[cst.Call, str | None]] = []
 
     def visit_Call(self, node: cst.Call) -> None:
-        if _dotted(node.func).rpartition(".")[2] not in _DYNAMIC_FUNCS or not node.args:
+        if _dotted(node.func).rpartition(".")[2] not in DYNAMIC_FUNCS or not node.args:
             return
         first = node.args[0]
         for arg in node.args:
@@ -120,92 +114,34 @@ class _Calls(cst.CSTVisitor):
         return False
 
 
-class _Collector:
+class _Collector(Record):
     """Walks statement lists by hand and records the imports."""
-
-    def __init__(
-        self,
-        path: str,
-        cell: int | None,
-        *,
-        toplevel: bool,
-        dynamic: bool,
-        target: Target | None = None,
-    ) -> None:
-        self.path = path
-        self.cell = cell
-        self.toplevel = toplevel
-        self.dynamic = dynamic
-        self.target = target
-        self.imports: list[Import] = []
-        self.functions: set[Scope] = set()
-        self.notes: list[str] = []
-        self.dropped: list[tuple[Import, str]] = []
-        self.discarding = 0
-        self.dead: list[str] = []
-        # A handler that always raises again does not make the import optional (a shim
-        # that only rewords the error).
-        self.reraise = False  # whole-file parses and skeletons with their handlers
-
-    def result(self) -> FileImports:
-        return FileImports(
-            tuple(self.imports), frozenset(self.functions), tuple(self.notes), tuple(self.dropped)
-        )
 
     def truth(self, test: cst.BaseExpression) -> bool | None:
         if self.target is None:  # only what never runs whatever the target
             return False if _is_type_checking(test) else None
         return evaluate_code(cst.Module([]).code_for_node(test), self.target)
 
-    def branch(
-        self, suite: cst.BaseSuite, dead: str | None, scope: Scope, optional: bool, lines: _Lines
-    ) -> None:
-        if dead is not None:
-            self.dead.append(dead)
-        self.suite(suite, scope, optional, lines)
-        if dead is not None:
-            self.dead.pop()
-
     def condition(self, st: cst.If, scope: Scope, optional: bool, lines: _Lines) -> None:
         self.header([st.test], scope, optional, lines)
         truth = self.truth(st.test)
         code = " ".join(cst.Module([]).code_for_node(st.test).split())
-        if _is_type_checking(st.test) and truth is False:
-            because = f"under `if {code}:`, for type checkers only"
-        else:
-            label = self.target.label if self.target is not None else "the target"
-            because = f"under `if {code}:`, {{}} for {label}"
-        self.branch(
-            st.body, because.format("false") if truth is False else None, scope, optional, lines
-        )
-        dead = because.format("true").replace("under `if", "in the else of `if") if truth else None
+        body, orelse = self.dead_branches(code, _is_type_checking(st.test), truth)
+        self.enter_branch(body)
+        self.suite(st.body, scope, optional, lines)
+        self.leave_branch(body)
+        self.enter_branch(orelse)
         if isinstance(st.orelse, cst.If):
-            if dead is not None:
-                self.dead.append(dead)
             self.statement(st.orelse, scope, optional, lines)
-            if dead is not None:
-                self.dead.pop()
         elif st.orelse is not None:
-            self.branch(st.orelse.body, dead, scope, optional, lines)
+            self.suite(st.orelse.body, scope, optional, lines)
+        self.leave_branch(orelse)
 
-    def add(
+    def found(
         self, lines: _Lines, node: cst.CSTNode, scope: Scope, optional: bool, **kw: object
     ) -> None:
-        line = lines(node)  # always asked: _KeywordLines counts the statements
-        if self.discarding:
-            return
-        found = Import(
-            path=self.path,
-            line=line,
-            cell=self.cell,
-            scope=scope,
-            optional=optional,
-            **kw,  # type: ignore[arg-type]
-        )
-        if self.dead:
-            self.dropped.append((found, self.dead[-1]))
-        else:
-            self.imports.append(found)
+        # lines() is always asked, even for a discarded import: _KeywordLines counts
+        self.add(lines(node), scope, optional, **kw)
 
     def statements(
         self,
@@ -233,24 +169,7 @@ class _Collector:
         visitor = _Calls()
         node.visit(visitor)
         for call, name in visitor.found:
-            if name is None or not name.strip("."):
-                where = (
-                    f"{self.path}:{lines(call)}"
-                    if self.cell is None
-                    else (f"{self.path}:cell {self.cell}:{lines(call)}")
-                )
-                self.notes.append(f"{where}: dynamic import with a computed name, not followed")
-                continue
-            stripped = name.lstrip(".")
-            self.add(
-                lines,
-                call,
-                scope,
-                optional,
-                module=stripped,
-                level=len(name) - len(stripped),
-                dynamic=True,
-            )
+            self.add_dynamic(lines(call), scope, optional, name)
 
     def statement(
         self,
@@ -263,7 +182,7 @@ class _Collector:
             self.statements(st.body, scope, optional, lines)
         elif isinstance(st, cst.Import):
             for alias in st.names:
-                self.add(lines, st, scope, optional, module=_dotted(alias.name))
+                self.found(lines, st, scope, optional, module=_dotted(alias.name))
         elif isinstance(st, cst.ImportFrom):
             module = _dotted(st.module) if st.module is not None else ""
             level = len(st.relative)
@@ -274,7 +193,7 @@ class _Collector:
                 names: tuple[str, ...] = ("*",)
             else:
                 names = tuple(_dotted(alias.name) for alias in st.names)
-            self.add(lines, st, scope, optional, module=module, names=names, level=level)
+            self.found(lines, st, scope, optional, module=module, names=names, level=level)
         elif isinstance(st, cst.BaseSmallStatement):
             if self.dynamic:
                 self.calls(st, scope, optional, lines)
@@ -314,9 +233,9 @@ class _Collector:
         else:
             self.header([*decorators, *st.bases, *st.keywords], scope, optional, lines)
             inner = (*scope, ("class", st.name.value))
-        self.discarding += self.toplevel
+        self.enter_nested()
         self.suite(st.body, inner, optional, lines)
-        self.discarding -= self.toplevel
+        self.leave_nested()
 
     def trying(
         self, st: cst.Try | cst.TryStar, scope: Scope, optional: bool, lines: _Lines
@@ -375,11 +294,15 @@ def parse_whole(
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as err:
         raise _syntax_error(path, cell, err) from None
-    collector = _Collector(path, cell, toplevel=toplevel, dynamic=is_dynamic(text), target=target)
-    collector.reraise = reraise
-    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-    collector.statements(module.body, (), False, _Lines(1, positions))
+    collector = _Collector(
+        path, cell, toplevel=toplevel, dynamic=is_dynamic(text), target=target, reraise=reraise
+    )
+    collector.statements(module.body, (), False, _Lines(1, _positions(module)))
     return collector.result()
+
+
+def _positions(module: cst.Module) -> Mapping[cst.CSTNode, CodeRange]:
+    return MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
 
 
 class _MappedLines(_Lines):
@@ -414,12 +337,12 @@ def parse_skeleton(
     except cst.ParserSyntaxError:
         return None
     dynamic = is_dynamic(pruned.text)
-    collector = _Collector(path, cell, toplevel=toplevel, dynamic=dynamic, target=target)
-    collector.reraise = reraise
+    collector = _Collector(
+        path, cell, toplevel=toplevel, dynamic=dynamic, target=target, reraise=reraise
+    )
     lines: _Lines
     if dynamic:
-        positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        lines = _MappedLines(positions, pruned.line_map)
+        lines = _MappedLines(_positions(module), pruned.line_map)
     else:
         lines = _KeywordLines(pruned.import_lines)
     try:

@@ -7,16 +7,17 @@ distribution, which ``dask`` requires only as an extra (``dask[distributed]``). 
 submodule (``pkg.sub``), the module file is parsed and each import it makes whenever it
 is imported (see :func:`~poncho_analyze.imports.required_imports`) that leads to
 another installed distribution, not among ``pkg``'s hard requirements, is added too.
-One hop only: what that distribution imports is its own requirements' business.
+One hop only: what that distribution imports is its own requirements' business, and a
+re-export through another module of ``pkg`` (``pkg/sub.py`` importing ``pkg._impl``) is
+not followed.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from poncho_analyze import _cache
 from poncho_analyze._conditions import Target
@@ -30,8 +31,9 @@ __all__ = ["Hop", "Hops"]
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class Hop:
+# A NamedTuple, not a dataclass: made at import, several times cheaper, and every run
+# of the command pays for each class it makes.
+class Hop(NamedTuple):
     """``module`` (a submodule the script imports) re-exports ``owner``'s code."""
 
     module: str
@@ -39,16 +41,17 @@ class Hop:
     reason: str
 
 
-_REQUIRES = re.compile(r"^Requires-Dist:[ \t]*([A-Za-z0-9][A-Za-z0-9._-]*)([^\n]*)$", re.M)
-_EXTRA_MARKER = re.compile(r";.*\bextra\b")
+# Compiled when first used (re keeps them): most runs read no METADATA.
+_REQUIRES = r"(?m)^Requires-Dist:[ \t]*([A-Za-z0-9][A-Za-z0-9._-]*)([^\n]*)$"
+_EXTRA_MARKER = r";.*\bextra\b"
 
 
 def _hard_requirements(metadata: str) -> Iterable[str]:
     """The distributions a METADATA file requires without an extra (its headers end at
     the first empty line; a plain scan is all it takes, no email parser)."""
     headers = metadata.split("\n\n", 1)[0]
-    for m in _REQUIRES.finditer(headers):
-        if not _EXTRA_MARKER.search(m.group(2)):
+    for m in re.finditer(_REQUIRES, headers):
+        if not re.search(_EXTRA_MARKER, m.group(2)):
             yield canonical_name(m.group(1))
 
 

@@ -18,8 +18,13 @@ import sys
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["forget", "project_roots", "provided_by_project", "shadowing_sibling"]
+if TYPE_CHECKING:
+    from poncho_analyze.imports import Import
+    from poncho_analyze.sources import Script
+
+__all__ = ["Locals", "forget", "project_roots", "provided_by_project", "shadowing_sibling"]
 
 _PROJECT_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg", ".git")
 _MAX_UP = 12  # folders to climb looking for a project root
@@ -83,3 +88,45 @@ def provided_by_project(name: str, roots: Iterable[Path]) -> str | None:
         if name in entries and (root / name).is_dir() and not name.startswith("."):
             return f"{root / name}/"
     return None
+
+
+class Locals:
+    """The imports of one analysis found to be the scripts' own code, with what says so.
+
+    ``found`` maps each module to ``(what it is, the imports of it)``; ``tops`` holds
+    their top-level names (a later import under one of them is the project's too).
+    """
+
+    def __init__(self, scripts: Iterable[Script]) -> None:
+        forget()
+        self.folders = {s.path: s.directory for s in scripts}
+        self.found: dict[str, tuple[str, list[Import]]] = {}
+        self.tops: set[str] = set()
+
+    def add(self, module: str, what: str, imp: Import) -> None:
+        """Record *imp* as an import of the scripts' own *module*."""
+        self.found.setdefault(module, (what, []))[1].append(imp)
+        self.tops.add(imp.top)
+
+    def shadowing(self, imp: Import) -> bool:
+        """Relative imports and modules beside the script (they win over installed ones)."""
+        if imp.level:
+            self.add(imp.display, "relative import", imp)
+            return True
+        folder = self.folders.get(imp.path, Path.cwd())
+        sibling = shadowing_sibling(imp.top, folder)
+        if sibling is None:
+            return False
+        self.add(imp.top, f"local module {sibling}", imp)
+        return True
+
+    def project(self, top: str, imports: list[Import]) -> bool:
+        """Imports nothing installed provides, found among the project's own files."""
+        for imp in imports:
+            folder = self.folders.get(imp.path, Path.cwd())
+            where = provided_by_project(top, project_roots(folder))
+            if where is not None:
+                for each in imports:
+                    self.add(top, f"project code {where}", each)
+                return True
+        return False

@@ -29,9 +29,29 @@ def configure(**basic_config: Any) -> None:
     _wanted = basic_config
 
 
+def _dropped(level: int) -> bool:
+    """Whether a record at *level* is dropped, known without importing :mod:`logging`:
+    nobody imported it (so nobody configured it: records below WARNING go nowhere) and
+    the command asked for a higher level than *level*."""
+    import sys
+
+    if "logging" in sys.modules:
+        return False
+    wanted = 30 if _wanted is None else _wanted.get("level", 30)  # WARNING
+    return isinstance(wanted, int) and level < wanted
+
+
 class _Lazy:
     def __init__(self, name: str) -> None:
         self._name = name
+
+    def debug(self, msg: str, *args: Any) -> None:
+        if not _dropped(10):
+            self.__getattr__("debug")(msg, *args)
+
+    def info(self, msg: str, *args: Any) -> None:
+        if not _dropped(20):
+            self.__getattr__("info")(msg, *args)
 
     def __getattr__(self, attr: str) -> Any:
         global _wanted

@@ -18,16 +18,17 @@ from poncho_analyze.errors import ParseFailed
 
 __all__ = ["check_syntax"]
 
+# Looked for only in a file that does not parse (compiled then; re keeps them).
 _PYTHON2 = [
-    (re.compile(r"^[ \t]*print[ \t]+(?![\s(=.\[,)]|>>?=)[^\n]", re.M), "a print statement"),
-    (re.compile(r"^[ \t]*print[ \t]*>>", re.M), "print >>"),
-    (re.compile(r"^[ \t]*exec[ \t]+[\"'\w]", re.M), "an exec statement"),
-    (re.compile(r"^[ \t]*except[ \t]+[\w.() ,]+?,[ \t]*\w+[ \t]*:", re.M), "except X, e:"),
-    (re.compile(r"^[ \t]*raise[ \t]+[\w.]+[ \t]*,[ \t]*\S", re.M), "raise X, message"),
-    (re.compile(r"(?<![\w.])0[0-7]+\b(?![.jJeE])"), "an octal literal like 0755"),
-    (re.compile(r"(?<![\w.])\d+[lL]\b"), "a long literal like 10L"),
-    (re.compile(r"<>"), "the <> operator"),
-    (re.compile(r"\bur[\"']", re.I), "a ur'' string"),
+    (r"^[ \t]*print[ \t]+(?![\s(=.\[,)]|>>?=)[^\n]", re.M, "a print statement"),
+    (r"^[ \t]*print[ \t]*>>", re.M, "print >>"),
+    (r"^[ \t]*exec[ \t]+[\"'\w]", re.M, "an exec statement"),
+    (r"^[ \t]*except[ \t]+[\w.() ,]+?,[ \t]*\w+[ \t]*:", re.M, "except X, e:"),
+    (r"^[ \t]*raise[ \t]+[\w.]+[ \t]*,[ \t]*\S", re.M, "raise X, message"),
+    (r"(?<![\w.])0[0-7]+\b(?![.jJeE])", 0, "an octal literal like 0755"),
+    (r"(?<![\w.])\d+[lL]\b", 0, "a long literal like 10L"),
+    (r"<>", 0, "the <> operator"),
+    (r"\bur[\"']", re.I, "a ur'' string"),
 ]
 
 
@@ -38,8 +39,8 @@ def _python2_hint(text: str, line: int, message: str) -> str | None:
         return "an exec statement"
     lines = text.splitlines()
     near = "\n".join(lines[max(0, line - 1) : line]) if line else ""
-    for pattern, what in _PYTHON2:
-        if pattern.search(near):
+    for pattern, flags, what in _PYTHON2:
+        if re.search(pattern, near, flags):
             return what
     return None
 

@@ -41,8 +41,6 @@ __all__ = [
 Scope = tuple[tuple[str, str], ...]
 """Enclosing ``def``/``class`` statements, outermost first: ``(("class", "A"), ("def", "f"))``."""
 
-_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
-_DYNAMIC_FUNCS = frozenset({"__import__", "import_module"})
 # Any import needs one of these words (the same test as ``_scanner.mentions_import``,
 # which is only imported for the libcst walk).
 _IMPORT_WORD = re.compile(r"\bimport\b|__import__|import_module")

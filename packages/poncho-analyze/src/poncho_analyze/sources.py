@@ -14,9 +14,8 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from poncho_analyze.errors import ScriptMetadataError, SourceError
 
@@ -31,14 +30,14 @@ __all__ = [
 
 STDIN = "-"
 _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
-_MAGIC_LINE = re.compile(r"^([ \t]*)(?:[%!?]|[\w.,\[\]() \t]+=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)")
-_METADATA_BLOCK = re.compile(
-    r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
-)
+# Compiled when first used (re keeps them): for notebooks, for scripts with metadata.
+_MAGIC_LINE = r"^([ \t]*)(?:[%!?]|[\w.,\[\]() \t]+=[ \t]*[%!]|[\w.]+\?{1,2}[ \t]*$)"
+_METADATA_BLOCK = r"(?m)^# /// (?P<type>[a-zA-Z0-9-]+)$\s(?P<content>(^#(| .*)$\s)+)^# ///$"
 
 
-@dataclass(frozen=True)
-class ScriptMetadata:
+# A NamedTuple, not a dataclass: made at import, several times cheaper, and every run
+# of the command pays for each class it makes.
+class ScriptMetadata(NamedTuple):
     """PEP 723 ``# /// script`` metadata of one script."""
 
     path: str
@@ -46,8 +45,9 @@ class ScriptMetadata:
     requires_python: str | None = None
 
 
-@dataclass(frozen=True)
-class Script:
+# A NamedTuple, not a dataclass: made at import, several times cheaper, and every run
+# of the command pays for each class it makes.
+class Script(NamedTuple):
     """One script ready for analysis.
 
     ``cells`` holds ``(cell number or None, Python text)``; a ``.py`` file is one cell
@@ -81,7 +81,7 @@ def _clean_cell(text: str) -> str | None:
         lines[0] = "\n"
     out = []
     for line in lines:
-        m = _MAGIC_LINE.match(line)
+        m = re.match(_MAGIC_LINE, line)
         if m is not None:
             out.append(f"{m.group(1)}pass\n")
         else:
@@ -115,7 +115,9 @@ def notebook_cells(data: bytes | str, path: str) -> list[tuple[int, str]]:
 
 def script_metadata(text: str, path: str) -> ScriptMetadata | None:
     """The PEP 723 ``script`` block of *text*, or None.  Raises ScriptMetadataError."""
-    blocks = [m for m in _METADATA_BLOCK.finditer(text) if m.group("type") == "script"]
+    if "# /// script" not in text:  # what every script block starts with
+        return None
+    blocks = [m for m in re.finditer(_METADATA_BLOCK, text) if m.group("type") == "script"]
     if not blocks:
         return None
     if len(blocks) > 1:

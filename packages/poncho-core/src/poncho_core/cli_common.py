@@ -9,7 +9,9 @@ poncho_fetch, poncho_spec and the ``poncho`` umbrella. The verbosity rule itself
 from __future__ import annotations
 
 import argparse
+import os
 import re
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NoReturn
 
@@ -96,10 +98,38 @@ _KEY_WIDTH = 22
 
 class HelpFormatter(argparse.HelpFormatter):
     """Wraps descriptions and epilogs to the terminal, paragraph by paragraph, and keeps
-    tables: a line indented by spaces is a row whose text wraps under its second column."""
+    tables: a line indented by spaces is a row whose text wraps under its second column.
+    The terminal's width is found without importing :mod:`shutil` (argparse does, for each
+    formatter, on every run: it costs the commands' start-up its compression modules)."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _columns() - 2  # the 2 argparse takes off itself
+        super().__init__(prog, indent_increment, max_help_position, width)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         return "\n".join(_fill(text, max(width, 20), indent))
+
+
+def _columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` tells it ($COLUMNS, the
+    terminal of stdout, else 80)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
 
 
 def _fill(text: str, width: int, indent: str) -> Iterator[str]:
