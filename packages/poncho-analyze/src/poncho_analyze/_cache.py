@@ -133,18 +133,11 @@ def store_files(env: Environment, data: dict[str, Any]) -> None:
 
 
 def _write(folder: Path, target: Path, blob: bytes) -> None:
-    import tempfile
+    from poncho_core.fs import atomic_write
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(blob)
-            Path(tmp).replace(target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(target, blob)
     except (OSError, ValueError) as exc:
         log.info("cannot store %s: %s", target, exc)
 
