@@ -122,6 +122,17 @@ parse() {
     done
 }
 
+# Whether the Python $1 is 3.10 or newer: `-V` answers before the interpreter starts up
+# (Python 2 answers on stderr).
+new_python() {
+    _v=$("$1" -V 2>&1) || return 1
+    case $_v in
+        "Python 3."[0-9]*) _v=${_v#Python 3.} ;;
+        *) return 1 ;;
+    esac
+    [ "${_v%%[!0-9]*}" -ge 10 ]
+}
+
 # Hand the original command line to the engine, run by the first suitable Python: the
 # one pip installed this script with (beside it: poncho-fetch is installed there), else
 # one on PATH.
@@ -131,8 +142,7 @@ engine() {
         *) _here=. ;;
     esac
     for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} "$_here/python3" "$_here/python" python3 python; do
-        if command -v "$py" >/dev/null 2>&1 &&
-            "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+        if command -v "$py" >/dev/null 2>&1 && new_python "$py"; then
             if [ -n "$locked" ]; then
                 PONCHO_RUN_LOCK_FD=9 # the engine holds the lock through it
                 export PONCHO_RUN_LOCK_FD

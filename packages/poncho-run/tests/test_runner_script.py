@@ -123,6 +123,44 @@ def test_the_installed_script_is_the_front_end_and_carries_the_engine() -> None:
     assert installed_script("python_package_run").read_bytes() == data
 
 
+# Runs the script's engine (as `python3 SCRIPT` does) with `folder` on sys.path after it, and
+# prints where poncho_run.cli came from.
+WHICH_ENGINE = """
+import runpy, sys
+sys.path.insert(0, sys.argv[2])
+sys.argv = [sys.argv[1], "--version"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print(sys.modules["poncho_run.cli"].__file__)
+"""
+
+
+def test_the_engine_imports_the_installed_package_of_its_own_build(tmp_path: Path) -> None:
+    """Beside the package pip installed with it, the script's engine imports that one (its
+    byte code compiled once) instead of compiling the zip's sources at each run; any other
+    poncho_run on the path (another build) is not used."""
+    installed = Path(sysconfig.get_path("purelib"), "poncho_run")
+    proc = subprocess.run(
+        [sys.executable, "-c", WHICH_ENGINE, installed_script(), str(installed.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.splitlines()[-1] == str(installed / "cli.py"), proc.stderr
+    other = tmp_path / "other" / "poncho_run"
+    shutil.copytree(installed, other)
+    (other / "_engine_id").write_text("another build\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", WHICH_ENGINE, installed_script(), str(other.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.splitlines()[-1] == f"{installed_script()}/poncho_run/cli.py"
+
+
 def test_the_front_end_is_posix_sh_that_shellcheck_accepts() -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck); make lint runs it")
@@ -645,7 +683,8 @@ def test_a_missing_entry_is_fetched_again_by_the_engine(
     (entry / "meta.json").unlink()
     env["PATH"] = python_trap(tmp_path)
     shell = copied(sandbox, env, "-u", "d", "--", "sh", "-c", SHOW_DATA)
-    assert shell.returncode == 9 and (tmp_path / "python-ran").exists(), "handed to the engine"
+    assert (tmp_path / "python-ran").exists(), "handed to the engine (which the trap fails)"
+    assert shell.returncode != 0 and "1,2" not in shell.stdout
     # --no-data needs no cache at all.
     del env["PONCHO_FETCH_CACHE"]
     bare = copied(sandbox, env, "-u", "d", "--no-data", "--", "sh", "-c", 'echo "${TABLE-}"')
