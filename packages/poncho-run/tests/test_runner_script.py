@@ -689,3 +689,36 @@ def test_a_missing_entry_is_fetched_again_by_the_engine(
     del env["PONCHO_FETCH_CACHE"]
     bare = copied(sandbox, env, "-u", "d", "--no-data", "--", "sh", "-c", 'echo "${TABLE-}"')
     assert (bare.returncode, bare.stdout) == (0, "\n"), bare.stderr
+
+
+def test_simultaneous_first_runs_start_the_engine_once(
+    tmp_path: Path, sandbox: Path, bare_tarball: Path
+) -> None:
+    """Runs that start together wait for the lock in sh, then find DIR ready and exec the
+    command from sh: one Python engine in all (16 runs on a large environment cost about
+    one cold run)."""
+    log = tmp_path / "engine-starts"
+    engine = tmp_path / "python3"
+    engine.write_text(
+        f'#!/bin/sh\n[ "$1" = -V ] || echo "$*" >> {log}\nexec {sys.executable} "$@"\n'
+    )
+    engine.chmod(0o755)
+    go = tmp_path / "go"
+    env = {"PATH": "/usr/bin:/bin", "PONCHO_RUN_PYTHON": str(engine), "HOME": str(tmp_path)}
+    argv = ["./poncho_package_run", "-e", str(bare_tarball), "-u", "shared", "--", "hello"]
+    runs = [
+        subprocess.Popen(
+            ["sh", "-c", WAIT_FOR_GO, "sh", str(go), *argv],
+            cwd=sandbox,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    time.sleep(0.3)
+    go.touch()
+    results = [(p.wait(120), *p.communicate()) for p in runs]
+    assert results == [(0, hello(sandbox / "shared"), "")] * 8
+    assert len(log.read_text().splitlines()) == 1, log.read_text()
