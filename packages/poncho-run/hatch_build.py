@@ -4,7 +4,10 @@
 Work Queue, the TaskVine factories, Parsl and coffea copy this one file into each task's
 sandbox, where neither poncho nor the venv exists. ``python3 FILE ARGS`` runs the zip
 (Python finds a zip archive at the end of any file); sh reads only the text before it.
-The zip holds the stdlib-only modules of poncho_run (not the Dask plugin).
+The zip holds the stdlib-only modules of poncho_run (not the Dask plugin). The wheel's
+package also gets ``poncho_run/_engine_id``, a digest of those sources: where the script
+finds it equal to its own (pip installed both), it imports the installed package, whose
+byte code is compiled once, rather than compiling the zip's sources at every cold run.
 """
 
 from __future__ import annotations
