@@ -141,6 +141,7 @@ engine() {
         */*) _here=${self%/*} ;;
         *) _here=. ;;
     esac
+    exclusive_lock # a lock handed to the engine is exclusive
     for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} "$_here/python3" "$_here/python" python3 python; do
         if command -v "$py" >/dev/null 2>&1 && new_python "$py"; then
             if [ -n "$locked" ]; then
@@ -356,11 +357,28 @@ take_lock() {
     if [ ! -f "$_lock" ] || [ -L "$_lock" ]; then
         die "$_lock: the lock file is not a regular file; refusing it"
     fi
-    if ! flock -n 9; then
-        say "waiting up to $wait s for the lock on $dir (held by another run)"
-        flock -w "$wait" 9 || die "$dir: still being unpacked by another process after waiting $wait s (lock $_lock); try again later or raise --wait-for-lock" 75
+    if flock -n 9; then
+        locked=1
+        return 0
     fi
-    locked=1
+    say "waiting up to $wait s for the lock on $dir (held by another run)"
+    # Shared while waiting: when the run unpacking DIR is done, the waiters all wake at
+    # once and find DIR ready (waiting for it exclusively, they would wake one at a time,
+    # each after the previous one checked DIR: a queue of wake-ups on a busy node).
+    flock -s -w "$wait" 9 || lock_timeout
+    locked=shared
+}
+
+# Hold the lock of DIR exclusively (taken shared by take_lock: DIR was not ready).
+exclusive_lock() {
+    if [ "$locked" = shared ]; then
+        flock -w "$wait" 9 || lock_timeout
+        locked=1
+    fi
+}
+
+lock_timeout() {
+    die "$dir: still being unpacked by another process after waiting $wait s (lock $dir.poncho.lock); try again later or raise --wait-for-lock" 75
 }
 
 # Unpack ENV into DIR with tar, under the lock, for a worker with no python3.
@@ -371,6 +389,13 @@ unpack_with_tar() {
         take_lock || die "cannot lock $dir: cannot create or open $dir.poncho.lock"
     fi
     if ready; then
+        same_archive || die "$dir: cannot check that $env is the archive it was unpacked from"
+        exec 9>&-
+        locked=
+        return 0
+    fi
+    exclusive_lock
+    if ready; then # unpacked by the run we waited for
         same_archive || die "$dir: cannot check that $env is the archive it was unpacked from"
         exec 9>&-
         locked=
@@ -500,6 +525,13 @@ if [ -n "$dir" ]; then
             exec 9>&-
             locked=
             warm "$@"
+        elif [ "$locked" = shared ]; then
+            exclusive_lock # the engine needs it
+            if ready && same_archive; then
+                exec 9>&-
+                locked=
+                warm "$@"
+            fi
         fi
     fi
 fi

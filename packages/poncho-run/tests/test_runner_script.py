@@ -722,3 +722,47 @@ def test_simultaneous_first_runs_start_the_engine_once(
     results = [(p.wait(120), *p.communicate()) for p in runs]
     assert results == [(0, hello(sandbox / "shared"), "")] * 8
     assert len(log.read_text().splitlines()) == 1, log.read_text()
+
+
+HOLD_LOCK = """
+import sys
+from poncho_run.lock import folder_lock
+with folder_lock(sys.argv[1], 5):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_waiters_take_over_when_the_holder_leaves_dir_unprepared(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    """Runs wait for the lock shared (to wake together once DIR is ready); a holder that
+    leaves without preparing DIR (a killed run) makes one of them unpack it, then the
+    others run warm."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(sandbox / "d")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    argv = ["./poncho_package_run", "-v", "-e", str(bare_tarball), "-u", "d", "--", "hello"]
+    env = {"PATH": path, "HOME": str(sandbox), "TMPDIR": str(sandbox)}
+    runs = [
+        subprocess.Popen(
+            argv, cwd=sandbox, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    time.sleep(0.5)
+    assert [p.poll() for p in runs] == [None] * 4, "waiting for the holder"
+    holder.communicate("")
+    results = [(p.wait(120), *p.communicate()) for p in runs]
+    assert [r[:2] for r in results] == [(0, hello(sandbox / "d"))] * 4, results
+    assert sum(err.count("unpacking ") for _, _, err in results) == 1
