@@ -5,6 +5,7 @@ with the Python API (a race between both)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -678,12 +679,20 @@ def test_a_missing_entry_is_fetched_again_by_the_engine(
     again = with_python(env, "-u", target, "sh", "-c", SHOW_DATA)
     assert (again.returncode, again.stdout) == (0, "a,b\n1,2\nlocks=1\n"), again.stderr
     assert http_server.hits("/table.csv") == 2, "fetched again"
-    # A damaged entry (no meta.json) is not served by sh either.
-    (entry,) = (cache / "entries").iterdir()
-    (entry / "meta.json").unlink()
     env["PATH"] = python_trap(tmp_path)
+    (entry,) = (cache / "entries").iterdir()
+    # An entry being evicted (its lock held exclusively) is left to the engine, which
+    # waits for it (here: the trap python3 fails).
+    with (cache / "locks" / f"{entry.name}.lock").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = copied(sandbox, env, "-u", "d", "--", "sh", "-c", SHOW_DATA)
+    assert (tmp_path / "python-ran").exists(), "handed to the engine"
+    assert busy.returncode != 0 and "1,2" not in busy.stdout
+    (tmp_path / "python-ran").unlink()
+    # A damaged entry (no meta.json) is not served by sh either.
+    (entry / "meta.json").unlink()
     shell = copied(sandbox, env, "-u", "d", "--", "sh", "-c", SHOW_DATA)
-    assert (tmp_path / "python-ran").exists(), "handed to the engine (which the trap fails)"
+    assert (tmp_path / "python-ran").exists(), "handed to the engine"
     assert shell.returncode != 0 and "1,2" not in shell.stdout
     # --no-data needs no cache at all.
     del env["PONCHO_FETCH_CACHE"]
