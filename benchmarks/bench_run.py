@@ -46,25 +46,46 @@ SIMULTANEOUS = 16
 _WORDS = [*keyword.kwlist, *(name for name in dir(builtins) if name.islower())]
 
 
-def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
-    """Measure the rows described in the module docstring (see benchmarks/run.py)."""
+PARTS = ("demo", "large", "data")
+ROWS = ("warm", "cold", "simultaneous")
+
+
+def run(
+    workdir: Path,
+    quick: bool = False,
+    *,
+    parts: tuple[str, ...] = PARTS,
+    rows: tuple[str, ...] = ROWS,
+    reps: int | None = None,
+) -> list[dict[str, Any]]:
+    """Measure the rows described in the module docstring (see benchmarks/run.py).
+
+    `parts` chooses the environments (demo, large) and the data row; `rows` the
+    measurements of each environment (warm, cold, simultaneous); `reps` overrides the number
+    of repetitions (2 with `quick`, else 3; warm runs take more)."""
     from poncho_testing import build_channel, build_env_tarball
 
-    reps = 2 if quick else 3
+    reps = reps or (2 if quick else 3)
     channel = build_channel()
     demo = build_env_tarball(channel, DEMO_SPECS, workdir / "demo.tar.gz")
-    files, size = (2_000, 6_000) if quick else (30_000, 10_000)
-    site = "lib/python{}.{}/site-packages".format(*channel.python_version.split(".")[:2])
-    padding = _padding(site, files, size)
-    large = build_env_tarball(channel, DEMO_SPECS, workdir / "large.tar.gz", extra_files=padding)
     ours = _ours()
     original = _original()
     env = _environment(workdir)
-    rows: list[dict[str, Any]] = []
-    for label, tarball in (("demo env", demo), (f"large env ({_describe(large)})", large)):
-        rows += _measure(label, tarball, ours, original, env, workdir, reps)
-    rows.append(_data_row(channel, workdir, ours, env, reps))
-    return rows
+    found: list[dict[str, Any]] = []
+    if "demo" in parts:
+        found += _measure("demo env", demo, ours, original, env, workdir, reps, rows)
+    if "large" in parts:
+        files, size = (2_000, 6_000) if quick else (30_000, 10_000)
+        site = "lib/python{}.{}/site-packages".format(*channel.python_version.split(".")[:2])
+        padding = _padding(site, files, size)
+        large = build_env_tarball(
+            channel, DEMO_SPECS, workdir / "large.tar.gz", extra_files=padding
+        )
+        label = f"large env ({_describe(large)})"
+        found += _measure(label, large, ours, original, env, workdir, reps, rows)
+    if "data" in parts:
+        found.append(_data_row(channel, workdir, ours, env, reps))
+    return found
 
 
 def _measure(
@@ -75,6 +96,7 @@ def _measure(
     env: dict[str, str],
     workdir: Path,
     reps: int,
+    which: tuple[str, ...] = ROWS,
 ) -> list[dict[str, Any]]:
     counter = iter(range(10**6))
 
@@ -115,40 +137,49 @@ def _measure(
         if any(proc.wait() != 0 for proc in procs):
             raise RuntimeError(f"a simultaneous run failed: {argv}")
 
-    warm, bare = _median_pair(ours_warm, bare_warm, max(reps, 5) * 2)
-    original_warm_s, bare_again = _median_pair(original_warm, bare_warm, max(reps, 5))
-    temporary, original_s = _median_pair(ours_temporary, original_temporary, reps)
-    together, one = _median_pair(ours_simultaneous, ours_cold, reps)
-    return [
-        _row(
-            f"{label}: warm run, -u ready DIR",
-            warm,
-            "bare command, same PATH",
-            bare,
-            f"target <= 1.3x; overhead {1000 * (warm - bare):.1f} ms; pure sh, then exec",
-        ),
-        _row(
-            f"{label}: warm run of the original (for reference)",
-            original_warm_s,
-            "bare command, same PATH",
-            bare_again,
-            "CCTools python_package_run -u ready DIR",
-        ),
-        _row(
-            f"{label}: cold run, temporary folder",
-            temporary,
-            "CCTools python_package_run, same",
-            original_s,
-            "target <= 0.9x (large), <= 1.0x (demo)",
-        ),
-        _row(
-            f"{label}: {SIMULTANEOUS} simultaneous first runs, one DIR",
-            together,
-            "one cold run of ours, -u fresh DIR",
-            one,
-            "target <= 1.5x; wall time; one extraction, the others wait then exec",
-        ),
-    ]
+    rows: list[dict[str, Any]] = []
+    if "warm" in which:
+        warm, bare = _median_pair(ours_warm, bare_warm, max(reps, 5) * 2)
+        original_warm_s, bare_again = _median_pair(original_warm, bare_warm, max(reps, 5))
+        rows += [
+            _row(
+                f"{label}: warm run, -u ready DIR",
+                warm,
+                "bare command, same PATH",
+                bare,
+                f"target <= 1.3x; overhead {1000 * (warm - bare):.1f} ms; pure sh, then exec",
+            ),
+            _row(
+                f"{label}: warm run of the original (for reference)",
+                original_warm_s,
+                "bare command, same PATH",
+                bare_again,
+                "CCTools python_package_run -u ready DIR",
+            ),
+        ]
+    if "cold" in which:
+        temporary, original_s = _median_pair(ours_temporary, original_temporary, reps)
+        rows.append(
+            _row(
+                f"{label}: cold run, temporary folder",
+                temporary,
+                "CCTools python_package_run, same",
+                original_s,
+                "target <= 0.9x (large), <= 1.0x (demo)",
+            )
+        )
+    if "simultaneous" in which:
+        together, one = _median_pair(ours_simultaneous, ours_cold, reps)
+        rows.append(
+            _row(
+                f"{label}: {SIMULTANEOUS} simultaneous first runs, one DIR",
+                together,
+                "one cold run of ours, -u fresh DIR",
+                one,
+                "target <= 1.5x; wall time; one extraction, the others wait then exec",
+            )
+        )
+    return rows
 
 
 def _data_row(
@@ -278,9 +309,30 @@ def _describe(tarball: Path) -> str:
     return f"{len(members):,} files, {unpacked / 1e6:.0f} MB"
 
 
-if __name__ == "__main__":
+def _main() -> None:
+    import argparse
     import tempfile
 
+    parser = argparse.ArgumentParser(description="poncho_package_run benchmarks alone")
+    parser.add_argument("--quick", action="store_true", help="small large env, fewer reps")
+    parser.add_argument("--parts", default=",".join(PARTS), help="of: " + ",".join(PARTS))
+    parser.add_argument("--rows", default=",".join(ROWS), help="of: " + ",".join(ROWS))
+    parser.add_argument("--reps", type=int, default=None, help="repetitions of each")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        for row in run(Path(tmp), quick="--quick" in sys.argv):
-            print(row)
+        for row in run(
+            Path(tmp),
+            quick=args.quick,
+            parts=tuple(args.parts.split(",")),
+            rows=tuple(args.rows.split(",")),
+            reps=args.reps,
+        ):
+            ratio = row["ours_s"] / row["baseline_s"] if row["baseline_s"] else float("inf")
+            print(
+                f"{ratio:6.2f}  {row['ours_s']:.4f} / {row['baseline_s']:.4f}  "
+                f"{row['benchmark']}  ({row['note']})"
+            )
+
+
+if __name__ == "__main__":
+    _main()

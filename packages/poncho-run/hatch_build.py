@@ -4,12 +4,18 @@
 Work Queue, the TaskVine factories, Parsl and coffea copy this one file into each task's
 sandbox, where neither poncho nor the venv exists. ``python3 FILE ARGS`` runs the zip
 (Python finds a zip archive at the end of any file); sh reads only the text before it.
-The zip holds poncho_run's modules and poncho-core's (both standard library only), found
-beside this package in the monorepo or, in an sdist, in ``vendor/`` where the sdist put them.
+The zip holds poncho_run's modules (not the Dask plugin) and poncho-core's, both standard
+library only; poncho-core's sources are found beside this package in the monorepo or, in an
+sdist, in ``vendor/`` where the sdist put them. The wheel's package also gets
+``poncho_run/_engine_id``, a digest of those sources: where the script finds it equal to its
+own (pip installed both), it imports the installed packages (poncho-core as pip resolved
+poncho-run's dependency on it), whose byte code is compiled once, rather than compiling the
+zip's sources at every cold run.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -22,14 +28,38 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
 NAMES = ("poncho_package_run", "python_package_run")
 
-_MAIN = b"""\
+_MAIN = """\
 # The engine of a copied poncho_package_run: `python3 poncho_package_run ARGS`.
 import sys
 
-from poncho_run.cli import main
+ENGINE_ID = "{engine_id}"
+
+
+def _prefer_installed():
+    # pip installs this script beside the same build of poncho_run, whose byte code was
+    # compiled once at install: import that one rather than compile the zip's sources at
+    # each run. Any other poncho_run (another version, none) leaves the zip first on the path.
+    import os
+
+    for folder in sys.path[1:]:
+        package = os.path.join(folder, "poncho_run")
+        if os.path.isdir(package):
+            try:
+                with open(os.path.join(package, "_engine_id"), encoding="ascii") as file:
+                    if file.read().strip() == ENGINE_ID:
+                        del sys.path[0]
+            except (OSError, ValueError):
+                pass
+            return
+
+
+_prefer_installed()
+from poncho_run.cli import main  # noqa: E402
 
 sys.exit(main())
 """
+#: The file beside the installed package that names the build of its sources.
+ENGINE_ID_FILE = "poncho_run/_engine_id"
 # Fixed, so that the same sources give the same script.
 _DATE = (2020, 1, 1, 0, 0, 0)
 
@@ -46,25 +76,46 @@ def core_sources(root: Path) -> Path:
     raise FileNotFoundError(f"poncho-core's sources not found beside {root}")
 
 
+def engine_sources(root: Path) -> dict[str, bytes]:
+    """The modules the zip carries: ``poncho_run/...`` and ``poncho_core/...`` names ->
+    their source."""
+    sources = {}
+    for name, package in (
+        ("poncho_run", root / "src" / "poncho_run"),
+        ("poncho_core", core_sources(root)),
+    ):
+        for path in sorted(package.rglob("*.py")):
+            rel = path.relative_to(package)
+            if rel.parts[0] in ("_dask", "dask.py") or "__pycache__" in rel.parts:
+                continue
+            sources[f"{name}/{rel.as_posix()}"] = path.read_bytes()
+    return sources
+
+
+def engine_id(sources: dict[str, bytes]) -> str:
+    """A digest of the engine's sources: the same in the script and the installed package
+    exactly when both come from the same sources."""
+    digest = hashlib.sha256(_MAIN.encode())
+    for name, data in sorted(sources.items()):
+        digest.update(f"\0{name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()[:32]
+
+
 def build_script(root: Path, output: Path) -> Path:
     """Write the runner script for the package at `root` to `output` (mode 0755)."""
     front = (root / "scripts" / "poncho_package_run.sh").read_bytes()
+    sources = engine_sources(root)
+    main = _MAIN.replace("{engine_id}", engine_id(sources)).encode()
     buffer = io.BytesIO(front)
     buffer.seek(0, io.SEEK_END)
     # Appending to a file that is not a zip: offsets count from the start of the file.
     with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(zipfile.ZipInfo("__main__.py", _DATE), _MAIN)
-        for name, package in (
-            ("poncho_run", root / "src" / "poncho_run"),
-            ("poncho_core", core_sources(root)),
-        ):
-            for path in sorted(package.rglob("*.py")):
-                rel = path.relative_to(package)
-                if rel.parts[0] in ("_dask", "dask.py") or "__pycache__" in rel.parts:
-                    continue
-                info = zipfile.ZipInfo(f"{name}/{rel.as_posix()}", _DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, path.read_bytes())
+        archive.writestr(zipfile.ZipInfo("__main__.py", _DATE), main)
+        for name, data in sources.items():
+            info = zipfile.ZipInfo(name, _DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
     output.write_bytes(buffer.getvalue())
     output.chmod(0o755)
     return output
@@ -84,6 +135,10 @@ class RunnerScriptHook(BuildHookInterface):  # type: ignore[type-arg]
         for name in NAMES:
             script = build_script(Path(self.root), self._folder / name)
             build_data["shared_scripts"][os.fspath(script)] = name
+        # The installed package names its build too: the script's engine then imports it.
+        stamp = self._folder / "_engine_id"
+        stamp.write_text(engine_id(engine_sources(Path(self.root))) + "\n", encoding="ascii")
+        build_data["force_include"][os.fspath(stamp)] = ENGINE_ID_FILE
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         if self._folder is not None:  # the scripts are in the wheel now

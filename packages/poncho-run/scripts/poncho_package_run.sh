@@ -7,7 +7,9 @@
 # (`python3 THIS_FILE ARGS` runs it). sh never reads past the last line of the text.
 #
 # - Warm run (DIR ready): pure sh. Source DIR/.poncho-run/state.sh, apply the stored
-#   activation, exec COMMAND. No Python starts besides COMMAND.
+#   activation, exec COMMAND. No Python starts besides COMMAND. Data the spec names is
+#   served from poncho-fetch's cache as poncho-fetch does it (shared in-use lock on each
+#   entry, inherited by COMMAND) once a run of the engine has recorded where it is.
 # - Cold run: the engine, run by the first Python >= 3.10 found ($PONCHO_RUN_PYTHON, the
 #   python beside this file, python3, python), unpacks under the lock and execs COMMAND.
 # - No Python on the worker: tar extracts into the sibling folder under flock(1), then the
@@ -44,10 +46,10 @@ usage() {
     exit 2
 }
 
-# Sets env, dir, wait, quiet and verbose (counts of -q and -v), nodata, odd (an option only
-# the engine handles) and nopts (how many arguments are options). -d DIR is the CCTools
-# 7.3.2 spelling of -u DIR; -d alone, before another option or beside -u/--unpack-to, is
-# today's CCTools --debug.
+# Sets env, dir, wait, quiet and verbose (counts of -q and -v), nodata, datacache, odd (an
+# option only the engine handles) and nopts (how many arguments are options). -d DIR is the
+# CCTools 7.3.2 spelling of -u DIR; -d alone, before another option or beside
+# -u/--unpack-to, is today's CCTools --debug.
 parse() {
     has_u=
     skip=
@@ -72,17 +74,19 @@ parse() {
                 nopts=$((nopts + 1))
                 return
                 ;;
-            -e | --environment | -u | --unpack-to | -w | --wait-for-lock)
+            -e | --environment | -u | --unpack-to | -w | --wait-for-lock | --data-cache)
                 [ "$#" -ge 2 ] || usage "argument $1: expected one argument"
                 case $1 in
                     -e | --environment) env=$2 ;;
                     -u | --unpack-to) dir=$2 ;;
+                    --data-cache) datacache=$2 ;;
                     *) wait=$2 ;;
                 esac
                 nopts=$((nopts + 2))
                 shift 2
                 ;;
             --environment=*) env=${1#*=} nopts=$((nopts + 1)) && shift ;;
+            --data-cache=*) datacache=${1#*=} nopts=$((nopts + 1)) && shift ;;
             --unpack-to=*) dir=${1#*=} nopts=$((nopts + 1)) && shift ;;
             --wait-for-lock=*) wait=${1#*=} nopts=$((nopts + 1)) && shift ;;
             -e?*) env=${1#-e} nopts=$((nopts + 1)) && shift ;;
@@ -136,6 +140,17 @@ verbosity() {
     esac
 }
 
+# Whether the Python $1 is 3.10 or newer: `-V` answers before the interpreter starts up
+# (Python 2 answers on stderr).
+new_python() {
+    _v=$("$1" -V 2>&1) || return 1
+    case $_v in
+        "Python 3."[0-9]*) _v=${_v#Python 3.} ;;
+        *) return 1 ;;
+    esac
+    [ "${_v%%[!0-9]*}" -ge 10 ]
+}
+
 # Hand the original command line to the engine, run by the first suitable Python: the
 # one pip installed this script with (beside it: poncho-fetch is installed there), else
 # one on PATH.
@@ -144,9 +159,9 @@ engine() {
         */*) _here=${self%/*} ;;
         *) _here=. ;;
     esac
+    exclusive_lock # a lock handed to the engine is exclusive
     for py in ${PONCHO_RUN_PYTHON:+"$PONCHO_RUN_PYTHON"} "$_here/python3" "$_here/python" python3 python; do
-        if command -v "$py" >/dev/null 2>&1 &&
-            "$py" -c 'import sys; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1; then
+        if command -v "$py" >/dev/null 2>&1 && new_python "$py"; then
             if [ -n "$locked" ]; then
                 PONCHO_RUN_LOCK_FD=9 # the engine holds the lock through it
                 export PONCHO_RUN_LOCK_FD
@@ -200,16 +215,101 @@ activate_base() {
     export CONDA_SHLVL CONDA_PREFIX CONDA_DEFAULT_ENV CONDA_PROMPT_MODIFIER
 }
 
-# Load DIR's shell state; true if DIR is ready and the run needs no Python (no data).
+# Load DIR's shell state; true if DIR is ready (its data, if any, is `hold_data`'s).
 ready() {
     _poncho_state=
     _poncho_data=
+    _poncho_data_recorded=
     _poncho_archive_size=
     if [ -f "$dir/.poncho-run/state.sh" ] && [ -f "$dir/.poncho-run/state.json" ]; then
         # shellcheck source=/dev/null
         . "$dir/.poncho-run/state.sh" 2>/dev/null || return 1
     fi
-    [ "$_poncho_state" = 1 ] && { [ "$_poncho_data" = 0 ] || [ -n "$nodata" ]; }
+    [ "$_poncho_state" = 1 ] && [ -n "$_poncho_data" ]
+}
+
+# The data cache folder, found as poncho-fetch finds it (poncho_fetch.cache:
+# --data-cache, $PONCHO_FETCH_CACHE, $XDG_CACHE_HOME/poncho/data, ~/.cache/poncho/data;
+# "~" expanded, relative to the current folder); 1 if sh cannot tell (the engine will).
+data_root() {
+    if [ -n "$datacache" ]; then
+        _root=$datacache
+    elif [ -n "${PONCHO_FETCH_CACHE-}" ]; then
+        _root=$PONCHO_FETCH_CACHE
+    elif [ -n "${XDG_CACHE_HOME-}" ]; then
+        _root=$XDG_CACHE_HOME/poncho/data
+    else
+        [ -n "${HOME-}" ] || return 1 # the engine asks the password database
+        _root=$HOME/.cache/poncho/data
+    fi
+    case $_root in
+        \~ | \~/*)
+            [ -n "${HOME-}" ] || return 1
+            _root=$HOME${_root#\~}
+            ;;
+        \~*) return 1 ;; # ~user: the engine asks the password database
+    esac
+    case $_root in
+        /*) ;;
+        *) _root=$PWD/$_root ;;
+    esac
+}
+
+# Hold one cache entry in use (called by the state's _poncho_data_each with VAR KEY PATH)
+# as poncho-fetch's DataCache.using(..., inheritable=True) does: open locks/KEY.lock on a
+# free descriptor (3 to 8) that COMMAND inherits, take a shared flock on it (eviction takes
+# it exclusively without waiting, so an entry in use is never removed), then check that
+# the entry is complete (its meta.json) and record its use (.used's mtime, which eviction
+# orders by). 1 if anything is missing or the lock stays taken: the engine then fetches.
+# shellcheck disable=SC2317 # called through _poncho_data_each
+hold_entry() {
+    _fd=3
+    while { true >&"$_fd"; } 2>/dev/null; do # open already (inherited): not ours to reuse
+        _fd=$((_fd + 1))
+        [ "$_fd" -le 8 ] || return 1
+    done
+    _entry=$_root/entries/$2
+    _lockfile=$_root/locks/$2.lock
+    # Append mode creates it without truncating; a lock file one cannot write still locks.
+    if ! { eval "command exec $_fd>>\"\$_lockfile\""; } 2>/dev/null; then
+        { eval "command exec $_fd<\"\$_lockfile\""; } 2>/dev/null || return 1
+    fi
+    _fds="$_fds $_fd"
+    flock -s -w 1 "$_fd" || return 1
+    [ -s "$_entry/meta.json" ] && [ -e "$_entry/$3" ] || return 1
+    { true >"$_entry/.used"; } 2>/dev/null # a read-only cache still serves its data
+    eval "_poncho_dv_$1=\$_entry/\$3"
+    _poncho_dvars="$_poncho_dvars $1"
+}
+
+# Hold every data entry of DIR's spec (state loaded by `ready`); true when there is none to
+# hold (no data, --no-data). 1 when the engine must do it (not recorded yet, an entry
+# missing or busy): every lock taken here is then dropped again.
+hold_data() {
+    _poncho_dvars=
+    _fds=
+    if [ "$_poncho_data" = 0 ] || [ -n "$nodata" ]; then
+        return 0
+    fi
+    if [ "$_poncho_data_recorded" = 1 ] && command -v flock >/dev/null 2>&1 && data_root &&
+        _poncho_data_each hold_entry; then
+        return 0
+    fi
+    for _fd in $_fds; do
+        eval "exec $_fd>&-"
+    done
+    return 1
+}
+
+# Run COMMAND (after the options in "$@") in the ready DIR: exits 0 without a command;
+# returns 1 when its data needs the engine.
+warm() {
+    shift "$nopts"
+    if [ "$#" -eq 0 ]; then
+        exit 0
+    fi
+    hold_data || return 1
+    run_ready "$@"
 }
 
 # Whether ENV is the archive DIR was unpacked from (state loaded by `ready`): 0 yes (or
@@ -233,11 +333,9 @@ same_archive() {
     die "$dir: was unpacked from ${_poncho_archive_path:-another archive}, not from $env (another archive); give another folder (-u DIR) for this environment" 65
 }
 
-# Replace this process with COMMAND in the environment at DIR (state loaded by `ready`).
+# Replace this process with COMMAND in the environment at DIR (state loaded by `ready`,
+# data held by `hold_data`).
 run_ready() {
-    if [ "$#" -eq 0 ]; then
-        exit 0
-    fi
     activate_base "$dir"
     _poncho_prefix=$dir
     _poncho_apply
@@ -252,6 +350,9 @@ run_ready() {
             fi
             ;;
     esac
+    for _var in $_poncho_dvars; do # last, as the engine adds them to the activation
+        eval "$_var=\$_poncho_dv_$_var; export $_var"
+    done
     if ! command -v -- "$1" >/dev/null 2>&1; then
         die "$1: command not found in the environment" 127
     fi
@@ -267,17 +368,35 @@ take_lock() {
     if [ -L "$_lock" ]; then
         die "$_lock: the lock file is a symbolic link; refusing it"
     fi
-    if ! { exec 9>>"$_lock"; } 2>/dev/null; then
-        { exec 9<"$_lock"; } 2>/dev/null || return 1
+    # `command`: a redirection exec fails on must not end the shell (POSIX special built-in).
+    if ! { command exec 9>>"$_lock"; } 2>/dev/null; then
+        { command exec 9<"$_lock"; } 2>/dev/null || return 1
     fi
     if [ ! -f "$_lock" ] || [ -L "$_lock" ]; then
         die "$_lock: the lock file is not a regular file; refusing it"
     fi
-    if ! flock -n 9; then
-        say "waiting up to $wait s for the lock on $dir (held by another run)"
-        flock -w "$wait" 9 || die "$dir: still being unpacked by another process after waiting $wait s (lock $_lock); try again later or raise --wait-for-lock" 75
+    if flock -n 9; then
+        locked=1
+        return 0
     fi
-    locked=1
+    say "waiting up to $wait s for the lock on $dir (held by another run)"
+    # Shared while waiting: when the run unpacking DIR is done, the waiters all wake at
+    # once and find DIR ready (waiting for it exclusively, they would wake one at a time,
+    # each after the previous one checked DIR: a queue of wake-ups on a busy node).
+    flock -s -w "$wait" 9 || lock_timeout
+    locked=shared
+}
+
+# Hold the lock of DIR exclusively (taken shared by take_lock: DIR was not ready).
+exclusive_lock() {
+    if [ "$locked" = shared ]; then
+        flock -w "$wait" 9 || lock_timeout
+        locked=1
+    fi
+}
+
+lock_timeout() {
+    die "$dir: still being unpacked by another process after waiting $wait s (lock $dir.poncho.lock); try again later or raise --wait-for-lock" 75
 }
 
 # Unpack ENV into DIR with tar, under the lock, for a worker with no python3.
@@ -288,6 +407,13 @@ unpack_with_tar() {
         take_lock || die "cannot lock $dir: cannot create or open $dir.poncho.lock"
     fi
     if ready; then
+        same_archive || die "$dir: cannot check that $env is the archive it was unpacked from"
+        exec 9>&-
+        locked=
+        return 0
+    fi
+    exclusive_lock
+    if ready; then # unpacked by the run we waited for
         same_archive || die "$dir: cannot check that $env is the archive it was unpacked from"
         exec 9>&-
         locked=
@@ -362,6 +488,7 @@ debug=
 quiet=0
 verbose=0
 nodata=
+datacache=
 odd=
 nopts=0
 locked=
@@ -413,17 +540,21 @@ if [ -n "$dir" ]; then
         esac
     fi
     if ready && same_archive; then
-        shift "$nopts"
-        run_ready "$@"
-    fi
+        warm "$@" # returns when the data needs the engine: DIR is ready, no lock then
     # Cold: take the lock here, so that runs starting together wait in sh and then take the
     # warm path; the one that gets it first hands it to the engine (fd 9).
-    if command -v flock >/dev/null 2>&1 && take_lock; then
+    elif command -v flock >/dev/null 2>&1 && take_lock; then
         if ready && same_archive; then
             exec 9>&-
             locked=
-            shift "$nopts"
-            run_ready "$@"
+            warm "$@"
+        elif [ "$locked" = shared ]; then
+            exclusive_lock # the engine needs it
+            if ready && same_archive; then
+                exec 9>&-
+                locked=
+                warm "$@"
+            fi
         fi
     fi
 fi
@@ -437,11 +568,8 @@ if [ -z "$dir" ]; then
     (
         unpack_with_tar
         ready || die "$dir: prepared, but its activation needs Python to apply"
-        shift "$nopts"
-        if [ "$#" -eq 0 ]; then
-            exit 0
-        fi
-        run_ready "$@"
+        warm "$@"
+        die "$dir: its spec names data (git/http), and there is no python3 here to fetch it (--no-data runs without)"
     )
     status=$?
     rm -rf -- "$_tmpdir"
@@ -449,8 +577,7 @@ if [ -z "$dir" ]; then
 fi
 unpack_with_tar
 if ready; then
-    shift "$nopts"
-    run_ready "$@"
+    warm "$@"
 fi
 if [ -x "$dir/bin/python" ]; then
     exec "$dir/bin/python" -E -s "$self" "$@"

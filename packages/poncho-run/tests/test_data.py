@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from poncho_run import prepare
+from poncho_run._state import read_state
 from poncho_run.data import data_environ, spec_has_data
 from poncho_run.errors import RunError
 from poncho_run_helpers import hand_env_members, make_tar, member
@@ -129,3 +130,30 @@ def test_an_invalid_spec_in_the_tarball_is_an_error(tmp_path: Path) -> None:
     proc = cli("-e", str(tarball), "true")
     assert proc.returncode == 1
     assert "the environment's spec is not valid" in proc.stderr
+
+
+def test_a_kept_folder_records_where_its_data_is_for_the_shell(
+    tmp_path: Path, http_server: Any, git_repo: Any
+) -> None:
+    """Where each entry sits in the cache is written into the state of a kept folder when
+    every cache key depends on the spec alone: not for a git branch, which each run resolves
+    again; never for a temporary folder."""
+    (http_server.root / "table.csv").write_bytes(TABLE)
+    cache = tmp_path / "cache"
+    for ref, recorded in (("main", False), (git_repo.head, True)):
+        spec = spec_with_data(http_server.url)
+        spec["git"] = {"REPO": {"remote": git_repo.url, "ref": ref}}
+        tarball = env_with_spec(tmp_path, spec)
+        env = prepare(tarball, unpack_to=tmp_path / ref)
+        with env.data(cache) as variables:
+            pass
+        entries = read_state(str(env.prefix)).get("data_entries")  # type: ignore[union-attr]
+        if not recorded:
+            assert entries is None
+            continue
+        assert sorted(e["var"] for e in entries) == ["REPO", "TABLE"]
+        for entry in entries:
+            path = cache / "entries" / entry["key"] / entry["path"]
+            assert str(path) == variables[entry["var"]]
+    with prepare(tarball) as temporary, temporary.data(cache):
+        assert "data_entries" not in (read_state(str(temporary.prefix)) or {})

@@ -5,6 +5,8 @@ with the Python API (a race between both)."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +15,7 @@ import sysconfig
 import tarfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,6 +122,44 @@ def test_the_installed_script_is_the_front_end_and_carries_the_engine() -> None:
     front = FRONT_END.read_bytes()
     assert data.startswith(front) and data[len(front) : len(front) + 2] == b"PK"
     assert installed_script("python_package_run").read_bytes() == data
+
+
+# Runs the script's engine (as `python3 SCRIPT` does) with `folder` on sys.path after it, and
+# prints where poncho_run.cli came from.
+WHICH_ENGINE = """
+import runpy, sys
+sys.path.insert(0, sys.argv[2])
+sys.argv = [sys.argv[1], "--version"]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print(sys.modules["poncho_run.cli"].__file__)
+"""
+
+
+def test_the_engine_imports_the_installed_package_of_its_own_build(tmp_path: Path) -> None:
+    """Beside the package pip installed with it, the script's engine imports that one (its
+    byte code compiled once) instead of compiling the zip's sources at each run; any other
+    poncho_run on the path (another build) is not used."""
+    installed = Path(sysconfig.get_path("purelib"), "poncho_run")
+    proc = subprocess.run(
+        [sys.executable, "-c", WHICH_ENGINE, installed_script(), str(installed.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.splitlines()[-1] == str(installed / "cli.py"), proc.stderr
+    other = tmp_path / "other" / "poncho_run"
+    shutil.copytree(installed, other)
+    (other / "_engine_id").write_text("another build\n")
+    proc = subprocess.run(
+        [sys.executable, "-c", WHICH_ENGINE, installed_script(), str(other.parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.splitlines()[-1] == f"{installed_script()}/poncho_run/cli.py"
 
 
 def test_the_front_end_is_posix_sh_that_shellcheck_accepts() -> None:
@@ -480,6 +521,260 @@ def test_a_folder_given_through_a_link_is_unpacked_where_the_link_points(
     assert (sandbox / "link").is_symlink() and (sandbox / "real.poncho.lock").is_file()
     warm = run(sandbox, path, "-e", str(bare_tarball), "-u", "link", "--", "hello")
     assert warm.returncode == 0 and warm.stdout == first.stdout
+
+
+# -- data served by the front end from poncho-fetch's cache ----------------------------------
+
+TABLE = b"a,b\n1,2\n"
+# Prints the data variable's file, then how many of its descriptors are the data cache's
+# lock files (the in-use locks that keep the entry from eviction).
+SHOW_DATA = (
+    'cat "$TABLE"; n=0; for f in /proc/$$/fd/*; do case $(readlink "$f") in'
+    " */locks/*.lock) n=$((n + 1)) ;; esac; done; echo locks=$n"
+)
+
+
+def data_tarball(tmp_path: Path, url: str) -> Path:
+    spec = {
+        "conda": {"channels": ["conda-forge"], "dependencies": ["python"]},
+        "http": {"TABLE": {"type": "file", "url": f"{url}/table.csv"}},
+    }
+    extra = [member("poncho/spec.json", json.dumps(spec).encode())]
+    return make_tar(tmp_path / "data-env.tar.gz", bare_env_members(extra))
+
+
+def with_python(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """The installed runner, whose engine (the venv's python beside it) has poncho-fetch."""
+    return subprocess.run(
+        [installed_script(), *argv], env=env, capture_output=True, text=True, check=False
+    )
+
+
+def copied(sandbox: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+    """The runner copied alone into `sandbox`, run there with `env`."""
+    return subprocess.run(
+        ["./poncho_package_run", *argv],
+        cwd=sandbox,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def python_trap(tmp_path: Path) -> str:
+    """A PATH whose only python3 leaves a trace (tmp_path/python-ran) and fails."""
+    trap = tmp_path / "trap"
+    trap.mkdir(exist_ok=True)
+    (trap / "python3").write_text(f"#!/bin/sh\ntouch {tmp_path}/python-ran\nexit 9\n")
+    (trap / "python3").chmod(0o755)
+    return f"{trap}:/usr/bin:/bin"
+
+
+CACHE_RULES = ["--data-cache", "PONCHO_FETCH_CACHE", "XDG_CACHE_HOME", "HOME"]
+
+
+@pytest.mark.parametrize("rule", CACHE_RULES)
+def test_a_warm_run_serves_the_data_without_python(
+    rule: str, tmp_path: Path, sandbox: Path, http_server: Any
+) -> None:
+    """The engine's run fetches and records where the entry is; the next runs find the
+    cache folder by poncho-fetch's own rules, hold the entry in use and exec from sh."""
+    http_server.add("table.csv", TABLE)
+    tarball = data_tarball(tmp_path, http_server.url)
+    home = tmp_path / "home"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(home)}
+    option: list[str] = []
+    cache = home / ".cache" / "poncho" / "data"
+    if rule == "--data-cache":
+        cache = tmp_path / "option-cache"
+        option = ["--data-cache", str(cache)]
+    elif rule == "PONCHO_FETCH_CACHE":
+        cache = tmp_path / "env-cache"
+        env[rule] = str(cache)
+    elif rule == "XDG_CACHE_HOME":
+        env[rule] = str(tmp_path / "xdg")
+        cache = tmp_path / "xdg" / "poncho" / "data"
+    target = sandbox / "d"
+    cold = with_python(env, "-e", str(tarball), "-u", str(target), *option, "sh", "-c", SHOW_DATA)
+    assert (cold.returncode, cold.stdout) == (0, "a,b\n1,2\nlocks=1\n"), cold.stderr
+    assert http_server.hits("/table.csv") == 1
+    assert "_poncho_data_recorded=1" in (target / ".poncho-run" / "state.sh").read_text()
+    (entry,) = (cache / "entries").iterdir()
+    os.utime(entry / ".used", (1_000_000_000, 1_000_000_000))  # last used long ago
+    env["PATH"] = python_trap(tmp_path)
+    for _ in range(2):
+        proc = copied(sandbox, env, "-u", "d", *option, "--", "sh", "-c", SHOW_DATA)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "a,b\n1,2\nlocks=1\n", "")
+    assert not (tmp_path / "python-ran").exists()
+    assert http_server.hits("/table.csv") == 1
+    assert (entry / ".used").stat().st_mtime > 1_000_000_000, "its use recorded, for LRU"
+
+
+EVICT = """
+import sys
+from poncho_fetch import DataCache
+print(len(DataCache(sys.argv[1]).clear()))
+"""
+
+
+def evict(cache: Path) -> str:
+    """Evict every entry not in use, from another process (as `poncho cache prune`)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", EVICT, str(cache)], capture_output=True, text=True, check=True
+    )
+    return proc.stdout.strip()
+
+
+def test_the_data_cannot_be_evicted_while_a_warm_command_runs(
+    tmp_path: Path, sandbox: Path, http_server: Any
+) -> None:
+    http_server.add("table.csv", TABLE)
+    tarball = data_tarball(tmp_path, http_server.url)
+    cache = tmp_path / "cache"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PONCHO_FETCH_CACHE": str(cache)}
+    cold = with_python(env, "-e", str(tarball), "-u", str(sandbox / "d"))
+    assert cold.returncode == 0, cold.stderr
+    first = with_python(env, "-u", str(sandbox / "d"), "true")  # fetches and records
+    assert first.returncode == 0, first.stderr
+    started, go = tmp_path / "started", tmp_path / "go"
+    wait = f'cat "$TABLE"; touch {started}; while [ ! -e {go} ]; do sleep 0.01; done'
+    env["PATH"] = python_trap(tmp_path)
+    warm = subprocess.Popen(
+        ["./poncho_package_run", "-u", "d", "sh", "-c", wait],
+        cwd=sandbox,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and warm.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert started.exists(), warm.communicate()
+        assert evict(cache) == "0", "the entry is in use: eviction must skip it"
+        assert len(list((cache / "entries").iterdir())) == 1
+    finally:
+        go.touch()
+        out, err = warm.communicate(timeout=60)
+    assert (warm.returncode, out, err) == (0, "a,b\n1,2\n", "")
+    assert not (tmp_path / "python-ran").exists()
+    assert evict(cache) == "1", "the command is over: nothing holds the entry any more"
+    assert list((cache / "entries").iterdir()) == []
+
+
+def test_a_missing_entry_is_fetched_again_by_the_engine(
+    tmp_path: Path, sandbox: Path, http_server: Any
+) -> None:
+    http_server.add("table.csv", TABLE)
+    tarball = data_tarball(tmp_path, http_server.url)
+    cache = tmp_path / "cache"
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PONCHO_FETCH_CACHE": str(cache)}
+    target = str(sandbox / "d")
+    cold = with_python(env, "-e", str(tarball), "-u", target, "sh", "-c", SHOW_DATA)
+    assert (cold.returncode, cold.stdout) == (0, "a,b\n1,2\nlocks=1\n"), cold.stderr
+    assert evict(cache) == "1"
+    again = with_python(env, "-u", target, "sh", "-c", SHOW_DATA)
+    assert (again.returncode, again.stdout) == (0, "a,b\n1,2\nlocks=1\n"), again.stderr
+    assert http_server.hits("/table.csv") == 2, "fetched again"
+    env["PATH"] = python_trap(tmp_path)
+    (entry,) = (cache / "entries").iterdir()
+    # An entry being evicted (its lock held exclusively) is left to the engine, which
+    # waits for it (here: the trap python3 fails).
+    with (cache / "locks" / f"{entry.name}.lock").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        busy = copied(sandbox, env, "-u", "d", "--", "sh", "-c", SHOW_DATA)
+    assert (tmp_path / "python-ran").exists(), "handed to the engine"
+    assert busy.returncode != 0 and "1,2" not in busy.stdout
+    (tmp_path / "python-ran").unlink()
+    # A damaged entry (no meta.json) is not served by sh either.
+    (entry / "meta.json").unlink()
+    shell = copied(sandbox, env, "-u", "d", "--", "sh", "-c", SHOW_DATA)
+    assert (tmp_path / "python-ran").exists(), "handed to the engine"
+    assert shell.returncode != 0 and "1,2" not in shell.stdout
+    # --no-data needs no cache at all.
+    del env["PONCHO_FETCH_CACHE"]
+    bare = copied(sandbox, env, "-u", "d", "--no-data", "--", "sh", "-c", 'echo "${TABLE-}"')
+    assert (bare.returncode, bare.stdout) == (0, "\n"), bare.stderr
+
+
+def test_simultaneous_first_runs_start_the_engine_once(
+    tmp_path: Path, sandbox: Path, bare_tarball: Path
+) -> None:
+    """Runs that start together wait for the lock in sh, then find DIR ready and exec the
+    command from sh: one Python engine in all (16 runs on a large environment cost about
+    one cold run)."""
+    log = tmp_path / "engine-starts"
+    engine = tmp_path / "python3"
+    engine.write_text(
+        f'#!/bin/sh\n[ "$1" = -V ] || echo "$*" >> {log}\nexec {sys.executable} "$@"\n'
+    )
+    engine.chmod(0o755)
+    go = tmp_path / "go"
+    env = {"PATH": "/usr/bin:/bin", "PONCHO_RUN_PYTHON": str(engine), "HOME": str(tmp_path)}
+    argv = ["./poncho_package_run", "-e", str(bare_tarball), "-u", "shared", "--", "hello"]
+    runs = [
+        subprocess.Popen(
+            ["sh", "-c", WAIT_FOR_GO, "sh", str(go), *argv],
+            cwd=sandbox,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(8)
+    ]
+    time.sleep(0.3)
+    go.touch()
+    results = [(p.wait(120), *p.communicate()) for p in runs]
+    assert results == [(0, hello(sandbox / "shared"), "")] * 8
+    assert len(log.read_text().splitlines()) == 1, log.read_text()
+
+
+HOLD_LOCK = """
+import sys
+from poncho_run.lock import folder_lock
+with folder_lock(sys.argv[1], 5):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_waiters_take_over_when_the_holder_leaves_dir_unprepared(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    """Runs wait for the lock shared (to wake together once DIR is ready); a holder that
+    leaves without preparing DIR (a killed run) makes one of them unpack it, then the
+    others run warm."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(sandbox / "d")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    argv = ["./poncho_package_run", "-v", "-e", str(bare_tarball), "-u", "d", "--", "hello"]
+    env = {"PATH": path, "HOME": str(sandbox), "TMPDIR": str(sandbox)}
+    runs = [
+        subprocess.Popen(
+            argv, cwd=sandbox, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    time.sleep(0.5)
+    assert [p.poll() for p in runs] == [None] * 4, "waiting for the holder"
+    holder.communicate("")
+    results = [(p.wait(120), *p.communicate()) for p in runs]
+    assert [r[:2] for r in results] == [(0, hello(sandbox / "d"))] * 4, results
+    assert sum(err.count("unpacking ") for _, _, err in results) == 1
 
 
 # -- verbosity: -q, -v, -vv and $PONCHO_VERBOSITY, the same rule in sh and in the engine ----

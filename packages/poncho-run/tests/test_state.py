@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,3 +87,58 @@ def test_a_failed_write_leaves_no_temporary_file(
     with pytest.raises(TypeError):
         write_state(str(tmp_path), {"x": object()})
     assert list((tmp_path / ".poncho-run").iterdir()) == []
+
+
+# Calls _poncho_data_each with a callback that prints its arguments, one per line.
+LIST_ENTRIES = """
+. "$1/.poncho-run/state.sh"
+show() { printf '[%s]' "$@"; echo; }
+echo "recorded=${_poncho_data_recorded-}"
+_poncho_data_each show
+"""
+
+
+def data_entries(state_dir: Path) -> str:
+    proc = subprocess.run(
+        ["sh", "-c", LIST_ENTRIES, "sh", str(state_dir)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout
+
+
+def test_recorded_data_entries_reach_the_shell_form(tmp_path: Path) -> None:
+    write_state(str(tmp_path), {"data": True})
+    assert not _state.record_data(str(tmp_path / "not-ready"), [])
+    assert data_entries(tmp_path) == "recorded=\n"
+    entries = [
+        {"var": "TABLE", "key": "0123456789abcdef" * 2, "path": "data/it's a file\n.csv"},
+        {"var": "REPO", "key": "fedcba9876543210" * 2, "path": "data"},
+    ]
+    assert _state.record_data(str(tmp_path), entries)
+    assert not _state.record_data(str(tmp_path), entries), "already recorded: not rewritten"
+    assert read_state(str(tmp_path)) == {"state_version": 1, "data": True, "data_entries": entries}
+    assert data_entries(tmp_path) == (
+        "recorded=1\n"
+        f"[TABLE][{'0123456789abcdef' * 2}][data/it's a file\n.csv]\n"
+        f"[REPO][{'fedcba9876543210' * 2}][data]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"var": "1X", "key": "ab", "path": "data"},
+        {"var": "X", "key": "../x", "path": "data"},
+        {"var": "X", "key": "AB", "path": "data"},
+        {"var": "X", "key": "ab", "path": "/etc/passwd"},
+        {"var": "X", "key": "ab", "path": "data/../../x"},
+        {"var": "X", "key": "ab", "path": ""},
+        {"var": "X", "key": "ab"},
+        "X",
+    ],
+)
+def test_odd_data_entries_are_left_to_the_engine(tmp_path: Path, entry: object) -> None:
+    write_state(str(tmp_path), {"data": True, "data_entries": [entry]})
+    assert data_entries(tmp_path) == "recorded=\n"

@@ -30,6 +30,7 @@ __all__ = [
     "folder_path",
     "publish_state",
     "read_state",
+    "record_data",
     "shell_state",
     "state_path",
     "write_state",
@@ -44,7 +45,11 @@ PENDING_SUFFIX = ".pending"
 #: The same state for the shell front end of ``poncho_package_run``: sourced, it sets
 #: ``_poncho_state`` (the version), ``_poncho_data`` (1 if the spec names data) and defines
 #: ``_poncho_apply``, which applies the stored activation for the prefix in
-#: ``$_poncho_prefix`` (after the front end's own ``conda activate`` base variables).
+#: ``$_poncho_prefix`` (after the front end's own ``conda activate`` base variables). Once
+#: a run has fetched the spec's data, it also sets ``_poncho_data_recorded=1`` and defines
+#: ``_poncho_data_each``, which calls its argument with ``VAR KEY PATH`` for each entry (the
+#: variable, the data cache key, the path inside the entry), stopping at the first failure:
+#: the front end then serves the data from the cache itself (see `record_data`).
 SHELL_STATE = "state.sh"
 
 
@@ -109,6 +114,29 @@ def _write(folder: str, name: str, text: str) -> None:
     atomic_write(os.path.join(folder, name), text)
 
 
+def record_data(prefix: str, entries: list[dict[str, str]]) -> bool:
+    """Add to the state of the ready environment at `prefix` where the data of its spec is
+    in the node's data cache: `entries` are ``{"var", "key", "path"}`` (the variable, the
+    poncho-fetch cache key, the path inside the entry). The shell front end then serves
+    later warm runs from the cache itself: it finds the cache folder, holds each entry in
+    use and sets the variables, as poncho-fetch would, and hands over to the engine when an
+    entry is missing.
+
+    Returns whether the state was rewritten: not when it already says so, nor when the
+    folder is not ready or its state cannot be written (another user's shared folder).
+    """
+    state = read_state(prefix)
+    if state is None or state.get("data_entries") == entries:
+        return False
+    state = {k: v for k, v in state.items() if k != "state_version"}
+    state["data_entries"] = entries
+    try:
+        write_state(prefix, state)  # each file replaced whole: readers see old or new
+    except OSError:
+        return False
+    return True
+
+
 def publish_state(prefix: str) -> bool:
     """Make the pending state of `prefix` its state (the folder becomes ready); return
     whether there was one."""
@@ -158,8 +186,39 @@ def shell_state(state: dict[str, Any]) -> str | None:
             if not _is_name(name):
                 return None
             lines.append(f"    {name}={_shell_value(name, template)}; export {name}")
-    lines += ["    :", "}", ""]
+    lines += ["    :", "}"]
+    entries = _data_calls(state.get("data_entries"))
+    if entries is not None:
+        lines += ["_poncho_data_recorded=1", "_poncho_data_each() {", *entries, "    :", "}"]
+    lines.append("")
     return "\n".join(lines)
+
+
+def _data_calls(entries: Any) -> list[str] | None:
+    """The body of ``_poncho_data_each`` for the recorded data `entries`, or None if there
+    are none or one is not as `record_data` writes it (the engine then serves the data)."""
+    if not isinstance(entries, list) or not entries:
+        return None
+    calls = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            return None
+        var, key, path = entry.get("var"), entry.get("key"), entry.get("path")
+        if not (isinstance(var, str) and _is_name(var)):
+            return None
+        if not (isinstance(key, str) and key and all(c in "0123456789abcdef" for c in key)):
+            return None
+        if not isinstance(path, str) or not _inside(path):
+            return None
+        calls.append(f'    "$1" {var} {key} {_quote(path)} &&')
+    return calls
+
+
+def _inside(path: str) -> bool:
+    """Whether `path` is a relative path that stays inside the folder it is relative to."""
+    return (
+        bool(path) and "\0" not in path and not path.startswith("/") and ".." not in path.split("/")
+    )
 
 
 def _int(state: dict[str, Any], key: str) -> str:

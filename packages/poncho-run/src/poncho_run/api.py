@@ -98,7 +98,9 @@ class PreparedEnvironment:
         from poncho_run.data import data_environ
 
         folder = None if cache_dir is None else os.fspath(cache_dir)
-        return data_environ(self._prefix, folder, inheritable=inheritable)
+        # A kept folder remembers where its data is, for the shell front end's warm runs.
+        record = not self.temporary
+        return data_environ(self._prefix, folder, inheritable=inheritable, record=record)
 
     def exec(
         self,

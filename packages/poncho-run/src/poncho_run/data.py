@@ -9,7 +9,7 @@ poncho-spec and poncho-fetch are imported only when an environment has data.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,11 +53,15 @@ def _names_data(path: Path) -> bool:
 
 @contextmanager
 def data_environ(
-    prefix: str, cache_dir: str | None = None, *, inheritable: bool = False
+    prefix: str, cache_dir: str | None = None, *, inheritable: bool = False, record: bool = False
 ) -> Iterator[dict[str, str]]:
     """Fetch the data the spec of `prefix` names and yield ``{VAR: path}``, holding the
     cache's in-use locks until the block ends (with `inheritable`, also in a program this
-    process ``exec``s). Yields {} for an environment without data."""
+    process ``exec``s). Yields {} for an environment without data.
+
+    With `record`, where each entry sits in the cache is written into the state of
+    `prefix` (a ready unpack folder), so that the shell front end serves the next runs
+    itself (`poncho_run._state.record_data`)."""
     if not spec_has_data(prefix):
         yield {}
         return
@@ -69,8 +73,34 @@ def data_environ(
             "installed with this Python: pip install poncho-run, or run with --no-data"
         ) from exc
     spec = _load(Path(prefix, SPEC_PATH))
-    with DataCache(cache_dir).using(spec, inheritable=inheritable) as env:
+    cache = DataCache(cache_dir)
+    with cache.using(spec, inheritable=inheritable) as env:
+        if record:
+            _record(prefix, spec, str(cache.root), env)
         yield dict(env)
+
+
+def _record(prefix: str, spec: Spec, root: str, env: Mapping[str, str]) -> None:
+    """Record in the state of `prefix` the cache key and inner path of each entry `env`
+    points at (``<root>/entries/<key>/<path>``), if every key depends on the spec alone:
+    http entries, and git entries pinned to a full commit (a branch or tag is resolved
+    again at each run, which only the engine does)."""
+    from poncho_fetch.git import is_full_sha
+    from poncho_run import _state
+
+    if not env or not all(is_full_sha(source.ref) for source in spec.git.values()):
+        return
+    entries = Path(root, "entries")
+    recorded = []
+    for var, path in env.items():
+        try:
+            parts = Path(path).relative_to(entries).parts
+        except ValueError:  # not in the cache's entries/ folder
+            return
+        if len(parts) < 2:
+            return
+        recorded.append({"var": var, "key": parts[0], "path": "/".join(parts[1:])})
+    _state.record_data(prefix, recorded)
 
 
 def _load(path: Path) -> Spec:
