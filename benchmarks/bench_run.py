@@ -19,7 +19,9 @@ makes it small). For each:
   environment without (target: <= 5 ms more).
 
 Each figure is the median of a few repetitions, ours and the baseline alternated so both see
-the same load, with warm file caches.
+the same load, with warm file caches. Alone: ``python benchmarks/bench_run.py [--quick]
+[--parts demo,large,data] [--rows warm,cold,simultaneous] [--reps N]`` (one line per row:
+ratio, seconds, name).
 """
 
 from __future__ import annotations
