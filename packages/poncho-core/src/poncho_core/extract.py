@@ -53,7 +53,7 @@ _CHUNK = 1 << 20
 _SMALL = 1 << 20
 _BATCH_FILES = 64
 _BATCH_BYTES = 1 << 20
-_MAX_BATCHES = 8  # queued, per thread: a bound on the memory held by files not yet written
+_MAX_BATCHES = 2  # queued per thread: bounds the memory held by files not yet written
 _MAX_LINK_HOPS = 40
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
