@@ -160,7 +160,9 @@ class _Extractor:
         if rel in self.pending:
             self._drain()
 
-    def _drain(self) -> None:
+    def _drain(self, keep: int = 0) -> None:
+        """Wait until at most `keep` writes are pending (waits for all: the writers report
+        batches, not files)."""
         if self.writers is not None:
             self._send()
             self.writers.wait()
