@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,20 @@ def test_many_small_files_and_repeated_names_come_out_right(tmp_path: Path, box:
     assert (dest / "d4" / "f4.link").read_bytes() == b"third"
     assert (dest / "d9" / "f699").read_bytes() == b"699"
     assert len(tree(dest)) == 10 + 701
+
+
+def test_a_refusal_by_a_writer_thread_stops_the_extraction_and_its_threads(
+    tmp_path: Path, box: Path
+) -> None:
+    threads = threading.active_count()
+    members = [member(f"d/f{i}", b"%d" % i) for i in range(300)]
+    members += [member("d", b"a file over the folder"), member("after", b"x")]
+    with pytest.raises(UnsafeArchive, match="replaces a folder") as caught:
+        unpack(tmp_path, box, members)
+    assert caught.value.member == "d"
+    assert threading.active_count() == threads
+    unpack(tmp_path, box, members[:300])
+    assert threading.active_count() == threads
 
 
 def test_an_archive_past_the_size_limit_stops_before_the_file_that_crosses_it(

@@ -222,6 +222,7 @@ def _program_stream(program: str, raw: IO[bytes], label: str) -> Iterator[IO[byt
         bufsize=_BUFFER,
     )
     assert proc.stdout is not None and proc.stderr is not None
+    _grow_pipe(proc.stdout.fileno())
     drained = True
     try:
         yield proc.stdout
@@ -249,6 +250,17 @@ def _program_stream(program: str, raw: IO[bytes], label: str) -> Iterator[IO[byt
             f"{label}: corrupt or truncated archive "
             f"({Path(program).name} exited with status {status}: {message})"
         )
+
+
+def _grow_pipe(fd: int) -> None:
+    # A pipe holds 64 KiB by default: the reader then wakes up (and the decompressor waits
+    # for it) every 64 KiB. Linux lets a pipe grow to 1 MiB without privileges.
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _BUFFER)
+    except (ImportError, AttributeError, OSError):
+        pass  # not Linux, or a lower limit: the default size works
 
 
 class _Reader(Protocol):

@@ -31,8 +31,8 @@ folder of its own and removes it on error.
 from __future__ import annotations
 
 import os
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+import threading
 
 from poncho_core._tar import Member, TarError, TarReader
 from poncho_core.compression import Limits, check_budget, open_decompressed
@@ -47,10 +47,13 @@ from poncho_core.errors import (
 __all__ = ["MAX_NAME_BYTES", "MAX_PATH_DEPTH", "extract"]
 
 _CHUNK = 1 << 20
-# Files up to this size are read into memory and written by a pool of threads (creating
-# files is system calls, which run without the GIL): the reader keeps decoding meanwhile.
+# Files up to this size are read into memory and written by a few threads (creating files
+# is system calls, which run without the GIL): the reader keeps decoding meanwhile. They are
+# handed over in batches: one queue item per file costs more than writing a small file.
 _SMALL = 1 << 20
-_MAX_PENDING = 256
+_BATCH_FILES = 64
+_BATCH_BYTES = 1 << 20
+_MAX_BATCHES = 2  # queued per thread: bounds the memory held by files not yet written
 _MAX_LINK_HOPS = 40
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -138,27 +141,39 @@ class _Extractor:
         self.count = 0
         self.dirs: set[str] = {""}
         self.links: dict[str, str] = {}
-        self.pool = ThreadPoolExecutor(workers) if workers > 1 else None
-        self.pending: dict[str, Future[None]] = {}
-        self.queue: deque[tuple[str, Future[None]]] = deque()
+        self.writers = _Writers(workers) if workers > 1 else None
+        self.batch: list[_File] = []
+        self.batch_bytes = 0
+        self.pending: set[str] = set()  # handed to the writers, maybe not written yet
 
     def close(self) -> None:
-        """Wait for the writes still running (errors are dropped: the caller is failing)."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the writers once the writes running are done (errors are dropped: the
+        caller is failing)."""
+        if self.writers is not None:
+            self.writers.stop()
 
     def _wait(self, rel: str) -> None:
-        """Wait for the write of `rel` if one is running (and raise its error)."""
-        future = self.pending.pop(rel, None)
-        if future is not None:
-            future.result()
+        """Wait for the write of `rel` if one is pending (and raise a writer's error).
 
-    def _drain(self, keep: int) -> None:
-        while len(self.queue) > keep:
-            rel, future = self.queue.popleft()
-            future.result()
-            if self.pending.get(rel) is future:
-                del self.pending[rel]
+        All pending writes are waited for: this happens when a member replaces an earlier
+        one or a hard link names a file, which real environments seldom have."""
+        if rel in self.pending:
+            self._drain()
+
+    def _drain(self, keep: int = 0) -> None:
+        """Wait until at most `keep` writes are pending (waits for all: the writers report
+        batches, not files)."""
+        if self.writers is not None:
+            self._send()
+            self.writers.wait()
+            self.pending.clear()
+
+    def _send(self) -> None:
+        assert self.writers is not None
+        if self.batch:
+            self.writers.put(self.batch)
+            self.batch = []
+            self.batch_bytes = 0
 
     def add(self, reader: TarReader, member: Member) -> None:
         rel = _relative(member.name, member.name)
@@ -185,13 +200,13 @@ class _Extractor:
 
     def finish(self) -> None:
         """Create the symbolic links, after checking each one ends inside the root."""
-        self._drain(0)
+        self._drain()
         for rel, target in self.links.items():
             self._check_link_target(rel, target)
         for rel, target in self.links.items():
             path = os.path.join(self.root, rel)
             self._make_parent(rel, rel)
-            self._clear(path, rel)
+            _clear(path, rel)
             try:
                 os.symlink(target, path)
             except OSError as exc:
@@ -209,20 +224,17 @@ class _Extractor:
         path = os.path.join(self.root, rel)
         mode = (member.mode & 0o755) | 0o600
         self._wait(rel)  # an earlier member of the same name
-        if self.pool is not None and member.size <= _SMALL:
+        mtime_ns = int(member.mtime * 1e9)
+        if self.writers is not None and member.size <= _SMALL:
             data = reader.read_data(member.size)
-            future = self.pool.submit(self._write, path, data, mode, member.mtime, member.name)
-            self.pending[rel] = future
-            self.queue.append((rel, future))
-            if len(self.queue) > _MAX_PENDING:
-                self._drain(_MAX_PENDING // 2)
+            self.batch.append((path, data, mode, mtime_ns, member.name))
+            self.batch_bytes += len(data)
+            self.pending.add(rel)
+            if len(self.batch) >= _BATCH_FILES or self.batch_bytes >= _BATCH_BYTES:
+                self._send()
             return
         try:
-            try:
-                fd = os.open(path, _OPEN_FLAGS, mode)
-            except FileExistsError:
-                self._clear(path, member.name)
-                fd = os.open(path, _OPEN_FLAGS, mode)
+            fd = _create(path, mode, member.name)
             try:
                 remaining = member.size
                 while remaining > 0:
@@ -230,28 +242,11 @@ class _Extractor:
                     remaining -= len(view)
                     while view:
                         view = view[os.write(fd, view) :]
-                os.utime(fd, ns=(int(member.mtime * 1e9),) * 2)
+                os.utime(fd, ns=(mtime_ns, mtime_ns))
             finally:
                 os.close(fd)
         except OSError as exc:
             raise _write_error(member.name, exc) from exc
-
-    def _write(self, path: str, data: bytes, mode: int, mtime: float, name: str) -> None:
-        try:
-            try:
-                fd = os.open(path, _OPEN_FLAGS, mode)
-            except FileExistsError:
-                self._clear(path, name)
-                fd = os.open(path, _OPEN_FLAGS, mode)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.utime(fd, ns=(int(mtime * 1e9),) * 2)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise _write_error(name, exc) from exc
 
     def _symlink(self, member: Member, rel: str) -> None:
         target = member.linkname
@@ -286,7 +281,7 @@ class _Extractor:
                     member.name, f"hard link to {member.linkname!r}, not a file of the archive"
                 )
             if os.path.lexists(path):
-                self._clear(path, member.name)
+                _clear(path, member.name)
             os.link(source, path, follow_symlinks=False)
         except OSError as exc:
             raise _write_error(member.name, exc) from exc
@@ -346,17 +341,96 @@ class _Extractor:
             self.dirs.add(rel)
             rel = rel.rpartition("/")[0]
 
-    def _clear(self, path: str, member: str) -> None:
-        """Remove what a previous member left at `path` (a later member wins, as in tar)."""
-        if os.path.isdir(path) and not os.path.islink(path):
-            raise UnsafeArchive(member, "replaces a folder")
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-
 
 def _write_error(member: str, exc: OSError) -> PonchoError:
     if isinstance(exc, PonchoError):
         return exc
     return UnpackError(f"cannot extract {shown(member)}: {exc.strerror or exc}")
+
+
+# A small file to write: path, data, mode, modification time (ns) and member name.
+_File = tuple[str, bytes, int, int, str]
+
+
+class _Writers:
+    """A few threads writing the batches of small files put in their queue.
+
+    Plain threads and a queue, not ``concurrent.futures``: its import (``logging``) costs
+    the worker's cold start ~20 ms, and a future per file costs more than the file."""
+
+    def __init__(self, count: int) -> None:
+        self.queue: queue.Queue[list[_File] | None] = queue.Queue(_MAX_BATCHES * count)
+        self.errors: list[BaseException] = []
+        self.stopping = False
+        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
+        for thread in self.threads:
+            thread.start()
+
+    def put(self, batch: list[_File]) -> None:
+        """Queue `batch` (waiting for room); raise a writer's error if one failed."""
+        self._raise()
+        self.queue.put(batch)
+
+    def wait(self) -> None:
+        """Wait until every queued batch is written; raise a writer's error if one failed."""
+        self.queue.join()
+        self._raise()
+
+    def stop(self) -> None:
+        """Drop the batches not started, let the running ones finish, end the threads."""
+        self.stopping = True
+        for _ in self.threads:
+            self.queue.put(None)
+        for thread in self.threads:
+            thread.join()
+
+    def _raise(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            try:
+                if batch is None:
+                    return
+                if not self.stopping and not self.errors:
+                    for path, data, mode, mtime_ns, name in batch:
+                        _write(path, data, mode, mtime_ns, name)
+            except BaseException as exc:  # handed to the reading thread
+                self.errors.append(exc)
+            finally:
+                self.queue.task_done()
+
+
+def _write(path: str, data: bytes, mode: int, mtime_ns: int, name: str) -> None:
+    try:
+        fd = _create(path, mode, name)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _write_error(name, exc) from exc
+
+
+def _create(path: str, mode: int, member: str) -> int:
+    """A new file at `path`, open for writing; what an earlier member left there goes."""
+    try:
+        return os.open(path, _OPEN_FLAGS, mode)
+    except FileExistsError:
+        _clear(path, member)
+        return os.open(path, _OPEN_FLAGS, mode)
+
+
+def _clear(path: str, member: str) -> None:
+    """Remove what a previous member left at `path` (a later member wins, as in tar)."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise UnsafeArchive(member, "replaces a folder")
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
