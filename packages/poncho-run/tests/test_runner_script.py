@@ -98,16 +98,9 @@ def bare_tarball(tmp_path: Path) -> Path:
 def run(
     sandbox: Path, path: str, *argv: str, name: str = "poncho_package_run"
 ) -> subprocess.CompletedProcess[str]:
+    """The runner copied alone into `sandbox`, run there with only PATH, HOME and TMPDIR."""
     env = {"PATH": path, "HOME": str(sandbox), "TMPDIR": str(sandbox)}
-    return subprocess.run(
-        [f"./{name}", *argv],
-        cwd=sandbox,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return copied(sandbox, env, *argv, name=name)
 
 
 def hello(prefix: Path) -> str:
@@ -550,10 +543,12 @@ def with_python(env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[
     )
 
 
-def copied(sandbox: Path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
+def copied(
+    sandbox: Path, env: dict[str, str], *argv: str, name: str = "poncho_package_run"
+) -> subprocess.CompletedProcess[str]:
     """The runner copied alone into `sandbox`, run there with `env`."""
     return subprocess.run(
-        ["./poncho_package_run", *argv],
+        [f"./{name}", *argv],
         cwd=sandbox,
         env=env,
         capture_output=True,
@@ -784,15 +779,7 @@ def run_with(
     sandbox: Path, path: str, variables: dict[str, str], *argv: str
 ) -> subprocess.CompletedProcess[str]:
     env = {"PATH": path, "HOME": str(sandbox), "TMPDIR": str(sandbox), **variables}
-    return subprocess.run(
-        ["./poncho_package_run", *argv],
-        cwd=sandbox,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    return copied(sandbox, env, *argv)
 
 
 @pytest.mark.parametrize(

@@ -38,8 +38,11 @@ __all__ = [
 ]
 
 
-def add_verbosity_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``-q/--quiet`` and ``-v/--verbose`` (both counted) to *parser*."""
+def add_verbosity_options(
+    parser: argparse.ArgumentParser, verbose_aliases: Sequence[str] = ()
+) -> None:
+    """Add ``-q/--quiet`` and ``-v/--verbose`` (both counted, `verbose_aliases` spelling
+    ``-v`` too) to *parser*."""
     parser.add_argument(
         "-q",
         "--quiet",
@@ -50,6 +53,7 @@ def add_verbosity_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v",
         "--verbose",
+        *verbose_aliases,
         action="count",
         default=0,
         help="more output: -v says what is done, -vv also the commands run and their output",

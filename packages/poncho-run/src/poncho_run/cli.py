@@ -111,7 +111,7 @@ def verbosity(quiet: int, verbose: int, environ: dict[str, str] | None = None) -
 
 def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     """The parser of the options (everything before COMMAND); *prog* names the command."""
-    from poncho_core.cli_common import ArgumentParser, epilog
+    from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog
     from poncho_run import __version__
 
     parser = ArgumentParser(
@@ -155,21 +155,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="refuse an archive that unpacks to more than SIZE (e.g. 50G; 0: no limit; "
         "default $PONCHO_RUN_MAX_UNPACKED, else the free space less a reserve)",
     )
-    parser.add_argument(
-        "-q",
-        "--quiet",
-        action="count",
-        default=0,
-        help="less output: only warnings and errors (no progress, no notices)",
-    )
-    parser.add_argument(
-        "-v",
-        "--verbose",
-        "--debug",
-        action="count",
-        default=0,
-        help="more output: -v says what is done, -vv also the commands run and their output",
-    )
+    add_verbosity_options(parser, verbose_aliases=("--debug",))  # --debug: CCTools' spelling
     parser.add_argument(
         "--help-env-creation",
         action="store_true",
