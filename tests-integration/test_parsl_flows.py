@@ -1,6 +1,7 @@
 """The exact calls Parsl and TaskVine make on the submit side, and what their workers do with
 the result. Parsl's TaskVine executor needs ndcctools (not on PyPI), so the test makes its
-subprocess calls itself, with the same arguments (see /work/shared/notes/cctools-clients.md).
+subprocess calls itself, with the same arguments as Parsl's `taskvine/executor.py` and
+`taskvine/manager.py` (Parsl 2026.10.26).
 """
 
 from __future__ import annotations

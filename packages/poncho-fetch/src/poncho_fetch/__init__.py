@@ -8,8 +8,7 @@ least recently used first; see :mod:`poncho_fetch.cache`.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from poncho_fetch._version import __version__
 from poncho_fetch.api import env_lines, fetch
 from poncho_fetch.cache import CacheEntry, DataCache, Lease, default_cache_dir, parse_size
 from poncho_fetch.errors import (

@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from poncho_core.errors import PonchoError
-from poncho_fetch import __version__
+from poncho_fetch._version import __version__
 from poncho_fetch.errors import ChecksumMismatch, DownloadError, FetchError, LimitExceeded
 
 if TYPE_CHECKING:
