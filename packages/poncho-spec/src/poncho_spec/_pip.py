@@ -141,7 +141,7 @@ def _parse_requirement(entry: str) -> tuple[Requirement | None, str]:
 
 def _explain(entry: str) -> str | None:
     """pip's own parser's word on a line that is no requirement (with poncho-spec[import])."""
-    from poncho_spec.importers import explain_pip_line
+    from poncho_spec._reqlines import explain_pip_line
 
     return explain_pip_line(entry)
 
