@@ -121,8 +121,9 @@ def valid_documents(draw: st.DrawFn) -> dict[str, Any]:
 HOSTILE_VALUES: list[Any] = [
     None, True, 0, -1, 1.5, 1e308, "", " ", "\t", "\x00", "a\x00b", "http://[", "https://[]/",
     "http://x.org:99999/f", "http://x.org/a\tb", "a" * 300, "./" + "d/" * 200, "~nosuchuser/pkg",
-    "~", "a_", "x[e_]", "-e .", "--index-url=http://evil", "ext::sh -c touch% /tmp/pwned",
-    "--upload-pack=touch /tmp/pwned", "../../../../etc/passwd", "/", "file:///etc", "file://[/x",
+    "~", "~=", "~=1.0", "~/../x", "a_", "x[e_]", "-e .", "--index-url=http://evil",
+    "ext::sh -c touch% /tmp/pwned", "--upload-pack=touch /tmp/pwned", "../../../../etc/passwd",
+    "/", "file:///etc", "file://[/x",
     "LD_PRELOAD", "é", "\U0001d518", "\u202e", "a" * 5000, [], {}, [[]], {"pip": []},
     {"pip": ["a_"]}, {"": ""}, {"pip": [None]}, ["http://["], {"url": "http://["},
 ]  # fmt: skip

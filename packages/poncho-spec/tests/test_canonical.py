@@ -187,6 +187,23 @@ def test_pip_normal_form() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("entry", "normal"),
+    [("~/../x", "~/../x"), ("~/a/..", "~"), ("~/x/../../bob/./pkg/", "~/../bob/pkg"),
+     ("~//x", "~/x"), ("~/", "~")],
+)  # fmt: skip
+def test_home_folder_paths_are_normalised_below_the_home_folder(entry: str, normal: str) -> None:
+    # "~/../x" once became "x": a requirement, not the folder next to the home folder.
+    spec = Spec.from_dict({"pip": [entry]})
+    assert spec.canonical_dict()["conda"]["dependencies"] == [{"pip": [normal]}]
+    again = loads_spec(spec.canonical_json())
+    assert set(again.pip_local_paths().values()) == set(spec.pip_local_paths().values())
+    other = Spec.from_dict({"pip": [entry.replace("~", "~alice", 1)]})
+    assert other.canonical_dict()["conda"]["dependencies"] == [
+        {"pip": [normal.replace("~", "~alice", 1)]}
+    ]
+
+
 BASE_HASH = "49d7710365fdca1b06af16cbf2635ad34c7058e20db3a3f787bfa518f4343e1d"
 
 

@@ -13,12 +13,13 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from poncho_spec import InvalidSpec, Spec, dumps_spec, loads_spec
@@ -26,6 +27,7 @@ from poncho_spec.cli import main
 from spec_strategies import FUZZ, spec_texts
 
 OUTCOMES: Counter[str] = Counter()
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?")  # what a ~USER may be
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -54,6 +56,9 @@ def _text(stream: io.TextIOWrapper) -> str:
 
 @FUZZ
 @given(text=spec_texts)
+@example(text='{"pip": ["~="]}')  # issue 22: loaded, but is no path anywhere
+@example(text='{"conda": [{"pip": ["~=1.0"]}]}')
+@example(text='{"pip": ["~/../x"]}')  # issue 22: its canonical form was the requirement "x"
 def test_load_hash_and_canonical_reload(text: str) -> None:
     with tempfile.TemporaryDirectory() as base:
         try:
@@ -70,8 +75,15 @@ def test_load_hash_and_canonical_reload(text: str) -> None:
         canonical = spec.canonical_json()
         assert loads_spec(canonical, base_dir=base).canonical_json() == canonical
         assert Spec.from_dict(json.loads(text), base_dir=base) == spec
-        with contextlib.suppress(InvalidSpec):  # ~user of another machine
-            spec.pip_local_paths()
+        try:
+            paths = spec.pip_local_paths()
+        except InvalidSpec as exc:  # only ~user of another machine (a well-formed user name)
+            users = [entry[1:].split("/")[0] for entry in spec.pip if entry.startswith("~")]
+            assert "no such user" in str(exc)
+            assert all(_USER.fullmatch(user) for user in users if user), str(exc)
+        else:  # the canonical form names the same paths
+            again = loads_spec(canonical, base_dir=base).pip_local_paths()
+            assert set(again.values()) == set(paths.values())
         assert os.listdir(base) == []
 
 

@@ -159,3 +159,23 @@ def test_extras_that_canonicalize_alike_are_one() -> None:
     # Found by the long fuzz profile: "a[other,Other]" gave "a[other,other]", then "a[other]".
     assert _pip.normalize("a[other,Other]>=1") == "a[other]>=1"
     assert _pip.normalize("a[other]>=1") == "a[other]>=1"
+
+
+@pytest.mark.parametrize("entry", ["~=", "~=1.0", "~>=2", "~ab=c/pkg", "~a b"])
+def test_a_tilde_entry_that_names_no_user_is_refused_at_load(entry: str) -> None:
+    # Issue 22 item 4: "~=" loaded (a path in the home folder of user "="), its canonical
+    # form too, and only pip_local_paths (in poncho-create) said it was no path.
+    with pytest.raises(InvalidSpec) as info:
+        Spec.from_dict({"conda": {"dependencies": ["python", {"pip": ["dill", entry]}]}})
+    message = str(info.value)
+    assert message.startswith(f"conda.dependencies[1].pip[1]: {entry!r} is neither a requirement")
+    assert "is not a user name" in message
+
+
+@pytest.mark.parametrize("entry", ["~/pkg", "~", "~alice/pkg", "~a.b-c_d/pkg", "~host$/x"])
+def test_a_tilde_entry_with_a_user_name_loads(entry: str) -> None:
+    spec = Spec.from_dict({"pip": [entry]})
+    assert spec.pip == (entry,)
+    assert spec.warnings == (
+        f"pip[0]: {entry!r} is in a user's home folder: the spec only builds for that user",
+    )

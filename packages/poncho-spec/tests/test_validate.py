@@ -13,7 +13,7 @@ from poncho_spec import (
     Spec,
     load_spec,
 )
-from poncho_spec.validate import DuplicateKeysDict, json_path
+from poncho_spec.validate import DuplicateKeysDict, build_spec, json_path
 
 SHA = "3f786850e387550fdab836ed7e6dc881de23001b"
 INVALID = sorted((Path(__file__).parent / "data" / "invalid").glob("*.json"))
@@ -437,3 +437,13 @@ def test_a_key_with_a_line_break_is_escaped_in_its_path() -> None:
 def test_urls_with_c1_controls_or_line_separators_are_refused(char: str) -> None:
     (found,) = problems({"http": {"H": {"url": f"https://x.org/a{char}b"}}})
     assert "control characters" in found and len(found.splitlines()) == 1
+
+
+def test_build_spec_is_spec_from_dict(tmp_path: Path) -> None:
+    data = {"conda": ["python=3.11", {"pip": ["./pkg"]}]}
+    spec = build_spec(data, source="s.json", base_dir=tmp_path)
+    assert type(spec) is Spec
+    assert spec == Spec.from_dict(data)
+    assert (spec.source, spec.base_dir) == ("s.json", tmp_path)
+    with pytest.raises(InvalidSpec, match=r"^s\.json: conda: must be an object, got a number$"):
+        build_spec({"conda": 1}, source="s.json")

@@ -13,22 +13,66 @@ the runner) must get :class:`~poncho_spec.InvalidSpec`, never a ``RecursionError
   recursion: deeper than :data:`MAX_DEPTH` levels is refused, and so is any string or key
   holding a lone surrogate (``"\\ud800"`` decodes, but is no Unicode text: writing it as
   UTF-8 fails) or a NUL character (no path, argument or variable can hold one).
+
+Objects are decoded as :class:`DuplicateKeysDict` (validation reports a key given twice), and
+every message names its place with :func:`json_path`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from poncho_spec.errors import Problem
 
-__all__ = ["MAX_DEPTH", "MAX_INT_DIGITS", "decode", "document_problems"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "DuplicateKeysDict",
+    "decode",
+    "document_problems",
+    "json_path",
+]
 
 MAX_DEPTH = 32
 """Deepest nesting of arrays and objects accepted (a valid spec needs 5)."""
 
 MAX_INT_DIGITS = 1000
 """Longest integer literal decoded (no spec field is a number: it is only reported)."""
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")
+
+
+class DuplicateKeysDict(dict[str, Any]):
+    """A JSON object that remembers keys given more than once (for `json` object hooks)."""
+
+    duplicates: tuple[str, ...] = ()
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, Any]]) -> DuplicateKeysDict:
+        """`object_pairs_hook` for `json.loads`."""
+        out = cls(pairs)
+        if len(out) != len(pairs):
+            seen: set[str] = set()
+            duplicates = []
+            for key, _ in pairs:
+                if key in seen:
+                    duplicates.append(key)
+                seen.add(key)
+            out.duplicates = tuple(dict.fromkeys(duplicates))
+        return out
+
+
+def json_path(base: str, key: str | int) -> str:
+    """Extend a JSON path: ``conda`` + ``channels`` -> ``conda.channels``; + 2 -> ``[2]``."""
+    if isinstance(key, int):
+        return f"{base}[{key}]"
+    if _IDENTIFIER.fullmatch(key):
+        return f"{base}.{key}" if base else key
+    # Escaped unless printable: a message is one line, whatever the key holds.
+    return f"{base}[{json.dumps(key, ensure_ascii=not key.isprintable())}]"
 
 
 class _Refused(ValueError):
@@ -69,8 +113,6 @@ def decode(text: str | bytes, object_pairs_hook: Any) -> tuple[Any, Problem | No
 def document_problems(data: object) -> list[Problem]:
     """What makes `data` (a decoded document) unsafe to validate: too deep, lone
     surrogates, NUL characters. Walks iteratively; stops at the first problem of depth."""
-    from poncho_spec.validate import json_path
-
     problems: list[Problem] = []
     stack: list[tuple[object, str, int]] = [(data, "", 1)]
     while stack:

@@ -3,7 +3,8 @@
 A local path starts with ``./``, ``../``, ``/``, ``~`` or ``file:``, or names an archive
 (``.whl``, ``.tar.gz``, ...), or contains ``/``, or is not a valid requirement but names an
 existing folder. A bare name (``mypkg``) is always a requirement, so that an entry means the
-same on every machine; write ``./mypkg`` for a folder.
+same on every machine; write ``./mypkg`` for a folder. After ``~`` comes ``/`` or a user
+name: ``~=1.0`` (a requirement without its name) is refused, not read as a home folder.
 
 `packaging` is imported lazily: loading a spec without pip entries does not need it.
 """
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["PipEntry", "classify", "is_path", "local_path", "normalize"]
 
 _PATH_PREFIXES = ("./", "../", "/", "~", "file:")
+# What ``~USER`` may hold (POSIX's portable user names; a final "$" as useradd allows):
+# ``~=1.0`` is no home folder on any machine, so the spec is refused where it is read.
+_USER = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*\$?")
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip")
 
 
@@ -141,7 +145,7 @@ def _parse_requirement(entry: str) -> tuple[Requirement | None, str]:
 
 def _explain(entry: str) -> str | None:
     """pip's own parser's word on a line that is no requirement (with poncho-spec[import])."""
-    from poncho_spec.importers import explain_pip_line
+    from poncho_spec._reqlines import explain_pip_line
 
     return explain_pip_line(entry)
 
@@ -165,6 +169,15 @@ def _path_entry(entry: str) -> PipEntry:
     if entry.startswith("file:"):
         return PipEntry("path", problem=_url_problem(entry), warning=_url_warning(entry, entry))
     if entry.startswith("~"):
+        user = entry[1:].split("/", 1)[0]
+        if user and not _USER.fullmatch(user):
+            # "~=1.0", "~>2": a requirement without its name, which no machine can expand.
+            return PipEntry(
+                "path",
+                problem=f"{entry!r} is neither a requirement (it has no package name) nor a "
+                f"home-folder path ({user!r} is not a user name: letters, digits, '.', '_', "
+                "'-'); write ~/PATH, ~USER/PATH or NAME~=VERSION",
+            )
         return PipEntry(
             "path",
             warning=f"{entry!r} is in a user's home folder: the spec only builds for that user",
@@ -201,8 +214,13 @@ def _url_warning(entry: str, url: str) -> str | None:
 def _normalize_path(entry: str) -> str:
     if entry.startswith("file:"):
         return entry
+    if entry.startswith("~"):
+        # Normalised below the home folder only: "~/../x" must not become the name "x".
+        home, _, rest = entry.partition("/")
+        rest = posixpath.normpath(rest.strip("/") or ".")
+        return home if rest == "." else f"{home}/{rest}"
     trailing = entry.rstrip("/") or "/"
     normal = posixpath.normpath(trailing)
-    if entry.startswith(("/", "~")) or normal.startswith("../") or normal == "..":
+    if entry.startswith("/") or normal.startswith("../") or normal == "..":
         return normal
     return "./" + normal if normal != "." else "."

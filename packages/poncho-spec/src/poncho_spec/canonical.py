@@ -16,7 +16,8 @@ spec in modern form (loading it gives the same hash), built by these rules:
    depend on py-rattler being installed), then sorted with duplicates removed.
 4. Pip requirements are put in their normal form with `packaging`: name canonicalised
    (PEP 503), extras canonicalised and sorted, version specifiers sorted, markers in
-   packaging's form. Local paths: ``posixpath.normpath``, relative ones start with ``./``.
+   packaging's form. Local paths: ``posixpath.normpath``, relative ones start with ``./``;
+   a ``~`` path is normalised below its home folder (``~/../x`` stays, never ``x``).
    Then sorted, duplicates removed.
 5. ``git`` and ``http`` are objects keyed by variable name (JSON keys are sorted).
    A git entry has ``remote`` and ``ref`` (a missing ref is ``"HEAD"``; a hex ref is

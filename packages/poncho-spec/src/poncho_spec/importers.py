@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poncho_spec._reqlines import TEMP_PREFIX, explain_pip_line, from_text, option_note
 from poncho_spec.errors import InvalidSpec, PonchoError, Problem
 from poncho_spec.model import Spec
 
@@ -36,22 +35,7 @@ __all__ = ["ImportResult", "MissingExtra", "explain_pip_line", "import_file", "i
 
 _YAML_ENDINGS = (".yml", ".yaml")
 _TXT_ENDINGS = (".txt", ".in")
-# requirements-file option -> what to do instead (notes, not errors)
-_OPTION_NOTES = {
-    "index_url": "give it to poncho_package_create --pip-index-url",
-    "extra_index_urls": "a spec names no index; use --pip-index-url or --find-links",
-    "find_links": "give it to poncho_package_create --find-links",
-    "no_index": "give poncho_package_create --no-index",
-    "trusted_hosts": "not needed: indexes are reached over https",
-    "only_binary": "not kept: pip's defaults apply",
-    "no_binary": "not kept: pip's defaults apply",
-    "prefer_binary": "not kept: pip's defaults apply",
-    "pre": "not kept: pin pre-release versions explicitly",
-    "require_hashes": "not kept: the lock records the sha256 of every package installed",
-    "use_feature": "not kept",
-}
 _ENV_KEYS = ("name", "channels", "dependencies", "prefix", "variables")
-_TEMP_PREFIX = "poncho-import-"
 _SPEC_KEYS = frozenset({"conda", "pip", "git", "http", "pinned"})
 
 
@@ -173,7 +157,7 @@ def _requirements(
         if text is None:
             parsed = parser.RequirementsFile.from_file(str(file.resolve()), include_nested=True)
         else:
-            parsed = _from_text(parser, text, file.resolve().parent)
+            parsed = from_text(parser, text, file.resolve().parent)
     except parser.InstallationError as exc:
         problems.append(Problem(where, str(exc).replace("|n", ": ")))
         return []
@@ -186,7 +170,7 @@ def _requirements(
                     why = "-c constraint files cannot be said in a spec: pin the versions"
                     problems.append(Problem(line, why))
                 continue
-            notes.append(f"{file.name}: {line}: {_option_note(key)}")
+            notes.append(f"{file.name}: {line}: {option_note(key)}")
     for invalid in parsed.invalid_lines:
         line = _where(invalid.requirement_line, file, where)
         reason = " ".join(str(invalid.error_message).split())
@@ -247,65 +231,12 @@ def _entry(
     return text
 
 
-_INCLUDE = re.compile(r"^(-r|--requirement|-c|--constraint)(\s*=\s*|\s+)(\S+)(.*)$")
-
-
-def _option_note(key: str) -> str:
-    """``--flag: what to do instead`` for a requirements-file option parsed as `key`."""
-    flag = key.replace("_", "-")
-    if key.endswith(("_urls", "_hosts")):
-        flag = flag.removesuffix("s")
-    return f"--{flag}: {_OPTION_NOTES.get(key, 'not kept')}"
-
-
-def explain_pip_line(entry: str) -> str | None:
-    """Why `entry`, read as a line of a requirements file, is no requirement a spec can
-    hold: pip's own parser (pip-requirements-parser) names the option or the error. None
-    when the ``import`` extra is missing or the parser has nothing to say."""
-    if re.match(r"(-r|--requirement|-c|--constraint)\b", entry):  # never read the file
-        return "a requirements-file include (-r/-c): give its requirements instead"
-    try:
-        parser = importlib.import_module("pip_requirements_parser")
-    except ImportError:
-        return None
-    try:
-        parsed = _from_text(parser, entry, Path.cwd())
-    except Exception:  # the parser's own failure: the caller's message stands
-        return None
-    for option in parsed.options:
-        keys = [k for k in option.options if k not in ("requirements", "constraints")]
-        if keys:
-            return f"the requirements-file option {_option_note(keys[0])}"
-    for req in parsed.requirements:
-        if req.is_editable:
-            target = req.line.split(None, 1)[-1] if " " in req.line else req.line[2:]
-            return f"an editable install (-e): give the path alone ({target.strip()!r})"
-    for invalid in parsed.invalid_lines:
-        return " ".join(str(invalid.error_message).split())
-    return None
-
-
-def _from_text(parser: Any, text: str, folder: Path) -> Any:
-    """Parse requirement lines given as text (an environment file's ``pip:`` list), with
-    ``-r``/``-c`` paths relative to `folder` as pip reads them; nothing is written there."""
-    lines = []
-    for line in text.splitlines():
-        match = _INCLUDE.match(line.strip())
-        if match and not Path(match[3]).is_absolute():
-            line = f"{match[1]} {folder / match[3]}{match[4]}"
-        lines.append(line)
-    with tempfile.TemporaryDirectory(prefix=_TEMP_PREFIX) as temp:
-        lines_file = Path(temp) / "pip.txt"
-        lines_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return parser.RequirementsFile.from_file(str(lines_file), include_nested=True)
-
-
 def _where(requirement_line: Any, file: Path, where: str) -> str:
     """Where a line is, for messages: ``line 3`` of the file itself, ``base.txt:1`` in an
     included file, ``dependencies[2].pip, line 1`` in an environment file."""
     filename = Path(requirement_line.filename or file)
     name, number = filename.name, requirement_line.line_number
-    if filename.parent.name.startswith(_TEMP_PREFIX):
+    if filename.parent.name.startswith(TEMP_PREFIX):
         return f"{where}, line {number}"
     if where or name != file.name:
         return f"{name}:{number}"

@@ -46,8 +46,7 @@ def loads_spec(
 ) -> Spec:
     """Validate a spec given as JSON text. Raises InvalidSpec (with line and column for
     JSON syntax errors; also for JSON no spec can be: huge numbers, deep nesting)."""
-    from poncho_spec._document import decode
-    from poncho_spec.validate import DuplicateKeysDict
+    from poncho_spec._document import DuplicateKeysDict, decode
 
     data, problem = decode(text, DuplicateKeysDict.from_pairs)
     if problem is not None:

@@ -12,59 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 from poncho_spec import canonical
+from poncho_spec._sections import (
+    DEFAULT_CHANNELS,
+    CondaSection,
+    GitSource,
+    HttpSource,
+    pin_matchspec,
+)
 
 __all__ = ["DEFAULT_CHANNELS", "CondaSection", "GitSource", "HttpSource", "Spec", "pin_matchspec"]
-
-DEFAULT_CHANNELS: tuple[str, ...] = ("conda-forge",)
-"""Channels used when a spec gives none (a missing and an empty list mean the same)."""
-
-HttpType = Literal["file", "tar"]
-
-
-@dataclass(frozen=True)
-class CondaSection:
-    """The conda part: channels in priority order, and match specs as written."""
-
-    channels: tuple[str, ...] = DEFAULT_CHANNELS
-    dependencies: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class GitSource:
-    """A git checkout exposed to the task through an environment variable.
-
-    `ref` should be a full commit sha; "HEAD" (the default branch) when the spec gives none.
-    """
-
-    remote: str
-    ref: str = "HEAD"
-
-
-@dataclass(frozen=True)
-class HttpSource:
-    """A file downloaded over HTTP(S), kept as a file or extracted (`type` "tar").
-
-    `compression` ("gzip", "bzip2", "xz") is undone after download; `sha256` (lowercase
-    hex), when given, is the checksum of the bytes downloaded.
-    """
-
-    url: str
-    type: HttpType = "file"
-    compression: str | None = None
-    sha256: str | None = None
-
-
-def pin_matchspec(name: str, version: str) -> str:
-    """The conda match spec of a pin, for ``conda-meta/pinned`` and the solver: ``python=3.11``
-    for a version (conda's "3.11.*", as CCTools wrote it), ``python 3.11.*`` for a pattern
-    (strict parsers refuse ``=3.11.*``), ``python >=3.10,<3.12`` for a constraint."""
-    version = version.strip()
-    if version[:1].isdigit() and "*" not in version:
-        return f"{name}={version}"
-    return f"{name} {version}"
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -106,11 +65,9 @@ class Spec:
 
         Raises InvalidSpec listing every problem found, each with its JSON path.
         """
-        from poncho_spec.validate import build_spec
+        from poncho_spec._build import spec_fields
 
-        return build_spec(
-            data, source=source, base_dir=Path(base_dir) if base_dir is not None else None
-        )
+        return cls(**spec_fields(data, source, Path(base_dir) if base_dir is not None else None))
 
     def to_dict(self) -> dict[str, Any]:
         """The spec in modern form as JSON-ready data (entries as written, in their order)."""
