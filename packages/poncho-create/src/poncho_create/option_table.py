@@ -61,7 +61,8 @@ class Option:
     build_only: bool = False  # meaningless when an existing environment is packed as it is
 
 
-# name, flags (space-separated), kind, metavar, build_only, help
+# One row an option: name, flags (space-separated), kind, metavar, build_only (True: ignored
+# when an existing environment is packed as it is), help; grouped as in --help.
 _Row = tuple[str, str, str, "str | None", bool, str]
 
 

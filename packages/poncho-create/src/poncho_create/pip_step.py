@@ -153,16 +153,7 @@ def install_pip(
         for data in report_data
         for entry in lock_entries(data, set(paths.values()), set(from_installed.values()))
     ]
-    if locked is not None:
-        check_hashes(locked, entries_out)
-    report.finish(
-        "pip",
-        len(entries_out),
-        len(entries_out),
-        "distributions",
-        f"{len(entries_out)} distributions",
-    )
-    return entries_out
+    return _finished(entries_out, locked, report, "distributions")
 
 
 def _install_foreign(
@@ -221,13 +212,17 @@ def _install_foreign(
             data = pip.install_files(files, staging)
             move_into_prefix(staging, target)
     entries_out = lock_entries(data, set(paths.values()), set())
+    return _finished(entries_out, locked, report, f"distributions for {platform}")
+
+
+def _finished(
+    entries: list[PipLockEntry],
+    locked: Sequence[PipLockEntry] | None,
+    report: Reporter,
+    what: str,
+) -> list[PipLockEntry]:
+    """The end of the pip step: a locked install's hashes checked, the count reported."""
     if locked is not None:
-        check_hashes(locked, entries_out)
-    report.finish(
-        "pip",
-        len(entries_out),
-        len(entries_out),
-        "distributions",
-        f"{len(entries_out)} distributions for {platform}",
-    )
-    return entries_out
+        check_hashes(locked, entries)
+    report.finish("pip", len(entries), len(entries), "distributions", f"{len(entries)} {what}")
+    return entries
