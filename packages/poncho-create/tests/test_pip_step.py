@@ -246,24 +246,3 @@ def test_an_interpreter_that_cannot_run(tmp_path: Path) -> None:
     (tmp_path / "bin" / "python").write_text("not a program")
     with pytest.raises(PipError, match=r"cannot run .*bin/python"):
         install_pip(tmp_path, ["x"], PipOptions(), Reporter(None))
-
-
-def test_lock_entries_from_a_report() -> None:
-    from poncho_create.pip_step import _check_hashes, _lock_entries
-
-    report = {
-        "install": [
-            {
-                "metadata": {"name": "old-pip", "version": "1"},
-                "download_info": {"url": "https://i/x.whl", "archive_info": {"hash": "sha256=ab"}},
-            },
-            {"metadata": {"name": "no-info", "version": "2"}},
-        ]
-    }
-    entries = _lock_entries(report, set(), set())
-    assert entries == [
-        PipLockEntry("old-pip", "1", "ab", "index", "https://i/x.whl"),
-        PipLockEntry("no-info", "2", None, "index"),
-    ]
-    with pytest.raises(PipError, match="locked pip package gone 3 was not installed"):
-        _check_hashes([PipLockEntry("gone", "3")], entries)

@@ -1,20 +1,23 @@
-"""`create`: a spec in, a packed environment tarball out (the CLI is a thin layer over it)."""
+"""`create`: a spec in, a packed environment tarball out (the CLI is a thin layer over it).
+
+The pipeline: load the spec (or find an existing environment to pack), check the options and
+where the results go, then build: conda part, pip step, git refs, lock, pack. Serving and
+filling the environment cache around a build is `poncho_create.cached_build`.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import re
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from poncho_core.fs import rmtree
-from poncho_create.cache import EnvCache, cache_name
+from poncho_create.cached_build import build_cached
 from poncho_create.errors import CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
@@ -118,38 +121,14 @@ def create(
                     folder.rmdir()
             raise
 
-    cache = EnvCache(options.cache_dir)
-    name = cache_name(
-        spec.hash(),
-        options.platform,
+    return build_cached(
+        spec,
+        options,
         fmt,
-        channels=_channels_key(spec, channels_used, options),
-        pip_options=options.pip.args(),
-        lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
-        local_inputs=_local_inputs(spec, options),
+        channels_used,
+        report,
+        lambda target: _build(spec, options, target, fmt, channels_used, lock, report),
     )
-    if options.keep_prefix is None:
-        hit = cache.lookup(name)
-        if hit is not None:
-            with contextlib.suppress(OSError):  # its last use (atime), for `poncho cache prune`
-                os.utime(hit, ns=(time.time_ns(), hit.stat().st_mtime_ns))
-            _lock_of_hit(hit, options.lock_out)
-            report.finish("cache", 1, 1, "tarballs", f"cache hit: {hit}")
-            log.info("cache hit: %s", hit)
-            return hit
-
-    def waiting(pid: int | None) -> None:
-        holder = f" (pid {pid})" if pid is not None else ""
-        log.info("waiting for another build of this spec%s", holder)
-        report("cache", 0, None, "builds", f"waiting for another build of this spec{holder}")
-
-    with cache.building(name, on_wait=waiting, timeout=_build_wait()):
-        hit = cache.lookup(name)
-        if hit is not None and options.keep_prefix is None:
-            _lock_of_hit(hit, options.lock_out)
-            report.finish("cache", 1, 1, "tarballs", f"built meanwhile: {hit}")
-            return hit
-        return _build(spec, options, cache.path(name), fmt, channels_used, lock, report)
 
 
 def _build(
@@ -372,21 +351,10 @@ def _prefix_dir(path: Path) -> Path:
     return path.resolve()
 
 
-def _local_inputs(spec: Spec, options: CreateOptions) -> str | None:
-    """Digest of the local files the pip step reads (None: there are none)."""
-    if not spec.pip:
-        return None
-    from poncho_create.local_inputs import local_inputs_digest
-    from poncho_create.pip_step import is_path_entry, resolve_path
+def _replace_platform(options: CreateOptions, platform: str) -> CreateOptions:
+    from dataclasses import replace
 
-    paths = []
-    for entry in spec.pip:
-        if is_path_entry(entry, spec.base_dir):
-            try:
-                paths.append(resolve_path(entry, spec.base_dir))
-            except CreateError:
-                continue  # missing: the build names it
-    return local_inputs_digest(paths, options.find_links)
+    return replace(options, platform=platform)
 
 
 def check_writable(path: Path, what: str) -> list[Path]:
@@ -401,51 +369,3 @@ def check_writable(path: Path, what: str) -> list[Path]:
         return writable_location(path)
     except OSError as exc:
         raise CreateError(f"{what} {path}: {exc.strerror}") from exc
-
-
-def _channels_key(
-    spec: Spec, channels: tuple[str, ...], options: CreateOptions
-) -> list[str] | None:
-    """The channels part of the cache key: None for the spec's own channels read from their
-    own places, else what the build really reads (names and the locations they map to)."""
-    sources = options.channel_sources(channels)
-    if channels == tuple(spec.conda.channels) and sources == channels:
-        return None
-    return [*channels, *(s for c, s in zip(channels, sources, strict=True) if s != c)]
-
-
-def _lock_of_hit(tarball: Path, lock_out: Path | None) -> None:
-    """A cache hit writes ``--lock-out`` too: the lock the cached tarball holds."""
-    if lock_out is None:
-        return
-    from poncho_core.fs import atomic_write
-    from poncho_create.pack import read_member
-
-    data = read_member(tarball, "poncho/lock.json")
-    if data is None:
-        raise CreateError(f"{tarball}: the cached tarball holds no poncho/lock.json")
-    lock_out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(lock_out, data)
-
-
-def _build_wait() -> float:
-    """How long to wait for another build of the same spec: ``$PONCHO_CREATE_WAIT``
-    seconds, else an hour (a cold build of a large environment takes minutes)."""
-    text = os.environ.get("PONCHO_CREATE_WAIT", "3600")
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise CreateError(f"$PONCHO_CREATE_WAIT: {text!r} is not a number of seconds") from None
-    if not seconds >= 0:
-        raise CreateError(f"$PONCHO_CREATE_WAIT: {text!r} is not a number of seconds")
-    return seconds
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _replace_platform(options: CreateOptions, platform: str) -> CreateOptions:
-    from dataclasses import replace
-
-    return replace(options, platform=platform)

@@ -1,16 +1,28 @@
-"""The settings of one build: defaults, environment variables, checks; and output formats."""
+"""The settings of one build: defaults, environment variables, checks; and output formats.
+
+The options themselves (flags, groups, help) are the rows of `poncho_create.option_table`;
+here each one is a field of `CreateOptions`, resolved and checked.
+"""
 
 from __future__ import annotations
 
 import os
 import platform as _platform
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
 from poncho_create.channel_config import ChannelSettings, load_channel_settings
 from poncho_create.errors import CreateError
+from poncho_create.option_table import (
+    DEFAULT_FORMAT,
+    FORMATS,
+    KNOWN_PLATFORMS,
+    LEVELS,
+    OPTIONS,
+    Option,
+)
 
 StrPath = Union[str, "os.PathLike[str]"]
 
@@ -27,42 +39,6 @@ __all__ = [
     "default_pkgs_dir",
     "native_platform",
 ]
-
-FORMATS: dict[str, str] = {
-    ".tar.gz": "tar.gz",
-    ".tgz": "tar.gz",
-    ".tar.zst": "tar.zst",
-    ".tar.bz2": "tar.bz2",
-    ".tar": "tar",
-}
-"""Output file endings and the archive format each one selects."""
-
-DEFAULT_FORMAT = "tar.gz"
-
-# (lowest, highest, default) compression level of each format; "tar" is not compressed.
-_LEVELS: dict[str, tuple[int, int, int]] = {
-    "tar.gz": (0, 9, 4),
-    "tar.bz2": (1, 9, 9),
-    "tar.zst": (1, 22, 3),
-    "tar": (0, 0, 0),
-}
-
-KNOWN_PLATFORMS = frozenset(
-    {
-        "linux-64",
-        "linux-aarch64",
-        "linux-ppc64le",
-        "linux-s390x",
-        "linux-armv7l",
-        "linux-32",
-        "osx-64",
-        "osx-arm64",
-        "win-64",
-        "win-arm64",
-        "win-32",
-    }
-)
-"""Conda platforms (subdirs) an environment can be solved for."""
 
 
 def native_platform() -> str:
@@ -109,217 +85,42 @@ def default_pkgs_dir() -> Path:
     return (Path(base) if base else Path.home() / ".cache") / "poncho" / "pkgs"
 
 
-@dataclass(frozen=True)
-class Option:
-    """How one build option is given: its command-line flags, group and help, and how a
-    given value becomes the stored one. Declared once, on its `CreateOptions` field."""
-
-    flags: tuple[str, ...]
-    group: str
-    help: str
-    metavar: str | None = None
-    kind: str = "value"  # "value", "int", "flag" (store_true) or "append" (repeatable)
-    build_only: bool = False  # meaningless when an existing environment is packed as it is
-
-
-def _cli(*flags: str, **cli: Any) -> dict[str, Option]:
-    """The metadata of a `CreateOptions` field: its `Option` (where an option is declared)."""
-    return {"option": Option(flags, **cli)}
+def _declared(name: str) -> dict[str, Option]:
+    """The metadata of a `CreateOptions` field: its row of `OPTIONS`."""
+    return {"option": OPTIONS[name]}
 
 
 @dataclass(frozen=True)
 class CreateOptions:
     """Everything besides the spec that decides how an environment is built.
 
-    Each option is declared once, here: its field, its command-line flags and help
-    (`poncho_create.cli` builds its parser from them), and the keyword of
-    :func:`poncho_create.create` and :meth:`resolve` of the same name. Build one with
+    Each option is declared once, as a row of `OPTIONS` (its command-line flags and help:
+    `poncho_create.cli` builds its parser from them); its field here and the keyword of
+    :func:`poncho_create.create` and :meth:`resolve` have its name. Build one with
     :meth:`resolve`, which applies defaults and environment variables and checks the values
     (raising CreateError with a message naming the option).
     """
 
-    channels: tuple[str, ...] = field(
-        default=(),
-        metadata=_cli(
-            "-c",
-            "--channel",
-            group="conda",
-            kind="append",
-            metavar="CHANNEL",
-            build_only=True,
-            help="channel to use before the spec's channels (repeatable; name or URL)",
-        ),
-    )
-    override_channels: bool = field(
-        default=False,
-        metadata=_cli(
-            "--override-channels",
-            group="conda",
-            kind="flag",
-            build_only=True,
-            help="use only the --channel channels, not the spec's",
-        ),
-    )
-    use_condarc: bool = field(
-        default=False,
-        metadata=_cli(
-            "--use-condarc",
-            group="conda",
-            kind="flag",
-            build_only=True,
-            help="also read channels, channel_alias and custom_channels from your .condarc",
-        ),
-    )
-    platform: str = field(
-        default="",
-        metadata=_cli(
-            "--platform",
-            group="conda",
-            metavar="PLATFORM",
-            help="conda platform to build for, e.g. linux-64, linux-aarch64, osx-arm64 "
-            "(default: this machine's); pip entries then get binary wheels for it",
-        ),
-    )
-    pkgs_dir: Path = field(
-        default=Path(),
-        metadata=_cli(
-            "--pkgs-dir",
-            group="conda",
-            metavar="DIR",
-            build_only=True,
-            help="package download cache (default $PONCHO_PKGS_DIR or ~/.cache/poncho/pkgs)",
-        ),
-    )
-    conda_exe: Path | None = field(
-        default=None,
-        metadata=_cli(
-            "--conda-exe",
-            "--conda-executable",
-            group="conda",
-            metavar="PATH",
-            build_only=True,
-            help="build the conda part with this conda, mamba or micromamba instead of the "
-            "embedded engine (py-rattler); --conda-executable is CCTools' name for it",
-        ),
-    )
+    channels: tuple[str, ...] = field(default=(), metadata=_declared("channels"))
+    override_channels: bool = field(default=False, metadata=_declared("override_channels"))
+    use_condarc: bool = field(default=False, metadata=_declared("use_condarc"))
+    platform: str = field(default="", metadata=_declared("platform"))
+    pkgs_dir: Path = field(default=Path(), metadata=_declared("pkgs_dir"))
+    conda_exe: Path | None = field(default=None, metadata=_declared("conda_exe"))
     ignore_editable_packages: bool = field(
-        default=False,
-        metadata=_cli(
-            "--ignore-editable-packages",
-            group="conda",
-            kind="flag",
-            help="when packing an existing environment, leave its editable pip installs out "
-            "instead of refusing to pack it",
-        ),
+        default=False, metadata=_declared("ignore_editable_packages")
     )
-    pip_index_url: str | None = field(
-        default=None,
-        metadata=_cli(
-            "--pip-index-url",
-            group="pip",
-            metavar="URL",
-            build_only=True,
-            help="pip index URL (pip's --index-url)",
-        ),
-    )
-    find_links: tuple[str, ...] = field(
-        default=(),
-        metadata=_cli(
-            "--find-links",
-            group="pip",
-            kind="append",
-            metavar="PATH_OR_URL",
-            build_only=True,
-            help="also look for pip packages here (repeatable)",
-        ),
-    )
-    no_index: bool = field(
-        default=False,
-        metadata=_cli(
-            "--no-index",
-            group="pip",
-            kind="flag",
-            build_only=True,
-            help="do not use a pip index (air-gapped sites; with --find-links)",
-        ),
-    )
-    pip_config: bool = field(
-        default=False,
-        metadata=_cli(
-            "--pip-config",
-            group="pip",
-            kind="flag",
-            build_only=True,
-            help="let pip read its own configuration (pip.conf, PIP_* variables); ignored "
-            "otherwise",
-        ),
-    )
-    cache_dir: Path = field(
-        default=Path(),
-        metadata=_cli(
-            "--cache-dir",
-            group="output",
-            metavar="DIR",
-            build_only=True,
-            help="environment cache when no OUTPUT is given (default $PONCHO_ENVS_DIR or ./envs)",
-        ),
-    )
-    threads: int = field(
-        default=1,
-        metadata=_cli(
-            "-j",
-            "--threads",
-            group="output",
-            kind="int",
-            metavar="N",
-            help="threads for compression (default: all cores)",
-        ),
-    )
-    compression_level: int | None = field(
-        default=None,
-        metadata=_cli(
-            "--compression-level",
-            group="output",
-            kind="int",
-            metavar="N",
-            help="compression level (gz, bz2: up to 9; zst: up to 22; default 4, 9, 3)",
-        ),
-    )
-    keep_prefix: Path | None = field(
-        default=None,
-        metadata=_cli(
-            "--keep-prefix",
-            group="output",
-            metavar="DIR",
-            build_only=True,
-            help="build the environment in DIR (new or empty) and keep it for inspection",
-        ),
-    )
-    tmp_dir: Path | None = field(
-        default=None,
-        metadata=_cli(
-            "--tmp-dir",
-            group="output",
-            metavar="DIR",
-            help="parent of the temporary build folder",
-        ),
-    )
-    lock_out: Path | None = field(
-        default=None,
-        metadata=_cli(
-            "--lock-out", group="lock", metavar="FILE", help="also write the lock to FILE"
-        ),
-    )
-    from_lock: Path | None = field(
-        default=None,
-        metadata=_cli(
-            "--from-lock",
-            group="lock",
-            metavar="LOCK",
-            build_only=True,
-            help="install exactly the packages of LOCK (a lock.json) instead of solving",
-        ),
-    )
+    pip_index_url: str | None = field(default=None, metadata=_declared("pip_index_url"))
+    find_links: tuple[str, ...] = field(default=(), metadata=_declared("find_links"))
+    no_index: bool = field(default=False, metadata=_declared("no_index"))
+    pip_config: bool = field(default=False, metadata=_declared("pip_config"))
+    cache_dir: Path = field(default=Path(), metadata=_declared("cache_dir"))
+    threads: int = field(default=1, metadata=_declared("threads"))
+    compression_level: int | None = field(default=None, metadata=_declared("compression_level"))
+    keep_prefix: Path | None = field(default=None, metadata=_declared("keep_prefix"))
+    tmp_dir: Path | None = field(default=None, metadata=_declared("tmp_dir"))
+    lock_out: Path | None = field(default=None, metadata=_declared("lock_out"))
+    from_lock: Path | None = field(default=None, metadata=_declared("from_lock"))
     channel_settings: ChannelSettings = field(default_factory=ChannelSettings)
 
     @property
@@ -334,7 +135,7 @@ class CreateOptions:
 
     def level_for(self, fmt: str) -> int:
         """The compression level to use for `fmt` (the format's default when not set)."""
-        low, high, default = _LEVELS[fmt]
+        low, high, default = LEVELS[fmt]
         if self.compression_level is None or fmt == "tar":
             return default
         if not low <= self.compression_level <= high:
@@ -404,12 +205,6 @@ def _convert(cls: type[CreateOptions], name: str, value: Any) -> Any:
     if spec.metavar in ("DIR", "PATH", "FILE", "LOCK"):
         return Path(value)
     return value
-
-
-OPTIONS: dict[str, Option] = {
-    f.name: f.metadata["option"] for f in fields(CreateOptions) if "option" in f.metadata
-}
-"""Every build option by keyword name, in command-line order (the CLI and docs use it)."""
 
 
 @dataclass(frozen=True)
