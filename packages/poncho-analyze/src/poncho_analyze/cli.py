@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from poncho_analyze import __version__, _log
+from poncho_analyze._output import output_problem, script_problem
 from poncho_analyze.api import Analysis, analyze
 from poncho_analyze.environments import choose_environment
 from poncho_analyze.errors import AnalyzeError
@@ -40,7 +41,11 @@ _EPILOG = epilog(
             "an error (a script or the output cannot be read or written; with --strict, "
             "an import nothing installed provides)",
         ),
-        ("2", "bad usage"),
+        (
+            "2",
+            "bad usage (also: a SCRIPT ending in .json; an OUTPUT that is a Python file "
+            "or notebook, or an existing file that is not a spec, without --force)",
+        ),
         ("130", "interrupted (Ctrl-C)"),
     ],
     environment=[
@@ -116,6 +121,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "installed provides, instead of leaving them out with a notice or warning",
     )
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write OUTPUT even if it is a Python file or notebook, or an existing file that "
+        "is not a spec (an existing spec or empty file is rewritten without it)",
+    )
+    parser.add_argument(
         "--allow-local",
         action="store_true",
         help="with --strict, leave the scripts' own code out of the spec instead of stopping",
@@ -152,6 +163,11 @@ def main(
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     level = verbosity(parser, args)
+    # Before any work: a swapped or forgotten OUTPUT must never cost the user a script.
+    problem = script_problem(args.source) or output_problem(args.output, force=args.force)
+    if problem:
+        print(f"{prog}: error: {problem}", file=sys.stderr)
+        return 2
     _log.configure(level=log_level(level), format=f"{prog}: %(message)s")
     try:
         inspected = choose_environment(args.interpreter)
