@@ -161,8 +161,17 @@ def _run(
     version = tuple(int(p) for p in work.python_full.split(".")[:3] if p.isdigit())
     conditions = Target(version)
     failures: list[ParseFailed] = []
-    found = _scan.scan(loaded, toplevel=toplevel, fast=True, target=conditions, failures=failures)
-    imports = _scan.select(loaded, found, function, conditions)
+    # Without strict, a script that does not parse is read as well as can be, and said.
+    recovered: list[ParseFailed] | None = None if strict else []
+    found = _scan.scan(
+        loaded,
+        toplevel=toplevel,
+        fast=True,
+        target=conditions,
+        failures=failures,
+        recovered=recovered,
+    )
+    imports = _scan.select(loaded, found, function, conditions, recover=not strict)
     work.decisions.extend(_scan.side_decisions(found, function))
     locals_ = Locals(loaded)
     resolver = Resolver(work, stdlib, conditions, locals_, pkg_mapping)
@@ -170,7 +179,7 @@ def _run(
     work.decisions.extend(resolver.decided.values())
     if failures:
         raise failures[0]
-    warnings: list[str] = []
+    warnings = [_notices.unparsable_warning(exc, work.python_full) for exc in recovered or ()]
     if locals_.found:
         if strict and not allow_local:
             raise _notices.local_error(locals_.found)

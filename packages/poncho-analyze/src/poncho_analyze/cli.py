@@ -39,7 +39,7 @@ _EPILOG = epilog(
         (
             "1",
             "an error (a script or the output cannot be read or written; with --strict, "
-            "an import nothing installed provides)",
+            "an import nothing installed provides or a script that does not parse)",
         ),
         (
             "2",
@@ -117,8 +117,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument(
         "--strict",
         action="store_true",
-        help="stop with an error on the scripts' own code and on imports that nothing "
-        "installed provides, instead of leaving them out with a notice or warning",
+        help="stop with an error on the scripts' own code, on imports that nothing "
+        "installed provides and on a script that does not parse for the target Python, "
+        "instead of leaving them out with a notice or warning (or reading that script's "
+        "imports as well as can be)",
     )
     parser.add_argument(
         "--force",
