@@ -1,7 +1,9 @@
 """The spec under construction: each chosen package as a requirement, with its decision.
 
 A package found installed is pinned as its record says (``name=version`` for conda,
-``Name==version`` for pip), or becomes its source folder when it was installed from one;
+``Name==version`` for pip), or becomes its source folder when it was installed from one,
+or its direct reference (``Name @ git+URL@COMMIT``) when it came from a repository or a
+URL that is not an index's;
 a package named by the user (``--pkg-mapping``, ``--extra-pkg``, PEP 723) is pinned when
 it is installed and plain, else kept as written.
 """
@@ -47,7 +49,7 @@ class Assembly:
             self.builder.add_conda(owner.name, requirement, owner.channel)
         else:
             self.builder.add_pip(
-                canonical_name(owner.name), requirement, written=bool(owner.source)
+                canonical_name(owner.name), requirement, written=bool(owner.source or owner.direct)
             )
         return requirement
 
