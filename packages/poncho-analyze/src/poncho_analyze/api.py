@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from poncho_analyze import _notices, _pep723, _scan
-from poncho_analyze._assemble import Assembly
+from poncho_analyze._assemble import Assembly, python_request
 from poncho_analyze._conditions import Target
 from poncho_analyze._local import Locals
 from poncho_analyze._resolve import Resolver
@@ -89,6 +89,7 @@ def analyze(
         raise AnalyzeError("no script to analyze")
     if [os.fspath(s) for s in scripts].count(STDIN) > 1:
         raise AnalyzeError("stdin ('-') can be read only once")
+    python_version = python_request(extra_pkgs, python_version)
     env = environment or Environment.current()
     mapper = Mapper(env)
     python_owner = mapper.conda_package("python")
