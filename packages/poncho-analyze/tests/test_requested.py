@@ -64,6 +64,10 @@ def test_extra_conda_python_sets_the_python_pin(tmp_path: Path, env: Environment
     # the same as --python: the target whose standard library is left out
     same = analyze([_job(tmp_path)], environment=env, python_version="3.12")
     assert same.spec.conda.dependencies == result.spec.conda.dependencies
+    # conda's space-separated form is the same request
+    spaced = analyze([_job(tmp_path)], environment=env, extra_pkgs=["conda:python 3.12"])
+    assert spaced.spec.conda.dependencies[0] == "python 3.12"
+    assert spaced.spec.conda.dependencies[1:] == result.spec.conda.dependencies[1:]
     # a range is written as given
     ranged = analyze([_job(tmp_path)], environment=env, extra_pkgs=["conda:python>=3.10,<3.13"])
     assert ranged.spec.conda.dependencies[0] == "python>=3.10,<3.13"

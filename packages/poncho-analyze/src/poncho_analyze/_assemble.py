@@ -23,7 +23,7 @@ from poncho_spec import Spec
 __all__ = ["Assembly", "python_request", "relative"]
 
 _CONDA_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)\s*(.*)$")
-_EXACT_VERSION = re.compile(r"^(?:==?|\s)\s*(3\.\d+(?:\.\d+)?)$")
+_EXACT_VERSION = re.compile(r"^(?:==?)?\s*(3\.\d+(?:\.\d+)?)$")
 
 
 def _conda_name(spec: str) -> tuple[str, str]:
