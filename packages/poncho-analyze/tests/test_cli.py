@@ -64,7 +64,7 @@ def test_the_module_runs_as_a_program(tmp_path: Path) -> None:
     ("argv", "message"),
     [
         (["missing.py", "-"], "missing.py: no such file"),
-        (["bad.py", "-"], "bad.py:2:5: invalid syntax for Python 3."),
+        (["bad.py", "-", "--strict"], "bad.py:2:5: invalid syntax for Python 3."),
         (["local.py", "-", "--strict"], "modules beside the scripts are not packages"),
         (["unknown.py", "-", "--strict"], "no installed package provides these imports:"),
         (["job.py", "-", "--function", "nope"], "function 'nope' is not defined"),

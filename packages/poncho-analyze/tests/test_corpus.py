@@ -98,9 +98,11 @@ def user_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Environment, Pat
     return Environment.from_python(python), root
 
 
-def _run(env: tuple[Environment, Path], script: str) -> Any:
+def _run(env: tuple[Environment, Path], script: str, **options: Any) -> Any:
     environment, root = env
-    return analyze([CORPUS / script], environment=environment, spec_path=root / "spec.json")
+    return analyze(
+        [CORPUS / script], environment=environment, spec_path=root / "spec.json", **options
+    )
 
 
 def _pip(result: Any) -> list[str]:
@@ -182,6 +184,14 @@ def test_a_notebook(user_env: tuple[Environment, Path]) -> None:
     assert _pip(result) == ["matplotlib==3.8.2", "pandas==2.2.0", "scikit-learn==1.4.0"]
 
 
-def test_python_2_source_is_refused(user_env: tuple[Environment, Path]) -> None:
+def test_python_2_source_is_refused_with_strict(user_env: tuple[Environment, Path]) -> None:
     with pytest.raises(ParseFailed, match=r"legacy_report\.py:12:.*this is Python 2 source"):
-        _run(user_env, "legacy_report.py")
+        _run(user_env, "legacy_report.py", strict=True)
+
+
+def test_python_2_source_is_read_as_well_as_can_be(user_env: tuple[Environment, Path]) -> None:
+    result = _run(user_env, "legacy_report.py")
+    assert _pip(result) == []  # os, smtplib: standard library; urllib2: Python 2's
+    (unparsable, unresolved) = result.warnings
+    assert unparsable.startswith(f"{CORPUS / 'legacy_report.py'}:12: this is Python 2 source")
+    assert "urllib2 (imported at " in unresolved

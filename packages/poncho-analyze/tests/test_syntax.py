@@ -33,14 +33,14 @@ def test_a_syntax_error_outside_the_imports_is_reported(tmp_path: Path) -> None:
     job = tmp_path / "job.py"
     job.write_text("import json\n\n\ndef f(:\n    return json\n")
     with pytest.raises(ParseFailed, match=rf"^{job}:4:7: invalid syntax for Python 3\.\d+: "):
-        analyze([job])
+        analyze([job], strict=True)
 
 
 def test_python_2_source_is_named(tmp_path: Path) -> None:
     job = tmp_path / "legacy.py"
     job.write_text(PY2_SCRIPT)
     with pytest.raises(ParseFailed) as err:
-        analyze([job])
+        analyze([job], strict=True)
     assert str(err.value).startswith(f"{job}:8:")
     assert "this is Python 2 source (except X, e:)" in str(err.value)
     # a print statement alone, outside any import statement (the fast path skips it)
@@ -56,7 +56,7 @@ def test_errors_are_collected_after_the_other_files_are_explained(tmp_path: Path
     bad = tmp_path / "bad.py"
     bad.write_text("import os\nx = = 1\n")
     with pytest.raises(ParseFailed, match=r"bad\.py:2:") as err:
-        analyze([good, bad])
+        analyze([good, bad], strict=True)
     assert [d.module for d in err.value.decisions] == ["json"]
 
 
@@ -76,7 +76,7 @@ def test_notebook_cells_are_checked_one_by_one(tmp_path: Path) -> None:
     ]
     notebook.write_text(json.dumps({"cells": cells}))
     with pytest.raises(ParseFailed, match=rf"^{notebook}:cell 2:1:5: invalid syntax"):
-        analyze([notebook])
+        analyze([notebook], strict=True)
 
 
 def test_newer_syntax_than_the_running_python_is_left_to_libcst() -> None:

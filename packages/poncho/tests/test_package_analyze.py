@@ -73,3 +73,30 @@ def test_create_spec_rejects_bad_mappings(tmp_path: Path) -> None:
 
     with pytest.raises(AnalyzeError, match="IMPORT=PACKAGE"):
         package_analyze.create_spec(tmp_path / "x.py", pkg_mapping=["nonsense"])
+
+
+def test_create_spec_writes_local_folders_relative_to_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # seams 15: `pip install --target site ./mypkg`, then create_spec(..., out="sub/api.json")
+    # must write "../mypkg", as poncho_package_analyze does, since create reads it from sub/.
+    site = tmp_path / "site"
+    (tmp_path / "mypkg" / "mypkg").mkdir(parents=True)
+    (site / "mypkg").mkdir(parents=True)
+    (site / "mypkg" / "__init__.py").write_text("")
+    meta = site / "mypkg-0.1.0.dist-info"
+    meta.mkdir()
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: mypkg\nVersion: 0.1.0\n")
+    (meta / "RECORD").write_text("mypkg/__init__.py,,\nmypkg-0.1.0.dist-info/METADATA,,\n")
+    (meta / "direct_url.json").write_text(
+        json.dumps({"url": (tmp_path / "mypkg").as_uri(), "dir_info": {}})
+    )
+    monkeypatch.syspath_prepend(str(site))
+    monkeypatch.setenv("PONCHO_ANALYZE_CACHE", "off")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    Path("task.py").write_text("import mypkg\n")
+    spec = package_analyze.create_spec("task.py", out="sub/api.json")
+    assert _pip(spec) == ["../mypkg"]
+    assert json.loads(Path("sub/api.json").read_text()) == spec
+    assert _pip(package_analyze.create_spec("task.py")) == ["./mypkg"]  # no out: the cwd

@@ -1,7 +1,9 @@
 """The spec under construction: each chosen package as a requirement, with its decision.
 
 A package found installed is pinned as its record says (``name=version`` for conda,
-``Name==version`` for pip), or becomes its source folder when it was installed from one;
+``Name==version`` for pip), or becomes its source folder when it was installed from one,
+or its direct reference (``Name @ git+URL@COMMIT``) when it came from a repository or a
+URL that is not an index's;
 a package named by the user (``--pkg-mapping``, ``--extra-pkg``, PEP 723) is pinned when
 it is installed and plain, else kept as written.
 """
@@ -9,6 +11,7 @@ it is installed and plain, else kept as written.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +20,48 @@ from poncho_analyze.mapping import Environment, Mapper, Owner, canonical_name
 from poncho_analyze.specgen import Decision, SpecBuilder
 from poncho_spec import Spec
 
-__all__ = ["Assembly", "relative"]
+__all__ = ["Assembly", "python_request", "relative"]
+
+_CONDA_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)\s*(.*)$")
+_EXACT_VERSION = re.compile(r"^(?:==?)?\s*(3\.\d+(?:\.\d+)?)$")
+
+
+def _conda_name(spec: str) -> tuple[str, str]:
+    """The package name of a conda match spec and what follows it."""
+    m = _CONDA_NAME.match(spec)
+    return (m.group(1).lower(), m.group(2).strip()) if m else (spec.strip().lower(), "")
+
+
+def python_request(extra_pkgs: Sequence[str], python_version: str | None) -> str | None:
+    """The target Python that *extra_pkgs* ask for with ``conda:python=X.Y[.Z]``, which
+    is then the same as ``--python X.Y[.Z]``; else *python_version*.  Raises AnalyzeError
+    when the two disagree, or for a pip requirement on ``python`` (not a pip package)."""
+    for extra in extra_pkgs:
+        kind, _, rest = extra.partition(":")
+        if kind not in ("conda", "pip"):
+            kind, rest = "", extra
+        name, constraint = _conda_name(rest)
+        if name != "python":
+            continue
+        if kind != "conda" and constraint:
+            raise AnalyzeError(
+                f"--extra-pkg {extra}: Python is not a pip package; write "
+                "conda:python=X.Y or --python X.Y"
+            )
+        exact = _EXACT_VERSION.match(constraint)
+        if kind != "conda" or exact is None:
+            continue  # a range (conda:python>=3.10) is written as given
+        asked = exact.group(1)
+        if python_version is not None:
+            short, long = sorted((python_version.split("."), asked.split(".")), key=len)
+            if long[: len(short)] != short:
+                raise AnalyzeError(
+                    f"--extra-pkg {extra} and --python {python_version} ask for two "
+                    "Pythons: give one of them"
+                )
+            asked = ".".join(long)
+        python_version = asked
+    return python_version
 
 
 class Assembly:
@@ -47,7 +91,7 @@ class Assembly:
             self.builder.add_conda(owner.name, requirement, owner.channel)
         else:
             self.builder.add_pip(
-                canonical_name(owner.name), requirement, written=bool(owner.source)
+                canonical_name(owner.name), requirement, written=bool(owner.source or owner.direct)
             )
         return requirement
 
@@ -57,10 +101,17 @@ class Assembly:
         decision, which the caller records."""
         if text.startswith("conda:"):
             spec = text[len("conda:") :].strip()
-            name = spec.split("::")[-1].split("=")[0].split()[0].split("[")[0]
+            name, constraint = _conda_name(spec)
+            if name == "python" and constraint:  # python_request made it the target
+                self.python_spec = spec
+                self.builder.written = True
+                return Decision(module, "conda", spec, f"{how}, as written: the spec's Python")
+            if name == "python":
+                return Decision(module, "conda", "python", f"{how}; the spec's Python, as pinned")
             self.builder.add_conda(name, spec, written=True)
             return Decision(module, "conda", spec, f"{how}, as written", where)
-        if text.startswith("pip:"):
+        forced = text.startswith("pip:")
+        if forced:
             text = text[len("pip:") :].strip()
         from packaging.requirements import InvalidRequirement, Requirement
 
@@ -71,11 +122,22 @@ class Assembly:
                 f"{how}: {text!r} is not a package name or pip requirement ({exc}); "
                 "write conda:SPEC for a conda match spec"
             ) from None
-        owner = self.mapper.by_name(req.name)
+        if canonical_name(req.name) == "python":
+            owner = self.mapper.conda_package("python")
+            pinned = owner.requirement() if owner is not None else "python"
+            return Decision(module, "conda", pinned, f"{how}; the spec's Python, pinned anyway")
+        # pip:NAME asks for the pip distribution even when conda installed the package.
+        owner = self.mapper.by_name(req.name, "pip" if forced else None)
         plain = not (req.specifier or req.url or req.marker)
         if owner is not None and plain:
             requirement = self.take(owner, sorted(req.extras))
             return Decision(module, owner.kind, requirement, f"{how}; {owner.evidence}", where)
+        conda = self.mapper.conda_package(req.name) if forced and plain else None
+        if conda is not None:
+            requirement = f"{req}=={conda.version}"
+            self.builder.add_pip(canonical_name(req.name), requirement, written=True)
+            reason = f"{how}; pinned to the version conda installed ({conda.evidence})"
+            return Decision(module, "pip", requirement, reason, where)
         self.builder.add_pip(canonical_name(req.name), str(req), written=True)
         reason = f"{how}, as written" if not plain else f"{how}; not installed, unpinned"
         return Decision(module, "pip", str(req), reason, where)

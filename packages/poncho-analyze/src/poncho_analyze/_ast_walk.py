@@ -14,8 +14,8 @@ import ast
 from collections.abc import Iterable, Sequence
 
 from poncho_analyze._conditions import Target, evaluate, is_type_checking
+from poncho_analyze._found import FileImports, Scope, is_dynamic
 from poncho_analyze._record import DYNAMIC_FUNCS, IMPORT_ERRORS, Record
-from poncho_analyze.imports import FileImports, Scope, is_dynamic
 
 __all__ = ["collect"]
 

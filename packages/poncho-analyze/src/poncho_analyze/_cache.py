@@ -38,7 +38,7 @@ __all__ = [
 
 log = get_logger(__name__)
 
-_FORMAT = 2
+_FORMAT = 3  # 3: owners carry their direct reference
 
 
 def cache_dir() -> Path | None:

@@ -16,10 +16,10 @@ import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from poncho_analyze._conditions import Target, evaluate_code
+from poncho_analyze._found import FileImports, Scope, is_dynamic
 from poncho_analyze._record import DYNAMIC_FUNCS, IMPORT_ERRORS, Record
 from poncho_analyze._scanner import ScanError, skeleton
 from poncho_analyze.errors import ParseFailed
-from poncho_analyze.imports import FileImports, Scope, is_dynamic
 
 __all__ = ["parse_skeleton", "parse_whole"]
 

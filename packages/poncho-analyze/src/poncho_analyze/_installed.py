@@ -3,8 +3,8 @@
 - conda packages: ``<prefix>/conda-meta/*.json`` (``name``, ``version``, ``build``,
   ``channel``, ``files``);
 - Python distributions: ``*.dist-info/RECORD`` (or ``installed-files.txt`` of an
-  ``.egg-info``), ``top_level.txt``, and PEP 610's ``direct_url.json`` for a project
-  installed from a local folder.
+  ``.egg-info``), ``top_level.txt``, and PEP 610's ``direct_url.json`` for one installed
+  from a local folder, a repository or a direct URL (see :mod:`poncho_analyze._direct_url`).
 
 Only the files a lookup can ask about are indexed (see :func:`_lookup_files`).  The index
 has a cached form (owners once, then indexes into them) for ``_cache``.
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from poncho_analyze._direct_url import origin
 from poncho_analyze._log import get_logger
 from poncho_analyze.environments import Environment
 
@@ -78,45 +79,23 @@ class Owner:
     source: str = ""
     """For a project installed from a local folder (``pip install [-e] ./mylib``): that
     folder, absolute.  No index has such a version; the folder is what builds it."""
+    direct: str = ""
+    """For a distribution installed from a repository or a URL that is not an index's:
+    the URL of its direct reference (``git+https://host/repo@COMMIT``)."""
 
     def requirement(self, *, build: bool = False, extras: Sequence[str] = ()) -> str:
         """``name=version[=build]`` for conda, ``Name[extras]==version`` for pip, the
-        source folder for a project installed from a local folder."""
+        source folder for a project installed from a local folder, ``Name[extras] @ URL``
+        for one installed from a repository or a direct URL."""
         if self.source:
             return self.source
         if self.kind == "conda":
             pin = f"{self.name}={self.version}"
             return f"{pin}={self.build}" if build and self.build else pin
         extra = f"[{','.join(sorted(extras))}]" if extras else ""
+        if self.direct:
+            return f"{self.name}{extra} @ {self.direct}"
         return f"{self.name}{extra}=={self.version}"
-
-
-def _local_source(meta: Path, prefix: Path) -> tuple[str, str]:
-    """The local folder a distribution was installed from, and how: from PEP 610's
-    ``direct_url.json`` (``pip install [-e] ./folder``), or an ``.egg-info`` outside the
-    environment (``setup.py develop``).  ``("", "")`` for anything else."""
-    if meta.suffix == ".dist-info":
-        try:
-            data = json.loads((meta / "direct_url.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return "", ""
-        url = data.get("url") if isinstance(data, dict) else None
-        info = data.get("dir_info") if isinstance(data, dict) else None
-        if not isinstance(url, str) or not url.startswith("file:") or not isinstance(info, dict):
-            return "", ""
-        from urllib.parse import unquote, urlsplit
-
-        how = "editable install of" if info.get("editable") else "installed from the folder"
-        return unquote(urlsplit(url).path), how
-    try:
-        meta.resolve().relative_to(prefix.resolve())
-        return "", ""
-    except ValueError:
-        pass
-    for project in (meta.parent, meta.parent.parent):
-        if any((project / f).is_file() for f in ("setup.py", "pyproject.toml", "setup.cfg")):
-            return str(project), "development install (setup.py develop) of"
-    return "", ""
 
 
 def _lookup_files(files: Iterable[str]) -> list[str]:
@@ -187,6 +166,7 @@ class Installed:
                         owner.channel,
                         owner.metadata_dir,
                         owner.source,
+                        owner.direct,
                     )
                 )
             return index[owner]
@@ -215,8 +195,11 @@ class Installed:
                 channel=channel,
                 metadata_dir=meta,
                 source=source,
+                direct=direct,
             )
-            for kind, name, version, evidence, build, channel, meta, source in data["owners"]
+            for kind, name, version, evidence, build, channel, meta, source, direct in data[
+                "owners"
+            ]
         ]
         index.conda_files = {k: owners[i] for k, i in data["conda_files"].items()}
         index.conda_by_name = {k: owners[i] for k, i in data["conda_by_name"].items()}
@@ -285,10 +268,21 @@ class Installed:
         files = self._dist_files(site, meta)
         record = "RECORD" if meta.suffix == ".dist-info" else "installed-files.txt"
         evidence = f"{record} of {meta.name}"
-        folder, how = _local_source(meta, env.prefix)
+        came = origin(meta, env.prefix)
+        folder = came.folder
         if folder:
-            evidence = f"{how} {folder} ({meta.name})"
-        owner = Owner("pip", name, version, evidence, metadata_dir=norm(meta), source=folder)
+            evidence = f"{came.how} {folder} ({meta.name})"
+        elif came.how:
+            evidence = came.how
+        owner = Owner(
+            "pip",
+            name,
+            version,
+            evidence,
+            metadata_dir=norm(meta),
+            source=folder,
+            direct=came.direct,
+        )
         if folder:
             self.sources.append((norm(folder) + os.sep, owner))
         self.pip_by_name[key] = owner

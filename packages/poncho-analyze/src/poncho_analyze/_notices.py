@@ -6,16 +6,27 @@ Two kinds, each listed once, one line per module with where it is imported:
   and without ``--allow-local``, :class:`LocalImports`;
 - imports that nothing installed provides: a warning with the remedies, or, with
   ``--strict``, :class:`UnresolvedImports`.
+
+And a script that does not parse for the target, read as well as can be (without
+``--strict``): a warning naming the file, the line and why, with the Python version it
+needs when that is newer than the spec's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from poncho_analyze.errors import LocalImports, UnresolvedImports
+from poncho_analyze.errors import LocalImports, ParseFailed, UnresolvedImports
 from poncho_analyze.imports import Import
 
-__all__ = ["Found", "local_error", "local_notice", "unresolved_error", "unresolved_warning"]
+__all__ = [
+    "Found",
+    "local_error",
+    "local_notice",
+    "unparsable_warning",
+    "unresolved_error",
+    "unresolved_warning",
+]
 
 Found = Mapping[str, tuple[str, list[Import]]]
 """Module -> (what it is, or why it is unresolved; the imports of it)."""
@@ -80,3 +91,21 @@ def unresolved_error(found: Found) -> UnresolvedImports:
     """The ``--strict`` error for the imports that no installed package provides."""
     head = "no installed package provides these imports:"
     return UnresolvedImports(_listing(head, found, _unresolved_line, _REMEDY_ERROR), sorted(found))
+
+
+def unparsable_warning(exc: ParseFailed, python: str) -> str:
+    """The warning for a script that does not parse for the spec's *python* (``3.11.7``)
+    and whose imports were read without parsing it."""
+    pinned = ".".join(python.split(".")[:2])
+    place = f"{exc.where}:{exc.line}" if exc.line else exc.where
+    if exc.needs is not None:
+        needed = f"{exc.needs[0]}.{exc.needs[1]}"
+        why = f"needs Python >= {needed}; the spec pins {pinned}: use --python {needed}"
+    else:
+        why = exc.reason
+        if why.startswith("this is Python 2 source"):
+            why += f", which the spec's Python {pinned} cannot run"
+    return (
+        f"{place}: {why} (its imports were read without parsing it, best effort; "
+        "--strict refuses such a script)"
+    )

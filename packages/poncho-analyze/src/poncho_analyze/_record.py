@@ -11,7 +11,7 @@ reason.  The walks tell it where they are: inside a ``def``/``class`` that
 from __future__ import annotations
 
 from poncho_analyze._conditions import Target
-from poncho_analyze.imports import FileImports, Import, Scope
+from poncho_analyze._found import FileImports, Import, Scope
 
 __all__ = ["DYNAMIC_FUNCS", "IMPORT_ERRORS", "Record"]
 

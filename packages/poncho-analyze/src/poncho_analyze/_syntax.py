@@ -62,7 +62,7 @@ def check_syntax(text: str, where: str, target: tuple[int, ...]) -> ast.Module |
     except SyntaxError as exc:
         error = exc
     except ValueError as exc:  # null bytes
-        raise ParseFailed(f"{where}: cannot parse: {exc}") from None
+        raise _failed(f"{where}: cannot parse: {exc}", where, 0, f"cannot parse: {exc}") from None
     if (3, minor) > running:  # the target's grammar may be newer than ours
         import libcst as cst  # slow to import: only for syntax newer than ours
 
@@ -74,11 +74,52 @@ def check_syntax(text: str, where: str, target: tuple[int, ...]) -> ast.Module |
     line = error.lineno or 0
     column = f":{error.offset}" if error.offset else ""
     message = error.msg
-    hint = _python2_hint(text, line, message)
+    version = f"3.{minor}"
+    hint = _python2_hint(text, line, message)  # before newer grammars: 3.14 has `except A, B:`
     if hint is not None:
-        raise ParseFailed(
+        raise _failed(
             f"{where}:{line}{column}: this is Python 2 source ({hint}); port it to Python 3 "
-            "first (the spec would not run it)"
+            "first (the spec would not run it)",
+            where,
+            line,
+            f"this is Python 2 source ({hint})",
         )
-    version = ".".join(map(str, (3, minor)))
-    raise ParseFailed(f"{where}:{line}{column}: invalid syntax for Python {version}: {message}")
+    needs = _newer_grammar(text, where, flags, minor, running[1])
+    if needs is not None:
+        reason = f"needs Python >= 3.{needs[1]} ({message})"
+        raise _failed(
+            f"{where}:{line}{column}: invalid syntax for Python {version}: {message}; it "
+            f"needs Python >= 3.{needs[1]} (--python 3.{needs[1]})",
+            where,
+            line,
+            reason,
+            needs,
+        )
+    raise _failed(
+        f"{where}:{line}{column}: invalid syntax for Python {version}: {message}",
+        where,
+        line,
+        f"invalid syntax for Python {version}: {message}",
+    )
+
+
+def _newer_grammar(
+    text: str, where: str, flags: int, minor: int, running: int
+) -> tuple[int, int] | None:
+    """The oldest ``(3, minor)`` after the target's, up to the running Python's, whose
+    grammar accepts *text*; None when none does (a newer one may: it cannot be asked)."""
+    for newer in range(minor + 1, running + 1):
+        try:
+            compile(text, where, "exec", flags, dont_inherit=True, _feature_version=newer)
+        except (SyntaxError, ValueError):
+            continue
+        return (3, newer)
+    return None
+
+
+def _failed(
+    message: str, where: str, line: int, reason: str, needs: tuple[int, int] | None = None
+) -> ParseFailed:
+    error = ParseFailed(message)
+    error.where, error.line, error.reason, error.needs = where, line, reason, needs
+    return error

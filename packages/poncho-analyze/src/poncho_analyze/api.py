@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from poncho_analyze import _notices, _pep723, _scan
-from poncho_analyze._assemble import Assembly
+from poncho_analyze._assemble import Assembly, python_request
 from poncho_analyze._conditions import Target
 from poncho_analyze._local import Locals
 from poncho_analyze._resolve import Resolver
@@ -89,6 +89,7 @@ def analyze(
         raise AnalyzeError("no script to analyze")
     if [os.fspath(s) for s in scripts].count(STDIN) > 1:
         raise AnalyzeError("stdin ('-') can be read only once")
+    python_version = python_request(extra_pkgs, python_version)
     env = environment or Environment.current()
     mapper = Mapper(env)
     python_owner = mapper.conda_package("python")
@@ -161,8 +162,17 @@ def _run(
     version = tuple(int(p) for p in work.python_full.split(".")[:3] if p.isdigit())
     conditions = Target(version)
     failures: list[ParseFailed] = []
-    found = _scan.scan(loaded, toplevel=toplevel, fast=True, target=conditions, failures=failures)
-    imports = _scan.select(loaded, found, function, conditions)
+    # Without strict, a script that does not parse is read as well as can be, and said.
+    recovered: list[ParseFailed] | None = None if strict else []
+    found = _scan.scan(
+        loaded,
+        toplevel=toplevel,
+        fast=True,
+        target=conditions,
+        failures=failures,
+        recovered=recovered,
+    )
+    imports = _scan.select(loaded, found, function, conditions, recover=not strict)
     work.decisions.extend(_scan.side_decisions(found, function))
     locals_ = Locals(loaded)
     resolver = Resolver(work, stdlib, conditions, locals_, pkg_mapping)
@@ -170,7 +180,7 @@ def _run(
     work.decisions.extend(resolver.decided.values())
     if failures:
         raise failures[0]
-    warnings: list[str] = []
+    warnings = [_notices.unparsable_warning(exc, work.python_full) for exc in recovered or ()]
     if locals_.found:
         if strict and not allow_local:
             raise _notices.local_error(locals_.found)

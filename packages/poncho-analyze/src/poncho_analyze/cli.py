@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from poncho_analyze import __version__, _log
+from poncho_analyze._output import output_problem, script_problem
 from poncho_analyze.api import Analysis, analyze
 from poncho_analyze.environments import choose_environment
 from poncho_analyze.errors import AnalyzeError
@@ -38,9 +39,13 @@ _EPILOG = epilog(
         (
             "1",
             "an error (a script or the output cannot be read or written; with --strict, "
-            "an import nothing installed provides)",
+            "an import nothing installed provides or a script that does not parse)",
         ),
-        ("2", "bad usage"),
+        (
+            "2",
+            "bad usage (also: a SCRIPT ending in .json; an OUTPUT that is a Python file "
+            "or notebook, or an existing file that is not a spec, without --force)",
+        ),
         ("130", "interrupted (Ctrl-C)"),
     ],
     environment=[
@@ -112,8 +117,16 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser.add_argument(
         "--strict",
         action="store_true",
-        help="stop with an error on the scripts' own code and on imports that nothing "
-        "installed provides, instead of leaving them out with a notice or warning",
+        help="stop with an error on the scripts' own code, on imports that nothing "
+        "installed provides and on a script that does not parse for the target Python, "
+        "instead of leaving them out with a notice or warning (or reading that script's "
+        "imports as well as can be)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write OUTPUT even if it is a Python file or notebook, or an existing file that "
+        "is not a spec (an existing spec or empty file is rewritten without it)",
     )
     parser.add_argument(
         "--allow-local",
@@ -152,6 +165,11 @@ def main(
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     level = verbosity(parser, args)
+    # Before any work: a swapped or forgotten OUTPUT must never cost the user a script.
+    problem = script_problem(args.source) or output_problem(args.output, force=args.force)
+    if problem:
+        print(f"{prog}: error: {problem}", file=sys.stderr)
+        return 2
     _log.configure(level=log_level(level), format=f"{prog}: %(message)s")
     try:
         inspected = choose_environment(args.interpreter)

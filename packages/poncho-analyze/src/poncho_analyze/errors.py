@@ -35,7 +35,18 @@ class SourceError(AnalyzeError, OSError):
 
 
 class ParseFailed(AnalyzeError, SyntaxError):
-    """A script is not valid Python; the message names the file, line and column."""
+    """A script is not valid Python; the message names the file, line and column.
+
+    The parts, for a caller that words its own message: ``where`` (the file, or
+    ``notebook:cell N``), ``line``, ``reason`` (what is wrong, without the place) and
+    ``needs``, the ``(3, minor)`` version whose grammar accepts the text when that is
+    newer than the target's (None otherwise, or when the running parser cannot tell).
+    """
+
+    where: str = ""
+    line: int = 0
+    reason: str = ""
+    needs: tuple[int, int] | None = None
 
 
 class FunctionNotFound(AnalyzeError, LookupError):

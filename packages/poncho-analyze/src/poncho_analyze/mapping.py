@@ -118,11 +118,14 @@ class Mapper:
         """The conda package *name* installed in the environment, if any."""
         return self._index.conda_by_name.get(name.lower())
 
-    def by_name(self, name: str) -> Owner | None:
-        """The package called *name*: a conda package, else a pip distribution."""
-        return self._index.conda_by_name.get(name.lower()) or self._index.pip_by_name.get(
-            canonical_name(name)
-        )
+    def by_name(self, name: str, kind: str | None = None) -> Owner | None:
+        """The package called *name*: a conda package, else a pip distribution (only the
+        *kind* asked, ``"conda"`` or ``"pip"``, when given; a conda package's own
+        dist-info counts as a pip distribution)."""
+        conda = self._index.conda_by_name.get(name.lower()) if kind != "pip" else None
+        if conda is not None or kind == "conda":
+            return conda
+        return self._index.pip_by_name.get(canonical_name(name))
 
     # -- lookups ------------------------------------------------------------------------
 

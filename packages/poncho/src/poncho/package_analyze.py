@@ -37,7 +37,9 @@ def create_spec(
     """The spec (a dict) of the packages the script `filename` imports: all its imports, or
     only the top-level ones (`toplevel`), or those of one `function`. `pkg_mapping` entries
     are ``IMPORT=PACKAGE``; `extra_pkg` names packages to add. With `out`, the spec is also
-    written there (JSON)."""
+    written there (JSON), and local folders in it are relative to `out`'s folder (as
+    ``poncho_package_analyze`` writes them, and poncho-create reads them); without, to the
+    current folder."""
     from poncho_analyze import AnalyzeError, analyze
     from poncho_spec import dump_spec
 
@@ -53,6 +55,7 @@ def create_spec(
         function=function,
         pkg_mapping=mapping,
         extra_pkgs=tuple(extra_pkg),
+        spec_path=out,
     )
     if out is not None:
         dump_spec(result.spec, out)
