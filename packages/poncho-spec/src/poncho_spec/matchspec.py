@@ -246,7 +246,12 @@ def _split_version_build(rest: str) -> tuple[str | None, str | None, bool]:
         return parts[0], parts[1], False
     glued = _GLUED.fullmatch(parts[0])
     if glued:
-        return glued.group(1), glued.group(2), True
+        try:
+            _check_version(glued.group(1))
+        except ValueError:
+            pass  # "1=b=c": the whole is reported as the version
+        else:
+            return glued.group(1), glued.group(2), True
     return parts[0], None, False
 
 
