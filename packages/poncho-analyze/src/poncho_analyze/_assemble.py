@@ -15,7 +15,7 @@ from pathlib import Path
 from poncho_analyze.errors import AnalyzeError
 from poncho_analyze.mapping import Environment, Mapper, Owner, canonical_name
 from poncho_analyze.specgen import Decision, SpecBuilder
-from poncho_spec import Spec
+from poncho_spec import Spec, matchspec
 
 __all__ = ["Assembly", "relative"]
 
@@ -57,7 +57,7 @@ class Assembly:
         decision, which the caller records."""
         if text.startswith("conda:"):
             spec = text[len("conda:") :].strip()
-            name = spec.split("::")[-1].split("=")[0].split()[0].split("[")[0]
+            name = matchspec.package_name(spec) or spec  # an invalid one: the spec says why
             self.builder.add_conda(name, spec, written=True)
             return Decision(module, "conda", spec, f"{how}, as written", where)
         if text.startswith("pip:"):
