@@ -63,9 +63,7 @@ def test_a_glued_pin_replays_from_its_lock(
     spec_path.write_text(json.dumps(spec))
     create(spec_path, tmp_path / "a.tar", lock_out=tmp_path / "lock.json", **build_dirs)
     assert _conda(tmp_path / "lock.json") == {"mini-tool": "1.0=0", "mini-base": "2.0=0"}
-    again = create(
-        spec_path, tmp_path / "b.tar", from_lock=tmp_path / "lock.json", **build_dirs
-    )
+    again = create(spec_path, tmp_path / "b.tar", from_lock=tmp_path / "lock.json", **build_dirs)
     assert again.is_file()
 
 

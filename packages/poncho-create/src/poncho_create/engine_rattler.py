@@ -13,8 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from poncho_spec import matchspec
-
 from poncho_create._async import run_coroutine
 from poncho_create.errors import (
     ChannelError,
@@ -25,6 +23,7 @@ from poncho_create.progress import Reporter
 from poncho_create.rattler_errors import channel_error, channel_url, solver_error
 from poncho_create.rattler_lock import records_from_lock, repodata_gateway
 from poncho_create.rattler_progress import InstallProgress
+from poncho_spec import matchspec
 
 if TYPE_CHECKING:
     from rattler import GenericVirtualPackage, RepoDataRecord, VirtualPackage
