@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from poncho_create import Lock, create
+from poncho_create import Lock, UnsatisfiableSpec, create
 from poncho_create.cli import main
 from poncho_create.engine_rattler import solver_input
 from poncho_spec import load_spec
@@ -53,6 +53,29 @@ def test_every_form_builds_what_it_says(
     out = create(spec_path, tmp_path / "env.tar", lock_out=tmp_path / "lock.json", **build_dirs)
     assert out.is_file()
     assert _conda(tmp_path / "lock.json") == {"mini-base": "1.0=0"}
+
+
+@pytest.mark.parametrize(
+    ("form", "constraint"),
+    [
+        ("mini-base=1.0=5", "'==1.0 5'"),
+        ("mini-base 2.5.1 0", "'==2.5.1 0'"),
+        ("mini-base=3.1.*", "'3.1.*'"),
+    ],
+)
+def test_a_pin_that_matches_nothing_is_named_whole(
+    form: str,
+    constraint: str,
+    mini_channel: Any,
+    helpers: Any,
+    build_dirs: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(UnsatisfiableSpec) as info:
+        create(helpers.mini_spec(mini_channel, form), tmp_path / "x.tar", **build_dirs)
+    assert str(info.value) == (
+        f"no version of conda package 'mini-base' matches {constraint} (available: 1.0, 2.0)"
+    )
 
 
 def test_a_glued_pin_replays_from_its_lock(
