@@ -50,6 +50,7 @@ __all__ = [
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _OPERATORS = frozenset({"==", "!=", "<=", ">=", "<", ">", "~=", "=", ""})
+_NO_GLOB_AFTER = frozenset({"==", "<", "<=", ">", "~="})
 _OPERATOR_RUN = re.compile(r"[<>=!~]*")
 _VERSION_CHARS = re.compile(r"[0-9A-Za-z_.*+!<>=~,|()\-]+")
 _VERSION_BODY = re.compile(r"[0-9A-Za-z_.*+!\-]+")
@@ -62,6 +63,11 @@ _SUBDIR = re.compile(r"noarch|(?:linux|osx|win|emscripten|wasi|zos|freebsd)-[a-z
 _BRACKET_ITEM = re.compile(
     r"""\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*(?:"[^"]*"|'[^']*'|[^,"'\[\]\s]+)\s*"""
 )
+
+
+class _Ambiguous(ValueError):
+    """A form conda reads one way and rattler another (a glob after '=='), or a version or
+    build given twice."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,13 @@ def check(spec: str) -> str | None:
     """Return why `spec` is not a valid conda match spec, or None if it is valid."""
     # The structural check always applies, also after rattler: what is valid here is then
     # valid on a machine without rattler (a worker), and lenient-mode guesses are refused.
-    structure = check_structure(spec)
+    try:
+        _parse(spec)
+        structure = None
+    except _Ambiguous as exc:
+        return str(exc)  # a reason of conda's forms, clearer than rattler's on the whole
+    except ValueError as exc:
+        structure = str(exc)
     rattler = _rattler()
     if rattler is None:
         return structure
@@ -229,6 +241,9 @@ def _parse(spec: str) -> _Parsed:
         _check_version(version)
     if build is not None and not _BUILD.fullmatch(build):
         raise ValueError(f"invalid build string {build!r}")
+    for key, value in (("version", version), ("build", build)):
+        if value is not None and brackets and re.search(rf"[\[,]{key}=", brackets):
+            raise _Ambiguous(f"the {key} is given twice, before '[' and inside")
     if version is None and brackets is None and rest.strip():
         raise ValueError("invalid version")  # pragma: no cover - _split_version_build guards
     return _Parsed(channel, name, version, build, glued, brackets)
@@ -248,6 +263,8 @@ def _split_version_build(rest: str) -> tuple[str | None, str | None, bool]:
     if glued:
         try:
             _check_version(glued.group(1))
+        except _Ambiguous:
+            raise
         except ValueError:
             pass  # "1=b=c": the whole is reported as the version
         else:
@@ -271,6 +288,11 @@ def _check_version(version: str) -> None:
             raise ValueError(f"missing version after {op!r}")
         if not _VERSION_BODY.fullmatch(body):
             raise ValueError(f"invalid version {body!r} (a ',' missing between constraints?)")
+        if "*" in body and op in _NO_GLOB_AFTER:
+            # conda drops the glob, rattler's lenient mode reads another range: refused.
+            plain = f"'{op}{body.rstrip('*').rstrip('.')}'"
+            instead = f"'{body}' or {plain}" if op == "==" else plain
+            raise _Ambiguous(f"a '*' after {op!r} is ambiguous: write {instead}")
 
 
 def _check_brackets(brackets: str) -> str | None:
