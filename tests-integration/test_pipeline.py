@@ -4,6 +4,7 @@ on a 'worker' that has only poncho-run, the tarball and the script."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -45,17 +46,11 @@ def _notebook_as_script(notebook: Path, dest: Path) -> Path:
     return dest
 
 
-@pytest.mark.parametrize("script", sorted(SCRIPTS))
-def test_analyze_create_run(
-    script: str, user_env: Venv, full_venv: Venv, run_venv: Venv, wheelhouse: object, tmp_path: Path
-) -> None:
-    expected_output, expected_packages = SCRIPTS[script]
-    spec = tmp_path / "spec.json"
-    sh([user_env.script("poncho_package_analyze"), DATA / script, spec], env=user_env.env())
-    data = json.loads(spec.read_text())
-    assert expected_packages <= _names(data)
-    assert any(d.startswith("python=") for d in data["conda"]["dependencies"] if isinstance(d, str))
-
+def _create_and_run(
+    spec: Path, script: str, full_venv: Venv, run_venv: Venv, wheelhouse: object, tmp_path: Path
+) -> str:
+    """poncho_package_create SPEC into a cache folder, then poncho_package_run the script
+    with the tarball on a 'worker' folder holding only the script; returns its output."""
     envs = tmp_path / "envs"
     create = [
         full_venv.script("poncho_package_create"),
@@ -80,7 +75,59 @@ def test_analyze_create_run(
         cwd=worker,
         env=run_venv.env(),
     )
-    assert expected_output in proc.stdout
+    return proc.stdout
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_analyze_create_run(
+    script: str, user_env: Venv, full_venv: Venv, run_venv: Venv, wheelhouse: object, tmp_path: Path
+) -> None:
+    expected_output, expected_packages = SCRIPTS[script]
+    spec = tmp_path / "spec.json"
+    sh([user_env.script("poncho_package_analyze"), DATA / script, spec], env=user_env.env())
+    data = json.loads(spec.read_text())
+    assert expected_packages <= _names(data)
+    assert any(d.startswith("python=") for d in data["conda"]["dependencies"] if isinstance(d, str))
+    output = _create_and_run(spec, script, full_venv, run_venv, wheelhouse, tmp_path)
+    assert expected_output in output
+
+
+# analyze options that change how the spec is written -> what every conda entry looks like
+FORM_OPTIONS = {
+    # name=version=build, as CCTools' analyzer and its man page write them
+    "build-strings": (["--build-strings"], r"[a-z0-9_.\-]+=[^=\s]+=[^=\s]+"),
+    "python": (["--python", "{minor}"], r"[a-z0-9_.\-]+=[^=\s]+"),
+    "extra-conda-spec": (
+        ["--build-strings", "--extra-pkg", "conda:poncho-demo-activate 0.1.0 pyh0_poncho"],
+        r"[a-z0-9_.\-]+(=[^=\s]+=[^=\s]+| 0\.1\.0 pyh0_poncho)",
+    ),
+}
+
+
+@pytest.mark.parametrize("form", sorted(FORM_OPTIONS))
+def test_analyze_options_that_change_the_spec_form_create_and_run(
+    form: str,
+    user_env: Venv,
+    full_venv: Venv,
+    run_venv: Venv,
+    wheelhouse: object,
+    local_channel: object,
+    tmp_path: Path,
+) -> None:
+    """Whatever form analyze writes its pins in, create builds it and run runs the task."""
+    options, entry = FORM_OPTIONS[form]
+    minor = ".".join(local_channel.python_version.split(".")[:2])  # type: ignore[attr-defined]
+    argv = [o.format(minor=minor) for o in options]
+    spec = tmp_path / "spec.json"
+    script = "task_pip.py"
+    sh([user_env.script("poncho_package_analyze"), *argv, DATA / script, spec], env=user_env.env())
+    deps = json.loads(spec.read_text())["conda"]["dependencies"]
+    conda = [d for d in deps if isinstance(d, str)]
+    assert conda and all(re.fullmatch(entry, d) for d in conda), conda
+    if form == "python":
+        assert conda[0] == f"python={minor}"
+    output = _create_and_run(spec, script, full_venv, run_venv, wheelhouse, tmp_path)
+    assert '"pip-task": "poncho_demo_piptop", "core": true' in output
 
 
 def test_analyze_from_outside_with_interpreter(

@@ -329,6 +329,9 @@ def test_extra_packages(tmp_path: Path, conda_env: Environment) -> None:
     )
     assert result.spec.conda.dependencies == ("python=3.11.7", "bio=2.0", "zlib", "pip=24.0")
     assert result.spec.pip == ("dill>=0.3", "PyYAML==6.0.1")
+    # A conda spec in any form replaces the pin of the package it names.
+    result = analyze([job], environment=conda_env, extra_pkgs=["conda:pip>=23", "conda:zlib"])
+    assert result.spec.conda.dependencies == ("python=3.11.7", "zlib", "pip>=23")
 
 
 def test_pep723_metadata(data: Path, conda_env: Environment) -> None:

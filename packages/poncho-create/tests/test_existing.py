@@ -129,7 +129,7 @@ def test_packs_an_env_folder_into_an_existing_empty_output(
 
 
 def test_the_derived_spec_builds_the_same_packages(
-    user_env: Path, tmp_path: Path, local_channel: Any
+    user_env: Path, tmp_path: Path, local_channel: Any, wheelhouse: Any, pkgs_dir: Path
 ) -> None:
     from poncho_spec import load_spec
 
@@ -145,6 +145,15 @@ def test_the_derived_spec_builds_the_same_packages(
     for entry in lock["conda"]:
         assert pinned[entry["name"]] == f"{entry['name']}={entry['version']}={entry['build']}"
     assert spec.conda.channels == (local_channel.url,)
+    # It builds: its name=version=build pins reach the solver in a form the solver reads.
+    create(
+        tmp_path / "spec.json", tmp_path / "again.tar", lock_out=tmp_path / "again.json",
+        pkgs_dir=pkgs_dir, tmp_dir=tmp_path, no_index=True, find_links=[str(wheelhouse.path)],
+    )  # fmt: skip
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert [(e["name"], e["version"], e["build"]) for e in again["conda"]] == [
+        (e["name"], e["version"], e["build"]) for e in lock["conda"]
+    ]
 
 
 def test_by_name_through_the_condarc_envs_dirs(

@@ -77,3 +77,26 @@ def test_bad_specs_raise_the_spec_error(tmp_path: Path) -> None:
     with pytest.raises(InvalidSpec, match=r"conda\.dependencies"):
         package_create.pack_env_from_dict({"conda": {"dependencies": [3]}}, tmp_path / "x.tar.gz")
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+def test_dict_to_env_builds_cctools_pins(
+    local_channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The historic API takes the specs CCTools' analyzer wrote: name=version=build pins
+    (and the other conda forms) build."""
+    monkeypatch.chdir(tmp_path)
+    spec = {
+        "name": "myenv",
+        "prefix": "/opt/conda/envs/myenv",
+        "conda": {
+            "channels": [local_channel.url],
+            "dependencies": [
+                f"python={local_channel.python_version}=h0_poncho",
+                "poncho-demo-core 0.1.0 pyh0_poncho",
+                f"{local_channel.url}/noarch::pip=={local_channel.packages['pip']}",
+            ],
+        },
+    }
+    names = _names(package_create.dict_to_env(spec))
+    assert "conda-meta/poncho-demo-core-0.1.0-pyh0_poncho.json" in names
+    assert f"conda-meta/python-{local_channel.python_version}-h0_poncho.json" in names

@@ -18,7 +18,7 @@ from pathlib import Path
 from poncho_analyze.errors import AnalyzeError
 from poncho_analyze.mapping import Environment, Mapper, Owner, canonical_name
 from poncho_analyze.specgen import Decision, SpecBuilder
-from poncho_spec import Spec
+from poncho_spec import Spec, matchspec
 
 __all__ = ["Assembly", "python_request", "relative"]
 
@@ -108,6 +108,7 @@ class Assembly:
                 return Decision(module, "conda", spec, f"{how}, as written: the spec's Python")
             if name == "python":
                 return Decision(module, "conda", "python", f"{how}; the spec's Python, as pinned")
+            name = matchspec.package_name(spec) or spec  # an invalid one: the spec says why
             self.builder.add_conda(name, spec, written=True)
             return Decision(module, "conda", spec, f"{how}, as written", where)
         forced = text.startswith("pip:")

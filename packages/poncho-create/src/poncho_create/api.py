@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,7 +21,7 @@ from poncho_create.errors import CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
 from poncho_create.progress import ProgressCallback, Reporter
-from poncho_spec import Spec, load_spec
+from poncho_spec import Spec, load_spec, matchspec
 
 __all__ = ["create"]
 
@@ -187,6 +186,7 @@ def _build(
                     native=options.native,
                     lock=lock,
                     constraints=pins,
+                    channel_source=options.channel_settings.source,
                 )
             if pins:
                 # conda reads it on every later install into the environment (CCTools wrote it).
@@ -330,13 +330,10 @@ def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Sp
     return load_spec(os.fspath(spec_or_path))
 
 
-_NAME = re.compile(r"^(?:[^:\s]+::)?([A-Za-z0-9_.\-]+)")
-
-
 def _conda_dependencies(spec: Spec) -> list[str]:
     """The spec's conda dependencies, plus ``pip`` when pip entries need it."""
     dependencies = list(spec.conda.dependencies)
-    names = {m.group(1).lower() for d in dependencies if (m := _NAME.match(d.strip()))}
+    names = {matchspec.package_name(d) for d in dependencies}
     if spec.pip and "pip" not in names:
         dependencies.append("pip")
     return dependencies

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -20,9 +20,10 @@ from poncho_create.errors import (
 )
 from poncho_create.lock import Lock
 from poncho_create.progress import Reporter
-from poncho_create.rattler_errors import channel_error, solver_error
+from poncho_create.rattler_errors import channel_error, channel_url, solver_error
 from poncho_create.rattler_lock import records_from_lock, repodata_gateway
 from poncho_create.rattler_progress import InstallProgress
+from poncho_spec import matchspec
 
 if TYPE_CHECKING:
     from rattler import GenericVirtualPackage, RepoDataRecord, VirtualPackage
@@ -33,6 +34,7 @@ __all__ = [
     "install",
     "records_from_lock",
     "solve",
+    "solver_input",
     "virtual_packages",
 ]
 
@@ -55,11 +57,13 @@ def build_prefix(
     native: bool,
     lock: Lock | None = None,
     constraints: Sequence[str] = (),
+    channel_source: Callable[[str], str] | None = None,
 ) -> None:
     """Solve `dependencies` (or take the packages of `lock`) and install them into `prefix`.
 
     `constraints` (match specs) limit what may be chosen without asking for the package,
-    as conda's ``conda-meta/pinned`` does.
+    as conda's ``conda-meta/pinned`` does. `channel_source` maps the channel named in a
+    ``channel::name`` spec to what the engine reads (as the `channels` were mapped).
     """
     if lock is not None:
         records = records_from_lock(lock, pkgs_dir)
@@ -72,6 +76,7 @@ def build_prefix(
             report,
             native=native,
             constraints=constraints,
+            channel_source=channel_source,
         )
     install(records, prefix, pkgs_dir, platform, report)
 
@@ -85,8 +90,10 @@ def solve(
     *,
     native: bool = True,
     constraints: Sequence[str] = (),
+    channel_source: Callable[[str], str] | None = None,
 ) -> list[RepoDataRecord]:
-    """Fetch repodata and solve; errors name the channel or the packages at fault."""
+    """Fetch repodata and solve; errors name the channel or the packages at fault.
+    `dependencies` and `constraints` are match specs in any form a spec may hold."""
     import rattler
     from rattler.exceptions import (
         FetchRepoDataError,
@@ -100,6 +107,7 @@ def solve(
     count = len(dependencies)
     report.start("solve", None, "specs", f"{count} spec{'' if count == 1 else 's'}")
     gateway = repodata_gateway(pkgs_dir)
+    specs, pins, channels = solver_input(dependencies, constraints, channels, channel_source)
     try:
         sources = [rattler.Channel(channel) for channel in channels]
     except InvalidChannelError as exc:
@@ -108,12 +116,12 @@ def solve(
         records = run_coroutine(
             rattler.solve(
                 sources=sources,
-                specs=list(dependencies),
+                specs=specs,
                 gateway=gateway,
                 platforms=[Subdir(platform), Subdir("noarch")],
                 virtual_packages=virtual_packages(platform, native=native),
                 channel_relations="disabled",
-                constraints=list(constraints) or None,
+                constraints=pins or None,
             )
         )
     except (GatewayError, FetchRepoDataError) as exc:
@@ -124,6 +132,30 @@ def solve(
         raise solver_error(str(exc), sources, platform, gateway) from exc
     report.finish("solve", len(records), len(records), "packages", f"{len(records)} packages")
     return records
+
+
+def solver_input(
+    dependencies: Sequence[str],
+    constraints: Sequence[str],
+    channels: Sequence[str],
+    channel_source: Callable[[str], str] | None = None,
+) -> tuple[list[str], list[str], list[str]]:
+    """The specs, constraints and channels the solver gets: each spec in its solver form
+    (its channel mapped by `channel_source`), and after `channels` the channels that specs
+    name and `channels` lack (conda searches the channel of ``channel::name`` too)."""
+    specs = [matchspec.solver_form(d, channel_source) for d in dependencies]
+    pins = [matchspec.solver_form(c, channel_source) for c in constraints]
+    sources = list(channels)
+    known = {channel_url(c).rstrip("/") for c in sources}
+    for spec in (*dependencies, *constraints):
+        channel = matchspec.channel_of(spec)
+        if channel is None:
+            continue
+        source = channel_source(channel[0]) if channel_source else channel[0]
+        if channel_url(source).rstrip("/") not in known:
+            known.add(channel_url(source).rstrip("/"))
+            sources.append(source)
+    return specs, pins, sources
 
 
 def install(

@@ -48,7 +48,10 @@ def channel_url(channel: str) -> str:
         return channel
 
 
-_NO_CANDIDATES = re.compile(r"No candidates were found for ([A-Za-z0-9_.\-]+)(?: ([^.\n]+))?")
+# "No candidates were found for numpy ==1.24.2 py311_0." (the spec as the solver got it)
+_NO_CANDIDATES = re.compile(
+    r"No candidates were found for ([A-Za-z0-9_.\-]+)(?: ([^\n]+?))?\.?(?:\n|$)"
+)
 
 
 def solver_error(message: str, sources: Sequence[Any], platform: str, gateway: Any) -> CreateError:

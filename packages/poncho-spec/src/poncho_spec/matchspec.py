@@ -1,17 +1,27 @@
-"""Conda match specs: validation (py-rattler when installed, else a structural check) and
-the normal form used by the canonical hash.
+"""Conda match specs: the one parser of the conda dependencies of a spec.
+
+Every form conda and CCTools write is read here: ``name=1.2=build`` (``conda env export``,
+CCTools' analyzer), ``name==1.2``, ``name 1.2 build``, ``name=1.2.*``, ``name>=1,<2``,
+``channel::name``, ``channel/subdir::name``, ``name[version='>=1',build=py*]``.
+:func:`check` validates (``poncho_spec validate`` and every spec load use it),
+:func:`solver_form` writes a valid spec the way py-rattler's solver reads it (poncho-create
+builds with it), :func:`normalize` gives the form the canonical hash uses, and
+:func:`package_name` / :func:`channel_of` read its parts.
 
 py-rattler is an optional dependency (``poncho-spec[conda]``): workers that only run
 environments do not have it. It is imported lazily, the first time a conda entry is checked.
 
 An entry is valid if it passes the structural check (:func:`check_structure`: package name
 charset, operators, version and build characters, ``[key=value]`` part) and, when rattler is
-installed, ``MatchSpec(s, strict=True)`` or the lenient ``MatchSpec(s)`` accepts it. The
-lenient route keeps the forms conda itself writes and reads (``name=1.2=build`` from
-``conda env export``, ``name 1.2 build``) that rattler's strict mode calls ambiguous; the
-structural check refuses what lenient mode would accept by guessing (``foo bar baz qux``).
-Since the structural check always applies, a spec valid where rattler is installed is
-valid on a worker without it.
+installed, rattler's strict parser accepts its :func:`solver_form` -- the very string the
+solver gets, so a spec that validates is never refused by the build. The solver form
+spells out conda's meaning where rattler's strict mode calls conda's own forms ambiguous:
+a version next to a build is exact (``numpy=1.2=py_0`` and ``numpy 1.2 py_0`` are
+``numpy ==1.2 py_0``), a bare version is exact (``numpy 1.2.3`` is ``numpy ==1.2.3``), and
+``=`` before a glob is the glob (``numpy=1.2.*`` is ``numpy 1.2.*``), as conda's own
+``MatchSpec`` reads them. The structural check refuses what rattler's lenient mode would
+accept by guessing (``foo bar baz qux``). Since the structural check always applies, a spec
+valid where rattler is installed is valid on a worker without it.
 
 The normal form (:func:`normalize`) never depends on rattler, so a spec hashes the same on
 every machine: it only lowercases the package name and normalises whitespace
@@ -25,21 +35,39 @@ from __future__ import annotations
 import functools
 import importlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-__all__ = ["check", "check_structure", "normalize"]
+__all__ = [
+    "channel_of",
+    "check",
+    "check_structure",
+    "normalize",
+    "package_name",
+    "solver_form",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 _OPERATORS = frozenset({"==", "!=", "<=", ">=", "<", ">", "~=", "=", ""})
+_NO_GLOB_AFTER = frozenset({"==", "<", "<=", ">", "~="})
 _OPERATOR_RUN = re.compile(r"[<>=!~]*")
 _VERSION_CHARS = re.compile(r"[0-9A-Za-z_.*+!<>=~,|()\-]+")
 _VERSION_BODY = re.compile(r"[0-9A-Za-z_.*+!\-]+")
 _BUILD = re.compile(r"[A-Za-z0-9_.*+]+")
-_GLUED = re.compile(r"(==?)([^=<>!~\s]+)=([^=\s]+)")
+# "version=build" (conda env export, CCTools): the last "=" that follows a version character.
+_GLUED = re.compile(r"(.*[^=<>!~,|])=([^=<>!~,|\s]+)")
+_ATOM_SPLIT = re.compile(r"([,|()])")
+# The last part of "channel/subdir::name" when it is a conda platform subdir.
+_SUBDIR = re.compile(r"noarch|(?:linux|osx|win|emscripten|wasi|zos|freebsd)-[a-z0-9_]+")
 _BRACKET_ITEM = re.compile(
     r"""\s*[A-Za-z_][A-Za-z0-9_]*\s*=\s*(?:"[^"]*"|'[^']*'|[^,"'\[\]\s]+)\s*"""
 )
+
+
+class _Ambiguous(ValueError):
+    """A form conda reads one way and rattler another (a glob after '=='), or a version or
+    build given twice."""
 
 
 @dataclass(frozen=True)
@@ -64,19 +92,21 @@ def check(spec: str) -> str | None:
     """Return why `spec` is not a valid conda match spec, or None if it is valid."""
     # The structural check always applies, also after rattler: what is valid here is then
     # valid on a machine without rattler (a worker), and lenient-mode guesses are refused.
-    structure = check_structure(spec)
+    try:
+        _parse(spec)
+        structure = None
+    except _Ambiguous as exc:
+        return str(exc)  # a reason of conda's forms, clearer than rattler's on the whole
+    except ValueError as exc:
+        structure = str(exc)
     rattler = _rattler()
     if rattler is None:
         return structure
     try:
-        rattler.MatchSpec(spec, strict=True)
-    except Exception as strict_error:  # rattler raises its own exception types
-        reason = str(strict_error).splitlines()[0] or "invalid match spec"
-        try:
-            rattler.MatchSpec(spec)
-        except Exception:
-            return reason
-        return reason if structure is not None else None
+        # What the solver will parse: validate accepting and create refusing cannot happen.
+        rattler.MatchSpec(spec if structure else solver_form(spec), strict=True)
+    except Exception as error:  # rattler raises its own exception types
+        return str(error).splitlines()[0] or "invalid match spec"
     return structure
 
 
@@ -98,7 +128,8 @@ def normalize(spec: str) -> str:
     out = f"{parsed.channel}::" if parsed.channel else ""
     out += parsed.name.lower()
     if parsed.glued:
-        out += f"{parsed.version}={parsed.build}"
+        space = "" if parsed.version and parsed.version[0] in "<>=!~" else " "
+        out += f"{space}{parsed.version}={parsed.build}"
     elif parsed.version and re.match(r"=[^=]", parsed.version) and not parsed.build:
         out += parsed.version  # name=1.2 stays as conda users write it
     else:
@@ -109,6 +140,77 @@ def normalize(spec: str) -> str:
     if parsed.brackets:
         out += parsed.brackets
     return out
+
+
+def solver_form(spec: str, channel_source: Callable[[str], str] | None = None) -> str:
+    """A valid `spec` as py-rattler's solver reads it (its strict parser), meaning what
+    conda makes of it: ``numpy=1.2=py_0`` and ``numpy 1.2 py_0`` become ``numpy ==1.2 py_0``,
+    ``numpy 1.2.3`` becomes ``numpy ==1.2.3``, ``numpy=1.2.*`` becomes ``numpy 1.2.*``; see
+    the module doc. `channel_source` maps the channel of ``channel::name`` (without its
+    subdir) to what the engine reads for it (a mirror, the channel alias). A spec that is
+    not structurally valid is returned unchanged, for the solver to refuse."""
+    try:
+        parsed = _parse(spec)
+    except ValueError:
+        return spec
+    out = ""
+    if parsed.channel:
+        channel, subdir = _split_subdir(parsed.channel)
+        if channel_source is not None:
+            channel = channel_source(channel)
+        out = f"{channel}/{subdir}::" if subdir else f"{channel}::"
+    out += parsed.name.lower()
+    if parsed.version is not None:
+        out += " " + _solver_version(parsed.version, has_build=parsed.build is not None)
+    if parsed.build is not None:
+        out += f" {parsed.build}"
+    return out + (parsed.brackets or "")
+
+
+def package_name(spec: str) -> str | None:
+    """The package name of `spec`, lowercased (None if it is not a valid match spec)."""
+    try:
+        return _parse(spec).name.lower()
+    except ValueError:
+        return None
+
+
+def channel_of(spec: str) -> tuple[str, str | None] | None:
+    """The channel of ``channel::name`` or ``channel/subdir::name`` and its subdir (None for
+    a spec with no channel or not a valid match spec)."""
+    try:
+        parsed = _parse(spec)
+    except ValueError:
+        return None
+    return _split_subdir(parsed.channel) if parsed.channel else None
+
+
+def _split_subdir(channel: str) -> tuple[str, str | None]:
+    base, _, last = channel.rstrip("/").rpartition("/")
+    if base and _SUBDIR.fullmatch(last):
+        return base, last
+    return channel, None
+
+
+def _solver_version(version: str, *, has_build: bool) -> str:
+    """conda's reading of a version (conda.models.match_spec) in rattler's strict syntax."""
+    if version[:1] == "=" and version[:2] != "==" and not re.search(r"[=,|]", version[1:]):
+        body = version[1:]
+        if not has_build and not body.endswith("*"):
+            return version  # "=1.2": both read it as 1.2.*
+        version = body  # "=1.2=build" is exactly 1.2; "=1.2.*" is the glob
+    atoms = []
+    for atom in _ATOM_SPLIT.split(version):
+        operator = _OPERATOR_RUN.match(atom)
+        op = operator.group() if operator else ""
+        if atom and atom not in ",|()" and "*" not in atom and op == "":
+            atom = "==" + atom  # a bare version is an exact one
+        elif op == "=" and "*" in atom:
+            atom = atom[1:]
+        elif op == ">=" and atom.endswith(".*"):
+            atom = atom[:-2]  # conda and rattler agree; after ==, <, <=, > they do not
+        atoms.append(atom)
+    return "".join(atoms)
 
 
 def _parse(spec: str) -> _Parsed:
@@ -139,6 +241,9 @@ def _parse(spec: str) -> _Parsed:
         _check_version(version)
     if build is not None and not _BUILD.fullmatch(build):
         raise ValueError(f"invalid build string {build!r}")
+    for key, value in (("version", version), ("build", build)):
+        if value is not None and brackets and re.search(rf"[\[,]{key}=", brackets):
+            raise _Ambiguous(f"the {key} is given twice, before '[' and inside")
     if version is None and brackets is None and rest.strip():
         raise ValueError("invalid version")  # pragma: no cover - _split_version_build guards
     return _Parsed(channel, name, version, build, glued, brackets)
@@ -156,7 +261,14 @@ def _split_version_build(rest: str) -> tuple[str | None, str | None, bool]:
         return parts[0], parts[1], False
     glued = _GLUED.fullmatch(parts[0])
     if glued:
-        return glued.group(1) + glued.group(2), glued.group(3), True
+        try:
+            _check_version(glued.group(1))
+        except _Ambiguous:
+            raise
+        except ValueError:
+            pass  # "1=b=c": the whole is reported as the version
+        else:
+            return glued.group(1), glued.group(2), True
     return parts[0], None, False
 
 
@@ -176,6 +288,11 @@ def _check_version(version: str) -> None:
             raise ValueError(f"missing version after {op!r}")
         if not _VERSION_BODY.fullmatch(body):
             raise ValueError(f"invalid version {body!r} (a ',' missing between constraints?)")
+        if "*" in body and op in _NO_GLOB_AFTER:
+            # conda drops the glob, rattler's lenient mode reads another range: refused.
+            plain = f"'{op}{body.rstrip('*').rstrip('.')}'"
+            instead = f"'{body}' or {plain}" if op == "==" else plain
+            raise _Ambiguous(f"a '*' after {op!r} is ambiguous: write {instead}")
 
 
 def _check_brackets(brackets: str) -> str | None:
