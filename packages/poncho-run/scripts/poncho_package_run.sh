@@ -126,7 +126,7 @@ parse() {
 }
 
 # debug=1 when the verbosity is 1 or more: -v/-q counted, else $PONCHO_VERBOSITY (an
-# integer; the engine's rule, poncho_run.cli.verbosity).
+# integer; the engine's rule, poncho_run._args.verbosity).
 verbosity() {
     if [ "$quiet$verbose" != 00 ]; then
         if [ $((verbose - quiet)) -ge 1 ]; then debug=1; fi
