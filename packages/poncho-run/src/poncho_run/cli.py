@@ -68,8 +68,9 @@ def _guarded(action: Callable[[], int], prog: str = PROG) -> int:
 
         if not isinstance(exc, PonchoError):
             raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return int(getattr(exc, "exit_status", 1))
+        from poncho_core.cli_common import report_error  # argparse: on failure only
+
+        return report_error(prog, exc)
 
 
 # The shell front end, on a worker with no python3, extracts the archive with tar (under
@@ -160,16 +161,6 @@ each task, then run: poncho_package_run -e env.tar.gz -u DIR -- COMMAND ARGS..."
 def _configure_logging(level: int, prog: str = PROG) -> None:
     import logging
 
-    def tagged(record: logging.LogRecord) -> bool:  # poncho_core.cli_common.tag_record
-        level = record.levelno
-        tag = "error: " if level >= 40 else "warning: " if level >= 30 else ""
-        record.poncho_level = tag
-        return True
+    from poncho_core.verbosity import log_level, stderr_handler
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(tagged)
-    handler.setFormatter(logging.Formatter(f"{prog}: %(poncho_level)s%(message)s"))
-    logging.basicConfig(
-        level=logging.DEBUG if level >= 2 else logging.INFO if level == 1 else logging.WARNING,
-        handlers=[handler],
-    )
+    logging.basicConfig(level=log_level(level), handlers=[stderr_handler(prog)])
