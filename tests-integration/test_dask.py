@@ -1,6 +1,5 @@
 """poncho-dask from the built wheels runs work inside a tarball made by poncho-create on a
-real LocalCluster (worker processes), as a user's client script does; `poncho-run[dask]`
-still installs it."""
+real LocalCluster (worker processes), as a user's client script does."""
 
 from __future__ import annotations
 
@@ -85,17 +84,3 @@ def test_dask_cluster_runs_inside_a_poncho_create_tarball(
     # The package lives only in the environment, not in the worker's own Python.
     assert result["worker_has_demo"] is False
     assert not dask_venv.has_module("poncho_demo_app")
-
-
-def test_the_poncho_run_dask_extra_still_installs_it(
-    tmp_path_factory: pytest.TempPathFactory, dask_dist: Path
-) -> None:
-    venv = make_venv(
-        tmp_path_factory.mktemp("venvs") / "extra", "poncho-run[dask]", find_links=dask_dist
-    )
-    check = (
-        "import poncho_dask, poncho_run.dask\n"
-        "assert poncho_run.dask.PonchoEnvironment is poncho_dask.PonchoEnvironment\n"
-        "print(poncho_dask.__version__)"
-    )
-    assert sh([venv.python, "-c", check], env=venv.env()).stdout.strip() == "0.1.0"

@@ -4,9 +4,10 @@
 Work Queue, the TaskVine factories, Parsl and coffea copy this one file into each task's
 sandbox, where neither poncho nor the venv exists. ``python3 FILE ARGS`` runs the zip
 (Python finds a zip archive at the end of any file); sh reads only the text before it.
-The zip holds poncho_run's modules (not the Dask plugin) and poncho-core's, both standard
-library only; poncho-core's sources are found beside this package in the monorepo or, in an
-sdist, in ``vendor/`` where the sdist put them. The wheel's package also gets
+The zip holds every module of poncho_run and of poncho-core (whole packages: a new module
+is carried without a change here), both standard library only; poncho-core's sources are
+found beside this package in the monorepo or, in an sdist, in ``vendor/`` where the sdist
+put them. The wheel's package also gets
 ``poncho_run/_engine_id``, a digest of those sources: where the script finds it equal to its
 own (pip installed both), it imports the installed packages (poncho-core as pip resolved
 poncho-run's dependency on it), whose byte code is compiled once, rather than compiling the
@@ -86,7 +87,7 @@ def engine_sources(root: Path) -> dict[str, bytes]:
     ):
         for path in sorted(package.rglob("*.py")):
             rel = path.relative_to(package)
-            if rel.parts[0] in ("_dask", "dask.py") or "__pycache__" in rel.parts:
+            if "__pycache__" in rel.parts:
                 continue
             sources[f"{name}/{rel.as_posix()}"] = path.read_bytes()
     return sources

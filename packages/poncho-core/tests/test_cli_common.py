@@ -12,11 +12,14 @@ from poncho_core.cli_common import (
     epilog,
     log_format,
     log_level,
+    report_error,
     resolve_verbosity,
+    stderr_handler,
     suggestion,
     tag_record,
     verbosity,
 )
+from poncho_core.errors import LockTimeout, PonchoError
 
 # (-q count, -v count, $PONCHO_VERBOSITY or None) -> verbosity.  The same table checks
 # poncho_package_run's copy of the rule (packages/poncho-run/tests/test_cli.py).
@@ -90,6 +93,43 @@ def test_log_levels_and_lines() -> None:
         "demo: warning: said it",
         "demo: error: said it",
     ]
+
+
+def test_the_one_handler_writes_tagged_lines_on_stderr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    logger = logging.getLogger("poncho-core-test-handler")
+    logger.propagate = False
+    logger.handlers[:] = [stderr_handler("demo")]
+    try:
+        logger.warning("careful %s", "here")
+        logger.error("broken")
+    finally:
+        logger.handlers[:] = []
+    assert capsys.readouterr().err == "demo: warning: careful here\ndemo: error: broken\n"
+
+
+@pytest.mark.parametrize(
+    ("exc", "status", "err"),
+    [
+        (KeyboardInterrupt(), 130, "demo: interrupted\n"),
+        (PonchoError("one line"), 1, "demo: error: one line\n"),
+        (PonchoError("two\nlines"), 1, "demo: error: two\ndemo: error: lines\n"),
+        (PonchoError(""), 1, "demo: error: PonchoError\n"),
+        (OSError(2, "No such file or directory", "x.json"), 1, "demo: error: [Errno 2] "),
+    ],
+)
+def test_what_ends_a_command_is_reported_with_its_status(
+    exc: BaseException, status: int, err: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report_error("demo", exc) == status
+    assert capsys.readouterr().err.startswith(err)
+
+
+def test_an_error_keeps_its_own_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    exc = LockTimeout("/envs/.locks/a.lock", 5.0)
+    assert report_error("demo", exc) == 75
+    assert capsys.readouterr().err.startswith("demo: error: ")
 
 
 def test_epilog_ends_with_exit_statuses_then_variables() -> None:

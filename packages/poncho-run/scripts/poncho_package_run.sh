@@ -126,7 +126,7 @@ parse() {
 }
 
 # debug=1 when the verbosity is 1 or more: -v/-q counted, else $PONCHO_VERBOSITY (an
-# integer; the engine's rule, poncho_run.cli.verbosity).
+# integer; the engine's rule, poncho_run._args.verbosity).
 verbosity() {
     if [ "$quiet$verbose" != 00 ]; then
         if [ $((verbose - quiet)) -ge 1 ]; then debug=1; fi
@@ -461,6 +461,25 @@ unpack_with_tar() {
     # outside; the engine then checks what it wrote (tests-integration checks tar itself).
     tar -x --no-same-owner -f "$env" -C "$_tmp" ||
         die "$env: corrupt, truncated or unsafe archive (tar exited with status $?)"
+    # The archive's own .poncho-run (packed from a used DIR) goes before the link can show
+    # it; anything there but regular files is refused (poncho_run.unpack.drop_packed_state).
+    _packed=$_tmp/.poncho-run
+    if [ -L "$_packed" ] || [ -e "$_packed" ]; then
+        _odd=
+        if [ -L "$_packed" ] || [ ! -d "$_packed" ]; then
+            _odd=.poncho-run
+        else
+            for _f in "$_packed"/* "$_packed"/.[!.]* "$_packed"/..?*; do
+                if [ -L "$_f" ] || { [ -e "$_f" ] && [ ! -f "$_f" ]; }; then
+                    _odd=.poncho-run/${_f##*/}
+                    break
+                fi
+            done
+        fi
+        [ -z "$_odd" ] ||
+            die "$env: unsafe archive member '$_odd': poncho_package_run's state folder may hold only its state files"
+        rm -rf -- "$_packed"
+    fi
     ln -s -- "$_tmp" "$dir" || die "cannot create $dir"
     [ -x "$dir/bin/python" ] || die "$env: the environment has no bin/python, and there is no python3 on this worker"
     _v=

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from poncho_run import cli
+from poncho_run import _args, cli
 from poncho_run_helpers import hand_env_members, make_tar, member, script
 
 TERMINATING = {"SIGTERM": signal.SIGTERM, "SIGINT": signal.SIGINT, "SIGHUP": signal.SIGHUP}
@@ -94,25 +94,25 @@ SPELLINGS = [
 
 @pytest.mark.parametrize("argv", SPELLINGS)
 def test_the_quick_parser_agrees_with_argparse(argv: list[str]) -> None:
-    options, command = cli._split(argv)
-    quick = cli._quick_parse(options)
-    full = cli._full_parse(options, command)
+    options, command = _args.split(argv)
+    quick = _args.quick_parse(options)
+    full = _args.full_parse(options, command)
     assert quick is not None and not isinstance(full, int)
     assert vars(quick) == vars(full)
     assert command[0] in ("cmd", "--weird-command")
 
 
 def test_the_command_starts_at_the_first_non_option() -> None:
-    assert cli._split(["-e", "E", "python", "-e", "x"]) == (["-e", "E"], ["python", "-e", "x"])
-    assert cli._split(["-v", "--", "--", "x"]) == (["-v"], ["--", "x"])
-    assert cli._split(["-e", "E", "-"]) == (["-e", "E"], ["-"])
+    assert _args.split(["-e", "E", "python", "-e", "x"]) == (["-e", "E"], ["python", "-e", "x"])
+    assert _args.split(["-v", "--", "--", "x"]) == (["-v"], ["--", "x"])
+    assert _args.split(["-e", "E", "-"]) == (["-e", "E"], ["-"])
 
 
 @pytest.mark.parametrize(
     "options", [["-h"], ["-e"], ["-e", "-d"], ["--foo=1"], ["-w", "x"], ["-x"]]
 )
 def test_the_quick_parser_leaves_the_unusual_to_argparse(options: list[str]) -> None:
-    assert cli._quick_parse(options) is None
+    assert _args.quick_parse(options) is None
 
 
 # -- runs in a temporary folder (in this process) -----------------------------------------------
@@ -428,7 +428,7 @@ def test_a_decompression_bomb_is_stopped_at_the_unpack_limit(
 
 
 def test_quiet_and_verbose_spellings_are_counted() -> None:
-    options = cli._quick_parse(["-q", "-v", "-vv", "--debug", "-e", "x"])
+    options = _args.quick_parse(["-q", "-v", "-vv", "--debug", "-e", "x"])
     assert options is not None and (options.quiet, options.verbose) == (1, 4)
     assert options.verbosity == 2
 

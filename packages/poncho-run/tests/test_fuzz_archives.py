@@ -42,6 +42,7 @@ from hypothesis import strategies as st
 import poncho_run
 from poncho_run import api, cli
 from poncho_run.unpack import TEMP_INFIX
+from poncho_testing.tars import STATE_FOLDER_MEMBERS
 from tar_writer import BLOCK, COMPRESSORS, Entry, tar_bytes
 
 PROG = "poncho_package_run"
@@ -518,6 +519,21 @@ def test_the_unmutated_environment_is_accepted(
     """The fuzzer's starting point runs, the four ways (so its checks see successes too)."""
     data = tar_bytes(base_env(conda_unpack=True, activate=True))
     assert check_archive(world, COMPRESSORS[compression](data), ["unmutated"], capsys)
+
+
+@pytest.mark.parametrize("case", sorted(STATE_FOLDER_MEMBERS))
+def test_the_state_folder_shapes_are_refused_and_leave_no_dir(
+    world: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 22's leftover: the fuzzer's environment with its own ``.poncho-run`` in a shape
+    that would stop the state being published (``state.json`` as a folder, ...): refused the
+    four ways, with DIR left absent or empty (the fuzz checks), never full and unready."""
+    extra = [
+        Entry(info.name, data or b"", kind=info.type, mode=info.mode, linkname=info.linkname)
+        for info, data in STATE_FOLDER_MEMBERS[case].members
+    ]
+    data = tar_bytes([*base_env(conda_unpack=True, activate=True), *extra])
+    assert not check_archive(world, COMPRESSORS["gz"](data), [case], capsys)
 
 
 def check_archive(

@@ -17,7 +17,12 @@ import pytest
 import poncho_run
 from poncho_run import api, cli
 from poncho_run_helpers import tree
-from poncho_testing.tars import UNSAFE_MEMBERS
+from poncho_testing.tars import (
+    PACKED_STATE_MEMBERS,
+    STATE_FOLDER_MEMBERS,
+    UNSAFE_MEMBERS,
+    member,
+)
 from poncho_testing.tars import tar_bytes as tarfile_bytes
 from tar_writer import Entry, header, tar_bytes, write
 
@@ -35,6 +40,13 @@ def stub_env(*extra: Entry) -> list[Entry]:
         Entry("lib/data.txt", b"data\n"),
         *extra,
     ]
+
+
+# The same small environment for archives written by tarfile (poncho_testing.tars).
+STUB_MEMBERS = [
+    member("bin/hello", b'#!/bin/sh\necho "hello $CONDA_PREFIX"\n', mode=0o755),
+    member("conda-meta/history", b"==> 2026-01-01 <==\n"),
+]
 
 
 def state(text: str | bytes) -> Entry:
@@ -330,3 +342,44 @@ def test_the_shared_table_of_malicious_members_is_refused(
     line = error_line(capsys.readouterr().err, unsafe.reason)
     assert "unsafe archive member" in line
     assert_clean(world, before)
+
+
+# -- the archive's own state folder (issue 22) ------------------------------------------------
+
+
+@pytest.mark.parametrize("case", sorted(STATE_FOLDER_MEMBERS))
+def test_a_refused_state_folder_leaves_dir_usable(
+    world: World, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An archive carrying ``.poncho-run/state.json`` as a folder (or another shape that
+    would stop the state being published) is refused with one line, DIR is not left behind,
+    and the next, good tarball into the same -u DIR runs (before: ``…/env: Is a directory``)."""
+    unsafe = STATE_FOLDER_MEMBERS[case]
+    bad = world.root / "bad.tar"
+    bad.write_bytes(tarfile_bytes([*STUB_MEMBERS, *unsafe.members]))
+    before = world.snapshot()
+    assert cli.main(["-e", str(bad), "-u", str(world.target), "--", "true"]) == 1
+    line = error_line(capsys.readouterr().err, unsafe.reason)
+    assert "unsafe archive member" in line
+    assert_clean(world, before)
+    good = write(world.root / "good.tar.gz", tar_bytes(stub_env()))
+    proc = subprocess.run(
+        [sys.executable, "-m", "poncho_run", "-e", str(good), "-u", str(world.target), "hello"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=world.work,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"hello {world.target}\n", "")
+
+
+def test_the_state_folder_of_a_used_dir_packed_in_the_archive_is_dropped(world: World) -> None:
+    """A tarball made from a used DIR carries that DIR's state: another place's, dropped
+    (the state is computed here), and the environment runs from its own prefix."""
+    archive = world.root / "packed.tar"
+    archive.write_bytes(tarfile_bytes([*STUB_MEMBERS, *PACKED_STATE_MEMBERS]))
+    prepared = poncho_run.prepare(archive, unpack_to=world.target)
+    assert prepared.prefix == world.target
+    state = json.loads((world.target / ".poncho-run" / "state.json").read_text())
+    assert state["prefix"] == str(world.target) and "archive" in state
+    assert "/elsewhere" not in (world.target / ".poncho-run" / "state.sh").read_text()

@@ -22,10 +22,7 @@ class Block:
         return None
 sys.meta_path.insert(0, Block())
 import poncho_run
-names = sorted(
-    info.name for info in pkgutil.walk_packages(poncho_run.__path__, "poncho_run.")
-    if not info.name.startswith(("poncho_run._dask", "poncho_run.dask"))
-)
+names = sorted(info.name for info in pkgutil.walk_packages(poncho_run.__path__, "poncho_run."))
 for name in names:
     importlib.import_module(name)
 print(json.dumps({"modules": names, "asked": asked,

@@ -21,6 +21,7 @@ import pytest
 
 from poncho_run._state import read_state
 from poncho_run_helpers import make_tar, member, script, tree
+from poncho_testing.tars import PACKED_STATE_MEMBERS, STATE_FOLDER_MEMBERS
 
 PACKAGE = Path(__file__).resolve().parents[1]
 FRONT_END = PACKAGE / "scripts" / "poncho_package_run.sh"
@@ -335,6 +336,49 @@ def test_gnu_tar_path_writes_nothing_outside_and_runs_nothing(
     assert tree(tmp_path) - before <= {
         "sandbox/envdir.poncho.lock",
     }, "nothing left but the lock file"
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+@pytest.mark.parametrize("case", sorted(STATE_FOLDER_MEMBERS))
+def test_a_refused_state_folder_leaves_dir_usable_on_both_paths(
+    case: str,
+    scenario: str,
+    tmp_path: Path,
+    sandbox: Path,
+    no_python_path: str,
+    bare_python_path: str,
+    bare_tarball: Path,
+) -> None:
+    """Issue 22: the archive's own ``.poncho-run`` in a shape that would stop the state
+    being published is refused (the tar path checks it before its link shows DIR), nothing
+    is left, and a good tarball into the same -u DIR then runs."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    unsafe = STATE_FOLDER_MEMBERS[case]
+    bad = make_tar(tmp_path / "bad.tar.gz", bare_env_members(unsafe.members))
+    before = tree(tmp_path)
+    proc = run(sandbox, path, "-e", str(bad), "-u", "envdir", "--", "hello")
+    assert proc.returncode == 1 and proc.stdout == "", (proc.stdout, proc.stderr)
+    assert proc.stderr.startswith("poncho_package_run: error: "), proc.stderr
+    assert f"unsafe archive member {unsafe.reason}" in proc.stderr, proc.stderr
+    assert tree(tmp_path) - before <= {"sandbox/envdir.poncho.lock"}
+    good = run(sandbox, path, "-e", str(bare_tarball), "-u", "envdir", "--", "hello")
+    assert (good.returncode, good.stdout) == (0, hello(sandbox / "envdir")), good.stderr
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_the_packed_state_of_a_used_dir_is_dropped_on_both_paths(
+    scenario: str,
+    tmp_path: Path,
+    sandbox: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    tarball = make_tar(tmp_path / "env.tar.gz", bare_env_members(PACKED_STATE_MEMBERS))
+    for _ in ("cold", "warm"):
+        proc = run(sandbox, path, "-e", str(tarball), "-u", "envdir", "--", "hello")
+        assert (proc.returncode, proc.stdout) == (0, hello(sandbox / "envdir")), proc.stderr
+    assert "/elsewhere" not in (sandbox / "envdir" / ".poncho-run" / "state.sh").read_text()
 
 
 # -- one protocol: the shell path and the Python API race on one folder ----------------------

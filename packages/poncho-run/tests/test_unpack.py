@@ -140,6 +140,28 @@ def test_a_rename_that_fails_is_an_unpack_error(
     assert not (tmp_path / "env").exists() and not (tmp_path / "env").is_symlink()
 
 
+def test_a_state_that_cannot_be_published_leaves_no_dir(
+    tmp_path: Path, hand_tarball: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DIR renamed into place but its state not published: DIR goes, so that the next run
+    unpacks it again rather than fail on it (issue 22)."""
+
+    def refuse(prefix: str) -> bool:
+        if not Path(prefix, ".poncho-run", "state.json.pending").exists():
+            return False  # the check for a leftover pending state, before unpacking
+        raise OSError(errno.EISDIR, "Is a directory")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(unpack._state, "publish_state", refuse)
+        with pytest.raises(UnpackError, match="cannot publish its state: Is a directory"):
+            ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)
+    assert siblings(tmp_path / "env") == ["env.poncho.lock"]
+    assert not (tmp_path / "env").exists()
+    assert ensure_ready(str(hand_tarball), str(tmp_path / "env"), 10)["prefix"] == str(
+        tmp_path / "env"
+    )
+
+
 def test_an_empty_folder_that_cannot_be_replaced_is_an_unpack_error(
     tmp_path: Path, hand_tarball: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

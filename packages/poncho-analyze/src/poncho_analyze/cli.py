@@ -18,6 +18,7 @@ from poncho_core.cli_common import (
     add_verbosity_options,
     epilog,
     log_level,
+    report_error,
     verbosity,
 )
 from poncho_spec import PonchoError, dump_spec
@@ -197,20 +198,12 @@ def main(
         for warning in result.warnings:
             print(f"{prog}: warning: {warning}", file=sys.stderr)
         _write(result, args.output)
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
     except AnalyzeError as exc:
         if args.explain:
             _explain(exc.decisions)
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
-    except PonchoError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
+        return report_error(prog, exc)
+    except (PonchoError, OSError, KeyboardInterrupt) as exc:
+        return report_error(prog, exc)
     return 0
 
 

@@ -1,4 +1,5 @@
-"""What every Poncho command line shares: verbosity options, help layout, "did you mean".
+"""What every Poncho command line shares: verbosity options, help layout, "did you mean",
+how an error or Ctrl-C that ends a command is reported.
 
 One copy of these conventions for every command: poncho_package_analyze,
 poncho_package_create, poncho_package_run (its engine, in the copied script's zip too),
@@ -21,6 +22,7 @@ from poncho_core.verbosity import (
     log_format,
     log_level,
     resolve_verbosity,
+    stderr_handler,
     tag_record,
 )
 
@@ -32,7 +34,9 @@ __all__ = [
     "epilog",
     "log_format",
     "log_level",
+    "report_error",
     "resolve_verbosity",
+    "stderr_handler",
     "tag_record",
     "verbosity",
 ]
@@ -67,6 +71,20 @@ def verbosity(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return resolve_verbosity(getattr(args, "quiet", 0), getattr(args, "verbose", 0))
     except ValueError as exc:
         parser.error(str(exc))
+
+
+def report_error(prog: str, exc: BaseException) -> int:
+    """Say on stderr what ended the command *prog* and return its exit status, as every
+    Poncho command does: Ctrl-C (`KeyboardInterrupt`) is ``prog: interrupted``, 130; an
+    error is one ``prog: error: LINE`` per line of its message (every line of stderr names
+    the command), with the error's ``exit_status`` (1 for one without, e.g. an OSError)."""
+    if isinstance(exc, KeyboardInterrupt):
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    for line in str(exc).splitlines() or [type(exc).__name__]:
+        sys.stderr.write(f"{prog}: error: {line}\n")
+    status = getattr(exc, "exit_status", 1)
+    return status if isinstance(status, int) else 1
 
 
 def epilog(

@@ -19,30 +19,25 @@ here are the same on every version:
 - `Limits` bound the decompressed stream and the sum of the members' sizes (a sparse or
   highly compressed member is small in the archive, big on disk).
 
-A refusal raises `UnsafeArchive` naming the member. Nothing is written outside `dest`;
-what was written inside it before the refusal is left for the caller, who extracts into a
-folder of its own and removes it on error.
+This module reads and checks; `poncho_core._writers` writes the files (the small ones by a
+few threads while the reader keeps decoding). A refusal raises `UnsafeArchive` naming the
+member. Nothing is written outside `dest`; what was written inside it before the refusal is
+left for the caller, who extracts into a folder of its own and removes it on error.
 """
 
 # Paths are str here: str paths and os calls in the per-member loop: Path objects cost ~10% of
 # extraction time.
-# ruff: noqa: PTH103, PTH108, PTH112, PTH113, PTH114, PTH116, PTH118, PTH211
+# ruff: noqa: PTH103, PTH113, PTH114, PTH116, PTH118, PTH211
 
 from __future__ import annotations
 
 import os
-import queue
-import threading
+from collections.abc import Iterator
 
 from poncho_core._tar import Member, TarError, TarReader
+from poncho_core._writers import File, Writers, clear, write, write_error
 from poncho_core.compression import Limits, check_budget, open_decompressed
-from poncho_core.errors import (
-    PonchoError,
-    UnpackError,
-    UnsafeArchive,
-    UnsupportedArchive,
-    shown,
-)
+from poncho_core.errors import UnsafeArchive, UnsupportedArchive, shown
 
 __all__ = ["MAX_NAME_BYTES", "MAX_PATH_DEPTH", "extract"]
 
@@ -53,9 +48,7 @@ _CHUNK = 1 << 20
 _SMALL = 1 << 20
 _BATCH_FILES = 64
 _BATCH_BYTES = 1 << 20
-_MAX_BATCHES = 2  # queued per thread: bounds the memory held by files not yet written
 _MAX_LINK_HOPS = 40
-_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 #: Deeper paths are refused: folders are made (and later removed) by recursive functions,
 #: and a real environment's deepest path has a few dozen components.
@@ -116,6 +109,14 @@ def _workers() -> int:
     return min(4, os.cpu_count() or 1)
 
 
+def _chunks(reader: TarReader, size: int) -> Iterator[bytes]:
+    """The current member's `size` bytes of data, read a chunk at a time."""
+    while size > 0:
+        chunk = reader.read_data(min(size, _CHUNK))
+        size -= len(chunk)
+        yield chunk
+
+
 def _relative(name: str, member: str) -> str:
     """`name` as a normalised path relative to the root ("" for the root itself)."""
     if name.startswith("/"):
@@ -141,8 +142,8 @@ class _Extractor:
         self.count = 0
         self.dirs: set[str] = {""}
         self.links: dict[str, str] = {}
-        self.writers = _Writers(workers) if workers > 1 else None
-        self.batch: list[_File] = []
+        self.writers = Writers(workers) if workers > 1 else None
+        self.batch: list[File] = []
         self.batch_bytes = 0
         self.pending: set[str] = set()  # handed to the writers, maybe not written yet
 
@@ -206,11 +207,11 @@ class _Extractor:
         for rel, target in self.links.items():
             path = os.path.join(self.root, rel)
             self._make_parent(rel, rel)
-            _clear(path, rel)
+            clear(path, rel)
             try:
                 os.symlink(target, path)
             except OSError as exc:
-                raise _write_error(rel, exc) from exc
+                raise write_error(rel, exc) from exc
 
     # -- members -------------------------------------------------------------------------
 
@@ -233,20 +234,7 @@ class _Extractor:
             if len(self.batch) >= _BATCH_FILES or self.batch_bytes >= _BATCH_BYTES:
                 self._send()
             return
-        try:
-            fd = _create(path, mode, member.name)
-            try:
-                remaining = member.size
-                while remaining > 0:
-                    view = memoryview(reader.read_data(min(remaining, _CHUNK)))
-                    remaining -= len(view)
-                    while view:
-                        view = view[os.write(fd, view) :]
-                os.utime(fd, ns=(mtime_ns, mtime_ns))
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise _write_error(member.name, exc) from exc
+        write(path, _chunks(reader, member.size), mode, mtime_ns, member.name)
 
     def _symlink(self, member: Member, rel: str) -> None:
         target = member.linkname
@@ -281,10 +269,10 @@ class _Extractor:
                     member.name, f"hard link to {member.linkname!r}, not a file of the archive"
                 )
             if os.path.lexists(path):
-                _clear(path, member.name)
+                clear(path, member.name)
             os.link(source, path, follow_symlinks=False)
         except OSError as exc:
-            raise _write_error(member.name, exc) from exc
+            raise write_error(member.name, exc) from exc
 
     # -- checks and helpers --------------------------------------------------------------
 
@@ -334,103 +322,9 @@ class _Extractor:
         try:
             os.makedirs(os.path.join(self.root, rel), exist_ok=True)
         except OSError as exc:
-            raise _write_error(member, exc) from exc
+            raise write_error(member, exc) from exc
         # Only real folders reach here (makedirs refuses a file, and links are not made
         # yet); record the folder and its ancestors.
         while rel and rel not in self.dirs:
             self.dirs.add(rel)
             rel = rel.rpartition("/")[0]
-
-
-def _write_error(member: str, exc: OSError) -> PonchoError:
-    if isinstance(exc, PonchoError):
-        return exc
-    return UnpackError(f"cannot extract {shown(member)}: {exc.strerror or exc}")
-
-
-# A small file to write: path, data, mode, modification time (ns) and member name.
-_File = tuple[str, bytes, int, int, str]
-
-
-class _Writers:
-    """A few threads writing the batches of small files put in their queue.
-
-    Plain threads and a queue, not ``concurrent.futures``: its import (``logging``) costs
-    the worker's cold start ~20 ms, and a future per file costs more than the file."""
-
-    def __init__(self, count: int) -> None:
-        self.queue: queue.Queue[list[_File] | None] = queue.Queue(_MAX_BATCHES * count)
-        self.errors: list[BaseException] = []
-        self.stopping = False
-        self.threads = [threading.Thread(target=self._run, daemon=True) for _ in range(count)]
-        for thread in self.threads:
-            thread.start()
-
-    def put(self, batch: list[_File]) -> None:
-        """Queue `batch` (waiting for room); raise a writer's error if one failed."""
-        self._raise()
-        self.queue.put(batch)
-
-    def wait(self) -> None:
-        """Wait until every queued batch is written; raise a writer's error if one failed."""
-        self.queue.join()
-        self._raise()
-
-    def stop(self) -> None:
-        """Drop the batches not started, let the running ones finish, end the threads."""
-        self.stopping = True
-        for _ in self.threads:
-            self.queue.put(None)
-        for thread in self.threads:
-            thread.join()
-
-    def _raise(self) -> None:
-        if self.errors:
-            raise self.errors[0]
-
-    def _run(self) -> None:
-        while True:
-            batch = self.queue.get()
-            try:
-                if batch is None:
-                    return
-                if not self.stopping and not self.errors:
-                    for path, data, mode, mtime_ns, name in batch:
-                        _write(path, data, mode, mtime_ns, name)
-            except BaseException as exc:  # handed to the reading thread
-                self.errors.append(exc)
-            finally:
-                self.queue.task_done()
-
-
-def _write(path: str, data: bytes, mode: int, mtime_ns: int, name: str) -> None:
-    try:
-        fd = _create(path, mode, name)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.utime(fd, ns=(mtime_ns, mtime_ns))
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        raise _write_error(name, exc) from exc
-
-
-def _create(path: str, mode: int, member: str) -> int:
-    """A new file at `path`, open for writing; what an earlier member left there goes."""
-    try:
-        return os.open(path, _OPEN_FLAGS, mode)
-    except FileExistsError:
-        _clear(path, member)
-        return os.open(path, _OPEN_FLAGS, mode)
-
-
-def _clear(path: str, member: str) -> None:
-    """Remove what a previous member left at `path` (a later member wins, as in tar)."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        raise UnsafeArchive(member, "replaces a folder")
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass

@@ -13,6 +13,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+
 __all__ = [
     "DEBUG",
     "DEFAULT",
@@ -23,6 +27,7 @@ __all__ = [
     "log_format",
     "log_level",
     "resolve_verbosity",
+    "stderr_handler",
     "tag_record",
 ]
 
@@ -72,3 +77,15 @@ def tag_record(record: object) -> bool:
         "error: " if level >= 40 else "warning: " if level >= 30 else ""
     )
     return True
+
+
+def stderr_handler(prog: str) -> logging.Handler:
+    """The one handler of a command's log records: lines on stderr in `log_format`, tagged
+    by `tag_record` (``logging`` is imported here, when a command first logs)."""
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(log_format(prog)))
+    handler.addFilter(tag_record)
+    return handler

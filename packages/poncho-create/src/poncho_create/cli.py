@@ -22,9 +22,9 @@ from poncho_core.cli_common import (
     ArgumentParser,
     add_verbosity_options,
     epilog,
-    log_format,
     log_level,
-    tag_record,
+    report_error,
+    stderr_handler,
     verbosity,
 )
 from poncho_create import __version__
@@ -160,14 +160,9 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
         try:
             with _signals_end_the_build():
                 path = create(args.spec, args.output, progress=progress, **options)
-        except PonchoError as exc:
+        except (PonchoError, KeyboardInterrupt) as exc:
             _close(renderer)
-            print(f"{prog}: error: {exc}", file=sys.stderr)
-            return int(getattr(exc, "exit_status", 1))
-        except KeyboardInterrupt:
-            _close(renderer)
-            print(f"{prog}: interrupted", file=sys.stderr)
-            return 130
+            return report_error(prog, exc)
         except _Terminated as exc:
             _close(renderer)
             print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)
@@ -244,9 +239,7 @@ def _close(renderer: Any) -> None:
 def _logging(level: int, prog: str = PROG) -> Iterator[None]:
     """Send the library's log records to stderr while the command runs, then restore."""
     logger = logging.getLogger("poncho_create")
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(log_format(prog)))
-    handler.addFilter(tag_record)
+    handler = stderr_handler(prog)
     saved = (logger.level, logger.propagate)
     logger.setLevel(log_level(level))
     logger.propagate = False

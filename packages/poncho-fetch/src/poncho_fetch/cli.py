@@ -19,9 +19,9 @@ from poncho_core.cli_common import (
     ArgumentParser,
     add_verbosity_options,
     epilog,
-    log_format,
     log_level,
-    tag_record,
+    report_error,
+    stderr_handler,
 )
 from poncho_core.cli_common import verbosity as resolve_verbosity
 from poncho_core.compression import DEFAULT_MAX_RATIO
@@ -174,13 +174,8 @@ def main(
         env = fetch(
             spec, args.cache_dir, max_bytes=args.max_size, policy=policy, max_ratio=args.max_ratio
         )
-    except PonchoError as exc:
-        for line in str(exc).splitlines() or [type(exc).__name__]:
-            print(f"{prog}: error: {line}", file=sys.stderr)
-        return exc.exit_status  # 75 for a lock not had in time
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+    except (PonchoError, KeyboardInterrupt) as exc:
+        return report_error(prog, exc)  # 75 for a lock not had in time
     if args.json:
         print(json.dumps(as_json(spec, env, args.cache_dir), indent=2))
         return 0
@@ -208,11 +203,8 @@ def as_json(spec: Spec, env: dict[str, str], cache_dir: str | None) -> dict[str,
 
 
 def _setup_logging(verbosity: int, prog: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(log_format(prog)))
-    handler.addFilter(tag_record)
     logger = logging.getLogger("poncho_fetch")
-    logger.handlers[:] = [handler]
+    logger.handlers[:] = [stderr_handler(prog)]
     logger.setLevel(log_level(verbosity))
     logger.propagate = False
 

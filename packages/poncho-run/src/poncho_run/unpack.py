@@ -43,6 +43,7 @@ __all__ = [
     "TEMP_INFIX",
     "check_archive",
     "check_extracted",
+    "drop_packed_state",
     "ensure_ready",
     "finalize",
     "unpack_into",
@@ -165,6 +166,7 @@ def _ensure_locked(
         _log.info("unpacking %s into %s", archive, folder)
         hasher = ArchiveHasher(archive).start()  # on another core, while extracting
         extract_environment(archive, temp, use_programs=use_programs)
+        drop_packed_state(temp, archive)  # before the link DIR -> temp can show it
         return _finalize_and_move(temp, folder, hasher.result())
     except BaseException:
         if Path(folder).is_symlink() and str(Path(folder).readlink()) == temp:
@@ -194,11 +196,17 @@ def _finalize_and_move(
     try:
         path.unlink()
         Path(temp).rename(folder)
-        _state.publish_state(folder)
     except OSError as exc:
         raise UnpackError(
             f"cannot move the unpacked environment into {folder}: {exc.strerror or exc}"
         ) from exc
+    try:
+        _state.publish_state(folder)
+    except OSError as exc:
+        # DIR is ours (renamed there under the lock a moment ago): a DIR that cannot be
+        # published goes, so that the next run unpacks it again rather than stumble on it.
+        _discard(folder)
+        raise UnpackError(f"{folder}: cannot publish its state: {exc.strerror or exc}") from exc
     return state
 
 
@@ -206,6 +214,7 @@ def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict
     """Extract `archive` into the existing empty `folder` (one the caller owns; no lock,
     no rename) and `finalize` it."""
     extract_environment(archive, folder, use_programs=use_programs)
+    drop_packed_state(folder, archive)
     return finalize(folder)
 
 
@@ -284,6 +293,38 @@ def _make_sibling(folder: str) -> str:
             continue
         return str(temp)
     raise UnpackError(f"cannot create a temporary folder next to {folder}")  # pragma: no cover
+
+
+def drop_packed_state(folder: str, archive: str = "") -> None:
+    """Remove the state folder the archive extracted into `folder` carries, if any: an
+    archive packed from a used DIR holds that DIR's ``.poncho-run/`` (state files of another
+    place, which only this run may write). Anything else under that name (a link, a file, a
+    folder holding more than regular files, e.g. ``state.json`` as a folder) is refused
+    with `UnsafeArchive`: it would stop the state being written, or published, later.
+
+    Called on the extracted tree before DIR can show it (the shell front end checks the
+    same before its link)."""
+    import stat
+
+    path = os.path.join(folder, _state.STATE_DIR)  # noqa: PTH118
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    odd = _state.STATE_DIR
+    if stat.S_ISDIR(info.st_mode):
+        with os.scandir(path) as entries:
+            others = sorted(e.name for e in entries if not e.is_file(follow_symlinks=False))
+        if not others:
+            _log.info("%s: dropping the state folder packed in the archive", archive or folder)
+            _discard(path)
+            return
+        odd = f"{_state.STATE_DIR}/{others[0]}"
+    from poncho_run.errors import UnsafeArchive
+
+    raise UnsafeArchive(
+        odd, "poncho_package_run's state folder may hold only its state files", archive
+    )
 
 
 def check_extracted(folder: str) -> None:

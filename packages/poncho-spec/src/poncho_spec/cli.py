@@ -15,6 +15,7 @@ from poncho_core.cli_common import (
     ArgumentParser,
     add_verbosity_options,
     epilog,
+    report_error,
     resolve_verbosity,
 )
 from poncho_spec import __version__
@@ -113,18 +114,12 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
         print(file=sys.stderr)
         return 130
     except PonchoError as exc:
-        _error(exc, prog)
-        return 1
+        return report_error(prog, exc)
 
 
 def entrypoint() -> None:
     """Console-script entry point."""
     sys.exit(main())
-
-
-def _error(exc: PonchoError, prog: str) -> None:
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        print(f"{prog}: error: {line}", file=sys.stderr)
 
 
 def _load(path: str, args: argparse.Namespace) -> Spec:
@@ -147,7 +142,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             spec = _load(path, args)
         except PonchoError as exc:
-            _error(exc, args.prog)
+            report_error(args.prog, exc)
             status = 1
             continue
         if args.strict and spec.warnings:

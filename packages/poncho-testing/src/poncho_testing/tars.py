@@ -5,6 +5,12 @@
 (over a real HTTP server). Each case is a list of members (`member`) that must be refused
 with ``UnsafeArchive``, nothing written outside the target folder; `reason` gives a fragment
 of the refusal's wording.
+
+`STATE_FOLDER_MEMBERS` are environment archives that carry poncho_package_run's own state
+folder (``.poncho-run/``) in a shape that would stop DIR's state being written or
+published: refused by ``poncho_package_run`` (its Python engine and its tar path) and DIR
+left usable, although a plain extraction (data) takes them. `PACKED_STATE_MEMBERS` is what
+an archive packed from a used DIR holds there: dropped, not refused.
 """
 
 from __future__ import annotations
@@ -15,7 +21,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SAFE_MEMBERS", "UNSAFE_MEMBERS", "Unsafe", "make_tar", "member", "tar_bytes"]
+__all__ = [
+    "PACKED_STATE_MEMBERS",
+    "SAFE_MEMBERS",
+    "STATE_FOLDER_MEMBERS",
+    "UNSAFE_MEMBERS",
+    "Unsafe",
+    "make_tar",
+    "member",
+    "tar_bytes",
+]
 
 Member = tuple[tarfile.TarInfo, "bytes | None"]
 
@@ -155,3 +170,48 @@ UNSAFE_MEMBERS: dict[str, Unsafe] = {
         [member("d/x", b"x"), member("d", b"x")], "replaces a folder"
     ),
 }
+
+_STATE = ".poncho-run"
+_REASON = "state folder may hold only its state files"
+
+#: Environment archives whose ``.poncho-run/`` would stop DIR's state being written or
+#: published (issue 22): the member named is the first odd one.
+STATE_FOLDER_MEMBERS: dict[str, Unsafe] = {
+    "state.json as a folder": Unsafe(
+        [
+            member(_STATE, kind=DIR, mode=0o755),
+            member(f"{_STATE}/state.json", kind=DIR, mode=0o755),
+            member(f"{_STATE}/state.json/x", b"x"),
+        ],
+        f"'{_STATE}/state.json': poncho_package_run's {_REASON}",
+    ),
+    "empty state.json folder": Unsafe(
+        [member(f"{_STATE}/state.json", kind=DIR, mode=0o755)],
+        f"'{_STATE}/state.json': poncho_package_run's {_REASON}",
+    ),
+    "state.sh as a folder": Unsafe(
+        [member(f"{_STATE}/state.sh", kind=DIR, mode=0o755)],
+        f"'{_STATE}/state.sh': poncho_package_run's {_REASON}",
+    ),
+    "pending state as a folder": Unsafe(
+        [member(f"{_STATE}/state.json.pending", kind=DIR, mode=0o755)],
+        f"'{_STATE}/state.json.pending': poncho_package_run's {_REASON}",
+    ),
+    "state file as a link": Unsafe(
+        [member(f"{_STATE}/state.json", kind=SYM, linkname="../bin")],
+        f"'{_STATE}/state.json': poncho_package_run's {_REASON}",
+    ),
+    "state folder as a file": Unsafe(
+        [member(_STATE, b"x")], f"'{_STATE}': poncho_package_run's {_REASON}"
+    ),
+    "state folder as a link": Unsafe(
+        [member(_STATE, kind=SYM, linkname="bin")], f"'{_STATE}': poncho_package_run's {_REASON}"
+    ),
+}
+
+#: The state folder of a DIR an archive was packed from: another place's state, dropped.
+PACKED_STATE_MEMBERS: list[Member] = [
+    member(_STATE, kind=DIR, mode=0o755),
+    member(f"{_STATE}/state.json", b'{"state_version": 1, "prefix": "/elsewhere"}\n'),
+    member(f"{_STATE}/state.sh", b"_poncho_state=1\n_poncho_prefix=/elsewhere\n"),
+]
