@@ -36,6 +36,18 @@ def test_writes_the_spec_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert not list(tmp_path.glob(".spec.json.*"))  # no temp file left
 
 
+def test_options_may_stand_between_the_scripts(tmp_path: Path) -> None:
+    first = _job(tmp_path)
+    second = tmp_path / "other.py"
+    second.write_text("import os\n")
+    out = tmp_path / "spec.json"
+    assert main([str(first), "--python", "3.11", str(second), str(out)]) == 0
+    spec = json.loads(out.read_text())
+    assert spec["conda"]["dependencies"][0] == "python=3.11"
+    assert spec["conda"]["dependencies"][-1] == {"pip": [LIBCST]}  # from the first script
+    assert second.read_text() == "import os\n"
+
+
 def test_stdin_to_stdout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

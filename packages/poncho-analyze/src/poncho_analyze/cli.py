@@ -164,7 +164,7 @@ def main(
     """Run the command; returns the exit code. *prog* names the command in messages
     (``poncho analyze`` under the umbrella)."""
     parser = build_parser(prog)
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)  # options may stand between the scripts
     level = verbosity(parser, args)
     # Before any work: a swapped or forgotten OUTPUT must never cost the user a script.
     problem = script_problem(args.source) or output_problem(args.output, force=args.force)
