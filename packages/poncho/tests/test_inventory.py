@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import json
+import lzma
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ from typing import Any
 import pytest
 
 from poncho.cli import main
-from poncho.inventory import InventoryError, diff_inventories, read_inventory
+from poncho.inventory import InventoryError, Package, diff_inventories, read_inventory
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +33,19 @@ def built(local_channel: Any, wheelhouse: Any, tmp_path_factory: pytest.TempPath
     a = create(root / "a.json", root / "a.tar", lock_out=root / "a.lock.json",
                keep_prefix=root / "a-prefix", **options)  # fmt: skip
     b = create(spec_b, root / "b.tar.gz", **options)
+    # The compressed formats create writes, from one build (the prefix is packed again).
+    formats = {
+        ending: create(root / "a-prefix", root / "formats" / f"a{ending}", threads=2,
+                       compression_level=1)
+        for ending in (".tar.zst", ".tar.bz2", ".tgz")
+    }  # fmt: skip
     # A plain conda-pack tarball of the same environment: no poncho/ files inside.
     plain = root / "plain.tar"
     with tarfile.open(a) as source, tarfile.open(plain, "w") as target:
         for member in source:
             if not member.name.startswith("poncho/"):
                 target.addfile(member, source.extractfile(member) if member.isfile() else None)
-    return {"a": a, "b": b, "plain": plain, "root": root}
+    return {"a": a, "b": b, "plain": plain, "root": root, "formats": formats}
 
 
 def test_a_tarball_without_unpacking_it(built: Any, local_channel: Any) -> None:
@@ -140,3 +148,60 @@ def test_a_folder_that_is_no_environment(tmp_path: Path) -> None:
     (tmp_path / "broken.tar.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(InventoryError, match=r"broken\.tar\.gz"):
         read_inventory(tmp_path / "broken.tar.gz")
+
+
+@pytest.mark.parametrize("ending", [".tar.zst", ".tar.bz2", ".tgz"])
+def test_every_format_create_writes_is_read(
+    built: Any, ending: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tarball = built["formats"][ending]
+    inventory = read_inventory(tarball)
+    assert inventory.kind == "tarball" and inventory.size == tarball.stat().st_size
+
+    def pins(packages: list[Package]) -> set[tuple[str, str, str, str]]:
+        return {(p.kind, p.name, p.version, p.build) for p in packages}
+
+    assert pins(inventory.packages) == pins(read_inventory(built["a"]).packages)
+    if ending == ".tar.bz2":  # a parallel writer's: one bzip2 stream per block
+        assert tarball.read_bytes().count(b"BZh11AY&SY") > 1
+    assert main(["diff", str(built["formats"][".tar.zst"]), str(tarball)]) == 0
+    assert capsys.readouterr().out == "the same packages\n"
+
+
+def test_a_multi_stream_bzip2_and_an_xz_tarball(built: Any, tmp_path: Path) -> None:
+    small = tmp_path / "small.tar"  # what inspect reads of a.tar, and a few files more
+    with tarfile.open(built["a"]) as source, tarfile.open(small, "w") as target:
+        for member in source:
+            if member.name.startswith(("poncho/", "conda-meta/", "bin/")):
+                target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    data = small.read_bytes()
+    # What a parallel bzip2 writer makes: one bzip2 stream per block, one after the other.
+    blocks = [data[i : i + 20_000] for i in range(0, len(data), 20_000)]
+    multi = tmp_path / "multi.tar.bz2"
+    multi.write_bytes(b"".join(bz2.compress(block) for block in blocks))
+    assert len(blocks) > 2
+    (tmp_path / "a.tar.xz").write_bytes(lzma.compress(data))
+    expected = read_inventory(built["a"]).packages
+    for path in (multi, tmp_path / "a.tar.xz"):
+        assert read_inventory(path).packages == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x28\xb5\x2f\xfd" + bytes(range(256)) * 4, "corrupt or truncated archive"),
+        (bz2.compress(b"not a tar" * 100), "corrupt or truncated archive"),
+        (b"\xb5\xff\x00binary", "not UTF-8 text"),
+    ],
+    ids=["damaged-zstd", "bzip2-of-no-tar", "binary"],
+)
+def test_a_damaged_archive_or_binary_file_is_one_clean_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "env.tar.zst"
+    path.write_bytes(content)
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert err.startswith(f"poncho inspect: error: {path}: ")
+    assert "codec" not in err and "Traceback" not in err

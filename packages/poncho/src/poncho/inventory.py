@@ -1,7 +1,8 @@
 """What an environment holds, read from a tarball, a lock, a spec or an unpacked folder.
 
-`read_inventory` reads only what it needs: a tarball is streamed once and only its small
-members are kept (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``); nothing
+`read_inventory` reads only what it needs: a tarball, whatever its compression, is streamed
+once through poncho-core's tar reader (`poncho_core.tarstream`) and only its small members
+are kept (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``); nothing
 is unpacked. `diff_inventories` compares two of them package by package.
 """
 
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import tarfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poncho_core.errors import ArchiveError
+from poncho_core.tarstream import looks_like_archive, open_tar
 from poncho_spec import PonchoError, Spec, loads_spec
 
 __all__ = ["Diff", "Inventory", "InventoryError", "Package", "diff_inventories", "read_inventory"]
@@ -101,11 +103,17 @@ def read_inventory(path: str | os.PathLike[str]) -> Inventory:
             return _from_folder(target)
         if not target.exists():
             raise InventoryError(f"{name}: no such file or folder")
-        if tarfile.is_tarfile(target):
+        if looks_like_archive(target):
             return _from_tarball(target)
         text = target.read_text(encoding="utf-8")
-    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"{name}: cannot read it: {exc}") from exc
+    except ArchiveError as exc:  # it names the path
+        raise InventoryError(str(exc)) from exc
+    except UnicodeDecodeError:
+        raise InventoryError(
+            f"{name}: not a tarball, a lock, a spec or an environment folder (not UTF-8 text)"
+        ) from None
+    except OSError as exc:
+        raise InventoryError(f"{name}: cannot read it: {exc.strerror or exc}") from exc
     try:
         document = json.loads(text)
     except ValueError:
@@ -143,20 +151,21 @@ def _from_tarball(path: Path) -> Inventory:
     spec_text = lock_text = None
     metas: list[Mapping[str, Any]] = []
     total = files = 0
-    with tarfile.open(path, "r|*") as tar:  # one pass over the stream, nothing written
+    with open_tar(path) as tar:  # one pass over the stream, nothing written
         for member in tar:
-            if member.isfile():
-                files += 1
-                total += member.size
-            wanted = member.name.lstrip("./")
-            if not member.isfile() or member.size > _SMALL:
+            if not member.isreg():
+                continue
+            files += 1
+            total += member.size
+            wanted = member.name.removeprefix("./")
+            if member.size > _SMALL:
                 continue
             if wanted == "poncho/spec.json":
-                spec_text = _read_member(tar, member)
+                spec_text = _text(tar.read_data(member.size))
             elif wanted == "poncho/lock.json":
-                lock_text = _read_member(tar, member)
+                lock_text = _text(tar.read_data(member.size))
             elif wanted.startswith("conda-meta/") and wanted.endswith(".json"):
-                meta = _json_or_none(_read_member(tar, member))
+                meta = _json_or_none(_text(tar.read_data(member.size)))
                 if isinstance(meta, dict):
                     metas.append(meta)
     inventory.unpacked_size, inventory.files = total, files
@@ -264,11 +273,8 @@ def _python_of(packages: Iterable[Package]) -> str | None:
     return next((p.version for p in packages if p.kind == "conda" and p.name == "python"), None)
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str | None:
-    handle = tar.extractfile(member)
-    if handle is None:
-        return None
-    return handle.read().decode("utf-8", errors="replace")
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 def _json_or_none(text: str | None) -> Any:
