@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from poncho.cli import main
-from poncho.inventory import InventoryError, Package, diff_inventories, read_inventory
+from poncho.compare import diff_inventories
+from poncho.inventory import InventoryError, Package, read_inventory
 
 
 @pytest.fixture(scope="module")
@@ -205,3 +206,79 @@ def test_a_damaged_archive_or_binary_file_is_one_clean_line(
     assert err.count("\n") == 1 and message in err, err
     assert err.startswith(f"poncho inspect: error: {path}: ")
     assert "codec" not in err and "Traceback" not in err
+
+
+def _spec(path: Path, conda: list[Any], pip: list[str] | None = None) -> Path:
+    dependencies: list[Any] = [*conda, {"pip": pip}] if pip else conda
+    path.write_text(json.dumps({"conda": {"channels": ["ch"], "dependencies": dependencies}}))
+    return path
+
+
+def test_two_specs_compare_their_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _spec(tmp_path / "old.json", ["python=3.11.7", "numpy"], ["requests==2.34.2", "six"])
+    new = _spec(tmp_path / "new.json", ["python=3.11", "scipy"], ["Requests == 2.32.3", "six"])
+    assert main(["diff", str(old), str(new)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "- conda numpy requested any version",
+        "+ conda scipy requested any version",
+        "~ conda python requested =3.11.7 -> requested =3.11",
+        "~ pip requests requested ==2.34.2 -> requested == 2.32.3",
+    ]
+    same = _spec(tmp_path / "same.json", ["NumPy", " python=3.11.7"], ["six", "requests==2.34.2"])
+    assert main(["diff", str(old), str(same)]) == 0
+    assert capsys.readouterr().out == "the same requests\n"
+    other = _spec(tmp_path / "other.json", ["conda-forge::numpy", "python=3.11.7"],
+                  ["requests==2.34.2", "./six"])  # fmt: skip
+    assert main(["diff", "--json", str(old), str(other)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["compared"] == "requests"
+    assert [p["name"] for p in data["only_a"]] == ["six"]
+    assert [p["name"] for p in data["only_b"]] == ["./six"]
+    assert [(c["a"]["source"], c["b"]["source"]) for c in data["changed"]] == [
+        ("requested", "conda-forge")
+    ]
+
+
+def test_a_spec_against_an_environment_checks_each_request(
+    built: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], local_channel: Any
+) -> None:
+    # The spec the tarball was built from: every request is installed as asked.
+    assert main(["diff", str(built["root"] / "a.json"), str(built["a"])]) == 0
+    assert (
+        capsys.readouterr().out == f"{built['a']} holds what {built['root'] / 'a.json'} requests\n"
+    )
+    version = local_channel.python_version
+    major_minor = ".".join(version.split(".")[:2])
+    fits = _spec(tmp_path / "fits.json", [f"python={major_minor}", f"python >={major_minor}"],
+                 ["poncho_demo.pipbase>=0.1"])  # fmt: skip
+    assert main(["diff", str(built["a"]), str(fits)]) == 0
+    capsys.readouterr()
+    wrong = _spec(tmp_path / "wrong.json", ["python=2.7", "numpy", "poncho-demo-app=*=nosuch*"],
+                  ["poncho-demo-pipbase<0.1"])  # fmt: skip
+    assert main(["diff", str(wrong), str(built["a"])]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "- conda numpy requested any version"
+    assert lines[1].startswith("~ conda poncho-demo-app requested =*=nosuch* -> ")
+    assert lines[2] == f"~ conda python requested =2.7 -> {version} " + lines[2].split()[-1]
+    assert lines[3] == "~ pip poncho-demo-pipbase requested <0.1 -> 0.1.0"
+    assert main(["diff", "--json", str(built["a"]), str(wrong)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["compared"] == "packages-requests" and data["only_a"] == []
+    assert [p["name"] for p in data["only_b"]] == ["numpy"]
+    assert data["changed"][0]["a"]["build"] and data["changed"][0]["b"]["source"] == "requested"
+
+
+def test_a_pip_package_from_another_source_differs(built: Any, tmp_path: Path) -> None:
+    lock = json.loads((built["root"] / "a.lock.json").read_text())
+    for package in lock["pip"]:
+        package.update(source="path", url="file:///src/poncho-demo-pipbase")
+    (tmp_path / "path.lock.json").write_text(json.dumps(lock))
+    diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "path.lock.json"))
+    assert [(a.source, b.source) for a, b in diff.changed] == [("index", "path")]
+    for package in lock["pip"]:
+        package.update(source="installed", url="")  # packed from an env: the source is unknown
+    (tmp_path / "path.lock.json").write_text(json.dumps(lock))
+    diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "path.lock.json"))
+    assert diff.same

@@ -11,7 +11,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from poncho.inventory import Inventory, Package, diff_inventories, read_inventory
+from poncho.compare import Diff, diff_inventories
+from poncho.inventory import Inventory, Package, read_inventory
 from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog, verbosity
 from poncho_spec import PonchoError
 
@@ -30,7 +31,7 @@ def build_inspect_parser(prog: str = "poncho inspect") -> argparse.ArgumentParse
             exit_status=[("0", "shown"), ("1", "the path cannot be read"), ("2", "bad usage")]
         ),
     )
-    parser.add_argument("path", metavar="PATH")
+    parser.add_argument("path", metavar="PATH", help=f"what to look into: {_PATHS}")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -62,18 +63,21 @@ def build_diff_parser(prog: str = "poncho diff") -> argparse.ArgumentParser:
     """The argument parser of ``poncho diff``."""
     parser = ArgumentParser(
         prog=prog,
-        description=f"Show which packages differ between A and B, each {_PATHS}. "
+        description=f"Show what differs between A and B, each {_PATHS}. Packages differ "
+        "in version, build or (pip) source. Two specs compare their requests as written "
+        "(python=3.11 and python=3.11.7 differ); a spec and an environment, whether each "
+        "request is installed as asked (dependencies nobody asked for do not count). "
         "With -q, nothing: the exit status tells.",
         epilog=epilog(
             exit_status=[
-                ("0", "the same packages (as diff's)"),
+                ("0", "nothing differs (as diff's)"),
                 ("1", "they differ"),
                 ("2", "an error or bad usage"),
             ]
         ),
     )
-    parser.add_argument("a", metavar="A")
-    parser.add_argument("b", metavar="B")
+    parser.add_argument("a", metavar="A", help="the old side: lines only in A start with -")
+    parser.add_argument("b", metavar="B", help="the new side: lines only in B start with +")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -95,18 +99,36 @@ def diff_main(argv: Sequence[str] | None = None, *, prog: str = "poncho diff") -
         return 2
     if args.json:
         print(json.dumps(diff.to_dict(), indent=2))
-    elif level < 0:
-        pass
-    else:
-        for package in diff.only_a:
-            print(f"- {package.kind} {package.name} {package.describe()}")
-        for package in diff.only_b:
-            print(f"+ {package.kind} {package.name} {package.describe()}")
-        for old, new in diff.changed:
-            print(f"~ {old.kind} {old.name} {old.describe()} -> {new.describe()}")
-        if diff.same:
-            print("the same packages")
+    elif level >= 0:
+        print("\n".join(_diff_lines(diff, args.a, args.b)))
     return 0 if diff.same else 1
+
+
+def _diff_lines(diff: Diff, a: str, b: str) -> list[str]:
+    lines = [f"- {p.kind} {p.name} {_shown(p, diff.is_request('a'))}" for p in diff.only_a]
+    lines += [f"+ {p.kind} {p.name} {_shown(p, diff.is_request('b'))}" for p in diff.only_b]
+    lines += [
+        f"~ {old.kind} {old.name} {_shown(old, diff.is_request('a'))}"
+        f" -> {_shown(new, diff.is_request('b'))}"
+        for old, new in diff.changed
+    ]
+    if diff.same:
+        lines.append(
+            {
+                "packages": "the same packages",
+                "requests": "the same requests",
+                "requests-packages": f"{b} holds what {a} requests",
+                "packages-requests": f"{a} holds what {b} requests",
+            }[diff.compared]
+        )
+    return [line.rstrip() for line in lines]
+
+
+def _shown(package: Package, request: bool) -> str:
+    if not request:
+        return package.describe()
+    said = f"requested {package.version or 'any version'}"
+    return said if package.source == "requested" else f"{said} from {package.source}"
 
 
 def _render(inventory: Inventory) -> str:

@@ -3,7 +3,7 @@
 `read_inventory` reads only what it needs: a tarball, whatever its compression, is streamed
 once through poncho-core's tar reader (`poncho_core.tarstream`) and only its small members
 are kept (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``); nothing
-is unpacked. `diff_inventories` compares two of them package by package.
+is unpacked. `poncho.compare` compares two of them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from poncho_core.errors import ArchiveError
 from poncho_core.tarstream import looks_like_archive, open_tar
 from poncho_spec import PonchoError, Spec, loads_spec
 
-__all__ = ["Diff", "Inventory", "InventoryError", "Package", "diff_inventories", "read_inventory"]
+__all__ = ["Inventory", "InventoryError", "Package", "read_inventory"]
 
 _SMALL = 4 * 2**20  # the largest member worth reading (a lock of a big env is ~200 kB)
 
@@ -71,28 +71,6 @@ class Inventory:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Diff:
-    """Packages only in A, only in B, and in both with another version or build."""
-
-    only_a: list[Package]
-    only_b: list[Package]
-    changed: list[tuple[Package, Package]]
-
-    @property
-    def same(self) -> bool:
-        """True when both hold the same packages."""
-        return not (self.only_a or self.only_b or self.changed)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (what ``poncho diff --json`` prints)."""
-        return {
-            "only_a": [asdict(p) for p in self.only_a],
-            "only_b": [asdict(p) for p in self.only_b],
-            "changed": [{"a": asdict(a), "b": asdict(b)} for a, b in self.changed],
-        }
-
-
 def read_inventory(path: str | os.PathLike[str]) -> Inventory:
     """Read what `path` holds: a tarball made by poncho or conda-pack, a ``lock.json``, a
     spec, or an unpacked environment folder. InventoryError names the path on failure."""
@@ -130,20 +108,6 @@ def read_inventory(path: str | os.PathLike[str]) -> Inventory:
             f"{name}: not a tarball, a lock, a spec or an environment folder ({exc})"
         ) from exc
     return inventory
-
-
-def diff_inventories(a: Inventory, b: Inventory) -> Diff:
-    """Compare the packages of `a` and `b` (by kind and name)."""
-    left = {(p.kind, p.name): p for p in a.packages}
-    right = {(p.kind, p.name): p for p in b.packages}
-    only_a = [left[k] for k in sorted(left.keys() - right.keys())]
-    only_b = [right[k] for k in sorted(right.keys() - left.keys())]
-    changed = [
-        (left[k], right[k])
-        for k in sorted(left.keys() & right.keys())
-        if (left[k].version, left[k].build) != (right[k].version, right[k].build)
-    ]
-    return Diff(only_a, only_b, changed)
 
 
 def _from_tarball(path: Path) -> Inventory:
