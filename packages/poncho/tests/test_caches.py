@@ -148,19 +148,84 @@ def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixtu
     assert info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_bad_values_are_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prune", "--older-than", "soon", f"--envs-dir={tmp_path}"]) == 1
-    assert capsys.readouterr().err == (
-        "poncho cache: error: 'soon' is not an age (e.g. 30d, 12h, 2w)\n"
-    )
-    assert main(["prune", "--max-size", "big", f"--envs-dir={tmp_path}"]) == 1
-    assert capsys.readouterr().err.startswith("poncho cache: error: ")
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--older-than", "soon", "argument --older-than: 'soon' is not an age (e.g. 30d, 12h,"),
+        ("--older-than", "30", "argument --older-than: '30' has no unit: write 30d (days), 30h"),
+        ("--max-size", "10X", "argument --max-size: invalid size '10X'"),
+    ],
+)
+def test_bad_values_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    (tmp_path / "old.tar.gz").write_bytes(b"e")
+    _age(tmp_path / "old.tar.gz", 40 * 86400)
+    with pytest.raises(SystemExit) as info:
+        main(["prune", "envs", option, value, f"--envs-dir={tmp_path}"])
+    assert info.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"poncho cache prune: error: {message}"), last
+    assert (tmp_path / "old.tar.gz").exists()
 
 
 def test_ages() -> None:
-    assert parse_age("30d") == 30 * 86400
+    assert parse_age("30d") == 30 * 86400 and parse_age("15m") == 900
     assert parse_age("12h") == 12 * 3600 and parse_age("2w") == 14 * 86400
-    assert parse_age("90") == 90
-    for bad in ("", "d", "-1d", "nand"):
+    assert parse_age("1.5d") == 1.5 * 86400 and parse_age(" 45S ") == 45
+    for bad in ("", "d", "-1d", "nand", "infd"):
         with pytest.raises(ValueError, match="is not an age"):
             parse_age(bad)
+    with pytest.raises(ValueError, match="'90' has no unit"):
+        parse_age("90")
+
+
+def _prune_on_a_terminal(argv: list[str], answer: str | None) -> tuple[int, str]:
+    """`poncho cache prune ARGV` in a real process whose stdin is a terminal (a pty) that
+    types `answer` (None: closes it); its exit status and stdout."""
+    import pty
+
+    main_fd, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "poncho", "cache", "prune", *argv],
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        os.close(terminal)
+        if answer is not None:
+            os.write(main_fd, answer.encode() + b"\n")
+        else:
+            os.write(main_fd, b"\x04")  # Ctrl-D: end of input
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(main_fd)
+    return proc.returncode, out
+
+
+def test_a_prune_on_a_terminal_asks_first(caches: dict[str, Any]) -> None:
+    dirs = [f"--{k.replace('_', '-')}={v}" for k, v in caches["dirs"].items()]
+    old = caches["dirs"]["envs_dir"] / "old.tar.gz"
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "30d", *dirs], "n")
+    assert status == 0 and old.exists()
+    assert "  envs: old.tar.gz (1.0 kB)\nRemove 1 entry (1.0 kB)? Proceed ([y]/n)? " in out
+    assert "poncho cache: nothing removed" in out
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "30d", *dirs], None)
+    assert status == 0 and old.exists()  # no answer is no
+    # Nothing to remove: nothing to ask.
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "300d", *dirs], None)
+    assert status == 0 and "Proceed" not in out
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "30d", *dirs], "y")
+    assert status == 0 and not old.exists() and "removed old.tar.gz" in out
+
+
+def test_yes_or_no_terminal_prunes_without_asking(caches: dict[str, Any]) -> None:
+    dirs = [f"--{k.replace('_', '-')}={v}" for k, v in caches["dirs"].items()]
+    status, out = _prune_on_a_terminal(["envs", "-y", "--older-than", "30d", *dirs], None)
+    assert status == 0 and "Proceed" not in out and "removed old.tar.gz" in out
+    # cron, CI: stdin is no terminal, and nothing waits for an answer.
+    proc = subprocess.run(
+        [sys.executable, "-m", "poncho", "cache", "prune", "envs", "--older-than", "0d", *dirs],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "removed new.tar.gz" in proc.stdout
+    assert "Proceed" not in proc.stdout

@@ -54,18 +54,22 @@ class CacheReport:
 
 
 def parse_age(text: str) -> float:
-    """``30d``, ``12h``, ``2w``, ``90m``, ``45s`` (or plain seconds) as seconds; ValueError
-    naming the text otherwise."""
+    """``30d``, ``12h``, ``15m``, ``2w`` (or ``45s``) as seconds; ValueError naming the text
+    otherwise, also for a number without its unit (is ``30`` days or seconds?)."""
     value = text.strip().lower()
     unit = _UNITS.get(value[-1:])
-    number = value[:-1] if unit is not None else value
     try:
-        amount = float(number)
+        amount = float(value[:-1] if unit is not None else value)
     except ValueError:
-        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 2w)") from None
-    if amount < 0 or amount != amount:
-        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 2w)")
-    return amount * (unit or 1)
+        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 15m, 2w)") from None
+    if unit is None:
+        raise ValueError(
+            f"{text!r} has no unit: write {value}d (days), {value}h (hours), {value}m "
+            f"(minutes) or {value}w (weeks)"
+        )
+    if amount < 0 or amount != amount or amount == float("inf"):
+        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 15m, 2w)")
+    return amount * unit
 
 
 def list_caches(
