@@ -93,14 +93,21 @@ def test_prune_by_age_spares_what_is_in_use(caches: dict[str, Any]) -> None:
     creating = Holder("pkgs", dirs["pkgs_dir"])  # a create is installing from the cache
     try:
         dry = {r.kind: r for r in prune_caches(older_than=30 * 86400, dry_run=True, **dirs)}
-        assert [i.name for i in dry["envs"].removed] == ["old.tar.gz"]
-        assert (dirs["envs_dir"] / "old.tar.gz").exists()  # a dry run removes nothing
         done = {r.kind: r for r in prune_caches(older_than=30 * 86400, **dirs)}
         # A task's entry is never removed, however small the cache must get.
+        dry_data = prune_caches(["data"], max_size=0, dry_run=True, **dirs)[0]
         data = prune_caches(["data"], max_size=0, **dirs)[0]
     finally:
         for holder in (build, task, creating):
             holder.close()
+    # The dry run says what the real prune then did: the same removals, the same kept.
+    for kind in ("envs", "data", "pkgs"):
+        assert (dry[kind].removed, dry[kind].kept_in_use) == (
+            done[kind].removed,
+            done[kind].kept_in_use,
+        )
+    assert (dry_data.removed, dry_data.kept_in_use) == (data.removed, data.kept_in_use)
+    assert not any(dirs["envs_dir"].glob(".locks/new*"))  # a dry run makes no lock files
     assert done["envs"].removed == [] and done["envs"].kept_in_use == ["old.tar.gz"]
     assert done["data"].removed == []  # both used today
     assert len(data.removed) == 1 and len(data.kept_in_use) == 1 and len(data.items) == 1
@@ -229,3 +236,27 @@ def test_yes_or_no_terminal_prunes_without_asking(caches: dict[str, Any]) -> Non
     )  # fmt: skip
     assert proc.returncode == 0 and "removed new.tar.gz" in proc.stdout
     assert "Proceed" not in proc.stdout
+
+
+def test_a_build_refreshes_the_last_use_of_the_packages_it_installs(
+    tmp_path: Path, local_channel: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from poncho_create import create
+
+    pkgs = tmp_path / "pkgs"
+    options = {"pkgs_dir": pkgs, "cache_dir": tmp_path / "envs", "channels": [local_channel.url],
+               "override_channels": True}  # fmt: skip
+    create({"conda": {"dependencies": ["python"]}}, tmp_path / "one.tar", **options)
+    packages = [i.name for i in list_caches(["pkgs"], pkgs_dir=pkgs)[0].items if "-" in i.name]
+    python = next(name for name in packages if name.startswith("python-"))
+    for name in packages:  # extracted 40 days ago
+        _age(pkgs / name, 40 * 86400)
+    # Another spec, so no cache answers: the build installs python from the package cache.
+    create({"conda": {"dependencies": ["python", "poncho-demo-app"]}}, tmp_path / "two.tar",
+           **options)  # fmt: skip
+    ages = {
+        i.name: time.time() - i.last_used for i in list_caches(["pkgs"], pkgs_dir=pkgs)[0].items
+    }
+    assert ages[python] < 600
+    assert main(["prune", "pkgs", "--dry-run", "--older-than", "30d", f"--pkgs-dir={pkgs}"]) == 0
+    assert python not in capsys.readouterr().out

@@ -98,14 +98,17 @@ def prune_caches(
     """Remove, in each cache of `kinds`, the entries last used more than `older_than`
     seconds ago, then the least recently used ones until it holds at most `max_size` bytes.
     Entries in use (a build, a task) are kept and listed in `kept_in_use`. With `dry_run`,
-    nothing is removed: `removed` lists what would be."""
+    nothing is removed: `removed` lists what would be, `kept_in_use` what would be kept."""
     roots = _roots(envs_dir, data_dir, pkgs_dir)
     clock = time.time() if now is None else now
     reports = []
     for kind in kinds:
         report = CacheReport(kind, str(roots[kind]), _items(kind, roots[kind]))
         doomed = _choose(report.items, older_than, max_size, clock)
-        removed = doomed if dry_run else _remove(kind, roots[kind], doomed, report)
+        if dry_run:  # what the real prune would keep is said to be kept here too
+            removed = _not_busy(kind, roots[kind], doomed, report)
+        else:
+            removed = _remove(kind, roots[kind], doomed, report)
         report.removed = removed
         gone = {item.name for item in removed}
         report.items = [item for item in report.items if item.name not in gone]
@@ -141,6 +144,21 @@ def _choose(
                 doomed.append(item)
                 left -= item.size
     return doomed
+
+
+def _not_busy(
+    kind: str, root: Path, doomed: list[CacheItem], report: CacheReport
+) -> list[CacheItem]:
+    if kind == "pkgs":
+        busy = {item.name for item in doomed} if PackageCache(root).busy() else set()
+    elif kind == "envs":
+        cache = EnvCache(root)
+        busy = {item.name for item in doomed if cache.busy(item.name)}
+    else:
+        data = DataCache(root)
+        busy = {item.name for item in doomed if data.busy(item.name)}
+    report.kept_in_use = [item.name for item in doomed if item.name in busy]
+    return [item for item in doomed if item.name not in busy]
 
 
 def _remove(kind: str, root: Path, doomed: list[CacheItem], report: CacheReport) -> list[CacheItem]:
