@@ -132,10 +132,20 @@ def test_the_command(caches: dict[str, Any], capsys: pytest.CaptureFixture[str])
     dirs = [f"--{k.replace('_', '-')}={v}" for k, v in caches["dirs"].items()]
     assert main(["list", "envs", *dirs]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"envs: {caches['dirs']['envs_dir']}: 2 entries, 2.0 kB\n")
-    assert " old.tar.gz\n" in out and "days" in out
-    assert main(["prune", "--older-than", "30d", "--dry-run", *dirs]) == 0
-    assert "  would remove old.tar.gz (1.0 kB)" in capsys.readouterr().out
+    assert out.splitlines() == [
+        f"envs in {caches['dirs']['envs_dir']}: 2 entries, 2.0 kB",
+        "     1.0 kB    40 d ago  old.tar.gz",
+        "     1.0 kB     1 d ago  new.tar.gz",
+    ]
+    assert main(["list", "data", *dirs]) == 0  # a data entry says where it comes from
+    assert f"  http {caches['urls'][1]}\n" in capsys.readouterr().out
+    # What goes first, then what is left (a dry run: what would be).
+    assert main(["prune", "envs", "--older-than", "30d", "--dry-run", *dirs]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"envs in {caches['dirs']['envs_dir']}:",
+        "  would remove old.tar.gz (1.0 kB)",
+        "  1 entry, 1.0 kB would be left",
+    ]
     assert main(["prune", "pkgs", "envs", "--older-than", "30d", "--json", *dirs]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [r["kind"] for r in data] == ["pkgs", "envs"]
@@ -260,3 +270,11 @@ def test_a_build_refreshes_the_last_use_of_the_packages_it_installs(
     assert ages[python] < 600
     assert main(["prune", "pkgs", "--dry-run", "--older-than", "30d", f"--pkgs-dir={pkgs}"]) == 0
     assert python not in capsys.readouterr().out
+
+
+def test_ages_are_said_in_the_largest_unit_that_fits() -> None:
+    from poncho.cache_cli import _ago
+
+    assert [_ago(s) for s in (-3, 59, 180, 7300, 3 * 86400 + 5)] == [
+        "0 s ago", "59 s ago", "3 min ago", "2 h ago", "3 d ago",
+    ]  # fmt: skip

@@ -6,8 +6,8 @@ A thin layer over :mod:`poncho.caches`; entries in use by a build or a task are 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -176,18 +176,29 @@ def _count(number: int, one: str, many: str) -> str:
 
 
 def _print(report: CacheReport, action: str, dry_run: bool, level: int = 0) -> None:
-    print(f"{report.kind}: {report.root}: {len(report.items)} entries, {_size(report.size)}")
+    where = f"{report.kind} in {_absolute(report.root)}"
+    count = f"{_count(len(report.items), 'entry', 'entries')}, {_size(report.size)}"
     if action == "list":
+        print(f"{where}: {count}")
         now = time.time()
         for item in report.items:
             name = str(Path(report.root) / item.name) if level >= 1 else item.name
-            print(f"  {_size(item.size):>9}  {_ago(now - item.last_used):>10}  {name}")
+            label = f"  {item.label}" if item.label else ""
+            print(f"  {_size(item.size):>9}  {_ago(now - item.last_used):>10}  {name}{label}")
         return
+    print(f"{where}:")
     verb = "would remove" if dry_run else "removed"
     for item in report.removed:
         print(f"  {verb} {item.name} ({_size(item.size)})")
     for name in report.kept_in_use:
         print(f"  kept {name}: in use by a build or a task")
+    if not report.removed and not report.kept_in_use:
+        print("  nothing to remove")
+    print(f"  {count} {'would be left' if dry_run else 'left'}")
+
+
+def _absolute(root: str) -> str:
+    return os.path.abspath(root)  # noqa: PTH100 (a str in, a str out, no symlink resolved)
 
 
 def _as_dict(report: CacheReport) -> dict[str, object]:
@@ -204,4 +215,9 @@ def _size(size: int) -> str:
 
 
 def _ago(seconds: float) -> str:
-    return f"{datetime.timedelta(seconds=int(max(seconds, 0)))} ago"
+    """``12 s ago``, ``3 min ago``, ``5 h ago``, ``2 d ago``: the largest unit that fits."""
+    seconds = max(seconds, 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"

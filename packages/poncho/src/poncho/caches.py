@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from poncho_create.cache import EnvCache, PackageCache
 from poncho_create.options import default_cache_dir, default_pkgs_dir
@@ -30,11 +31,13 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 @dataclass(frozen=True)
 class CacheItem:
-    """One entry of a cache: its name, size in bytes and last use (epoch seconds)."""
+    """One entry of a cache: its name, size in bytes, last use (epoch seconds) and, where
+    the name does not say it (a data entry's key), what it holds."""
 
     name: str
     size: int
     last_used: float
+    label: str = ""
 
 
 @dataclass
@@ -126,9 +129,24 @@ def _roots(envs: Path | None, data: Path | None, pkgs: Path | None) -> dict[str,
 
 def _items(kind: str, root: Path) -> list[CacheItem]:
     if kind == "data":
-        return [CacheItem(e.key, e.size, e.last_used) for e in DataCache(root).entries()]
+        return [
+            CacheItem(e.key, e.size, e.last_used, _data_label(e.meta))
+            for e in DataCache(root).entries()
+        ]
     cache = EnvCache(root) if kind == "envs" else PackageCache(root)
     return [CacheItem(e.name, e.size, e.last_used) for e in cache.entries()]
+
+
+def _data_label(meta: Mapping[str, Any]) -> str:
+    """``git REMOTE @ REF`` or ``http URL``: what a data entry was filled from."""
+    source = meta.get("source")
+    if not isinstance(source, Mapping):
+        return ""
+    if source.get("kind") == "git":
+        return f"git {source.get('remote', '?')} @ {source.get('ref', '?')}"
+    if source.get("kind") == "http":
+        return f"http {source.get('url', '?')}"
+    return ""
 
 
 def _choose(
