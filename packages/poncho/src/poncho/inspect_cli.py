@@ -25,8 +25,9 @@ def build_inspect_parser(prog: str = "poncho inspect") -> argparse.ArgumentParse
     """The argument parser of ``poncho inspect``."""
     parser = ArgumentParser(
         prog=prog,
-        description=f"Show what an environment holds. PATH is {_PATHS}; a tarball is read "
-        "without unpacking it. With -q, only its first line (kind and sizes).",
+        description="Show what an environment holds: platform, Python, packages, data, "
+        "sizes. A tarball (.tar.gz, .tar.zst, .tar.bz2, .tar) is read without unpacking it. "
+        "With -q, only its first line (kind and sizes).",
         epilog=epilog(
             exit_status=[("0", "shown"), ("1", "the path cannot be read"), ("2", "bad usage")]
         ),
