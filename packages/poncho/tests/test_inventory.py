@@ -282,3 +282,36 @@ def test_a_pip_package_from_another_source_differs(built: Any, tmp_path: Path) -
     (tmp_path / "path.lock.json").write_text(json.dumps(lock))
     diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "path.lock.json"))
     assert diff.same
+
+
+def test_sizes_say_what_makes_it_big(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from poncho.inspect_cli import size_lines
+    from poncho.sizes import OTHER
+
+    tarball = read_inventory(built["a"])
+    rows = tarball.package_sizes
+    assert sum(r.size for r in rows) == tarball.unpacked_size
+    assert sum(r.files for r in rows) == tarball.files
+    assert rows[0].name == "python" and rows == sorted(rows, key=lambda r: -r.size)
+    named = {(r.kind, r.name): r for r in rows}
+    assert named[("pip", "poncho-demo-pipbase")].files >= 2  # from its RECORD
+    assert ("conda", "poncho-demo-app") in named and ("", OTHER) in named
+    assert ("pip", "pip") not in named  # conda installed pip: one conda package
+    # The unpacked folder holds the same packages, file for file.
+    folder = {
+        (r.kind, r.name): r.files for r in read_inventory(built["root"] / "a-prefix").package_sizes
+    }
+    assert {k: v for k, v in folder.items() if k[0]} == {
+        k: r.files for k, r in named.items() if k[0]
+    }
+    assert main(["inspect", "--sizes", str(built["a"])]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index(f"  sizes ({len(rows)}, unpacked, largest first)")
+    assert out[start + 1].split()[:2] == ["conda", "python"] and "█" not in "".join(out)
+    bars = size_lines(tarball, bars=True, columns=80)
+    assert bars[1].endswith("█") and max(map(len, bars)) <= 80
+    assert all(line.rstrip()[-1] in "█▏▎▍▌▋▊▉" for line in bars[1:])
+    assert main(["inspect", "--sizes", str(built["root"] / "a.lock.json")]) == 0
+    assert capsys.readouterr().out.endswith("  sizes: none (a lock holds no files)\n")
+    assert main(["inspect", "--json", str(built["b"])]) == 0
+    assert json.loads(capsys.readouterr().out)["package_sizes"][0]["name"] == "python"

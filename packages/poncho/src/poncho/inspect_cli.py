@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -34,9 +35,15 @@ def build_inspect_parser(prog: str = "poncho inspect") -> argparse.ArgumentParse
     )
     parser.add_argument("path", metavar="PATH", help=f"what to look into: {_PATHS}")
     parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="also each package's unpacked size and file count, largest first (what makes "
+        "it this big; with a bar per row on a terminal)",
+    )
+    parser.add_argument(
         "--json",
         action="store_true",
-        help="print it as JSON (schema: docs/schemas/inspect.schema.json)",
+        help="print it as JSON, sizes included (schema: docs/schemas/inspect.schema.json)",
     )
     add_verbosity_options(parser)
     return parser
@@ -56,6 +63,8 @@ def inspect_main(argv: Sequence[str] | None = None, *, prog: str = "poncho inspe
         print(json.dumps(inventory.to_dict(), indent=2))
     else:
         text = _render(inventory)
+        if args.sizes and level >= 0:
+            text += "\n" + "\n".join(size_lines(inventory, bars=sys.stdout.isatty()))
         print(text.splitlines()[0] if level < 0 else text)
     return 0
 
@@ -155,6 +164,33 @@ def _render(inventory: Inventory) -> str:
     return "\n".join(lines)
 
 
+def size_lines(inventory: Inventory, *, bars: bool, columns: int | None = None) -> list[str]:
+    """The ``--sizes`` table: a row per package, largest first, with a bar when `bars`."""
+    rows = inventory.package_sizes
+    if not rows:
+        return [f"  sizes: none (a {inventory.kind} holds no files)"]
+    cells = [
+        (f"{r.kind} {r.name}".strip(), _human(r.size), f"{r.files:,} file{'s' * (r.files != 1)}")
+        for r in rows
+    ]
+    widths = [max(len(cell[i]) for cell in cells) for i in range(3)]
+    lines = [f"  sizes ({len(rows)}, unpacked, largest first)"]
+    room = (columns or shutil.get_terminal_size().columns) - sum(widths) - 11
+    largest = max(rows[0].size, 1)
+    for row, (name, size, files) in zip(rows, cells, strict=True):
+        line = f"    {name:<{widths[0]}}  {size:>{widths[1]}}  {files:>{widths[2]}}"
+        if bars and room >= 10:
+            line += "  " + _bar(row.size / largest * room)
+        lines.append(line)
+    return lines
+
+
+def _bar(width: float) -> str:
+    """A bar of `width` columns, in eighths of a column; at least a sliver."""
+    eighths = max(round(width * 8), 1)
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
 def _table(packages: list[Package]) -> list[str]:
     rows = [(p.name, p.describe(), p.source) for p in packages]
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
@@ -168,6 +204,13 @@ def _sizes(inventory: Inventory) -> str:
     if inventory.unpacked_size is not None:
         parts.append(f"{_mb(inventory.unpacked_size)} in {inventory.files:,} files unpacked")
     return f", {', '.join(parts)}" if parts else ""
+
+
+def _human(size: int) -> str:
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} B"
 
 
 def _mb(size: int) -> str:

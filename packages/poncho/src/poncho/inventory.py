@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poncho.sizes import PackageSize, is_record, package_sizes
 from poncho_core.errors import ArchiveError
 from poncho_core.tarstream import looks_like_archive, open_tar
 from poncho_spec import PonchoError, Spec, loads_spec
@@ -50,7 +51,8 @@ class Inventory:
     """The contents of one environment, as far as the path tells them.
 
     `requested` holds a spec's dependencies as written when no lock says what was installed.
-    `size` is the tarball's size, `unpacked_size` the sum of its (or the folder's) files.
+    `size` is the tarball's size, `unpacked_size` the sum of its (or the folder's) files,
+    `package_sizes` those files by package, largest first (see `poncho.sizes`).
     """
 
     path: str
@@ -65,6 +67,7 @@ class Inventory:
     size: int | None = None
     unpacked_size: int | None = None
     files: int | None = None
+    package_sizes: list[PackageSize] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``poncho inspect --json`` prints)."""
@@ -114,17 +117,19 @@ def _from_tarball(path: Path) -> Inventory:
     inventory = Inventory(str(path), "tarball", size=path.stat().st_size)
     spec_text = lock_text = None
     metas: list[Mapping[str, Any]] = []
-    total = files = 0
+    sizes: dict[str, int] = {}
+    records: dict[str, str] = {}
     with open_tar(path) as tar:  # one pass over the stream, nothing written
         for member in tar:
             if not member.isreg():
                 continue
-            files += 1
-            total += member.size
             wanted = member.name.removeprefix("./")
+            sizes[wanted] = member.size
             if member.size > _SMALL:
                 continue
-            if wanted == "poncho/spec.json":
+            if is_record(wanted):
+                records[wanted] = _text(tar.read_data(member.size))
+            elif wanted == "poncho/spec.json":
                 spec_text = _text(tar.read_data(member.size))
             elif wanted == "poncho/lock.json":
                 lock_text = _text(tar.read_data(member.size))
@@ -132,7 +137,7 @@ def _from_tarball(path: Path) -> Inventory:
                 meta = _json_or_none(_text(tar.read_data(member.size)))
                 if isinstance(meta, dict):
                     metas.append(meta)
-    inventory.unpacked_size, inventory.files = total, files
+    _apply_sizes(inventory, sizes, metas, records)
     _apply(inventory, spec_text, lock_text, metas)
     return inventory
 
@@ -142,23 +147,36 @@ def _from_folder(path: Path) -> Inventory:
     if not (path / "conda-meta").is_dir() and not poncho.is_dir():
         raise InventoryError(f"{path}: a folder, but no conda environment (no conda-meta/)")
     inventory = Inventory(str(path), "folder")
-    total = files = 0
+    sizes: dict[str, int] = {}
+    records: dict[str, str] = {}
     for folder, _dirs, names in os.walk(path):
         for file_name in names:
             full = Path(folder) / file_name
             if full.is_file() and not full.is_symlink():
-                files += 1
-                total += full.stat().st_size
-    inventory.unpacked_size, inventory.files = total, files
+                relative = full.relative_to(path).as_posix()
+                sizes[relative] = full.stat().st_size
+                if is_record(relative):
+                    records[relative] = full.read_text(encoding="utf-8", errors="replace")
     metas = [
         meta
         for meta_file in sorted((path / "conda-meta").glob("*.json"))
         if isinstance(meta := _json_or_none(meta_file.read_text(encoding="utf-8")), dict)
     ]
+    _apply_sizes(inventory, sizes, metas, records)
     spec_text = _text_or_none(poncho / "spec.json")
     lock_text = _text_or_none(poncho / "lock.json")
     _apply(inventory, spec_text, lock_text, metas)
     return inventory
+
+
+def _apply_sizes(
+    inventory: Inventory,
+    sizes: Mapping[str, int],
+    metas: Iterable[Mapping[str, Any]],
+    records: Mapping[str, str],
+) -> None:
+    inventory.unpacked_size, inventory.files = sum(sizes.values()), len(sizes)
+    inventory.package_sizes = package_sizes(sizes, metas, records)
 
 
 def _apply(
