@@ -149,6 +149,9 @@ def test_help_and_version_spellings(capsys: pytest.CaptureFixture[str]) -> None:
             main(argv)
         assert info.value.code == 0
         assert capsys.readouterr().out.startswith("usage: poncho inspect [-h]")
+    with pytest.raises(SystemExit):
+        main(["help", "cache", "prune"])
+    assert capsys.readouterr().out.startswith("usage: poncho cache prune [-h]")
     assert main(["help", "bake"]) == 2
     assert "unknown command 'bake'" in capsys.readouterr().err
     assert main(["-V"]) == 0

@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a sub-command; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["help"] and args[1:2] and args[1] != "help":
-        args = [args[1], "--help"]  # 'poncho help create' is 'poncho create --help'
+        args = [*args[1:], "--help"]  # 'poncho help cache prune': 'poncho cache prune --help'
     if not args or args[0] in {"-h", "--help", "help"}:
         print(usage())
         return 0 if args else 2
