@@ -100,7 +100,9 @@ def test_diff(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["only_a"] == [] and "poncho-demo-app" in {p["name"] for p in data["only_b"]}
 
 
-def test_a_changed_version_is_shown_as_such(built: Any, tmp_path: Path) -> None:
+def test_a_changed_version_is_shown_as_such(
+    built: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lock = json.loads((built["root"] / "a.lock.json").read_text())
     for package in lock["conda"]:
         if package["name"] == "poncho-demo-app":
@@ -108,6 +110,8 @@ def test_a_changed_version_is_shown_as_such(built: Any, tmp_path: Path) -> None:
     (tmp_path / "newer.json").write_text(json.dumps(lock))
     diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "newer.json"))
     assert [(a.name, b.version) for a, b in diff.changed] == [("poncho-demo-app", "9.9")]
+    assert main(["diff", str(built["a"]), str(tmp_path / "newer.json")]) == 1
+    assert capsys.readouterr().out.startswith("~ conda poncho-demo-app 0.1.0 ")
 
 
 def test_inspect_command(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -270,13 +274,19 @@ def test_a_spec_against_an_environment_checks_each_request(
     assert data["changed"][0]["a"]["build"] and data["changed"][0]["b"]["source"] == "requested"
 
 
-def test_a_pip_package_from_another_source_differs(built: Any, tmp_path: Path) -> None:
+def test_a_pip_package_from_another_source_differs(
+    built: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lock = json.loads((built["root"] / "a.lock.json").read_text())
     for package in lock["pip"]:
         package.update(source="path", url="file:///src/poncho-demo-pipbase")
     (tmp_path / "path.lock.json").write_text(json.dumps(lock))
     diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "path.lock.json"))
     assert [(a.source, b.source) for a, b in diff.changed] == [("index", "path")]
+    assert main(["diff", str(built["a"]), str(tmp_path / "path.lock.json")]) == 1
+    line = capsys.readouterr().out
+    assert line.startswith("~ pip poncho-demo-pipbase 0.1.0 from index file:")
+    assert line.endswith(" -> 0.1.0 from path file:///src/poncho-demo-pipbase\n")
     for package in lock["pip"]:
         package.update(source="installed", url="")  # packed from an env: the source is unknown
     (tmp_path / "path.lock.json").write_text(json.dumps(lock))

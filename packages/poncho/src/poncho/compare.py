@@ -49,7 +49,8 @@ class Diff:
 
     def is_request(self, side: str) -> bool:
         """Whether side ``"a"`` or ``"b"`` holds requests (a spec) rather than packages."""
-        return self.compared == "requests" or self.compared.split("-")[side == "b"] == "requests"
+        sides = self.compared.split("-")  # "packages", "requests" or "A-B"
+        return sides[(side == "b") * (len(sides) - 1)] == "requests"
 
     @property
     def same(self) -> bool:

@@ -117,11 +117,12 @@ def diff_main(argv: Sequence[str] | None = None, *, prog: str = "poncho diff") -
 def _diff_lines(diff: Diff, a: str, b: str) -> list[str]:
     lines = [f"- {p.kind} {p.name} {_shown(p, diff.is_request('a'))}" for p in diff.only_a]
     lines += [f"+ {p.kind} {p.name} {_shown(p, diff.is_request('b'))}" for p in diff.only_b]
-    lines += [
-        f"~ {old.kind} {old.name} {_shown(old, diff.is_request('a'))}"
-        f" -> {_shown(new, diff.is_request('b'))}"
-        for old, new in diff.changed
-    ]
+    for old, new in diff.changed:
+        before, after = _shown(old, diff.is_request("a")), _shown(new, diff.is_request("b"))
+        if before == after:  # the same version from another place: say which
+            before = f"{before} from {old.source} {old.url}".rstrip()
+            after = f"{after} from {new.source} {new.url}".rstrip()
+        lines.append(f"~ {old.kind} {old.name} {before} -> {after}")
     if diff.same:
         lines.append(
             {
