@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,10 @@ def test_env_entries_and_remove_spare_a_running_build(tmp_path: Path) -> None:
         os.utime(tmp_path / name, (stamp, stamp))
     (tmp_path / "notes.txt").write_text("not an environment")
     assert [(e.name, e.size) for e in cache.entries()] == [("old.tar.gz", 10), ("new.tar.zst", 10)]
+    assert not cache.busy("old.tar.gz") and not (tmp_path / ".locks").exists()
     holder = _hold("env", tmp_path, "old.tar.gz")
     try:
+        assert cache.busy("old.tar.gz") and not cache.busy("new.tar.zst")
         assert cache.remove("old.tar.gz") is False  # a build of it holds its lock
         assert (tmp_path / "old.tar.gz").exists()
     finally:
@@ -146,12 +149,18 @@ def test_the_package_cache_is_never_pruned_under_a_build(tmp_path: Path) -> None
     (tmp_path / "pkg-1.0-0.conda").write_bytes(b"y" * 3)
     (tmp_path / "pkg-1.0-0.lock").write_bytes(b"rattler's")
     assert {(e.name, e.size) for e in cache.entries()} == {("pkg-1.0-0", 5), ("pkg-1.0-0.conda", 3)}
+    assert not cache.busy()
     holder = _hold("pkgs", tmp_path)
     try:
+        assert cache.busy()
         assert cache.remove(["pkg-1.0-0"]) is None
         assert (tmp_path / "pkg-1.0-0" / "file").exists()
     finally:
         holder.communicate("")
+    for path in (tmp_path / "pkg-1.0-0", tmp_path / "pkg-1.0-0.conda"):
+        os.utime(path, (1e9, 1e9))
+    cache.mark_used(["pkg-1.0-0", "not-in-the-cache-1-0"])  # a build installed them
+    assert all(e.last_used > time.time() - 600 for e in cache.entries())
     assert cache.remove(["pkg-1.0-0", "pkg-1.0-0.conda"]) == ["pkg-1.0-0", "pkg-1.0-0.conda"]
     assert cache.entries() == []
     assert not (tmp_path / "pkg-1.0-0.lock").exists()

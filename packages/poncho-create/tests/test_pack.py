@@ -16,7 +16,7 @@ import pytest
 
 from poncho_create import Lock, PackError, ProgressEvent
 from poncho_create.engine_rattler import build_prefix
-from poncho_create.pack import add_poncho_files, pack_prefix, run_in_env_script
+from poncho_create.pack import add_poncho_files, pack_prefix, read_member, run_in_env_script
 from poncho_create.progress import Reporter
 
 
@@ -58,6 +58,27 @@ def test_every_format_packs_a_readable_archive(
     assert "bin/conda-unpack" in names and "CACHEDIR.TAG" not in names
     assert events[0].phase == "pack" and events[-1].finished
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_a_member_is_read_from_every_format(mini_prefix: Path, tmp_path: Path) -> None:
+    import bz2
+
+    plain = pack_prefix(mini_prefix, tmp_path / "env.tar", "tar", level=0, threads=1,
+                        report=Reporter(None))  # fmt: skip
+    expected = (mini_prefix / "poncho" / "lock.json").read_bytes()
+    data = plain.read_bytes()
+    # What a parallel bzip2 writer makes of a big environment: one stream per block.
+    multi = tmp_path / "multi.tar.bz2"
+    multi.write_bytes(b"".join(bz2.compress(data[i : i + 4096]) for i in range(0, len(data), 4096)))
+    zst = pack_prefix(mini_prefix, tmp_path / "env.tar.zst", "tar.zst", level=3, threads=2,
+                      report=Reporter(None))  # fmt: skip
+    for tarball in (plain, multi, zst):
+        assert read_member(tarball, "poncho/lock.json") == expected
+        assert read_member(tarball, "poncho/none.json") is None
+    assert read_member(plain, "poncho/lock.json", limit=1) is None
+    (tmp_path / "cut.tar.bz2").write_bytes(multi.read_bytes()[:-100])
+    with pytest.raises(PackError, match=r"cut\.tar\.bz2: corrupt or truncated archive"):
+        read_member(tmp_path / "cut.tar.bz2", "poncho/none.json")
 
 
 def test_plain_tar_extracts_a_zst_tarball(mini_prefix: Path, tmp_path: Path) -> None:

@@ -328,6 +328,8 @@ def test_entry_in_use_by_a_running_task_survives_eviction(
     _set_last_use(cache, keys["a"], 1000)  # the oldest: first to go, were it not in use
     holder = child(specs["a"], cache.root, "hold")
     held = _report(holder)["env"]["F"]
+    assert [cache.busy(keys[n]) for n in "abc"] == [True, False, False]
+    assert not cache.busy("no-such-key")
     assert sorted(cache.clear()) == sorted([keys["b"], keys["c"]])
     assert Path(held).read_bytes() == DATA
     assert holder.stdin is not None

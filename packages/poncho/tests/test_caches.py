@@ -93,14 +93,21 @@ def test_prune_by_age_spares_what_is_in_use(caches: dict[str, Any]) -> None:
     creating = Holder("pkgs", dirs["pkgs_dir"])  # a create is installing from the cache
     try:
         dry = {r.kind: r for r in prune_caches(older_than=30 * 86400, dry_run=True, **dirs)}
-        assert [i.name for i in dry["envs"].removed] == ["old.tar.gz"]
-        assert (dirs["envs_dir"] / "old.tar.gz").exists()  # a dry run removes nothing
         done = {r.kind: r for r in prune_caches(older_than=30 * 86400, **dirs)}
         # A task's entry is never removed, however small the cache must get.
+        dry_data = prune_caches(["data"], max_size=0, dry_run=True, **dirs)[0]
         data = prune_caches(["data"], max_size=0, **dirs)[0]
     finally:
         for holder in (build, task, creating):
             holder.close()
+    # The dry run says what the real prune then did: the same removals, the same kept.
+    for kind in ("envs", "data", "pkgs"):
+        assert (dry[kind].removed, dry[kind].kept_in_use) == (
+            done[kind].removed,
+            done[kind].kept_in_use,
+        )
+    assert (dry_data.removed, dry_data.kept_in_use) == (data.removed, data.kept_in_use)
+    assert not any(dirs["envs_dir"].glob(".locks/new*"))  # a dry run makes no lock files
     assert done["envs"].removed == [] and done["envs"].kept_in_use == ["old.tar.gz"]
     assert done["data"].removed == []  # both used today
     assert len(data.removed) == 1 and len(data.kept_in_use) == 1 and len(data.items) == 1
@@ -125,10 +132,20 @@ def test_the_command(caches: dict[str, Any], capsys: pytest.CaptureFixture[str])
     dirs = [f"--{k.replace('_', '-')}={v}" for k, v in caches["dirs"].items()]
     assert main(["list", "envs", *dirs]) == 0
     out = capsys.readouterr().out
-    assert out.startswith(f"envs: {caches['dirs']['envs_dir']}: 2 entries, 2.0 kB\n")
-    assert " old.tar.gz\n" in out and "days" in out
-    assert main(["prune", "--older-than", "30d", "--dry-run", *dirs]) == 0
-    assert "  would remove old.tar.gz (1.0 kB)" in capsys.readouterr().out
+    assert out.splitlines() == [
+        f"envs in {caches['dirs']['envs_dir']}: 2 entries, 2.0 kB",
+        "     1.0 kB    40 d ago  old.tar.gz",
+        "     1.0 kB     1 d ago  new.tar.gz",
+    ]
+    assert main(["list", "data", *dirs]) == 0  # a data entry says where it comes from
+    assert f"  http {caches['urls'][1]}\n" in capsys.readouterr().out
+    # What goes first, then what is left (a dry run: what would be).
+    assert main(["prune", "envs", "--older-than", "30d", "--dry-run", *dirs]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"envs in {caches['dirs']['envs_dir']}:",
+        "  would remove old.tar.gz (1.0 kB)",
+        "  1 entry, 1.0 kB would be left",
+    ]
     assert main(["prune", "pkgs", "envs", "--older-than", "30d", "--json", *dirs]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [r["kind"] for r in data] == ["pkgs", "envs"]
@@ -148,19 +165,116 @@ def test_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixtu
     assert info.value.code == 2 and message in capsys.readouterr().err
 
 
-def test_bad_values_are_one_error_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["prune", "--older-than", "soon", f"--envs-dir={tmp_path}"]) == 1
-    assert capsys.readouterr().err == (
-        "poncho cache: error: 'soon' is not an age (e.g. 30d, 12h, 2w)\n"
-    )
-    assert main(["prune", "--max-size", "big", f"--envs-dir={tmp_path}"]) == 1
-    assert capsys.readouterr().err.startswith("poncho cache: error: ")
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--older-than", "soon", "argument --older-than: 'soon' is not an age (e.g. 30d, 12h,"),
+        ("--older-than", "30", "argument --older-than: '30' has no unit: write 30d (days), 30h"),
+        ("--max-size", "10X", "argument --max-size: invalid size '10X'"),
+    ],
+)
+def test_bad_values_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str, message: str
+) -> None:
+    (tmp_path / "old.tar.gz").write_bytes(b"e")
+    _age(tmp_path / "old.tar.gz", 40 * 86400)
+    with pytest.raises(SystemExit) as info:
+        main(["prune", "envs", option, value, f"--envs-dir={tmp_path}"])
+    assert info.value.code == 2
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"poncho cache prune: error: {message}"), last
+    assert (tmp_path / "old.tar.gz").exists()
 
 
 def test_ages() -> None:
-    assert parse_age("30d") == 30 * 86400
+    assert parse_age("30d") == 30 * 86400 and parse_age("15m") == 900
     assert parse_age("12h") == 12 * 3600 and parse_age("2w") == 14 * 86400
-    assert parse_age("90") == 90
-    for bad in ("", "d", "-1d", "nand"):
+    assert parse_age("1.5d") == 1.5 * 86400 and parse_age(" 45S ") == 45
+    for bad in ("", "d", "-1d", "nand", "infd"):
         with pytest.raises(ValueError, match="is not an age"):
             parse_age(bad)
+    with pytest.raises(ValueError, match="'90' has no unit"):
+        parse_age("90")
+
+
+def _prune_on_a_terminal(argv: list[str], answer: str | None) -> tuple[int, str]:
+    """`poncho cache prune ARGV` in a real process whose stdin is a terminal (a pty) that
+    types `answer` (None: closes it); its exit status and stdout."""
+    import pty
+
+    main_fd, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "poncho", "cache", "prune", *argv],
+            stdin=terminal, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        os.close(terminal)
+        if answer is not None:
+            os.write(main_fd, answer.encode() + b"\n")
+        else:
+            os.write(main_fd, b"\x04")  # Ctrl-D: end of input
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(main_fd)
+    return proc.returncode, out
+
+
+def test_a_prune_on_a_terminal_asks_first(caches: dict[str, Any]) -> None:
+    dirs = [f"--{k.replace('_', '-')}={v}" for k, v in caches["dirs"].items()]
+    old = caches["dirs"]["envs_dir"] / "old.tar.gz"
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "30d", *dirs], "n")
+    assert status == 0 and old.exists()
+    assert "  envs: old.tar.gz (1.0 kB)\nRemove 1 entry (1.0 kB)? Proceed ([y]/n)? " in out
+    assert "poncho cache: nothing removed" in out
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "30d", *dirs], None)
+    assert status == 0 and old.exists()  # no answer is no
+    # Nothing to remove: nothing to ask.
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "300d", *dirs], None)
+    assert status == 0 and "Proceed" not in out
+    status, out = _prune_on_a_terminal(["envs", "--older-than", "30d", *dirs], "y")
+    assert status == 0 and not old.exists() and "removed old.tar.gz" in out
+
+
+def test_yes_or_no_terminal_prunes_without_asking(caches: dict[str, Any]) -> None:
+    dirs = [f"--{k.replace('_', '-')}={v}" for k, v in caches["dirs"].items()]
+    status, out = _prune_on_a_terminal(["envs", "-y", "--older-than", "30d", *dirs], None)
+    assert status == 0 and "Proceed" not in out and "removed old.tar.gz" in out
+    # cron, CI: stdin is no terminal, and nothing waits for an answer.
+    proc = subprocess.run(
+        [sys.executable, "-m", "poncho", "cache", "prune", "envs", "--older-than", "0d", *dirs],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "removed new.tar.gz" in proc.stdout
+    assert "Proceed" not in proc.stdout
+
+
+def test_a_build_refreshes_the_last_use_of_the_packages_it_installs(
+    tmp_path: Path, local_channel: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from poncho_create import create
+
+    pkgs = tmp_path / "pkgs"
+    options = {"pkgs_dir": pkgs, "cache_dir": tmp_path / "envs", "channels": [local_channel.url],
+               "override_channels": True}  # fmt: skip
+    create({"conda": {"dependencies": ["python"]}}, tmp_path / "one.tar", **options)
+    packages = [i.name for i in list_caches(["pkgs"], pkgs_dir=pkgs)[0].items if "-" in i.name]
+    python = next(name for name in packages if name.startswith("python-"))
+    for name in packages:  # extracted 40 days ago
+        _age(pkgs / name, 40 * 86400)
+    # Another spec, so no cache answers: the build installs python from the package cache.
+    create({"conda": {"dependencies": ["python", "poncho-demo-app"]}}, tmp_path / "two.tar",
+           **options)  # fmt: skip
+    ages = {
+        i.name: time.time() - i.last_used for i in list_caches(["pkgs"], pkgs_dir=pkgs)[0].items
+    }
+    assert ages[python] < 600
+    assert main(["prune", "pkgs", "--dry-run", "--older-than", "30d", f"--pkgs-dir={pkgs}"]) == 0
+    assert python not in capsys.readouterr().out
+
+
+def test_ages_are_said_in_the_largest_unit_that_fits() -> None:
+    from poncho.cache_cli import _ago
+
+    assert [_ago(s) for s in (-3, 59, 180, 7300, 3 * 86400 + 5)] == [
+        "0 s ago", "59 s ago", "3 min ago", "2 h ago", "3 d ago",
+    ]  # fmt: skip

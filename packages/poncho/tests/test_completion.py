@@ -1,5 +1,5 @@
-"""``poncho completion bash|zsh``: the scripts, sourced in a real bash (and zsh), complete
-sub-commands, options, values and files as the parsers say."""
+"""``poncho completion bash|zsh|fish``: the scripts, sourced in a real bash (and zsh, fish),
+complete sub-commands, options, values and files as the parsers say."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def scripts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The scripts as `poncho completion SHELL` prints them."""
     folder = tmp_path_factory.mktemp("completion")
     paths = {}
-    for shell in ("bash", "zsh"):
+    for shell in ("bash", "zsh", "fish"):
         path = folder / f"poncho.{shell}"
         proc = subprocess.run(
             ["poncho", "completion", shell], capture_output=True, text=True, check=True
@@ -61,9 +61,28 @@ def test_the_command_prints_the_script(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["completion", "bash"]) == 0
     out = capsys.readouterr().out
     assert out == script("bash") and "complete -F _poncho_complete poncho " in out
+    assert main(["completion", "fish"]) == 0
+    out = capsys.readouterr().out
+    assert out == script("fish") and "complete -c poncho -f -a '(__poncho_complete)'" in out
     with pytest.raises(SystemExit) as exit_info:
-        main(["completion", "fish"])
+        main(["completion", "tcsh"])
     assert exit_info.value.code == 2
+
+
+def test_the_help_s_install_commands_can_be_copied(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    with pytest.raises(SystemExit):
+        main(["completion", "-h"])
+    lines = capsys.readouterr().out.splitlines()
+    for command in (
+        "poncho completion bash > ~/.local/share/bash-completion/completions/poncho",
+        "poncho completion zsh > ~/.zfunc/_poncho",
+        "poncho completion fish > ~/.config/fish/conf.d/poncho.fish",
+    ):
+        assert f"    {command}" in lines  # whole, on a line of its own
+    assert max(map(len, lines)) <= 80
 
 
 def test_bash_registers_every_command(scripts: dict[str, Path]) -> None:
@@ -92,10 +111,13 @@ def test_bash_registers_every_command(scripts: dict[str, Path]) -> None:
         (["poncho_package_create", "sp"], ["spec.json"]),
         (["poncho_package_create", "--lock-out", "sp"], ["spec.json"]),
         (["poncho_fetch", "--timeout", ""], []),  # a number: nothing to offer
-        (["poncho", "completion", ""], ["bash", "zsh"]),
+        (["poncho", "completion", ""], ["bash", "zsh", "fish"]),
         (["poncho", "run", "-e", "x", "echo", "sp"], ["spec.json"]),  # the command's args
         (["poncho", "run", "-e", "x", "echo", "--no"], []),  # not run's options any more
         (["python_package_run", "--no-d"], ["--no-data"]),
+        (["poncho", "create", "--platform", "osx-"], ["osx-64", "osx-arm64"]),
+        (["poncho", "-"], ["-h", "--help", "-V", "--version"]),
+        (["poncho", "help", "cr"], ["create"]),
     ],
 )
 def test_bash_completes(
@@ -116,6 +138,7 @@ def test_bash_offers_every_sub_command(scripts: dict[str, Path], workdir: Path) 
     assert set(bash_complete(scripts["bash"], workdir, "poncho", "")) == {
         *COMMANDS,
         *OWN_COMMANDS,
+        "help",
     }
 
 
@@ -172,3 +195,36 @@ def test_the_bash_script_is_shellcheck_clean(scripts: dict[str, Path]) -> None:
         ["shellcheck", "-s", "bash", str(scripts["bash"])], capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stdout
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("poncho cr", ["create"]),
+        ("poncho spec validate --st", ["--strict"]),
+        ("poncho create --platform linux-aa", ["linux-aarch64"]),
+        ("poncho cache list --envs-dir ", ["envs/"]),  # folders only
+        ("poncho_package_create --lock-out sp", ["spec.json"]),
+        ("poncho_fetch --timeout ", []),
+        ("poncho_package_run -e x ech", ["echo"]),
+        ("poncho run -e x echo sp", ["spec.json"]),  # the command's own arguments
+        ("poncho completion ", ["bash", "fish", "zsh"]),
+        ("python_package_run --no-d", ["--no-data"]),
+    ],
+)
+def test_fish_completes(
+    line: str, expected: list[str], scripts: dict[str, Path], workdir: Path
+) -> None:
+    check = subprocess.run(["fish", "-n", str(scripts["fish"])], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    proc = subprocess.run(
+        ["fish", "--no-config", "-c", 'source $argv[1]; complete -C"$argv[2]"',
+         str(scripts["fish"]), line],
+        cwd=workdir, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
+    found = [out.split("\t")[0] for out in proc.stdout.splitlines()]
+    if line.endswith("ech"):
+        assert "echo" in found
+    else:
+        assert sorted(found) == expected, proc.stdout

@@ -126,11 +126,44 @@ def test_did_you_mean(argv: list[str], hint: str, capsys: pytest.CaptureFixture[
     assert f"poncho {argv[0]}: error:" in err or "poncho: error:" in err
 
 
-def test_the_umbrella_help_ends_the_same_way() -> None:
+@pytest.mark.parametrize("columns", [80, 60])
+def test_the_umbrella_help_ends_the_same_way_and_fits(
+    columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
     text = usage()
     assert "\nexit status:\n" in text
-    assert text.rstrip().splitlines()[-2] == "environment variables:"
-    assert "PONCHO_VERBOSITY" in text.splitlines()[-1]
+    variables = text.rpartition("\nenvironment variables:\n")[2].splitlines()
+    assert variables[0].startswith("  PONCHO_VERBOSITY  ")
+    assert all(line.startswith("  ") for line in variables)
+    assert max(map(len, text.splitlines())) <= columns - 2
+    for name in [*COMMANDS, *OWN_COMMANDS, "help"]:
+        assert f"\n  {name} " in text
+
+
+def test_help_and_version_spellings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["help"]) == 0
+    assert capsys.readouterr().out == usage() + "\n"
+    for argv in (["help", "inspect"], ["inspect", "--help"]):
+        with pytest.raises(SystemExit) as info:
+            main(argv)
+        assert info.value.code == 0
+        assert capsys.readouterr().out.startswith("usage: poncho inspect [-h]")
+    with pytest.raises(SystemExit):
+        main(["help", "cache", "prune"])
+    assert capsys.readouterr().out.startswith("usage: poncho cache prune [-h]")
+    assert main(["help", "bake"]) == 2
+    assert "unknown command 'bake'" in capsys.readouterr().err
+    assert main(["-V"]) == 0
+    assert capsys.readouterr().out == "poncho 0.1.0\n"
+
+
+def test_inspect_and_diff_describe_their_operands() -> None:
+    from poncho.inspect_cli import build_diff_parser, build_inspect_parser
+
+    for parser, names in ((build_inspect_parser(), ["PATH"]), (build_diff_parser(), ["A", "B"])):
+        described = {a.metavar: a.help for a in parser._actions if not a.option_strings}
+        assert list(described) == names and all(described.values())
 
 
 @pytest.mark.parametrize("option", ["-v", "--verbos", "-q"])

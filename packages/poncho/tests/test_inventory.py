@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import bz2
 import json
+import lzma
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,8 @@ from typing import Any
 import pytest
 
 from poncho.cli import main
-from poncho.inventory import InventoryError, diff_inventories, read_inventory
+from poncho.compare import diff_inventories
+from poncho.inventory import InventoryError, Package, read_inventory
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +34,19 @@ def built(local_channel: Any, wheelhouse: Any, tmp_path_factory: pytest.TempPath
     a = create(root / "a.json", root / "a.tar", lock_out=root / "a.lock.json",
                keep_prefix=root / "a-prefix", **options)  # fmt: skip
     b = create(spec_b, root / "b.tar.gz", **options)
+    # The compressed formats create writes, from one build (the prefix is packed again).
+    formats = {
+        ending: create(root / "a-prefix", root / "formats" / f"a{ending}", threads=2,
+                       compression_level=1)
+        for ending in (".tar.zst", ".tar.bz2", ".tgz")
+    }  # fmt: skip
     # A plain conda-pack tarball of the same environment: no poncho/ files inside.
     plain = root / "plain.tar"
     with tarfile.open(a) as source, tarfile.open(plain, "w") as target:
         for member in source:
             if not member.name.startswith("poncho/"):
                 target.addfile(member, source.extractfile(member) if member.isfile() else None)
-    return {"a": a, "b": b, "plain": plain, "root": root}
+    return {"a": a, "b": b, "plain": plain, "root": root, "formats": formats}
 
 
 def test_a_tarball_without_unpacking_it(built: Any, local_channel: Any) -> None:
@@ -91,7 +100,9 @@ def test_diff(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert data["only_a"] == [] and "poncho-demo-app" in {p["name"] for p in data["only_b"]}
 
 
-def test_a_changed_version_is_shown_as_such(built: Any, tmp_path: Path) -> None:
+def test_a_changed_version_is_shown_as_such(
+    built: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     lock = json.loads((built["root"] / "a.lock.json").read_text())
     for package in lock["conda"]:
         if package["name"] == "poncho-demo-app":
@@ -99,6 +110,8 @@ def test_a_changed_version_is_shown_as_such(built: Any, tmp_path: Path) -> None:
     (tmp_path / "newer.json").write_text(json.dumps(lock))
     diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "newer.json"))
     assert [(a.name, b.version) for a, b in diff.changed] == [("poncho-demo-app", "9.9")]
+    assert main(["diff", str(built["a"]), str(tmp_path / "newer.json")]) == 1
+    assert capsys.readouterr().out.startswith("~ conda poncho-demo-app 0.1.0 ")
 
 
 def test_inspect_command(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -140,3 +153,175 @@ def test_a_folder_that_is_no_environment(tmp_path: Path) -> None:
     (tmp_path / "broken.tar.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(InventoryError, match=r"broken\.tar\.gz"):
         read_inventory(tmp_path / "broken.tar.gz")
+
+
+@pytest.mark.parametrize("ending", [".tar.zst", ".tar.bz2", ".tgz"])
+def test_every_format_create_writes_is_read(
+    built: Any, ending: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tarball = built["formats"][ending]
+    inventory = read_inventory(tarball)
+    assert inventory.kind == "tarball" and inventory.size == tarball.stat().st_size
+
+    def pins(packages: list[Package]) -> set[tuple[str, str, str, str]]:
+        return {(p.kind, p.name, p.version, p.build) for p in packages}
+
+    assert pins(inventory.packages) == pins(read_inventory(built["a"]).packages)
+    if ending == ".tar.bz2":  # a parallel writer's: one bzip2 stream per block
+        assert tarball.read_bytes().count(b"BZh11AY&SY") > 1
+    assert main(["diff", str(built["formats"][".tar.zst"]), str(tarball)]) == 0
+    assert capsys.readouterr().out == "the same packages\n"
+
+
+def test_a_multi_stream_bzip2_and_an_xz_tarball(built: Any, tmp_path: Path) -> None:
+    small = tmp_path / "small.tar"  # what inspect reads of a.tar, and a few files more
+    with tarfile.open(built["a"]) as source, tarfile.open(small, "w") as target:
+        for member in source:
+            if member.name.startswith(("poncho/", "conda-meta/", "bin/")):
+                target.addfile(member, source.extractfile(member) if member.isfile() else None)
+    data = small.read_bytes()
+    # What a parallel bzip2 writer makes: one bzip2 stream per block, one after the other.
+    blocks = [data[i : i + 20_000] for i in range(0, len(data), 20_000)]
+    multi = tmp_path / "multi.tar.bz2"
+    multi.write_bytes(b"".join(bz2.compress(block) for block in blocks))
+    assert len(blocks) > 2
+    (tmp_path / "a.tar.xz").write_bytes(lzma.compress(data))
+    expected = read_inventory(built["a"]).packages
+    for path in (multi, tmp_path / "a.tar.xz"):
+        assert read_inventory(path).packages == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x28\xb5\x2f\xfd" + bytes(range(256)) * 4, "corrupt or truncated archive"),
+        (bz2.compress(b"not a tar" * 100), "corrupt or truncated archive"),
+        (b"\xb5\xff\x00binary", "not UTF-8 text"),
+    ],
+    ids=["damaged-zstd", "bzip2-of-no-tar", "binary"],
+)
+def test_a_damaged_archive_or_binary_file_is_one_clean_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "env.tar.zst"
+    path.write_bytes(content)
+    assert main(["inspect", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert err.startswith(f"poncho inspect: error: {path}: ")
+    assert "codec" not in err and "Traceback" not in err
+
+
+def _spec(path: Path, conda: list[Any], pip: list[str] | None = None) -> Path:
+    dependencies: list[Any] = [*conda, {"pip": pip}] if pip else conda
+    path.write_text(json.dumps({"conda": {"channels": ["ch"], "dependencies": dependencies}}))
+    return path
+
+
+def test_two_specs_compare_their_requests(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _spec(tmp_path / "old.json", ["python=3.11.7", "numpy"], ["requests==2.34.2", "six"])
+    new = _spec(tmp_path / "new.json", ["python=3.11", "scipy"], ["Requests == 2.32.3", "six"])
+    assert main(["diff", str(old), str(new)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "- conda numpy requested any version",
+        "+ conda scipy requested any version",
+        "~ conda python requested =3.11.7 -> requested =3.11",
+        "~ pip requests requested ==2.34.2 -> requested == 2.32.3",
+    ]
+    same = _spec(tmp_path / "same.json", ["NumPy", " python=3.11.7"], ["six", "requests==2.34.2"])
+    assert main(["diff", str(old), str(same)]) == 0
+    assert capsys.readouterr().out == "the same requests\n"
+    other = _spec(tmp_path / "other.json", ["conda-forge::numpy", "python=3.11.7"],
+                  ["requests==2.34.2", "./six"])  # fmt: skip
+    assert main(["diff", "--json", str(old), str(other)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["compared"] == "requests"
+    assert [p["name"] for p in data["only_a"]] == ["six"]
+    assert [p["name"] for p in data["only_b"]] == ["./six"]
+    assert [(c["a"]["source"], c["b"]["source"]) for c in data["changed"]] == [
+        ("requested", "conda-forge")
+    ]
+
+
+def test_a_spec_against_an_environment_checks_each_request(
+    built: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], local_channel: Any
+) -> None:
+    # The spec the tarball was built from: every request is installed as asked.
+    assert main(["diff", str(built["root"] / "a.json"), str(built["a"])]) == 0
+    assert (
+        capsys.readouterr().out == f"{built['a']} holds what {built['root'] / 'a.json'} requests\n"
+    )
+    version = local_channel.python_version
+    major_minor = ".".join(version.split(".")[:2])
+    fits = _spec(tmp_path / "fits.json", [f"python={major_minor}", f"python >={major_minor}"],
+                 ["poncho_demo.pipbase>=0.1"])  # fmt: skip
+    assert main(["diff", str(built["a"]), str(fits)]) == 0
+    capsys.readouterr()
+    wrong = _spec(tmp_path / "wrong.json", ["python=2.7", "numpy", "poncho-demo-app=*=nosuch*"],
+                  ["poncho-demo-pipbase<0.1"])  # fmt: skip
+    assert main(["diff", str(wrong), str(built["a"])]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "- conda numpy requested any version"
+    assert lines[1].startswith("~ conda poncho-demo-app requested =*=nosuch* -> ")
+    assert lines[2] == f"~ conda python requested =2.7 -> {version} " + lines[2].split()[-1]
+    assert lines[3] == "~ pip poncho-demo-pipbase requested <0.1 -> 0.1.0"
+    assert main(["diff", "--json", str(built["a"]), str(wrong)]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["compared"] == "packages-requests" and data["only_a"] == []
+    assert [p["name"] for p in data["only_b"]] == ["numpy"]
+    assert data["changed"][0]["a"]["build"] and data["changed"][0]["b"]["source"] == "requested"
+
+
+def test_a_pip_package_from_another_source_differs(
+    built: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock = json.loads((built["root"] / "a.lock.json").read_text())
+    for package in lock["pip"]:
+        package.update(source="path", url="file:///src/poncho-demo-pipbase")
+    (tmp_path / "path.lock.json").write_text(json.dumps(lock))
+    diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "path.lock.json"))
+    assert [(a.source, b.source) for a, b in diff.changed] == [("index", "path")]
+    assert main(["diff", str(built["a"]), str(tmp_path / "path.lock.json")]) == 1
+    line = capsys.readouterr().out
+    assert line.startswith("~ pip poncho-demo-pipbase 0.1.0 from index file:")
+    assert line.endswith(" -> 0.1.0 from path file:///src/poncho-demo-pipbase\n")
+    for package in lock["pip"]:
+        package.update(source="installed", url="")  # packed from an env: the source is unknown
+    (tmp_path / "path.lock.json").write_text(json.dumps(lock))
+    diff = diff_inventories(read_inventory(built["a"]), read_inventory(tmp_path / "path.lock.json"))
+    assert diff.same
+
+
+def test_sizes_say_what_makes_it_big(built: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from poncho.inspect_cli import size_lines
+    from poncho.sizes import OTHER
+
+    tarball = read_inventory(built["a"])
+    rows = tarball.package_sizes
+    assert sum(r.size for r in rows) == tarball.unpacked_size
+    assert sum(r.files for r in rows) == tarball.files
+    assert rows[0].name == "python" and rows == sorted(rows, key=lambda r: -r.size)
+    named = {(r.kind, r.name): r for r in rows}
+    assert named[("pip", "poncho-demo-pipbase")].files >= 2  # from its RECORD
+    assert ("conda", "poncho-demo-app") in named and ("", OTHER) in named
+    assert ("pip", "pip") not in named  # conda installed pip: one conda package
+    # The unpacked folder holds the same packages, file for file.
+    folder = {
+        (r.kind, r.name): r.files for r in read_inventory(built["root"] / "a-prefix").package_sizes
+    }
+    assert {k: v for k, v in folder.items() if k[0]} == {
+        k: r.files for k, r in named.items() if k[0]
+    }
+    assert main(["inspect", "--sizes", str(built["a"])]) == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index(f"  sizes ({len(rows)}, unpacked, largest first)")
+    assert out[start + 1].split()[:2] == ["conda", "python"] and "█" not in "".join(out)
+    bars = size_lines(tarball, bars=True, columns=80)
+    assert bars[1].endswith("█") and max(map(len, bars)) <= 80
+    assert all(line.rstrip()[-1] in "█▏▎▍▌▋▊▉" for line in bars[1:])
+    assert main(["inspect", "--sizes", str(built["root"] / "a.lock.json")]) == 0
+    assert capsys.readouterr().out.endswith("  sizes: none (a lock holds no files)\n")
+    assert main(["inspect", "--json", str(built["b"])]) == 0
+    assert json.loads(capsys.readouterr().out)["package_sizes"][0]["name"] == "python"

@@ -1,7 +1,7 @@
 """The one safe tar extractor of Poncho: environments (poncho-run) and data (poncho-fetch).
 
-Archives are read with `poncho_core._tar` (``tarfile`` is several times slower here) from
-the stream `poncho_core.compression` decompresses. Python 3.12 added tar extraction filters
+Archives are read with `poncho_core.tarstream` (``tarfile`` is several times slower here),
+from the stream `poncho_core.compression` decompresses. Python 3.12 added tar extraction filters
 (``filter="data"``) but 3.10 lacks them, and they cost a ``realpath`` per member; the checks
 here are the same on every version:
 
@@ -34,10 +34,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from poncho_core._tar import Member, TarError, TarReader
+from poncho_core._tar import TarError
 from poncho_core._writers import File, Writers, clear, write, write_error
-from poncho_core.compression import Limits, check_budget, open_decompressed
-from poncho_core.errors import UnsafeArchive, UnsupportedArchive, shown
+from poncho_core.compression import Limits, check_budget
+from poncho_core.errors import UnsafeArchive, shown
+from poncho_core.tarstream import Member, TarReader, open_tar
 
 __all__ = ["MAX_NAME_BYTES", "MAX_PATH_DEPTH", "extract"]
 
@@ -80,21 +81,15 @@ def extract(
     extractor = _Extractor(root, label, _workers())
     total = 0
     try:
-        with open_decompressed(
-            archive, use_programs=use_programs, limits=limits, name=label
-        ) as stream:
+        with open_tar(archive, use_programs=use_programs, limits=limits, name=label) as reader:
             budget = limits.budget(label, os.stat(archive).st_size) if limits else []
-            reader = TarReader(stream.read)
-            try:
-                for member in reader:
-                    if member.isreg() and budget:
-                        total += member.size
-                        check_budget(
-                            label, budget, total, f"member {shown(member.name)}: total unpacked"
-                        )
-                    extractor.add(reader, member)
-            except TarError as exc:
-                raise UnsupportedArchive(f"{label}: corrupt or truncated archive ({exc})") from exc
+            for member in reader:
+                if member.isreg() and budget:
+                    total += member.size
+                    check_budget(
+                        label, budget, total, f"member {shown(member.name)}: total unpacked"
+                    )
+                extractor.add(reader, member)
         extractor.finish()
     except UnsafeArchive as exc:
         if exc.archive:

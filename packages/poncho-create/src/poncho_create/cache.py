@@ -15,7 +15,8 @@ import contextlib
 import errno
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +116,10 @@ class EnvCache:
         """Every tarball in the cache, least recently used (built or hit) first."""
         return _entries(self.root, lambda p: p.is_file() and p.name.endswith(_ENDINGS))
 
+    def busy(self, name: str) -> bool:
+        """Whether a build of `name` is running (what `remove` would keep); writes nothing."""
+        return _held(self.root / ".locks" / f"{name}.lock")
+
     def remove(self, name: str) -> bool:
         """Remove the tarball `name` unless a build of it is running; True if removed.
 
@@ -152,9 +157,22 @@ class PackageCache:
         with held or contextlib.nullcontext():
             yield
 
+    def busy(self) -> bool:
+        """Whether a build uses the cache (`remove` would remove nothing); writes nothing."""
+        return _held(self.root / _IN_USE)
+
+    def mark_used(self, names: Iterable[str]) -> None:
+        """Record that a build used the packages `names` (``name-version-build``): their
+        folders' and archives' modification time is their last use (see `entries`). A
+        package missing, or in a cache one cannot write, is passed over."""
+        for name in names:
+            for path in (self.root / name, *(self.root / f"{name}{e}" for e in _PACKAGES)):
+                with contextlib.suppress(OSError):
+                    os.utime(path)
+
     def entries(self) -> list[CachedFile]:
         """Every package (folder or archive) and the repodata cache, least recently used
-        first."""
+        first (a build marks what it used, `mark_used`)."""
         # rattler's own lock files (<package>.lock, .cache.lock) go with their package.
         return _entries(
             self.root, lambda p: not p.name.endswith(".lock") and p.name != "CACHEDIR.TAG"
@@ -176,6 +194,7 @@ class PackageCache:
 
 
 _IN_USE = ".poncho-in-use.lock"
+_PACKAGES = (".conda", ".tar.bz2")
 # A prune holds the package cache for the seconds it takes to remove files; a build waits
 # that long at most before saying so.
 _IN_USE_WAIT = 600.0
@@ -200,6 +219,21 @@ def _entries(root: Path, wanted: Callable[[Path], bool]) -> list[CachedFile]:
         used = st.st_mtime if folder else max(st.st_atime, st.st_mtime)
         found.append(CachedFile(path.name, path, size, used))
     return sorted(found, key=lambda e: (e.last_used, e.name))
+
+
+def _held(path: Path) -> bool:
+    """Whether another process holds the lock `path`: a probe that takes it and lets go at
+    once; a missing lock file is held by nobody (and is not made)."""
+    if not path.is_file():
+        return False
+    try:
+        held = acquire(path, timeout=0, what=str(path))
+    except OSError:
+        return True  # cannot even open it: as remove would, call it in use
+    if held is None:
+        return True
+    held.release()
+    return False
 
 
 def _lock(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from poncho_create._async import run_coroutine
+from poncho_create.cache import PackageCache
 from poncho_create.errors import (
     ChannelError,
     CreateError,
@@ -194,7 +195,17 @@ def install(
     except failures as exc:
         message = str(exc).strip().replace("\n", "; ")
         raise CreateError(f"installing the conda packages failed: {message}") from exc
+    # The package cache's "last use", which `poncho cache prune --older-than` reads, is this.
+    PackageCache(pkgs_dir).mark_used(_dist_name(r.file_name) for r in records)
     progress.done()
+
+
+def _dist_name(file_name: str) -> str:
+    """``python-3.11.7-h1_0`` for ``python-3.11.7-h1_0.conda`` (or ``.tar.bz2``)."""
+    for ending in (".conda", ".tar.bz2"):
+        if file_name.endswith(ending):
+            return file_name[: -len(ending)]
+    return file_name
 
 
 def foreign_system_version(platform: str) -> tuple[str, str] | None:

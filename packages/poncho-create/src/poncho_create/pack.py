@@ -194,28 +194,20 @@ def _archive(
 
 
 def read_member(tarball: Path, name: str, *, limit: int = 16 * 2**20) -> bytes | None:
-    """The content of member `name` of a tarball this module wrote (any of its formats),
-    read in one pass without unpacking; None if it is not there. PackError if the tarball
-    cannot be read."""
-    import tarfile
+    """The content of member `name` of a tarball this module wrote (any of its formats,
+    a parallel writer's many bzip2 streams too), read in one pass through poncho-core's tar
+    reader without unpacking; None if it is not there. PackError if it cannot be read."""
+    from poncho_core.errors import ArchiveError
+    from poncho_core.tarstream import open_tar
 
     try:
-        with open(tarball, "rb") as raw:
-            magic = raw.read(4)
-            raw.seek(0)
-            stream: IO[bytes] = raw
-            if magic == b"\x28\xb5\x2f\xfd":  # zstd, which tarfile does not know (< 3.14)
-                import zstandard
-
-                stream = zstandard.ZstdDecompressor().stream_reader(raw)
-            with tarfile.open(fileobj=stream, mode="r|*") as tar:
-                for member in tar:
-                    if member.name.removeprefix("./") == name and member.isfile():
-                        if member.size > limit:
-                            return None
-                        handle = tar.extractfile(member)
-                        return handle.read() if handle is not None else None
-    except (OSError, tarfile.TarError, EOFError) as exc:
+        with open_tar(tarball) as tar:
+            for member in tar:
+                if member.name.removeprefix("./") == name and member.isreg():
+                    return tar.read_data(member.size) if member.size <= limit else None
+    except ArchiveError as exc:  # it names the tarball
+        raise PackError(str(exc)) from exc
+    except OSError as exc:
         raise PackError(f"{tarball}: cannot read it: {exc}") from exc
     return None
 

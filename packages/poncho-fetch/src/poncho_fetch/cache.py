@@ -262,6 +262,13 @@ class DataCache:
         """Remove every entry not in use; returns the keys removed."""
         return self.evict(0)
 
+    def busy(self, key: str) -> bool:
+        """Whether a task holds the entry `key` (what `remove` would keep); writes nothing."""
+        if not (self._locks / f"{key}.lock").is_file():
+            return False
+        with self._locked(f"{key}.lock") as got:
+            return not got
+
     def remove(self, key: str) -> bool:
         """Remove the entry `key` unless a task uses it or another process is evicting;
         True if it was removed (``poncho cache prune`` chooses entries by age)."""

@@ -6,13 +6,14 @@ A thin layer over :mod:`poncho.caches`; entries in use by a build or a task are 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
+import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import TypeVar
 
 from poncho.caches import KINDS, CacheReport, list_caches, parse_age, prune_caches
 from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog, verbosity
@@ -22,6 +23,7 @@ from poncho_spec import PonchoError
 __all__ = ["main"]
 
 PROG = "poncho cache"
+T = TypeVar("T")
 
 
 _EPILOG = epilog(
@@ -68,11 +70,13 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
             cmd.add_argument(
                 "--older-than",
                 metavar="AGE",
-                help="remove entries last used longer ago (30d, 12h, 2w)",
+                type=_checked(parse_age),
+                help="remove entries last used longer ago: 30d, 12h, 15m, 2w (a unit is required)",
             )
             cmd.add_argument(
                 "--max-size",
                 metavar="SIZE",
+                type=_checked(parse_size),
                 help="then remove the least recently used until each cache holds "
                 "at most SIZE (50G, 500M)",
             )
@@ -82,7 +86,26 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                 action="store_true",
                 help="show what would be removed, remove nothing",
             )
+            cmd.add_argument(
+                "-y",
+                "--yes",
+                action="store_true",
+                help="do not ask for confirmation (asked only when stdin is a terminal)",
+            )
     return parser
+
+
+def _checked(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """`parse` as an argparse type: its ValueError becomes a usage error (exit 2)."""
+
+    def checked(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    checked.__name__ = parse.__name__
+    return checked
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
@@ -101,11 +124,24 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
         else:
             if args.older_than is None and args.max_size is None:
                 parser.error("prune needs --older-than AGE, --max-size SIZE or both")
-            older = parse_age(args.older_than) if args.older_than is not None else None
-            size = parse_size(args.max_size) if args.max_size is not None else None
-            reports = prune_caches(
-                kinds, older_than=older, max_size=size, dry_run=args.dry_run, **dirs
-            )
+            now = time.time()
+
+            def prune(dry_run: bool) -> list[CacheReport]:
+                return prune_caches(
+                    kinds,
+                    older_than=args.older_than,
+                    max_size=args.max_size,
+                    dry_run=dry_run,
+                    now=now,
+                    **dirs,
+                )
+
+            # As conda clean: ask on a terminal. Without one (cron, CI) nothing can answer,
+            # so nothing asks; --json is for scripts, and implies --yes as in conda.
+            ask = not (args.dry_run or args.yes or args.json) and sys.stdin.isatty()
+            if ask and not _confirmed(prune(dry_run=True), prog):
+                return 0
+            reports = prune(args.dry_run)
     except (ValueError, PonchoError, OSError) as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 1
@@ -117,19 +153,52 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     return 0
 
 
+def _confirmed(plan: list[CacheReport], prog: str) -> bool:
+    """Show what a prune would remove and ask; True to go on (also when nothing would go)."""
+    doomed = [item for report in plan for item in report.removed]
+    if not doomed:
+        return True
+    for report in plan:
+        for item in report.removed:
+            print(f"  {report.kind}: {item.name} ({_size(item.size)})")
+    size = _size(sum(item.size for item in doomed))
+    print(f"Remove {_count(len(doomed), 'entry', 'entries')} ({size})? Proceed ([y]/n)? ", end="")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()  # "" at end of input: no
+    if answer and answer.strip().lower() in ("", "y", "yes"):
+        return True
+    print(f"{prog}: nothing removed", file=sys.stderr)
+    return False
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
 def _print(report: CacheReport, action: str, dry_run: bool, level: int = 0) -> None:
-    print(f"{report.kind}: {report.root}: {len(report.items)} entries, {_size(report.size)}")
+    where = f"{report.kind} in {_absolute(report.root)}"
+    count = f"{_count(len(report.items), 'entry', 'entries')}, {_size(report.size)}"
     if action == "list":
+        print(f"{where}: {count}")
         now = time.time()
         for item in report.items:
             name = str(Path(report.root) / item.name) if level >= 1 else item.name
-            print(f"  {_size(item.size):>9}  {_ago(now - item.last_used):>10}  {name}")
+            label = f"  {item.label}" if item.label else ""
+            print(f"  {_size(item.size):>9}  {_ago(now - item.last_used):>10}  {name}{label}")
         return
+    print(f"{where}:")
     verb = "would remove" if dry_run else "removed"
     for item in report.removed:
         print(f"  {verb} {item.name} ({_size(item.size)})")
     for name in report.kept_in_use:
         print(f"  kept {name}: in use by a build or a task")
+    if not report.removed and not report.kept_in_use:
+        print("  nothing to remove")
+    print(f"  {count} {'would be left' if dry_run else 'left'}")
+
+
+def _absolute(root: str) -> str:
+    return os.path.abspath(root)  # noqa: PTH100 (a str in, a str out, no symlink resolved)
 
 
 def _as_dict(report: CacheReport) -> dict[str, object]:
@@ -146,4 +215,9 @@ def _size(size: int) -> str:
 
 
 def _ago(seconds: float) -> str:
-    return f"{datetime.timedelta(seconds=int(max(seconds, 0)))} ago"
+    """``12 s ago``, ``3 min ago``, ``5 h ago``, ``2 d ago``: the largest unit that fits."""
+    seconds = max(seconds, 0)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit} ago"
+    return f"{int(seconds)} s ago"

@@ -11,9 +11,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from poncho_create.cache import EnvCache, PackageCache
 from poncho_create.options import default_cache_dir, default_pkgs_dir
@@ -30,11 +31,13 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 @dataclass(frozen=True)
 class CacheItem:
-    """One entry of a cache: its name, size in bytes and last use (epoch seconds)."""
+    """One entry of a cache: its name, size in bytes, last use (epoch seconds) and, where
+    the name does not say it (a data entry's key), what it holds."""
 
     name: str
     size: int
     last_used: float
+    label: str = ""
 
 
 @dataclass
@@ -54,18 +57,22 @@ class CacheReport:
 
 
 def parse_age(text: str) -> float:
-    """``30d``, ``12h``, ``2w``, ``90m``, ``45s`` (or plain seconds) as seconds; ValueError
-    naming the text otherwise."""
+    """``30d``, ``12h``, ``15m``, ``2w`` (or ``45s``) as seconds; ValueError naming the text
+    otherwise, also for a number without its unit (is ``30`` days or seconds?)."""
     value = text.strip().lower()
     unit = _UNITS.get(value[-1:])
-    number = value[:-1] if unit is not None else value
     try:
-        amount = float(number)
+        amount = float(value[:-1] if unit is not None else value)
     except ValueError:
-        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 2w)") from None
-    if amount < 0 or amount != amount:
-        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 2w)")
-    return amount * (unit or 1)
+        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 15m, 2w)") from None
+    if unit is None:
+        raise ValueError(
+            f"{text!r} has no unit: write {value}d (days), {value}h (hours), {value}m "
+            f"(minutes) or {value}w (weeks)"
+        )
+    if amount < 0 or amount != amount or amount == float("inf"):
+        raise ValueError(f"{text!r} is not an age (e.g. 30d, 12h, 15m, 2w)")
+    return amount * unit
 
 
 def list_caches(
@@ -94,14 +101,17 @@ def prune_caches(
     """Remove, in each cache of `kinds`, the entries last used more than `older_than`
     seconds ago, then the least recently used ones until it holds at most `max_size` bytes.
     Entries in use (a build, a task) are kept and listed in `kept_in_use`. With `dry_run`,
-    nothing is removed: `removed` lists what would be."""
+    nothing is removed: `removed` lists what would be, `kept_in_use` what would be kept."""
     roots = _roots(envs_dir, data_dir, pkgs_dir)
     clock = time.time() if now is None else now
     reports = []
     for kind in kinds:
         report = CacheReport(kind, str(roots[kind]), _items(kind, roots[kind]))
         doomed = _choose(report.items, older_than, max_size, clock)
-        removed = doomed if dry_run else _remove(kind, roots[kind], doomed, report)
+        if dry_run:  # what the real prune would keep is said to be kept here too
+            removed = _not_busy(kind, roots[kind], doomed, report)
+        else:
+            removed = _remove(kind, roots[kind], doomed, report)
         report.removed = removed
         gone = {item.name for item in removed}
         report.items = [item for item in report.items if item.name not in gone]
@@ -119,9 +129,24 @@ def _roots(envs: Path | None, data: Path | None, pkgs: Path | None) -> dict[str,
 
 def _items(kind: str, root: Path) -> list[CacheItem]:
     if kind == "data":
-        return [CacheItem(e.key, e.size, e.last_used) for e in DataCache(root).entries()]
+        return [
+            CacheItem(e.key, e.size, e.last_used, _data_label(e.meta))
+            for e in DataCache(root).entries()
+        ]
     cache = EnvCache(root) if kind == "envs" else PackageCache(root)
     return [CacheItem(e.name, e.size, e.last_used) for e in cache.entries()]
+
+
+def _data_label(meta: Mapping[str, Any]) -> str:
+    """``git REMOTE @ REF`` or ``http URL``: what a data entry was filled from."""
+    source = meta.get("source")
+    if not isinstance(source, Mapping):
+        return ""
+    if source.get("kind") == "git":
+        return f"git {source.get('remote', '?')} @ {source.get('ref', '?')}"
+    if source.get("kind") == "http":
+        return f"http {source.get('url', '?')}"
+    return ""
 
 
 def _choose(
@@ -137,6 +162,21 @@ def _choose(
                 doomed.append(item)
                 left -= item.size
     return doomed
+
+
+def _not_busy(
+    kind: str, root: Path, doomed: list[CacheItem], report: CacheReport
+) -> list[CacheItem]:
+    if kind == "pkgs":
+        busy = {item.name for item in doomed} if PackageCache(root).busy() else set()
+    elif kind == "envs":
+        cache = EnvCache(root)
+        busy = {item.name for item in doomed if cache.busy(item.name)}
+    else:
+        data = DataCache(root)
+        busy = {item.name for item in doomed if data.busy(item.name)}
+    report.kept_in_use = [item.name for item in doomed if item.name in busy]
+    return [item for item in doomed if item.name not in busy]
 
 
 def _remove(kind: str, root: Path, doomed: list[CacheItem], report: CacheReport) -> list[CacheItem]:

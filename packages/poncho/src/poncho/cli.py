@@ -8,12 +8,14 @@ and `completion` are the umbrella's own.
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from poncho import __version__
+from poncho_core.cli_common import ArgumentParser, epilog
 
 # sub-command -> (module holding main(argv) -> int, the package's own command name, summary)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -43,45 +45,62 @@ OWN_COMMANDS: dict[str, tuple[str, str, str]] = {
         "inspect_main",
         "show what a tarball, lock, spec or unpacked environment holds",
     ),
-    "diff": ("poncho.inspect_cli", "diff_main", "show which packages differ between two of them"),
+    "diff": ("poncho.inspect_cli", "diff_main", "show what differs between two of them"),
     "cache": ("poncho.cache_cli", "main", "list or prune the environment, data and package caches"),
     "completion": (
         "poncho.completion_cli",
         "main",
-        "print the bash or zsh completion script (see 'poncho completion -h')",
+        "print the bash, zsh or fish completion script (see 'poncho completion -h')",
     ),
 }
-_OPTIONS = ("-h", "--help", "--version")
+_OPTIONS = ("-h", "--help", "-V", "--version")
 _PER_COMMAND = ("-q", "--quiet", "-v", "-vv", "--verbose")  # every command's, not poncho's
+_USAGE = "poncho [-h] [-V] COMMAND [ARGS...]"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser that formats the umbrella's help (its arguments are read by `main`, since
+    a command's arguments must reach the command untouched)."""
+    width = max(map(len, [*COMMANDS, *OWN_COMMANDS]))
+    rows = [
+        f"  {name:<{width}}  {summary} (same as {original})"
+        for name, (_module, original, summary) in COMMANDS.items()
+    ]
+    rows += [f"  {name:<{width}}  {summary}" for name, (_m, _f, summary) in OWN_COMMANDS.items()]
+    rows.append(f"  {'help':<{width}}  print this help, or with COMMAND the options of COMMAND")
+    text = "\n".join(
+        [
+            "commands:",
+            *rows,
+            "",
+            "Run 'poncho COMMAND -h' (or 'poncho help COMMAND') for the options of a command. "
+            "Every command takes -q (quiet) and -v/-vv (verbose); without them, "
+            "$PONCHO_VERBOSITY (-1, 0, 1, 2) decides.",
+        ]
+    )
+    parser = ArgumentParser(
+        prog="poncho",
+        usage=_USAGE,
+        description="Ship a Python program's exact environment to the machines that run it.",
+        epilog=epilog(
+            text,
+            exit_status=[
+                ("N", "the command's (see 'poncho COMMAND -h')"),
+                ("2", "bad usage: no or an unknown command"),
+            ],
+        ),
+        add_help=False,
+    )
+    parser.add_argument("-h", "--help", action="store_true", help="print this help and exit")
+    parser.add_argument(
+        "-V", "--version", action="store_true", help="print the version of Poncho and exit"
+    )
+    return parser
 
 
 def usage() -> str:
-    """Return the umbrella command's help text."""
-    lines = [
-        "usage: poncho [-h] [--version] COMMAND [ARGS...]",
-        "",
-        "Ship a Python program's exact environment to the machines that run it.",
-        "",
-        "commands:",
-    ]
-    width = max(map(len, [*COMMANDS, *OWN_COMMANDS]))
-    for name, (_module, original, summary) in COMMANDS.items():
-        lines.append(f"  {name:<{width}}  {summary} (same as {original})")
-    for name, (_module, _function, summary) in OWN_COMMANDS.items():
-        lines.append(f"  {name:<{width}}  {summary}")
-    lines += [
-        "",
-        "Run 'poncho COMMAND -h' for the options of a command. Every command takes -q (quiet) and",
-        "-v/-vv (verbose); without them, $PONCHO_VERBOSITY (-1, 0, 1, 2) decides.",
-        "",
-        "exit status:",
-        "  N    the command's (see 'poncho COMMAND -h')",
-        "  2    bad usage: no or an unknown command",
-        "",
-        "environment variables:",
-        "  PONCHO_VERBOSITY  -1 as -q, 0 the default, 1 as -v, 2 as -vv (-q and -v win over it)",
-    ]
-    return "\n".join(lines)
+    """Return the umbrella command's help text, wrapped to the terminal."""
+    return build_parser().format_help().rstrip("\n")
 
 
 def load_command(name: str) -> Callable[..., int]:
@@ -97,10 +116,12 @@ def load_command(name: str) -> Callable[..., int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Dispatch to a sub-command; return the exit status."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in {"-h", "--help"}:
+    if args[:1] == ["help"] and args[1:2] and args[1] != "help":
+        args = [*args[1:], "--help"]  # 'poncho help cache prune': 'poncho cache prune --help'
+    if not args or args[0] in {"-h", "--help", "help"}:
         print(usage())
         return 0 if args else 2
-    if args[0] == "--version":
+    if args[0] in {"-V", "--version"}:
         print(f"poncho {__version__}")
         return 0
     name, rest = args[0], args[1:]
@@ -112,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(known)})"
         if name in _PER_COMMAND or (close and close[0] in _PER_COMMAND):
             hint = f"; {name} goes after the command: poncho COMMAND {name} ..."
-        print("usage: poncho [-h] [--version] COMMAND [ARGS...]", file=sys.stderr)
+        print(f"usage: {_USAGE}", file=sys.stderr)
         print(f"poncho: error: unknown {what} {name!r}{hint}", file=sys.stderr)
         return 2
     return load_command(name)(rest, prog=f"poncho {name}")

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from collections.abc import Sequence
 
-from poncho.inventory import Inventory, Package, diff_inventories, read_inventory
+from poncho.compare import Diff, diff_inventories
+from poncho.inventory import Inventory, Package, read_inventory
 from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog, verbosity
 from poncho_spec import PonchoError
 
@@ -24,17 +26,24 @@ def build_inspect_parser(prog: str = "poncho inspect") -> argparse.ArgumentParse
     """The argument parser of ``poncho inspect``."""
     parser = ArgumentParser(
         prog=prog,
-        description=f"Show what an environment holds. PATH is {_PATHS}; a tarball is read "
-        "without unpacking it. With -q, only its first line (kind and sizes).",
+        description="Show what an environment holds: platform, Python, packages, data, "
+        "sizes. A tarball (.tar.gz, .tar.zst, .tar.bz2, .tar) is read without unpacking it. "
+        "With -q, only its first line (kind and sizes).",
         epilog=epilog(
             exit_status=[("0", "shown"), ("1", "the path cannot be read"), ("2", "bad usage")]
         ),
     )
-    parser.add_argument("path", metavar="PATH")
+    parser.add_argument("path", metavar="PATH", help=f"what to look into: {_PATHS}")
+    parser.add_argument(
+        "--sizes",
+        action="store_true",
+        help="also each package's unpacked size and file count, largest first (what makes "
+        "it this big; with a bar per row on a terminal)",
+    )
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print it as JSON (schema: docs/schemas/inspect.schema.json)",
+        help="print it as JSON, sizes included (schema: docs/schemas/inspect.schema.json)",
     )
     add_verbosity_options(parser)
     return parser
@@ -54,6 +63,8 @@ def inspect_main(argv: Sequence[str] | None = None, *, prog: str = "poncho inspe
         print(json.dumps(inventory.to_dict(), indent=2))
     else:
         text = _render(inventory)
+        if args.sizes and level >= 0:
+            text += "\n" + "\n".join(size_lines(inventory, bars=sys.stdout.isatty()))
         print(text.splitlines()[0] if level < 0 else text)
     return 0
 
@@ -62,18 +73,21 @@ def build_diff_parser(prog: str = "poncho diff") -> argparse.ArgumentParser:
     """The argument parser of ``poncho diff``."""
     parser = ArgumentParser(
         prog=prog,
-        description=f"Show which packages differ between A and B, each {_PATHS}. "
+        description=f"Show what differs between A and B, each {_PATHS}. Packages differ "
+        "in version, build or (pip) source. Two specs compare their requests as written "
+        "(python=3.11 and python=3.11.7 differ); a spec and an environment, whether each "
+        "request is installed as asked (dependencies nobody asked for do not count). "
         "With -q, nothing: the exit status tells.",
         epilog=epilog(
             exit_status=[
-                ("0", "the same packages (as diff's)"),
+                ("0", "nothing differs (as diff's)"),
                 ("1", "they differ"),
                 ("2", "an error or bad usage"),
             ]
         ),
     )
-    parser.add_argument("a", metavar="A")
-    parser.add_argument("b", metavar="B")
+    parser.add_argument("a", metavar="A", help="the old side: lines only in A start with -")
+    parser.add_argument("b", metavar="B", help="the new side: lines only in B start with +")
     parser.add_argument(
         "--json",
         action="store_true",
@@ -95,18 +109,37 @@ def diff_main(argv: Sequence[str] | None = None, *, prog: str = "poncho diff") -
         return 2
     if args.json:
         print(json.dumps(diff.to_dict(), indent=2))
-    elif level < 0:
-        pass
-    else:
-        for package in diff.only_a:
-            print(f"- {package.kind} {package.name} {package.describe()}")
-        for package in diff.only_b:
-            print(f"+ {package.kind} {package.name} {package.describe()}")
-        for old, new in diff.changed:
-            print(f"~ {old.kind} {old.name} {old.describe()} -> {new.describe()}")
-        if diff.same:
-            print("the same packages")
+    elif level >= 0:
+        print("\n".join(_diff_lines(diff, args.a, args.b)))
     return 0 if diff.same else 1
+
+
+def _diff_lines(diff: Diff, a: str, b: str) -> list[str]:
+    lines = [f"- {p.kind} {p.name} {_shown(p, diff.is_request('a'))}" for p in diff.only_a]
+    lines += [f"+ {p.kind} {p.name} {_shown(p, diff.is_request('b'))}" for p in diff.only_b]
+    for old, new in diff.changed:
+        before, after = _shown(old, diff.is_request("a")), _shown(new, diff.is_request("b"))
+        if before == after:  # the same version from another place: say which
+            before = f"{before} from {old.source} {old.url}".rstrip()
+            after = f"{after} from {new.source} {new.url}".rstrip()
+        lines.append(f"~ {old.kind} {old.name} {before} -> {after}")
+    if diff.same:
+        lines.append(
+            {
+                "packages": "the same packages",
+                "requests": "the same requests",
+                "requests-packages": f"{b} holds what {a} requests",
+                "packages-requests": f"{a} holds what {b} requests",
+            }[diff.compared]
+        )
+    return [line.rstrip() for line in lines]
+
+
+def _shown(package: Package, request: bool) -> str:
+    if not request:
+        return package.describe()
+    said = f"requested {package.version or 'any version'}"
+    return said if package.source == "requested" else f"{said} from {package.source}"
 
 
 def _render(inventory: Inventory) -> str:
@@ -132,6 +165,33 @@ def _render(inventory: Inventory) -> str:
     return "\n".join(lines)
 
 
+def size_lines(inventory: Inventory, *, bars: bool, columns: int | None = None) -> list[str]:
+    """The ``--sizes`` table: a row per package, largest first, with a bar when `bars`."""
+    rows = inventory.package_sizes
+    if not rows:
+        return [f"  sizes: none (a {inventory.kind} holds no files)"]
+    cells = [
+        (f"{r.kind} {r.name}".strip(), _human(r.size), f"{r.files:,} file{'s' * (r.files != 1)}")
+        for r in rows
+    ]
+    widths = [max(len(cell[i]) for cell in cells) for i in range(3)]
+    lines = [f"  sizes ({len(rows)}, unpacked, largest first)"]
+    room = (columns or shutil.get_terminal_size().columns) - sum(widths) - 11
+    largest = max(rows[0].size, 1)
+    for row, (name, size, files) in zip(rows, cells, strict=True):
+        line = f"    {name:<{widths[0]}}  {size:>{widths[1]}}  {files:>{widths[2]}}"
+        if bars and room >= 10:
+            line += "  " + _bar(row.size / largest * room)
+        lines.append(line)
+    return lines
+
+
+def _bar(width: float) -> str:
+    """A bar of `width` columns, in eighths of a column; at least a sliver."""
+    eighths = max(round(width * 8), 1)
+    return "█" * (eighths // 8) + ("", "▏", "▎", "▍", "▌", "▋", "▊", "▉")[eighths % 8]
+
+
 def _table(packages: list[Package]) -> list[str]:
     rows = [(p.name, p.describe(), p.source) for p in packages]
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
@@ -145,6 +205,13 @@ def _sizes(inventory: Inventory) -> str:
     if inventory.unpacked_size is not None:
         parts.append(f"{_mb(inventory.unpacked_size)} in {inventory.files:,} files unpacked")
     return f", {', '.join(parts)}" if parts else ""
+
+
+def _human(size: int) -> str:
+    for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if size >= factor:
+            return f"{size / factor:.1f} {unit}"
+    return f"{size} B"
 
 
 def _mb(size: int) -> str:

@@ -1,23 +1,26 @@
 """What an environment holds, read from a tarball, a lock, a spec or an unpacked folder.
 
-`read_inventory` reads only what it needs: a tarball is streamed once and only its small
-members are kept (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``); nothing
-is unpacked. `diff_inventories` compares two of them package by package.
+`read_inventory` reads only what it needs: a tarball, whatever its compression, is streamed
+once through poncho-core's tar reader (`poncho_core.tarstream`) and only its small members
+are kept (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``); nothing
+is unpacked. `poncho.compare` compares two of them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tarfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from poncho.sizes import PackageSize, is_record, package_sizes
+from poncho_core.errors import ArchiveError
+from poncho_core.tarstream import looks_like_archive, open_tar
 from poncho_spec import PonchoError, Spec, loads_spec
 
-__all__ = ["Diff", "Inventory", "InventoryError", "Package", "diff_inventories", "read_inventory"]
+__all__ = ["Inventory", "InventoryError", "Package", "read_inventory"]
 
 _SMALL = 4 * 2**20  # the largest member worth reading (a lock of a big env is ~200 kB)
 
@@ -48,7 +51,8 @@ class Inventory:
     """The contents of one environment, as far as the path tells them.
 
     `requested` holds a spec's dependencies as written when no lock says what was installed.
-    `size` is the tarball's size, `unpacked_size` the sum of its (or the folder's) files.
+    `size` is the tarball's size, `unpacked_size` the sum of its (or the folder's) files,
+    `package_sizes` those files by package, largest first (see `poncho.sizes`).
     """
 
     path: str
@@ -63,32 +67,11 @@ class Inventory:
     size: int | None = None
     unpacked_size: int | None = None
     files: int | None = None
+    package_sizes: list[PackageSize] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``poncho inspect --json`` prints)."""
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Diff:
-    """Packages only in A, only in B, and in both with another version or build."""
-
-    only_a: list[Package]
-    only_b: list[Package]
-    changed: list[tuple[Package, Package]]
-
-    @property
-    def same(self) -> bool:
-        """True when both hold the same packages."""
-        return not (self.only_a or self.only_b or self.changed)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (what ``poncho diff --json`` prints)."""
-        return {
-            "only_a": [asdict(p) for p in self.only_a],
-            "only_b": [asdict(p) for p in self.only_b],
-            "changed": [{"a": asdict(a), "b": asdict(b)} for a, b in self.changed],
-        }
 
 
 def read_inventory(path: str | os.PathLike[str]) -> Inventory:
@@ -101,11 +84,17 @@ def read_inventory(path: str | os.PathLike[str]) -> Inventory:
             return _from_folder(target)
         if not target.exists():
             raise InventoryError(f"{name}: no such file or folder")
-        if tarfile.is_tarfile(target):
+        if looks_like_archive(target):
             return _from_tarball(target)
         text = target.read_text(encoding="utf-8")
-    except (OSError, tarfile.TarError, EOFError, UnicodeDecodeError) as exc:
-        raise InventoryError(f"{name}: cannot read it: {exc}") from exc
+    except ArchiveError as exc:  # it names the path
+        raise InventoryError(str(exc)) from exc
+    except UnicodeDecodeError:
+        raise InventoryError(
+            f"{name}: not a tarball, a lock, a spec or an environment folder (not UTF-8 text)"
+        ) from None
+    except OSError as exc:
+        raise InventoryError(f"{name}: cannot read it: {exc.strerror or exc}") from exc
     try:
         document = json.loads(text)
     except ValueError:
@@ -124,42 +113,31 @@ def read_inventory(path: str | os.PathLike[str]) -> Inventory:
     return inventory
 
 
-def diff_inventories(a: Inventory, b: Inventory) -> Diff:
-    """Compare the packages of `a` and `b` (by kind and name)."""
-    left = {(p.kind, p.name): p for p in a.packages}
-    right = {(p.kind, p.name): p for p in b.packages}
-    only_a = [left[k] for k in sorted(left.keys() - right.keys())]
-    only_b = [right[k] for k in sorted(right.keys() - left.keys())]
-    changed = [
-        (left[k], right[k])
-        for k in sorted(left.keys() & right.keys())
-        if (left[k].version, left[k].build) != (right[k].version, right[k].build)
-    ]
-    return Diff(only_a, only_b, changed)
-
-
 def _from_tarball(path: Path) -> Inventory:
     inventory = Inventory(str(path), "tarball", size=path.stat().st_size)
     spec_text = lock_text = None
     metas: list[Mapping[str, Any]] = []
-    total = files = 0
-    with tarfile.open(path, "r|*") as tar:  # one pass over the stream, nothing written
+    sizes: dict[str, int] = {}
+    records: dict[str, str] = {}
+    with open_tar(path) as tar:  # one pass over the stream, nothing written
         for member in tar:
-            if member.isfile():
-                files += 1
-                total += member.size
-            wanted = member.name.lstrip("./")
-            if not member.isfile() or member.size > _SMALL:
+            if not member.isreg():
                 continue
-            if wanted == "poncho/spec.json":
-                spec_text = _read_member(tar, member)
+            wanted = member.name.removeprefix("./")
+            sizes[wanted] = member.size
+            if member.size > _SMALL:
+                continue
+            if is_record(wanted):
+                records[wanted] = _text(tar.read_data(member.size))
+            elif wanted == "poncho/spec.json":
+                spec_text = _text(tar.read_data(member.size))
             elif wanted == "poncho/lock.json":
-                lock_text = _read_member(tar, member)
+                lock_text = _text(tar.read_data(member.size))
             elif wanted.startswith("conda-meta/") and wanted.endswith(".json"):
-                meta = _json_or_none(_read_member(tar, member))
+                meta = _json_or_none(_text(tar.read_data(member.size)))
                 if isinstance(meta, dict):
                     metas.append(meta)
-    inventory.unpacked_size, inventory.files = total, files
+    _apply_sizes(inventory, sizes, metas, records)
     _apply(inventory, spec_text, lock_text, metas)
     return inventory
 
@@ -169,23 +147,36 @@ def _from_folder(path: Path) -> Inventory:
     if not (path / "conda-meta").is_dir() and not poncho.is_dir():
         raise InventoryError(f"{path}: a folder, but no conda environment (no conda-meta/)")
     inventory = Inventory(str(path), "folder")
-    total = files = 0
+    sizes: dict[str, int] = {}
+    records: dict[str, str] = {}
     for folder, _dirs, names in os.walk(path):
         for file_name in names:
             full = Path(folder) / file_name
             if full.is_file() and not full.is_symlink():
-                files += 1
-                total += full.stat().st_size
-    inventory.unpacked_size, inventory.files = total, files
+                relative = full.relative_to(path).as_posix()
+                sizes[relative] = full.stat().st_size
+                if is_record(relative):
+                    records[relative] = full.read_text(encoding="utf-8", errors="replace")
     metas = [
         meta
         for meta_file in sorted((path / "conda-meta").glob("*.json"))
         if isinstance(meta := _json_or_none(meta_file.read_text(encoding="utf-8")), dict)
     ]
+    _apply_sizes(inventory, sizes, metas, records)
     spec_text = _text_or_none(poncho / "spec.json")
     lock_text = _text_or_none(poncho / "lock.json")
     _apply(inventory, spec_text, lock_text, metas)
     return inventory
+
+
+def _apply_sizes(
+    inventory: Inventory,
+    sizes: Mapping[str, int],
+    metas: Iterable[Mapping[str, Any]],
+    records: Mapping[str, str],
+) -> None:
+    inventory.unpacked_size, inventory.files = sum(sizes.values()), len(sizes)
+    inventory.package_sizes = package_sizes(sizes, metas, records)
 
 
 def _apply(
@@ -264,11 +255,8 @@ def _python_of(packages: Iterable[Package]) -> str | None:
     return next((p.version for p in packages if p.kind == "conda" and p.name == "python"), None)
 
 
-def _read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str | None:
-    handle = tar.extractfile(member)
-    if handle is None:
-        return None
-    return handle.read().decode("utf-8", errors="replace")
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 def _json_or_none(text: str | None) -> Any:
