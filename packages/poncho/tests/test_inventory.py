@@ -140,3 +140,36 @@ def test_a_folder_that_is_no_environment(tmp_path: Path) -> None:
     (tmp_path / "broken.tar.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(InventoryError, match=r"broken\.tar\.gz"):
         read_inventory(tmp_path / "broken.tar.gz")
+
+
+def test_diff_sees_the_source_of_a_pip_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seam 6: six 1.16.0 from an index and from a git repository are not the same."""
+
+    def lock(name: str, *pip: dict[str, Any]) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({"lock_version": 1, "platform": "linux-64",
+                                    "spec_hash": "h", "conda": [], "pip": list(pip)}))  # fmt: skip
+        return path
+
+    index = {"name": "six", "version": "1.16.0", "source": "index", "sha256": "a" * 64,
+             "url": "https://files/six-1.16.0-py2.py3-none-any.whl"}  # fmt: skip
+    git = {"name": "six", "version": "1.16.0", "source": "vcs", "sha256": None,
+           "url": "git+file:///data/fakesix", "commit": "c" * 40}  # fmt: skip
+    a, b = lock("a.json", index), lock("b.json", git)
+    assert main(["diff", str(a), str(b)]) == 1
+    assert capsys.readouterr().out == (
+        f"~ pip six 1.16.0 index -> git+file:///data/fakesix@{'c' * 40}\n"
+    )
+    other_commit = lock("c.json", {**git, "commit": "d" * 40})
+    assert not diff_inventories(read_inventory(b), read_inventory(other_commit)).same
+    other_file = lock("d.json", {**index, "sha256": "e" * 64})
+    assert not diff_inventories(read_inventory(a), read_inventory(other_file)).same
+    # An index entry without a file (a packed environment's lock) is the same as one with it;
+    # a lock from before the sources were told apart has no source: an index's.
+    unknown = lock("e.json", {**index, "sha256": None, "url": None})
+    assert diff_inventories(read_inventory(a), read_inventory(unknown)).same
+    legacy = lock("f.json", {"name": "six", "version": "1.16.0", "sha256": None})
+    assert diff_inventories(read_inventory(unknown), read_inventory(legacy)).same
+    assert main(["diff", str(a), str(a)]) == 0

@@ -103,7 +103,10 @@ def diff_main(argv: Sequence[str] | None = None, *, prog: str = "poncho diff") -
         for package in diff.only_b:
             print(f"+ {package.kind} {package.name} {package.describe()}")
         for old, new in diff.changed:
-            print(f"~ {old.kind} {old.name} {old.describe()} -> {new.describe()}")
+            if old.describe() == new.describe():  # the same version from another source
+                print(f"~ {old.kind} {old.name} {old.describe()} {old.origin()} -> {new.origin()}")
+            else:
+                print(f"~ {old.kind} {old.name} {old.describe()} -> {new.describe()}")
         if diff.same:
             print("the same packages")
     return 0 if diff.same else 1

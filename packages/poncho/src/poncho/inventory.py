@@ -34,13 +34,32 @@ class Package:
     version: str
     kind: str  # "conda" or "pip"
     build: str = ""
-    source: str = ""  # the channel (conda) or index|path|installed (pip)
+    source: str = ""  # the channel (conda) or index|url|vcs|path|installed (pip)
     url: str = ""
     sha256: str | None = None
+    commit: str | None = None  # a pip package's VCS commit
 
     def describe(self) -> str:
         """``version build`` (conda) or ``version`` (pip)."""
         return f"{self.version} {self.build}".strip()
+
+    def origin(self) -> str:
+        """Where a pip package came from (``git+URL@COMMIT``, a URL, a path or the source
+        kind); a conda package's channel."""
+        if self.source == "vcs" and self.commit:
+            return f"{self.url}@{self.commit}"
+        if self.source in ("url", "path") and self.url:
+            return self.url
+        return self.source
+
+    def key(self) -> tuple[str, ...]:
+        """What two packages of one name must share to be the same: version and build, and
+        for pip where it came from (its source kind, commit, and file hash when both know
+        one: the same name and version from git and from an index are not the same)."""
+        if self.kind != "pip":
+            return (self.version, self.build)
+        return (self.version, self.build, _PIP_KINDS.get(self.source, self.source),
+                self.commit or "")  # fmt: skip
 
 
 @dataclass
@@ -71,7 +90,7 @@ class Inventory:
 
 @dataclass(frozen=True)
 class Diff:
-    """Packages only in A, only in B, and in both with another version or build."""
+    """Packages only in A, only in B, and in both with another version, build or source."""
 
     only_a: list[Package]
     only_b: list[Package]
@@ -133,7 +152,7 @@ def diff_inventories(a: Inventory, b: Inventory) -> Diff:
     changed = [
         (left[k], right[k])
         for k in sorted(left.keys() & right.keys())
-        if (left[k].version, left[k].build) != (right[k].version, right[k].build)
+        if _differ(left[k], right[k])
     ]
     return Diff(only_a, only_b, changed)
 
@@ -254,10 +273,22 @@ def _apply_lock(inventory: Inventory, lock: Mapping[str, Any]) -> None:
                     source=str(item.get("channel") or item.get("source") or ""),
                     url=str(item.get("url") or ""),
                     sha256=item.get("sha256") or None,
+                    commit=item.get("commit") or None,
                 )
             )
     inventory.packages = sorted(packages, key=lambda p: (p.kind, p.name))
     inventory.python = _python_of(inventory.packages)
+
+
+def _differ(a: Package, b: Package) -> bool:
+    """Another version, build or source; for pip also another file (both hashes known)."""
+    if a.key() != b.key():
+        return True
+    return a.kind == "pip" and None not in (a.sha256, b.sha256) and a.sha256 != b.sha256
+
+
+_PIP_KINDS = {"": "index"}
+"""Pip sources that are the same kind (a lock without sources is an index's)."""
 
 
 def _python_of(packages: Iterable[Package]) -> str | None:
