@@ -109,7 +109,7 @@ def test_packs_an_env_folder_into_an_existing_empty_output(
         e["name"] for e in lock["conda"]
     }
     assert {e["name"]: e["source"] for e in lock["pip"]} == {
-        "poncho-demo-pipbase": "installed", "poncho-demo-piptop": "installed",
+        "poncho-demo-pipbase": "index", "poncho-demo-piptop": "index",
     }  # fmt: skip
     assert lock["channels"] == spec["conda"]["channels"] != []
     # The tarball runs: run_in_env activates it, conda and pip packages both import.
