@@ -173,3 +173,22 @@ def test_diff_sees_the_source_of_a_pip_package(
     legacy = lock("f.json", {"name": "six", "version": "1.16.0", "sha256": None})
     assert diff_inventories(read_inventory(unknown), read_inventory(legacy)).same
     assert main(["diff", str(a), str(a)]) == 0
+
+
+def test_create_inspect_and_the_lock_give_one_spec_hash(
+    local_channel: Any, git_repo: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seam 5: with a git branch ref, the tarball carries the spec with the commit; the lock,
+    ``create --json`` and ``inspect`` all name that spec."""
+    spec = {"conda": {"channels": [local_channel.url], "dependencies": ["poncho-demo-core"]},
+            "git": {"DATA": {"remote": git_repo.url, "ref": "main"}}}  # fmt: skip
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    lock_file, out = tmp_path / "lock.json", tmp_path / "env.tar.gz"
+    argv = ["create", "-q", "--json", "--cache-dir", str(tmp_path / "envs"),
+            "--lock-out", str(lock_file), str(tmp_path / "spec.json"), str(out)]  # fmt: skip
+    assert main(argv) == 0
+    created = json.loads(capsys.readouterr().out)["spec_hash"]
+    assert main(["inspect", "--json", str(out)]) == 0
+    inspected = json.loads(capsys.readouterr().out)["spec_hash"]
+    assert created == inspected == read_inventory(lock_file).spec_hash
+    assert main(["diff", str(out), str(lock_file)]) == 0

@@ -232,6 +232,7 @@ def _install_foreign(
     with tempfile.TemporaryDirectory(prefix="poncho-pip-", dir=work_dir) as work:
         pip = Pip(prefix / "bin" / "python", options, Path(work), report, target=target)
         files: list[tuple[str, str | None]] = []  # (requirement, sha256 or None)
+        index_files = _index_files(locked)  # installed by URL, yet found on an index
         if locked is None:
             requirements = [str(paths[e]) if e in paths else e for e in entries]
             resolved = pip.resolve_for_target(requirements, target)
@@ -239,6 +240,8 @@ def _install_foreign(
                 info = item.get("download_info", {})
                 name = str(item.get("metadata", {}).get("name", ""))
                 files.append((f"{name} @ {info.get('url', '')}", report_sha256(info)))
+                if not item.get("is_direct"):
+                    index_files.add(str(info.get("url", "")))
         else:
             for item in locked:
                 if item.source in ("installed", "vcs"):
@@ -258,7 +261,7 @@ def _install_foreign(
             staging = Path(work) / "target"
             data = pip.install_files(files, staging)
             move_into_prefix(staging, target)
-    entries_out = lock_entries(data, set(paths.values()), set(), _index_files(locked))
+    entries_out = lock_entries(data, set(paths.values()), set(), index_files)
     return _finished(entries_out, locked, report, f"distributions for {platform}")
 
 
