@@ -173,10 +173,8 @@ def derive_spec(conda: list[CondaLockEntry], pip: list[PipDistribution]) -> dict
 
 
 def _requirement(entry: PipLockEntry) -> str:
-    if entry.source == "vcs":
-        return f"{entry.name} @ {entry.url}@{entry.commit}"
-    if entry.source in ("url", "path") and entry.url:
-        return f"{entry.name} @ {entry.url}"
+    if entry.source in ("vcs", "url", "path") and entry.url:
+        return f"{entry.name} @ {entry.origin()}"
     return f"{entry.name}=={entry.version}"
 
 
