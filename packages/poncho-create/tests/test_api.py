@@ -22,6 +22,7 @@ from poncho_create import (
     UnsatisfiableSpec,
     create,
 )
+from poncho_create.local_inputs import content_digest
 from poncho_spec import InvalidSpec, SpecNotFound, loads_spec
 
 pytestmark = pytest.mark.slow
@@ -108,7 +109,7 @@ def test_tarball_carries_spec_lock_and_run_in_env(demo_build: Any) -> None:
     assert pip["poncho-create-localproj"] == {
         "name": "poncho-create-localproj",
         "version": "0.2.0",
-        "sha256": None,
+        "sha256": content_digest(demo_build.spec_path.parent / "localproj"),
         "source": "path",
         "url": pip["poncho-create-localproj"]["url"],
     }

@@ -109,7 +109,7 @@ def test_packs_an_env_folder_into_an_existing_empty_output(
         e["name"] for e in lock["conda"]
     }
     assert {e["name"]: e["source"] for e in lock["pip"]} == {
-        "poncho-demo-pipbase": "installed", "poncho-demo-piptop": "installed",
+        "poncho-demo-pipbase": "index", "poncho-demo-piptop": "index",
     }  # fmt: skip
     assert lock["channels"] == spec["conda"]["channels"] != []
     # The tarball runs: run_in_env activates it, conda and pip packages both import.
@@ -273,3 +273,29 @@ def test_environment_variables_do_not_leak_into_the_pack(user_env: Path, tmp_pat
         env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+def test_each_direct_url_json_gives_its_source(tmp_path: Path) -> None:
+    from poncho_create.existing import PipDistribution, derive_spec
+    from poncho_create.local_inputs import content_digest
+
+    folder = tmp_path / "proj"
+    folder.mkdir()
+    (folder / "m.py").write_text("X = 1\n")
+    commit = "c" * 40
+    cases = {
+        "from-git": {"url": "https://g/r.git", "vcs_info": {"vcs": "git", "commit_id": commit}},
+        "from-url": {"url": "https://h/u-1.tar.gz", "archive_info": {"hash": "sha256=ab"}},
+        "from-dir": {"url": folder.as_uri(), "dir_info": {}},
+        "from-index": None,
+    }
+    dists = [PipDistribution(n, "1", tmp_path, False, (), d) for n, d in cases.items()]
+    assert [(e.source, e.url, e.sha256, e.commit) for e in (d.lock_entry() for d in dists)] == [
+        ("vcs", "git+https://g/r.git", None, commit),
+        ("url", "https://h/u-1.tar.gz", "ab", None),
+        ("path", folder.as_uri(), content_digest(folder), None),
+        ("index", None, None, None),
+    ]
+    assert derive_spec([], dists)["conda"]["dependencies"] == [{"pip": [
+        f"from-dir @ {folder.as_uri()}", "from-git @ git+https://g/r.git@" + commit,
+        "from-index==1", "from-url @ https://h/u-1.tar.gz"]}]  # fmt: skip

@@ -60,7 +60,7 @@ def test_every_problem_is_reported_at_once() -> None:
         "channels: must be a list of strings",
         "conda[0].version: must be a non-empty string",
         "conda[1]: must be an object",
-        "pip[0].source: must be one of index, path, installed",
+        "pip[0].source: must be one of index, url, vcs, path, installed",
         "pip[0].sha256: must be a string or null",
         "pip[1]: must be an object",
     ):
@@ -122,4 +122,31 @@ def test_git_entries_round_trip_and_are_checked(tmp_path: Path) -> None:
     assert str(info.value).splitlines() == [
         "lock: git[0].commit: must be a non-empty string",
         "lock: git[1]: must be an object",
+    ]
+
+
+def test_pip_sources_round_trip_and_old_locks_still_read(tmp_path: Path) -> None:
+    vcs = PipLockEntry("six", "1.16.0", None, "vcs", "git+file:///r", "c" * 40)
+    url = PipLockEntry("u", "1", "d" * 64, "url", "https://h/u-1.tar.gz")
+    lock = Lock("linux-64", "h", pip=(vcs, url))
+    lock.write(tmp_path / "lock.json")
+    assert Lock.read(tmp_path / "lock.json") == lock
+    data = json.loads((tmp_path / "lock.json").read_text())
+    assert data["pip"][0]["commit"] == "c" * 40 and "commit" not in data["pip"][1]
+    assert [e.origin() for e in lock.pip] == [f"git+file:///r@{'c' * 40}", "https://h/u-1.tar.gz"]
+    # A lock written before the sources were told apart: no url, no commit, "installed".
+    old = {"lock_version": 1, "platform": "linux-64", "spec_hash": "h", "channels": [],
+           "conda": [], "pip": [{"name": "a", "version": "1", "sha256": None,
+                                 "source": "installed"},
+                                {"name": "b", "version": "2", "sha256": None,
+                                 "source": "path"}]}  # fmt: skip
+    assert [e.origin() for e in Lock.from_dict(old).pip] == ["installed", "path"]
+    with pytest.raises(LockError) as info:
+        bad = [{"name": "v", "version": "1", "source": "vcs"},
+               {"name": "w", "version": "1", "source": "url"}]  # fmt: skip
+        Lock.from_dict({**old, "pip": bad})
+    assert str(info.value).splitlines() == [
+        "lock: pip[0].url: a vcs source needs one",
+        "lock: pip[0].commit: a vcs source needs one",
+        "lock: pip[1].url: a url source needs one",
     ]

@@ -325,3 +325,56 @@ def test_sizes_say_what_makes_it_big(built: Any, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().out.endswith("  sizes: none (a lock holds no files)\n")
     assert main(["inspect", "--json", str(built["b"])]) == 0
     assert json.loads(capsys.readouterr().out)["package_sizes"][0]["name"] == "python"
+
+
+def test_diff_sees_the_source_of_a_pip_package(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seam 6: six 1.16.0 from an index and from a git repository are not the same."""
+
+    def lock(name: str, *pip: dict[str, Any]) -> Path:
+        path = tmp_path / name
+        path.write_text(json.dumps({"lock_version": 1, "platform": "linux-64",
+                                    "spec_hash": "h", "conda": [], "pip": list(pip)}))  # fmt: skip
+        return path
+
+    index = {"name": "six", "version": "1.16.0", "source": "index", "sha256": "a" * 64,
+             "url": "https://files/six-1.16.0-py2.py3-none-any.whl"}  # fmt: skip
+    git = {"name": "six", "version": "1.16.0", "source": "vcs", "sha256": None,
+           "url": "git+file:///data/fakesix", "commit": "c" * 40}  # fmt: skip
+    a, b = lock("a.json", index), lock("b.json", git)
+    assert main(["diff", str(a), str(b)]) == 1
+    assert capsys.readouterr().out == (
+        "~ pip six 1.16.0 from index https://files/six-1.16.0-py2.py3-none-any.whl"
+        f" -> 1.16.0 from vcs git+file:///data/fakesix@{'c' * 40}\n"
+    )
+    other_commit = lock("c.json", {**git, "commit": "d" * 40})
+    assert not diff_inventories(read_inventory(b), read_inventory(other_commit)).same
+    other_file = lock("d.json", {**index, "sha256": "e" * 64})
+    assert not diff_inventories(read_inventory(a), read_inventory(other_file)).same
+    # An index entry without a file (a packed environment's lock) is the same as one with it;
+    # a lock from before the sources were told apart has no source: an index's.
+    unknown = lock("e.json", {**index, "sha256": None, "url": None})
+    assert diff_inventories(read_inventory(a), read_inventory(unknown)).same
+    legacy = lock("f.json", {"name": "six", "version": "1.16.0", "sha256": None})
+    assert diff_inventories(read_inventory(unknown), read_inventory(legacy)).same
+    assert main(["diff", str(a), str(a)]) == 0
+
+
+def test_create_inspect_and_the_lock_give_one_spec_hash(
+    local_channel: Any, git_repo: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Seam 5: with a git branch ref, the tarball carries the spec with the commit; the lock,
+    ``create --json`` and ``inspect`` all name that spec."""
+    spec = {"conda": {"channels": [local_channel.url], "dependencies": ["poncho-demo-core"]},
+            "git": {"DATA": {"remote": git_repo.url, "ref": "main"}}}  # fmt: skip
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    lock_file, out = tmp_path / "lock.json", tmp_path / "env.tar.gz"
+    argv = ["create", "-q", "--json", "--cache-dir", str(tmp_path / "envs"),
+            "--lock-out", str(lock_file), str(tmp_path / "spec.json"), str(out)]  # fmt: skip
+    assert main(argv) == 0
+    created = json.loads(capsys.readouterr().out)["spec_hash"]
+    assert main(["inspect", "--json", str(out)]) == 0
+    inspected = json.loads(capsys.readouterr().out)["spec_hash"]
+    assert created == inspected == read_inventory(lock_file).spec_hash
+    assert main(["diff", str(out), str(lock_file)]) == 0

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +93,7 @@ def create(
             raise CreateError(
                 f"{options.from_lock}: the lock is for {lock.platform}, not {options.platform}"
             )
-        if lock.spec_hash != spec.hash():
+        if lock.spec_hash not in (spec.hash(), carried_spec(spec, lock.git).hash()):
             raise CreateError(
                 f"{options.from_lock}: this lock was made from another spec (spec_hash "
                 f"{lock.spec_hash[:12]}..., this spec's is {spec.hash()[:12]}...): lock this "
@@ -205,16 +205,17 @@ def _build(
                     work_dir=work,
                     platform=None if options.native else options.platform,
                 )
-            git_entries = _resolve_git(spec)
+            git_entries = _resolve_git(spec, lock)
+            carried = carried_spec(spec, git_entries)
             new_lock = Lock(
                 platform=options.platform,
-                spec_hash=spec.hash(),
+                spec_hash=carried.hash(),
                 channels=channels,
                 conda=tuple(conda_entries_from_prefix(prefix)),
                 pip=tuple(pip_entries),
                 git=tuple(git_entries),
             )
-            add_poncho_files(prefix, _with_commits(spec.to_dict(), git_entries), new_lock)
+            add_poncho_files(prefix, carried.to_dict(), new_lock)
             path = pack_prefix(
                 prefix,
                 target,
@@ -232,20 +233,36 @@ def _build(
                 rmtree(work)
 
 
-def _resolve_git(spec: Spec) -> list[GitLockEntry]:
+def _resolve_git(spec: Spec, lock: Lock | None) -> list[GitLockEntry]:
+    """The commit of each git source: from the lock when it has the same source, else
+    resolved now."""
     if not spec.git:
         return []
     from poncho_create.git_refs import resolve_git_refs
 
-    return resolve_git_refs(spec.git)
+    locked = {e.var: e for e in lock.git} if lock is not None else {}
+    kept = [
+        locked[var]
+        for var, source in spec.git.items()
+        if var in locked
+        and locked[var].remote == source.remote
+        and source.ref in (locked[var].ref, locked[var].commit)
+    ]
+    rest = {var: source for var, source in spec.git.items() if var not in {e.var for e in kept}}
+    return kept + resolve_git_refs(rest)
 
 
-def _with_commits(spec_dict: dict[str, Any], git: list[GitLockEntry]) -> dict[str, Any]:
-    """The spec for the tarball: git refs replaced by the commits they named at create time,
-    so that every worker fetches the same data."""
+def carried_spec(spec: Spec, git: Sequence[GitLockEntry]) -> Spec:
+    """The spec a tarball carries (its ``poncho/spec.json``, whose hash its lock records):
+    git refs replaced by the commits they named at create time, so that every worker fetches
+    the same data."""
+    if not git:
+        return spec
+    spec_dict = spec.to_dict()
     for entry in git:
-        spec_dict["git"][entry.var]["ref"] = entry.commit
-    return spec_dict
+        if entry.var in spec_dict.get("git", {}):
+            spec_dict["git"][entry.var]["ref"] = entry.commit
+    return Spec.from_dict(spec_dict, source="<spec>", base_dir=spec.base_dir)
 
 
 def _existing_env(spec_or_path: object) -> Path | None:

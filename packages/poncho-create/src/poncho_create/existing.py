@@ -4,10 +4,12 @@ The environment is packed with conda-pack, read-only: what our tarballs always c
 (``bin/run_in_env``, ``poncho/spec.json``, ``poncho/lock.json``) is written to a temporary
 folder and added to the archive, never into the user's environment. The spec is derived
 from the environment (every conda package pinned to its version and build, every pip
-distribution to its version), the lock from ``conda-meta/*.json`` plus the pip
-distributions' ``RECORD`` files. Editable pip installs (``pip install -e``, ``setup.py
-develop``) point outside the environment and would be missing on a worker: they are
-refused with their names, or left out with `ignore_editable_packages`.
+distribution to its version or to its direct source), the lock from ``conda-meta/*.json``
+plus, for the pip distributions, their ``direct_url.json`` (a repository and commit, a URL,
+a local folder; none for an index, of which only the version is known). Editable pip
+installs (``pip install -e``, ``setup.py develop``) point outside the environment and would
+be missing on a worker: they are refused with their names, or left out with
+`ignore_editable_packages`.
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from poncho_core.fs import rmtree
 from poncho_create.errors import CreateError
+from poncho_create.local_inputs import content_digest
 from poncho_create.lock import CondaLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import KNOWN_PLATFORMS
+from poncho_create.pip_report import report_sha256
+from poncho_create.pip_sources import url_to_path
 from poncho_create.progress import Reporter
 
 __all__ = ["EditablePackages", "PipDistribution", "derive_spec", "pack_existing"]
@@ -49,6 +55,29 @@ class PipDistribution:
     dist_info: Path
     editable: bool
     files: tuple[str, ...]  # prefix-relative paths it installed (from RECORD)
+    direct_url: Mapping[str, Any] | None = None  # its direct_url.json (PEP 610), if any
+
+    def lock_entry(self) -> PipLockEntry:
+        """Where it came from, as ``direct_url.json`` says: a repository and commit, a URL
+        (with the sha256 pip recorded), a local folder (with its content digest, if it is
+        still there); without one, an index, of which only ``name==version`` is known (pip
+        records no hash of the file it installed from an index)."""
+        info = self.direct_url or {}
+        url = str(info.get("url") or "")
+        vcs = info.get("vcs_info")
+        if url and isinstance(vcs, Mapping) and vcs.get("commit_id"):
+            vcs_url = f"{vcs.get('vcs') or 'git'}+{url}"
+            return PipLockEntry(
+                self.name, self.version, None, "vcs", vcs_url, str(vcs["commit_id"])
+            )
+        archive = info.get("archive_info")
+        if url and isinstance(archive, Mapping):
+            return PipLockEntry(self.name, self.version, report_sha256(info), "url", url)
+        if url.startswith("file:") and isinstance(info.get("dir_info"), Mapping):
+            path = url_to_path(url)
+            digest = content_digest(path) if path.exists() else None
+            return PipLockEntry(self.name, self.version, digest, "path", url)
+        return PipLockEntry(self.name, self.version, None, "index")
 
 
 def pack_existing(
@@ -98,7 +127,7 @@ def pack_existing(
         spec_hash=_spec_hash(spec),
         channels=tuple(spec["conda"]["channels"]),
         conda=tuple(conda),
-        pip=tuple(PipLockEntry(d.name, d.version, None, "installed") for d in installed),
+        pip=tuple(d.lock_entry() for d in installed),
     )
     work = Path(tempfile.mkdtemp(prefix="poncho-create-pack-", dir=tmp_dir))
     try:
@@ -133,12 +162,20 @@ def pack_existing(
 
 def derive_spec(conda: list[CondaLockEntry], pip: list[PipDistribution]) -> dict[str, Any]:
     """The spec of an environment: conda packages as ``name=version=build`` with the
-    channels they came from (in order of first use), pip distributions as ``name==version``."""
+    channels they came from (in order of first use), pip distributions from an index as
+    ``name==version``, the others as a direct reference to their source (``name @
+    git+URL@COMMIT``, ``name @ URL``)."""
     channels = list(dict.fromkeys(c for c in (_channel(e) for e in conda) if c))
     dependencies: list[Any] = [f"{e.name}={e.version}={e.build}" for e in conda]
     if pip:
-        dependencies.append({"pip": sorted(f"{d.name}=={d.version}" for d in pip)})
+        dependencies.append({"pip": sorted(_requirement(d.lock_entry()) for d in pip)})
     return {"conda": {"channels": channels, "dependencies": dependencies}}
+
+
+def _requirement(entry: PipLockEntry) -> str:
+    if entry.source in ("vcs", "url", "path") and entry.url:
+        return f"{entry.name} @ {entry.origin()}"
+    return f"{entry.name}=={entry.version}"
 
 
 def pip_distributions(prefix: Path, conda_files: set[str]) -> list[PipDistribution]:
@@ -159,6 +196,7 @@ def pip_distributions(prefix: Path, conda_files: set[str]) -> list[PipDistributi
                 dist_info=dist_info,
                 editable=_is_editable(dist_info),
                 files=_record_files(dist_info, prefix),
+                direct_url=_direct_url(dist_info),
             )
         )
     return out
@@ -184,12 +222,17 @@ def _metadata(path: Path) -> tuple[str, str] | None:
     return (str(name), str(version)) if name and version else None
 
 
-def _is_editable(dist_info: Path) -> bool:
+def _direct_url(dist_info: Path) -> Mapping[str, Any] | None:
     try:
         data = json.loads((dist_info / "direct_url.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and (data.get("dir_info") or {}).get("editable") is True
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _is_editable(dist_info: Path) -> bool:
+    data = _direct_url(dist_info) or {}
+    return (data.get("dir_info") or {}).get("editable") is True
 
 
 def _record_files(dist_info: Path, prefix: Path) -> tuple[str, ...]:

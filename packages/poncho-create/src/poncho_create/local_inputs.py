@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SKIPPED_DIRS", "local_inputs_digest"]
+__all__ = ["SKIPPED_DIRS", "content_digest", "local_inputs_digest"]
 
 SKIPPED_DIRS = frozenset(
     {
@@ -90,3 +90,18 @@ def _file(digest: Any, path: Path) -> None:
                 digest.update(chunk)
     except OSError as exc:  # a dangling link or unreadable file: the build will say more
         digest.update(f"unreadable\0{exc.errno}\0".encode())
+
+
+def content_digest(path: Path) -> str:
+    """The sha256 of what a build reads at `path`, wherever it lives: a file's bytes (what pip
+    reports for an archive), or a folder's files (names, executable bits and bytes)."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for relative, full in _tree(path):
+            digest.update(
+                f"{relative}\0{os.access(full, os.X_OK):d}\0".encode("utf-8", "surrogateescape")
+            )
+            _file(digest, full)
+    else:
+        _file(digest, path)
+    return digest.hexdigest()

@@ -6,8 +6,8 @@ installs the same conda packages again without solving. Format (``lock_version``
     {"lock_version": 1, "platform": "linux-64", "spec_hash": "<sha256>",
      "channels": ["file:///..."],
      "conda": [{"name", "version", "build", "channel", "url", "sha256"}],
-     "pip": [{"name", "version", "sha256" (or null), "source": "index|path|installed",
-              "url": the exact file pip installed (an index's file URL, a file:// path; or null)}],
+     "pip": [{"name", "version", "sha256" (or null), "source": "index|url|vcs|path|installed",
+              "url": where it came from (or null), "commit": the VCS commit (vcs only)}],
      "git": [{"var", "remote", "ref", "commit"}]}   (only when the spec has git entries)
 """
 
@@ -32,7 +32,20 @@ __all__ = [
 ]
 
 LOCK_VERSION = 1
-PIP_SOURCES = ("index", "path", "installed")
+PIP_SOURCES = ("index", "url", "vcs", "path", "installed")
+"""Where a locked pip distribution came from, each replayed from exactly there:
+
+- ``index``: a file an index (or ``--find-links``) offered; `url` the file, `sha256` its
+  hash. Without them (a lock of a packed environment, or an older lock) only
+  ``name==version`` is known, and the index decides the file.
+- ``url``: a direct reference to an archive (``name @ https://...``); `url`, `sha256`.
+- ``vcs``: a direct reference to a repository (``name @ git+URL@REF``); `url` the
+  ``git+URL``, `commit` the commit the ref named.
+- ``path``: a local folder or archive; `url` its ``file:`` URL, `sha256` the digest of its
+  content (the file's sha256; for a folder, of every file a build reads).
+- ``installed``: built from the source of the copy installed in the current environment
+  (written by older versions of Poncho only).
+"""
 
 
 @dataclass(frozen=True)
@@ -60,26 +73,34 @@ class CondaLockEntry:
 
 @dataclass(frozen=True)
 class PipLockEntry:
-    """One pip distribution; `source` says how it was found: ``index`` (an index or
-    ``--find-links``), ``path`` (a local path in the spec) or ``installed`` (built from the
-    source of a package installed in the current environment); `url` is the file pip
-    installed (None in locks written before it was recorded)."""
+    """One pip distribution; `source` says where it came from (one of `PIP_SOURCES`), `url`
+    and `sha256` or `commit` exactly which file, folder or commit (None when unknown)."""
 
     name: str
     version: str
     sha256: str | None = None
     source: str = "index"
     url: str | None = None
+    commit: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
+        """JSON-ready form (``commit`` only when there is one, as older locks had none)."""
         return {
             "name": self.name,
             "version": self.version,
             "sha256": self.sha256,
             "source": self.source,
             "url": self.url,
+            **({"commit": self.commit} if self.commit else {}),
         }
+
+    def origin(self) -> str:
+        """Where it came from, in words: ``index``, ``git+URL@COMMIT``, a URL or a path."""
+        if self.source == "vcs":
+            return f"{self.url}@{self.commit}"
+        if self.source in ("url", "path") and self.url:
+            return self.url
+        return self.source
 
 
 @dataclass(frozen=True)
@@ -169,15 +190,18 @@ class Lock:
             pip_source = _string(item, "source", where, problems)
             if pip_source and pip_source not in PIP_SOURCES:
                 problems.append(f"{where}.source: must be one of {', '.join(PIP_SOURCES)}")
-            pip.append(
-                PipLockEntry(
-                    name=_string(item, "name", where, problems),
-                    version=_string(item, "version", where, problems),
-                    sha256=_optional_string(item, "sha256", where, problems),
-                    source=pip_source,
-                    url=_optional_string(item, "url", where, problems),
-                )
+            entry = PipLockEntry(
+                name=_string(item, "name", where, problems),
+                version=_string(item, "version", where, problems),
+                sha256=_optional_string(item, "sha256", where, problems),
+                source=pip_source,
+                url=_optional_string(item, "url", where, problems),
+                commit=_optional_string(item, "commit", where, problems),
             )
+            for key in _REQUIRED.get(pip_source, ()):
+                if not getattr(entry, key):
+                    problems.append(f"{where}.{key}: a {pip_source} source needs one")
+            pip.append(entry)
         git: list[GitLockEntry] = []
         for where, item in _objects(data, "git", problems):
             git.append(
@@ -201,6 +225,11 @@ class Lock:
         except ValueError as exc:
             raise LockError(f"{path}: not valid JSON: {exc}") from exc
         return cls.from_dict(data, source=str(path))
+
+
+_REQUIRED = {"url": ("url",), "vcs": ("url", "commit")}
+"""What a pip source cannot be replayed without (a ``path`` comes from the spec: older
+locks have no `url` for it)."""
 
 
 def conda_entries_from_prefix(prefix: Path) -> list[CondaLockEntry]:

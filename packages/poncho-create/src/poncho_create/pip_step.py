@@ -5,8 +5,10 @@ index but that is installed in the *current* environment (typically the user's o
 ``pip install -e .``) is built from its installed source location, read from the
 distribution's ``direct_url.json``; when that source cannot be found the error names the
 package. pip's ``--report`` gives what was installed, from where (the exact file URL), with
-which hash: the pip part of the lock. From a lock, the locked files are installed again by
-URL with ``--no-deps --require-hashes``.
+which hash, or which repository and commit: the pip part of the lock. From a lock, each
+locked distribution is installed again from exactly its source, without dependencies: files
+by URL with ``--require-hashes``, repositories at the locked commit, local paths (their
+digest checked), and index entries without a file (a packed environment's) by version.
 
 With `platform` (``--platform``, another machine's), the environment's interpreter cannot
 run here: binary wheels for the target are chosen and installed without running it (see
@@ -42,6 +44,7 @@ from poncho_create.pip_sources import (
     normalize_name,
     requirement_name,
     resolve_path,
+    url_to_path,
 )
 from poncho_create.progress import Reporter
 
@@ -64,9 +67,12 @@ def install_pip(
 ) -> list[PipLockEntry]:
     """Install the pip `entries` into `prefix`; returns the lock entries of what went in.
 
-    With `locked` (from ``--from-lock``), the locked files are installed without dependency
-    resolution: those with a URL and a sha256 by URL with ``--require-hashes``, the others
-    by version, and every hash is checked; path entries still come from `entries`.
+    With `locked` (from ``--from-lock``), each locked distribution is installed without
+    dependency resolution from its locked source (files with a sha256 by URL with
+    ``--require-hashes``, repositories at their commit, index entries without a file by
+    version), and every hash and commit is checked; the spec's path entries still come from
+    `entries`. PipError names a locked package that cannot be installed again from its
+    source.
     `current_env` is the ``sys.path``-like list searched for installed packages (default:
     this interpreter's). pip's temporary files go to `work_dir` (default: the system's).
     `platform`: the conda platform of an environment for another machine (None: this
@@ -94,29 +100,40 @@ def install_pip(
     }
     requirements: list[str] = []
     hashed: list[str] = []
+    repositories: list[PipLockEntry] = []  # one pip run each: a failure names its package
     from_installed: dict[str, Path] = {}
     if locked is None:
         requirements = [str(paths[e]) if e in paths else e for e in entries]
     else:
         for item in locked:
-            if item.source == "index" and item.url and item.sha256:
+            if item.source in ("index", "url") and item.url and item.sha256:
                 hashed.append(f"{item.name} @ {item.url} --hash=sha256:{item.sha256}")
-            elif item.source == "index":
-                requirements.append(f"{item.name}=={item.version}")
+            elif item.source == "vcs":
+                repositories.append(item)
             elif item.source == "installed":
                 from_installed[normalize_name(item.name)] = installed_source(
                     item.name, None, current_env
                 )
+            else:
+                requirements += _locked_requirement(item, set(paths.values()))
         requirements += [str(path) for path in paths.values()]
         requirements += [str(path) for path in from_installed.values()]
 
-    total = len(requirements) + len(hashed)
+    total = len(requirements) + len(hashed) + len(repositories)
     report.start("pip", total, "requirements", f"{total} requirements")
     with tempfile.TemporaryDirectory(prefix="poncho-pip-", dir=work_dir) as work:
         pip = Pip(python, options, Path(work), report)
         report_data: list[Mapping[str, Any]] = []
         if hashed:
             report_data.append(pip.install_locked(hashed))
+        for item in repositories:
+            result, data = pip.install([f"{item.name} @ {item.origin()}"], no_deps=True)
+            if result.returncode != 0:
+                raise PipError(
+                    f"locked pip package {item.name} {item.version} cannot be installed again "
+                    f"from {item.origin()}: {failure_message(result)}"
+                )
+            report_data.append(data)
         while requirements:
             result, data = pip.install(requirements, no_deps=locked is not None)
             if result.returncode == 0:
@@ -148,12 +165,41 @@ def install_pip(
                 else:
                     requirements.append(str(source))
 
+    index_files = _index_files(locked)
     entries_out = [
         entry
         for data in report_data
-        for entry in lock_entries(data, set(paths.values()), set(from_installed.values()))
+        for entry in lock_entries(
+            data, set(paths.values()), set(from_installed.values()), index_files
+        )
     ]
     return _finished(entries_out, locked, report, "distributions")
+
+
+def _locked_requirement(item: PipLockEntry, spec_paths: set[Path]) -> list[str]:
+    """What installs a locked distribution that has no hashed file again, from exactly its
+    source: a URL, a local path (one of the spec's own paths
+    comes from the spec), or for an index entry without a file, ``name==version``."""
+    if item.source == "url":
+        return [f"{item.name} @ {item.url}"]
+    if item.source == "path" and item.url:
+        path = url_to_path(item.url)
+        if path in spec_paths:
+            return []
+        if not path.exists():
+            raise PipError(
+                f"locked pip package {item.name} {item.version} came from {path}, which no "
+                "longer exists: it cannot be installed again from the same source"
+            )
+        return [str(path)]
+    if item.source == "index":
+        return [f"{item.name}=={item.version}"]
+    return []  # a path with no URL (older locks): the spec's paths supply it
+
+
+def _index_files(locked: Sequence[PipLockEntry] | None) -> set[str]:
+    """The URLs of a lock's index files, which a replay names directly."""
+    return {e.url for e in locked or () if e.source == "index" and e.url}
 
 
 def _install_foreign(
@@ -186,6 +232,7 @@ def _install_foreign(
     with tempfile.TemporaryDirectory(prefix="poncho-pip-", dir=work_dir) as work:
         pip = Pip(prefix / "bin" / "python", options, Path(work), report, target=target)
         files: list[tuple[str, str | None]] = []  # (requirement, sha256 or None)
+        index_files = _index_files(locked)  # installed by URL, yet found on an index
         if locked is None:
             requirements = [str(paths[e]) if e in paths else e for e in entries]
             resolved = pip.resolve_for_target(requirements, target)
@@ -193,14 +240,17 @@ def _install_foreign(
                 info = item.get("download_info", {})
                 name = str(item.get("metadata", {}).get("name", ""))
                 files.append((f"{name} @ {info.get('url', '')}", report_sha256(info)))
+                if not item.get("is_direct"):
+                    index_files.add(str(info.get("url", "")))
         else:
             for item in locked:
-                if item.source == "installed":
+                if item.source in ("installed", "vcs"):
                     raise PipError(
-                        f"locked pip package {item.name} {item.version} was built from a local "
-                        f"source, which cannot be done for {platform} on this machine"
+                        f"locked pip package {item.name} {item.version} was built from a "
+                        f"{'repository' if item.source == 'vcs' else 'local source'}, which "
+                        f"cannot be done for {platform} on this machine"
                     )
-                if item.source == "index" and item.url:
+                if item.source in ("index", "url") and item.url:
                     files.append((f"{item.name} @ {item.url}", item.sha256))
                 elif item.source == "index":
                     files.append((f"{item.name}=={item.version}", item.sha256))
@@ -211,7 +261,7 @@ def _install_foreign(
             staging = Path(work) / "target"
             data = pip.install_files(files, staging)
             move_into_prefix(staging, target)
-    entries_out = lock_entries(data, set(paths.values()), set())
+    entries_out = lock_entries(data, set(paths.values()), set(), index_files)
     return _finished(entries_out, locked, report, f"distributions for {platform}")
 
 

@@ -31,7 +31,6 @@ __all__ = ["Diff", "diff_inventories", "requests_of"]
 
 _CONDA_NAME = re.compile(r"\s*(?:(?P<channel>\S+?)::)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)")
 _PIP_NAME = re.compile(r"\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
-_UNKNOWN_SOURCES = frozenset(("", "installed"))  # packed from an env: not said
 
 
 @dataclass(frozen=True)
@@ -126,11 +125,15 @@ def _normal_name(kind: str, name: str) -> str:
 
 
 def _package_changed(a: Package, b: Package) -> bool:
+    """Another version or build; for pip also another source (kind, commit, URL of a direct
+    reference, file hash when both know one), unless a side does not say (``installed``)."""
     if (a.version, a.build) != (b.version, b.build):
         return True
-    if a.kind != "pip" or a.source in _UNKNOWN_SOURCES or b.source in _UNKNOWN_SOURCES:
+    if a.kind != "pip" or "installed" in (a.source, b.source):
         return False
-    return a.source != b.source or (a.source != "index" and a.url != b.url)
+    if a.key() != b.key() or (a.source not in ("", "index") and a.url != b.url):
+        return True
+    return None not in (a.sha256, b.sha256) and a.sha256 != b.sha256
 
 
 def _request_changed(a: Package, b: Package) -> bool:

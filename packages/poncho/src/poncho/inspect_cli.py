@@ -120,8 +120,7 @@ def _diff_lines(diff: Diff, a: str, b: str) -> list[str]:
     for old, new in diff.changed:
         before, after = _shown(old, diff.is_request("a")), _shown(new, diff.is_request("b"))
         if before == after:  # the same version from another place: say which
-            before = f"{before} from {old.source} {old.url}".rstrip()
-            after = f"{after} from {new.source} {new.url}".rstrip()
+            before, after = f"{before} {_place(old)}", f"{after} {_place(new)}"
         lines.append(f"~ {old.kind} {old.name} {before} -> {after}")
     if diff.same:
         lines.append(
@@ -133,6 +132,12 @@ def _diff_lines(diff: Diff, a: str, b: str) -> list[str]:
             }[diff.compared]
         )
     return [line.rstrip() for line in lines]
+
+
+def _place(package: Package) -> str:
+    """Where a package came from: its source kind and URL (with the commit of a VCS one)."""
+    url = f"{package.url}@{package.commit}" if package.commit else package.url
+    return f"from {package.source} {url}".rstrip()
 
 
 def _shown(package: Package, request: bool) -> str:

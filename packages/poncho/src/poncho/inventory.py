@@ -37,13 +37,32 @@ class Package:
     version: str
     kind: str  # "conda" or "pip"
     build: str = ""
-    source: str = ""  # the channel (conda) or index|path|installed (pip)
+    source: str = ""  # the channel (conda) or index|url|vcs|path|installed (pip)
     url: str = ""
     sha256: str | None = None
+    commit: str | None = None  # a pip package's VCS commit
 
     def describe(self) -> str:
         """``version build`` (conda) or ``version`` (pip)."""
         return f"{self.version} {self.build}".strip()
+
+    def origin(self) -> str:
+        """Where a pip package came from (``git+URL@COMMIT``, a URL, a path or the source
+        kind); a conda package's channel."""
+        if self.source == "vcs" and self.commit:
+            return f"{self.url}@{self.commit}"
+        if self.source in ("url", "path") and self.url:
+            return self.url
+        return self.source
+
+    def key(self) -> tuple[str, ...]:
+        """What two packages of one name must share to be the same: version and build, and
+        for pip where it came from (its source kind, commit, and file hash when both know
+        one: the same name and version from git and from an index are not the same)."""
+        if self.kind != "pip":
+            return (self.version, self.build)
+        return (self.version, self.build, _PIP_KINDS.get(self.source, self.source),
+                self.commit or "")  # fmt: skip
 
 
 @dataclass
@@ -245,10 +264,15 @@ def _apply_lock(inventory: Inventory, lock: Mapping[str, Any]) -> None:
                     source=str(item.get("channel") or item.get("source") or ""),
                     url=str(item.get("url") or ""),
                     sha256=item.get("sha256") or None,
+                    commit=item.get("commit") or None,
                 )
             )
     inventory.packages = sorted(packages, key=lambda p: (p.kind, p.name))
     inventory.python = _python_of(inventory.packages)
+
+
+_PIP_KINDS = {"": "index"}
+"""Pip sources that are the same kind (a lock without sources is an index's)."""
 
 
 def _python_of(packages: Iterable[Package]) -> str | None:
