@@ -34,7 +34,8 @@ API_MODULES = ["poncho", "poncho_spec", "poncho_analyze", "poncho_create", "ponc
                "poncho_fetch"]  # fmt: skip
 # Public modules that pdoc does not reach through a package's __all__, and what they need.
 OPTIONAL_API_MODULES = {"poncho_dask": "pip install poncho-dask (it brings Dask distributed)"}
-VERSION = "0.1.0"
+# One version for every distribution (tools/versions.py holds the packages to it).
+VERSION = (DOCS.parent / "VERSION").read_text(encoding="utf-8").strip()
 PROG = "build.py"
 
 

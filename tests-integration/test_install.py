@@ -1,17 +1,23 @@
 """The install commands of the README and the guide, run as written from a checkout, in fresh
-venvs made with the standard library's venv and pip (third-party dependencies from the index).
+venvs made with the standard library's venv and pip (third-party dependencies from the index);
+and the release: what `make dist` builds (tools/dist.py), installed with
+`pip install --find-links dist ...` from a folder with no checkout.
 """
 
 from __future__ import annotations
 
+import os
 import shlex
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, Venv, sh
+from conftest import PUBLISHED, ROOT, Venv, make_venv, sh
 
 # The commands exactly as README.md and docs/guide.md give them (checked below).
 EVERYTHING = (
@@ -61,3 +67,91 @@ def test_a_worker_gets_poncho_run_alone(tmp_path: Path) -> None:
     proc = subprocess.run([venv.python, "-m", "pip", "show", "poncho-tools"],
                           capture_output=True, text=True, check=False)  # fmt: skip
     assert proc.returncode != 0
+
+
+# --------------------------------------------------------------------------- make dist
+
+VERSION = (ROOT / "VERSION").read_text(encoding="utf-8").strip()
+# Distribution names (the folder packages/poncho holds poncho-tools).
+RELEASED = [n.replace("poncho", "poncho-tools") if n == "poncho" else n for n in PUBLISHED]
+RELEASED.append("poncho-dask")
+
+
+def _uv() -> str:
+    found = shutil.which("uv", path=sysconfig.get_path("scripts")) or shutil.which("uv")
+    assert found, "uv is in tests-integration/requirements.txt"
+    return found
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `make dist` writes (tools/dist.py: build from the sdists, twine check --strict),
+    built offline with this environment's hatchling."""
+    out = tmp_path_factory.mktemp("release") / "dist"
+    sh([sys.executable, ROOT / "tools" / "dist.py", "--no-isolation", out])
+    return out
+
+
+@pytest.fixture(scope="module")
+def elsewhere(tmp_path_factory: pytest.TempPathFactory, release: Path) -> Path:
+    """The release copied to a folder with no checkout in or above it, the uv cache warmed
+    with the third-party dependencies of the three installs checked below.
+
+    Warming is the one step that may reach the registry (as conftest's venvs do); the
+    installs checked are then made with `--offline`: from that folder and the cache only.
+    """
+    base = tmp_path_factory.mktemp("elsewhere")
+    shutil.copytree(release, base / "dist")
+    make_venv(base / "warm", "poncho-tools", "poncho-dask", find_links=release)
+    shutil.rmtree(base / "warm")
+    return base
+
+
+def test_make_dist_writes_every_distribution_and_the_runner(release: Path) -> None:
+    names = sorted(p.name for p in release.iterdir())
+    wheels = [f"{n.replace('-', '_')}-{VERSION}-py3-none-any.whl" for n in RELEASED]
+    sdists = [f"{n.replace('-', '_')}-{VERSION}.tar.gz" for n in RELEASED]
+    assert names == sorted([*wheels, *sdists, "poncho_package_run"])
+    runner = release / "poncho_package_run"
+    assert os.access(runner, os.X_OK)
+    assert runner.read_bytes().startswith(b"#!/bin/sh")
+    # The release asset runs as a worker runs it: copied alone, no poncho installed.
+    copy = shutil.copy(runner, Path(tempfile.mkdtemp()) / "poncho_package_run")
+    proc = sh([copy, "--version"], env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
+    assert proc.stdout.strip() == f"poncho_package_run {VERSION}"
+
+
+def test_dist_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "old.whl").write_text("")
+    proc = subprocess.run([sys.executable, ROOT / "tools" / "dist.py", tmp_path],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert proc.returncode == 1
+    assert proc.stderr == f"dist.py: error: {tmp_path} is not empty: remove it first\n"
+
+
+@pytest.mark.parametrize(
+    ("requirement", "command"),
+    [
+        ("poncho-tools", ["poncho", "--version"]),
+        ("poncho-run", ["poncho_package_run", "--help"]),
+        ("poncho-dask", ["python", "-c", "import poncho_dask, poncho_run; print('ok')"]),
+    ],
+)
+def test_pip_install_find_links_dist_needs_no_checkout(
+    elsewhere: Path, requirement: str, command: list[str]
+) -> None:
+    venv = Venv(elsewhere / requirement)
+    sh([_uv(), "venv", "--quiet", "--python", sys.executable, venv.path], cwd=elsewhere)
+    sh([_uv(), "pip", "install", "--offline", "--quiet", "--python", venv.python,
+        "--find-links", "dist", requirement], cwd=elsewhere)  # fmt: skip
+    proc = sh(command, cwd=elsewhere, env=venv.env())
+    if requirement == "poncho-tools":
+        assert proc.stdout.strip() == f"poncho {VERSION}"
+    # Installed from the release's wheels, not from the checkout (no editable, no direct URL).
+    code = (
+        "import importlib.metadata as m, sys; d = m.distribution(sys.argv[1]); "
+        "print(d.version, d.read_text('direct_url.json'))"
+    )
+    shown = sh([venv.python, "-c", code, requirement]).stdout
+    assert shown.split()[0] == VERSION
+    assert str(ROOT) not in shown
