@@ -155,3 +155,70 @@ def test_pip_install_find_links_dist_needs_no_checkout(
     shown = sh([venv.python, "-c", code, requirement]).stdout
     assert shown.split()[0] == VERSION
     assert str(ROOT) not in shown
+
+
+# --------------------------------------------------------------------------- release workflow
+
+WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
+
+
+def _run_steps(text: str) -> dict[str, str]:
+    """The `run:` steps of a workflow by their `name:` (plain, `|` and `>-` scalars only)."""
+    steps: dict[str, str] = {}
+    lines = text.splitlines()
+    name = ""
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith(("- name:", "name:")):
+            name = stripped.split(":", 1)[1].strip()
+        if not stripped.startswith("run:"):
+            continue
+        value = stripped[len("run:") :].strip()
+        if value not in ("|", ">-"):
+            steps[name] = value
+            continue
+        indent = len(line) - len(line.lstrip()) + 2
+        block = []
+        for follow in lines[index + 1 :]:
+            if follow.strip() and len(follow) - len(follow.lstrip()) < indent:
+                break
+            block.append(follow[indent:])
+        steps[name] = ("\n" if value == "|" else " ").join(block).strip()
+    return steps
+
+
+def test_the_release_workflow_runs_here_up_to_the_publish_step(
+    tmp_path: Path, release: Path
+) -> None:
+    text = WORKFLOW.read_text(encoding="utf-8")
+    steps = _run_steps(text)
+    build = text[text.index("  build:") : text.index("  pypi:")]
+    assert "run: make dist" in build  # the build job is `make dist`, which `release` runs
+    publish = text[text.index("  pypi:") : text.index("  forge-release:")]
+    assert "pypa/gh-action-pypi-publish@release/v1" in publish
+    assert "id-token: write" in publish and "password" not in publish  # trusted publishing
+    # The shell steps, run as the forge runs them, on a checkout's files and this release.
+    work = tmp_path / "checkout"
+    work.mkdir()
+    for name in ("VERSION", "CHANGELOG.md"):
+        shutil.copy(ROOT / name, work / name)
+    shutil.copytree(release, work / "dist")
+    env = {**os.environ, "GITHUB_REF_NAME": f"v{VERSION}"}
+    for name, script in steps.items():
+        if "make dist" in script or "gh release" in script:
+            continue  # the build is the `release` fixture; the upload needs the forge
+        proc = subprocess.run(["bash", "-e", "-c", script], cwd=work, env=env,
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+    assert sorted(p.name for p in (work / "pypi").iterdir()) == sorted(
+        p.name for p in release.iterdir() if p.name != "poncho_package_run"
+    )
+    assert [p.name for p in (work / "dist").iterdir()] == ["poncho_package_run"]
+    notes = (work / "notes.md").read_text(encoding="utf-8")
+    assert notes.startswith(f"## {VERSION} - ")  # CHANGELOG.md has this version's section
+    assert notes.count("\n## ") == 0
+    # A tag that is not VERSION stops the build before anything is built.
+    check = steps["The tag is the version every distribution says (VERSION)"]
+    wrong = subprocess.run(["bash", "-e", "-c", check], cwd=work, check=False,
+                           env={**env, "GITHUB_REF_NAME": "v9.9.9"})  # fmt: skip
+    assert wrong.returncode != 0
