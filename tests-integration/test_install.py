@@ -157,6 +157,52 @@ def test_pip_install_find_links_dist_needs_no_checkout(
     assert str(ROOT) not in shown
 
 
+# --------------------------------------------------------------------------- man pages
+
+MAN_PAGES = sorted(p.stem for p in (ROOT / "docs" / "man").glob("*.md") if p.name != "README.md")
+
+
+def _man() -> str | None:
+    """man(1), installed with apt-get (man-db) as root where it is missing, like the other
+    Debian tools of the integration tests; None where it cannot be had."""
+    found = shutil.which("man")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get") is not None:
+        sh(["apt-get", "update", "-q"])
+        sh(["apt-get", "install", "-y", "-q", "man-db"])
+        found = shutil.which("man")
+    return found
+
+
+def test_man_finds_the_pages_the_wheels_install(elsewhere: Path) -> None:
+    venv = Venv(elsewhere / "man")
+    sh([_uv(), "venv", "--quiet", "--python", sys.executable, venv.path], cwd=elsewhere)
+    sh([_uv(), "pip", "install", "--offline", "--quiet", "--python", venv.python,
+        "--find-links", "dist", "poncho-tools"], cwd=elsewhere)  # fmt: skip
+    man1 = venv.path / "share" / "man" / "man1"
+    assert sorted(p.name for p in man1.iterdir()) == [f"{c}.1" for c in MAN_PAGES]
+    groff = shutil.which("groff")
+    for command in MAN_PAGES:
+        page = man1 / f"{command}.1"
+        assert page.read_text(encoding="utf-8").startswith(f'.TH "{command.upper()}" "1" ')
+        assert f'"poncho {VERSION}"' in page.read_text(encoding="utf-8").splitlines()[0]
+        if groff is not None:
+            check = subprocess.run([groff, "-man", "-Tutf8", "-ww", "-z", page],
+                                   capture_output=True, text=True, check=False)  # fmt: skip
+            assert check.returncode == 0 and not check.stderr, f"{page.name}: {check.stderr}"
+    man = _man()
+    if man is None:
+        return  # the pages are installed and groff reads them; man itself cannot be had here
+    manpath = {**os.environ, "MANPATH": str(venv.path / "share" / "man")}
+    for command in MAN_PAGES:
+        found = sh([man, "-w", command], env=manpath, cwd=elsewhere).stdout.strip()
+        assert found == str(man1 / f"{command}.1")
+    # With the venv's bin first on PATH (an activated venv) man-db needs no MANPATH.
+    activated = venv.env()
+    activated.pop("MANPATH", None)
+    found = sh([man, "-w", "poncho_package_run"], env=activated, cwd=elsewhere).stdout.strip()
+    assert found == str(man1 / "poncho_package_run.1")
+
+
 # --------------------------------------------------------------------------- release workflow
 
 WORKFLOW = ROOT / ".github" / "workflows" / "release.yml"
