@@ -41,7 +41,9 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # The shell front end of poncho_package_run is POSIX sh (it runs where no bash may be).
-    if shutil.which("shellcheck") is None and os.geteuid() == 0:
+    if shutil.which("shellcheck") is None:
+        if os.geteuid() != 0:
+            session.error("shellcheck is not installed: `apt-get install shellcheck` as root")
         session.run("apt-get", "update", "-q", external=True)
         session.run("apt-get", "install", "-y", "-q", "shellcheck", external=True)
     session.run(

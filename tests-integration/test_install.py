@@ -29,6 +29,12 @@ WORKER = (
     "./packages/poncho-run"
 )
 
+# The Dask plugin, as README.md and docs/dask.md give it.
+DASK = (
+    "python -m pip install ./packages/poncho-core ./packages/poncho-spec ./packages/poncho-fetch "
+    "./packages/poncho-run ./packages/poncho-dask"
+)
+
 
 def _install(tmp_path: Path, command: str) -> Venv:
     venv = Venv(tmp_path / "venv")
@@ -44,6 +50,20 @@ def test_the_pages_give_these_commands(page: str) -> None:
     text = " ".join((ROOT / page).read_text(encoding="utf-8").replace("\\\n", " ").split())
     assert EVERYTHING in text
     assert WORKER in text
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/dask.md"])
+def test_the_pages_give_the_dask_command(page: str) -> None:
+    text = " ".join((ROOT / page).read_text(encoding="utf-8").split())
+    assert DASK in text
+    assert "pip install --find-links dist poncho-dask" in text
+    assert "`pip install poncho-dask`" not in text  # nothing is published yet
+
+
+def test_the_dask_plugin_from_a_checkout(tmp_path: Path) -> None:
+    venv = _install(tmp_path, DASK)
+    code = "import poncho_dask, distributed; print(poncho_dask.__name__)"
+    assert sh([venv.python, "-c", code]).stdout.strip() == "poncho_dask"
 
 
 def test_the_whole_tool_set_from_a_checkout_in_one_command(tmp_path: Path) -> None:
