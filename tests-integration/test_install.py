@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -127,7 +126,7 @@ def elsewhere(tmp_path_factory: pytest.TempPathFactory, release: Path) -> Path:
     return base
 
 
-def test_make_dist_writes_every_distribution_and_the_runner(release: Path) -> None:
+def test_make_dist_writes_every_distribution_and_the_runner(release: Path, tmp_path: Path) -> None:
     names = sorted(p.name for p in release.iterdir())
     wheels = [f"{n.replace('-', '_')}-{VERSION}-py3-none-any.whl" for n in RELEASED]
     sdists = [f"{n.replace('-', '_')}-{VERSION}.tar.gz" for n in RELEASED]
@@ -136,7 +135,7 @@ def test_make_dist_writes_every_distribution_and_the_runner(release: Path) -> No
     assert os.access(runner, os.X_OK)
     assert runner.read_bytes().startswith(b"#!/bin/sh")
     # The release asset runs as a worker runs it: copied alone, no poncho installed.
-    copy = shutil.copy(runner, Path(tempfile.mkdtemp()) / "poncho_package_run")
+    copy = shutil.copy(runner, tmp_path / "poncho_package_run")
     proc = sh([copy, "--version"], env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"})
     assert proc.stdout.strip() == f"poncho_package_run {VERSION}"
 
