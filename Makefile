@@ -7,7 +7,7 @@ PYPATH := $(shell sh tools/python-path.sh)
 TOX := $(VENV)/bin/tox
 TOX_PARALLEL ?= 2
 
-.PHONY: demo test lint typecheck bench docs clean constraints
+.PHONY: demo test lint typecheck bench docs dist clean constraints
 
 # Every install is pinned by constraints.txt (the test world); `make constraints` refreshes it.
 $(VENV)/.ready: requirements-dev.txt constraints.txt
@@ -46,9 +46,14 @@ bench: $(VENV)/.ready
 docs: $(VENV)/.ready
 	$(VENV)/bin/nox -s docs
 
+## dist: a wheel and an sdist of every published distribution (twine-checked) and the
+## standalone poncho_package_run, in dist/ (what .github/workflows/release.yml publishes)
+dist: $(VENV)/.ready
+	$(VENV)/bin/nox -s dist
+
 ## constraints: re-pin the test world to today's releases (commit the result on its own)
 constraints: $(VENV)/.ready
 	UV=$(VENV)/bin/uv sh tools/refresh-constraints.sh
 
 clean:
-	rm -rf $(VENV) $(DEMO_VENV) .tox .nox envs demo-out
+	rm -rf $(VENV) $(DEMO_VENV) .tox .nox envs demo-out dist

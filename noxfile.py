@@ -1,4 +1,4 @@
-"""Repo-wide sessions: lint, typecheck, wheels, benchmarks, docs.
+"""Repo-wide sessions: lint, typecheck, dist, benchmarks, docs.
 
 Per-package tests live in tox.ini (each package alone); `make test` runs those.
 """
@@ -28,7 +28,6 @@ PACKAGES = [
     "poncho",
     "poncho-testing",
 ]
-PUBLISHED = [p for p in PACKAGES if p != "poncho-testing"]
 
 
 @nox.session
@@ -36,11 +35,15 @@ def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole tree, and the structure check."""
     # No import cycle inside a package, no module over 400 lines (standard library only).
     session.run("python", "tools/check_structure.py")
+    # One version for every distribution: VERSION, the pyprojects, the pins between them.
+    session.run("python", "tools/versions.py", "check")
     session.install(*CONSTRAINTS, "ruff>=0.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     # The shell front end of poncho_package_run is POSIX sh (it runs where no bash may be).
-    if shutil.which("shellcheck") is None and os.geteuid() == 0:
+    if shutil.which("shellcheck") is None:
+        if os.geteuid() != 0:
+            session.error("shellcheck is not installed: `apt-get install shellcheck` as root")
         session.run("apt-get", "update", "-q", external=True)
         session.run("apt-get", "install", "-y", "-q", "shellcheck", external=True)
     session.run(
@@ -67,11 +70,12 @@ def typecheck(session: nox.Session) -> None:
 
 
 @nox.session
-def wheels(session: nox.Session) -> None:
-    """Build the wheel and sdist of every published package into dist/."""
-    session.install(*CONSTRAINTS, "build>=1.2")
-    for package in PUBLISHED:
-        session.run("python", "-m", "build", "--outdir", "dist", f"packages/{package}")
+def dist(session: nox.Session) -> None:
+    """`make dist`: the wheel and sdist of every published package and the standalone
+    poncho_package_run into dist/, after `twine check --strict` (tools/dist.py)."""
+    session.install(*CONSTRAINTS, "build[uv]>=1.2", "twine>=6")
+    shutil.rmtree(ROOT / "dist", ignore_errors=True)
+    session.run("python", "tools/dist.py", "dist")
 
 
 @nox.session

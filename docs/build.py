@@ -2,9 +2,8 @@
 
 Writes into OUTDIR:
 
-- ``man/<command>.1``: roff man pages converted from ``docs/man/<command>.md`` (the small
-  converter below knows the Markdown these pages use: headings, paragraphs, lists,
-  ``- `-x`, `--long` *ARG*: text`` items, fenced blocks, inline code, emphasis, links);
+- ``man/<command>.1``: roff man pages converted from ``docs/man/<command>.md`` by
+  tools/hatch_man.py, the converter whose build hook puts the same pages into the wheels;
 - ``*.html`` and ``man/*.html``: every page of docs/ as HTML (with markdown2, which pdoc
   brings; without it the ``.md`` files are copied);
 - ``api/``: the API reference of every published package, made with pdoc (``--no-api``
@@ -19,7 +18,6 @@ Links to ``api/...`` are checked against the pdoc output once it is made.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import re
 import shutil
@@ -30,11 +28,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
+# The man page converter is the one the wheels' build hooks use (tools/hatch_man.py).
+sys.path.insert(0, str(DOCS.parent / "tools"))
+from hatch_man import EXTERNAL, FENCE, INLINE_CODE, markdown_to_roff, page_section  # noqa: E402
+
 API_MODULES = ["poncho", "poncho_spec", "poncho_analyze", "poncho_create", "poncho_run",
                "poncho_fetch"]  # fmt: skip
 # Public modules that pdoc does not reach through a package's __all__, and what they need.
 OPTIONAL_API_MODULES = {"poncho_dask": "pip install poncho-dask (it brings Dask distributed)"}
-VERSION = "0.1.0"
+# One version for every distribution (tools/versions.py holds the packages to it).
+VERSION = (DOCS.parent / "VERSION").read_text(encoding="utf-8").strip()
 PROG = "build.py"
 
 
@@ -54,14 +57,11 @@ class Link:
     target: str
 
 
-_FENCE = re.compile(r"^\s*(```+|~~~+)")
-_INLINE_CODE = re.compile(r"(`+)(?:(?!\1).)+?\1")
 _INLINE_LINK = re.compile(
     r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)"
 )
 _REF_DEF = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+\"[^\"]*\")?\s*$")
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_EXTERNAL = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|//)")
 
 
 def markdown_files(docs: Path = DOCS) -> list[Path]:
@@ -74,7 +74,7 @@ def prose_lines(text: str) -> Iterator[tuple[int, str]]:
     text = _HTML_COMMENT.sub(lambda m: "\n" * m.group().count("\n"), text)
     fence: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
-        match = _FENCE.match(line)
+        match = FENCE.match(line)
         if fence is not None:
             if match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence):
                 fence = None
@@ -82,7 +82,7 @@ def prose_lines(text: str) -> Iterator[tuple[int, str]]:
         if match:
             fence = match.group(1)
             continue
-        yield number, _INLINE_CODE.sub(lambda m: " " * len(m.group()), line)
+        yield number, INLINE_CODE.sub(lambda m: " " * len(m.group()), line)
 
 
 def find_links(path: Path) -> list[Link]:
@@ -93,7 +93,7 @@ def find_links(path: Path) -> list[Link]:
         ref = _REF_DEF.match(line)
         if ref:
             targets.append(ref.group(1))
-        links += [Link(path, number, t) for t in targets if not _EXTERNAL.match(t)]
+        links += [Link(path, number, t) for t in targets if not EXTERNAL.match(t)]
     return links
 
 
@@ -158,154 +158,6 @@ def _relative_to(path: Path, folder: Path) -> Path | None:
 
 # --------------------------------------------------------------------------- man pages
 
-_OPTION_ITEM = re.compile(
-    r"^((?:`[^`]+`)(?:,\s*`[^`]+`)*(?:\s+\*[^*]+\*(?:\.\.\.)?)?):\s+(.*)$", re.DOTALL
-)
-_TITLE = re.compile(r"^#\s+([\w.-]+)\((\d)\)\s*$")
-
-
-def roff_escape(text: str) -> str:
-    """Plain text made safe for roff (backslashes, hyphens)."""
-    return text.replace("\\", "\\e").replace("-", "\\-")
-
-
-def roff_inline(text: str) -> str:
-    """Inline Markdown to roff: code and strong as bold, emphasis as italics, links as text."""
-    out = []
-    pos = 0
-    for match in _INLINE_CODE.finditer(text):
-        out.append(_roff_prose(text[pos : match.start()]))
-        code = match.group().strip("`")
-        out.append(r"\fB" + roff_escape(code.strip()) + r"\fR")
-        pos = match.end()
-    out.append(_roff_prose(text[pos:]))
-    return "".join(out)
-
-
-def _roff_prose(text: str) -> str:
-    def link(match: re.Match[str]) -> str:
-        label, target = match.group(1), match.group(2)
-        page = re.fullmatch(r"(?:\.\./man/|)([\w.-]+)\.md", target)
-        if page and re.search(r"\(\d\)$", label):
-            return label  # "[poncho_package_run(1)](poncho_package_run.md)"
-        if _EXTERNAL.match(target):
-            return f"{label} <{target}>"
-        return label
-
-    text = re.sub(r"!?\[((?:[^\[\]]|\[[^\]]*\])*)\]\(([^)\s]+)\)", link, text)
-    text = re.sub(r"<!--.*?-->", "", text)
-    text = roff_escape(text)
-    text = re.sub(r"\*\*(.+?)\*\*", r"\\fB\1\\fR", text)
-    text = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\\fI\1\\fR", text)
-    text = re.sub(r"(?<!\w)_(?!\s)(.+?)(?<!\s)_(?!\w)", r"\\fI\1\\fR", text)
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _roff_line(text: str) -> str:
-    """A text line that roff cannot mistake for a request."""
-    text = text.strip()
-    return "\\&" + text if text[:1] in {".", "'"} else text
-
-
-def _roff_code(line: str) -> str:
-    """A line of a code block, its indentation kept."""
-    text = roff_escape(line.rstrip())
-    return "\\&" + text if text[:1] in {".", "'"} else text
-
-
-def _blocks(lines: list[str]) -> Iterator[tuple[str, list[str]]]:
-    """Split Markdown lines into (kind, lines): heading, fence, item, table, para, comment."""
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        if not line.strip():
-            index += 1
-        elif line.lstrip().startswith("<!--"):
-            end = index
-            while "-->" not in lines[end]:
-                end += 1
-            index = end + 1
-        elif line.startswith("#"):
-            yield "heading", [line]
-            index += 1
-        elif _FENCE.match(line):
-            fence = _FENCE.match(line).group(1)  # type: ignore[union-attr]
-            end = index + 1
-            while end < len(lines) and not lines[end].lstrip().startswith(fence):
-                end += 1
-            yield "fence", lines[index + 1 : end]
-            index = end + 1
-        elif re.match(r"^\s*(?:[-*+]|\d+\.)\s", line):
-            item = [re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", line)]
-            index += 1
-            while index < len(lines) and lines[index].startswith("  ") and lines[index].strip():
-                item.append(lines[index].strip())
-                index += 1
-            yield "item", item
-        elif line.lstrip().startswith("|"):
-            end = index
-            while end < len(lines) and lines[end].lstrip().startswith("|"):
-                end += 1
-            yield "table", lines[index:end]
-            index = end
-        else:
-            end = index
-            while end < len(lines) and lines[end].strip() and not _starts_block(lines[end]):
-                end += 1
-            yield "para", [x.strip() for x in lines[index:end]]
-            index = end
-
-
-def _starts_block(line: str) -> bool:
-    return bool(
-        line.startswith("#")
-        or _FENCE.match(line)
-        or re.match(r"^\s*(?:[-*+]|\d+\.)\s", line)
-        or line.lstrip().startswith(("|", "<!--"))
-    )
-
-
-def markdown_to_roff(text: str, source: str = "page.md", date: str | None = None) -> str:
-    """Convert one man page written in Markdown (first line ``# name(N)``) to roff."""
-    lines = text.splitlines()
-    title = _TITLE.match(lines[0]) if lines else None
-    if title is None:
-        raise BuildError(f"{source}:1: a man page starts with '# name(section)'")
-    name, section = title.groups()
-    date = date or datetime.date.today().isoformat()
-    out = [
-        f'.TH "{name.upper()}" "{section}" "{date}" "poncho {VERSION}" "Poncho manual"',
-        ".nh",
-        ".ad l",
-    ]
-    for kind, block in _blocks(lines[1:]):
-        if kind == "heading":
-            level = len(block[0]) - len(block[0].lstrip("#"))
-            heading = block[0].lstrip("#").strip()
-            macro = ".SH" if level <= 2 else ".SS"
-            out.append(
-                f'{macro} "{roff_inline(heading).upper() if level <= 2 else roff_inline(heading)}"'
-            )
-        elif kind == "fence":
-            out += [".PP", ".RS 4", ".nf"] + [_roff_code(x) for x in block] + [".fi", ".RE"]
-        elif kind == "item":
-            joined = " ".join(block)
-            option = _OPTION_ITEM.match(joined)
-            if option:
-                out += [".TP", _roff_line(roff_inline(option.group(1)))]
-                out.append(_roff_line(roff_inline(option.group(2))))
-            else:
-                out += [".IP \\(bu 2", _roff_line(roff_inline(joined))]
-        elif kind == "table":
-            rows = [r for r in block if not re.match(r"^\s*\|[\s:|-]+\|\s*$", r)]
-            cells = [[c.strip() for c in r.strip().strip("|").split("|")] for r in rows]
-            out += [".PP", ".TS", "l " * max(len(c) for c in cells) + "."]
-            out += ["\t".join(roff_inline(c) for c in row) for row in cells]
-            out.append(".TE")
-        else:
-            out += [".PP", _roff_line(roff_inline(" ".join(block)))]
-    return "\n".join(out) + "\n"
-
 
 def build_man(docs: Path, out: Path) -> list[Path]:
     """Convert docs/man/*.md into *out*/<name>.<section>; return the files written."""
@@ -315,8 +167,11 @@ def build_man(docs: Path, out: Path) -> list[Path]:
         if page.name == "README.md":
             continue
         text = page.read_text(encoding="utf-8")
-        roff = markdown_to_roff(text, str(page.relative_to(docs.parent)))
-        section = _TITLE.match(text.splitlines()[0]).group(2)  # type: ignore[union-attr]
+        try:
+            roff = markdown_to_roff(text, str(page.relative_to(docs.parent)), version=VERSION)
+        except ValueError as exc:
+            raise BuildError(str(exc)) from exc
+        section = page_section(text)
         target = out / f"{page.stem}.{section}"
         _write(target, roff)
         written.append(target)
@@ -372,7 +227,7 @@ def _html_links(text: str, page: Path, target: Path, docs: Path) -> str:
     def fix(match: re.Match[str]) -> str:
         link = match.group(1)
         path, hash_, anchor = link.partition("#")
-        if not path or _EXTERNAL.match(path):
+        if not path or EXTERNAL.match(path):
             return match.group()
         resolved = (page.parent / path).resolve()
         if _relative_to(resolved, docs) is not None:

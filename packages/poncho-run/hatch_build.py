@@ -12,17 +12,22 @@ put them. The wheel's package also gets
 own (pip installed both), it imports the installed packages (poncho-core as pip resolved
 poncho-run's dependency on it), whose byte code is compiled once, rather than compiling the
 zip's sources at every cold run.
+
+The wheel also gets the man page of the command (the hook's ``man-pages``), written by the
+repository's one converter, ``hatch_man.py`` (a link to tools/hatch_man.py; a copy in an sdist).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import os
 import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
@@ -122,12 +127,23 @@ def build_script(root: Path, output: Path) -> Path:
     return output
 
 
+def hatch_man(root: Path) -> ModuleType:
+    """The repository's man page converter and build hook helpers (``root/hatch_man.py``)."""
+    spec = importlib.util.spec_from_file_location("hatch_man", root / "hatch_man.py")
+    if spec is None or spec.loader is None:
+        raise FileNotFoundError(f"hatch_man.py not found in {root}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class RunnerScriptHook(BuildHookInterface):  # type: ignore[type-arg]
-    """Adds the runner script under both names to the wheel's scripts."""
+    """Adds the runner script under both names to the wheel's scripts, and its man page."""
 
     PLUGIN_NAME = "custom"
 
     _folder: Path | None = None
+    _man: Path | None = None
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
@@ -140,8 +156,12 @@ class RunnerScriptHook(BuildHookInterface):  # type: ignore[type-arg]
         stamp = self._folder / "_engine_id"
         stamp.write_text(engine_id(engine_sources(Path(self.root))) + "\n", encoding="ascii")
         build_data["force_include"][os.fspath(stamp)] = ENGINE_ID_FILE
+        man = hatch_man(Path(self.root))
+        pages = man.configured_pages(self.config)
+        self._man = man.add_man_pages(Path(self.root), pages, self.metadata.version, build_data)
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
-        if self._folder is not None:  # the scripts are in the wheel now
-            shutil.rmtree(self._folder, ignore_errors=True)
-            self._folder = None
+        for folder in (self._folder, self._man):  # the scripts and the page are in the wheel now
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        self._folder = self._man = None
