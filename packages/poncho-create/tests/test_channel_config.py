@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,66 @@ def test_precedence_command_line_environment_config_condarc(tmp_path: Path) -> N
     )
 
 
+def test_one_setting_adds_one_replaces_from_every_place(tmp_path: Path) -> None:
+    """uv's pair: PONCHO_CHANNELS / channels add in front, PONCHO_OVERRIDE_CHANNELS /
+    override-channels replace the spec's; each from the first place that sets it."""
+    spec = ("conda-forge",)
+    config = tmp_path / "config.toml"
+    env = {"PONCHO_CONFIG": str(config)}
+    config.write_text("")
+
+    def used(**kwargs: Any) -> tuple[str, ...]:
+        environ = {**env, **kwargs.pop("environ", {})}
+        return load_channel_settings(environ=environ, **kwargs).effective(spec)
+
+    assert used() == spec
+    assert used(environ={"PONCHO_CHANNELS": "extra"}) == ("extra", "conda-forge")
+    assert used(environ={"PONCHO_OVERRIDE_CHANNELS": "site"}) == ("site",)
+    both = {"PONCHO_CHANNELS": "extra", "PONCHO_OVERRIDE_CHANNELS": "site, site2"}
+    assert used(environ=both) == ("extra", "site", "site2")
+    assert used(channels=["cli"], environ=both) == ("cli", "site", "site2")
+    # --override-channels: with -c exactly those; alone, the channels set elsewhere.
+    assert used(channels=["cli"], override_channels=True, environ=both) == ("cli",)
+    assert used(override_channels=True, environ=both) == ("extra", "site", "site2")
+    config.write_text('[poncho]\noverride-channels = ["file:///site"]\n')
+    assert used() == ("file:///site",)
+    assert used(environ={"PONCHO_CHANNELS": "extra"}) == ("extra", "file:///site")
+    assert used(environ={"PONCHO_OVERRIDE_CHANNELS": "other"}) == ("other",)
+
+
+def test_the_environment_does_not_cancel_the_config_files_override(tmp_path: Path) -> None:
+    """F2: a config file that builds offline keeps doing so when PONCHO_CHANNELS names the
+    same channel (it used to bring the spec's conda-forge back)."""
+    config = tmp_path / "config.toml"
+    config.write_text('[poncho]\nchannels = ["file:///site"]\noverride-channels = true\n')
+    env = {"PONCHO_CONFIG": str(config), "PONCHO_CHANNELS": "file:///site"}
+    settings = load_channel_settings(environ=env)
+    assert settings.effective(["conda-forge"]) == ("file:///site",)
+    assert settings.override_channels
+    assert load_channel_settings(environ={"PONCHO_CONFIG": str(config)}).effective(
+        ["conda-forge"]
+    ) == ("file:///site",)
+
+
+def test_verbose_says_which_channels_are_used_and_why(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[poncho.mirrors]\n"conda-forge" = ["file:///m/cf"]\n')
+    env = {"PONCHO_CONFIG": str(config), "PONCHO_CHANNELS": "extra"}
+    with caplog.at_level(logging.INFO, logger="poncho_create"):
+        load_channel_settings(environ=env).effective(["conda-forge"])
+        load_channel_settings(
+            environ={"PONCHO_CONFIG": str(config), "PONCHO_OVERRIDE_CHANNELS": "file:///s"}
+        ).effective(["conda-forge"])
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("channels:")]
+    assert lines == [
+        "channels: extra (from PONCHO_CHANNELS), conda-forge (from the spec, read from "
+        "file:///m/cf)",
+        "channels: file:///s (from PONCHO_OVERRIDE_CHANNELS); the spec's conda-forge not used",
+    ]
+
+
 def test_names_aliases_custom_channels_and_mirrors(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(
@@ -60,14 +121,14 @@ def test_names_aliases_custom_channels_and_mirrors(tmp_path: Path) -> None:
     assert settings.source("other") == "https://alias.example/conda/other"
     assert settings.source("https://x.example/c") == "https://x.example/c"
     assert settings.source(str(tmp_path)) == str(tmp_path)
-    plain = load_channel_settings(environ={"PONCHO_CONFIG": str(tmp_path / "none.toml")})
+    plain = load_channel_settings(environ={"XDG_CONFIG_HOME": str(tmp_path)})
     assert plain.source("conda-forge") == "conda-forge"  # nothing configured: rattler's default
 
 
 def test_condarc_custom_channels_name_the_folder_holding_the_channel(tmp_path: Path) -> None:
     condarc = tmp_path / "condarc"
     condarc.write_text("custom_channels:\n  bioconda: https://site.example/conda\n")
-    env = {"PONCHO_CONFIG": str(tmp_path / "none"), "CONDARC": str(condarc)}
+    env = {"XDG_CONFIG_HOME": str(tmp_path), "CONDARC": str(condarc)}
     settings = load_channel_settings(environ=env, use_condarc=True)
     assert settings.source("bioconda") == "https://site.example/conda/bioconda"
 
@@ -76,12 +137,12 @@ def test_condarc_custom_channels_name_the_folder_holding_the_channel(tmp_path: P
     ("text", "message"),
     [
         ("[poncho\n", "not valid TOML"),
-        ("poncho = 3\n", "[poncho] must be a table"),
+        ("poncho = 3\n", "poncho: must be a table"),
         ("[poncho]\nchannels = 'one'\n", "channels: must be a list"),
         ("[poncho]\nmirrors = 2\n", "mirrors: must be a table"),
         ("[poncho.mirrors]\nx = [1]\n", "mirrors.x: must be a list of URLs"),
         ("[poncho]\nchannel-alias = 4\n", "channel-alias: must be a URL string"),
-        ("[poncho.custom-channels]\nx = 4\n", "custom channel 'x' must be a URL string"),
+        ("[poncho.custom-channels]\nx = 4\n", "custom-channels.x: must be a URL string"),
     ],
 )
 def test_a_bad_config_file_is_named(tmp_path: Path, text: str, message: str) -> None:
@@ -121,6 +182,27 @@ def test_a_spec_naming_conda_forge_builds_from_the_sites_mirror(
     again = create(spec, tmp_path / "again.tar.gz", **build_dirs)
     with tarfile.open(again) as tar:
         assert "bin/mini-tool" in tar.getnames()
+
+
+@pytest.mark.slow
+def test_a_config_that_builds_offline_still_does_with_poncho_channels_set(
+    mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F2 end to end: the spec says conda-forge, which is never contacted."""
+    spec = {"conda": {"channels": ["conda-forge"], "dependencies": ["mini-tool"]}}
+    config = tmp_path / "config.toml"
+    config.write_text(f'[poncho]\nchannels = ["{mini_channel.url}"]\noverride-channels = true\n')
+    monkeypatch.setenv("PONCHO_CONFIG", str(config))
+    monkeypatch.setenv("PONCHO_CHANNELS", mini_channel.url)
+    create(spec, tmp_path / "env.tar.gz", lock_out=tmp_path / "lock.json", **build_dirs)
+    assert json.loads((tmp_path / "lock.json").read_text())["channels"] == [mini_channel.url]
+    # The same with the one variable that replaces the spec's channels, and no config file.
+    config.unlink()
+    monkeypatch.delenv("PONCHO_CONFIG")
+    monkeypatch.delenv("PONCHO_CHANNELS")
+    monkeypatch.setenv("PONCHO_OVERRIDE_CHANNELS", mini_channel.url)
+    create(spec, tmp_path / "env2.tar.gz", lock_out=tmp_path / "lock2.json", **build_dirs)
+    assert json.loads((tmp_path / "lock2.json").read_text())["channels"] == [mini_channel.url]
 
 
 def test_an_unreachable_channel_names_the_remedy(

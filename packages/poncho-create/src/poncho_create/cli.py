@@ -56,11 +56,16 @@ _EPILOG = epilog(
         ("PONCHO_CREATE_TMPDIR", "parent of the temporary build folders (default: system temp)"),
         ("PONCHO_CREATE_WAIT", "seconds to wait for another build of the same spec (default 3600)"),
         ("PONCHO_CHANNELS", "channels searched before the spec's (when no --channel is given)"),
+        (
+            "PONCHO_OVERRIDE_CHANNELS",
+            "channels used instead of the spec's (unless -c ... --override-channels)",
+        ),
         ("PONCHO_CHANNEL_ALIAS", "where channel names such as conda-forge live"),
         (
             "PONCHO_CONFIG",
             "the config file (default ~/.config/poncho/config.toml): its [poncho] section "
-            "sets channels, channel-alias, custom-channels and mirrors",
+            "sets channels, override-channels, channel-alias, custom-channels and mirrors "
+            "(the command line wins over the environment, which wins over the file)",
         ),
         (
             "CONDA_OVERRIDE_GLIBC, CONDA_OVERRIDE_OSX, CONDA_OVERRIDE_CUDA",

@@ -7,6 +7,7 @@ from poncho_spec import PonchoError
 __all__ = [
     "ChannelError",
     "CondaExeError",
+    "ConfigError",
     "CreateError",
     "LockError",
     "PackError",
@@ -30,6 +31,13 @@ class PackageNotFound(CreateError, LookupError):
 
 class ChannelError(CreateError, OSError):
     """A channel is unreachable or missing; the message names it."""
+
+
+class ConfigError(CreateError, ValueError):
+    """The config file (or a channel setting of the environment) is wrong: an unknown key,
+    a wrong type, a missing ``$PONCHO_CONFIG`` file. Bad usage: exit status 2."""
+
+    exit_status = 2
 
 
 class PipError(CreateError):
