@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from poncho_create import ChannelError, CreateError, create
+from poncho_create import ChannelError, ConfigError, CreateError, create
 from poncho_create.channel_config import config_path, load_channel_settings
 
 
@@ -212,3 +212,84 @@ def test_an_unreachable_channel_names_the_remedy(
     with pytest.raises(ChannelError, match=r"unreachable or missing: .*--override-channels, "
                        r"PONCHO_CHANNELS, or \[poncho\] mirrors"):  # fmt: skip
         create(spec, tmp_path / "env.tar.gz", **build_dirs)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[poncho]\nchanels = ["x"]\n', "chanels: unknown key (did you mean 'channels'?)"),
+        ("[poncho]\nchannel = []\n", "channel: unknown key (did you mean 'channels'?)"),
+        (
+            '[poncho]\nchannels = ["x"]\noverride_channels = true\n',
+            "override_channels: unknown key (did you mean 'override-channels'?)",
+        ),
+        ('channels = ["x"]\n', "channels: outside the [poncho] section (move it under [poncho])"),
+        ("[other]\nx = 1\n", "other: outside the [poncho] section (only [poncho] is read)"),
+        ("[poncho]\noverride-channels = 3\n", "override-channels: must be a list of channel"),
+        ("[poncho]\noverride-channels = true\n", "override-channels: true, but this file names"),
+        ("[poncho]\nchannels = [1]\n", "channels: must be a list of channel names or URLs"),
+    ],
+)
+def test_config_mistakes_are_errors_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    """F6: a typo, a key in the wrong place or of the wrong type is never silently ignored."""
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_channel_settings(environ={"PONCHO_CONFIG": str(config)})
+    assert str(caught.value) == f"{config}: {message}" or str(caught.value).startswith(
+        f"{config}: {message}"
+    )
+    assert caught.value.exit_status == 2
+
+
+def test_every_config_mistake_at_once_and_a_missing_named_file(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('top = 1\n[poncho]\nchanels = ["x"]\nchannel-alias = 3\n')
+    with pytest.raises(ConfigError) as caught:
+        load_channel_settings(environ={"PONCHO_CONFIG": str(config)})
+    assert str(caught.value).splitlines() == [
+        f"{config}: top: outside the [poncho] section (only [poncho] is read)",
+        f"{config}: chanels: unknown key (did you mean 'channels'?)",
+        f"{config}: channel-alias: must be a URL string",
+    ]
+    missing = tmp_path / "nonexist.toml"
+    with pytest.raises(
+        ConfigError, match=rf"^{missing}: no such config file \(named by PONCHO_CONFIG\)$"
+    ):
+        load_channel_settings(environ={"PONCHO_CONFIG": str(missing)})
+    # The default file may be absent: nothing is configured then.
+    assert load_channel_settings(environ={"XDG_CONFIG_HOME": str(tmp_path)}).channels == ()
+
+
+def test_the_command_line_reports_config_mistakes_as_bad_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from poncho_create.cli import main
+
+    config = tmp_path / "config.toml"
+    config.write_text('[poncho]\nchanels = ["x"]\noverride-channels = 1\n')
+    monkeypatch.setenv("PONCHO_CONFIG", str(config))
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"conda": {"dependencies": ["x"]}}')
+    assert main([str(spec), str(tmp_path / "o.tar.gz")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [  # every line prefixed, as poncho_spec validate does
+        f"poncho_package_create: error: {config}: chanels: unknown key (did you mean 'channels'?)",
+        f"poncho_package_create: error: {config}: override-channels: must be a list of "
+        "channel names or URLs (or true, or false)",
+    ]
+    monkeypatch.setenv("PONCHO_CONFIG", str(tmp_path / "nonexist.toml"))
+    assert main([str(spec), str(tmp_path / "o.tar.gz")]) == 2
+    assert "nonexist.toml: no such config file" in capsys.readouterr().err
+
+
+def test_an_ignored_condarc_with_channels_is_said_under_verbose(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / ".condarc").write_text("channels:\n  - bioconda\n")
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "xdg")}
+    with caplog.at_level(logging.INFO, logger="poncho_create"):
+        settings = load_channel_settings(environ=env)
+    assert settings.ignored_condarc == tmp_path / ".condarc"
+    assert f"{tmp_path / '.condarc'} names channels, used only with --use-condarc" in caplog.text
+    assert load_channel_settings(environ=env, use_condarc=True).ignored_condarc is None

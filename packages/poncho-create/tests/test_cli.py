@@ -416,3 +416,13 @@ def test_verbosity_levels(
         "debug": "poncho_package_create: running ['pip', 'install']" in err,
     }
     assert {name for name, there in found.items() if there} == shown, err
+
+
+def test_every_line_of_an_error_is_prefixed(capsys: pytest.CaptureFixture[str]) -> None:
+    """F15: a spec with several problems, as poncho_spec validate prints it."""
+    error = InvalidSpec([Problem("conda.chanels", "unknown key"), Problem("pip[0]", "bad")], "s")
+    assert main(["s", "-q"], create=FakeCreate(error)) == 1
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "poncho_package_create: error: s: conda.chanels: unknown key",
+        "poncho_package_create: error: s: pip[0]: bad",
+    ]

@@ -167,7 +167,8 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
                 path = create(args.spec, args.output, progress=progress, **options)
         except PonchoError as exc:
             _close(renderer)
-            print(f"{prog}: error: {exc}", file=sys.stderr)
+            for line in str(exc).splitlines() or [""]:  # each line, as poncho_spec validate
+                print(f"{prog}: error: {line}", file=sys.stderr)
             return int(getattr(exc, "exit_status", 1))
         except KeyboardInterrupt:
             _close(renderer)
