@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from poncho_create import ChannelError, ConfigError, CreateError, create
+from poncho_create import ConfigError, CreateError, create
 from poncho_create.channel_config import config_path, load_channel_settings
 
 
@@ -205,13 +205,47 @@ def test_a_config_that_builds_offline_still_does_with_poncho_channels_set(
     assert json.loads((tmp_path / "lock2.json").read_text())["channels"] == [mini_channel.url]
 
 
-def test_an_unreachable_channel_names_the_remedy(
-    build_dirs: dict[str, Any], tmp_path: Path
+def test_channel_errors_are_short_and_give_the_fix_that_applies(
+    build_dirs: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    spec = {"conda": {"channels": [(tmp_path / "gone").as_uri()], "dependencies": ["x"]}}
-    with pytest.raises(ChannelError, match=r"unreachable or missing: .*--override-channels, "
-                       r"PONCHO_CHANNELS, or \[poncho\] mirrors"):  # fmt: skip
-        create(spec, tmp_path / "env.tar.gz", **build_dirs)
+    """F10: a folder given with --override-channels that is no channel is not answered with
+    "use --override-channels"; an unreachable remote channel is; the raw error only -v."""
+    from poncho_create.cli import main
+
+    spec = tmp_path / "spec.json"
+    spec.write_text('{"conda": {"channels": ["http://127.0.0.1:9/site"], "dependencies": ["x"]}}')
+    dirs = ["--pkgs-dir", str(build_dirs["pkgs_dir"]), "--tmp-dir", str(build_dirs["tmp_dir"])]
+    out = str(tmp_path / "o.tar.gz")
+    gone, empty = tmp_path / "nonexistent-channel", tmp_path / "empty"
+    empty.mkdir()
+    assert main(["-q", "-c", str(gone), "--override-channels", str(spec), out, *dirs]) == 1
+    assert capsys.readouterr().err == (
+        f"poncho_package_create: error: channel {gone} (from the command line) is not there "
+        "(no such folder)\n"
+    )
+    assert main(["-q", "-c", str(empty), "--override-channels", str(spec), out, *dirs]) == 1
+    assert capsys.readouterr().err == (
+        f"poncho_package_create: error: channel {empty} (from the command line) is not a conda "
+        f"channel: the folder has no noarch/repodata.json; index it first (conda index {empty})\n"
+    )
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / ".condarc").write_text("channels:\n  - https://site.example/conda\n")
+    assert main(["-q", str(spec), out, *dirs]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "poncho_package_create: error: channel http://127.0.0.1:9/site (from the spec) is "
+        "unreachable ("
+    )
+    assert "PONCHO_OVERRIDE_CHANNELS" in err and "--use-condarc uses them" in err
+    assert "error sending request" not in err and len(err.splitlines()) == 1
+    assert main(["-v", str(spec), out, *dirs]) == 1
+    err = capsys.readouterr().err
+    assert "error sending request" in err  # the raw error, for who asks
+    assert f"{tmp_path / '.condarc'} names channels, used only with --use-condarc" in err
+    assert "channels: http://127.0.0.1:9/site (from the spec)" in err
 
 
 @pytest.mark.parametrize(

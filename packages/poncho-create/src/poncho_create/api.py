@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from poncho_core.fs import rmtree
+from poncho_core.verbosity import NOTE
 from poncho_create.cached_build import build_cached
-from poncho_create.errors import CreateError
+from poncho_create.errors import ChannelError, CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
 from poncho_create.progress import ProgressCallback, Reporter
@@ -83,8 +84,9 @@ def create(
     if existing is not None:
         return _pack_existing(existing, output, report, options, given)
     spec = _load(spec_or_path)
-    for warning in spec.warnings:
-        log.warning("%s", warning)
+    for warning in spec.warnings:  # a local channel is on purpose (analyze writes them): -v
+        local = warning.startswith("conda.channels[")
+        log.log(logging.INFO if local else logging.WARNING, "%s", warning)
     lock: Lock | None = None
     if options.from_lock is not None:
         lock = Lock.read(options.from_lock)
@@ -227,6 +229,8 @@ def _build(
                 new_lock.write(options.lock_out)
             log.info("created %s", path)
             return path
+        except ChannelError as exc:  # worded with what the channel settings know
+            raise options.channel_settings.explain(exc, channels) from exc
         finally:
             with contextlib.suppress(OSError):  # a temporary folder: best effort
                 rmtree(work)
@@ -324,8 +328,8 @@ def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Sp
 
     if is_importable(spec_or_path) and Path(spec_or_path).is_file():
         result = import_file(spec_or_path)
-        for note in result.notes:
-            log.warning("%s", note)
+        for note in result.notes:  # "note:", as poncho_spec import says them
+            log.log(NOTE, "%s", note)
         return result.spec
     return load_spec(os.fspath(spec_or_path))
 

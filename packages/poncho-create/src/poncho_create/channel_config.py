@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from poncho_create.config_file import config_path, read_config
-from poncho_create.errors import ConfigError
+from poncho_create.errors import ChannelError, ConfigError
 
 __all__ = ["DEFAULT_CHANNEL_ALIAS", "ChannelSettings", "config_path", "load_channel_settings"]
 
@@ -136,6 +136,31 @@ class ChannelSettings:
         if "://" not in channel and not is_folder(channel):
             return url if changes_names else channel
         return channel
+
+    def explain(self, error: ChannelError, channels: Iterable[str]) -> ChannelError:
+        """`error` (about one of `channels`, as the engine read it) reworded with what these
+        settings know: the channel's name, where it was set, and the one fix that applies."""
+        if error.channel is None or error.kind == "unreadable":
+            return error
+        name = next((c for c in channels if self.source(c) == error.channel), error.channel)
+        origin = self.origin(name)
+        mirror = self.mirrors.get(self.url(name))
+        said = [f"from {origin}"] + ([f"read from its mirror {error.channel}"] if mirror else [])
+        set_in = self.origins.get("mirrors", origin) if mirror else origin
+        fix = error.fix  # a folder: the same whoever named it
+        if error.kind == "unreachable" and set_in == SPEC:
+            if self.ignored_condarc is not None:
+                fix += f" ({self.ignored_condarc} names channels: --use-condarc uses them)"
+        elif error.kind == "unreachable":
+            fix = f"check the URL in {set_in}, or this machine's network"
+        elif error.kind == "not found":
+            fix = "check its name in the spec" if set_in == SPEC else f"check the URL in {set_in}"
+        message = f"channel {name} ({', '.join(said)}) {error.problem}" + (
+            f"; {fix}" if fix else ""
+        )
+        return ChannelError(
+            message, channel=error.channel, kind=error.kind, problem=error.problem, fix=fix
+        )
 
     def describe(self) -> str:
         """One line for ``-v``: each setting in force and where it came from."""

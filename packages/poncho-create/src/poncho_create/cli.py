@@ -158,6 +158,10 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
         if renderer is not None:
             renderer(event)
 
+    mistake = _tarball_as_spec(args.spec, args.output)
+    if mistake:
+        print(f"{prog}: error: {mistake}", file=sys.stderr)
+        return 2
     options = {name: getattr(args, name) for name in OPTIONS}
     with tempfile.TemporaryDirectory(prefix="poncho-create-json-") as scratch:
         if args.json and options["lock_out"] is None:  # the lock tells what was built
@@ -201,6 +205,14 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
         )
     )
     return 0
+
+
+def _tarball_as_spec(spec: str, output: str | None) -> str | None:
+    """The usage error of a tarball given as SPEC (usually SPEC and OUTPUT swapped)."""
+    if not spec.lower().endswith(tuple(FORMATS)) or not Path(spec).is_file():
+        return None
+    swapped = "; did you swap SPEC and OUTPUT?" if output is not None else ""
+    return f"{spec} is a tarball, not a spec{swapped}"
 
 
 class _Terminated(BaseException):
