@@ -106,7 +106,7 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        ChannelError("channel file:///x is unreachable or missing: gone"),
+        ChannelError("channel file:///x (from the spec) is not there (no such folder)"),
         InvalidSpec([Problem("conda.dependencies[0]", "bad")], source="spec.json"),
     ],
 )

@@ -65,7 +65,8 @@ def create(
     without pip's own configuration (``pip.conf``, ``PIP_*``) unless `pip_config`. The
     tarball holds ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env``;
     `lock_out` also writes the lock there; `from_lock` installs a lock's packages instead of
-    solving. Channels also come from ``PONCHO_CHANNELS``, ``PONCHO_CHANNEL_ALIAS``, the
+    solving. Channels also come from ``PONCHO_CHANNELS`` (added), ``PONCHO_OVERRIDE_CHANNELS``
+    (instead of the spec's), ``PONCHO_CHANNEL_ALIAS``, the
     ``[poncho]`` section of the config file and, with `use_condarc`, the user's ``.condarc``
     (see `poncho_create.channel_config`: names, aliases and mirrors). `keep_prefix` builds
     in that (new or empty) folder and keeps it, even when the build fails; otherwise the
