@@ -79,6 +79,10 @@ def test_the_environment_does_not_cancel_the_config_files_override(tmp_path: Pat
     settings = load_channel_settings(environ=env)
     assert settings.effective(["conda-forge"]) == ("file:///site",)
     assert settings.override_channels
+    assert settings.describe_channels(["conda-forge"]) == (
+        f"channels: file:///site (from PONCHO_CHANNELS and {config}); the spec's conda-forge "
+        "not used"
+    )
     assert load_channel_settings(environ={"PONCHO_CONFIG": str(config)}).effective(
         ["conda-forge"]
     ) == ("file:///site",)

@@ -86,7 +86,7 @@ def test_the_fix_depends_on_who_named_the_channel(tmp_path: Path) -> None:
         f"channel {url} (from PONCHO_OVERRIDE_CHANNELS) {reason}; check the URL in "
         "PONCHO_OVERRIDE_CHANNELS, or this machine's network"
     )
-    assert "PONCHO_OVERRIDE_CHANNELS to it" not in str(mine)
+    assert "set PONCHO_OVERRIDE_CHANNELS" not in str(mine)
     # A .condarc naming channels that are not used: said in the hint.
     (tmp_path / ".condarc").write_text("channels: [https://site.example/conda]\n")
     hinted = _settings(tmp_path).explain(raw, [url])

@@ -92,11 +92,12 @@ class ChannelSettings:
 
     def origin(self, channel: str) -> str:
         """Where `channel` of the channels in use came from: a setting's origin or the spec."""
+        found = []
         if channel in self.channels:
-            return self.origins.get("channels", COMMAND_LINE)
+            found.append(self.origins.get("channels", COMMAND_LINE))
         if self.override is not None and channel in self.override:
-            return self.origins.get("override-channels", COMMAND_LINE)
-        return SPEC
+            found.append(self.origins.get("override-channels", COMMAND_LINE))
+        return " and ".join(dict.fromkeys(found)) or SPEC
 
     def describe_channels(self, spec_channels: Iterable[str]) -> str:
         """One line for ``-v``: the channels in use, each with where it came from and, when

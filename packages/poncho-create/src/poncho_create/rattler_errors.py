@@ -48,8 +48,7 @@ def channel_error(message: str, channels: Sequence[str]) -> ChannelError:
 _HTTP_STATUS = re.compile(r"HTTP status (?:client|server) error \((\d{3})[^)]*\)")
 
 REMOTE_FIX = (
-    "to build from a local channel or a mirror instead, set PONCHO_OVERRIDE_CHANNELS to it, "
-    "or give the channel a mirror in [poncho.mirrors] of the config file"
+    "to build from a local channel or a mirror, set PONCHO_OVERRIDE_CHANNELS or [poncho.mirrors]"
 )
 """The fix for an unreachable remote channel that the user did not name themselves."""
 
