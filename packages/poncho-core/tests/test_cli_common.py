@@ -20,6 +20,7 @@ from poncho_core.cli_common import (
     verbosity,
 )
 from poncho_core.errors import LockTimeout, PonchoError
+from poncho_core.verbosity import NOTE
 
 # (-q count, -v count, $PONCHO_VERBOSITY or None) -> verbosity.  The same table checks
 # poncho_package_run's copy of the rule (packages/poncho-run/tests/test_cli.py).
@@ -77,19 +78,20 @@ def test_parsed_options_and_the_variable(
 def test_log_levels_and_lines() -> None:
     assert [log_level(v) for v in (-1, 0, 1, 2)] == [
         logging.WARNING,
-        logging.WARNING,
+        NOTE,  # notices: shown by default, not with -q
         logging.INFO,
         logging.DEBUG,
     ]
     formatter = logging.Formatter(log_format("demo"))
     lines = []
-    for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR):
+    for level in (logging.DEBUG, logging.INFO, NOTE, logging.WARNING, logging.ERROR):
         record = logging.LogRecord("x", level, __file__, 1, "said %s", ("it",), None)
         assert tag_record(record)
         lines.append(formatter.format(record))
     assert lines == [
         "demo: said it",
         "demo: said it",
+        "demo: note: said it",
         "demo: warning: said it",
         "demo: error: said it",
     ]

@@ -252,8 +252,14 @@ def leftovers(folder: Path) -> list[str]:
 @pytest.fixture(autouse=True)
 def _no_user_channel_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The machine's own channel settings (config file, PONCHO_CHANNELS) never reach a test."""
-    monkeypatch.setenv("PONCHO_CONFIG", str(tmp_path / "no-poncho-config.toml"))
-    for var in ("PONCHO_CHANNELS", "PONCHO_CHANNEL_ALIAS", "CONDARC"):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-xdg-config"))
+    for var in (
+        "PONCHO_CONFIG",
+        "PONCHO_CHANNELS",
+        "PONCHO_OVERRIDE_CHANNELS",
+        "PONCHO_CHANNEL_ALIAS",
+        "CONDARC",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 

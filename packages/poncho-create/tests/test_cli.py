@@ -106,7 +106,7 @@ def test_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     "error",
     [
-        ChannelError("channel file:///x is unreachable or missing: gone"),
+        ChannelError("channel file:///x (from the spec) is not there (no such folder)"),
         InvalidSpec([Problem("conda.dependencies[0]", "bad")], source="spec.json"),
     ],
 )
@@ -416,3 +416,52 @@ def test_verbosity_levels(
         "debug": "poncho_package_create: running ['pip', 'install']" in err,
     }
     assert {name for name, there in found.items() if there} == shown, err
+
+
+def test_every_line_of_an_error_is_prefixed(capsys: pytest.CaptureFixture[str]) -> None:
+    """F15: a spec with several problems, as poncho_spec validate prints it."""
+    error = InvalidSpec([Problem("conda.chanels", "unknown key"), Problem("pip[0]", "bad")], "s")
+    assert main(["s", "-q"], create=FakeCreate(error)) == 1
+    assert capsys.readouterr().err.splitlines()[-2:] == [
+        "poncho_package_create: error: s: conda.chanels: unknown key",
+        "poncho_package_create: error: s: pip[0]: bad",
+    ]
+
+
+def test_a_tarball_given_as_spec_asks_whether_the_arguments_are_swapped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F10: it used to say 'env.tar.gz: not UTF-8 text: invalid start byte'."""
+    tarball, spec = tmp_path / "env.tar.gz", tmp_path / "spec.json"
+    tarball.write_bytes(b"\x1f\x8b\x08\x00 not really")
+    spec.write_text("{}")
+    fake = FakeCreate()
+    assert main([str(tarball), str(spec)], create=fake) == 2
+    assert capsys.readouterr().err == (
+        f"poncho_package_create: error: {tarball} is a tarball, not a spec; did you swap "
+        "SPEC and OUTPUT?\n"
+    )
+    assert fake.calls == [] and spec.read_text() == "{}"
+    assert main([str(tarball)], create=fake) == 2
+    assert capsys.readouterr().err.endswith("is a tarball, not a spec\n")
+
+
+@pytest.mark.slow
+def test_a_local_channel_in_the_spec_is_said_only_under_verbose(
+    mini_channel: Any,
+    helpers: Any,
+    build_dirs: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """F13: analyze wrote that channel on purpose; every create warning about it was noise."""
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(helpers.mini_spec(mini_channel)))
+    dirs = ["--pkgs-dir", str(build_dirs["pkgs_dir"]), "--tmp-dir", str(build_dirs["tmp_dir"])]
+    for flags in (["-q"], []):
+        assert main([*flags, str(spec), str(tmp_path / "o.tar.gz"), *dirs]) == 0
+        assert "local folder" not in capsys.readouterr().err
+    assert main(["-v", str(spec), str(tmp_path / "o.tar.gz"), *dirs]) == 0
+    err = capsys.readouterr().err
+    assert "conda.channels[0]: " in err and "is a local folder" in err
+    assert "warning: conda.channels" not in err

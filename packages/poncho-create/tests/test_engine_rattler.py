@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from poncho_create import ChannelError, CondaLockEntry, CreateError, Lock, LockError
+from poncho_create import (
+    ChannelError,
+    CondaLockEntry,
+    CreateError,
+    Lock,
+    LockError,
+    UnsatisfiableSpec,
+)
 from poncho_create.engine_rattler import (
     build_prefix,
     install,
@@ -156,3 +163,15 @@ def test_a_lock_whose_packages_are_cached_asks_no_channel(
     assert lock_entries(records_from_lock(lock, pkgs)) == lock.conda
     with pytest.raises(ChannelError, match="/channel"):
         records_from_lock(lock, tmp_path / "empty-pkgs")
+
+
+def test_a_version_that_matches_nothing_is_quoted_as_requested(
+    mini_channel: Any, pkgs_dir: Path
+) -> None:
+    """F5: 'python=3.12' used to be reported as matching '3' (the constraint cut at a dot)."""
+    for spec in ("mini-base=2.0.1", "mini-base>=3.1", "mini-base 3.1.*"):
+        with pytest.raises(UnsatisfiableSpec) as caught:
+            solve([spec], [mini_channel.url], "linux-64", pkgs_dir, Reporter(None))
+        assert str(caught.value) == (
+            f"no version of conda package 'mini-base' matches {spec!r} (available: 1.0, 2.0)"
+        )

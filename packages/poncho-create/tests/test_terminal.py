@@ -68,7 +68,8 @@ def test_create_on_a_terminal_of_width(
         "conda": {
             "channels": [local_channel.url],
             "dependencies": ["python", "poncho-demo-app", {"pip": ["poncho-demo-pipbase"]}],
-        }
+        },
+        "prefix": "/home/me/envs/demo",  # ignored, with a warning longer than 80 columns
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     exe = Path(sysconfig.get_path("scripts"), "poncho_package_create")
@@ -79,10 +80,11 @@ def test_create_on_a_terminal_of_width(
     assert lines[-1] == f"{DONE} 0", "\n".join(lines)
     assert lines[-2] == str(out)
     shown = [line.rstrip() for line in lines[:-2] if line.strip()]
-    # Log lines (the spec's local channel is warned about) are as long as their message and
-    # wrap like any text; they must come whole, on lines of their own, never inside a bar.
+    # Log lines (the spec's top-level prefix is warned about; its local channel only under
+    # -v) are as long as their message and wrap like any text; they must come whole, on lines
+    # of their own, never inside a bar.
     warnings = [line for line in shown if line.startswith("poncho_package_create: warning: ")]
-    assert len(warnings) == 1 and warnings[0].endswith("the spec only builds on this machine")
+    assert len(warnings) == 1 and warnings[0].endswith("decides where environments are built)")
     assert not re.search(r"\d%|\[#|\(\d+\.\d s\)", warnings[0]), warnings[0]
     shown = [line for line in shown if line not in warnings]
     too_wide = [line for line in shown if len(line) >= columns]

@@ -447,3 +447,14 @@ def test_build_spec_is_spec_from_dict(tmp_path: Path) -> None:
     assert (spec.source, spec.base_dir) == ("s.json", tmp_path)
     with pytest.raises(InvalidSpec, match=r"^s\.json: conda: must be an object, got a number$"):
         build_spec({"conda": 1}, source="s.json")
+
+
+def test_the_unknown_key_message_is_public_for_other_files() -> None:
+    """poncho-create's config file words a mistyped key as specs do, with this function."""
+    from poncho_spec.validate import unknown_key
+
+    assert unknown_key("chanels", ("channels", "mirrors")) == (
+        "unknown key (did you mean 'channels'?)"
+    )
+    assert unknown_key("deps", ("dependencies",)) == "unknown key (did you mean 'dependencies'?)"
+    assert unknown_key("zzz", ("a", "b")) == "unknown key (expected one of 'a', 'b')"

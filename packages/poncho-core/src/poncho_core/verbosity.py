@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEBUG",
     "DEFAULT",
+    "NOTE",
     "QUIET",
     "VERBOSE",
     "VERBOSITY_ENV",
@@ -54,13 +55,18 @@ def resolve_verbosity(
     return max(QUIET, min(DEBUG, int(text)))
 
 
+NOTE = 25
+"""The logging level of a notice (between INFO and WARNING): shown as ``prog: note: ...``
+by default, hidden by ``-q``."""
+
+
 def log_level(verbosity: int) -> int:
-    """The logging level of a verbosity: WARNING up to 0, INFO at 1, DEBUG at 2."""
+    """The logging level of a verbosity: WARNING at -1, NOTE at 0, INFO at 1, DEBUG at 2."""
     # The numbers of logging.DEBUG, INFO and WARNING: the commands that care about their
     # start-up time import logging only when a record is written.
     if verbosity >= DEBUG:
         return 10
-    return 20 if verbosity == VERBOSE else 30
+    return 20 if verbosity == VERBOSE else NOTE if verbosity == DEFAULT else 30
 
 
 def log_format(prog: str) -> str:
@@ -71,10 +77,16 @@ def log_format(prog: str) -> str:
 
 def tag_record(record: object) -> bool:
     """A `logging.Filter` function giving *record* the ``poncho_level`` `log_format` shows:
-    ``"warning: "`` or ``"error: "``, nothing below WARNING."""
+    ``"note: "``, ``"warning: "`` or ``"error: "``, nothing below NOTE."""
     level = getattr(record, "levelno", 0)
     record.poncho_level = (  # type: ignore[attr-defined]
-        "error: " if level >= 40 else "warning: " if level >= 30 else ""
+        "error: "
+        if level >= 40
+        else "warning: "
+        if level >= 30
+        else "note: "
+        if level >= NOTE
+        else ""
     )
     return True
 

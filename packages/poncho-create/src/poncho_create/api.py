@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from poncho_core.fs import rmtree
+from poncho_core.verbosity import NOTE
 from poncho_create.cached_build import build_cached
-from poncho_create.errors import CreateError
+from poncho_create.errors import ChannelError, CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
 from poncho_create.progress import ProgressCallback, Reporter
@@ -63,7 +64,8 @@ def create(
     without pip's own configuration (``pip.conf``, ``PIP_*``) unless `pip_config`. The
     tarball holds ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env``;
     `lock_out` also writes the lock there; `from_lock` installs a lock's packages instead of
-    solving. Channels also come from ``PONCHO_CHANNELS``, ``PONCHO_CHANNEL_ALIAS``, the
+    solving. Channels also come from ``PONCHO_CHANNELS`` (added), ``PONCHO_OVERRIDE_CHANNELS``
+    (instead of the spec's), ``PONCHO_CHANNEL_ALIAS``, the
     ``[poncho]`` section of the config file and, with `use_condarc`, the user's ``.condarc``
     (see `poncho_create.channel_config`: names, aliases and mirrors). `keep_prefix` builds
     in that (new or empty) folder and keeps it, even when the build fails; otherwise the
@@ -82,8 +84,9 @@ def create(
     if existing is not None:
         return _pack_existing(existing, output, report, options, given)
     spec = _load(spec_or_path)
-    for warning in spec.warnings:
-        log.warning("%s", warning)
+    for warning in spec.warnings:  # a local channel is on purpose (analyze writes them): -v
+        local = warning.startswith("conda.channels[")
+        log.log(logging.INFO if local else logging.WARNING, "%s", warning)
     lock: Lock | None = None
     if options.from_lock is not None:
         lock = Lock.read(options.from_lock)
@@ -228,6 +231,8 @@ def _build(
                 new_lock.write(options.lock_out)
             log.info("created %s", path)
             return path
+        except ChannelError as exc:  # worded with what the channel settings know
+            raise options.channel_settings.explain(exc, channels) from exc
         finally:
             with contextlib.suppress(OSError):  # a temporary folder: best effort
                 rmtree(work)
@@ -341,8 +346,8 @@ def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Sp
 
     if is_importable(spec_or_path) and Path(spec_or_path).is_file():
         result = import_file(spec_or_path)
-        for note in result.notes:
-            log.warning("%s", note)
+        for note in result.notes:  # "note:", as poncho_spec import says them
+            log.log(NOTE, "%s", note)
         return result.spec
     return load_spec(os.fspath(spec_or_path))
 

@@ -56,11 +56,16 @@ _EPILOG = epilog(
         ("PONCHO_CREATE_TMPDIR", "parent of the temporary build folders (default: system temp)"),
         ("PONCHO_CREATE_WAIT", "seconds to wait for another build of the same spec (default 3600)"),
         ("PONCHO_CHANNELS", "channels searched before the spec's (when no --channel is given)"),
+        (
+            "PONCHO_OVERRIDE_CHANNELS",
+            "channels used instead of the spec's (unless -c ... --override-channels)",
+        ),
         ("PONCHO_CHANNEL_ALIAS", "where channel names such as conda-forge live"),
         (
             "PONCHO_CONFIG",
             "the config file (default ~/.config/poncho/config.toml): its [poncho] section "
-            "sets channels, channel-alias, custom-channels and mirrors",
+            "sets channels, override-channels, channel-alias, custom-channels and mirrors "
+            "(the command line wins over the environment, which wins over the file)",
         ),
         (
             "CONDA_OVERRIDE_GLIBC, CONDA_OVERRIDE_OSX, CONDA_OVERRIDE_CUDA",
@@ -153,6 +158,10 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
         if renderer is not None:
             renderer(event)
 
+    mistake = _tarball_as_spec(args.spec, args.output)
+    if mistake:
+        print(f"{prog}: error: {mistake}", file=sys.stderr)
+        return 2
     options = {name: getattr(args, name) for name in OPTIONS}
     with tempfile.TemporaryDirectory(prefix="poncho-create-json-") as scratch:
         if args.json and options["lock_out"] is None:  # the lock tells what was built
@@ -190,6 +199,14 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
         )
     )
     return 0
+
+
+def _tarball_as_spec(spec: str, output: str | None) -> str | None:
+    """The usage error of a tarball given as SPEC (usually SPEC and OUTPUT swapped)."""
+    if not spec.lower().endswith(tuple(FORMATS)) or not Path(spec).is_file():
+        return None
+    swapped = "; did you swap SPEC and OUTPUT?" if output is not None else ""
+    return f"{spec} is a tarball, not a spec{swapped}"
 
 
 class _Terminated(BaseException):

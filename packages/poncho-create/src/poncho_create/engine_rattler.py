@@ -130,7 +130,8 @@ def solve(
     except InvalidMatchSpecError as exc:
         raise CreateError(f"invalid conda dependency: {exc}") from exc
     except SolverError as exc:
-        raise solver_error(str(exc), sources, platform, gateway) from exc
+        specs = [*dependencies, *constraints]
+        raise solver_error(str(exc), sources, platform, gateway, specs) from exc
     report.finish("solve", len(records), len(records), "packages", f"{len(records)} packages")
     return records
 

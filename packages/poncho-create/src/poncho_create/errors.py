@@ -7,6 +7,7 @@ from poncho_spec import PonchoError
 __all__ = [
     "ChannelError",
     "CondaExeError",
+    "ConfigError",
     "CreateError",
     "LockError",
     "PackError",
@@ -29,7 +30,30 @@ class PackageNotFound(CreateError, LookupError):
 
 
 class ChannelError(CreateError, OSError):
-    """A channel is unreachable or missing; the message names it."""
+    """A channel is unreachable or missing; the message names it and the fix that applies.
+
+    `channel` is the channel as the engine read it (None when it cannot say which), `kind`
+    one of ``"no folder"``, ``"not a channel"``, ``"not found"``, ``"unreachable"`` and
+    ``"unreadable"``, `problem` the words after the channel's name, `fix` the remedy."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str | None = None,
+        kind: str = "unreadable",
+        problem: str = "",
+        fix: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.channel, self.kind, self.problem, self.fix = channel, kind, problem, fix
+
+
+class ConfigError(CreateError, ValueError):
+    """The config file (or a channel setting of the environment) is wrong: an unknown key,
+    a wrong type, a missing ``$PONCHO_CONFIG`` file. Bad usage: exit status 2."""
+
+    exit_status = 2
 
 
 class PipError(CreateError):

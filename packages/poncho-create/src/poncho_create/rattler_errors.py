@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from poncho_create._async import run_coroutine
 from poncho_create.errors import ChannelError, CreateError, PackageNotFound, UnsatisfiableSpec
+from poncho_spec import matchspec
 
-__all__ = ["channel_error", "channel_url", "solver_error"]
+__all__ = ["REMOTE_FIX", "channel_error", "channel_url", "local_folder", "solver_error"]
+
+log = logging.getLogger(__name__)
 
 
 def channel_error(message: str, channels: Sequence[str]) -> ChannelError:
-    """A repodata failure as a ChannelError naming the channel at fault and the remedy."""
-    lines = message.strip().splitlines()
-    detail = lines[0] if lines else "unknown error"
-    if len(lines) > 1:
-        detail += f" ({lines[-1].removeprefix('Caused by: ')})"
+    """A repodata failure as a short ChannelError naming the channel at fault and the fix
+    for its kind of failure; py-rattler's full text is logged (shown under ``-v``)."""
+    lines = [line.strip().removeprefix("Caused by: ") for line in message.strip().splitlines()]
+    lines = [line for line in lines if line] or ["unknown error"]
     culprit = next(
         (
             c
@@ -26,16 +32,54 @@ def channel_error(message: str, channels: Sequence[str]) -> ChannelError:
         ),
         None,
     )
+    log.info("reading %s: %s", culprit or ", ".join(channels), "; ".join(lines))
     if culprit is None:
-        return ChannelError(f"cannot read the channels {', '.join(channels)}: {detail}{_REMEDY}")
-    return ChannelError(f"channel {culprit} is unreachable or missing: {detail}{_REMEDY}")
+        detail = lines[0] + (f" ({lines[-1]})" if len(lines) > 1 else "")
+        return ChannelError(f"cannot read the channels {', '.join(channels)}: {detail}")
+    kind, problem, fix = _diagnose(culprit, message, lines[-1])
+    return ChannelError(
+        f"channel {culprit} {problem}" + (f"; {fix}" if fix else ""),
+        channel=culprit,
+        kind=kind,
+        problem=problem,
+        fix=fix,
+    )
 
 
-_REMEDY = (
-    "; to build from a mirror or a local channel, give it with --channel URL "
-    "--override-channels, PONCHO_CHANNELS, or [poncho] mirrors in the config file "
-    "(~/.config/poncho/config.toml)"
+_HTTP_STATUS = re.compile(r"HTTP status (?:client|server) error \((\d{3})[^)]*\)")
+
+REMOTE_FIX = (
+    "to build from a local channel or a mirror, set PONCHO_OVERRIDE_CHANNELS or [poncho.mirrors]"
 )
+"""The fix for an unreachable remote channel that the user did not name themselves."""
+
+
+def _diagnose(channel: str, message: str, reason: str) -> tuple[str, str, str]:
+    """(kind, problem, fix) of a failure to read `channel`."""
+    folder = local_folder(channel)
+    if folder is not None:
+        if not folder.is_dir():
+            return "no folder", "is not there (no such folder)", ""
+        return (
+            "not a channel",
+            "is not a conda channel: the folder has no noarch/repodata.json",
+            f"index it first (conda index {folder})",
+        )
+    status = _HTTP_STATUS.search(message)
+    if status and status.group(1) == "404":
+        return "not found", "does not exist (HTTP 404 for its noarch/repodata.json)", ""
+    if status:
+        reason = f"HTTP {status.group(1)}"
+    return "unreachable", f"is unreachable ({reason})", REMOTE_FIX
+
+
+def local_folder(channel: str) -> Path | None:
+    """The folder of a local channel (a path or a ``file://`` URL), else None."""
+    if channel.startswith("file://"):
+        return Path(url2pathname(urlsplit(channel).path))
+    if channel.startswith(("/", "./", "../", "~")):
+        return Path(channel).expanduser()
+    return None
 
 
 def channel_url(channel: str) -> str:
@@ -48,14 +92,19 @@ def channel_url(channel: str) -> str:
         return channel
 
 
-# "No candidates were found for numpy ==1.24.2 py311_0." (the spec as the solver got it)
-_NO_CANDIDATES = re.compile(
-    r"No candidates were found for ([A-Za-z0-9_.\-]+)(?: ([^\n]+?))?\.?(?:\n|$)"
-)
+_NO_CANDIDATES = re.compile(r"No candidates were found for (\S+)(?: (.+?))?\.?$", re.MULTILINE)
 
 
-def solver_error(message: str, sources: Sequence[Any], platform: str, gateway: Any) -> CreateError:
-    """Turn rattler's SolverError text into our error: a missing package or a conflict."""
+def solver_error(
+    message: str,
+    sources: Sequence[Any],
+    platform: str,
+    gateway: Any,
+    specs: Sequence[str] = (),
+) -> CreateError:
+    """Turn rattler's SolverError text into our error: a missing package or a conflict.
+    A version that matches nothing is quoted as requested (one of `specs`, ``python=3.12``),
+    not as rattler rewrote it."""
     text = message.strip().removeprefix("Cannot solve the request because of: ")
     match = _NO_CANDIDATES.search(text)
     if match and text.startswith("No candidates"):
@@ -67,9 +116,13 @@ def solver_error(message: str, sources: Sequence[Any], platform: str, gateway: A
                 f"conda package {name!r} does not exist in the channels {channels} "
                 f"(platform {platform})"
             )
+        requested = next(
+            (s.strip() for s in specs if matchspec.package_name(s) == name.lower()), None
+        )
         shown = ", ".join(available[-10:])
         return UnsatisfiableSpec(
-            f"no version of conda package {name!r} matches {constraint!r} (available: {shown})"
+            f"no version of conda package {name!r} matches "
+            f"{requested or f'{name} {constraint}'.strip()!r} (available: {shown})"
         )
     return UnsatisfiableSpec(f"the conda dependencies cannot be satisfied together:\n{text}")
 

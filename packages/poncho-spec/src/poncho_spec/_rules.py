@@ -33,6 +33,7 @@ __all__ = [
     "did_you_mean",
     "show",
     "type_name",
+    "unknown_key",
     "url_problem",
 ]
 
@@ -113,15 +114,7 @@ class Checker:
         for key in obj:
             if key in allowed or key in ignored:
                 continue
-            hint = _HINTS.get(key.lower())
-            if hint not in allowed:
-                close = difflib.get_close_matches(key, allowed, n=1)
-                hint = close[0] if close else None
-            if hint:
-                message = f"unknown key (did you mean {hint!r}?)"
-            else:
-                message = "unknown key (expected one of " + ", ".join(map(repr, allowed)) + ")"
-            self.error(json_path(path, key), message)
+            self.error(json_path(path, key), unknown_key(key, allowed))
 
     def mapping(self, value: object, path: str) -> dict[str, Any] | None:
         if isinstance(value, dict):
@@ -279,6 +272,20 @@ def show(value: object) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def unknown_key(key: str, allowed: Iterable[str]) -> str:
+    """The message for a key not in `allowed`: ``unknown key (did you mean 'x'?)`` for a
+    known synonym or a close spelling, else ``unknown key (expected one of ...)``. Specs and
+    poncho-create's config file word a mistyped key the same way."""
+    allowed = tuple(allowed)
+    hint = _HINTS.get(key.lower())
+    if hint not in allowed:
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = close[0] if close else None
+    if hint:
+        return f"unknown key (did you mean {hint!r}?)"
+    return "unknown key (expected one of " + ", ".join(map(repr, allowed)) + ")"
 
 
 def did_you_mean(value: object, choices: tuple[str, ...]) -> str:

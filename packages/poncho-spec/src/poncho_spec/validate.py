@@ -42,6 +42,7 @@ from poncho_spec._rules import (
     HTTP_TYPES,
     IGNORED_TOP_KEYS,
     TOP_KEYS,
+    unknown_key,
     url_problem,
 )
 from poncho_spec._variables import RESERVED_PREFIXES, RESERVED_VARIABLES
@@ -60,6 +61,7 @@ __all__ = [
     "DuplicateKeysDict",
     "build_spec",
     "json_path",
+    "unknown_key",
     "url_problem",
 ]
 
