@@ -118,14 +118,19 @@ def record(prefix: Path, spec: Spec, root: Path, env: Mapping[str, str]) -> bool
     return True
 
 
-def main(argv: Sequence[str] | None = None, execve: Exec = os.execve) -> int:
-    """Fetch and hold the data of PREFIX, then exec RUN_IN_ENV with the command."""
+def _execve(path: str, argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    os.execve(path, list(argv), dict(env))
+
+
+def main(argv: Sequence[str] | None = None, execve: Exec = _execve) -> int:
+    """Fetch and hold the data of PREFIX, then exec RUN_IN_ENV with the command (`execve`
+    replaces this process)."""
     args = list(sys.argv[1:] if argv is None else argv)
     _logging()
     if len(args) >= 3 and args[2] == "--":
         del args[2]
     if len(args) < 3:
-        print(f"usage: {PROG} fetcher: PREFIX RUN_IN_ENV [--] COMMAND [ARGS...]", file=sys.stderr)
+        sys.stderr.write(f"usage: {PROG} fetcher: PREFIX RUN_IN_ENV [--] COMMAND [ARGS...]\n")
         return 2
     prefix, script, command = Path(args[0]), args[1], args[2:]
 
@@ -170,7 +175,7 @@ def _logging() -> None:
 
 def _error(message: object, status: int) -> int:
     for line in str(message).splitlines() or [""]:
-        print(f"{PROG}: error: {line}", file=sys.stderr)
+        sys.stderr.write(f"{PROG}: error: {line}\n")
     return status
 
 

@@ -2,10 +2,11 @@
 
 Besides the environment, the tarball carries ``poncho/spec.json``, ``poncho/lock.json``,
 ``bin/run_in_env`` and, for a spec naming data, ``poncho/fetch.pyz`` (written into the
-prefix first, so conda-pack packs them as ordinary files). We drive conda-pack's own pieces (``CondaEnv``, ``Packer``, the archive writers)
-rather than ``CondaEnv.pack`` to report progress and to pass the level and thread count to
-the zstd writer, which ``conda_pack.formats.archive`` 0.9.2 ignores. The archive is written
-to a temp file next to OUTPUT and moved into place only when complete.
+prefix first, so conda-pack packs them as ordinary files). We drive conda-pack's own pieces
+(``CondaEnv``, ``Packer``, the archive writers) rather than ``CondaEnv.pack`` to report
+progress and to pass the level and thread count to the zstd writer, which
+``conda_pack.formats.archive`` 0.9.2 ignores. The archive is written to a temp file next to
+OUTPUT and moved into place only when complete.
 """
 
 from __future__ import annotations

@@ -144,10 +144,9 @@ hold_entry() {
 # recorded, an entry is missing or busy, or flock(1) is not here: the fetcher then runs.
 hold_data() {
     _fds=
-    if [ -f "$prefix/poncho/data.sh" ] && command -v flock >/dev/null 2>&1 && data_root &&
+    if [ -f "$prefix/poncho/data.sh" ] && command -v flock >/dev/null 2>&1 && data_root; then
         # shellcheck source=/dev/null
-        . "$prefix/poncho/data.sh" && _poncho_data_each hold_entry; then
-        return 0
+        . "$prefix/poncho/data.sh" && _poncho_data_each hold_entry && return 0
     fi
     for _fd in $_fds; do
         eval "exec $_fd>&-"

@@ -74,11 +74,11 @@ class Session:
         scheme = url.split(":", 1)[0].lower()
         if scheme not in ("http", "https"):
             raise ValueError(f"unsupported URL scheme {scheme!r} (http and https only)")
-        request = urllib.request.Request(url, headers=headers)  # noqa: S310 (scheme checked)
+        request = urllib.request.Request(url, headers=headers)  # the scheme is checked above
         try:
             # One socket timeout bounds the connection and each read (requests' pair is
             # equal in poncho_fetch.http).
-            resp = urllib.request.urlopen(request, timeout=max(timeout))  # noqa: S310
+            resp = urllib.request.urlopen(request, timeout=max(timeout))
         except urllib.error.HTTPError as err:  # 4xx, 5xx: the caller decides
             return Response(err.code, str(err.reason), err.headers, err)
         return Response(resp.status, str(resp.reason), resp.headers, resp)
