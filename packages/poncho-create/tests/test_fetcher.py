@@ -248,3 +248,43 @@ def test_main_errors(
     empty = _prefix_with(tmp_path / "e", {"http": {}})
     assert _fetch_main.main([str(empty), "/r", "cmd"], cannot_exec) == 126
     assert capsys.readouterr().err == "run_in_env: error: cannot run /r: Permission denied\n"
+
+
+# --- which Python runs the fetcher: a hand-made prefix whose python is too old ----------
+
+
+@pytest.fixture
+def old_python_env(tmp_path: Path, server: ServedDirectory) -> Path:
+    """A prefix (no conda-unpack: nothing to prepare) whose bin/python says 3.8, with a
+    spec naming an http file and the fetcher."""
+    from poncho_create.pack import run_in_env_script
+
+    spec = {"http": {"X": {"url": server.add("old/x.txt", b"x\n"), "type": "file"}}}
+    prefix = _prefix_with(tmp_path, spec)
+    (prefix / "bin").mkdir()
+    for name, text in (("run_in_env", run_in_env_script()),
+                       ("python", "#!/bin/sh\necho 'Python 3.8.18'\nexit 0\n")):  # fmt: skip
+        (prefix / "bin" / name).write_text(text)
+        (prefix / "bin" / name).chmod(0o755)
+    write_fetcher(prefix, spec)
+    return prefix
+
+
+def test_a_python_older_than_3_10_is_not_used_and_the_command_still_runs(
+    old_python_env: Path, tmp_path: Path
+) -> None:
+    env = {"PATH": bare_path(tmp_path / "bin"), "PONCHO_FETCH_CACHE": str(tmp_path / "cache")}
+    argv = [str(old_python_env / "bin" / "run_in_env"), "sh", "-c", 'echo "X=${X-unset}"']
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert (result.returncode, result.stdout) == (0, "X=unset\n")
+    assert "no python >= 3.10 here to fetch it (poncho/fetch.pyz)" in result.stderr
+
+
+def test_poncho_run_python_names_the_interpreter(old_python_env: Path, tmp_path: Path) -> None:
+    import sys
+
+    env = {"PATH": bare_path(tmp_path / "bin"), "PONCHO_FETCH_CACHE": str(tmp_path / "cache"),
+           "PONCHO_RUN_PYTHON": sys.executable}  # fmt: skip
+    argv = [str(old_python_env / "bin" / "run_in_env"), "sh", "-c", 'cat "$X"']
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "x\n", "")
