@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,15 @@ from poncho_fetch.http import download
 
 DATA = bytes(range(256)) * 400  # 100 KiB
 DIGEST = hashlib.sha256(DATA).hexdigest()
+
+
+@pytest.fixture(autouse=True, params=["requests", "stdlib"])
+def http_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test twice: with requests, and with the standard library's HTTP that a Python
+    without requests gets (the fetcher a tarball carries for bin/run_in_env)."""
+    if request.param == "stdlib":
+        monkeypatch.setitem(sys.modules, "requests", None)  # `import requests` fails
+    return str(request.param)
 
 
 def test_downloads_and_returns_the_digest(server: Any, tmp_path: Path, policy: RetryPolicy) -> None:

@@ -1,11 +1,12 @@
 """Packing a built prefix into a tarball with conda-pack, with progress in bytes.
 
-Besides the environment, the tarball carries ``poncho/spec.json``, ``poncho/lock.json`` and
-``bin/run_in_env`` (written into the prefix first, so conda-pack packs them as ordinary
-files). We drive conda-pack's own pieces (``CondaEnv``, ``Packer``, the archive writers)
-rather than ``CondaEnv.pack`` to report progress and to pass the level and thread count to
-the zstd writer, which ``conda_pack.formats.archive`` 0.9.2 ignores. The archive is written
-to a temp file next to OUTPUT and moved into place only when complete.
+Besides the environment, the tarball carries ``poncho/spec.json``, ``poncho/lock.json``,
+``bin/run_in_env`` and, for a spec naming data, ``poncho/fetch.pyz`` (written into the
+prefix first, so conda-pack packs them as ordinary files). We drive conda-pack's own pieces
+(``CondaEnv``, ``Packer``, the archive writers) rather than ``CondaEnv.pack`` to report
+progress and to pass the level and thread count to the zstd writer, which
+``conda_pack.formats.archive`` 0.9.2 ignores. The archive is written to a temp file next to
+OUTPUT and moved into place only when complete.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ def run_in_env_script() -> str:
 
 
 def add_poncho_files(prefix: Path, spec_dict: Mapping[str, Any], lock: Lock) -> None:
-    """Write ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env`` into `prefix`."""
+    """Write ``poncho/spec.json``, ``poncho/lock.json`` and ``bin/run_in_env`` into `prefix`,
+    and ``poncho/fetch.pyz`` when the spec names data (`poncho_create.fetcher`)."""
+    from poncho_create.fetcher import write_fetcher
+
     poncho_dir = prefix / "poncho"
     poncho_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(poncho_dir / "spec.json", json.dumps(spec_dict, indent=2) + "\n")
@@ -51,6 +55,7 @@ def add_poncho_files(prefix: Path, spec_dict: Mapping[str, Any], lock: Lock) -> 
     script.parent.mkdir(parents=True, exist_ok=True)
     script.write_text(run_in_env_script(), encoding="utf-8")
     script.chmod(0o755)
+    write_fetcher(prefix, spec_dict)
     # rattler marks the prefix as a cache folder; backup tools would then skip the env.
     (prefix / "CACHEDIR.TAG").unlink(missing_ok=True)
 

@@ -12,7 +12,9 @@ an entry (all attempts and the pauses between them) by ``deadline``, and a serve
 bytes (1 byte/s keeps every read alive) by ``min_rate`` over ``rate_window`` seconds. A
 body larger than ``max_bytes`` is refused while it streams. Messages name the host and
 port and say what happened in a few words (never urllib3's chain of wrapped exceptions).
-`requests` is imported on first use, keeping ``import poncho_fetch`` light.
+`requests` is imported on first use, keeping ``import poncho_fetch`` light; a Python without
+it (the fetcher a tarball carries for ``bin/run_in_env``) gets the standard library's HTTP
+instead (`poncho_fetch._stdlib_http`), with the same rules and messages.
 """
 
 from __future__ import annotations
@@ -98,14 +100,13 @@ def download(
     A body over `max_bytes` raises LimitExceeded. Raises DownloadError when the download
     fails for good, or does not finish within the policy's deadline.
     """
-    import requests
-
     policy = policy or RetryPolicy()
     deadline = time.monotonic() + policy.deadline
     # Messages must print anywhere: a lone surrogate (from an API caller) is escaped.
     shown = url.encode("utf-8", "backslashreplace").decode("utf-8")
     own_session = session is None
-    session = session or requests.Session()
+    if session is None:
+        session = _new_session()
     try:
         attempt = 0
         while True:
@@ -141,6 +142,37 @@ class _Deadline(Exception):
     """The entry's deadline passed."""
 
 
+def _new_session() -> requests.Session:
+    try:
+        import requests
+    except ImportError:
+        from poncho_fetch._stdlib_http import Session
+
+        return Session()  # type: ignore[return-value]  # the part of requests.Session used
+    return requests.Session()
+
+
+def _error_classes() -> tuple[
+    tuple[type[BaseException], ...], tuple[type[BaseException], ...], type[BaseException]
+]:
+    """The errors of the HTTP library in use: (no connection or a timeout, a body broken on
+    the way, any other request error)."""
+    try:
+        import requests
+        import urllib3
+    except ImportError:
+        from poncho_fetch import _stdlib_http
+
+        return _stdlib_http.CONNECTION, _stdlib_http.BROKEN, _NoError
+    connection = (requests.Timeout, requests.ConnectionError)
+    broken = (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError)
+    return connection, broken, requests.RequestException
+
+
+class _NoError(Exception):
+    """Never raised: the standard library has no catch-all request error."""
+
+
 def _download_once(
     session: requests.Session,
     url: str,
@@ -151,9 +183,7 @@ def _download_once(
     deadline: float,
     max_bytes: int | None,
 ) -> str:
-    import requests
-    import urllib3
-
+    connection, broken, other = _error_classes()
     log.info("%s: downloading %s", key, url)
     headers = {"Accept-Encoding": "identity", "User-Agent": f"poncho-fetch/{__version__}"}
     host = where(url)
@@ -204,15 +234,15 @@ def _download_once(
         raise
     except _Deadline:
         raise _deadline_error(key, shown, policy) from None
-    except (requests.Timeout, requests.ConnectionError) as exc:
+    except connection as exc:
         if time.monotonic() >= deadline - 0.05:
             raise _deadline_error(key, shown, policy) from None
         raise _Transient(f"{host}: {describe_error(exc)}") from None
-    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError) as exc:
+    except broken as exc:
         if time.monotonic() >= deadline - 0.05:
             raise _deadline_error(key, shown, policy) from None
         raise _Transient(f"{host}: connection broken: {describe_error(exc)}") from None
-    except requests.RequestException as exc:
+    except other as exc:
         raise DownloadError(f"{key}: cannot download {shown}: {describe_error(exc)}") from None
     except (UnicodeError, ValueError) as exc:  # a URL that cannot be sent as it is
         raise DownloadError(f"{key}: cannot download {shown}: invalid URL ({exc})") from None
@@ -292,14 +322,18 @@ _OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:?\s*")
 
 
 def describe_error(exc: BaseException) -> str:
-    """What happened, in a few words: the innermost cause of a requests/urllib3 error
-    ("connection refused", "read timed out"), without the wrapping exceptions."""
-    import requests
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return "no connection within the timeout"
-    if isinstance(exc, requests.ReadTimeout):
-        return "no data within the timeout (read timed out)"
+    """What happened, in a few words: the innermost cause of a requests/urllib3 (or
+    urllib) error ("connection refused", "read timed out"), without the wrapping
+    exceptions."""
+    try:
+        import requests
+    except ImportError:
+        pass
+    else:
+        if isinstance(exc, requests.ConnectTimeout):
+            return "no connection within the timeout"
+        if isinstance(exc, requests.ReadTimeout):
+            return "no data within the timeout (read timed out)"
     seen: set[int] = set()
     innermost: BaseException = exc
     todo: list[BaseException] = [exc]
