@@ -313,3 +313,22 @@ def test_normalize(spec: str, normal: str) -> None:
 
 def test_normalize_does_not_depend_on_rattler(no_rattler: None) -> None:
     assert matchspec.normalize("NumPy >= 1.2") == "numpy >=1.2"
+
+
+@pytest.mark.parametrize(
+    ("spec", "parts"),
+    [
+        ("conda-forge::NumPy >=1.2", ("conda-forge", "numpy", ">=1.2")),
+        ("conda-forge/linux-64::numpy", ("conda-forge/linux-64", "numpy", "")),
+        (" python=3.12 ", (None, "python", "=3.12")),
+        ("numpy=1.24.2=py311h8e6699e_0", (None, "numpy", "=1.24.2=py311h8e6699e_0")),
+        ("numpy 1.2 b", (None, "numpy", "1.2 b")),
+        ("numpy[version='>=1']", (None, "numpy", "[version='>=1']")),
+        ("foo bar baz qux", None),
+        ("", None),
+    ],
+)
+def test_split_reads_channel_name_and_the_rest_as_written(
+    spec: str, parts: tuple[str | None, str, str] | None
+) -> None:
+    assert matchspec.split(spec) == parts

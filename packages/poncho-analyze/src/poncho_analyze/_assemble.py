@@ -22,14 +22,13 @@ from poncho_spec import Spec, matchspec
 
 __all__ = ["Assembly", "python_request", "relative"]
 
-_CONDA_NAME = re.compile(r"^\s*(?:[^\s:]+::)?([A-Za-z0-9_.-]+)\s*(.*)$")
 _EXACT_VERSION = re.compile(r"^(?:==?)?\s*(3\.\d+(?:\.\d+)?)$")
 
 
 def _conda_name(spec: str) -> tuple[str, str]:
     """The package name of a conda match spec and what follows it."""
-    m = _CONDA_NAME.match(spec)
-    return (m.group(1).lower(), m.group(2).strip()) if m else (spec.strip().lower(), "")
+    parts = matchspec.split(spec)
+    return (parts[1], parts[2]) if parts else (spec.strip().lower(), "")
 
 
 def python_request(extra_pkgs: Sequence[str], python_version: str | None) -> str | None:

@@ -6,7 +6,7 @@ CCTools' analyzer), ``name==1.2``, ``name 1.2 build``, ``name=1.2.*``, ``name>=1
 :func:`check` validates (``poncho_spec validate`` and every spec load use it),
 :func:`solver_form` writes a valid spec the way py-rattler's solver reads it (poncho-create
 builds with it), :func:`normalize` gives the form the canonical hash uses, and
-:func:`package_name` / :func:`channel_of` read its parts.
+:func:`package_name` / :func:`channel_of` / :func:`split` read its parts.
 
 py-rattler is an optional dependency (``poncho-spec[conda]``): workers that only run
 environments do not have it. It is imported lazily, the first time a conda entry is checked.
@@ -46,6 +46,7 @@ __all__ = [
     "normalize",
     "package_name",
     "solver_form",
+    "split",
 ]
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
@@ -173,6 +174,19 @@ def package_name(spec: str) -> str | None:
         return _parse(spec).name.lower()
     except ValueError:
         return None
+
+
+def split(spec: str) -> tuple[str | None, str, str] | None:
+    """``(channel, name, rest)`` of a valid match spec: its channel before ``::`` (or None),
+    its package name lowercased, and what follows the name as written, stripped
+    (``"conda-forge::NumPy >=1.2"`` gives ``("conda-forge", "numpy", ">=1.2")``).
+    None if `spec` is not a valid match spec."""
+    try:
+        parsed = _parse(spec)
+    except ValueError:
+        return None
+    text = spec.strip().split("::", 1)[-1]
+    return parsed.channel, parsed.name.lower(), text[len(parsed.name) :].strip()
 
 
 def channel_of(spec: str) -> tuple[str, str | None] | None:

@@ -26,10 +26,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from poncho.inventory import Inventory, Package
+from poncho_spec import matchspec
 
 __all__ = ["Diff", "diff_inventories", "requests_of"]
 
-_CONDA_NAME = re.compile(r"\s*(?:(?P<channel>\S+?)::)?(?P<name>[A-Za-z0-9_][A-Za-z0-9_.\-]*)")
 _PIP_NAME = re.compile(r"\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 
 
@@ -141,15 +141,12 @@ def _request_changed(a: Package, b: Package) -> bool:
 
 
 def _conda_request(entry: str) -> Package:
-    match = _CONDA_NAME.match(entry)
-    if match is None:  # not a valid match spec: compared as written
+    parts = matchspec.split(entry)
+    if parts is None:  # not a valid match spec: compared as written
         return Package(name=entry.strip(), version="", kind="conda", source="requested")
-    constraint = " ".join(entry[match.end() :].split())
+    channel, name, rest = parts
     return Package(
-        name=match["name"].lower(),
-        version=constraint,
-        kind="conda",
-        source=match["channel"] or "requested",
+        name=name, version=" ".join(rest.split()), kind="conda", source=channel or "requested"
     )
 
 
