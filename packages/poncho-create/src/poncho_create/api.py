@@ -40,7 +40,7 @@ def create(
     `given` are the build options, by the names of `CreateOptions`' fields (each one is
     declared and documented there, with its command-line flag): ``channels``,
     ``override_channels``, ``use_condarc``, ``platform``, ``pkgs_dir``, ``conda_exe``,
-    ``ignore_editable_packages``, ``pip_index_url``, ``find_links``, ``no_index``,
+    ``ignore_editable_packages``, ``drop_data``, ``pip_index_url``, ``find_links``, ``no_index``,
     ``pip_config``, ``cache_dir``, ``threads``, ``compression_level``, ``keep_prefix``,
     ``tmp_dir``, ``lock_out``, ``from_lock``; an unknown name is a TypeError.
 
@@ -69,8 +69,9 @@ def create(
     in that (new or empty) folder and keeps it, even when the build fails; otherwise the
     prefix lives in a temporary folder under `tmp_dir` (else ``$PONCHO_CREATE_TMPDIR``, else
     the system's) that is always removed. `progress` receives ProgressEvent objects.
-    `ignore_editable_packages` matters only when packing an existing environment (builds
-    from a spec never install editable packages).
+    `ignore_editable_packages` and `drop_data` matter only when packing an existing
+    environment (builds from a spec never install editable packages; a spec's data is
+    always kept).
 
     Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
     failure no partial tarball is left at `output` or in the cache, and an existing
@@ -310,6 +311,7 @@ def _pack_existing(
         report=report,
         platform=options.platform,
         ignore_editable_packages=options.ignore_editable_packages,
+        drop_data=options.drop_data,
         lock_out=lock_out,
         tmp_dir=options.tmp_dir,
     )

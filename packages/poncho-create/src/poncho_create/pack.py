@@ -33,6 +33,18 @@ __all__ = ["RUN_IN_ENV", "add_poncho_files", "pack_prefix", "read_member", "run_
 log = logging.getLogger(__name__)
 
 RUN_IN_ENV = "bin/run_in_env"
+
+# What a run writes into a folder it prepares (the DIR protocol of docs/dev/contracts.md:
+# poncho_package_run's state, bin/run_in_env's marker). Never packed: a tarball holding them
+# would be taken as prepared, so conda-unpack would never relocate it where it is unpacked.
+RUN_STATE_DIR = ".poncho-run"
+RUN_STATE_FILES = frozenset({"poncho/.unpacked"})
+# What conda-pack's Packer.finish writes into every archive: a prefix unpacked from one of
+# our tarballs has them already; packing them too would give two members of each name.
+CONDA_PACK_FILES = frozenset(
+    {"bin/conda-unpack", "bin/conda_unpack_progress.py", "bin/activate", "bin/deactivate",
+     "bin/activate.fish"}
+)  # fmt: skip
 _REPORT_EVERY = 4 * 2**20  # bytes between two progress events
 
 
@@ -251,10 +263,15 @@ def _with_extras(
 ) -> list[Any]:
     from conda_pack.core import File
 
-    skipped = set(extra) | set(exclude)
-    kept = [f for f in files if f.target not in skipped]
+    skipped = set(extra) | set(exclude) | RUN_STATE_FILES | CONDA_PACK_FILES
+    kept = [f for f in files if f.target not in skipped and not _run_state(f.target)]
     kept += [File(str(source), target, is_conda=False) for target, source in extra.items()]
     return sorted(kept, key=lambda f: f.target)
+
+
+def _run_state(target: str) -> bool:
+    # conda-unpack's import of its progress module leaves a .pyc beside it.
+    return target.startswith((RUN_STATE_DIR + "/", "bin/__pycache__/conda_unpack_progress."))
 
 
 def _size(path: str) -> int:
