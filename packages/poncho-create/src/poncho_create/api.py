@@ -21,6 +21,7 @@ from poncho_create.errors import CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
 from poncho_create.progress import ProgressCallback, Reporter
+from poncho_create.stable_prefix import stable_prefix
 from poncho_spec import Spec, load_spec, matchspec
 
 __all__ = ["create"]
@@ -149,8 +150,14 @@ def _build(
         if options.tmp_dir is not None:
             options.tmp_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
+        held = contextlib.ExitStack()
         try:
-            prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
+            # Not in `work`: the prefix path is written into the environment (reproducible).
+            prefix = (
+                _prefix_dir(options.keep_prefix)
+                if options.keep_prefix
+                else held.enter_context(stable_prefix(work.parent, spec.hash(), options.platform))
+            )
             dependencies = _conda_dependencies(spec)
             sources = options.channel_sources(channels)  # mirrors and aliases applied
             pins = list(spec.pinned_specs())
@@ -229,6 +236,7 @@ def _build(
             log.info("created %s", path)
             return path
         finally:
+            held.close()
             with contextlib.suppress(OSError):  # a temporary folder: best effort
                 rmtree(work)
 
