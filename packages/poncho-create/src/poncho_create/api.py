@@ -83,7 +83,8 @@ def create(
     existing = _existing_env(spec_or_path)
     if existing is not None:
         return _pack_existing(existing, output, report, options, given)
-    spec = _load(spec_or_path)
+    # Relative git remotes mean the spec's folder: stored resolved (and hashed so).
+    spec = _load(spec_or_path).with_resolved_remotes()
     for warning in spec.warnings:
         log.warning("%s", warning)
     lock: Lock | None = None

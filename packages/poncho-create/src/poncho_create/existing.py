@@ -188,7 +188,7 @@ def kept_data(prefix: Path, *, drop_data: bool = False) -> dict[str, Any]:
         spec = Spec.from_dict(data, source=str(path))
     except InvalidSpec as exc:
         return _not_kept(path, str(exc), drop_data)
-    relative = [f"git.{var}" for var, git in spec.git.items() if _relative_remote(git.remote)]
+    relative = [f"git.{var}" for var, git in spec.git.items() if git.is_relative_path]
     if relative:
         return _not_kept(
             path,
@@ -209,15 +209,6 @@ def _not_kept(path: Path, reason: str, drop_data: bool) -> dict[str, Any]:
         f"{path}: the data this spec names cannot be kept in the new tarball: {reason}. "
         "Pass --drop-data to pack the environment without its data"
     )
-
-
-def _relative_remote(remote: str) -> bool:
-    """A local path that is not absolute (``../data/repo``, ``repo``), not a URL or
-    ``host:path`` (scp-like) remote."""
-    if "://" in remote or remote.startswith(("/", "~", "file:")):
-        return False
-    first = remote.split("/", 1)[0]
-    return ":" not in first
 
 
 def pip_distributions(prefix: Path, conda_files: set[str]) -> list[PipDistribution]:
