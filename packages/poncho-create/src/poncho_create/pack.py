@@ -6,6 +6,11 @@ files). We drive conda-pack's own pieces (``CondaEnv``, ``Packer``, the archive 
 rather than ``CondaEnv.pack`` to report progress and to pass the level and thread count to
 the zstd writer, which ``conda_pack.formats.archive`` 0.9.2 ignores. The archive is written
 to a temp file next to OUTPUT and moved into place only when complete.
+
+The same files give the same bytes (issue 26): member mtimes, owners and order are
+normalised, .pyc headers kept valid, and the compressed stream does not depend on the
+thread count or the time. A prefix's run state (a folder a tarball was unpacked into) and
+the scripts conda-pack writes itself are never taken from the prefix.
 """
 
 from __future__ import annotations
@@ -87,6 +92,8 @@ def pack_prefix(
     packed without writing into it; `exclude` lists prefix-relative paths left out.
     `ignore_missing_files` packs an environment whose conda-managed files were deleted
     or overwritten (conda-pack warns instead of refusing), as CCTools did.
+    Members are normalised (see `_tar_archive_class`, `source_date_epoch`); the run state
+    (`RUN_STATE_DIR`, `RUN_STATE_FILES`) and `CONDA_PACK_FILES` of the prefix are left out.
 
     Raises PackError (conda-pack's message) and leaves no partial file behind; an existing
     `output` is replaced only by a complete new archive.
