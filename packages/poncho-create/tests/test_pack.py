@@ -309,7 +309,7 @@ def test_cctools_set_env_and_data_through_poncho_package_run(fake_env: Path) -> 
 
 def test_conda_pack_private_writer_methods_are_still_there() -> None:
     """Canary: pack.py overrides conda-pack's private ``TarArchive._add`` and ``_add_bytes``
-    (whole-second mtimes halve the time spent on tar headers). If conda-pack renames them,
+    (normalised members: reproducible tarballs). If conda-pack renames them,
     our overrides would silently stop applying: fail here instead."""
     import inspect
 
