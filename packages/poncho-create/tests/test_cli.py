@@ -73,6 +73,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "pkgs_dir": "pd",
         "tmp_dir": "td",
         "ignore_editable_packages": False,
+        "drop_data": False,
     }
     out = capsys.readouterr()
     assert out.out == "out.tar.zst\n"

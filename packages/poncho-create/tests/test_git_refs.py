@@ -71,3 +71,29 @@ def test_the_tarball_and_the_lock_record_the_commit(
     # main moves on; the tarball already made still names the old commit.
     git_repo.commit({"new.txt": "later"})
     assert git_repo.head != lock.git[0].commit
+
+
+def test_a_relative_remote_is_stored_resolved_against_the_spec_folder(
+    mini_channel: Any, helpers: Any, build_dirs: dict[str, Any], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Issue 26 item 6 (seam 8): resolved once, here, against the spec's folder (not the
+    cwd), and stored so in the tarball's spec and lock; its hash names the resolved spec."""
+    from poncho_spec import load_spec
+    from poncho_testing import make_git_repo
+
+    repo = make_git_repo(tmp_path / "t14" / "data" / "repo")
+    make_git_repo(tmp_path / "data" / "repo")  # what the cwd would name
+    spec = helpers.mini_spec(mini_channel)
+    spec["git"] = {"REPO_DIR": {"remote": "../data/repo", "ref": "main"}}
+    path = tmp_path / "t14" / "specs" / "spec.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(spec))
+    monkeypatch.chdir(tmp_path / "t14")
+    out = create(path, tmp_path / "rel.tar", lock_out=tmp_path / "lock.json", **build_dirs)
+    with tarfile.open(out) as tar:
+        packed = json.loads(tar.extractfile("poncho/spec.json").read())  # type: ignore[union-attr]
+    assert packed["git"]["REPO_DIR"] == {"remote": str(repo.path), "ref": repo.head}
+    lock = Lock.read(tmp_path / "lock.json")
+    assert lock.git == (GitLockEntry("REPO_DIR", str(repo.path), "main", repo.head),)
+    assert lock.spec_hash == load_spec(path).with_resolved_remotes().hash()

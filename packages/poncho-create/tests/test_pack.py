@@ -81,6 +81,28 @@ def test_a_member_is_read_from_every_format(mini_prefix: Path, tmp_path: Path) -
         read_member(tmp_path / "cut.tar.bz2", "poncho/none.json")
 
 
+@pytest.mark.parametrize("fmt", ["tar.gz", "tar.bz2", "tar.zst", "tar"])
+def test_the_same_bytes_with_any_thread_count_and_at_any_time(
+    mini_prefix: Path, tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outs = [
+        pack_prefix(mini_prefix, tmp_path / f"{n}.{fmt}", fmt, level=3, threads=n,
+                    report=Reporter(None))
+        for n in (1, 2, 4)
+    ]  # fmt: skip
+    (mini_prefix / "bin" / "mini-tool").touch()  # a newer mtime changes nothing
+    outs.append(pack_prefix(mini_prefix, tmp_path / f"again.{fmt}", fmt, level=3, threads=1,
+                            report=Reporter(None)))  # fmt: skip
+    assert len({out.read_bytes() for out in outs}) == 1
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    dated = pack_prefix(mini_prefix, tmp_path / f"dated.{fmt}", fmt, level=3, threads=1,
+                        report=Reporter(None))  # fmt: skip
+    if fmt == "tar.zst":
+        return
+    with tarfile.open(dated) as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1700000000}
+
+
 def test_plain_tar_extracts_a_zst_tarball(mini_prefix: Path, tmp_path: Path) -> None:
     if shutil.which("zstd") is None:
         pytest.skip("no zstd program to test `tar --zstd` with")
@@ -308,7 +330,7 @@ def test_cctools_set_env_and_data_through_poncho_package_run(fake_env: Path) -> 
 
 def test_conda_pack_private_writer_methods_are_still_there() -> None:
     """Canary: pack.py overrides conda-pack's private ``TarArchive._add`` and ``_add_bytes``
-    (whole-second mtimes halve the time spent on tar headers). If conda-pack renames them,
+    (normalised members: reproducible tarballs). If conda-pack renames them,
     our overrides would silently stop applying: fail here instead."""
     import inspect
 

@@ -182,6 +182,34 @@ def test_git_branch_is_keyed_by_its_commit(git_remote: Any, tmp_path: Path, make
     assert meta == {git_remote.commits[-1], git_remote.commits[0]}
 
 
+def test_a_relative_remote_means_the_spec_folder_never_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26 item 6 (seam 8): resolved against the spec file's folder, keyed by the
+    resolved path (two folders, two entries); a spec without a folder is refused."""
+    from poncho_spec import Spec, load_spec
+    from poncho_testing import make_git_repo
+
+    specs = []
+    for top in ("a", "b"):
+        make_git_repo(tmp_path / top / "data" / "repo", {"data.txt": f"{top}\n"})
+        path = tmp_path / top / "specs" / "spec.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({"git": {"R": {"remote": "../data/repo", "ref": "main"}}}))
+        specs.append(load_spec(path))
+    monkeypatch.chdir(tmp_path / "b" / "specs")  # the cwd would name b's repository
+    cache = DataCache(tmp_path / "c")
+    with cache.using(specs[0]) as a, cache.using(specs[1]) as b:
+        assert (Path(a["R"]) / "data.txt").read_text() == "a\n"
+        assert (Path(b["R"]) / "data.txt").read_text() == "b\n"
+    remotes = {e.meta["source"]["remote"] for e in cache.entries()}
+    assert remotes == {str(tmp_path / "a" / "data" / "repo"), str(tmp_path / "b" / "data" / "repo")}
+    nowhere = Spec.from_dict({"git": {"R": {"remote": "../data/repo", "ref": "main"}}})
+    refused = pytest.raises(FetchError, match="relative path, and this spec has no folder")
+    with refused, cache.using(nowhere):
+        pass
+
+
 def test_missing_git_is_reported_before_any_download(
     server: Any, tmp_path: Path, make_spec: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -329,8 +329,18 @@ same_archive() {
         if [ "${_sum%% *}" = "${_poncho_archive_sha256-}" ]; then
             return 0
         fi
+        _how="sha256 $(printf %.12s "${_sum%% *}")..., not $(printf %.12s "${_poncho_archive_sha256-}")..."
+    else
+        _how="${_st% *} bytes, not $_poncho_archive_size"
     fi
-    die "$dir: was unpacked from ${_poncho_archive_path:-another archive}, not from $env (another archive); give another folder (-u DIR) for this environment" 65
+    case $env in
+        /*) _abs=$env ;;
+        *) _abs=$PWD/$env ;;
+    esac
+    if [ "$_abs" = "${_poncho_archive_path-}" ]; then
+        die "$dir: was unpacked from $env before that file changed ($_how); give another folder (-u DIR) for this environment, or remove $dir to unpack it again" 65
+    fi
+    die "$dir: was unpacked from ${_poncho_archive_path:-another archive}, not from $env, whose contents differ ($_how); give another folder (-u DIR) for this environment" 65
 }
 
 # Replace this process with COMMAND in the environment at DIR (state loaded by `ready`,

@@ -125,6 +125,26 @@ def test_data_that_cannot_be_fetched_runs_nothing(tmp_path: Path, http_server: A
     assert "table.csv" in proc.stderr and not (tmp_path / "ran").exists()
 
 
+def test_a_relative_git_remote_is_never_resolved_against_the_cwd(tmp_path: Path) -> None:
+    """Issue 26 item 6 (seam 8): a tarball whose spec kept a relative remote (older create)
+    is refused with a message, whatever repository the task's folder would name."""
+    from poncho_testing import make_git_repo
+
+    make_git_repo(tmp_path / "data" / "repo")
+    spec = {"git": {"REPO_DIR": {"remote": "../data/repo", "ref": "main"}}}
+    tarball = env_with_spec(tmp_path, spec)
+    (tmp_path / "cwd").mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "poncho_run", "-e", str(tarball), "--data-cache",
+         str(tmp_path / "c"), "touch", str(tmp_path / "ran")],
+        capture_output=True, text=True, check=False, cwd=tmp_path / "cwd",
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    assert "git.REPO_DIR: the remote '../data/repo' is a relative path" in proc.stderr
+    assert "build the environment again" in proc.stderr
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "c" / "entries").exists()
+
+
 def test_an_invalid_spec_in_the_tarball_is_an_error(tmp_path: Path) -> None:
     tarball = env_with_spec(tmp_path, '{"http": {"X": {"type": "weird"}}}')
     proc = cli("-e", str(tarball), "true")

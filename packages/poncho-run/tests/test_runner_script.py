@@ -505,6 +505,35 @@ def test_a_folder_refuses_another_archive(
     assert str(other) in wrong.stderr and str(bare_tarball) in wrong.stderr
 
 
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_a_rebuilt_archive_at_the_same_path(
+    scenario: str, sandbox: Path, bare_tarball: Path, no_python_path: str, bare_python_path: str
+) -> None:
+    """Issue 26 item 5: a byte-identical rebuild (new file, new mtime) is the same archive;
+    other bytes at the same path are named as a change, with what differs."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    archive = sandbox / "env.tar.gz"
+    data = bare_tarball.read_bytes()
+    archive.write_bytes(data)
+    assert run(sandbox, path, "-e", "env.tar.gz", "-u", "d").returncode == 0
+    (sandbox / "new").write_bytes(data)
+    os.utime(sandbox / "new", (2, 2))
+    os.replace(sandbox / "new", archive)
+    same = run(sandbox, path, "-e", "env.tar.gz", "-u", "d", "hello")
+    assert (same.returncode, same.stdout) == (0, hello(sandbox / "d")), same.stderr
+    changed = bytearray(data)
+    changed[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(changed))
+    os.utime(archive, (3, 3))  # sh trusts size and mtime (whole seconds) when both agree
+    wrong = run(sandbox, path, "-e", "env.tar.gz", "-u", "d", "hello")
+    assert wrong.returncode == 65 and wrong.stdout == "", wrong.stderr
+    assert "another archive)" not in wrong.stderr
+    assert "before that file changed (sha256 " in wrong.stderr, wrong.stderr
+    archive.write_bytes(data + b"x")
+    wrong = run(sandbox, path, "-e", "env.tar.gz", "-u", "d", "hello")
+    assert f"({len(data) + 1} bytes, not {len(data)})" in wrong.stderr, wrong.stderr
+
+
 def test_the_installed_script_runs_the_engine_with_the_python_beside_it(
     tmp_path: Path, bare_tarball: Path
 ) -> None:

@@ -408,6 +408,30 @@ def test_a_copy_of_the_archive_with_a_new_mtime_is_the_same_archive(
         ensure_ready(str(forged), str(target), 10)
 
 
+def test_a_rebuilt_archive_at_the_same_path_is_the_same_when_its_bytes_are(
+    tmp_path: Path, hand_tarball: Path
+) -> None:
+    """Issue 26 item 5: the same bytes written again (new inode and mtime) are accepted;
+    other bytes at that path are named as a change, with what differs."""
+    archive = tmp_path / "env.tar.gz"
+    data = hand_tarball.read_bytes()
+    archive.write_bytes(data)
+    target = tmp_path / "env"
+    ensure_ready(str(archive), str(target), 10)
+    (tmp_path / "new").write_bytes(data)
+    os.utime(tmp_path / "new", (2, 2))
+    os.replace(tmp_path / "new", archive)
+    assert ensure_ready(str(archive), str(target), 10)["prefix"] == str(target)
+    changed = bytearray(data)
+    changed[len(data) // 2] ^= 0xFF
+    archive.write_bytes(bytes(changed))
+    with pytest.raises(WrongArchive) as info:
+        ensure_ready(str(archive), str(target), 10)
+    message = str(info.value)
+    assert "another archive" not in message and "before that file changed (sha256 " in message
+    assert f"remove {target} to unpack it again" in message
+
+
 def test_a_full_folder_that_is_no_environment_is_refused_untouched(
     tmp_path: Path, hand_tarball: Path
 ) -> None:

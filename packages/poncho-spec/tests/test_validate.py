@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,30 @@ def test_git_remotes() -> None:
     assert problems({"git": {"D": {"remote": "fd::3", "ref": SHA}}}) == [
         "git.D.remote: 'fd::3': the fd:: transport runs commands; give a URL"
     ]
+
+
+@pytest.mark.parametrize("remote", ["../data/repo", "repo", "./repo.git", "sub/repo"])
+def test_a_relative_remote_is_a_local_repository_too(remote: str, tmp_path: Path) -> None:
+    spec = Spec.from_dict({"git": {"D": {"remote": remote, "ref": SHA}}}, base_dir=tmp_path)
+    assert spec.warnings == (
+        f"git.D.remote: {remote!r} is a local repository, relative to the spec's folder: "
+        "poncho_package_create stores it resolved; the spec only works on this machine",
+    )
+    assert spec.git["D"].is_relative_path
+    resolved = spec.with_resolved_remotes()
+    assert resolved.git["D"].remote == os.path.normpath(tmp_path / remote)
+    assert resolved.git["D"].ref == SHA and not resolved.git["D"].is_relative_path
+    assert resolved.hash() != spec.hash()  # two folders, two repositories, two hashes
+
+
+@pytest.mark.parametrize(
+    "remote", ["https://x.org/r.git", "git@github.com:org/r.git", "host:r", "/srv/r", "~/r",
+               "file:///srv/r"],
+)  # fmt: skip
+def test_remotes_that_are_not_relative(remote: str) -> None:
+    spec = Spec.from_dict({"git": {"D": {"remote": remote, "ref": SHA}}})
+    assert not spec.git["D"].is_relative_path
+    assert spec.with_resolved_remotes() is spec
 
 
 def test_http_defaults_and_options() -> None:

@@ -22,6 +22,7 @@ from poncho_create.errors import ChannelError, CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
 from poncho_create.progress import ProgressCallback, Reporter
+from poncho_create.stable_prefix import stable_prefix
 from poncho_spec import Spec, load_spec, matchspec
 
 __all__ = ["create"]
@@ -41,7 +42,7 @@ def create(
     `given` are the build options, by the names of `CreateOptions`' fields (each one is
     declared and documented there, with its command-line flag): ``channels``,
     ``override_channels``, ``use_condarc``, ``platform``, ``pkgs_dir``, ``conda_exe``,
-    ``ignore_editable_packages``, ``pip_index_url``, ``find_links``, ``no_index``,
+    ``ignore_editable_packages``, ``drop_data``, ``pip_index_url``, ``find_links``, ``no_index``,
     ``pip_config``, ``cache_dir``, ``threads``, ``compression_level``, ``keep_prefix``,
     ``tmp_dir``, ``lock_out``, ``from_lock``; an unknown name is a TypeError.
 
@@ -71,8 +72,9 @@ def create(
     in that (new or empty) folder and keeps it, even when the build fails; otherwise the
     prefix lives in a temporary folder under `tmp_dir` (else ``$PONCHO_CREATE_TMPDIR``, else
     the system's) that is always removed. `progress` receives ProgressEvent objects.
-    `ignore_editable_packages` matters only when packing an existing environment (builds
-    from a spec never install editable packages).
+    `ignore_editable_packages` and `drop_data` matter only when packing an existing
+    environment (builds from a spec never install editable packages; a spec's data is
+    always kept).
 
     Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
     failure no partial tarball is left at `output` or in the cache, and an existing
@@ -83,7 +85,8 @@ def create(
     existing = _existing_env(spec_or_path)
     if existing is not None:
         return _pack_existing(existing, output, report, options, given)
-    spec = _load(spec_or_path)
+    # Relative git remotes mean the spec's folder: stored resolved (and hashed so).
+    spec = _load(spec_or_path).with_resolved_remotes()
     for warning in spec.warnings:  # a local channel is on purpose (analyze writes them): -v
         local = warning.startswith("conda.channels[")
         log.log(logging.INFO if local else logging.WARNING, "%s", warning)
@@ -151,8 +154,14 @@ def _build(
         if options.tmp_dir is not None:
             options.tmp_dir.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
+        held = contextlib.ExitStack()
         try:
-            prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
+            # Not in `work`: the prefix path is written into the environment (reproducible).
+            prefix = (
+                _prefix_dir(options.keep_prefix)
+                if options.keep_prefix
+                else held.enter_context(stable_prefix(work.parent, spec.hash(), options.platform))
+            )
             dependencies = _conda_dependencies(spec)
             sources = options.channel_sources(channels)  # mirrors and aliases applied
             pins = list(spec.pinned_specs())
@@ -234,6 +243,7 @@ def _build(
         except ChannelError as exc:  # worded with what the channel settings know
             raise options.channel_settings.explain(exc, channels) from exc
         finally:
+            held.close()
             with contextlib.suppress(OSError):  # a temporary folder: best effort
                 rmtree(work)
 
@@ -332,6 +342,7 @@ def _pack_existing(
         report=report,
         platform=options.platform,
         ignore_editable_packages=options.ignore_editable_packages,
+        drop_data=options.drop_data,
         lock_out=lock_out,
         tmp_dir=options.tmp_dir,
     )

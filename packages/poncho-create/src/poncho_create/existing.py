@@ -10,6 +10,13 @@ a local folder; none for an index, of which only the version is known). Editable
 installs (``pip install -e``, ``setup.py develop``) point outside the environment and would
 be missing on a worker: they are refused with their names, or left out with
 `ignore_editable_packages`.
+
+A folder one of our tarballs was unpacked into (``poncho_package_run -u DIR``, or ``tar -x``
+and ``bin/run_in_env``) is such an environment too. Its run state is never packed (see
+`poncho_create.pack`), and the data its own ``poncho/spec.json`` names (``git``, ``http``)
+is kept in the new spec; data that cannot be kept (an unreadable section, a relative git
+remote whose folder is unknown here) is refused (DataNotKept) unless `drop_data`, which
+leaves all of it out with a warning.
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from poncho_create.pip_report import report_sha256
 from poncho_create.pip_sources import url_to_path
 from poncho_create.progress import Reporter
 
-__all__ = ["EditablePackages", "PipDistribution", "derive_spec", "pack_existing"]
+__all__ = ["DataNotKept", "EditablePackages", "PipDistribution", "derive_spec", "pack_existing"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,10 @@ _ANACONDA_ORG = "https://conda.anaconda.org/"
 
 class EditablePackages(CreateError):
     """The environment has editable pip installs; the message names them."""
+
+
+class DataNotKept(CreateError):
+    """The environment's own spec names data (git/http) the new tarball cannot carry."""
 
 
 @dataclass(frozen=True)
@@ -90,13 +101,16 @@ def pack_existing(
     report: Reporter,
     platform: str,
     ignore_editable_packages: bool = False,
+    drop_data: bool = False,
     lock_out: Path | None = None,
     tmp_dir: Path | None = None,
 ) -> Path:
     """Pack the conda environment at `prefix` into `output`; returns `output`.
 
     Raises EditablePackages (naming them) unless `ignore_editable_packages`, in which case
-    their files are left out with a warning; PackError when conda-pack fails.
+    their files are left out with a warning; DataNotKept when the environment's
+    ``poncho/spec.json`` names data that cannot be kept, unless `drop_data` (all its data is
+    then left out, with a warning); PackError when conda-pack fails.
     """
     from poncho_create.pack import RUN_IN_ENV, pack_prefix, run_in_env_script
 
@@ -122,6 +136,7 @@ def pack_existing(
         exclude.update(str(p.relative_to(prefix)) for p in egg_links)
     installed = [d for d in dists if not d.editable]
     spec = derive_spec(conda, installed)
+    spec.update(kept_data(prefix, drop_data=drop_data))
     lock = Lock(
         platform=platform,
         spec_hash=_spec_hash(spec),
@@ -176,6 +191,61 @@ def _requirement(entry: PipLockEntry) -> str:
     if entry.source in ("vcs", "url", "path") and entry.url:
         return f"{entry.name} @ {entry.origin()}"
     return f"{entry.name}=={entry.version}"
+
+
+def kept_data(prefix: Path, *, drop_data: bool = False) -> dict[str, Any]:
+    """The ``git`` and ``http`` sections of ``prefix/poncho/spec.json`` (the spec of the
+    tarball the folder was unpacked from), as the new spec carries them; {} if none.
+
+    Raises DataNotKept when there is data that cannot be kept, unless `drop_data`.
+    """
+    path = prefix / "poncho" / "spec.json"
+    if not path.is_file():
+        return {}
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return _not_kept(path, f"cannot read it ({exc})", drop_data)
+    if not isinstance(doc, dict):
+        return _not_kept(path, "it is not a JSON object", drop_data)
+    data = {key: doc[key] for key in ("git", "http") if doc.get(key)}
+    if not data:
+        return {}
+    names = (
+        ", ".join(f"{key}.{var}" for key, section in data.items() for var in sorted(section))
+        if all(isinstance(section, dict) for section in data.values())
+        else ", ".join(data)
+    )
+    if drop_data:
+        log.warning("%s: leaving out its data (%s) (--drop-data)", path, names)
+        return {}
+    from poncho_spec import InvalidSpec, Spec
+
+    try:
+        spec = Spec.from_dict(data, source=str(path))
+    except InvalidSpec as exc:
+        return _not_kept(path, str(exc), drop_data)
+    relative = [f"git.{var}" for var, git in spec.git.items() if git.is_relative_path]
+    if relative:
+        return _not_kept(
+            path,
+            f"{', '.join(relative)}: a relative git remote, and the folder it was relative "
+            "to is not known here",
+            drop_data,
+        )
+    kept = {key: value for key, value in spec.to_dict().items() if key in ("git", "http")}
+    log.info("%s: keeping its data (%s)", path, names)
+    return kept
+
+
+def _not_kept(path: Path, reason: str, drop_data: bool) -> dict[str, Any]:
+    if drop_data:
+        log.warning("%s: leaving out its data (--drop-data): %s", path, reason)
+        return {}
+    raise DataNotKept(
+        f"{path}: the data this spec names cannot be kept in the new tarball: {reason}. "
+        "Pass --drop-data to pack the environment without its data"
+    )
 
 
 def pip_distributions(prefix: Path, conda_files: set[str]) -> list[PipDistribution]:

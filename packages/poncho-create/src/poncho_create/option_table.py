@@ -86,6 +86,9 @@ _ROWS: dict[str, tuple[_Row, ...]] = {
         ("ignore_editable_packages", "--ignore-editable-packages", "flag", None, False,
          "when packing an existing environment, leave its editable pip installs out "
          "instead of refusing to pack it"),
+        ("drop_data", "--drop-data", "flag", None, False,
+         "when packing an existing environment whose poncho/spec.json names data "
+         "(git/http), leave the data out instead of refusing when it cannot be kept"),
     ),
     "pip": (
         ("pip_index_url", "--pip-index-url", "value", "URL", True,

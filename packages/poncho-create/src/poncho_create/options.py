@@ -110,6 +110,7 @@ class CreateOptions:
     ignore_editable_packages: bool = field(
         default=False, metadata=_declared("ignore_editable_packages")
     )
+    drop_data: bool = field(default=False, metadata=_declared("drop_data"))
     pip_index_url: str | None = field(default=None, metadata=_declared("pip_index_url"))
     find_links: tuple[str, ...] = field(default=(), metadata=_declared("find_links"))
     no_index: bool = field(default=False, metadata=_declared("no_index"))

@@ -7,6 +7,11 @@ prefix first, so conda-pack packs them as ordinary files). We drive conda-pack's
 progress and to pass the level and thread count to the zstd writer, which
 ``conda_pack.formats.archive`` 0.9.2 ignores. The archive is written to a temp file next to
 OUTPUT and moved into place only when complete.
+
+The same files give the same bytes (issue 26): member mtimes, owners and order are
+normalised, .pyc headers kept valid, and the compressed stream does not depend on the
+thread count or the time. A prefix's run state (a folder a tarball was unpacked into) and
+the scripts conda-pack writes itself are never taken from the prefix.
 """
 
 from __future__ import annotations
@@ -34,7 +39,20 @@ __all__ = ["RUN_IN_ENV", "add_poncho_files", "pack_prefix", "read_member", "run_
 log = logging.getLogger(__name__)
 
 RUN_IN_ENV = "bin/run_in_env"
+
+# What a run writes into a folder it prepares (the DIR protocol of docs/dev/contracts.md:
+# poncho_package_run's state, bin/run_in_env's marker). Never packed: a tarball holding them
+# would be taken as prepared, so conda-unpack would never relocate it where it is unpacked.
+RUN_STATE_DIR = ".poncho-run"
+RUN_STATE_FILES = frozenset({"poncho/.unpacked"})
+# What conda-pack's Packer.finish writes into every archive: a prefix unpacked from one of
+# our tarballs has them already; packing them too would give two members of each name.
+CONDA_PACK_FILES = frozenset(
+    {"bin/conda-unpack", "bin/conda_unpack_progress.py", "bin/activate", "bin/deactivate",
+     "bin/activate.fish"}
+)  # fmt: skip
 _REPORT_EVERY = 4 * 2**20  # bytes between two progress events
+_DEFAULT_EPOCH = 315532800  # 1980-01-01T00:00:00Z
 
 
 def run_in_env_script() -> str:
@@ -79,6 +97,8 @@ def pack_prefix(
     packed without writing into it; `exclude` lists prefix-relative paths left out.
     `ignore_missing_files` packs an environment whose conda-managed files were deleted
     or overwritten (conda-pack warns instead of refusing), as CCTools did.
+    Members are normalised (see `_tar_archive_class`, `source_date_epoch`); the run state
+    (`RUN_STATE_DIR`, `RUN_STATE_FILES`) and `CONDA_PACK_FILES` of the prefix are left out.
 
     Raises PackError (conda-pack's message) and leaves no partial file behind; an existing
     `output` is replaced only by a complete new archive.
@@ -107,8 +127,7 @@ def pack_prefix(
     files = _with_extras(env.files, extra_files or {}, exclude)
     total = sum(_size(f.source) for f in files)
     report.start("pack", total, "bytes", f"{len(files)} files")
-    history = prefix / "conda-meta" / "history"
-    mtime = history.stat().st_mtime if history.exists() else None
+    mtime = source_date_epoch()
 
     thread_errors: list[BaseException] = []
     try:
@@ -161,14 +180,9 @@ def _thread_errors_kept(errors: list[BaseException]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _archive(
-    handle: IO[bytes], fmt: str, level: int, threads: int, mtime: float | None
-) -> Iterator[Any]:
-    """conda-pack's tar writer over the compressor for `fmt`, as ``formats.archive`` picks
-    it, but with our level and threads for zstd too, and whole-second mtimes."""
-    import bz2
-    import gzip
-
+def _archive(handle: IO[bytes], fmt: str, level: int, threads: int, mtime: int) -> Iterator[Any]:
+    """conda-pack's tar writer over the compressor for `fmt`, with our level and threads
+    for zstd too, and normalised members (see `_tar_archive_class`)."""
     from conda_pack.formats import (
         ParallelBZ2FileWriter,
         ParallelGzipFileWriter,
@@ -177,21 +191,16 @@ def _archive(
 
     fileobj: Any
     close = True
-    if fmt == "tar.gz" and threads > 1:
-        fileobj = ParallelGzipFileWriter(
-            handle, compresslevel=level, n_threads=threads, mtime=mtime
-        )
-    elif fmt == "tar.gz":
-        fileobj = gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=level, mtime=mtime)
-    elif fmt == "tar.bz2" and threads > 1:
-        fileobj = ParallelBZ2FileWriter(handle, compresslevel=level, n_threads=threads)
+    # The parallel writers with at least one thread for every thread count: the same bytes
+    # on a machine with another number of cores (gzip.GzipFile, bz2.BZ2File and zstd's
+    # threads=0 each write other bytes). No file name and mtime 0 in the gzip header.
+    threads = max(1, threads)
+    if fmt == "tar.gz":
+        fileobj = ParallelGzipFileWriter(handle, compresslevel=level, n_threads=threads, mtime=0)
     elif fmt == "tar.bz2":
-        fileobj = bz2.BZ2File(handle, "wb", compresslevel=level)
+        fileobj = ParallelBZ2FileWriter(handle, compresslevel=level, n_threads=threads)
     elif fmt == "tar.zst":
-        # zstandard: threads=0 compresses in the calling thread, N>0 uses N workers.
-        fileobj = ParallelZstdFileWriter(
-            handle, compresslevel=level, n_threads=threads if threads > 1 else 0
-        )
+        fileobj = ParallelZstdFileWriter(handle, compresslevel=level, n_threads=threads)
     else:
         fileobj, close = handle, False
     with _tar_archive_class()(fileobj, "", close_file=close, mode="w", mtime=mtime) as arc:
@@ -220,27 +229,78 @@ def read_member(tarball: Path, name: str, *, limit: int = 16 * 2**20) -> bytes |
 def _tar_archive_class() -> Any:
     from conda_pack.formats import TarArchive
 
-    class WholeSecondTarArchive(TarArchive):  # type: ignore[misc]
-        """Python's tarfile writes a PAX header for every member whose mtime is a float
-        (all of them, from a filesystem with sub-second times): that doubled the time spent
-        on tar headers. Whole seconds are what tar keeps anyway."""
+    class NormalisedTarArchive(TarArchive):  # type: ignore[misc]
+        """Members as the same lock always gives them: mtime `self.mtime`, owner 0/0 without
+        names (conda-pack sorts nothing: `pack_prefix` passes the files sorted). A .pyc
+        checked by timestamp names the mtime of its source: when it names the source's
+        current one, it is made to name `self.mtime`, so it stays valid where unpacked
+        (no compiling again, none possible in a read-only folder). Whole seconds also spare
+        Python's tarfile a PAX header per member."""
 
         def _add(self, source: str, target: str) -> None:
-            pinned = self.mtime if target == "bin/conda-unpack" else None
+            info = self._normalised(self.archive.gettarinfo(source, target))
+            if not info.isreg():
+                self.archive.addfile(info)
+            elif target.endswith(".pyc"):
+                with open(source, "rb") as handle:
+                    self._add_bytes(source, handle.read(), target, info)
+            else:
+                with open(source, "rb") as handle:
+                    self.archive.addfile(info, handle)
 
-            def whole_seconds(info: tarfile.TarInfo) -> tarfile.TarInfo:
-                info.mtime = int(pinned if pinned is not None else info.mtime)
-                return info
-
-            self.archive.add(source, target, recursive=False, filter=whole_seconds)
-
-        def _add_bytes(self, source: str, sourcebytes: bytes, target: str) -> None:
-            info = self.archive.gettarinfo(source, target)
+        def _add_bytes(
+            self,
+            source: str,
+            sourcebytes: bytes,
+            target: str,
+            info: tarfile.TarInfo | None = None,
+        ) -> None:
+            if info is None:
+                info = self._normalised(self.archive.gettarinfo(source, target))
+            if target.endswith(".pyc"):
+                sourcebytes = pyc_with_mtime(source, sourcebytes, int(self.mtime))
             info.size = len(sourcebytes)
-            info.mtime = int(info.mtime)
             self.archive.addfile(info, io.BytesIO(sourcebytes))
 
-    return WholeSecondTarArchive
+        def _normalised(self, info: tarfile.TarInfo) -> tarfile.TarInfo:
+            info.mtime = int(self.mtime)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            return info
+
+    return NormalisedTarArchive
+
+
+def source_date_epoch() -> int:
+    """The mtime of every member: ``$SOURCE_DATE_EPOCH`` (the reproducible-builds
+    convention) when it is a whole number >= 0, else 1980-01-01 (the earliest time a zip
+    file can hold, so files of an unpacked environment can still be zipped)."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return int(value) if value.isdigit() else _DEFAULT_EPOCH
+
+
+def pyc_with_mtime(source: str, data: bytes, mtime: int) -> bytes:
+    """`data`, the .pyc file at `source`, made to name `mtime` as its source's mtime when it
+    is checked by timestamp and names its source's current mtime and size (a stale or
+    hash-based .pyc, or one without its source, is left as it is)."""
+    if len(data) < 16 or data[4:8] != b"\0\0\0\0":
+        return data
+    pyc = Path(source)
+    if pyc.parent.name == "__pycache__":
+        py = pyc.parent.parent / (pyc.name.split(".", 1)[0] + ".py")
+    else:
+        py = pyc.with_suffix(".py")  # a Python 2 style mod.pyc beside mod.py
+    try:
+        st = py.stat()
+    except OSError:
+        return data
+    if data[8:12] != _u32(int(st.st_mtime)) or data[12:16] != _u32(st.st_size):
+        return data
+    return data[:8] + _u32(mtime) + data[12:]
+
+
+def _u32(value: int) -> bytes:
+    return (value & 0xFFFFFFFF).to_bytes(4, "little")
 
 
 def _with_extras(
@@ -248,10 +308,15 @@ def _with_extras(
 ) -> list[Any]:
     from conda_pack.core import File
 
-    skipped = set(extra) | set(exclude)
-    kept = [f for f in files if f.target not in skipped]
+    skipped = set(extra) | set(exclude) | RUN_STATE_FILES | CONDA_PACK_FILES
+    kept = [f for f in files if f.target not in skipped and not _run_state(f.target)]
     kept += [File(str(source), target, is_conda=False) for target, source in extra.items()]
     return sorted(kept, key=lambda f: f.target)
+
+
+def _run_state(target: str) -> bool:
+    # conda-unpack's import of its progress module leaves a .pyc beside it.
+    return target.startswith((RUN_STATE_DIR + "/", "bin/__pycache__/conda_unpack_progress."))
 
 
 def _size(path: str) -> int:

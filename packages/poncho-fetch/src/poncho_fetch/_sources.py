@@ -109,12 +109,26 @@ def plan(
         git.git_executable()
     for var, source in spec.git.items():
         try:
-            items.append(_plan_git(var, source, policy, limits))
+            items.append(_plan_git(var, _resolved(spec, var, source), policy, limits))
         except FetchError as exc:
             failures.append(exc)
     for var, hsource in spec.http.items():
         items.append(_plan_http(var, hsource, policy, limits))
     return items, failures
+
+
+def _resolved(spec: Spec, var: str, source: GitSource) -> GitSource:
+    """`source` with a relative remote made absolute against the spec file's folder (as
+    create does); never against the current folder: a spec without a folder (read from
+    stdin, or from a tarball, whose create stored its remotes resolved) is refused."""
+    if not source.is_relative_path:
+        return source
+    if spec.base_dir is None:
+        raise FetchError(
+            f"git.{var}: the remote {source.remote!r} is a relative path, and this spec has "
+            "no folder to resolve it against: give an absolute path or a URL"
+        )
+    return spec.with_resolved_remotes().git[var]
 
 
 def check_size(label: str, size: int, limits: Limits) -> None:

@@ -73,6 +73,16 @@ def data_environ(
             "installed with this Python: pip install poncho-run, or run with --no-data"
         ) from exc
     spec = _load(Path(prefix, SPEC_PATH))
+    relative = {var: g.remote for var, g in spec.git.items() if g.is_relative_path}
+    if relative:
+        # Never resolved here: against the task's folder it would name another repository.
+        var, remote = next(iter(relative.items()))
+        raise RunError(
+            f"{Path(prefix, SPEC_PATH)}: git.{var}: the remote {remote!r} is a relative path, "
+            "which only the folder of the spec it was built from gives a meaning to (older "
+            "poncho_package_create kept it so): build the environment again (create now "
+            "stores it resolved), or give an absolute path or URL"
+        )
     cache = DataCache(cache_dir)
     with cache.using(spec, inheritable=inheritable) as env:
         if record:

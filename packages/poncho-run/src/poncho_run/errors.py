@@ -10,6 +10,8 @@ shell does), every other poncho-run error 1.
 
 from __future__ import annotations
 
+import os
+
 from poncho_core.errors import (
     EXIT_LOCK_TIMEOUT,
     LimitExceeded,
@@ -104,21 +106,32 @@ class CommandNotExecutable(RunError, PermissionError):
 
 
 class WrongArchive(RunError, ValueError):
-    """The folder was unpacked from another archive than the one given."""
+    """The folder was unpacked from another archive than the one given (or from the same
+    path, whose file has changed since); `differs` says how (size, sha256)."""
 
     exit_status = EXIT_WRONG_ARCHIVE
 
-    def __init__(self, folder: str, archive: str, recorded: str) -> None:
+    def __init__(self, folder: str, archive: str, recorded: str, differs: str = "") -> None:
         self.folder = folder
         self.archive = archive
         self.recorded = recorded
-        super().__init__(
-            f"{folder}: was unpacked from {recorded}, not from {archive} (another archive); "
-            "give another folder (-u DIR) for this environment"
-        )
+        self.differs = differs
+        how = f" ({differs})" if differs else ""
+        if os.path.abspath(archive) == os.path.abspath(recorded):  # noqa: PTH100
+            what = (
+                f"{folder}: was unpacked from {archive} before that file changed{how}; "
+                f"give another folder (-u DIR) for this environment, or remove {folder} to "
+                "unpack it again"
+            )
+        else:
+            what = (
+                f"{folder}: was unpacked from {recorded}, not from {archive}, whose contents "
+                f"differ{how}; give another folder (-u DIR) for this environment"
+            )
+        super().__init__(what)
 
-    def __reduce__(self) -> tuple[type[WrongArchive], tuple[str, str, str]]:
-        return (type(self), (self.folder, self.archive, self.recorded))
+    def __reduce__(self) -> tuple[type[WrongArchive], tuple[str, str, str, str]]:
+        return (type(self), (self.folder, self.archive, self.recorded, self.differs))
 
 
 class NotAnEnvironment(RunError, ValueError):

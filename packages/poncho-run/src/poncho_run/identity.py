@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-__all__ = ["ArchiveHasher", "matches", "sample_digest"]
+__all__ = ["ArchiveHasher", "difference", "matches", "sample_digest"]
 
 _BLOCK = 1 << 16
 _CHUNK = 1 << 20
@@ -101,3 +101,16 @@ def matches(path: str, recorded: Mapping[str, Any]) -> bool:
     ) == recorded.get("sample"):
         return True
     return full_digest(path) == recorded.get("sha256")
+
+
+def difference(path: str, recorded: Mapping[str, Any]) -> str:
+    """How the archive at `path` differs from the one `recorded` describes, for a message:
+    its size, else its sha256 (a new read: only when `matches` said it differs)."""
+    try:
+        size = os.stat(path).st_size
+        if size != recorded.get("size"):
+            return f"{size} bytes, not {recorded.get('size')}"
+        digest = full_digest(path)
+    except OSError:
+        return ""
+    return f"sha256 {digest[:12]}..., not {str(recorded.get('sha256'))[:12]}..."

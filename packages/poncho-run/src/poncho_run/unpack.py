@@ -98,7 +98,12 @@ def check_archive(folder: str, archive: str, state: Mapping[str, Any]) -> None:
     except OSError as exc:
         raise RunError(f"{archive}: cannot read: {exc.strerror or exc}") from exc
     if not same:
-        raise WrongArchive(folder, archive, str(recorded.get("path", "another archive")))
+        raise WrongArchive(
+            folder,
+            archive,
+            str(recorded.get("path", "another archive")),
+            identity.difference(archive, recorded),
+        )
 
 
 def _prepare(

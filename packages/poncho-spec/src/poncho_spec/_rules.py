@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from poncho_spec._document import json_path
+from poncho_spec._sections import is_relative_remote
 from poncho_spec._urls import parse_problem
 from poncho_spec._variables import reserved_reason
 from poncho_spec.errors import Problem
@@ -184,6 +185,12 @@ class Checker:
         if remote.startswith(("/", "~", "file:")):
             self.warn(
                 path, f"{remote!r} is a local repository: the spec only works on this machine"
+            )
+        elif is_relative_remote(remote):
+            self.warn(
+                path,
+                f"{remote!r} is a local repository, relative to the spec's folder: "
+                "poncho_package_create stores it resolved; the spec only works on this machine",
             )
         return remote
 

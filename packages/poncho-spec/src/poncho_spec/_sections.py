@@ -36,6 +36,20 @@ class GitSource:
     remote: str
     ref: str = "HEAD"
 
+    @property
+    def is_relative_path(self) -> bool:
+        """Whether `remote` is a local path relative to a folder (``../data/repo``), which
+        only the folder of the spec it was written in gives a meaning to."""
+        return is_relative_remote(self.remote)
+
+
+def is_relative_remote(remote: str) -> bool:
+    """A git remote that is a relative local path: not a URL (``scheme://``), not scp-like
+    (``host:path``, ``user@host:path``), not absolute (``/``, ``~``, ``file:``)."""
+    if not remote or "://" in remote or remote.startswith(("/", "~", "file:")):
+        return False
+    return ":" not in remote.split("/", 1)[0]
+
 
 @dataclass(frozen=True)
 class HttpSource:

@@ -85,6 +85,24 @@ class Spec:
             out["pinned"] = {"conda": dict(self.pinned)}
         return out
 
+    def with_resolved_remotes(self) -> Spec:
+        """This spec with its relative git remotes (``../data/repo``) made absolute, against
+        `base_dir` (the spec file's folder), or the current folder for a spec not read from a
+        file. Create stores a spec so: who reads it elsewhere cannot know that folder."""
+        if not any(g.is_relative_path for g in self.git.values()):
+            return self
+        import dataclasses
+        import os
+
+        base = self.base_dir if self.base_dir is not None else Path.cwd()
+        git = {
+            var: GitSource(os.path.normpath(str(base.absolute() / g.remote)), g.ref)
+            if g.is_relative_path
+            else g
+            for var, g in self.git.items()
+        }
+        return dataclasses.replace(self, git=git)
+
     def pinned_specs(self) -> tuple[str, ...]:
         """The pins as conda match specs (see :func:`pin_matchspec`), sorted by name."""
         return tuple(pin_matchspec(name, v) for name, v in sorted(self.pinned.items()))
