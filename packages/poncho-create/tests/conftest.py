@@ -253,6 +253,8 @@ def leftovers(folder: Path) -> list[str]:
 def _no_user_channel_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The machine's own channel settings (config file, PONCHO_CHANNELS) never reach a test."""
     monkeypatch.setenv("PONCHO_CONFIG", str(tmp_path / "no-poncho-config.toml"))
+    # The user's caches (~/.cache/poncho/envs) of a test are its own.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     for var in ("PONCHO_CHANNELS", "PONCHO_CHANNEL_ALIAS", "CONDARC"):
         monkeypatch.delenv(var, raising=False)
 

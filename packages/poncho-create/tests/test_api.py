@@ -346,6 +346,25 @@ def test_env_variables_choose_the_folders(
     shutil.rmtree(tmp_path / "from-env")
 
 
+def test_the_env_cache_is_the_users_from_any_folder(
+    helpers: Any, mini_channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pkgs_dir: Path
+) -> None:
+    """F8: not ./envs of the current folder; the same entry from another folder is a hit."""
+    monkeypatch.delenv("PONCHO_ENVS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    spec = helpers.mini_spec(mini_channel)
+    monkeypatch.chdir(tmp_path / "a")
+    first = create(spec, pkgs_dir=pkgs_dir, tmp_dir=tmp_path / "tmp")
+    assert first.parent == tmp_path / "xdg" / "poncho" / "envs" and first.is_absolute()
+    monkeypatch.chdir(tmp_path / "b")
+    events: list[ProgressEvent] = []
+    assert create(spec, pkgs_dir=pkgs_dir, progress=events.append) == first
+    assert {e.phase for e in events} == {"cache"}
+    assert not (tmp_path / "a" / "envs").exists() and not (tmp_path / "b" / "envs").exists()
+
+
 def test_from_lock_takes_the_locks_platform_and_refuses_another_specs_lock(
     helpers: Any, mini_channel: Any, build_dirs: dict[str, Any], tmp_path: Path
 ) -> None:

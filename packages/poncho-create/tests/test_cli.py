@@ -416,3 +416,21 @@ def test_verbosity_levels(
         "debug": "poncho_package_create: running ['pip', 'install']" in err,
     }
     assert {name for name, there in found.items() if there} == shown, err
+
+
+@pytest.mark.slow
+def test_json_paths_are_absolute(
+    mini_channel: Any,
+    pkgs_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """F16: --json's path is absolute even when the cache folder was given relative."""
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    monkeypatch.chdir(tmp_path)
+    argv = ["spec.json", "--json", "-q", "--cache-dir", "rel-envs", "--pkgs-dir", str(pkgs_dir)]
+    assert main(argv) == 0
+    path = Path(json.loads(capsys.readouterr().out)["path"])
+    assert path.is_absolute() and path.parent == tmp_path / "rel-envs"

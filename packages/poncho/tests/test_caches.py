@@ -164,3 +164,26 @@ def test_ages() -> None:
     for bad in ("", "d", "-1d", "nand"):
         with pytest.raises(ValueError, match="is not an age"):
             parse_age(bad)
+
+
+def test_the_env_cache_listed_is_the_users_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F8: `poncho cache list` shows ~/.cache/poncho/envs wherever it runs, not ./envs."""
+    monkeypatch.delenv("PONCHO_ENVS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    envs = tmp_path / "xdg" / "poncho" / "envs"
+    envs.mkdir(parents=True)
+    (envs / "e.tar.gz").write_bytes(b"e" * 100)
+    seen = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "envs").mkdir()
+        (tmp_path / folder / "envs" / f"{folder}.tar.gz").write_bytes(b"x")
+        monkeypatch.chdir(tmp_path / folder)
+        assert main(["list", "--json"]) == 0
+        seen.append(capsys.readouterr().out)
+    assert seen[0] == seen[1]
+    assert [i.name for i in next(r for r in list_caches() if r.kind == "envs").items] == [
+        "e.tar.gz"
+    ]

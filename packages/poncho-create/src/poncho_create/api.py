@@ -51,10 +51,12 @@ def create(
     or an existing conda environment, by folder or by name, which is packed as it is into
     `output` (required then) with our files added (see :mod:`poncho_create.existing`).
     `output` is the tarball path; its ending picks the format (``.tar.gz``, ``.tar.zst``,
-    ``.tar.bz2``, ``.tar``). Without it the tarball goes into the environment cache
-    (`cache_dir`, else ``$PONCHO_ENVS_DIR``, else ``./envs``) under a name made of the spec
-    hash, the platform and, when they matter, a digest of the channel and pip index options
-    and of the lock; a second call with the same inputs returns the cached file at once.
+    ``.tar.bz2``, ``.tar``). The tarball is built into the user's environment cache
+    (`cache_dir`, else ``$PONCHO_ENVS_DIR``, else ``~/.cache/poncho/envs``) under a name made
+    of the spec hash, the platform and, when they matter, a digest of whatever else decides
+    the result (channel and pip options, the lock, local pip sources); a later call with the
+    same inputs is a cache hit. Without `output` the cached file is returned; with it,
+    `output` receives a copy (a reflink where the filesystem has them).
 
     The conda part is solved and installed with py-rattler (or with `conda_exe`, a conda,
     mamba or micromamba executable), downloads going to `pkgs_dir` (else

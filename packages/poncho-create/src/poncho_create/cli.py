@@ -51,7 +51,7 @@ _EPILOG = epilog(
         ("129", "SIGHUP"),
     ],
     environment=[
-        ("PONCHO_ENVS_DIR", "environment cache when no OUTPUT is given (default ./envs)"),
+        ("PONCHO_ENVS_DIR", "environment cache (default ~/.cache/poncho/envs)"),
         ("PONCHO_PKGS_DIR", "conda package download cache (default ~/.cache/poncho/pkgs)"),
         ("PONCHO_CREATE_TMPDIR", "parent of the temporary build folders (default: system temp)"),
         ("PONCHO_CREATE_WAIT", "seconds to wait for another build of the same spec (default 3600)"),
@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
     print(
         json.dumps(
             {
-                "path": str(path),
+                "path": str(path.absolute()),
                 "cache_hit": bool(hits),
                 "size": path.stat().st_size,
                 "spec_hash": lock.get("spec_hash"),

@@ -100,7 +100,7 @@ _ROWS: dict[str, tuple[_Row, ...]] = {
     ),
     "output": (
         ("cache_dir", "--cache-dir", "value", "DIR", True,
-         "environment cache when no OUTPUT is given (default $PONCHO_ENVS_DIR or ./envs)"),
+         "environment cache (default $PONCHO_ENVS_DIR or ~/.cache/poncho/envs)"),
         ("threads", "-j --threads", "int", "N", False,
          "threads for compression (default: all cores)"),
         ("compression_level", "--compression-level", "int", "N", False,

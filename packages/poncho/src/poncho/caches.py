@@ -1,7 +1,7 @@
 """The three caches Poncho fills on a machine, listed and pruned through their own locks.
 
-- ``envs``: environment tarballs made by ``poncho_package_create`` without an OUTPUT
-  (``$PONCHO_ENVS_DIR``, else ``./envs``); a tarball being built is never removed.
+- ``envs``: environment tarballs made by ``poncho_package_create`` (``$PONCHO_ENVS_DIR``,
+  else ``~/.cache/poncho/envs``); a tarball being built is never removed.
 - ``data``: the git/http data of specs (``$PONCHO_FETCH_CACHE``, else
   ``~/.cache/poncho/data``); an entry a task holds is never removed.
 - ``pkgs``: the conda package download cache (``$PONCHO_PKGS_DIR``, else
