@@ -181,7 +181,7 @@ def test_from_lock_rebuilds_from_the_package_cache_with_the_channel_gone(
     with tarfile.open(out) as tar:
         assert "bin/mini-tool" in tar.getnames()
     with pytest.raises(ChannelError, match="unreachable or missing"):  # solving needs it
-        create(spec, tmp_path / "solved.tar.gz", **dirs)
+        create(spec, tmp_path / "solved.tar.gz", force=True, **dirs)
     assert not (tmp_path / "solved.tar.gz").exists()
 
 
@@ -202,6 +202,13 @@ def test_from_lock_fails_when_a_locked_package_is_gone(
 
 
 # --- failures: clear error, nothing left behind -------------------------------------------
+
+
+def _previous_tarball(path: Path) -> bytes:
+    """An environment tarball of an earlier build at `path` (create replaces it only whole)."""
+    with tarfile.open(path, "w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("conda-meta/history"))
+    return path.read_bytes()
 
 
 def _assert_nothing_left(build_dirs: dict[str, Any], output: Path, original: bytes) -> None:
@@ -231,23 +238,23 @@ def test_solver_failures_name_the_packages(
     words: list[str],
 ) -> None:
     output = tmp_path / "out.tar.gz"
-    output.write_bytes(b"previous tarball")
+    original = _previous_tarball(output)
     with pytest.raises(error) as info:
         create(helpers.mini_spec(mini_channel, *deps), output, **build_dirs)
     for word in words:
         assert word in str(info.value)
-    _assert_nothing_left(build_dirs, output, b"previous tarball")
+    _assert_nothing_left(build_dirs, output, original)
     # The same through the cache: no entry appears.
     with pytest.raises(error):
         create(helpers.mini_spec(mini_channel, *deps), **build_dirs)
-    _assert_nothing_left(build_dirs, output, b"previous tarball")
+    _assert_nothing_left(build_dirs, output, original)
 
 
 def test_missing_and_unreachable_channels_are_named(
     mini_channel: Any, helpers: Any, build_dirs: dict[str, Any], tmp_path: Path, free_port: int
 ) -> None:
     output = tmp_path / "out.tar.gz"
-    output.write_bytes(b"old")
+    original = _previous_tarball(output)
     missing = (tmp_path / "nonexistent-channel").as_uri()
     spec = {"conda": {"channels": [missing], "dependencies": ["mini-tool"]}}
     with pytest.raises(ChannelError, match=f"channel {missing} is unreachable or missing"):
@@ -256,14 +263,14 @@ def test_missing_and_unreachable_channels_are_named(
     spec = {"conda": {"channels": [mini_channel.url, closed], "dependencies": ["mini-tool"]}}
     with pytest.raises(ChannelError, match=f"channel {closed} is unreachable"):
         create(spec, output, **build_dirs)
-    _assert_nothing_left(build_dirs, output, b"old")
+    _assert_nothing_left(build_dirs, output, original)
 
 
 def test_pip_failure_shows_the_tail_of_pips_output(
     local_channel: Any, wheelhouse: Any, build_dirs: dict[str, Any], tmp_path: Path
 ) -> None:
     output = tmp_path / "out.tar.gz"
-    output.write_bytes(b"old")
+    original = _previous_tarball(output)
     spec = {
         "conda": {
             "channels": [local_channel.url],
@@ -276,7 +283,7 @@ def test_pip_failure_shows_the_tail_of_pips_output(
     assert "poncho-no-such-dist-anywhere" in message
     assert "not installed in the current environment" in message
     assert "No matching distribution found for poncho-no-such-dist-anywhere" in message
-    _assert_nothing_left(build_dirs, output, b"old")
+    _assert_nothing_left(build_dirs, output, original)
 
 
 def test_spec_errors_are_poncho_specs(tmp_path: Path, build_dirs: dict[str, Any]) -> None:

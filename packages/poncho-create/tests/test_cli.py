@@ -48,7 +48,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "--find-links", "w1", "--find-links", "w2", "--no-index", "--pip-config", "-j", "3",
         "--compression-level", "7", "--keep-prefix", "kp", "--conda-exe", "/x/conda",
         "--from-lock", "in.lock", "--lock-out", "out.lock", "--cache-dir", "cd",
-        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q", "--use-condarc",
+        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q", "--use-condarc", "--refresh",
     ]  # fmt: skip
     assert main(argv, create=fake) == 0
     (args, kwargs) = fake.calls[0]
@@ -73,6 +73,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "pkgs_dir": "pd",
         "tmp_dir": "td",
         "ignore_editable_packages": False,
+        "force": True,
     }
     out = capsys.readouterr()
     assert out.out == "out.tar.zst\n"
@@ -434,3 +435,83 @@ def test_json_paths_are_absolute(
     assert main(argv) == 0
     path = Path(json.loads(capsys.readouterr().out)["path"])
     assert path.is_absolute() and path.parent == tmp_path / "rel-envs"
+
+
+@pytest.mark.slow
+def test_a_create_with_output_answers_from_the_cache(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """How CCTools users and Parsl call it: SPEC OUTPUT twice -> the second is a cache hit,
+    and OUTPUT a copy of the cached tarball. An empty OUTPUT (Parsl's) is fine to fill."""
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "env.tar.gz"
+    out.touch()
+    argv = [str(tmp_path / "spec.json"), str(out), "--json", "-q", "--pkgs-dir", str(pkgs_dir)]
+    results = []
+    for _ in range(2):
+        assert main(argv) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert [r["cache_hit"] for r in results] == [False, True]
+    assert results[0]["path"] == results[1]["path"] == str(out)
+    envs = tmp_path / "xdg-cache" / "poncho" / "envs"
+    (entry,) = [p for p in envs.iterdir() if p.name != ".locks"]
+    assert out.read_bytes() == entry.read_bytes() and out.stat().st_ino != entry.stat().st_ino
+    # --force builds again and replaces the entry.
+    assert main([*argv, "--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["cache_hit"] is False
+
+
+_RACER = """
+import json, sys
+from poncho_create.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_four_concurrent_creates_with_output_build_once(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path
+) -> None:
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RACER, str(tmp_path / "spec.json"), str(tmp_path / f"o{i}.tar.gz"),
+             "--json", "-q", "--pkgs-dir", str(pkgs_dir)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        for i in range(4)
+    ]
+    results = [json.loads(p.communicate(timeout=180)[0]) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    assert sorted(r["cache_hit"] for r in results) == [False, True, True, True]
+    contents = {(tmp_path / f"o{i}.tar.gz").read_bytes() for i in range(4)}
+    assert len(contents) == 1
+
+
+@pytest.mark.parametrize("content", [b"print('my script')\n", b"\x1f\x8b not a tarball"])
+def test_output_that_is_not_an_env_tarball_is_never_overwritten(
+    mini_channel: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "results.tar.gz"
+    out.write_bytes(content)
+    assert main([str(tmp_path / "spec.json"), str(out)]) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert error.startswith("poncho_package_create: error: OUTPUT ") and "--force" in error
+    assert out.read_bytes() == content
+
+
+def test_force_overwrites_any_output(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "results.tar.gz"
+    out.write_text("precious")
+    argv = [str(tmp_path / "spec.json"), str(out), "-q", "--pkgs-dir", str(pkgs_dir)]
+    assert main(argv) == 2 and out.read_text() == "precious"
+    assert main([*argv, "--force"]) == 0
+    assert out.stat().st_size > 100 and capsys.readouterr().out.strip() == str(out)

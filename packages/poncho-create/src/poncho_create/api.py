@@ -21,6 +21,7 @@ from poncho_create.cached_build import build_cached
 from poncho_create.errors import CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
+from poncho_create.output_file import check_overwrite, copy_tarball
 from poncho_create.progress import ProgressCallback, Reporter
 from poncho_spec import Spec, load_spec
 
@@ -43,7 +44,7 @@ def create(
     ``override_channels``, ``use_condarc``, ``platform``, ``pkgs_dir``, ``conda_exe``,
     ``ignore_editable_packages``, ``pip_index_url``, ``find_links``, ``no_index``,
     ``pip_config``, ``cache_dir``, ``threads``, ``compression_level``, ``keep_prefix``,
-    ``tmp_dir``, ``lock_out``, ``from_lock``; an unknown name is a TypeError.
+    ``tmp_dir``, ``lock_out``, ``from_lock``, ``force``; an unknown name is a TypeError.
 
     `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin;
     a ``requirements.txt`` or ``environment.yml`` is converted, see
@@ -74,6 +75,10 @@ def create(
     the system's) that is always removed. `progress` receives ProgressEvent objects.
     `ignore_editable_packages` matters only when packing an existing environment (builds
     from a spec never install editable packages).
+
+    An existing `output` is overwritten only if it is empty or an environment tarball;
+    anything else raises OutputExists unless `force`, which also ignores the cache: the
+    build runs again and replaces the cache entry.
 
     Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
     failure no partial tarball is left at `output` or in the cache, and an existing
@@ -107,6 +112,7 @@ def create(
     # Where the results go must be writable before the solve, install and pack, not after.
     made: list[Path] = []
     if output is not None:
+        check_overwrite(Path(output), force=options.force)
         made = check_writable(Path(output), "OUTPUT")
     else:
         check_writable(options.cache_dir / "x", "--cache-dir")
@@ -114,23 +120,38 @@ def create(
         check_writable(options.lock_out, "--lock-out")
     channels_used = options.effective_channels(spec.conda.channels)
 
-    if output is not None:
-        try:
-            return _build(spec, options, Path(output), fmt, channels_used, lock, report)
-        except BaseException:
-            for folder in reversed(made):  # the folders made for OUTPUT, if still empty
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            raise
+    def build(target: Path) -> Path:
+        return _build(spec, options, target, fmt, channels_used, lock, report)
 
-    return build_cached(
-        spec,
-        options,
-        fmt,
-        channels_used,
-        report,
-        lambda target: _build(spec, options, target, fmt, channels_used, lock, report),
-    )
+    if output is None:
+        return build_cached(spec, options, fmt, channels_used, report, build)
+    try:
+        if not _cache_writable(options.cache_dir):
+            log.warning(
+                "the environment cache %s cannot be written: building into %s without it",
+                options.cache_dir,
+                output,
+            )
+            return build(Path(output))
+        cached = build_cached(spec, options, fmt, channels_used, report, build)
+        copy_tarball(cached, Path(output))
+        log.info("%s: a copy of %s", output, cached)
+        return Path(output)
+    except BaseException:
+        for folder in reversed(made):  # the folders made for OUTPUT, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _cache_writable(folder: Path) -> bool:
+    from poncho_core.fs import writable_location
+
+    try:
+        writable_location(folder / "x")
+    except OSError:
+        return False
+    return True
 
 
 def _build(
@@ -298,6 +319,7 @@ def _pack_existing(
         )
     lock_out = options.lock_out
     fmt = archive_format(output)
+    check_overwrite(Path(output), force=options.force)
     check_writable(Path(output), "OUTPUT")
     if lock_out is not None:
         check_writable(lock_out, "--lock-out")

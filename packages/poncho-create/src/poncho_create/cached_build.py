@@ -33,8 +33,8 @@ def build_cached(
 ) -> Path:
     """The cached tarball of this build, else ``build(target)`` into the cache under the
     build's lock: another build of the same name is waited for (``$PONCHO_CREATE_WAIT``),
-    and its result served. With ``--keep-prefix`` the cache is not read (the prefix is
-    wanted) but still written."""
+    and its result served. With ``--keep-prefix`` (the prefix is wanted) or ``--force``
+    the cache is not read, but still written."""
     cache = EnvCache(options.cache_dir)
     name = cache_name(
         spec.hash(),
@@ -45,7 +45,8 @@ def build_cached(
         lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
         local_inputs=_local_inputs(spec, options),
     )
-    if options.keep_prefix is None:
+    reuse = options.keep_prefix is None and not options.force
+    if reuse:
         hit = cache.lookup(name)
         if hit is not None:
             with contextlib.suppress(OSError):  # its last use (atime), for `poncho cache prune`
@@ -62,7 +63,7 @@ def build_cached(
 
     with cache.building(name, on_wait=waiting, timeout=_build_wait()):
         hit = cache.lookup(name)
-        if hit is not None and options.keep_prefix is None:
+        if hit is not None and reuse:
             _lock_of_hit(hit, options.lock_out)
             report.finish("cache", 1, 1, "tarballs", f"built meanwhile: {hit}")
             return hit

@@ -109,6 +109,9 @@ _ROWS: dict[str, tuple[_Row, ...]] = {
          "build the environment in DIR (new or empty) and keep it for inspection"),
         ("tmp_dir", "--tmp-dir", "value", "DIR", False,
          "parent of the temporary build folder"),
+        ("force", "--force --refresh", "flag", None, False,
+         "build again even if the environment cache holds this build (replacing the "
+         "entry), and overwrite an OUTPUT that is not an environment tarball"),
     ),
     "lock": (
         ("lock_out", "--lock-out", "value", "FILE", False,

@@ -128,6 +128,7 @@ class CreateOptions:
     compression_level: int | None = field(default=None, metadata=_declared("compression_level"))
     keep_prefix: Path | None = field(default=None, metadata=_declared("keep_prefix"))
     tmp_dir: Path | None = field(default=None, metadata=_declared("tmp_dir"))
+    force: bool = field(default=False, metadata=_declared("force"))
     lock_out: Path | None = field(default=None, metadata=_declared("lock_out"))
     from_lock: Path | None = field(default=None, metadata=_declared("from_lock"))
     channel_settings: ChannelSettings = field(default_factory=ChannelSettings)
