@@ -411,6 +411,24 @@ def test_an_edited_local_pip_path_is_built_again_not_served_from_the_cache(
         assert tar.extractfile(member).read() == b"VALUE = 'edited'\n"  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
+def test_a_project_folder_holding_our_outputs_still_hits_the_cache(
+    local_channel: Any, helpers: Any, tmp_path: Path, pkgs_dir: Path
+) -> None:
+    """Seams 12: {"pip": ["."]} from the project's own folder, whose OUTPUT and env cache
+    land in that folder: the second create is a cache hit, not a new build."""
+    project = helpers.make_project(tmp_path / "proj", "poncho-create-selfproj")
+    spec = {"conda": {"channels": [local_channel.url], "dependencies": ["python", {"pip": ["."]}]}}
+    (project / "spec.json").write_text(json.dumps(spec))
+    dirs = {"cache_dir": project / "envs", "pkgs_dir": pkgs_dir, "tmp_dir": tmp_path / "tmp"}
+    create(project / "spec.json", project / "env.tar.gz", no_index=True, **dirs)
+    for output in (project / "env.tar.gz", project / "other.tar.gz", None):
+        events: list[ProgressEvent] = []
+        create(project / "spec.json", output, no_index=True, progress=events.append, **dirs)
+        assert {e.phase for e in events} == {"cache"}, output
+    assert len([p for p in (project / "envs").iterdir() if p.name != ".locks"]) == 1
+
+
 def test_pinned_holds_versions_and_is_written_to_conda_meta(
     mini_channel: Any, helpers: Any, build_dirs: dict[str, Any], tmp_path: Path
 ) -> None:

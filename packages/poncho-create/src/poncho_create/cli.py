@@ -39,8 +39,10 @@ __all__ = ["build_parser", "entrypoint", "legacy_entrypoint", "main"]
 PROG = "poncho_package_create"
 
 _EPILOG = epilog(
-    "The cache name is <spec hash>-<platform>[-<options digest>].tar.gz: the digest covers "
-    "channel changes, pip index options and --from-lock.",
+    "Every build goes through the environment cache; with OUTPUT, a hit is copied there. "
+    "The cache name is <spec hash>-<platform>[-<digest>].tar.gz: the digest covers channel "
+    "changes, pip options and configuration, --from-lock, local pip sources and "
+    "--compression-level.",
     exit_status=[
         ("0", "success"),
         ("1", "error"),
