@@ -48,7 +48,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "--find-links", "w1", "--find-links", "w2", "--no-index", "--pip-config", "-j", "3",
         "--compression-level", "7", "--keep-prefix", "kp", "--conda-exe", "/x/conda",
         "--from-lock", "in.lock", "--lock-out", "out.lock", "--cache-dir", "cd",
-        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q", "--use-condarc", "--refresh",
+        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q", "--use-condarc", "--refresh", "--offline",
     ]  # fmt: skip
     assert main(argv, create=fake) == 0
     (args, kwargs) = fake.calls[0]
@@ -74,6 +74,8 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "tmp_dir": "td",
         "ignore_editable_packages": False,
         "force": True,
+        "offline": True,
+        "dry_run": False,
     }
     out = capsys.readouterr()
     assert out.out == "out.tar.zst\n"
@@ -475,12 +477,10 @@ def test_four_concurrent_creates_with_output_build_once(
 ) -> None:
     spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
     (tmp_path / "spec.json").write_text(json.dumps(spec))
+    options = ["--json", "-q", "--pkgs-dir", str(pkgs_dir)]
+    racer = [sys.executable, "-c", _RACER, str(tmp_path / "spec.json")]
     procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _RACER, str(tmp_path / "spec.json"), str(tmp_path / f"o{i}.tar.gz"),
-             "--json", "-q", "--pkgs-dir", str(pkgs_dir)],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        subprocess.Popen([*racer, str(tmp_path / f"o{i}.tar.gz"), *options], stdout=subprocess.PIPE)
         for i in range(4)
     ]
     results = [json.loads(p.communicate(timeout=180)[0]) for p in procs]
@@ -515,3 +515,58 @@ def test_force_overwrites_any_output(
     assert main(argv) == 2 and out.read_text() == "precious"
     assert main([*argv, "--force"]) == 0
     assert out.stat().st_size > 100 and capsys.readouterr().out.strip() == str(out)
+
+
+@pytest.mark.slow
+def test_dry_run_says_what_would_happen_and_writes_nothing(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F9: --dry-run (and its --json form): solved, or reused from the cache."""
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "env.tar.gz"
+    argv = [str(tmp_path / "spec.json"), str(out), "-q", "--pkgs-dir", str(pkgs_dir)]
+    assert main([*argv, "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["dry_run"] is True and plan["cache_hit"] is False and plan["path"] == str(out)
+    assert sorted((p["name"], p["version"]) for p in plan["conda"]) == [
+        ("mini-base", "2.0"),
+        ("mini-tool", "1.0"),
+    ]
+    envs = tmp_path / "xdg-cache" / "poncho" / "envs"
+    assert not out.exists() and not Path(plan["cache_entry"]).exists()
+    assert not [p for p in envs.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    assert main([*argv, "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"would build: {plan['cache_entry']}\n") and "mini-tool 1.0 0" in text
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--dry-run", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again == {**plan, "cache_hit": True}
+    assert main([*argv, "--dry-run", "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cache_hit"] is False
+
+
+def test_offline_refuses_a_channel_on_the_network(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F9: --offline builds from local channels only, and says which one is not."""
+    remote = "https://conda.example.invalid/channel"
+    spec = {"conda": {"channels": [mini_channel.url, remote], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    argv = [str(tmp_path / "spec.json"), "-q", "--pkgs-dir", str(pkgs_dir), "--offline"]
+    assert main(argv) == 1
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert f"--offline: channel {remote} is not local" in error
+    assert main([*argv, "--dry-run"]) == 1
+    assert main([*argv, "-c", mini_channel.url, "--override-channels"]) == 0
+    # A cache hit needs nothing from the network: the same build, now through a mirror.
+    capsys.readouterr()
+
+
+def test_offline_means_no_pip_index() -> None:
+    from poncho_create.options import CreateOptions
+
+    assert CreateOptions.resolve(offline=True).pip.args() == ["--no-index"]
+    assert CreateOptions.resolve().pip.args() == []

@@ -52,7 +52,9 @@ def test_anything_else_is_refused_unless_forced(tmp_path: Path, kind: str) -> No
     else:
         _zst(path, ["results/run1.csv"])
     before = path.read_bytes()
-    with pytest.raises(OutputExists, match=r"^OUTPUT .*x\.tar\.gz: exists and is not an env") as exc:
+    with pytest.raises(
+        OutputExists, match=r"^OUTPUT .*x\.tar\.gz: exists and is not an env"
+    ) as exc:
         check_overwrite(path, force=False)
     assert exc.value.exit_status == 2 and "\n" not in str(exc.value)
     assert path.read_bytes() == before

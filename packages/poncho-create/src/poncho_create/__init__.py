@@ -9,7 +9,7 @@ Importing this package is cheap: py-rattler and conda-pack are imported only to 
 
 from __future__ import annotations
 
-from poncho_create.api import create
+from poncho_create.api import create, plan_create
 from poncho_create.errors import (
     BuildLockTimeout,
     ChannelError,
@@ -45,4 +45,5 @@ __all__ = [
     "UnsatisfiableSpec",
     "__version__",
     "create",
+    "plan_create",
 ]

@@ -10,22 +10,25 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poncho_core.fs import rmtree
 from poncho_create.cached_build import build_cached
 from poncho_create.errors import CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
-from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
+from poncho_create.options import CreateOptions, archive_format
 from poncho_create.output_file import check_overwrite, copy_tarball
+from poncho_create.prepare import check_offline, conda_dependencies, prepare
 from poncho_create.progress import ProgressCallback, Reporter
-from poncho_spec import Spec, load_spec
+from poncho_spec import Spec
 
-__all__ = ["create"]
+if TYPE_CHECKING:
+    from poncho_create.dry_run import DryRun
+
+__all__ = ["create", "plan_create"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,9 @@ def create(
     ``override_channels``, ``use_condarc``, ``platform``, ``pkgs_dir``, ``conda_exe``,
     ``ignore_editable_packages``, ``pip_index_url``, ``find_links``, ``no_index``,
     ``pip_config``, ``cache_dir``, ``threads``, ``compression_level``, ``keep_prefix``,
-    ``tmp_dir``, ``lock_out``, ``from_lock``, ``force``; an unknown name is a TypeError.
+    ``tmp_dir``, ``lock_out``, ``from_lock``, ``force``, ``offline``, ``dry_run``; an
+    unknown name is a TypeError. With `dry_run` nothing is written: the path that would be
+    is returned (:func:`plan_create` tells more).
 
     `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin;
     a ``requirements.txt`` or ``environment.yml`` is converted, see
@@ -86,29 +91,19 @@ def create(
     """
     report = Reporter(progress)
     options = CreateOptions.resolve(**given)  # checks every option before any work
+    if options.dry_run:
+        return plan_create(spec_or_path, output, progress=progress, **given).path
     existing = _existing_env(spec_or_path)
     if existing is not None:
         return _pack_existing(existing, output, report, options, given)
-    spec = _load(spec_or_path)
-    for warning in spec.warnings:
-        log.warning("%s", warning)
-    lock: Lock | None = None
-    if options.from_lock is not None:
-        lock = Lock.read(options.from_lock)
-        if not given.get("platform"):
-            options = _replace_platform(options, lock.platform)
-        elif lock.platform != options.platform:
-            raise CreateError(
-                f"{options.from_lock}: the lock is for {lock.platform}, not {options.platform}"
-            )
-        if lock.spec_hash != spec.hash():
-            raise CreateError(
-                f"{options.from_lock}: this lock was made from another spec (spec_hash "
-                f"{lock.spec_hash[:12]}..., this spec's is {spec.hash()[:12]}...): lock this "
-                "spec with --lock-out, or give the spec the lock was made from"
-            )
-    fmt = archive_format(output) if output is not None else DEFAULT_FORMAT
-    options.level_for(fmt)  # checks the level before any work
+    ready = prepare(spec_or_path, output, options, given)
+    spec, options, lock, fmt, channels_used = (
+        ready.spec,
+        ready.options,
+        ready.lock,
+        ready.fmt,
+        ready.channels,
+    )
     # Where the results go must be writable before the solve, install and pack, not after.
     made: list[Path] = []
     if output is not None:
@@ -118,9 +113,10 @@ def create(
         check_writable(options.cache_dir / "x", "--cache-dir")
     if options.lock_out is not None:
         check_writable(options.lock_out, "--lock-out")
-    channels_used = options.effective_channels(spec.conda.channels)
 
     def build(target: Path) -> Path:
+        if options.offline:  # a cache hit needs no network: checked for a build only
+            check_offline(ready)
         return _build(spec, options, target, fmt, channels_used, lock, report)
 
     if output is None:
@@ -142,6 +138,33 @@ def create(
             with contextlib.suppress(OSError):
                 folder.rmdir()
         raise
+
+
+def plan_create(
+    spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    **given: Any,
+) -> DryRun:
+    """What :func:`create` would do with the same arguments (``--dry-run``), writing
+    nothing: the cache entry and whether it is a hit, the conda packages it would install
+    (solved, or from the cache's or ``from_lock``'s lock) and the pip entries. See
+    `poncho_create.dry_run`."""
+    from poncho_create.dry_run import dry_run
+
+    report = Reporter(progress)
+    options = CreateOptions.resolve(**given)
+    if _existing_env(spec_or_path) is not None:
+        raise CreateError(
+            f"{spec_or_path}: --dry-run plans a build from a spec; an existing "
+            "environment is packed as it is"
+        )
+    ready = prepare(spec_or_path, output, options, given)
+    out = Path(output) if output is not None else None
+    if out is not None:
+        check_overwrite(out, force=options.force)
+    return dry_run(ready, out, report)
 
 
 def _cache_writable(folder: Path) -> bool:
@@ -174,7 +197,7 @@ def _build(
         work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
         try:
             prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
-            dependencies = _conda_dependencies(spec)
+            dependencies = conda_dependencies(spec)
             sources = options.channel_sources(channels)  # mirrors and aliases applied
             pins = list(spec.pinned_specs())
             if options.conda_exe is not None:
@@ -339,33 +362,6 @@ def _pack_existing(
     )
 
 
-def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Spec:
-    if isinstance(spec_or_path, Spec):
-        return spec_or_path
-    if isinstance(spec_or_path, Mapping):
-        return Spec.from_dict(dict(spec_or_path), source="<spec>")
-    from poncho_spec.importers import import_file, is_importable
-
-    if is_importable(spec_or_path) and Path(spec_or_path).is_file():
-        result = import_file(spec_or_path)
-        for note in result.notes:
-            log.warning("%s", note)
-        return result.spec
-    return load_spec(os.fspath(spec_or_path))
-
-
-_NAME = re.compile(r"^(?:[^:\s]+::)?([A-Za-z0-9_.\-]+)")
-
-
-def _conda_dependencies(spec: Spec) -> list[str]:
-    """The spec's conda dependencies, plus ``pip`` when pip entries need it."""
-    dependencies = list(spec.conda.dependencies)
-    names = {m.group(1).lower() for d in dependencies if (m := _NAME.match(d.strip()))}
-    if spec.pip and "pip" not in names:
-        dependencies.append("pip")
-    return dependencies
-
-
 def _prefix_dir(path: Path) -> Path:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise CreateError(f"--keep-prefix {path}: must be a new or empty folder")
@@ -373,12 +369,6 @@ def _prefix_dir(path: Path) -> Path:
         path.rmdir()  # rattler and conda want to create the prefix themselves
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.resolve()
-
-
-def _replace_platform(options: CreateOptions, platform: str) -> CreateOptions:
-    from dataclasses import replace
-
-    return replace(options, platform=platform)
 
 
 def check_writable(path: Path, what: str) -> list[Path]:

@@ -109,15 +109,22 @@ _ROWS: dict[str, tuple[_Row, ...]] = {
          "build the environment in DIR (new or empty) and keep it for inspection"),
         ("tmp_dir", "--tmp-dir", "value", "DIR", False,
          "parent of the temporary build folder"),
-        ("force", "--force --refresh", "flag", None, False,
-         "build again even if the environment cache holds this build (replacing the "
-         "entry), and overwrite an OUTPUT that is not an environment tarball"),
     ),
     "lock": (
         ("lock_out", "--lock-out", "value", "FILE", False,
          "also write the lock to FILE"),
         ("from_lock", "--from-lock", "value", "LOCK", True,
          "install exactly the packages of LOCK (a lock.json) instead of solving"),
+    ),
+    "cache and network": (
+        ("force", "--force --refresh", "flag", None, False,
+         "build again even if the environment cache holds this build (replacing the "
+         "entry), and overwrite an OUTPUT that is not an environment tarball"),
+        ("offline", "--offline", "flag", None, True,
+         "use only local channels (file:// URLs, folders), the caches and local pip "
+         "sources (pip gets --no-index: give --find-links); a cache hit needs nothing"),
+        ("dry_run", "--dry-run", "flag", None, True,
+         "say what would be solved, installed or reused from the cache; write nothing"),
     ),
 }
 # fmt: on

@@ -128,15 +128,19 @@ class CreateOptions:
     compression_level: int | None = field(default=None, metadata=_declared("compression_level"))
     keep_prefix: Path | None = field(default=None, metadata=_declared("keep_prefix"))
     tmp_dir: Path | None = field(default=None, metadata=_declared("tmp_dir"))
-    force: bool = field(default=False, metadata=_declared("force"))
     lock_out: Path | None = field(default=None, metadata=_declared("lock_out"))
     from_lock: Path | None = field(default=None, metadata=_declared("from_lock"))
+    force: bool = field(default=False, metadata=_declared("force"))
+    offline: bool = field(default=False, metadata=_declared("offline"))
+    dry_run: bool = field(default=False, metadata=_declared("dry_run"))
     channel_settings: ChannelSettings = field(default_factory=ChannelSettings)
 
     @property
     def pip(self) -> PipOptions:
-        """The pip index options."""
-        return PipOptions(self.pip_index_url, self.find_links, self.no_index, self.pip_config)
+        """The pip index options (``--offline``: no index)."""
+        return PipOptions(
+            self.pip_index_url, self.find_links, self.no_index or self.offline, self.pip_config
+        )
 
     @property
     def native(self) -> bool:
