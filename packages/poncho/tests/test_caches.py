@@ -24,6 +24,9 @@ kind, root, what = sys.argv[1:]
 if kind == "envs":
     from poncho_create.cache import EnvCache
     held = EnvCache(Path(root)).building(what)
+elif kind == "build-folder":
+    from poncho_create.build_folders import build_folder
+    held = build_folder(parent=Path(root))
 elif kind == "pkgs":
     from poncho_create.cache import PackageCache
     held = PackageCache(Path(root)).in_use()
@@ -187,3 +190,29 @@ def test_the_env_cache_listed_is_the_users_from_any_folder(
     assert [i.name for i in next(r for r in list_caches() if r.kind == "envs").items] == [
         "e.tar.gz"
     ]
+
+
+def test_prune_removes_the_build_folders_of_killed_creates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26.8: a build folder whose process is gone (its lock free) goes; a live one
+    (its lock held by a real process) stays."""
+    from poncho_create.build_folders import build_folder
+
+    monkeypatch.setenv("PONCHO_CREATE_TMPDIR", str(tmp_path))
+    with build_folder(parent=tmp_path) as gone:
+        pass
+    gone.mkdir()
+    (gone / ".poncho-build.lock").touch()
+    (gone / "env").mkdir()
+    live = Holder("build-folder", tmp_path)
+    try:
+        (kept,) = [
+            p for p in tmp_path.iterdir() if p.name.startswith("poncho-create-") and p != gone
+        ]
+        prune_caches(["envs"], envs_dir=tmp_path / "envs", dry_run=True)
+        assert gone.exists()
+        prune_caches(["envs"], envs_dir=tmp_path / "envs")
+        assert not gone.exists() and kept.is_dir()
+    finally:
+        live.close()

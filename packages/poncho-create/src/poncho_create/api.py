@@ -10,12 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from poncho_core.fs import rmtree
+from poncho_create.build_folders import build_folder, default_parents, sweep
 from poncho_create.cached_build import build_cached
 from poncho_create.errors import CreateError
 from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
@@ -93,6 +92,7 @@ def create(
     options = CreateOptions.resolve(**given)  # checks every option before any work
     if options.dry_run:
         return plan_create(spec_or_path, output, progress=progress, **given).path
+    sweep(default_parents(options.tmp_dir))  # build folders left by killed builds
     existing = _existing_env(spec_or_path)
     if existing is not None:
         return _pack_existing(existing, output, report, options, given)
@@ -194,8 +194,7 @@ def _build(
     with PackageCache(options.pkgs_dir).in_use():
         if options.tmp_dir is not None:
             options.tmp_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
-        try:
+        with build_folder(parent=options.tmp_dir) as work:
             prefix = _prefix_dir(options.keep_prefix) if options.keep_prefix else work / "env"
             dependencies = conda_dependencies(spec)
             sources = options.channel_sources(channels)  # mirrors and aliases applied
@@ -273,9 +272,6 @@ def _build(
                 new_lock.write(options.lock_out)
             log.info("created %s", path)
             return path
-        finally:
-            with contextlib.suppress(OSError):  # a temporary folder: best effort
-                rmtree(work)
 
 
 def _resolve_git(spec: Spec) -> list[GitLockEntry]:

@@ -12,7 +12,6 @@ import json
 import logging
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from poncho_create import __version__
 from poncho_create._render import LineRenderer, TerminalRenderer
 from poncho_create.api import create as _create
 from poncho_create.api import plan_create as _plan_create
+from poncho_create.build_folders import build_folder
 from poncho_create.options import FORMATS, OPTIONS
 from poncho_create.progress import ProgressEvent
 from poncho_spec import PonchoError
@@ -178,7 +178,7 @@ def _run(
         _close(renderer)
         _print_plan(planned, args.json)
         return 0
-    with tempfile.TemporaryDirectory(prefix="poncho-create-json-") as scratch:
+    with build_folder("poncho-create-json-") as scratch:
         if args.json and options["lock_out"] is None:  # the lock tells what was built
             options["lock_out"] = str(Path(scratch) / "lock.json")
         path, code = _guarded(

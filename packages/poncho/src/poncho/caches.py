@@ -94,7 +94,12 @@ def prune_caches(
     """Remove, in each cache of `kinds`, the entries last used more than `older_than`
     seconds ago, then the least recently used ones until it holds at most `max_size` bytes.
     Entries in use (a build, a task) are kept and listed in `kept_in_use`. With `dry_run`,
-    nothing is removed: `removed` lists what would be."""
+    nothing is removed: `removed` lists what would be. Also removes the build folders
+    that killed creates left in the temporary folder (see `poncho_create.build_folders`)."""
+    if not dry_run:
+        from poncho_create.build_folders import default_parents, sweep
+
+        sweep(default_parents())
     roots = _roots(envs_dir, data_dir, pkgs_dir)
     clock = time.time() if now is None else now
     reports = []
