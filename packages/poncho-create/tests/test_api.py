@@ -340,6 +340,25 @@ def test_a_spec_object_and_a_dict_are_accepted(
     assert create(spec, **build_dirs) == create(spec.to_dict(), **build_dirs)
 
 
+def test_an_unwritable_cache_still_builds_into_output(
+    helpers: Any,
+    mini_channel: Any,
+    tmp_path: Path,
+    pkgs_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A read-only home (some clusters): with OUTPUT the build goes there, with a warning."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    out = tmp_path / "env.tar.gz"
+    spec = helpers.mini_spec(mini_channel)
+    assert create(spec, out, cache_dir=blocked / "envs", pkgs_dir=pkgs_dir) == out
+    assert tarfile.is_tarfile(out) and blocked.is_file()
+    assert "cannot be written: building into" in caplog.text
+    with pytest.raises(CreateError, match="--cache-dir"):  # without OUTPUT it is needed
+        create(spec, cache_dir=blocked / "envs", pkgs_dir=pkgs_dir)
+
+
 def test_env_variables_choose_the_folders(
     helpers: Any, mini_channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pkgs_dir: Path
 ) -> None:

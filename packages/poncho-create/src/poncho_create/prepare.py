@@ -19,7 +19,7 @@ from poncho_spec import Spec, load_spec
 
 __all__ = ["Prepared", "conda_dependencies", "load", "prepare"]
 
-log = logging.getLogger("poncho_create.api")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
