@@ -561,8 +561,32 @@ def test_offline_refuses_a_channel_on_the_network(
     assert f"--offline: channel {remote} is not local" in error
     assert main([*argv, "--dry-run"]) == 1
     assert main([*argv, "-c", mini_channel.url, "--override-channels"]) == 0
-    # A cache hit needs nothing from the network: the same build, now through a mirror.
-    capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_offline_is_served_by_a_cache_hit_whatever_the_channels(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A build the cache holds needs no channel at all, even one on the network."""
+    from poncho_create.cached_build import entry_name
+    from poncho_create.options import CreateOptions
+    from poncho_spec import Spec
+
+    remote = {"conda": {"channels": ["https://conda.example.invalid/c"], "dependencies": ["x"]}}
+    (tmp_path / "remote.json").write_text(json.dumps(remote))
+    local = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "local.json").write_text(json.dumps(local))
+    common = ["-q", "--pkgs-dir", str(pkgs_dir), "--cache-dir", str(tmp_path / "envs")]
+    assert main([str(tmp_path / "local.json"), *common]) == 0
+    built = Path(capsys.readouterr().out.strip())
+    # The remote spec's entry, as if built earlier on a connected machine.
+    spec = Spec.from_dict(remote, source="<spec>")
+    options = CreateOptions.resolve(cache_dir=tmp_path / "envs")
+    name = entry_name(spec, options, "tar.gz", tuple(spec.conda.channels))
+    (tmp_path / "envs" / name).write_bytes(built.read_bytes())
+    out = tmp_path / "out.tar.gz"
+    assert main([str(tmp_path / "remote.json"), str(out), *common, "--offline"]) == 0
+    assert out.read_bytes() == built.read_bytes()
 
 
 def test_offline_means_no_pip_index() -> None:
