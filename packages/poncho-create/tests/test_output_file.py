@@ -77,3 +77,24 @@ def test_a_copy_not_a_link(tmp_path: Path) -> None:
     assert source.read_bytes()[:7] != b"changed"
     assert sorted(p.name for p in out.parent.iterdir()) == ["env.tar.gz"]  # no temp left
     assert copy_tarball(source, Path(os.devnull)) == Path(os.devnull)
+
+
+def test_a_large_tarball_is_judged_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the start of a tarball is read (conda-pack sorts: conda-meta/ comes early), so a
+    large data tarball is refused in seconds, not after reading all of it."""
+    from poncho_create import output_file
+
+    monkeypatch.setattr(output_file, "_BYTES", 4096)
+    path = tmp_path / "data.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        big = tarfile.TarInfo("data/big.bin")
+        big.size = 64 << 10
+        tar.addfile(big, io.BytesIO(os.urandom(big.size)))
+        for name in ("data/more.bin", "conda-meta/late.json"):
+            late = tarfile.TarInfo(name)
+            tar.addfile(late, io.BytesIO(b""))
+    assert not is_env_tarball(path)
+    monkeypatch.setattr(output_file, "_BYTES", 1 << 30)
+    assert is_env_tarball(path)

@@ -28,8 +28,9 @@ from poncho_create.errors import OutputExists, PackError
 __all__ = ["check_overwrite", "copy_tarball", "is_env_tarball"]
 
 # How far into an existing tarball to look for conda-meta/ (conda-pack sorts its members:
-# bin/ comes first, and holds at most a few thousand files).
+# only bin/ comes before it), so that a large data tarball is refused in seconds.
 _MEMBERS = 20000
+_BYTES = 512 << 20
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
 
 
@@ -62,7 +63,7 @@ def is_env_tarball(path: Path) -> bool:
                     name = member.name.removeprefix("./")
                     if name.startswith("conda-meta/") or name == "poncho/spec.json":
                         return True
-                    if count >= _MEMBERS:
+                    if count >= _MEMBERS or member.offset > _BYTES:
                         break
     except (OSError, tarfile.TarError, EOFError, zstandard.ZstdError):
         return False
