@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +101,15 @@ def make_venv(path: Path, *requirements: str, find_links: Path) -> Venv:
         ]
     )
     return Venv(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every create fills an environment cache (~/.cache/poncho/envs): the session's own."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        patch.delenv("PONCHO_ENVS_DIR", raising=False)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -249,9 +249,21 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_user_caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No build of the session (session fixtures' included) writes the user's own caches
+    (~/.cache/poncho/envs is every create's environment cache)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        patch.delenv("PONCHO_ENVS_DIR", raising=False)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_user_channel_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The machine's own channel settings (config file, PONCHO_CHANNELS) never reach a test."""
+    # The user's caches (~/.cache/poncho/envs) of a test are its own.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-xdg-config"))
     for var in (
         "PONCHO_CONFIG",

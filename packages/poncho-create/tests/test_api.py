@@ -183,7 +183,7 @@ def test_from_lock_rebuilds_from_the_package_cache_with_the_channel_gone(
     with tarfile.open(out) as tar:
         assert "bin/mini-tool" in tar.getnames()
     with pytest.raises(ChannelError, match=r"\(from the spec\) is not there"):  # solving needs it
-        create(spec, tmp_path / "solved.tar.gz", **dirs)
+        create(spec, tmp_path / "solved.tar.gz", force=True, **dirs)
     assert not (tmp_path / "solved.tar.gz").exists()
 
 
@@ -204,6 +204,13 @@ def test_from_lock_fails_when_a_locked_package_is_gone(
 
 
 # --- failures: clear error, nothing left behind -------------------------------------------
+
+
+def _previous_tarball(path: Path) -> bytes:
+    """An environment tarball of an earlier build at `path` (create replaces it only whole)."""
+    with tarfile.open(path, "w:gz") as tar:
+        tar.addfile(tarfile.TarInfo("conda-meta/history"))
+    return path.read_bytes()
 
 
 def _assert_nothing_left(build_dirs: dict[str, Any], output: Path, original: bytes) -> None:
@@ -233,23 +240,23 @@ def test_solver_failures_name_the_packages(
     words: list[str],
 ) -> None:
     output = tmp_path / "out.tar.gz"
-    output.write_bytes(b"previous tarball")
+    original = _previous_tarball(output)
     with pytest.raises(error) as info:
         create(helpers.mini_spec(mini_channel, *deps), output, **build_dirs)
     for word in words:
         assert word in str(info.value)
-    _assert_nothing_left(build_dirs, output, b"previous tarball")
+    _assert_nothing_left(build_dirs, output, original)
     # The same through the cache: no entry appears.
     with pytest.raises(error):
         create(helpers.mini_spec(mini_channel, *deps), **build_dirs)
-    _assert_nothing_left(build_dirs, output, b"previous tarball")
+    _assert_nothing_left(build_dirs, output, original)
 
 
 def test_missing_and_unreachable_channels_are_named(
     mini_channel: Any, helpers: Any, build_dirs: dict[str, Any], tmp_path: Path, free_port: int
 ) -> None:
     output = tmp_path / "out.tar.gz"
-    output.write_bytes(b"old")
+    original = _previous_tarball(output)
     missing = (tmp_path / "nonexistent-channel").as_uri()
     spec = {"conda": {"channels": [missing], "dependencies": ["mini-tool"]}}
     with pytest.raises(ChannelError, match=f"channel {missing} .from the spec. is not there"):
@@ -258,14 +265,14 @@ def test_missing_and_unreachable_channels_are_named(
     spec = {"conda": {"channels": [mini_channel.url, closed], "dependencies": ["mini-tool"]}}
     with pytest.raises(ChannelError, match=f"channel {closed} .from the spec. is unreachable"):
         create(spec, output, **build_dirs)
-    _assert_nothing_left(build_dirs, output, b"old")
+    _assert_nothing_left(build_dirs, output, original)
 
 
 def test_pip_failure_shows_the_tail_of_pips_output(
     local_channel: Any, wheelhouse: Any, build_dirs: dict[str, Any], tmp_path: Path
 ) -> None:
     output = tmp_path / "out.tar.gz"
-    output.write_bytes(b"old")
+    original = _previous_tarball(output)
     spec = {
         "conda": {
             "channels": [local_channel.url],
@@ -278,7 +285,7 @@ def test_pip_failure_shows_the_tail_of_pips_output(
     assert "poncho-no-such-dist-anywhere" in message
     assert "not installed in the current environment" in message
     assert "No matching distribution found for poncho-no-such-dist-anywhere" in message
-    _assert_nothing_left(build_dirs, output, b"old")
+    _assert_nothing_left(build_dirs, output, original)
 
 
 def test_spec_errors_are_poncho_specs(tmp_path: Path, build_dirs: dict[str, Any]) -> None:
@@ -335,6 +342,25 @@ def test_a_spec_object_and_a_dict_are_accepted(
     assert create(spec, **build_dirs) == create(spec.to_dict(), **build_dirs)
 
 
+def test_an_unwritable_cache_still_builds_into_output(
+    helpers: Any,
+    mini_channel: Any,
+    tmp_path: Path,
+    pkgs_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A read-only home (some clusters): with OUTPUT the build goes there, with a warning."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    out = tmp_path / "env.tar.gz"
+    spec = helpers.mini_spec(mini_channel)
+    assert create(spec, out, cache_dir=blocked / "envs", pkgs_dir=pkgs_dir) == out
+    assert tarfile.is_tarfile(out) and blocked.is_file()
+    assert "cannot be written: building into" in caplog.text
+    with pytest.raises(CreateError, match="--cache-dir"):  # without OUTPUT it is needed
+        create(spec, cache_dir=blocked / "envs", pkgs_dir=pkgs_dir)
+
+
 def test_env_variables_choose_the_folders(
     helpers: Any, mini_channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pkgs_dir: Path
 ) -> None:
@@ -346,6 +372,25 @@ def test_env_variables_choose_the_folders(
     assert (tmp_path / "tmp-from-env").is_dir()
     assert list((tmp_path / "tmp-from-env").iterdir()) == []
     shutil.rmtree(tmp_path / "from-env")
+
+
+def test_the_env_cache_is_the_users_from_any_folder(
+    helpers: Any, mini_channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pkgs_dir: Path
+) -> None:
+    """F8: not ./envs of the current folder; the same entry from another folder is a hit."""
+    monkeypatch.delenv("PONCHO_ENVS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    spec = helpers.mini_spec(mini_channel)
+    monkeypatch.chdir(tmp_path / "a")
+    first = create(spec, pkgs_dir=pkgs_dir, tmp_dir=tmp_path / "tmp")
+    assert first.parent == tmp_path / "xdg" / "poncho" / "envs" and first.is_absolute()
+    monkeypatch.chdir(tmp_path / "b")
+    events: list[ProgressEvent] = []
+    assert create(spec, pkgs_dir=pkgs_dir, progress=events.append) == first
+    assert {e.phase for e in events} == {"cache"}
+    assert not (tmp_path / "a" / "envs").exists() and not (tmp_path / "b" / "envs").exists()
 
 
 def test_from_lock_takes_the_locks_platform_and_refuses_another_specs_lock(
@@ -385,6 +430,24 @@ def test_an_edited_local_pip_path_is_built_again_not_served_from_the_cache(
     with tarfile.open(second) as tar:
         member = next(m for m in tar if m.name.endswith("poncho_create_localproj/__init__.py"))
         assert tar.extractfile(member).read() == b"VALUE = 'edited'\n"  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_a_project_folder_holding_our_outputs_still_hits_the_cache(
+    local_channel: Any, helpers: Any, tmp_path: Path, pkgs_dir: Path
+) -> None:
+    """Seams 12: {"pip": ["."]} from the project's own folder, whose OUTPUT and env cache
+    land in that folder: the second create is a cache hit, not a new build."""
+    project = helpers.make_project(tmp_path / "proj", "poncho-create-selfproj")
+    spec = {"conda": {"channels": [local_channel.url], "dependencies": ["python", {"pip": ["."]}]}}
+    (project / "spec.json").write_text(json.dumps(spec))
+    dirs = {"cache_dir": project / "envs", "pkgs_dir": pkgs_dir, "tmp_dir": tmp_path / "tmp"}
+    create(project / "spec.json", project / "env.tar.gz", no_index=True, **dirs)
+    for output in (project / "env.tar.gz", project / "other.tar.gz", None):
+        events: list[ProgressEvent] = []
+        create(project / "spec.json", output, no_index=True, progress=events.append, **dirs)
+        assert {e.phase for e in events} == {"cache"}, output
+    assert len([p for p in (project / "envs").iterdir() if p.name != ".locks"]) == 1
 
 
 def test_pinned_holds_versions_and_is_written_to_conda_meta(

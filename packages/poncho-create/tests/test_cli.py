@@ -48,7 +48,7 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "--find-links", "w1", "--find-links", "w2", "--no-index", "--pip-config", "-j", "3",
         "--compression-level", "7", "--keep-prefix", "kp", "--conda-exe", "/x/conda",
         "--from-lock", "in.lock", "--lock-out", "out.lock", "--cache-dir", "cd",
-        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q", "--use-condarc",
+        "--pkgs-dir", "pd", "--tmp-dir", "td", "-q", "--use-condarc", "--refresh", "--offline",
     ]  # fmt: skip
     assert main(argv, create=fake) == 0
     (args, kwargs) = fake.calls[0]
@@ -74,6 +74,9 @@ def test_every_option_reaches_create(capsys: pytest.CaptureFixture[str]) -> None
         "tmp_dir": "td",
         "ignore_editable_packages": False,
         "drop_data": False,
+        "force": True,
+        "offline": True,
+        "dry_run": False,
     }
     out = capsys.readouterr()
     assert out.out == "out.tar.zst\n"
@@ -466,3 +469,178 @@ def test_a_local_channel_in_the_spec_is_said_only_under_verbose(
     err = capsys.readouterr().err
     assert "conda.channels[0]: " in err and "is a local folder" in err
     assert "warning: conda.channels" not in err
+
+
+@pytest.mark.slow
+def test_json_paths_are_absolute(
+    mini_channel: Any,
+    pkgs_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """F16: --json's path is absolute even when the cache folder was given relative."""
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    monkeypatch.chdir(tmp_path)
+    argv = ["spec.json", "--json", "-q", "--cache-dir", "rel-envs", "--pkgs-dir", str(pkgs_dir)]
+    assert main(argv) == 0
+    path = Path(json.loads(capsys.readouterr().out)["path"])
+    assert path.is_absolute() and path.parent == tmp_path / "rel-envs"
+
+
+@pytest.mark.slow
+def test_a_create_with_output_answers_from_the_cache(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """How CCTools users and Parsl call it: SPEC OUTPUT twice -> the second is a cache hit,
+    and OUTPUT a copy of the cached tarball. An empty OUTPUT (Parsl's) is fine to fill."""
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "env.tar.gz"
+    out.touch()
+    argv = [str(tmp_path / "spec.json"), str(out), "--json", "-q", "--pkgs-dir", str(pkgs_dir)]
+    results = []
+    for _ in range(2):
+        assert main(argv) == 0
+        results.append(json.loads(capsys.readouterr().out))
+    assert [r["cache_hit"] for r in results] == [False, True]
+    assert results[0]["path"] == results[1]["path"] == str(out)
+    envs = tmp_path / "xdg-cache" / "poncho" / "envs"
+    (entry,) = [p for p in envs.iterdir() if p.name != ".locks"]
+    assert out.read_bytes() == entry.read_bytes() and out.stat().st_ino != entry.stat().st_ino
+    # --force builds again and replaces the entry.
+    assert main([*argv, "--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["cache_hit"] is False
+
+
+_RACER = """
+import json, sys
+from poncho_create.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_four_concurrent_creates_with_output_build_once(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path
+) -> None:
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    options = ["--json", "-q", "--pkgs-dir", str(pkgs_dir)]
+    racer = [sys.executable, "-c", _RACER, str(tmp_path / "spec.json")]
+    procs = [
+        subprocess.Popen([*racer, str(tmp_path / f"o{i}.tar.gz"), *options], stdout=subprocess.PIPE)
+        for i in range(4)
+    ]
+    results = [json.loads(p.communicate(timeout=180)[0]) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    assert sorted(r["cache_hit"] for r in results) == [False, True, True, True]
+    contents = {(tmp_path / f"o{i}.tar.gz").read_bytes() for i in range(4)}
+    assert len(contents) == 1
+
+
+@pytest.mark.parametrize("content", [b"print('my script')\n", b"\x1f\x8b not a tarball"])
+def test_output_that_is_not_an_env_tarball_is_never_overwritten(
+    mini_channel: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
+) -> None:
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "results.tar.gz"
+    out.write_bytes(content)
+    assert main([str(tmp_path / "spec.json"), str(out)]) == 2
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert error.startswith("poncho_package_create: error: OUTPUT ") and "--force" in error
+    assert out.read_bytes() == content
+
+
+def test_force_overwrites_any_output(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "results.tar.gz"
+    out.write_text("precious")
+    argv = [str(tmp_path / "spec.json"), str(out), "-q", "--pkgs-dir", str(pkgs_dir)]
+    assert main(argv) == 2 and out.read_text() == "precious"
+    assert main([*argv, "--force"]) == 0
+    assert out.stat().st_size > 100 and capsys.readouterr().out.strip() == str(out)
+
+
+@pytest.mark.slow
+def test_dry_run_says_what_would_happen_and_writes_nothing(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F9: --dry-run (and its --json form): solved, or reused from the cache."""
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    out = tmp_path / "env.tar.gz"
+    argv = [str(tmp_path / "spec.json"), str(out), "-q", "--pkgs-dir", str(pkgs_dir)]
+    assert main([*argv, "--dry-run", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["dry_run"] is True and plan["cache_hit"] is False and plan["path"] == str(out)
+    assert sorted((p["name"], p["version"]) for p in plan["conda"]) == [
+        ("mini-base", "2.0"),
+        ("mini-tool", "1.0"),
+    ]
+    envs = tmp_path / "xdg-cache" / "poncho" / "envs"
+    assert not out.exists() and not Path(plan["cache_entry"]).exists()
+    assert not [p for p in envs.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    assert main([*argv, "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"would build: {plan['cache_entry']}\n") and "mini-tool 1.0 0" in text
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--dry-run", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again == {**plan, "cache_hit": True}
+    assert main([*argv, "--dry-run", "--force", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cache_hit"] is False
+
+
+def test_offline_refuses_a_channel_on_the_network(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F9: --offline builds from local channels only, and says which one is not."""
+    remote = "https://conda.example.invalid/channel"
+    spec = {"conda": {"channels": [mini_channel.url, remote], "dependencies": ["mini-tool"]}}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    argv = [str(tmp_path / "spec.json"), "-q", "--pkgs-dir", str(pkgs_dir), "--offline"]
+    assert main(argv) == 1
+    (error,) = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert f"--offline: channel {remote} is not local" in error
+    assert main([*argv, "--dry-run"]) == 1
+    assert main([*argv, "-c", mini_channel.url, "--override-channels"]) == 0
+
+
+@pytest.mark.slow
+def test_offline_is_served_by_a_cache_hit_whatever_the_channels(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A build the cache holds needs no channel at all, even one on the network."""
+    from poncho_create.cached_build import entry_name
+    from poncho_create.options import CreateOptions
+    from poncho_spec import Spec
+
+    remote = {"conda": {"channels": ["https://conda.example.invalid/c"], "dependencies": ["x"]}}
+    (tmp_path / "remote.json").write_text(json.dumps(remote))
+    local = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}
+    (tmp_path / "local.json").write_text(json.dumps(local))
+    common = ["-q", "--pkgs-dir", str(pkgs_dir), "--cache-dir", str(tmp_path / "envs")]
+    assert main([str(tmp_path / "local.json"), *common]) == 0
+    built = Path(capsys.readouterr().out.strip())
+    # The remote spec's entry, as if built earlier on a connected machine.
+    spec = Spec.from_dict(remote, source="<spec>")
+    options = CreateOptions.resolve(cache_dir=tmp_path / "envs")
+    name = entry_name(spec, options, "tar.gz", tuple(spec.conda.channels))
+    (tmp_path / "envs" / name).write_bytes(built.read_bytes())
+    out = tmp_path / "out.tar.gz"
+    assert main([str(tmp_path / "remote.json"), str(out), *common, "--offline"]) == 0
+    assert out.read_bytes() == built.read_bytes()
+
+
+def test_offline_means_no_pip_index() -> None:
+    from poncho_create.options import CreateOptions
+
+    assert CreateOptions.resolve(offline=True).pip.args() == ["--no-index"]
+    assert CreateOptions.resolve().pip.args() == []

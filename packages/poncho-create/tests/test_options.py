@@ -43,12 +43,13 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     options = CreateOptions.resolve()
-    assert options.cache_dir == Path("envs") == default_cache_dir()
+    assert options.cache_dir == tmp_path / ".cache" / "poncho" / "envs" == default_cache_dir()
     assert options.pkgs_dir == tmp_path / ".cache" / "poncho" / "pkgs" == default_pkgs_dir()
     assert options.platform == native_platform() and options.native
     assert options.threads >= 1 and options.tmp_dir is None
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert default_pkgs_dir() == tmp_path / "xdg" / "poncho" / "pkgs"
+    assert default_cache_dir() == tmp_path / "xdg" / "poncho" / "envs"
 
 
 def test_environment_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

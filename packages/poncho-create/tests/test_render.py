@@ -30,8 +30,17 @@ def test_lines_at_start_and_end_only() -> None:
     assert lines[1] == "prog: installing: 0/2 packages ..."
     assert lines[2].startswith("prog: downloading: done, 2 packages (")
     assert lines[3].startswith("prog: installing: done, 2/2 packages (")
-    assert lines[4].startswith("prog: cache: done, cache hit: x (")
+    assert lines[4] == "prog: cache hit: x"  # F9: in words, with no (negative) duration
     assert len(lines) == 5
+
+
+def test_a_cache_hit_is_said_in_words_on_a_terminal() -> None:
+    """F9: not a bare 100% bar whose message the path pushed out."""
+    out = io.StringIO()
+    draw = TerminalRenderer(out, width=40)
+    hit = "cache hit: /home/someone/.cache/poncho/envs/" + "e" * 64 + "-linux-64.tar.gz"
+    draw(ProgressEvent("cache", 1, 1, "tarballs", hit, finished=True))
+    assert out.getvalue() == hit + "\n"
 
 
 def test_terminal_bar_redraws_in_place() -> None:

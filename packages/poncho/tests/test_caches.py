@@ -24,6 +24,9 @@ kind, root, what = sys.argv[1:]
 if kind == "envs":
     from poncho_create.cache import EnvCache
     held = EnvCache(Path(root)).building(what)
+elif kind == "build-folder":
+    from poncho_create.build_folders import build_folder
+    held = build_folder(parent=Path(root))
 elif kind == "pkgs":
     from poncho_create.cache import PackageCache
     held = PackageCache(Path(root)).in_use()
@@ -278,3 +281,52 @@ def test_ages_are_said_in_the_largest_unit_that_fits() -> None:
     assert [_ago(s) for s in (-3, 59, 180, 7300, 3 * 86400 + 5)] == [
         "0 s ago", "59 s ago", "3 min ago", "2 h ago", "3 d ago",
     ]  # fmt: skip
+
+
+def test_the_env_cache_listed_is_the_users_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """F8: `poncho cache list` shows ~/.cache/poncho/envs wherever it runs, not ./envs."""
+    monkeypatch.delenv("PONCHO_ENVS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    envs = tmp_path / "xdg" / "poncho" / "envs"
+    envs.mkdir(parents=True)
+    (envs / "e.tar.gz").write_bytes(b"e" * 100)
+    seen = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "envs").mkdir()
+        (tmp_path / folder / "envs" / f"{folder}.tar.gz").write_bytes(b"x")
+        monkeypatch.chdir(tmp_path / folder)
+        assert main(["list", "--json"]) == 0
+        seen.append(capsys.readouterr().out)
+    assert seen[0] == seen[1]
+    assert [i.name for i in next(r for r in list_caches() if r.kind == "envs").items] == [
+        "e.tar.gz"
+    ]
+
+
+def test_prune_removes_the_build_folders_of_killed_creates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 26.8: a build folder whose process is gone (its lock free) goes; a live one
+    (its lock held by a real process) stays."""
+    from poncho_create.build_folders import build_folder
+
+    monkeypatch.setenv("PONCHO_CREATE_TMPDIR", str(tmp_path))
+    with build_folder(parent=tmp_path) as gone:
+        pass
+    gone.mkdir()
+    (gone / ".poncho-build.lock").touch()
+    (gone / "env").mkdir()
+    live = Holder("build-folder", tmp_path)
+    try:
+        (kept,) = [
+            p for p in tmp_path.iterdir() if p.name.startswith("poncho-create-") and p != gone
+        ]
+        prune_caches(["envs"], envs_dir=tmp_path / "envs", dry_run=True)
+        assert gone.exists()
+        prune_caches(["envs"], envs_dir=tmp_path / "envs")
+        assert not gone.exists() and kept.is_dir()
+    finally:
+        live.close()

@@ -93,6 +93,14 @@ def test_create_then_a_cache_hit(built: dict[str, Any]) -> None:
     assert other["pip_packages"] == 0 and other["path"] == str(built["b"])
 
 
+def test_create_dry_run(built: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
+    root = built["root"]
+    argv = ["create", str(root / "b.json"), "--dry-run", "--json", "--pkgs-dir", str(root / "pkgs")]
+    status, out = run(argv, capsys)
+    plan = check("create-dry-run", out)
+    assert status == 0 and plan["cache_hit"] is True and plan["conda"]
+
+
 def test_fetch(built: dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
     root = built["root"]
     argv = ["fetch", "--json", "--cache-dir", str(root / "data"), str(root / "a.json")]

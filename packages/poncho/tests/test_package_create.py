@@ -100,3 +100,32 @@ def test_dict_to_env_builds_cctools_pins(
     names = _names(package_create.dict_to_env(spec))
     assert "conda-meta/poncho-demo-core-0.1.0-pyh0_poncho.json" in names
     assert f"conda-meta/python-{local_channel.python_version}-h0_poncho.json" in names
+
+
+def test_force_writes_the_same_entry_and_an_edit_is_built_again(
+    local_channel: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seams 14: dict_to_env(spec, force=True) replaces the entry a normal call names (with
+    the local-source digest), so a later call after an edit builds the edit."""
+    from poncho_testing import make_local_project
+
+    monkeypatch.chdir(tmp_path)
+    project = make_local_project(tmp_path / "mypkg", "poncho-seams-mypkg")
+    spec = {
+        "conda": {
+            "channels": [local_channel.url],
+            "dependencies": ["python", {"pip": [str(project)]}],
+        }
+    }
+    first = package_create.dict_to_env(spec)
+    assert package_create.dict_to_env(spec, force=True) == first
+    assert sorted(p.name for p in Path(".poncho_cache").iterdir() if p.name != ".locks") == [
+        Path(first).name
+    ]
+    module = project / "src" / "poncho_seams_mypkg" / "__init__.py"
+    module.write_text("VALUE = 43\n")
+    edited = package_create.dict_to_env(spec)
+    assert edited != first
+    with tarfile.open(edited) as tar:
+        member = next(m for m in tar if m.name.endswith("poncho_seams_mypkg/__init__.py"))
+        assert tar.extractfile(member).read() == b"VALUE = 43\n"  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ Importing this package is cheap: py-rattler and conda-pack are imported only to 
 
 from __future__ import annotations
 
-from poncho_create.api import create
+from poncho_create.api import create, plan_create
 from poncho_create.errors import (
     BuildLockTimeout,
     ChannelError,
@@ -17,6 +17,7 @@ from poncho_create.errors import (
     ConfigError,
     CreateError,
     LockError,
+    OutputExists,
     PackageNotFound,
     PackError,
     PipError,
@@ -37,6 +38,7 @@ __all__ = [
     "GitLockEntry",
     "Lock",
     "LockError",
+    "OutputExists",
     "PackError",
     "PackageNotFound",
     "PipError",
@@ -45,4 +47,5 @@ __all__ = [
     "UnsatisfiableSpec",
     "__version__",
     "create",
+    "plan_create",
 ]

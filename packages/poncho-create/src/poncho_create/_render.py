@@ -40,6 +40,17 @@ def _amounts(event: ProgressEvent) -> str:
     return f"{event.done}/{event.total} {event.unit}"
 
 
+def _note(event: ProgressEvent, started: dict[str, float]) -> bool:
+    """A cache hit (the "cache" phase ending as it starts, with no wait): shown as its
+    message alone ("cache hit: PATH"), not as a bar or a phase with a duration."""
+    return (
+        event.phase == "cache"
+        and event.finished
+        and event.phase not in started
+        and bool(event.message)
+    )
+
+
 class LineRenderer:
     """Plain log lines: one when a phase starts and one when it ends (for logs and CI)."""
 
@@ -51,8 +62,11 @@ class LineRenderer:
     def __call__(self, event: ProgressEvent) -> None:
         """Write a line at the start and at the end of each phase."""
         verb = _VERBS.get(event.phase, event.phase)
-        if event.finished:
-            took = time.monotonic() - self._started.pop(event.phase, time.monotonic())
+        if _note(event, self._started):
+            self._write(event.message)
+        elif event.finished:
+            now = time.monotonic()
+            took = now - self._started.pop(event.phase, now)
             detail = event.message or _amounts(event)
             self._write(f"{verb}: done{', ' + detail if detail else ''} ({took:.1f} s)")
         elif event.phase not in self._started:
@@ -83,6 +97,11 @@ class TerminalRenderer:
     def __call__(self, event: ProgressEvent) -> None:
         """Redraw the bar (at most every `min_interval` seconds; always at a phase's ends)."""
         now = time.monotonic()
+        if _note(event, self._started):  # e.g. "cache hit: PATH", in words, whole
+            self.close()
+            self._stream.write(event.message + "\n")
+            self._stream.flush()
+            return
         started = self._started.setdefault(event.phase, now)
         if not event.finished and event.done and now - self._last_draw < self._min_interval:
             return

@@ -10,22 +10,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from poncho_core.fs import rmtree
-from poncho_core.verbosity import NOTE
+from poncho_create.build_folders import build_folder, default_parents, sweep
 from poncho_create.cached_build import build_cached
 from poncho_create.errors import ChannelError, CreateError
-from poncho_create.lock import GitLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
-from poncho_create.options import DEFAULT_FORMAT, CreateOptions, archive_format
+from poncho_create.git_refs import carried_spec, git_entries
+from poncho_create.lock import Lock, PipLockEntry, conda_entries_from_prefix
+from poncho_create.options import CreateOptions, archive_format
+from poncho_create.output_file import check_overwrite, copy_tarball
+from poncho_create.prepare import check_offline, conda_dependencies, prepare
 from poncho_create.progress import ProgressCallback, Reporter
 from poncho_create.stable_prefix import stable_prefix
-from poncho_spec import Spec, load_spec, matchspec
+from poncho_spec import Spec
 
-__all__ = ["create"]
+if TYPE_CHECKING:
+    from poncho_create.dry_run import DryRun
+
+__all__ = ["create", "plan_create"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +48,9 @@ def create(
     ``override_channels``, ``use_condarc``, ``platform``, ``pkgs_dir``, ``conda_exe``,
     ``ignore_editable_packages``, ``drop_data``, ``pip_index_url``, ``find_links``, ``no_index``,
     ``pip_config``, ``cache_dir``, ``threads``, ``compression_level``, ``keep_prefix``,
-    ``tmp_dir``, ``lock_out``, ``from_lock``; an unknown name is a TypeError.
+    ``tmp_dir``, ``lock_out``, ``from_lock``, ``force``, ``offline``, ``dry_run``; an
+    unknown name is a TypeError. With `dry_run` nothing is written: the path that would be
+    is returned (:func:`plan_create` tells more).
 
     `spec_or_path` is a Spec, a spec document (dict), or a spec file path (``"-"`` = stdin;
     a ``requirements.txt`` or ``environment.yml`` is converted, see
@@ -52,10 +58,12 @@ def create(
     or an existing conda environment, by folder or by name, which is packed as it is into
     `output` (required then) with our files added (see :mod:`poncho_create.existing`).
     `output` is the tarball path; its ending picks the format (``.tar.gz``, ``.tar.zst``,
-    ``.tar.bz2``, ``.tar``). Without it the tarball goes into the environment cache
-    (`cache_dir`, else ``$PONCHO_ENVS_DIR``, else ``./envs``) under a name made of the spec
-    hash, the platform and, when they matter, a digest of the channel and pip index options
-    and of the lock; a second call with the same inputs returns the cached file at once.
+    ``.tar.bz2``, ``.tar``). The tarball is built into the user's environment cache
+    (`cache_dir`, else ``$PONCHO_ENVS_DIR``, else ``~/.cache/poncho/envs``) under a name made
+    of the spec hash, the platform and, when they matter, a digest of whatever else decides
+    the result (channel and pip options, the lock, local pip sources); a later call with the
+    same inputs is a cache hit. Without `output` the cached file is returned; with it,
+    `output` receives a copy (a reflink where the filesystem has them).
 
     The conda part is solved and installed with py-rattler (or with `conda_exe`, a conda,
     mamba or micromamba executable), downloads going to `pkgs_dir` (else
@@ -76,64 +84,101 @@ def create(
     environment (builds from a spec never install editable packages; a spec's data is
     always kept).
 
+    An existing `output` is overwritten only if it is empty or an environment tarball;
+    anything else raises OutputExists unless `force`, which also ignores the cache: the
+    build runs again and replaces the cache entry.
+
     Raises InvalidSpec / SpecNotFound (poncho-spec) or a CreateError subclass; on any
     failure no partial tarball is left at `output` or in the cache, and an existing
     `output` is untouched.
     """
     report = Reporter(progress)
     options = CreateOptions.resolve(**given)  # checks every option before any work
+    if options.dry_run:
+        return plan_create(spec_or_path, output, progress=progress, **given).path
+    sweep(default_parents(options.tmp_dir))  # build folders left by killed builds
     existing = _existing_env(spec_or_path)
     if existing is not None:
         return _pack_existing(existing, output, report, options, given)
-    # Relative git remotes mean the spec's folder: stored resolved (and hashed so).
-    spec = _load(spec_or_path).with_resolved_remotes()
-    for warning in spec.warnings:  # a local channel is on purpose (analyze writes them): -v
-        local = warning.startswith("conda.channels[")
-        log.log(logging.INFO if local else logging.WARNING, "%s", warning)
-    lock: Lock | None = None
-    if options.from_lock is not None:
-        lock = Lock.read(options.from_lock)
-        if not given.get("platform"):
-            options = _replace_platform(options, lock.platform)
-        elif lock.platform != options.platform:
-            raise CreateError(
-                f"{options.from_lock}: the lock is for {lock.platform}, not {options.platform}"
-            )
-        if lock.spec_hash not in (spec.hash(), carried_spec(spec, lock.git).hash()):
-            raise CreateError(
-                f"{options.from_lock}: this lock was made from another spec (spec_hash "
-                f"{lock.spec_hash[:12]}..., this spec's is {spec.hash()[:12]}...): lock this "
-                "spec with --lock-out, or give the spec the lock was made from"
-            )
-    fmt = archive_format(output) if output is not None else DEFAULT_FORMAT
-    options.level_for(fmt)  # checks the level before any work
+    ready = prepare(spec_or_path, output, options, given)
+    spec, options, lock, fmt, channels_used = (
+        ready.spec,
+        ready.options,
+        ready.lock,
+        ready.fmt,
+        ready.channels,
+    )
     # Where the results go must be writable before the solve, install and pack, not after.
     made: list[Path] = []
     if output is not None:
+        check_overwrite(Path(output), force=options.force)
         made = check_writable(Path(output), "OUTPUT")
     else:
         check_writable(options.cache_dir / "x", "--cache-dir")
     if options.lock_out is not None:
         check_writable(options.lock_out, "--lock-out")
-    channels_used = options.effective_channels(spec.conda.channels)
 
-    if output is not None:
-        try:
-            return _build(spec, options, Path(output), fmt, channels_used, lock, report)
-        except BaseException:
-            for folder in reversed(made):  # the folders made for OUTPUT, if still empty
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
-            raise
+    def build(target: Path) -> Path:
+        if options.offline:  # a cache hit needs no network: checked for a build only
+            check_offline(ready)
+        return _build(spec, options, target, fmt, channels_used, lock, report)
 
-    return build_cached(
-        spec,
-        options,
-        fmt,
-        channels_used,
-        report,
-        lambda target: _build(spec, options, target, fmt, channels_used, lock, report),
-    )
+    if output is None:
+        return build_cached(spec, options, fmt, channels_used, report, build)
+    try:
+        if not _cache_writable(options.cache_dir):
+            log.warning(
+                "the environment cache %s cannot be written: building into %s without it",
+                options.cache_dir,
+                output,
+            )
+            return build(Path(output))
+        cached = build_cached(spec, options, fmt, channels_used, report, build)
+        copy_tarball(cached, Path(output))
+        log.info("%s: a copy of %s", output, cached)
+        return Path(output)
+    except BaseException:
+        for folder in reversed(made):  # the folders made for OUTPUT, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def plan_create(
+    spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str],
+    output: str | os.PathLike[str] | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    **given: Any,
+) -> DryRun:
+    """What :func:`create` would do with the same arguments (``--dry-run``), writing
+    nothing: the cache entry and whether it is a hit, the conda packages it would install
+    (solved, or from the cache's or ``from_lock``'s lock) and the pip entries. See
+    `poncho_create.dry_run`."""
+    from poncho_create.dry_run import dry_run
+
+    report = Reporter(progress)
+    options = CreateOptions.resolve(**given)
+    if _existing_env(spec_or_path) is not None:
+        raise CreateError(
+            f"{spec_or_path}: --dry-run plans a build from a spec; an existing "
+            "environment is packed as it is"
+        )
+    ready = prepare(spec_or_path, output, options, given)
+    out = Path(output) if output is not None else None
+    if out is not None:
+        check_overwrite(out, force=options.force)
+    return dry_run(ready, out, report)
+
+
+def _cache_writable(folder: Path) -> bool:
+    from poncho_core.fs import writable_location
+
+    try:
+        writable_location(folder / "x")
+    except OSError:
+        return False
+    return True
 
 
 def _build(
@@ -150,134 +195,99 @@ def _build(
 
     options.pkgs_dir.mkdir(parents=True, exist_ok=True)
     # conda-pack reads the packages' files in the package cache: keep them from pruning.
-    with PackageCache(options.pkgs_dir).in_use():
-        if options.tmp_dir is not None:
-            options.tmp_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="poncho-create-", dir=options.tmp_dir))
-        held = contextlib.ExitStack()
-        try:
-            # Not in `work`: the prefix path is written into the environment (reproducible).
-            prefix = (
-                _prefix_dir(options.keep_prefix)
-                if options.keep_prefix
-                else held.enter_context(stable_prefix(work.parent, spec.hash(), options.platform))
-            )
-            dependencies = _conda_dependencies(spec)
-            sources = options.channel_sources(channels)  # mirrors and aliases applied
-            pins = list(spec.pinned_specs())
-            if options.conda_exe is not None:
-                if pins:
-                    log.warning(
-                        "pinned: %s written to conda-meta/pinned; the external conda's own "
-                        "solve does not see them",
-                        ", ".join(pins),
+    try:
+        with PackageCache(options.pkgs_dir).in_use():
+            if options.tmp_dir is not None:
+                options.tmp_dir.mkdir(parents=True, exist_ok=True)
+            with build_folder(parent=options.tmp_dir) as work, contextlib.ExitStack() as held:
+                # Not in `work`: the prefix path is written into the environment (reproducible).
+                prefix = (
+                    _prefix_dir(options.keep_prefix)
+                    if options.keep_prefix
+                    else held.enter_context(
+                        stable_prefix(work.parent, spec.hash(), options.platform)
                     )
-                from poncho_create.engine_external import build_prefix_external
-
-                build_prefix_external(
-                    options.conda_exe,
-                    dependencies,
-                    sources,
-                    options.platform,
-                    prefix,
-                    work,
-                    report,
-                    native=options.native,
-                    lock=lock,
                 )
-            else:
-                from poncho_create.engine_rattler import build_prefix
+                dependencies = conda_dependencies(spec)
+                sources = options.channel_sources(channels)  # mirrors and aliases applied
+                pins = list(spec.pinned_specs())
+                if options.conda_exe is not None:
+                    if pins:
+                        log.warning(
+                            "pinned: %s written to conda-meta/pinned; the external conda's own "
+                            "solve does not see them",
+                            ", ".join(pins),
+                        )
+                    from poncho_create.engine_external import build_prefix_external
 
-                build_prefix(
-                    dependencies,
-                    sources,
-                    options.platform,
-                    prefix,
-                    options.pkgs_dir,
-                    report,
-                    native=options.native,
-                    lock=lock,
-                    constraints=pins,
-                    channel_source=options.channel_settings.source,
+                    build_prefix_external(
+                        options.conda_exe,
+                        dependencies,
+                        sources,
+                        options.platform,
+                        prefix,
+                        work,
+                        report,
+                        native=options.native,
+                        lock=lock,
+                    )
+                else:
+                    from poncho_create.engine_rattler import build_prefix
+
+                    build_prefix(
+                        dependencies,
+                        sources,
+                        options.platform,
+                        prefix,
+                        options.pkgs_dir,
+                        report,
+                        native=options.native,
+                        lock=lock,
+                        constraints=pins,
+                        channel_source=options.channel_settings.source,
+                    )
+                if pins:
+                    # conda reads it on every later install into the environment (CCTools wrote it).
+                    (prefix / "conda-meta" / "pinned").write_text("".join(p + "\n" for p in pins))
+                pip_entries: list[PipLockEntry] = []
+                if spec.pip:
+                    from poncho_create.pip_step import install_pip
+
+                    pip_entries = install_pip(
+                        prefix,
+                        spec.pip,
+                        options.pip,
+                        report,
+                        base_dir=spec.base_dir,
+                        locked=lock.pip if lock is not None else None,
+                        work_dir=work,
+                        platform=None if options.native else options.platform,
+                    )
+                locked_git = git_entries(spec, lock)
+                carried = carried_spec(spec, locked_git)
+                new_lock = Lock(
+                    platform=options.platform,
+                    spec_hash=carried.hash(),
+                    channels=channels,
+                    conda=tuple(conda_entries_from_prefix(prefix)),
+                    pip=tuple(pip_entries),
+                    git=tuple(locked_git),
                 )
-            if pins:
-                # conda reads it on every later install into the environment (CCTools wrote it).
-                (prefix / "conda-meta" / "pinned").write_text("".join(p + "\n" for p in pins))
-            pip_entries: list[PipLockEntry] = []
-            if spec.pip:
-                from poncho_create.pip_step import install_pip
-
-                pip_entries = install_pip(
+                add_poncho_files(prefix, carried.to_dict(), new_lock)
+                path = pack_prefix(
                     prefix,
-                    spec.pip,
-                    options.pip,
-                    report,
-                    base_dir=spec.base_dir,
-                    locked=lock.pip if lock is not None else None,
-                    work_dir=work,
-                    platform=None if options.native else options.platform,
+                    target,
+                    fmt,
+                    level=options.level_for(fmt),
+                    threads=options.threads,
+                    report=report,
                 )
-            git_entries = _resolve_git(spec, lock)
-            carried = carried_spec(spec, git_entries)
-            new_lock = Lock(
-                platform=options.platform,
-                spec_hash=carried.hash(),
-                channels=channels,
-                conda=tuple(conda_entries_from_prefix(prefix)),
-                pip=tuple(pip_entries),
-                git=tuple(git_entries),
-            )
-            add_poncho_files(prefix, carried.to_dict(), new_lock)
-            path = pack_prefix(
-                prefix,
-                target,
-                fmt,
-                level=options.level_for(fmt),
-                threads=options.threads,
-                report=report,
-            )
-            if options.lock_out is not None:
-                new_lock.write(options.lock_out)
-            log.info("created %s", path)
-            return path
-        except ChannelError as exc:  # worded with what the channel settings know
-            raise options.channel_settings.explain(exc, channels) from exc
-        finally:
-            held.close()
-            with contextlib.suppress(OSError):  # a temporary folder: best effort
-                rmtree(work)
-
-
-def _resolve_git(spec: Spec, lock: Lock | None) -> list[GitLockEntry]:
-    """The commit of each git source: from the lock when it has the same source, else
-    resolved now."""
-    if not spec.git:
-        return []
-    from poncho_create.git_refs import resolve_git_refs
-
-    locked = {e.var: e for e in lock.git} if lock is not None else {}
-    kept = [
-        locked[var]
-        for var, source in spec.git.items()
-        if var in locked
-        and locked[var].remote == source.remote
-        and source.ref in (locked[var].ref, locked[var].commit)
-    ]
-    rest = {var: source for var, source in spec.git.items() if var not in {e.var for e in kept}}
-    return kept + resolve_git_refs(rest)
-
-
-def carried_spec(spec: Spec, git: Sequence[GitLockEntry]) -> Spec:
-    """The spec a tarball carries (its ``poncho/spec.json``, whose hash its lock records):
-    git refs replaced by the commits they named at create time, so that every worker fetches
-    the same data."""
-    if not git:
-        return spec
-    spec_dict = spec.to_dict()
-    for entry in git:
-        if entry.var in spec_dict.get("git", {}):
-            spec_dict["git"][entry.var]["ref"] = entry.commit
-    return Spec.from_dict(spec_dict, source="<spec>", base_dir=spec.base_dir)
+                if options.lock_out is not None:
+                    new_lock.write(options.lock_out)
+                log.info("created %s", path)
+                return path
+    except ChannelError as exc:  # worded with what the channel settings know
+        raise options.channel_settings.explain(exc, channels) from exc
 
 
 def _existing_env(spec_or_path: object) -> Path | None:
@@ -328,6 +338,7 @@ def _pack_existing(
         )
     lock_out = options.lock_out
     fmt = archive_format(output)
+    check_overwrite(Path(output), force=options.force)
     check_writable(Path(output), "OUTPUT")
     if lock_out is not None:
         check_writable(lock_out, "--lock-out")
@@ -348,30 +359,6 @@ def _pack_existing(
     )
 
 
-def _load(spec_or_path: Spec | Mapping[str, Any] | str | os.PathLike[str]) -> Spec:
-    if isinstance(spec_or_path, Spec):
-        return spec_or_path
-    if isinstance(spec_or_path, Mapping):
-        return Spec.from_dict(dict(spec_or_path), source="<spec>")
-    from poncho_spec.importers import import_file, is_importable
-
-    if is_importable(spec_or_path) and Path(spec_or_path).is_file():
-        result = import_file(spec_or_path)
-        for note in result.notes:  # "note:", as poncho_spec import says them
-            log.log(NOTE, "%s", note)
-        return result.spec
-    return load_spec(os.fspath(spec_or_path))
-
-
-def _conda_dependencies(spec: Spec) -> list[str]:
-    """The spec's conda dependencies, plus ``pip`` when pip entries need it."""
-    dependencies = list(spec.conda.dependencies)
-    names = {matchspec.package_name(d) for d in dependencies}
-    if spec.pip and "pip" not in names:
-        dependencies.append("pip")
-    return dependencies
-
-
 def _prefix_dir(path: Path) -> Path:
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise CreateError(f"--keep-prefix {path}: must be a new or empty folder")
@@ -379,12 +366,6 @@ def _prefix_dir(path: Path) -> Path:
         path.rmdir()  # rattler and conda want to create the prefix themselves
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.resolve()
-
-
-def _replace_platform(options: CreateOptions, platform: str) -> CreateOptions:
-    from dataclasses import replace
-
-    return replace(options, platform=platform)
 
 
 def check_writable(path: Path, what: str) -> list[Path]:

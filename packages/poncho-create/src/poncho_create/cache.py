@@ -1,8 +1,9 @@
 """The environment cache: tarballs named by what they were built from.
 
 Name: ``<spec hash>-<platform>.<format>``, plus ``-<12 hex>`` before the format when the
-build also depends on options (channel changes, pip index options, a lock) or on local
-files (the spec's local pip paths, ``--find-links`` folders); the hex is a sha256 of those.
+build also depends on options (channel changes, pip index options and configuration, a
+lock, a compression level) or on local files (the spec's local pip paths, ``--find-links``
+folders); the hex is a sha256 of those.
 Entries appear atomically (``os.replace`` of a complete file), so a
 lookup needs no lock; builders of the same entry take an exclusive lock (poncho-core's
 ``flock``) on ``.locks/<name>.lock`` so a second concurrent build waits and then finds the
@@ -36,11 +37,13 @@ def cache_name(
     pip_options: Sequence[str] = (),
     lock_digest: str | None = None,
     local_inputs: str | None = None,
+    level: int | None = None,
 ) -> str:
     """The cache file name for a build. `channels` is the channel list when it differs from
     the spec's own; `pip_options` the index options given; `lock_digest` the sha256 of the
     lock file used with ``--from-lock``; `local_inputs` the digest of the local pip paths
-    and ``--find-links`` folders (see `poncho_create.local_inputs`)."""
+    and ``--find-links`` folders (see `poncho_create.local_inputs`); `level` a compression
+    level given (None: the format's default)."""
     variant = {
         key: value
         for key, value in (
@@ -48,6 +51,7 @@ def cache_name(
             ("pip", list(pip_options) or None),
             ("lock", lock_digest),
             ("local", local_inputs),
+            ("level", level),
         )
         if value is not None
     }

@@ -18,7 +18,7 @@ from poncho_create.options import CreateOptions
 from poncho_create.progress import Reporter
 from poncho_spec import Spec
 
-__all__ = ["build_cached"]
+__all__ = ["build_cached", "entry_name"]
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +33,12 @@ def build_cached(
 ) -> Path:
     """The cached tarball of this build, else ``build(target)`` into the cache under the
     build's lock: another build of the same name is waited for (``$PONCHO_CREATE_WAIT``),
-    and its result served. With ``--keep-prefix`` the cache is not read (the prefix is
-    wanted) but still written."""
+    and its result served. With ``--keep-prefix`` (the prefix is wanted) or ``--force``
+    the cache is not read, but still written."""
     cache = EnvCache(options.cache_dir)
-    name = cache_name(
-        spec.hash(),
-        options.platform,
-        fmt,
-        channels=_channels_key(spec, channels, options),
-        pip_options=options.pip.args(),
-        lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
-        local_inputs=_local_inputs(spec, options),
-    )
-    if options.keep_prefix is None:
+    name = entry_name(spec, options, fmt, channels)
+    reuse = options.keep_prefix is None and not options.force
+    if reuse:
         hit = cache.lookup(name)
         if hit is not None:
             with contextlib.suppress(OSError):  # its last use (atime), for `poncho cache prune`
@@ -62,11 +55,36 @@ def build_cached(
 
     with cache.building(name, on_wait=waiting, timeout=_build_wait()):
         hit = cache.lookup(name)
-        if hit is not None and options.keep_prefix is None:
+        if hit is not None and reuse:
             _lock_of_hit(hit, options.lock_out)
             report.finish("cache", 1, 1, "tarballs", f"built meanwhile: {hit}")
             return hit
         return build(cache.path(name))
+
+
+def entry_name(spec: Spec, options: CreateOptions, fmt: str, channels: tuple[str, ...]) -> str:
+    """The cache name of this build: everything that decides the tarball is in it (the
+    spec, platform and format; channel changes; for pip entries, the index options and,
+    with ``--pip-config``, pip's configuration; the lock; local sources; a compression
+    level given)."""
+    pip: list[str] = []
+    if spec.pip:  # pip options change nothing for a spec without pip entries
+        from poncho_create.local_inputs import pip_config_digest
+
+        pip = options.pip.args()
+        if options.pip_config:
+            pip += ["--pip-config", pip_config_digest()]
+    level = options.compression_level if fmt != "tar" else None
+    return cache_name(
+        spec.hash(),
+        options.platform,
+        fmt,
+        channels=_channels_key(spec, channels, options),
+        pip_options=pip,
+        lock_digest=_digest(options.from_lock) if options.from_lock is not None else None,
+        local_inputs=_local_inputs(spec, options),
+        level=level,
+    )
 
 
 def _local_inputs(spec: Spec, options: CreateOptions) -> str | None:

@@ -12,11 +12,10 @@ import json
 import logging
 import signal
 import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from poncho_core.cli_common import (
     ArgumentParser,
@@ -30,17 +29,26 @@ from poncho_core.cli_common import (
 from poncho_create import __version__
 from poncho_create._render import LineRenderer, TerminalRenderer
 from poncho_create.api import create as _create
+from poncho_create.api import plan_create as _plan_create
+from poncho_create.build_folders import build_folder
 from poncho_create.options import FORMATS, OPTIONS
 from poncho_create.progress import ProgressEvent
 from poncho_spec import PonchoError
 
+if TYPE_CHECKING:
+    from poncho_create.dry_run import DryRun
+
 __all__ = ["build_parser", "entrypoint", "legacy_entrypoint", "main"]
+
+T = TypeVar("T")
 
 PROG = "poncho_package_create"
 
 _EPILOG = epilog(
-    "The cache name is <spec hash>-<platform>[-<options digest>].tar.gz: the digest covers "
-    "channel changes, pip index options and --from-lock.",
+    "Every build goes through the environment cache; with OUTPUT, a hit is copied there. "
+    "The cache name is <spec hash>-<platform>[-<digest>].tar.gz: the digest covers channel "
+    "changes, pip options and configuration, --from-lock, local pip sources and "
+    "--compression-level.",
     exit_status=[
         ("0", "success"),
         ("1", "error"),
@@ -51,7 +59,7 @@ _EPILOG = epilog(
         ("129", "SIGHUP"),
     ],
     environment=[
-        ("PONCHO_ENVS_DIR", "environment cache when no OUTPUT is given (default ./envs)"),
+        ("PONCHO_ENVS_DIR", "environment cache (default ~/.cache/poncho/envs)"),
         ("PONCHO_PKGS_DIR", "conda package download cache (default ~/.cache/poncho/pkgs)"),
         ("PONCHO_CREATE_TMPDIR", "parent of the temporary build folders (default: system temp)"),
         ("PONCHO_CREATE_WAIT", "seconds to wait for another build of the same spec (default 3600)"),
@@ -134,17 +142,24 @@ def main(
     create: Callable[..., Path] = _create,
     *,
     prog: str = PROG,
+    plan: Callable[..., DryRun] = _plan_create,
 ) -> int:
     """Run the command; returns the exit status. `prog` names the command in messages
-    (``python_package_create`` when run by CCTools' old name)."""
+    (``python_package_create`` when run by CCTools' old name); `plan` serves ``--dry-run``."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
     level = verbosity(parser, args)
     with _logging(level, prog):
-        return _run(args, create, prog, level)
+        return _run(args, create, plan, prog, level)
 
 
-def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level: int) -> int:
+def _run(
+    args: argparse.Namespace,
+    create: Callable[..., Path],
+    plan: Callable[..., DryRun],
+    prog: str,
+    level: int,
+) -> int:
     renderer: Any = None
     if level >= 0:
         renderer = (
@@ -163,19 +178,24 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
         print(f"{prog}: error: {mistake}", file=sys.stderr)
         return 2
     options = {name: getattr(args, name) for name in OPTIONS}
-    with tempfile.TemporaryDirectory(prefix="poncho-create-json-") as scratch:
+    if args.dry_run:
+        planned, code = _guarded(
+            lambda: plan(args.spec, args.output, progress=progress, **options), renderer, prog
+        )
+        if code is not None:
+            return code
+        _close(renderer)
+        _print_plan(planned, args.json)
+        return 0
+    with build_folder("poncho-create-json-") as scratch:
         if args.json and options["lock_out"] is None:  # the lock tells what was built
             options["lock_out"] = str(Path(scratch) / "lock.json")
-        try:
-            with _signals_end_the_build():
-                path = create(args.spec, args.output, progress=progress, **options)
-        except (PonchoError, KeyboardInterrupt) as exc:
-            _close(renderer)
-            return report_error(prog, exc)
-        except _Terminated as exc:
-            _close(renderer)
-            print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)
-            return 128 + exc.signal.value
+        path, code = _guarded(
+            lambda: create(args.spec, args.output, progress=progress, **options), renderer, prog
+        )
+        if code is not None:
+            return code
+        assert path is not None
         _close(renderer)
         if not args.json:
             print(path)
@@ -186,7 +206,7 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
     print(
         json.dumps(
             {
-                "path": str(path),
+                "path": str(path.absolute()),
                 "cache_hit": bool(hits),
                 "size": path.stat().st_size,
                 "spec_hash": lock.get("spec_hash"),
@@ -207,6 +227,44 @@ def _tarball_as_spec(spec: str, output: str | None) -> str | None:
         return None
     swapped = "; did you swap SPEC and OUTPUT?" if output is not None else ""
     return f"{spec} is a tarball, not a spec{swapped}"
+
+
+def _guarded(call: Callable[[], T], renderer: Any, prog: str) -> tuple[T | None, int | None]:
+    """``(call(), None)``, or ``(None, exit status)`` after a one-line message: a package
+    error, Ctrl-C, SIGTERM or SIGHUP end the work cleanly."""
+    try:
+        with _signals_end_the_build():
+            return call(), None
+    except (PonchoError, KeyboardInterrupt) as exc:
+        _close(renderer)
+        return None, report_error(prog, exc)
+    except _Terminated as exc:
+        _close(renderer)
+        print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)
+        return None, 128 + exc.signal.value
+
+
+def _print_plan(planned: Any, as_json: bool) -> None:
+    """``--dry-run``'s answer: JSON, or what would be reused, solved and installed."""
+    data = planned.to_dict()
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    entry = data["cache_entry"]
+    print(f"cache hit: {entry}" if data["cache_hit"] else f"would build: {entry}")
+    if data["path"] != entry:
+        print(f"would copy it to: {data['path']}")
+    conda = data["conda"]
+    if conda is None:
+        print("conda: solved by --conda-exe at build time")
+    else:
+        print(f"conda: {len(conda)} package{'' if len(conda) == 1 else 's'}")
+        for p in conda:
+            print(f"  {p['name']} {p['version']} {p['build']}  {p['channel']}")
+    if data["pip"]:
+        print(f"pip: {len(data['pip'])} entr{'y' if len(data['pip']) == 1 else 'ies'}")
+        for entry in data["pip"]:
+            print(f"  {entry}")
 
 
 class _Terminated(BaseException):

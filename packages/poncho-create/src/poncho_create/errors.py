@@ -10,6 +10,7 @@ __all__ = [
     "ConfigError",
     "CreateError",
     "LockError",
+    "OutputExists",
     "PackError",
     "PackageNotFound",
     "PipError",
@@ -77,3 +78,10 @@ class BuildLockTimeout(CreateError, TimeoutError):
     (``$PONCHO_CREATE_WAIT`` seconds). Exit status 75, as poncho_package_run's lock timeout."""
 
     exit_status = 75
+
+
+class OutputExists(CreateError, FileExistsError):
+    """OUTPUT exists and is not a tarball create made (``--force`` overwrites it). Exit
+    status 2, as bad usage: nothing was built."""
+
+    exit_status = 2

@@ -14,11 +14,12 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from poncho_create.lock import GitLockEntry
+from poncho_create.lock import GitLockEntry, Lock
+from poncho_spec import Spec
 
-__all__ = ["resolve_git_refs"]
+__all__ = ["carried_spec", "git_entries", "resolve_git_refs"]
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +83,33 @@ def _ls_remote(remote: str, ref: str, key: str) -> str | None:
                 return refs[name]
     log.warning("%s: no branch or tag %r in %s now: resolved at fetch time", key, ref, remote)
     return None
+
+
+def git_entries(spec: Spec, lock: Lock | None) -> list[GitLockEntry]:
+    """The commit of each git source: from the lock when it has the same source, else
+    resolved now."""
+    if not spec.git:
+        return []
+    locked = {e.var: e for e in lock.git} if lock is not None else {}
+    kept = [
+        locked[var]
+        for var, source in spec.git.items()
+        if var in locked
+        and locked[var].remote == source.remote
+        and source.ref in (locked[var].ref, locked[var].commit)
+    ]
+    rest = {var: source for var, source in spec.git.items() if var not in {e.var for e in kept}}
+    return kept + resolve_git_refs(rest)
+
+
+def carried_spec(spec: Spec, git: Sequence[GitLockEntry]) -> Spec:
+    """The spec a tarball carries (its ``poncho/spec.json``, whose hash its lock records):
+    git refs replaced by the commits they named at create time, so that every worker fetches
+    the same data."""
+    if not git:
+        return spec
+    spec_dict = spec.to_dict()
+    for entry in git:
+        if entry.var in spec_dict.get("git", {}):
+            spec_dict["git"][entry.var]["ref"] = entry.commit
+    return Spec.from_dict(spec_dict, source="<spec>", base_dir=spec.base_dir)

@@ -103,7 +103,7 @@ _ROWS: dict[str, tuple[_Row, ...]] = {
     ),
     "output": (
         ("cache_dir", "--cache-dir", "value", "DIR", True,
-         "environment cache when no OUTPUT is given (default $PONCHO_ENVS_DIR or ./envs)"),
+         "environment cache (default $PONCHO_ENVS_DIR or ~/.cache/poncho/envs)"),
         ("threads", "-j --threads", "int", "N", False,
          "threads for compression (default: all cores)"),
         ("compression_level", "--compression-level", "int", "N", False,
@@ -118,6 +118,16 @@ _ROWS: dict[str, tuple[_Row, ...]] = {
          "also write the lock to FILE"),
         ("from_lock", "--from-lock", "value", "LOCK", True,
          "install exactly the packages of LOCK (a lock.json) instead of solving"),
+    ),
+    "cache and network": (
+        ("force", "--force --refresh", "flag", None, False,
+         "build again even if the environment cache holds this build (replacing the "
+         "entry), and overwrite an OUTPUT that is not an environment tarball"),
+        ("offline", "--offline", "flag", None, True,
+         "use only local channels (file:// URLs, folders), the caches and local pip "
+         "sources (pip gets --no-index: give --find-links); a cache hit needs nothing"),
+        ("dry_run", "--dry-run", "flag", None, True,
+         "say what would be solved, installed or reused from the cache; write nothing"),
     ),
 }
 # fmt: on

@@ -71,8 +71,12 @@ def format_suffix(fmt: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    """Where environments without an OUTPUT go: ``$PONCHO_ENVS_DIR``, else ``./envs``."""
-    return Path(os.environ.get("PONCHO_ENVS_DIR") or "envs")
+    """The user's environment cache: ``$PONCHO_ENVS_DIR``, else
+    ``$XDG_CACHE_HOME/poncho/envs`` or ``~/.cache/poncho/envs`` (the same from any folder)."""
+    explicit = os.environ.get("PONCHO_ENVS_DIR")
+    if explicit:
+        return Path(explicit)
+    return _user_cache() / "envs"
 
 
 def default_pkgs_dir() -> Path:
@@ -81,8 +85,13 @@ def default_pkgs_dir() -> Path:
     explicit = os.environ.get("PONCHO_PKGS_DIR")
     if explicit:
         return Path(explicit)
+    return _user_cache() / "pkgs"
+
+
+def _user_cache() -> Path:
+    """``$XDG_CACHE_HOME/poncho``, else ``~/.cache/poncho``."""
     base = os.environ.get("XDG_CACHE_HOME")
-    return (Path(base) if base else Path.home() / ".cache") / "poncho" / "pkgs"
+    return (Path(base) if base else Path.home() / ".cache") / "poncho"
 
 
 def _declared(name: str) -> dict[str, Option]:
@@ -122,12 +131,17 @@ class CreateOptions:
     tmp_dir: Path | None = field(default=None, metadata=_declared("tmp_dir"))
     lock_out: Path | None = field(default=None, metadata=_declared("lock_out"))
     from_lock: Path | None = field(default=None, metadata=_declared("from_lock"))
+    force: bool = field(default=False, metadata=_declared("force"))
+    offline: bool = field(default=False, metadata=_declared("offline"))
+    dry_run: bool = field(default=False, metadata=_declared("dry_run"))
     channel_settings: ChannelSettings = field(default_factory=ChannelSettings)
 
     @property
     def pip(self) -> PipOptions:
-        """The pip index options."""
-        return PipOptions(self.pip_index_url, self.find_links, self.no_index, self.pip_config)
+        """The pip index options (``--offline``: no index)."""
+        return PipOptions(
+            self.pip_index_url, self.find_links, self.no_index or self.offline, self.pip_config
+        )
 
     @property
     def native(self) -> bool:

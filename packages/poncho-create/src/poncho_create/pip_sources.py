@@ -28,8 +28,9 @@ _PATH_PREFIXES = ("./", "../", "/", "~", "file:")
 
 
 def is_path_entry(entry: str, base_dir: Path | None = None) -> bool:
-    """True if a pip entry names a local folder or archive rather than a requirement."""
-    if entry.startswith(_PATH_PREFIXES):
+    """True if a pip entry names a local folder or archive rather than a requirement
+    (``"."``, the spec's own folder, as poncho_package_analyze writes it, included)."""
+    if entry in (".", "..") or entry.startswith(_PATH_PREFIXES):
         return True
     return "/" in entry and "@" not in entry and (Path(base_dir or ".") / entry).exists()
 

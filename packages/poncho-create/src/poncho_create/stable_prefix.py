@@ -6,8 +6,8 @@ records for ``bin/conda-unpack``, and into every ``.pyc`` file (its code objects
 source file). A random temporary folder made every build's tarball different. The prefix is
 ``<tmp>/poncho-create-env-<digest of spec hash and platform>``, held under the lock
 ``<prefix>.lock`` for the build's life (a second build of the same spec at the same time
-waits; a folder left by a killed build is removed by the next one); both are removed
-afterwards.
+waits; a folder left by a killed build is removed by the next one, or by any later
+create's sweep of build folders, `poncho_create.build_folders`); both are removed afterwards.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 
 from poncho_core.fs import rmtree
 from poncho_core.lock import acquire
+from poncho_create.build_folders import PREFIX, SIBLING_LOCK
 
 __all__ = ["stable_prefix"]
 
@@ -32,12 +33,12 @@ def stable_prefix(parent: Path, spec_hash: str, platform: str) -> Iterator[Path]
     """The (not yet existing) prefix folder for a build of `spec_hash` for `platform`
     under `parent`, locked for the ``with`` block and removed at its end."""
     digest = hashlib.sha256(f"{spec_hash}-{platform}".encode()).hexdigest()[:16]
-    prefix = parent.resolve() / f"poncho-create-env-{digest}"
+    prefix = parent.resolve() / f"{PREFIX}env-{digest}"
 
     def waiting(pid: int | None) -> None:
         log.info("waiting for another build of the same spec (pid %s) in %s", pid, prefix)
 
-    with _locked(Path(f"{prefix}.lock"), waiting):
+    with _locked(Path(f"{prefix}{SIBLING_LOCK}"), waiting):
         if prefix.exists() or prefix.is_symlink():
             log.info("removing %s, left by an earlier build", prefix)
             rmtree(prefix)

@@ -29,7 +29,7 @@ T = TypeVar("T")
 _EPILOG = epilog(
     exit_status=[("0", "done"), ("1", "an error"), ("2", "bad usage")],
     environment=[
-        ("PONCHO_ENVS_DIR", "the environment cache (default ./envs)"),
+        ("PONCHO_ENVS_DIR", "the environment cache (default ~/.cache/poncho/envs)"),
         ("PONCHO_FETCH_CACHE", "the data cache (default ~/.cache/poncho/data)"),
         ("PONCHO_PKGS_DIR", "the package cache (default ~/.cache/poncho/pkgs)"),
         ("XDG_CACHE_HOME", "where the default data and package caches live"),

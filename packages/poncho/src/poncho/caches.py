@@ -1,7 +1,7 @@
 """The three caches Poncho fills on a machine, listed and pruned through their own locks.
 
-- ``envs``: environment tarballs made by ``poncho_package_create`` without an OUTPUT
-  (``$PONCHO_ENVS_DIR``, else ``./envs``); a tarball being built is never removed.
+- ``envs``: environment tarballs made by ``poncho_package_create`` (``$PONCHO_ENVS_DIR``,
+  else ``~/.cache/poncho/envs``); a tarball being built is never removed.
 - ``data``: the git/http data of specs (``$PONCHO_FETCH_CACHE``, else
   ``~/.cache/poncho/data``); an entry a task holds is never removed.
 - ``pkgs``: the conda package download cache (``$PONCHO_PKGS_DIR``, else
@@ -101,7 +101,13 @@ def prune_caches(
     """Remove, in each cache of `kinds`, the entries last used more than `older_than`
     seconds ago, then the least recently used ones until it holds at most `max_size` bytes.
     Entries in use (a build, a task) are kept and listed in `kept_in_use`. With `dry_run`,
-    nothing is removed: `removed` lists what would be, `kept_in_use` what would be kept."""
+    nothing is removed: `removed` lists what would be, `kept_in_use` what would be kept.
+    Also removes the build folders that killed creates left in the temporary folder (see
+    `poncho_create.build_folders`)."""
+    if not dry_run:
+        from poncho_create.build_folders import default_parents, sweep
+
+        sweep(default_parents())
     roots = _roots(envs_dir, data_dir, pkgs_dir)
     clock = time.time() if now is None else now
     reports = []

@@ -42,29 +42,28 @@ def dict_to_env(
     force: bool = False,
 ) -> str:
     """Build the environment of `spec` (a dict, or its JSON text) and return the tarball's
-    path, ``<cache_path>/<spec hash>-<platform>.tar.gz`` (the spec hash is the sha256 of its
-    canonical form: the same content in another order or form is the same tarball).
+    path, ``<cache_path>/<spec hash>-<platform>[-<digest>].tar.gz`` (the spec hash is the
+    sha256 of its canonical form: the same content in another order or form is the same
+    tarball; the digest covers local pip sources, as `poncho_create.create` names entries).
 
-    A tarball already built from the same content is returned at once, unless `force`.
-    With ``cache=False`` a new tarball is written to the current folder instead (and the
-    cache is still looked up first, as CCTools does). Concurrent calls for one spec build
-    it once.
+    A tarball already built from the same inputs is returned at once, unless `force`, which
+    builds again and replaces that entry. With ``cache=False`` a new tarball
+    ``<spec hash>-<platform>.tar.gz`` is written to the current folder instead (`cache_path`
+    is not written; the user's environment cache serves and keeps it, as for every
+    create). Concurrent calls for one spec build it once.
     """
     from poncho_create import create
+
+    loaded = _spec(spec)
+    options = _options(conda_executable, ignore_editable_packages)
+    if cache:
+        folder = Path(cache_path if cache_path is not None else DEFAULT_CACHE_PATH)
+        return str(create(loaded, cache_dir=folder, force=force, **options))
     from poncho_create.cache import cache_name
     from poncho_create.options import native_platform
 
-    loaded = _spec(spec)
-    folder = Path(cache_path if cache_path is not None else DEFAULT_CACHE_PATH)
     name = cache_name(loaded.hash(), native_platform(), "tar.gz")
-    cached = folder / name
-    if not force and cached.is_file():
-        return str(cached)
-    options = _options(conda_executable, ignore_editable_packages)
-    if cache and not force:
-        return str(create(loaded, cache_dir=folder, **options))
-    target = cached if cache else Path(name)
-    return str(create(loaded, target, **options))
+    return str(create(loaded, Path(name), force=force, **options))
 
 
 def pack_env(
