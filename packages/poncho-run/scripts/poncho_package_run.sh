@@ -309,6 +309,7 @@ warm() {
         exit 0
     fi
     hold_data || return 1
+    say "using the environment in $dir${_poncho_archive_path:+, unpacked from $_poncho_archive_path}"
     run_ready "$@"
 }
 

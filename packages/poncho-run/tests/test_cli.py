@@ -449,3 +449,82 @@ def test_help_is_wrapped_and_ends_with_the_variables(
     assert all(len(line) <= 40 for line in out.split("\n\n", 1)[1].splitlines()), out
     variables = out.split("\nenvironment variables:\n")[1]
     assert "PONCHO_RUN_PYTHON" in variables and "PONCHO_VERBOSITY" in variables
+
+
+# -- what -v and a terminal are told (issue 25, F14 and F16) ---------------------------------
+
+
+def test_verbose_warm_runs_say_which_folder_and_environment(
+    env_tarball: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "env"
+    assert run_cli("-e", str(env_tarball), "-u", str(target)).returncode == 0
+    using = f"poncho_package_run: using the environment in {target}, unpacked from {env_tarball}\n"
+    for verbose in ("-v", "-vv"):
+        warm = run_cli(verbose, "-e", str(env_tarball), "-u", str(target), "--", "hello")
+        assert (warm.returncode, warm.stderr) == (0, using)
+    quiet = run_cli("-e", str(env_tarball), "-u", str(target), "--", "hello")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+def test_verbose_says_unpacking_for_a_temporary_folder_too(
+    env_tarball: Path, tmpdir_: Path
+) -> None:
+    proc = run_cli("-v", "-e", str(env_tarball), "--", "hello")
+    assert proc.returncode == 0
+    assert f"poncho_package_run: unpacking {env_tarball} into a temporary folder\n" in proc.stderr
+
+
+def run_on_a_terminal(*argv: str) -> tuple[int, str]:
+    """Run the command line with stderr on a pseudo-terminal: its status and what it wrote."""
+    import pty
+
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "poncho_run", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        status = proc.wait()
+    os.close(master)
+    return status, b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_a_cold_run_on_a_terminal_says_it_is_unpacking(
+    env_tarball: Path, tmp_path: Path, tmpdir_: Path
+) -> None:
+    target = tmp_path / "env"
+    status, err = run_on_a_terminal("-e", str(env_tarball), "-u", str(target), "--", "hello")
+    assert (status, err) == (
+        0,
+        f"poncho_package_run: unpacking {env_tarball} into {target}\u2026\n",
+    )
+    status, err = run_on_a_terminal("-e", str(env_tarball), "-u", str(target), "--", "hello")
+    assert (status, err) == (0, "")  # warm: nothing
+    status, err = run_on_a_terminal("-e", str(env_tarball), "--", "hello")
+    assert status == 0
+    assert err == f"poncho_package_run: unpacking {env_tarball} into a temporary folder\u2026\n"
+    status, err = run_on_a_terminal("-q", "-e", str(env_tarball), "--", "hello")
+    assert (status, err) == (0, "")
+    # not a terminal: nothing (the same cold run through a pipe)
+    assert run_cli("-e", str(env_tarball), "--", "hello").stderr == ""
+
+
+def test_no_command_and_no_folder_says_nothing_was_run(env_tarball: Path, tmpdir_: Path) -> None:
+    proc = run_cli("-e", str(env_tarball))
+    assert proc.returncode == 0  # CCTools' status
+    assert proc.stderr.startswith("poncho_package_run: note: no COMMAND: ")
+    assert proc.stderr.count("\n") == 1 and "nothing was run" in proc.stderr
+    assert list(tmpdir_.iterdir()) == []
+    assert run_cli("-q", "-e", str(env_tarball)).stderr == ""

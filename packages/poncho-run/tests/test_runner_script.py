@@ -920,3 +920,18 @@ def test_the_engine_honours_the_verbosity(
     assert proc.returncode == 0, proc.stderr
     assert ("poncho_package_run: unpacking " in proc.stderr) == info, proc.stderr
     assert ("no bin/conda-unpack, nothing to relocate" in proc.stderr) == debug, proc.stderr
+
+
+def test_a_verbose_warm_run_in_sh_says_which_folder_and_environment(
+    sandbox: Path, bare_tarball: Path, no_python_path: str
+) -> None:
+    shutil.copy(bare_tarball, sandbox / "env.tar.gz")
+    assert run(sandbox, no_python_path, "-e", "env.tar.gz", "-u", "envdir").returncode == 0
+    archive = read_state(str(sandbox / "envdir"))["archive"]["path"]  # type: ignore[index]
+    warm = run(sandbox, no_python_path, "-v", "-e", "env.tar.gz", "-u", "envdir", "--", "hello")
+    assert warm.returncode == 0
+    assert warm.stderr == (
+        f"poncho_package_run: using the environment in {sandbox}/envdir, unpacked from {archive}\n"
+    )
+    quiet = run(sandbox, no_python_path, "-e", "env.tar.gz", "-u", "envdir", "--", "hello")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
