@@ -197,8 +197,29 @@ def test_did_you_mean_for_options_and_sub_commands(capsys: pytest.CaptureFixture
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(argv)
         assert exit_info.value.code == 2
-        assert capsys.readouterr().err.rstrip().endswith(hint), argv
+        first = capsys.readouterr().err.splitlines()[0]
+        assert first.endswith(hint), argv
     with pytest.raises(SystemExit):
         parser.parse_args(["--zzzzzz"])
     assert "did you mean" not in capsys.readouterr().err
     assert suggestion(parser, "the following arguments are required: X") == ""
+
+
+def test_a_usage_error_is_one_line_and_where_the_usage_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = ArgumentParser(prog="demo")
+    add_verbosity_options(parser)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("SPEC")
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["s.json", "--jsonn"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "demo: error: unrecognized arguments: --jsonn; did you mean '--json'?\n"
+        "demo: see 'demo -h' for the usage and options\n"
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args([])
+    err = capsys.readouterr().err
+    assert "usage:" not in err and err.count("\n") == 2

@@ -38,10 +38,13 @@ say() {
     fi
 }
 
+# A usage error: one line and where the usage is (poncho_core.cli_common.usage_error);
+# without a message (-h with no python3 to print the help), the usage line.
 usage() {
-    printf 'usage: %s [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]\n' "$prog" >&2
     if [ -n "${1-}" ]; then
-        printf '%s: error: %s\n' "$prog" "$1" >&2
+        printf "%s: error: %s\n%s: see '%s -h' for the usage and options\n" "$prog" "$1" "$prog" "$prog" >&2
+    else
+        printf 'usage: %s [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]\n' "$prog" >&2
     fi
     exit 2
 }

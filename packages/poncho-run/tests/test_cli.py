@@ -67,7 +67,9 @@ def test_bad_usage_exits_2_with_a_message(
 ) -> None:
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and err.startswith("usage: poncho_package_run")
+    first, see = err.splitlines()
+    assert message in first and first.startswith("poncho_package_run: error: ")
+    assert see == "poncho_package_run: see 'poncho_package_run -h' for the usage and options"
 
 
 def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
@@ -436,7 +438,9 @@ def test_quiet_and_verbose_spellings_are_counted() -> None:
 def test_a_mistyped_option_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["-e", "env.tar.gz", "--no-dta", "--", "true"]) == 2
     err = capsys.readouterr().err
-    assert err.rstrip().endswith("unrecognized arguments: --no-dta; did you mean '--no-data'?")
+    assert err.splitlines()[0].endswith(
+        "unrecognized arguments: --no-dta; did you mean '--no-data'?"
+    )
 
 
 def test_help_is_wrapped_and_ends_with_the_variables(

@@ -38,6 +38,7 @@ __all__ = [
     "resolve_verbosity",
     "stderr_handler",
     "tag_record",
+    "usage_error",
     "verbosity",
 ]
 
@@ -227,8 +228,15 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
-        """Print the usage and *message*, with a suggestion for a mistyped word; exit 2."""
-        super().error(message + suggestion(self, message))
+        """Print *message* on one line, with a suggestion for a mistyped word, and where the
+        usage is (not the whole usage block, as plain argparse does); exit 2."""
+        self.exit(2, usage_error(self.prog, message + suggestion(self, message)))
+
+
+def usage_error(prog: str, message: str) -> str:
+    """The two lines of a usage error of *prog*: ``prog: error: MESSAGE``, then where to
+    read the usage (``prog: see 'prog -h'``); every command's bad usage looks the same."""
+    return f"{prog}: error: {message}\n{prog}: see '{prog} -h' for the usage and options\n"
 
 
 def suggestion(parser: argparse.ArgumentParser, message: str) -> str:

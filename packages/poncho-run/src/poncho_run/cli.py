@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from poncho_run._args import PROG, build_parser, full_parse, quick_parse, split, usage
+from poncho_run._args import PROG, build_parser, full_parse, quick_parse, split
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,8 +52,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     try:
         level = parsed.verbosity
     except ValueError as exc:
-        print(f"usage: {usage(prog)}", file=sys.stderr)
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        from poncho_core.cli_common import usage_error
+
+        sys.stderr.write(usage_error(prog, str(exc)))
         return 2
     return _guarded(lambda: _run(parsed, command, level, prog), prog)
 
