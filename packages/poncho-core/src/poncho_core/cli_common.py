@@ -32,6 +32,7 @@ __all__ = [
     "HelpFormatter",
     "add_verbosity_options",
     "epilog",
+    "json_error",
     "log_format",
     "log_level",
     "report_error",
@@ -74,18 +75,40 @@ def verbosity(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(str(exc))
 
 
-def report_error(prog: str, exc: BaseException) -> int:
+def report_error(
+    prog: str, exc: BaseException, *, json_output: bool = False, exit_status: int | None = None
+) -> int:
     """Say on stderr what ended the command *prog* and return its exit status, as every
     Poncho command does: Ctrl-C (`KeyboardInterrupt`) is ``prog: interrupted``, 130; an
     error is one ``prog: error: LINE`` per line of its message (every line of stderr names
-    the command), with the error's ``exit_status`` (1 for one without, e.g. an OSError)."""
+    the command), with *exit_status* if given, else the error's ``exit_status`` (1 for one
+    without, e.g. an OSError). With *json_output* (the command's ``--json``), stdout also
+    gets the error document (`json_error`), as conda's ``--json`` does."""
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write(f"{prog}: interrupted\n")
-        return 130
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        sys.stderr.write(f"{prog}: error: {line}\n")
-    status = getattr(exc, "exit_status", 1)
-    return status if isinstance(status, int) else 1
+        message, status = "interrupted", 130
+    else:
+        message = str(exc) or type(exc).__name__
+        if type(exc).__module__ == "builtins" and isinstance(exc, OSError) and exc.strerror:
+            # "afile: Not a directory", not "[Errno 20] Not a directory: 'afile'"
+            message = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+        for line in message.splitlines():
+            sys.stderr.write(f"{prog}: error: {line}\n")
+        status = getattr(exc, "exit_status", 1) if exit_status is None else exit_status
+        status = status if isinstance(status, int) else 1
+    if json_output:
+        sys.stdout.write(json_error(message, status))
+    return status
+
+
+def json_error(message: str, exit_status: int) -> str:
+    """What ``--json`` prints on stdout when the command fails (the lines of stderr say
+    the same): ``{"error": {"message": ..., "exit_status": N}}`` (docs/schemas/
+    error.schema.json), so that a script reading stdout always gets one JSON document."""
+    import json
+
+    error = {"message": message, "exit_status": exit_status}
+    return json.dumps({"error": error}, indent=2) + "\n"
 
 
 def epilog(

@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace, create: Callable[..., Path], prog: str, level
                 path = create(args.spec, args.output, progress=progress, **options)
         except (PonchoError, KeyboardInterrupt) as exc:
             _close(renderer)
-            return report_error(prog, exc)
+            return report_error(prog, exc, json_output=args.json)
         except _Terminated as exc:
             _close(renderer)
             print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)

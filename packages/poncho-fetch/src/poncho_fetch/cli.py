@@ -175,7 +175,7 @@ def main(
             spec, args.cache_dir, max_bytes=args.max_size, policy=policy, max_ratio=args.max_ratio
         )
     except (PonchoError, KeyboardInterrupt) as exc:
-        return report_error(prog, exc)  # 75 for a lock not had in time
+        return report_error(prog, exc, json_output=args.json)  # 75: a lock not had in time
     if args.json:
         print(json.dumps(as_json(spec, env, args.cache_dir), indent=2))
         return 0
