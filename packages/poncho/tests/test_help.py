@@ -175,3 +175,14 @@ def test_verbosity_before_the_command_says_where_it_goes(
     assert err.splitlines()[0].endswith(
         f"; {option} goes after the command: poncho COMMAND {option} ..."
     )
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_takes_dash_capital_v(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """-V, as conda, pixi and uv spell it, on each command as on `poncho`."""
+    try:
+        status = main([name, "-V"])
+    except SystemExit as exc:
+        status = exc.code
+    assert status == 0
+    assert capsys.readouterr().out.startswith(f"{COMMANDS[name][1]} ")

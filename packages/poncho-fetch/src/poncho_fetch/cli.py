@@ -147,7 +147,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "entries [{var, kind, source, path}] (schema: docs/schemas/fetch.schema.json)",
     )
     add_verbosity_options(parser)
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
