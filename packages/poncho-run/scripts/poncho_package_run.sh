@@ -38,6 +38,13 @@ say() {
     fi
 }
 
+# A notice at the default verbosity (hidden by -q), as the engine's `prog: note: ...`.
+note() {
+    if [ -z "$quietly" ]; then
+        printf '%s: note: %s\n' "$prog" "$1" >&2
+    fi
+}
+
 # A usage error: one line and where the usage is (poncho_core.cli_common.usage_error);
 # without a message (-h with no python3 to print the help), the usage line.
 usage() {
@@ -133,13 +140,14 @@ parse() {
 verbosity() {
     if [ "$quiet$verbose" != 00 ]; then
         if [ $((verbose - quiet)) -ge 1 ]; then debug=1; fi
+        if [ $((verbose - quiet)) -lt 0 ]; then quietly=1; fi
         return
     fi
     _pv=${PONCHO_VERBOSITY-}
     case ${_pv#-} in
         '') [ -z "$_pv" ] || usage "PONCHO_VERBOSITY='$_pv': expected an integer" ;;
         *[!0-9]*) usage "PONCHO_VERBOSITY='$_pv': expected an integer" ;;
-        *[1-9]*) case $_pv in -*) ;; *) debug=1 ;; esac ;;
+        *[1-9]*) case $_pv in -*) quietly=1 ;; *) debug=1 ;; esac ;;
     esac
 }
 
@@ -461,6 +469,9 @@ unpack_with_tar() {
     trap 'exit 143' TERM
     trap 'exit 129' HUP
     say "unpacking $env into $dir (tar: no python3 on this worker)"
+    if [ -z "$debug$quietly" ] && [ -t 2 ]; then
+        printf '%s: unpacking %s into %s\342\200\246\n' "$prog" "$env" "$dir" >&2
+    fi
     # GNU tar strips leading /, refuses members with .., and delays links that point
     # outside; the engine then checks what it wrote (tests-integration checks tar itself).
     tar -x --no-same-owner -f "$env" -C "$_tmp" ||
@@ -508,6 +519,7 @@ env=
 dir=
 wait=300
 debug=
+quietly=
 quiet=0
 verbose=0
 nodata=
@@ -591,6 +603,9 @@ if [ -z "$dir" ]; then
     (
         unpack_with_tar
         ready || die "$dir: prepared, but its activation needs Python to apply"
+        if [ "$#" -eq "$nopts" ]; then
+            note "no COMMAND: $env was unpacked into a temporary folder, checked and removed; nothing was run (give a COMMAND, or -u DIR to keep the folder)"
+        fi
         warm "$@"
         die "$dir: its spec names data (git/http), and there is no python3 here to fetch it (--no-data runs without)"
     )
