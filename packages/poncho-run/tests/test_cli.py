@@ -532,3 +532,24 @@ def test_no_command_and_no_folder_says_nothing_was_run(env_tarball: Path, tmpdir
     assert proc.stderr.count("\n") == 1 and "nothing was run" in proc.stderr
     assert list(tmpdir_.iterdir()) == []
     assert run_cli("-q", "-e", str(env_tarball)).stderr == ""
+
+
+def test_the_lines_for_a_terminal_and_for_verbose(
+    env_tarball: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = {"archive": {"path": "/x/env.tar.gz"}}
+    cli._say_using("prog", "/d", state)
+    cli._say_using("prog", "/e", {})
+    assert capsys.readouterr().err == (
+        "prog: using the environment in /d, unpacked from /x/env.tar.gz\n"
+        "prog: using the environment in /e\n"
+    )
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    cli._say_unpacking("prog", str(env_tarball), "/d")
+    cli._say_unpacking("prog", str(env_tarball), None, -1)  # -q: nothing
+    cli._say_unpacking("prog", "missing.tar.gz", "/d")  # the error will say it
+    cli._say_unpacking("prog", None, "/d")
+    assert capsys.readouterr().err == f"prog: unpacking {env_tarball} into /d\u2026\n"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    cli._say_unpacking("prog", str(env_tarball), None)
+    assert capsys.readouterr().err == ""
