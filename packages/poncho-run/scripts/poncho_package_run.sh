@@ -470,7 +470,7 @@ unpack_with_tar() {
     trap 'exit 129' HUP
     say "unpacking $env into $dir (tar: no python3 on this worker)"
     if [ -z "$debug$quietly" ] && [ -t 2 ]; then
-        printf '%s: unpacking %s into %s\342\200\246\n' "$prog" "$env" "$dir" >&2
+        printf '%s: unpacking %s into %s...\n' "$prog" "$env" "$dir" >&2
     fi
     # GNU tar strips leading /, refuses members with .., and delays links that point
     # outside; the engine then checks what it wrote (tests-integration checks tar itself).

@@ -512,13 +512,13 @@ def test_a_cold_run_on_a_terminal_says_it_is_unpacking(
     status, err = run_on_a_terminal("-e", str(env_tarball), "-u", str(target), "--", "hello")
     assert (status, err) == (
         0,
-        f"poncho_package_run: unpacking {env_tarball} into {target}\u2026\n",
+        f"poncho_package_run: unpacking {env_tarball} into {target}...\n",
     )
     status, err = run_on_a_terminal("-e", str(env_tarball), "-u", str(target), "--", "hello")
     assert (status, err) == (0, "")  # warm: nothing
     status, err = run_on_a_terminal("-e", str(env_tarball), "--", "hello")
     assert status == 0
-    assert err == f"poncho_package_run: unpacking {env_tarball} into a temporary folder\u2026\n"
+    assert err == f"poncho_package_run: unpacking {env_tarball} into a temporary folder...\n"
     status, err = run_on_a_terminal("-q", "-e", str(env_tarball), "--", "hello")
     assert (status, err) == (0, "")
     # not a terminal: nothing (the same cold run through a pipe)
@@ -549,7 +549,7 @@ def test_the_lines_for_a_terminal_and_for_verbose(
     cli._say_unpacking("prog", str(env_tarball), None, -1)  # -q: nothing
     cli._say_unpacking("prog", "missing.tar.gz", "/d")  # the error will say it
     cli._say_unpacking("prog", None, "/d")
-    assert capsys.readouterr().err == f"prog: unpacking {env_tarball} into /d\u2026\n"
+    assert capsys.readouterr().err == f"prog: unpacking {env_tarball} into /d...\n"
     monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
     cli._say_unpacking("prog", str(env_tarball), None)
     assert capsys.readouterr().err == ""

@@ -979,4 +979,4 @@ def test_a_cold_run_without_python_on_a_terminal_says_it_is_unpacking(
         assert proc.wait() == 0
     os.close(master)
     err = b"".join(chunks).decode().replace("\r\n", "\n")
-    assert err == f"poncho_package_run: unpacking env.tar.gz into {sandbox}/envdir\u2026\n"
+    assert err == f"poncho_package_run: unpacking env.tar.gz into {sandbox}/envdir...\n"

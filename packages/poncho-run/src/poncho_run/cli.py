@@ -199,7 +199,7 @@ def _say_unpacking(prog: str, env: str | None, folder: str | None, level: int = 
 
         logging.getLogger(__name__).info("unpacking %s into %s", env, where)
     elif level == 0 and sys.stderr.isatty():
-        sys.stderr.write(f"{prog}: unpacking {env} into {where}\u2026\n")
+        sys.stderr.write(f"{prog}: unpacking {env} into {where}...\n")
 
 
 def _configure_logging(level: int, prog: str = PROG) -> None:
