@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 
 import pytest
@@ -118,7 +119,8 @@ def test_the_one_handler_writes_tagged_lines_on_stderr(
         (PonchoError("one line"), 1, "demo: error: one line\n"),
         (PonchoError("two\nlines"), 1, "demo: error: two\ndemo: error: lines\n"),
         (PonchoError(""), 1, "demo: error: PonchoError\n"),
-        (OSError(2, "No such file or directory", "x.json"), 1, "demo: error: [Errno 2] "),
+        (OSError(2, "No such file or directory", "x.json"), 1, "demo: error: x.json: No such"),
+        (OSError(20, "Not a directory"), 1, "demo: error: Not a directory\n"),
     ],
 )
 def test_what_ends_a_command_is_reported_with_its_status(
@@ -132,6 +134,22 @@ def test_an_error_keeps_its_own_exit_status(capsys: pytest.CaptureFixture[str]) 
     exc = LockTimeout("/envs/.locks/a.lock", 5.0)
     assert report_error("demo", exc) == 75
     assert capsys.readouterr().err.startswith("demo: error: ")
+
+
+def test_under_json_a_failure_is_also_a_document_on_stdout(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert report_error("demo", PonchoError("two\nlines"), json_output=True, exit_status=2) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"error": {"message": "two\nlines", "exit_status": 2}}
+    assert err == "demo: error: two\ndemo: error: lines\n"
+    assert report_error("demo", KeyboardInterrupt(), json_output=True) == 130
+    assert json.loads(capsys.readouterr().out)["error"] == {
+        "message": "interrupted",
+        "exit_status": 130,
+    }
+    assert report_error("demo", PonchoError("x")) == 1
+    assert capsys.readouterr().out == ""  # without --json: nothing on stdout
 
 
 def test_epilog_ends_with_exit_statuses_then_variables() -> None:
@@ -197,8 +215,29 @@ def test_did_you_mean_for_options_and_sub_commands(capsys: pytest.CaptureFixture
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(argv)
         assert exit_info.value.code == 2
-        assert capsys.readouterr().err.rstrip().endswith(hint), argv
+        first = capsys.readouterr().err.splitlines()[0]
+        assert first.endswith(hint), argv
     with pytest.raises(SystemExit):
         parser.parse_args(["--zzzzzz"])
     assert "did you mean" not in capsys.readouterr().err
     assert suggestion(parser, "the following arguments are required: X") == ""
+
+
+def test_a_usage_error_is_one_line_and_where_the_usage_is(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = ArgumentParser(prog="demo")
+    add_verbosity_options(parser)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("SPEC")
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["s.json", "--jsonn"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        "demo: error: unrecognized arguments: --jsonn; did you mean '--json'?\n"
+        "demo: see 'demo -h' for the usage and options\n"
+    )
+    with pytest.raises(SystemExit):
+        parser.parse_args([])
+    err = capsys.readouterr().err
+    assert "usage:" not in err and err.count("\n") == 2

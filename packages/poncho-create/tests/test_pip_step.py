@@ -246,3 +246,17 @@ def test_an_interpreter_that_cannot_run(tmp_path: Path) -> None:
     (tmp_path / "bin" / "python").write_text("not a program")
     with pytest.raises(PipError, match=r"cannot run .*bin/python"):
         install_pip(tmp_path, ["x"], PipOptions(), Reporter(None))
+
+
+def test_vv_shows_the_pip_command_as_a_line_for_a_shell(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").write_text("#!/bin/sh\nexit 3\n")
+    (tmp_path / "bin" / "python").chmod(0o755)
+    options = PipOptions(find_links=(str(tmp_path / "my wheels"),))
+    with caplog.at_level("DEBUG"), pytest.raises(PipError):
+        install_pip(tmp_path, ["x"], options, Reporter(None))
+    line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("running "))
+    assert f"{tmp_path}/bin/python -m pip install " in line and "[" not in line
+    assert f"--find-links '{tmp_path}/my wheels'" in line

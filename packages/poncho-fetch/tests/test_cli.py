@@ -138,13 +138,15 @@ def test_json_names_every_variable_and_path(
     assert exit_info.value.code == 2
 
 
-def test_json_prints_nothing_when_an_entry_fails(
+def test_json_prints_an_error_document_when_an_entry_fails(
     server: Any, tmp_path: Path, make_spec: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     spec = make_spec(http={"F": {"url": server.add("x.bin", b"x"), "sha256": "1" * 64}})
     assert main(["--json", "--cache-dir", str(tmp_path / "c"), _spec_file(tmp_path, spec)]) == 1
     captured = capsys.readouterr()
-    assert captured.out == "" and "poncho_fetch: error: http.F" in captured.err
+    error = json.loads(captured.out)["error"]  # as conda's --json: one document on stdout
+    assert error["exit_status"] == 1 and error["message"].startswith("http.F")
+    assert f"poncho_fetch: error: {error['message'].splitlines()[0]}\n" in captured.err
 
 
 @pytest.mark.parametrize(

@@ -38,10 +38,20 @@ say() {
     fi
 }
 
+# A notice at the default verbosity (hidden by -q), as the engine's `prog: note: ...`.
+note() {
+    if [ -z "$quietly" ]; then
+        printf '%s: note: %s\n' "$prog" "$1" >&2
+    fi
+}
+
+# A usage error: one line and where the usage is (poncho_core.cli_common.usage_error);
+# without a message (-h with no python3 to print the help), the usage line.
 usage() {
-    printf 'usage: %s [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]\n' "$prog" >&2
     if [ -n "${1-}" ]; then
-        printf '%s: error: %s\n' "$prog" "$1" >&2
+        printf "%s: error: %s\n%s: see '%s -h' for the usage and options\n" "$prog" "$1" "$prog" "$prog" >&2
+    else
+        printf 'usage: %s [-e ENV] [-u DIR] [-w SECS] [options] [--] [COMMAND [ARGS...]]\n' "$prog" >&2
     fi
     exit 2
 }
@@ -130,13 +140,14 @@ parse() {
 verbosity() {
     if [ "$quiet$verbose" != 00 ]; then
         if [ $((verbose - quiet)) -ge 1 ]; then debug=1; fi
+        if [ $((verbose - quiet)) -lt 0 ]; then quietly=1; fi
         return
     fi
     _pv=${PONCHO_VERBOSITY-}
     case ${_pv#-} in
         '') [ -z "$_pv" ] || usage "PONCHO_VERBOSITY='$_pv': expected an integer" ;;
         *[!0-9]*) usage "PONCHO_VERBOSITY='$_pv': expected an integer" ;;
-        *[1-9]*) case $_pv in -*) ;; *) debug=1 ;; esac ;;
+        *[1-9]*) case $_pv in -*) quietly=1 ;; *) debug=1 ;; esac ;;
     esac
 }
 
@@ -309,6 +320,7 @@ warm() {
         exit 0
     fi
     hold_data || return 1
+    say "using the environment in $dir${_poncho_archive_path:+, unpacked from $_poncho_archive_path}"
     run_ready "$@"
 }
 
@@ -467,6 +479,9 @@ unpack_with_tar() {
     trap 'exit 143' TERM
     trap 'exit 129' HUP
     say "unpacking $env into $dir (tar: no python3 on this worker)"
+    if [ -z "$debug$quietly" ] && [ -t 2 ]; then
+        printf '%s: unpacking %s into %s...\n' "$prog" "$env" "$dir" >&2
+    fi
     # GNU tar strips leading /, refuses members with .., and delays links that point
     # outside; the engine then checks what it wrote (tests-integration checks tar itself).
     tar -x --no-same-owner -f "$env" -C "$_tmp" ||
@@ -514,6 +529,7 @@ env=
 dir=
 wait=300
 debug=
+quietly=
 quiet=0
 verbose=0
 nodata=
@@ -597,6 +613,9 @@ if [ -z "$dir" ]; then
     (
         unpack_with_tar
         ready || die "$dir: prepared, but its activation needs Python to apply"
+        if [ "$#" -eq "$nopts" ]; then
+            note "no COMMAND: $env was unpacked into a temporary folder, checked and removed; nothing was run (give a COMMAND, or -u DIR to keep the folder)"
+        fi
         warm "$@"
         die "$dir: its spec names data (git/http), and there is no python3 here to fetch it (--no-data runs without)"
     )

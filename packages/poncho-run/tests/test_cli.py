@@ -67,7 +67,9 @@ def test_bad_usage_exits_2_with_a_message(
 ) -> None:
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
-    assert message in err and err.startswith("usage: poncho_package_run")
+    first, see = err.splitlines()
+    assert message in first and first.startswith("poncho_package_run: error: ")
+    assert see == "poncho_package_run: see 'poncho_package_run -h' for the usage and options"
 
 
 def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
@@ -436,7 +438,9 @@ def test_quiet_and_verbose_spellings_are_counted() -> None:
 def test_a_mistyped_option_gets_a_suggestion(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["-e", "env.tar.gz", "--no-dta", "--", "true"]) == 2
     err = capsys.readouterr().err
-    assert err.rstrip().endswith("unrecognized arguments: --no-dta; did you mean '--no-data'?")
+    assert err.splitlines()[0].endswith(
+        "unrecognized arguments: --no-dta; did you mean '--no-data'?"
+    )
 
 
 def test_help_is_wrapped_and_ends_with_the_variables(
@@ -449,3 +453,103 @@ def test_help_is_wrapped_and_ends_with_the_variables(
     assert all(len(line) <= 40 for line in out.split("\n\n", 1)[1].splitlines()), out
     variables = out.split("\nenvironment variables:\n")[1]
     assert "PONCHO_RUN_PYTHON" in variables and "PONCHO_VERBOSITY" in variables
+
+
+# -- what -v and a terminal are told (issue 25, F14 and F16) ---------------------------------
+
+
+def test_verbose_warm_runs_say_which_folder_and_environment(
+    env_tarball: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "env"
+    assert run_cli("-e", str(env_tarball), "-u", str(target)).returncode == 0
+    using = f"poncho_package_run: using the environment in {target}, unpacked from {env_tarball}\n"
+    for verbose in ("-v", "-vv"):
+        warm = run_cli(verbose, "-e", str(env_tarball), "-u", str(target), "--", "hello")
+        assert (warm.returncode, warm.stderr) == (0, using)
+    quiet = run_cli("-e", str(env_tarball), "-u", str(target), "--", "hello")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+def test_verbose_says_unpacking_for_a_temporary_folder_too(
+    env_tarball: Path, tmpdir_: Path
+) -> None:
+    proc = run_cli("-v", "-e", str(env_tarball), "--", "hello")
+    assert proc.returncode == 0
+    assert f"poncho_package_run: unpacking {env_tarball} into a temporary folder\n" in proc.stderr
+
+
+def run_on_a_terminal(*argv: str) -> tuple[int, str]:
+    """Run the command line with stderr on a pseudo-terminal: its status and what it wrote."""
+    import pty
+
+    master, slave = pty.openpty()
+    with subprocess.Popen(
+        [sys.executable, "-m", "poncho_run", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    ) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        status = proc.wait()
+    os.close(master)
+    return status, b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_a_cold_run_on_a_terminal_says_it_is_unpacking(
+    env_tarball: Path, tmp_path: Path, tmpdir_: Path
+) -> None:
+    target = tmp_path / "env"
+    status, err = run_on_a_terminal("-e", str(env_tarball), "-u", str(target), "--", "hello")
+    assert (status, err) == (
+        0,
+        f"poncho_package_run: unpacking {env_tarball} into {target}...\n",
+    )
+    status, err = run_on_a_terminal("-e", str(env_tarball), "-u", str(target), "--", "hello")
+    assert (status, err) == (0, "")  # warm: nothing
+    status, err = run_on_a_terminal("-e", str(env_tarball), "--", "hello")
+    assert status == 0
+    assert err == f"poncho_package_run: unpacking {env_tarball} into a temporary folder...\n"
+    status, err = run_on_a_terminal("-q", "-e", str(env_tarball), "--", "hello")
+    assert (status, err) == (0, "")
+    # not a terminal: nothing (the same cold run through a pipe)
+    assert run_cli("-e", str(env_tarball), "--", "hello").stderr == ""
+
+
+def test_no_command_and_no_folder_says_nothing_was_run(env_tarball: Path, tmpdir_: Path) -> None:
+    proc = run_cli("-e", str(env_tarball))
+    assert proc.returncode == 0  # CCTools' status
+    assert proc.stderr.startswith("poncho_package_run: note: no COMMAND: ")
+    assert proc.stderr.count("\n") == 1 and "nothing was run" in proc.stderr
+    assert list(tmpdir_.iterdir()) == []
+    assert run_cli("-q", "-e", str(env_tarball)).stderr == ""
+
+
+def test_the_lines_for_a_terminal_and_for_verbose(
+    env_tarball: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = {"archive": {"path": "/x/env.tar.gz"}}
+    cli._say_using("prog", "/d", state)
+    cli._say_using("prog", "/e", {})
+    assert capsys.readouterr().err == (
+        "prog: using the environment in /d, unpacked from /x/env.tar.gz\n"
+        "prog: using the environment in /e\n"
+    )
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    cli._say_unpacking("prog", str(env_tarball), "/d")
+    cli._say_unpacking("prog", str(env_tarball), None, -1)  # -q: nothing
+    cli._say_unpacking("prog", "missing.tar.gz", "/d")  # the error will say it
+    cli._say_unpacking("prog", None, "/d")
+    assert capsys.readouterr().err == f"prog: unpacking {env_tarball} into /d...\n"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    cli._say_unpacking("prog", str(env_tarball), None)
+    assert capsys.readouterr().err == ""

@@ -949,3 +949,63 @@ def test_the_engine_honours_the_verbosity(
     assert proc.returncode == 0, proc.stderr
     assert ("poncho_package_run: unpacking " in proc.stderr) == info, proc.stderr
     assert ("no bin/conda-unpack, nothing to relocate" in proc.stderr) == debug, proc.stderr
+
+
+def test_a_verbose_warm_run_in_sh_says_which_folder_and_environment(
+    sandbox: Path, bare_tarball: Path, no_python_path: str
+) -> None:
+    shutil.copy(bare_tarball, sandbox / "env.tar.gz")
+    assert run(sandbox, no_python_path, "-e", "env.tar.gz", "-u", "envdir").returncode == 0
+    archive = read_state(str(sandbox / "envdir"))["archive"]["path"]  # type: ignore[index]
+    warm = run(sandbox, no_python_path, "-v", "-e", "env.tar.gz", "-u", "envdir", "--", "hello")
+    assert warm.returncode == 0
+    assert warm.stderr == (
+        f"poncho_package_run: using the environment in {sandbox}/envdir, unpacked from {archive}\n"
+    )
+    quiet = run(sandbox, no_python_path, "-e", "env.tar.gz", "-u", "envdir", "--", "hello")
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_no_command_and_no_folder_says_nothing_was_run_on_both_paths(
+    scenario: str,
+    sandbox: Path,
+    bare_tarball: Path,
+    no_python_path: str,
+    bare_python_path: str,
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    proc = run(sandbox, path, "-e", str(bare_tarball))
+    assert proc.returncode == 0 and proc.stdout == ""
+    assert proc.stderr.startswith("poncho_package_run: note: no COMMAND: "), proc.stderr
+    assert "nothing was run" in proc.stderr and proc.stderr.count("\n") == 1
+    assert sorted(p.name for p in sandbox.iterdir()) == ["poncho_package_run"]
+    assert run(sandbox, path, "-q", "-e", str(bare_tarball)).stderr == ""
+
+
+def test_a_cold_run_without_python_on_a_terminal_says_it_is_unpacking(
+    sandbox: Path, bare_tarball: Path, no_python_path: str
+) -> None:
+    import pty
+
+    shutil.copy(bare_tarball, sandbox / "env.tar.gz")
+    master, slave = pty.openpty()
+    env = {"PATH": no_python_path, "HOME": str(sandbox), "TMPDIR": str(sandbox)}
+    argv = ["./poncho_package_run", "-e", "env.tar.gz", "-u", "envdir", "--", "hello"]
+    with subprocess.Popen(
+        argv, cwd=sandbox, env=env, stdout=subprocess.DEVNULL, stderr=slave
+    ) as proc:
+        os.close(slave)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the other side is closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait() == 0
+    os.close(master)
+    err = b"".join(chunks).decode().replace("\r\n", "\n")
+    assert err == f"poncho_package_run: unpacking env.tar.gz into {sandbox}/envdir...\n"

@@ -163,7 +163,10 @@ def test_schema(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize("argv", [[], ["frobnicate"], ["hash"], ["show", "a", "b"]])
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
-    assert "usage: poncho_spec" in capsys.readouterr().err
+    error, see = capsys.readouterr().err.splitlines()  # one line and where the usage is
+    prog = error.partition(": error: ")[0]
+    assert prog.startswith("poncho_spec") and error != prog
+    assert see == f"{prog}: see '{prog} -h' for the usage and options"
 
 
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -184,8 +184,8 @@ def test_bad_values_are_usage_errors(
     with pytest.raises(SystemExit) as info:
         main(["prune", "envs", option, value, f"--envs-dir={tmp_path}"])
     assert info.value.code == 2
-    last = capsys.readouterr().err.splitlines()[-1]
-    assert last.startswith(f"poncho cache prune: error: {message}"), last
+    first = capsys.readouterr().err.splitlines()[0]
+    assert first.startswith(f"poncho cache prune: error: {message}"), first
     assert (tmp_path / "old.tar.gz").exists()
 
 

@@ -122,7 +122,7 @@ def test_did_you_mean(argv: list[str], hint: str, capsys: pytest.CaptureFixture[
         status = exc.code
     assert status == 2
     err = capsys.readouterr().err
-    assert err.rstrip().endswith(hint), err
+    assert err.splitlines()[0].endswith(hint), err
     assert f"poncho {argv[0]}: error:" in err or "poncho: error:" in err
 
 
@@ -172,4 +172,17 @@ def test_verbosity_before_the_command_says_where_it_goes(
 ) -> None:
     assert main([option, "create", "spec.json"]) == 2
     err = capsys.readouterr().err
-    assert err.rstrip().endswith(f"; {option} goes after the command: poncho COMMAND {option} ...")
+    assert err.splitlines()[0].endswith(
+        f"; {option} goes after the command: poncho COMMAND {option} ..."
+    )
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_takes_dash_capital_v(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """-V, as conda, pixi and uv spell it, on each command as on `poncho`."""
+    try:
+        status = main([name, "-V"])
+    except SystemExit as exc:
+        status = exc.code
+    assert status == 0
+    assert capsys.readouterr().out.startswith(f"{COMMANDS[name][1]} ")

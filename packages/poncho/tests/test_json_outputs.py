@@ -166,3 +166,36 @@ def test_cache_list_and_prune(built: dict[str, Any], capsys: pytest.CaptureFixtu
 def test_the_schemas_refuse_a_wrong_document(name: str, document: Any) -> None:
     with pytest.raises(jsonschema.ValidationError):
         check(name, json.dumps(document))
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "message"),
+    [
+        (["create", "missing.json", "--json"], 1, "missing.json: spec file not found"),
+        (["fetch", "--json", "missing.json"], 1, "missing.json: spec file not found"),
+        (["inspect", "--json", "missing.tar.gz"], 1, "missing.tar.gz: no such file"),
+        (["diff", "--json", "missing.tar.gz", "afile"], 2, "missing.tar.gz: no such file"),
+        (["cache", "list", "--json", "envs", "--envs-dir", "afile"], 1, "afile: Not a dir"),
+        (["cache", "prune", "--json", "-n", "--max-size", "0", "--envs-dir", "afile"], 1, "afile"),
+    ],
+)  # fmt: skip
+def test_a_failure_under_json_prints_an_error_document(
+    argv: list[str],
+    status: int,
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder")
+    assert main(argv) == status
+    captured = capsys.readouterr()
+    error = check("error", captured.out)["error"]
+    assert error["exit_status"] == status and error["message"].startswith(message)
+    assert f": error: {error['message'].splitlines()[0]}\n" in captured.err
+
+
+def test_the_error_schema_refuses_a_success_document() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        check("error", json.dumps({"path": "x.tar.gz"}))

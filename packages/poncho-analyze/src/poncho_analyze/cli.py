@@ -151,7 +151,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         help="print on stderr which import became which package, and why",
     )
     add_verbosity_options(parser)  # -q: not which environment, nor the scripts' own code
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 

@@ -32,12 +32,14 @@ __all__ = [
     "HelpFormatter",
     "add_verbosity_options",
     "epilog",
+    "json_error",
     "log_format",
     "log_level",
     "report_error",
     "resolve_verbosity",
     "stderr_handler",
     "tag_record",
+    "usage_error",
     "verbosity",
 ]
 
@@ -73,18 +75,40 @@ def verbosity(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(str(exc))
 
 
-def report_error(prog: str, exc: BaseException) -> int:
+def report_error(
+    prog: str, exc: BaseException, *, json_output: bool = False, exit_status: int | None = None
+) -> int:
     """Say on stderr what ended the command *prog* and return its exit status, as every
     Poncho command does: Ctrl-C (`KeyboardInterrupt`) is ``prog: interrupted``, 130; an
     error is one ``prog: error: LINE`` per line of its message (every line of stderr names
-    the command), with the error's ``exit_status`` (1 for one without, e.g. an OSError)."""
+    the command), with *exit_status* if given, else the error's ``exit_status`` (1 for one
+    without, e.g. an OSError). With *json_output* (the command's ``--json``), stdout also
+    gets the error document (`json_error`), as conda's ``--json`` does."""
     if isinstance(exc, KeyboardInterrupt):
         sys.stderr.write(f"{prog}: interrupted\n")
-        return 130
-    for line in str(exc).splitlines() or [type(exc).__name__]:
-        sys.stderr.write(f"{prog}: error: {line}\n")
-    status = getattr(exc, "exit_status", 1)
-    return status if isinstance(status, int) else 1
+        message, status = "interrupted", 130
+    else:
+        message = str(exc) or type(exc).__name__
+        if type(exc).__module__ == "builtins" and isinstance(exc, OSError) and exc.strerror:
+            # "afile: Not a directory", not "[Errno 20] Not a directory: 'afile'"
+            message = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+        for line in message.splitlines():
+            sys.stderr.write(f"{prog}: error: {line}\n")
+        status = getattr(exc, "exit_status", 1) if exit_status is None else exit_status
+        status = status if isinstance(status, int) else 1
+    if json_output:
+        sys.stdout.write(json_error(message, status))
+    return status
+
+
+def json_error(message: str, exit_status: int) -> str:
+    """What ``--json`` prints on stdout when the command fails (the lines of stderr say
+    the same): ``{"error": {"message": ..., "exit_status": N}}`` (docs/schemas/
+    error.schema.json), so that a script reading stdout always gets one JSON document."""
+    import json
+
+    error = {"message": message, "exit_status": exit_status}
+    return json.dumps({"error": error}, indent=2) + "\n"
 
 
 def epilog(
@@ -227,8 +251,15 @@ class ArgumentParser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> NoReturn:
-        """Print the usage and *message*, with a suggestion for a mistyped word; exit 2."""
-        super().error(message + suggestion(self, message))
+        """Print *message* on one line, with a suggestion for a mistyped word, and where the
+        usage is (not the whole usage block, as plain argparse does); exit 2."""
+        self.exit(2, usage_error(self.prog, message + suggestion(self, message)))
+
+
+def usage_error(prog: str, message: str) -> str:
+    """The two lines of a usage error of *prog*: ``prog: error: MESSAGE``, then where to
+    read the usage (``prog: see 'prog -h'``); every command's bad usage looks the same."""
+    return f"{prog}: error: {message}\n{prog}: see '{prog} -h' for the usage and options\n"
 
 
 def suggestion(parser: argparse.ArgumentParser, message: str) -> str:

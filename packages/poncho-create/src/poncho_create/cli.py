@@ -133,7 +133,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "(schema: docs/schemas/create.schema.json)",
     )
     add_verbosity_options(parser)
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
@@ -180,7 +180,10 @@ def _run(
     options = {name: getattr(args, name) for name in OPTIONS}
     if args.dry_run:
         planned, code = _guarded(
-            lambda: plan(args.spec, args.output, progress=progress, **options), renderer, prog
+            lambda: plan(args.spec, args.output, progress=progress, **options),
+            renderer,
+            prog,
+            json_output=args.json,
         )
         if code is not None:
             return code
@@ -191,7 +194,10 @@ def _run(
         if args.json and options["lock_out"] is None:  # the lock tells what was built
             options["lock_out"] = str(Path(scratch) / "lock.json")
         path, code = _guarded(
-            lambda: create(args.spec, args.output, progress=progress, **options), renderer, prog
+            lambda: create(args.spec, args.output, progress=progress, **options),
+            renderer,
+            prog,
+            json_output=args.json,
         )
         if code is not None:
             return code
@@ -229,7 +235,9 @@ def _tarball_as_spec(spec: str, output: str | None) -> str | None:
     return f"{spec} is a tarball, not a spec{swapped}"
 
 
-def _guarded(call: Callable[[], T], renderer: Any, prog: str) -> tuple[T | None, int | None]:
+def _guarded(
+    call: Callable[[], T], renderer: Any, prog: str, *, json_output: bool = False
+) -> tuple[T | None, int | None]:
     """``(call(), None)``, or ``(None, exit status)`` after a one-line message: a package
     error, Ctrl-C, SIGTERM or SIGHUP end the work cleanly."""
     try:
@@ -237,7 +245,7 @@ def _guarded(call: Callable[[], T], renderer: Any, prog: str) -> tuple[T | None,
             return call(), None
     except (PonchoError, KeyboardInterrupt) as exc:
         _close(renderer)
-        return None, report_error(prog, exc)
+        return None, report_error(prog, exc, json_output=json_output)
     except _Terminated as exc:
         _close(renderer)
         print(f"{prog}: terminated by {exc.signal.name}", file=sys.stderr)

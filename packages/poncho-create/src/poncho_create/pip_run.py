@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -141,7 +142,7 @@ class Pip:
             # even if something already satisfies it.
             cmd += ["--no-deps", "--force-reinstall"]
         cmd += [*extra, *requirements]
-        log.debug("running %s", cmd)
+        log.debug("running %s", shlex.join(cmd))  # a line to paste into a shell
         try:
             result = run_streamed(cmd, env=self.environment(), on_line=self._progress)
         except OSError as exc:

@@ -147,7 +147,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "entries [{var, kind, source, path}] (schema: docs/schemas/fetch.schema.json)",
     )
     add_verbosity_options(parser)
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
 
@@ -175,7 +175,7 @@ def main(
             spec, args.cache_dir, max_bytes=args.max_size, policy=policy, max_ratio=args.max_ratio
         )
     except (PonchoError, KeyboardInterrupt) as exc:
-        return report_error(prog, exc)  # 75 for a lock not had in time
+        return report_error(prog, exc, json_output=args.json)  # 75: a lock not had in time
     if args.json:
         print(json.dumps(as_json(spec, env, args.cache_dir), indent=2))
         return 0

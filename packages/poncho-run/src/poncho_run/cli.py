@@ -10,18 +10,18 @@ command; argparse, logging and the unpacking machinery are imported only when ne
 
 # Paths are str here: on the warm path, where pathlib (which imports re) would cost more than
 # the whole run.
-# ruff: noqa: PTH112
+# ruff: noqa: PTH112, PTH113
 
 from __future__ import annotations
 
 import os
 import sys
 
-from poncho_run._args import PROG, build_parser, full_parse, quick_parse, split, usage
+from poncho_run._args import PROG, build_parser, full_parse, quick_parse, split
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from poncho_run._args import Options
 
@@ -52,8 +52,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     try:
         level = parsed.verbosity
     except ValueError as exc:
-        print(f"usage: {usage(prog)}", file=sys.stderr)
-        print(f"{prog}: error: {exc}", file=sys.stderr)
+        from poncho_core.cli_common import usage_error
+
+        sys.stderr.write(usage_error(prog, str(exc)))
         return 2
     return _guarded(lambda: _run(parsed, command, level, prog), prog)
 
@@ -118,6 +119,8 @@ def _run(args: Options, command: list[str], level: int, prog: str = PROG) -> int
                 from poncho_run.unpack import check_archive
 
                 check_archive(folder, args.environment, ready.state)
+            if level > 0:  # one comparison when not verbose: the warm path stays as it was
+                _say_using(prog, str(ready.prefix), ready.state)
             ready.exec(command, data=False)
     _configure_logging(level, prog)
     from poncho_run.api import prepare, run
@@ -128,13 +131,28 @@ def _run(args: Options, command: list[str], level: int, prog: str = PROG) -> int
         os.environ[MAX_UNPACKED_ENV] = args.max_unpacked_size
 
     if args.unpack_to is not None or environment_is_folder:
+        cold = level == 0 and not environment_is_folder and sys.stderr.isatty()
+        if cold and args.unpack_to is not None and open_ready(args.unpack_to) is None:
+            _say_unpacking(prog, args.environment, args.unpack_to)
         prepared = prepare(args.environment, args.unpack_to, args.wait)
+        if level > 0:
+            _say_using(prog, str(prepared.prefix), prepared.state)
         if not command:
             return 0
         prepared.exec(command, data=not args.no_data, data_cache=args.data_cache)
+    _say_unpacking(prog, args.environment, None, level)
     if not command:
         with prepare(args.environment, None, args.wait):
-            return 0
+            pass
+        import logging
+
+        logging.getLogger(__name__).log(
+            _NOTE,
+            "no COMMAND: %s was unpacked into a temporary folder, checked and removed; "
+            "nothing was run (give a COMMAND, or -u DIR to keep the folder)",
+            args.environment,
+        )
+        return 0
     return run(
         args.environment,
         command,
@@ -156,6 +174,32 @@ or from an existing conda environment (a folder or a name):
 
 A plain `conda pack -o env.tar.gz` tarball works too. Ship env.tar.gz and this script with
 each task, then run: poncho_package_run -e env.tar.gz -u DIR -- COMMAND ARGS..."""
+
+
+_NOTE = 25  # poncho_core.verbosity.NOTE: shown by default, hidden by -q
+
+
+def _say_using(prog: str, folder: str, state: Mapping[str, object]) -> None:
+    """Under -v: which environment folder a run uses, and the archive it came from."""
+    archive = state.get("archive")
+    origin = archive.get("path") if isinstance(archive, dict) else None
+    source = f", unpacked from {origin}" if origin else ""
+    sys.stderr.write(f"{prog}: using the environment in {folder}{source}\n")
+
+
+def _say_unpacking(prog: str, env: str | None, folder: str | None, level: int = 0) -> None:
+    """Before a cold unpack: one line on a terminal at the default verbosity (a big tarball
+    takes seconds), none when stderr is a file or pipe; under -v, an ``unpacking`` line
+    for a temporary folder (``-u DIR``'s is the unpacker's own)."""
+    if env is None or not os.path.isfile(env):
+        return  # nothing will be unpacked: the error says why
+    where = folder if folder is not None else "a temporary folder"
+    if level > 0:
+        import logging
+
+        logging.getLogger(__name__).info("unpacking %s into %s", env, where)
+    elif level == 0 and sys.stderr.isatty():
+        sys.stderr.write(f"{prog}: unpacking {env} into {where}...\n")
 
 
 def _configure_logging(level: int, prog: str = PROG) -> None:

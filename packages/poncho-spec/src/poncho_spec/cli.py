@@ -45,7 +45,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "FILE may be '-' for stdin.",
         epilog=epilog(exit_status=_EXIT_STATUS),
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("-V", "--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = ArgumentParser(add_help=False)
     add_verbosity_options(common)

@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from poncho.caches import KINDS, CacheReport, list_caches, parse_age, prune_caches
-from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog, verbosity
+from poncho_core.cli_common import (
+    ArgumentParser,
+    add_verbosity_options,
+    epilog,
+    report_error,
+    verbosity,
+)
 from poncho_core.fs import parse_size
 from poncho_spec import PonchoError
 
@@ -143,8 +149,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
                 return 0
             reports = prune(args.dry_run)
     except (ValueError, PonchoError, OSError) as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
+        return report_error(prog, exc, json_output=args.json, exit_status=1)
     if args.json:
         print(json.dumps([_as_dict(r) for r in reports], indent=2))
     elif level >= 0 or args.action == "list":

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from poncho import __version__
-from poncho_core.cli_common import ArgumentParser, epilog
+from poncho_core.cli_common import ArgumentParser, epilog, usage_error
 
 # sub-command -> (module holding main(argv) -> int, the package's own command name, summary)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -133,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"; did you mean {close[0]!r}?" if close else f" (commands: {', '.join(known)})"
         if name in _PER_COMMAND or (close and close[0] in _PER_COMMAND):
             hint = f"; {name} goes after the command: poncho COMMAND {name} ..."
-        print(f"usage: {_USAGE}", file=sys.stderr)
-        print(f"poncho: error: unknown {what} {name!r}{hint}", file=sys.stderr)
+        sys.stderr.write(usage_error("poncho", f"unknown {what} {name!r}{hint}"))
         return 2
     return load_command(name)(rest, prog=f"poncho {name}")
 

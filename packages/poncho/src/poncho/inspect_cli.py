@@ -14,7 +14,13 @@ from collections.abc import Sequence
 
 from poncho.compare import Diff, diff_inventories
 from poncho.inventory import Inventory, Package, read_inventory
-from poncho_core.cli_common import ArgumentParser, add_verbosity_options, epilog, verbosity
+from poncho_core.cli_common import (
+    ArgumentParser,
+    add_verbosity_options,
+    epilog,
+    report_error,
+    verbosity,
+)
 from poncho_spec import PonchoError
 
 __all__ = ["build_diff_parser", "build_inspect_parser", "diff_main", "inspect_main"]
@@ -57,8 +63,7 @@ def inspect_main(argv: Sequence[str] | None = None, *, prog: str = "poncho inspe
     try:
         inventory = read_inventory(args.path)
     except PonchoError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 1
+        return report_error(prog, exc, json_output=args.json, exit_status=1)
     if args.json:
         print(json.dumps(inventory.to_dict(), indent=2))
     else:
@@ -105,8 +110,7 @@ def diff_main(argv: Sequence[str] | None = None, *, prog: str = "poncho diff") -
     try:
         diff = diff_inventories(read_inventory(args.a), read_inventory(args.b))
     except PonchoError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error(prog, exc, json_output=args.json, exit_status=2)  # as diff's
     if args.json:
         print(json.dumps(diff.to_dict(), indent=2))
     elif level >= 0:
