@@ -79,7 +79,7 @@ def test_a_relative_remote_is_stored_resolved_against_the_spec_folder(
 ) -> None:  # fmt: skip
     """Issue 26 item 6 (seam 8): resolved once, here, against the spec's folder (not the
     cwd), and stored so in the tarball's spec and lock; its hash names the resolved spec."""
-    from poncho_spec import load_spec
+    from poncho_spec import Spec, load_spec
     from poncho_testing import make_git_repo
 
     repo = make_git_repo(tmp_path / "t14" / "data" / "repo")
@@ -96,4 +96,6 @@ def test_a_relative_remote_is_stored_resolved_against_the_spec_folder(
     assert packed["git"]["REPO_DIR"] == {"remote": str(repo.path), "ref": repo.head}
     lock = Lock.read(tmp_path / "lock.json")
     assert lock.git == (GitLockEntry("REPO_DIR", str(repo.path), "main", repo.head),)
-    assert lock.spec_hash == load_spec(path).with_resolved_remotes().hash()
+    # The lock names the spec the tarball carries: the remote resolved, the ref its commit.
+    assert lock.spec_hash == Spec.from_dict(packed).hash()
+    assert lock.spec_hash != load_spec(path).hash()
