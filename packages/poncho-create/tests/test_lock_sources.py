@@ -210,3 +210,29 @@ def test_a_local_folder_is_locked_by_its_content(
     ):
         create(spec_path, tmp_path / "b.tar", from_lock=tmp_path / "lock.json", **pip_options)
     assert not (tmp_path / "b.tar").exists()
+
+
+def test_a_tarballs_own_spec_with_a_local_folder_replays_from_wherever_it_is_extracted(
+    local_channel: Any, helpers: Any, pip_options: dict[str, Any], tmp_path: Path
+) -> None:
+    """The carried spec says ``./proj``, relative to a project folder that the folder it was
+    extracted to does not hold: the lock's path (and content digest) is the source."""
+    helpers.make_project(tmp_path / "proj", "poncho-seams-local", "0.1.0")
+    spec = {
+        "conda": {"channels": [local_channel.url], "dependencies": ["python", {"pip": ["./proj"]}]}
+    }
+    spec_path = tmp_path / "spec.json"
+    spec_path.write_text(json.dumps(spec))
+    first = create(spec_path, tmp_path / "a.tar", **pip_options)
+    spec_file, lock_file = _own_files(first, tmp_path / "elsewhere" / "x")
+    assert not (spec_file.parent / "proj").exists()
+    again = create(spec_file, tmp_path / "b.tar", from_lock=lock_file,
+                   lock_out=tmp_path / "again.json", **pip_options)  # fmt: skip
+    assert Lock.read(tmp_path / "again.json").pip == Lock.read(lock_file).pip
+    dest = tmp_path / "u"
+    dest.mkdir()
+    subprocess.run(["tar", "-xf", str(again), "-C", str(dest)], check=True)
+    code = "import poncho_seams_local as m; print(m.VALUE)"
+    result = subprocess.run([str(dest / "bin" / "run_in_env"), "python", "-c", code],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert result.stdout.strip() == "poncho-seams-local"

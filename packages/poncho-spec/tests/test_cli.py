@@ -327,3 +327,43 @@ def test_the_umbrella_name_is_used_in_usage_and_errors(
     assert capsys.readouterr().out.startswith("usage: poncho spec validate ")
     assert main(["validate", str(bad)], prog="poncho spec") == 1
     assert capsys.readouterr().err.startswith("poncho spec: error: ")
+
+
+@pytest.mark.parametrize("name", ["requirements.txt", "environment.yml"])
+def test_import_writes_local_paths_for_where_the_spec_is_read(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-o OUT in another folder: paths relative to OUT's folder (create reads them so); to
+    stdout: relative to the cwd (`> spec.json`, `| poncho_package_create -`)."""
+    proj = tmp_path / "proj"
+    (proj / "lib").mkdir(parents=True)
+    if name == "requirements.txt":
+        (proj / name).write_text("-e ./lib\n../proj/lib\n")
+    else:
+        (proj / name).write_text("dependencies:\n  - python\n  - pip:\n    - ./lib\n")
+    out = tmp_path / "specs" / "spec.json"
+    out.parent.mkdir()
+    assert main(["import", "-q", "-o", str(out), str(proj / name)]) == 0
+    pip = json.loads(out.read_text())["conda"]["dependencies"][-1]["pip"]
+    assert set(pip) == {"../proj/lib"}
+    assert all((out.parent / p).resolve() == proj / "lib" for p in pip)
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "-q", str(proj / name)]) == 0
+    assert set(json.loads(capsys.readouterr().out)["conda"]["dependencies"][-1]["pip"]) == {
+        "./proj/lib"
+    }
+    assert main(["import", "-q", "-o", str(proj / "spec.json"), str(proj / name)]) == 0
+    assert set(
+        json.loads((proj / "spec.json").read_text())["conda"]["dependencies"][-1]["pip"]
+    ) == {"./lib"}
+
+
+def test_import_into_a_missing_folder_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "requirements.txt").write_text("attrs\n")
+    out = tmp_path / "no" / "spec.json"
+    assert main(["import", "-q", "-o", str(out), str(tmp_path / "requirements.txt")]) == 1
+    assert capsys.readouterr().err == (
+        f"poncho_spec: error: cannot write {out}: No such file or directory\n"
+    )

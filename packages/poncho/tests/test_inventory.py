@@ -378,3 +378,30 @@ def test_create_inspect_and_the_lock_give_one_spec_hash(
     inspected = json.loads(capsys.readouterr().out)["spec_hash"]
     assert created == inspected == read_inventory(lock_file).spec_hash
     assert main(["diff", str(out), str(lock_file)]) == 0
+
+
+def test_a_local_path_request_is_met_by_the_package_built_from_that_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``./lib`` is relative to the spec's folder, wherever diff runs; the lock records the
+    folder as a file: URL."""
+    (tmp_path / "proj" / "lib").mkdir(parents=True)
+    _spec(tmp_path / "proj" / "spec.json", ["python"], ["./lib"])
+
+    def lock(folder: Path) -> Path:
+        pip = {"name": "mylib", "version": "1.0", "sha256": None, "source": "path",
+               "url": folder.as_uri()}  # fmt: skip
+        conda = {"name": "python", "version": "3.13.0", "build": "h0", "channel": "ch",
+                 "url": "ch/python.conda", "sha256": None}  # fmt: skip
+        path = tmp_path / f"{folder.name}.lock.json"
+        path.write_text(json.dumps({"lock_version": 1, "platform": "linux-64",
+                                    "spec_hash": "0" * 64, "channels": ["ch"],
+                                    "conda": [conda], "pip": [pip]}))  # fmt: skip
+        return path
+
+    monkeypatch.chdir(tmp_path / "proj" / "lib")
+    assert main(["diff", "../spec.json", str(lock(tmp_path / "proj" / "lib"))]) == 0
+    assert main(["diff", str(lock(tmp_path / "proj" / "lib")), "../spec.json"]) == 0
+    capsys.readouterr()
+    assert main(["diff", "../spec.json", str(lock(tmp_path / "other"))]) == 1
+    assert capsys.readouterr().out == "- pip ./lib requested any version\n"

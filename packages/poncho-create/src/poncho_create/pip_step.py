@@ -95,9 +95,7 @@ def install_pip(
             "the spec has pip entries but the environment has no python: "
             "add python to the conda dependencies"
         )
-    paths = {
-        entry: resolve_path(entry, base_dir) for entry in entries if is_path_entry(entry, base_dir)
-    }
+    paths = _spec_paths(entries, base_dir, locked)
     requirements: list[str] = []
     hashed: list[str] = []
     repositories: list[PipLockEntry] = []  # one pip run each: a failure names its package
@@ -174,6 +172,25 @@ def install_pip(
         )
     ]
     return _finished(entries_out, locked, report, "distributions")
+
+
+def _spec_paths(
+    entries: Sequence[str], base_dir: Path | None, locked: Sequence[PipLockEntry] | None
+) -> dict[str, Path]:
+    """The spec's path entries, resolved. With a lock whose path packages say where they were
+    built from, a missing one is left to the lock: the tarball's own ``poncho/spec.json``,
+    extracted elsewhere than the project, names ``./mylib`` relative to a folder it left."""
+    paths = {}
+    lock_has_paths = any(e.source == "path" and e.url for e in locked or ())
+    for entry in entries:
+        if not is_path_entry(entry, base_dir):
+            continue
+        try:
+            paths[entry] = resolve_path(entry, base_dir)
+        except PipError:
+            if not lock_has_paths:
+                raise
+    return paths
 
 
 def _locked_requirement(item: PipLockEntry, spec_paths: set[Path]) -> list[str]:

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from poncho_core.cli_common import (
     ArgumentParser,
@@ -20,7 +21,7 @@ from poncho_core.cli_common import (
 )
 from poncho_spec import __version__
 from poncho_spec.errors import PonchoError
-from poncho_spec.io import dumps_spec, load_spec, write_text
+from poncho_spec.io import STDIO, dumps_spec, load_spec, write_text
 from poncho_spec.model import Spec
 from poncho_spec.schema import json_schema
 
@@ -157,6 +158,11 @@ def _validate(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     spec = _load(args.file, args)
     text = spec.canonical_json() + "\n" if args.canonical else dumps_spec(spec)
+    return _write(args, text)
+
+
+def _write(args: argparse.Namespace, text: str) -> int:
+    """Write `text` to ``-o`` (or stdout); a write that fails is one error line, status 1."""
     try:
         write_text(args.output, text)
     except OSError as exc:  # a missing or read-only folder, a full disk
@@ -181,14 +187,16 @@ def _schema(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from poncho_spec.importers import import_file
 
-    result = import_file(args.file, python_version=args.python)
+    # Paths are written for where the spec is read from: OUT's folder (stdout: the cwd,
+    # where `> spec.json` and `| poncho_package_create -` read it).
+    folder = Path.cwd() if args.output == STDIO else Path(args.output).absolute().parent
+    result = import_file(args.file, python_version=args.python, folder=folder)
     if args.verbosity >= 0:
         for note in result.notes:
             print(f"{args.prog}: note: {note}", file=sys.stderr)
     for warning in result.spec.warnings:
         print(f"{args.prog}: warning: {result.spec.source}: {warning}", file=sys.stderr)
-    write_text(args.output, dumps_spec(result.spec))
-    return 0
+    return _write(args, dumps_spec(result.spec))
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {

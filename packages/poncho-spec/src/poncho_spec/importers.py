@@ -57,8 +57,16 @@ def is_importable(path: str | os.PathLike[str]) -> bool:
     return os.fspath(path).lower().endswith(_YAML_ENDINGS + _TXT_ENDINGS)
 
 
-def import_file(path: str | os.PathLike[str], *, python_version: str | None = None) -> ImportResult:
+def import_file(
+    path: str | os.PathLike[str],
+    *,
+    python_version: str | None = None,
+    folder: str | os.PathLike[str] | None = None,
+) -> ImportResult:
     """Convert a requirements file or a conda environment file into a spec.
+
+    Local paths are written relative to `folder`, the folder the spec will be read from
+    (default: the file's own), as poncho-create reads a spec's paths.
 
     Raises InvalidSpec listing every line that cannot be converted (and every problem of
     the resulting spec), SpecNotFound-like errors for a missing file, MissingExtra.
@@ -75,24 +83,25 @@ def import_file(path: str | os.PathLike[str], *, python_version: str | None = No
         from poncho_spec.io import load_spec
 
         return ImportResult(load_spec(file))
+    dest = Path(folder).resolve() if folder is not None else file.resolve().parent
     if file.name.lower().endswith(_YAML_ENDINGS):
-        return _environment_file(file)
-    return _requirements_file(file, python_version)
+        return _environment_file(file, dest)
+    return _requirements_file(file, python_version, dest)
 
 
-def _requirements_file(file: Path, python_version: str | None) -> ImportResult:
+def _requirements_file(file: Path, python_version: str | None, dest: Path) -> ImportResult:
     notes: list[str] = []
     problems: list[Problem] = []
-    pip = _requirements(file, None, notes, problems)
+    pip = _rebase(_requirements(file, None, notes, problems), file.resolve().parent, dest)
     version = python_version or f"{sys.version_info[0]}.{sys.version_info[1]}"
     notes.append(
         f"{file}: conda part added: python={version} and pip (a requirements file names no Python)"
     )
     data = {"conda": {"dependencies": [f"python={version}", "pip", {"pip": pip}]}}
-    return ImportResult(_build(data, file, problems), notes)
+    return ImportResult(_build(data, file, problems, dest), notes)
 
 
-def _environment_file(file: Path) -> ImportResult:
+def _environment_file(file: Path, dest: Path) -> ImportResult:
     yaml = _module("ruamel.yaml")
     try:
         data = yaml.YAML(typ="safe", pure=True).load(file.read_text(encoding="utf-8"))
@@ -134,14 +143,14 @@ def _environment_file(file: Path) -> ImportResult:
         else:
             dependencies.append(item)  # checked by the spec validation
     if pip:
-        dependencies.append({"pip": pip})
+        dependencies.append({"pip": _rebase(pip, file.resolve().parent, dest)})
     spec = {
         "conda": {
             "channels": [c for c in channels if c != "nodefaults"],
             "dependencies": dependencies,
         }
     }
-    return ImportResult(_build(spec, file, problems), notes)
+    return ImportResult(_build(spec, file, problems, dest), notes)
 
 
 def _requirements(
@@ -243,9 +252,27 @@ def _where(requirement_line: Any, file: Path, where: str) -> str:
     return f"line {number}"
 
 
-def _build(data: dict[str, Any], file: Path, problems: list[Problem]) -> Spec:
+def _rebase(entries: list[str], source: Path, dest: Path) -> list[str]:
+    """The relative path entries (``./x``, ``../x``), read from `source`, made relative to
+    `dest`; absolute when no relative path leads there."""
+    if source == dest:
+        return entries
+    out = []
+    for entry in entries:
+        if entry.startswith(("./", "../")):
+            target = os.path.normpath(source / entry)
+            try:
+                rel = os.path.relpath(target, dest)
+            except ValueError:  # another drive
+                rel = target
+            entry = rel if rel == "." or rel.startswith(("..", "/")) else "./" + rel
+        out.append(entry)
+    return out
+
+
+def _build(data: dict[str, Any], file: Path, problems: list[Problem], base: Path) -> Spec:
     try:
-        spec = Spec.from_dict(data, source=str(file), base_dir=file.resolve().parent)
+        spec = Spec.from_dict(data, source=str(file), base_dir=base)
     except InvalidSpec as exc:
         raise InvalidSpec([*problems, *exc.problems], str(file)) from None
     if problems:

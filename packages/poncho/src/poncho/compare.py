@@ -9,8 +9,9 @@ What is compared depends on what each side knows:
   as written (``python=3.11.7`` and ``python=3.11`` differ, though one environment may
   satisfy both);
 - a spec and a side with packages: each request against the installed package of its name
-  (the conda version and build patterns, the pip version specifier); a request that is
-  missing or not met is a difference; the packages nobody asked for (dependencies) are not.
+  (the conda version and build patterns, the pip version specifier), a local path request
+  (``./mylib``) against the package built from that folder; a request that is missing or
+  not met is a difference; the packages nobody asked for (dependencies) are not.
 
 In a `Diff` a request is a `Package` whose `version` is its constraint as written after the
 name (``=3.11``, ``>=2,<3``, ``@ git+https://...``; empty for any version) and whose
@@ -23,13 +24,17 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from poncho.inventory import Inventory, Package
 from poncho_spec import matchspec
 
 __all__ = ["Diff", "diff_inventories", "requests_of"]
 
+_PATH_PREFIXES = ("./", "../", "/", "~", "file:")  # a pip entry that is a local path
 _PIP_NAME = re.compile(r"\s*(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)")
 
 
@@ -99,12 +104,15 @@ def _diff(left: Iterable[Package], right: Iterable[Package], changed: Any, compa
 
 
 def _requests_against(a: Inventory, b: Inventory, *, spec_is_a: bool) -> Diff:
-    requests = requests_of(a if spec_is_a else b)
-    installed = {_key(p): p for p in (b if spec_is_a else a).packages}
+    spec, environment = (a, b) if spec_is_a else (b, a)
+    requests = requests_of(spec)
+    installed = {_key(p): p for p in environment.packages}
     missing: list[Package] = []
     unmet: list[tuple[Package, Package]] = []
     for request in sorted(requests, key=_key):
-        package = installed.get(_key(request))
+        package = installed.get(_key(request)) or _built_from(
+            request, Path(spec.path).parent, environment.packages
+        )
         if package is None:
             missing.append(request)
         elif not _satisfies(package, request):
@@ -112,6 +120,28 @@ def _requests_against(a: Inventory, b: Inventory, *, spec_is_a: bool) -> Diff:
     if spec_is_a:
         return Diff(missing, [], unmet, "requests-packages")
     return Diff([], missing, unmet, "packages-requests")
+
+
+def _built_from(request: Package, folder: Path, packages: Iterable[Package]) -> Package | None:
+    """The pip package a local path request (``./mylib``, relative to the spec's `folder`)
+    was built from: the one whose source is that folder (a ``file:`` URL in the lock)."""
+    entry = request.name
+    if request.kind != "pip" or not entry.startswith(_PATH_PREFIXES):
+        return None
+    target = _file_path(entry) if entry.startswith("file:") else folder / Path(entry).expanduser()
+    for package in packages:
+        url = package.url or ""
+        if package.kind == "pip" and url.startswith("file:") and _same(_file_path(url), target):
+            return package
+    return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _file_path(url: str) -> Path:
+    return Path(url2pathname(urlsplit(url).path))
 
 
 def _key(package: Package) -> tuple[str, str]:
