@@ -10,15 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 from conftest import Venv, sh
-from test_work_queue import MPI_AS_ROOT, cctools, free_port, hide_python_script
+from test_work_queue import cctools, run_flow_on_a_worker_without_python
 
 __all__ = ["cctools"]  # the fixture, imported for the tests below
 
@@ -95,27 +92,7 @@ def test_run_in_env_fetches_the_data_on_a_work_queue_worker_with_nothing_but_the
     cache = tmp_path / "node-cache"
     (work / "flow.mf").write_text(MAKEFLOW.replace("@CACHE@", str(cache)))
 
-    port = free_port()
-    worker_dir = tmp_path / "worker"
-    worker_dir.mkdir()
-    candidates = (Path(sys.prefix), full_venv.path.parent, Path.home() / ".pyenv")
-    hidden = sorted({p for p in candidates if p.is_dir()})
-    worker = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", hide_python_script(hidden),
-         "sh", "work_queue_worker", "--cores", "4", "-t", "120", "--single-shot",
-         "-s", str(worker_dir), "127.0.0.1", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        flow = subprocess.run(
-            ["makeflow", "-T", "wq", "-p", str(port), "flow.mf"],
-            cwd=work, env={**os.environ, **MPI_AS_ROOT}, capture_output=True, text=True,
-            timeout=600, check=False,
-        )  # fmt: skip
-    finally:
-        worker.terminate()
-        worker_out = worker.communicate(timeout=60)[0]
-    assert flow.returncode == 0, f"{flow.stdout}\n{flow.stderr}\n--- worker ---\n{worker_out}"
+    run_flow_on_a_worker_without_python(work, full_venv, tmp_path)
     assert (work / "nopython.txt").read_text() == "", "the worker must see no Python, no poncho"
     assert (work / "declared.txt").read_text() == "declared\n"
     expected = "a,b\n1,2\n1\n2\n3\n4\nreadme.txt\n"  # main's head: the fourth line
@@ -126,4 +103,4 @@ def test_run_in_env_fetches_the_data_on_a_work_queue_worker_with_nothing_but_the
     assert [r for r in requests if r.endswith("/table.csv")] == ["GET /table.csv"]
     assert [r for r in requests if r.endswith("/bundle.tar.gz")] == ["GET /bundle.tar.gz"]
     assert len(list((cache / "entries").iterdir())) == 3
-    shutil.rmtree(worker_dir, ignore_errors=True)
+    shutil.rmtree(tmp_path / "worker", ignore_errors=True)

@@ -86,6 +86,33 @@ def hide_python_script(hidden: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def run_flow_on_a_worker_without_python(work: Path, venv: Venv, tmp_path: Path) -> None:
+    """Run `work`/flow.mf with makeflow on a real work_queue_worker that sees no Python (a
+    private mount namespace hides every python on PATH, this Python and `venv`'s folder,
+    and pyenv's); fail with both logs when the flow fails."""
+    port = free_port()
+    worker_dir = tmp_path / "worker"
+    worker_dir.mkdir()
+    candidates = (Path(sys.prefix), venv.path.parent, Path.home() / ".pyenv")
+    hidden = sorted({p for p in candidates if p.is_dir()})
+    worker = subprocess.Popen(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", hide_python_script(hidden),
+         "sh", "work_queue_worker", "--cores", "4", "-t", "120", "--single-shot",
+         "-s", str(worker_dir), "127.0.0.1", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        flow = subprocess.run(
+            ["makeflow", "-T", "wq", "-p", str(port), "flow.mf"],
+            cwd=work, env={**os.environ, **MPI_AS_ROOT}, capture_output=True, text=True,
+            timeout=600, check=False,
+        )  # fmt: skip
+    finally:
+        worker.terminate()
+        worker_out = worker.communicate(timeout=60)[0]
+    assert flow.returncode == 0, f"{flow.stdout}\n{flow.stderr}\n--- worker ---\n{worker_out}"
+
+
 @pytest.fixture(scope="session")
 def pack_tarball(tmp_path_factory: pytest.TempPathFactory, local_channel: object) -> Path:
     """A plain conda-pack tarball (no poncho/ folder, no run_in_env)."""
@@ -109,27 +136,7 @@ def test_a_work_queue_run_with_the_copied_runner_and_no_python_on_the_worker(
     shutil.copy2(demo_tarball, work / "demo.tar.gz")
     shutil.copy2(pack_tarball, work / "pack.tar.gz")
     (work / "flow.mf").write_text(MAKEFLOW)
-    port = free_port()
-    worker_dir = tmp_path / "worker"
-    worker_dir.mkdir()
-    candidates = (Path(sys.prefix), run_venv.path.parent, Path.home() / ".pyenv")
-    hidden = sorted({p for p in candidates if p.is_dir()})
-    worker = subprocess.Popen(
-        ["unshare", "-m", "--propagation", "private", "sh", "-c", hide_python_script(hidden),
-         "sh", "work_queue_worker", "--cores", "4", "-t", "120", "--single-shot",
-         "-s", str(worker_dir), "127.0.0.1", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    try:
-        flow = subprocess.run(
-            ["makeflow", "-T", "wq", "-p", str(port), "flow.mf"],
-            cwd=work, env={**os.environ, **MPI_AS_ROOT}, capture_output=True, text=True,
-            timeout=600, check=False,
-        )  # fmt: skip
-    finally:
-        worker.terminate()
-        worker_out = worker.communicate(timeout=60)[0]
-    assert flow.returncode == 0, f"{flow.stdout}\n{flow.stderr}\n--- worker ---\n{worker_out}"
+    run_flow_on_a_worker_without_python(work, run_venv, tmp_path)
     assert (work / "nopython.txt").read_text() == "none\n", "the worker must see no Python"
     shared_demo = {(work / f"a{i}.txt").read_text().splitlines()[0] for i in (1, 3, 4)}
     assert len(shared_demo) == 1 and shared_demo.pop().endswith("/shared-demo")
