@@ -390,10 +390,12 @@ def test_four_concurrent_creates_of_one_spec_build_it_once(world: World, referen
 
 def test_create_to_an_output_twice_is_a_cache_hit(world: World, reference: Path) -> None:
     spec = world.rel(world.root / "proj" / "spec.json")
+    (world.root / "output").mkdir()
     out = world.rel(world.root / "output" / "env.tar.gz")
     first = world.create(spec, out, cache="output")
     second = world.create(spec, out, cache="output")
     assert (first["cache_hit"], second["cache_hit"]) == (False, True)
+    assert first["path"] == second["path"] == (world.root / "output" / "env.tar.gz").resolve()
 
 
 def test_a_lock_rebuilt_gives_the_same_bytes(world: World, reference: Path) -> None:
