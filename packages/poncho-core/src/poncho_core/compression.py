@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+from poncho_core._inflate import GzipReader
 from poncho_core.errors import LimitExceeded, UnsupportedArchive
 
 __all__ = [
@@ -187,6 +188,10 @@ def open_decompressed(
         kind = sniff(os.pread(raw.fileno(), 8, 0))
         size = os.fstat(raw.fileno()).st_size
         budget = limits.budget(label, size) if limits is not None else []
+        if kind == "gzip":
+            with _inflated(raw, label, budget) as stream:
+                yield stream
+            return
         program = shutil.which(kind) if use_programs and kind is not None else None
         if program is not None:
             with _program_stream(program, raw, label) as stream:
@@ -201,6 +206,21 @@ def open_decompressed(
             yield _bounded(io.BufferedReader(_Checked(decompressed, label), _BUFFER), label, budget)
         finally:
             decompressed.close()
+
+
+@contextmanager
+def _inflated(raw: IO[bytes], label: str, budget: list[tuple[int, str]]) -> Iterator[IO[bytes]]:
+    def check(count: int) -> None:
+        check_budget(label, budget, count, "decompressed")
+
+    inflater = GzipReader(raw, label, check=check if budget else None)
+    try:
+        yield io.BufferedReader(inflater, _BUFFER)
+        # As with a program: what follows the reader's end is read (within _MAX_DRAIN), so
+        # that a damaged or truncated end of the stream is an error too.
+        inflater.drain(_MAX_DRAIN)
+    finally:
+        inflater.close()
 
 
 def _bounded(stream: IO[bytes], label: str, budget: list[tuple[int, str]]) -> IO[bytes]:
