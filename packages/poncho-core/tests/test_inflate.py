@@ -91,7 +91,7 @@ def test_damage_is_unsupported_archive(name: str, damage: str) -> None:
         "bad checksum": one[:-8] + bytes(4) + one[-4:],
         "garbage after": one + b"not gzip at all",
     }[damage]
-    with pytest.raises(UnsupportedArchive, match="^input: corrupt or truncated archive"):
+    with pytest.raises(UnsupportedArchive, match=r"^input: corrupt or truncated archive"):
         read(data, importlib.import_module(name))
     assert threads() == []
 
@@ -100,10 +100,10 @@ def test_a_limit_stops_the_reader_and_the_thread(tmp_path: Path) -> None:
     path = tmp_path / "zeros.gz"
     path.write_bytes(gzip.compress(bytes(40 * MiB), compresslevel=1))
     got = 0
-    with pytest.raises(LimitExceeded):
-        with open_decompressed(path, limits=Limits(max_bytes=5 * MiB)) as stream:
-            while chunk := stream.read(MiB):
-                got += len(chunk)
+    limits = Limits(max_bytes=5 * MiB)
+    with pytest.raises(LimitExceeded), open_decompressed(path, limits=limits) as stream:
+        while chunk := stream.read(MiB):
+            got += len(chunk)
     assert got <= 5 * MiB
     assert threads() == []
 

@@ -56,7 +56,8 @@ class GzipReader(io.RawIOBase):
     """The decompressed bytes of the gzip stream `source` (read from its current position),
     decompressed by a thread with `module` (`deflate_module`'s by default). `label` names the
     input in messages; `check`, when given, is called with the count of bytes handed out
-    (this read's included) before each read returns them, and may raise. Close it to stop the thread."""
+    (this read's included) before each read returns them, and may raise. Close it to stop
+    the thread."""
 
     def __init__(
         self,
