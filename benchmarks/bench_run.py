@@ -217,7 +217,7 @@ def _floor_rows(
             subprocess.run(["gzip", "-dc"], stdin=raw, stdout=subprocess.DEVNULL, check=True)
 
     def tar_xf() -> None:
-        folder = workdir / f"floor-{next(counter)}"
+        folder = workdir / f"{tarball.stem}-floor-{next(counter)}"
         folder.mkdir()
         subprocess.run(["tar", "xf", str(plain), "-C", str(folder)], check=True)
 
