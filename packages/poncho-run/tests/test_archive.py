@@ -91,8 +91,9 @@ def test_garbage_after_a_gzip_header_is_reported(tmp_path: Path) -> None:
             extract(path, dest, use_programs=use_programs)
 
 
-# An xz (gzip is decompressed in-process) that, like a decompressor blocked on a slow disk or one that ignores SIGPIPE, does
-# not end by itself when its reader goes away: only a kill ends it (before 60 s).
+# An xz (gzip is decompressed in-process) that, like a decompressor blocked on a slow disk or
+# one that ignores SIGPIPE, does not end by itself when its reader goes away: only a kill
+# ends it (before 60 s).
 STUBBORN_XZ = """#!/bin/sh
 trap '' PIPE
 echo $$ > "$STUBBORN_PID"
