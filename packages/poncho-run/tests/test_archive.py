@@ -91,9 +91,10 @@ def test_garbage_after_a_gzip_header_is_reported(tmp_path: Path) -> None:
             extract(path, dest, use_programs=use_programs)
 
 
-# A gzip that, like a decompressor blocked on a slow disk or one that ignores SIGPIPE, does
-# not end by itself when its reader goes away: only a kill ends it (before 60 s).
-STUBBORN_GZIP = """#!/bin/sh
+# An xz (gzip is decompressed in-process) that, like a decompressor blocked on a slow disk or
+# one that ignores SIGPIPE, does not end by itself when its reader goes away: only a kill
+# ends it (before 60 s).
+STUBBORN_XZ = """#!/bin/sh
 trap '' PIPE
 echo $$ > "$STUBBORN_PID"
 {real} "$@"
@@ -104,17 +105,17 @@ sleep 60
 def test_a_decompressor_is_not_left_running_when_the_reader_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = shutil.which("gzip")
+    real = shutil.which("xz")
     if real is None:
-        pytest.skip("no gzip program")
-    fake = tmp_path / "bin" / "gzip"
+        pytest.skip("no xz program")
+    fake = tmp_path / "bin" / "xz"
     fake.parent.mkdir()
-    fake.write_text(STUBBORN_GZIP.format(real=real))
+    fake.write_text(STUBBORN_XZ.format(real=real))
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
     monkeypatch.setenv("STUBBORN_PID", str(tmp_path / "pid"))
     members = [member(f"f{i}", bytes(range(256)) * 256) for i in range(200)]
-    path = make_tar(tmp_path / "big.tar.gz", members)
+    path = make_tar(tmp_path / "big.tar.xz", members, mode="w:xz")
     outcome: list[BaseException] = []
 
     def read_then_fail() -> None:
