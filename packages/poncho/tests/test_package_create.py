@@ -68,7 +68,9 @@ def test_pack_env_from_a_spec_file_a_dict_and_an_env_folder(
     assert "poncho/spec.json" in _names(out)
     env = tmp_path / "envs" / "mine"
     install_prefix(local_channel, ["python", "poncho-demo-core"], env)
-    out = package_create.pack_env(str(env), tmp_path / "c" / "c.tar.gz", ignore_editable_packages=True)
+    out = package_create.pack_env(
+        str(env), tmp_path / "c" / "c.tar.gz", ignore_editable_packages=True
+    )
     names = _names(out)
     assert "bin/run_in_env" in names
     assert any(n.startswith("conda-meta/poncho-demo-core-") for n in names)

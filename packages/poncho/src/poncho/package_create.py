@@ -10,8 +10,8 @@ Code written for CCTools keeps working with only its import changed::
     package_create.pack_env_from_dict(spec, "env.tar.gz")
 
 Same names, parameters and defaults as CCTools (`pack_env` and `pack_env_from_dict`
-create OUTPUT's missing folders, as CCTools did through conda-pack). Differences: micromamba is never
-downloaded (`download_micromamba` is accepted and ignored: no conda executable is needed);
+create OUTPUT's missing folders, as CCTools did through conda-pack). Differences: micromamba
+is never downloaded (`download_micromamba` is accepted and ignored: no conda executable is needed);
 `conda_executable`, when given, builds the conda part with that executable instead of
 py-rattler; errors are :class:`poncho.PonchoError` subclasses with a message naming the
 problem, not ``sys.exit``; nothing is printed (the ``poncho_create`` logger reports).
