@@ -390,7 +390,7 @@ def test_four_concurrent_creates_of_one_spec_build_it_once(world: World, referen
 
 def test_create_to_an_output_twice_is_a_cache_hit(world: World, reference: Path) -> None:
     spec = world.rel(world.root / "proj" / "spec.json")
-    (world.root / "output").mkdir()
+    (world.root / "output").mkdir(exist_ok=True)  # create does not make OUTPUT's folder
     out = world.rel(world.root / "output" / "env.tar.gz")
     first = world.create(spec, out, cache="output")
     second = world.create(spec, out, cache="output")

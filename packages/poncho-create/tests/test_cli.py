@@ -242,7 +242,7 @@ def test_a_batch_schedulers_sigterm_ends_the_build_cleanly(
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     pid_file = tmp_path / "backend.pid"
     env = {**os.environ, "SLOW_BACKEND_PID": str(pid_file)}
-    out = tmp_path / "new" / "folder" / "env.tar.gz"
+    out = tmp_path / "env.tar.gz"
     argv = [sys.executable, "-m", "poncho_create", str(tmp_path / "spec.json"), str(out),
             "--pkgs-dir", str(pkgs_dir), "--tmp-dir", str(tmp_path / "tmp"),
             "--no-index"]  # fmt: skip
@@ -265,7 +265,7 @@ def test_a_batch_schedulers_sigterm_ends_the_build_cleanly(
         alive = False
     assert not alive, "pip's build backend was left running"
     assert list((tmp_path / "tmp").iterdir()) == []
-    assert not (tmp_path / "new").exists()
+    assert not out.exists()
 
 
 def test_an_unwritable_output_is_named_before_any_work(
@@ -290,9 +290,17 @@ def test_an_unwritable_output_is_named_before_any_work(
         assert why in err
     code = main([str(tmp_path / "spec.json"), "-q", "--cache-dir", str(tmp_path / "file")])
     assert code == 1 and "--cache-dir" in capsys.readouterr().err
-    code = main([str(tmp_path / "spec.json"), str(tmp_path / "a" / "b" / "env.tar.gz"), "-q"])
-    assert code == 1 and "error:" in capsys.readouterr().err
-    assert not (tmp_path / "a").exists()  # the folders made for OUTPUT are gone again
+    # A missing folder is refused, not created (as conda-pack), for a build and a dry run.
+    missing = tmp_path / "a" / "b" / "env.tar.gz"
+    for extra in ([], ["--dry-run"]):
+        code = main([str(tmp_path / "spec.json"), str(missing), "-q", *extra])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err == (
+            f"poncho_package_create: error: OUTPUT {missing}: the folder "
+            f"{tmp_path / 'a' / 'b'} does not exist (create it first)\n"
+        )
+        assert not (tmp_path / "a").exists()
 
 
 @pytest.mark.slow

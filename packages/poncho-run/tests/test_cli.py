@@ -53,7 +53,7 @@ def run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.Complet
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--", "true"], "give an environment"),
+        (["--", "true"], "give an environment (-e ENV), an unpack folder (-u DIR), or both"),
         (["true"], "give an environment"),
         (["-e", "x", "--bogus", "true"], "unrecognized arguments: --bogus"),
         (["-e", "x", "-w", "soon", "true"], "-w/--wait-for-lock"),
@@ -77,6 +77,9 @@ def test_help_documents_the_exit_statuses(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     for text in ("127  command not found", "75   timed out waiting for the lock", "--unpack-to"):
         assert text in out
+    # The unpack folder is spelled -u DIR everywhere (-d is also --debug in CCTools).
+    assert "-u, -d, --unpack-to DIR" in out and "With -u, DIR" in out
+    assert "Without -d" not in out and "With -d" not in out
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -35,6 +35,7 @@ def built(local_channel: Any, wheelhouse: Any, tmp_path_factory: pytest.TempPath
                keep_prefix=root / "a-prefix", **options)  # fmt: skip
     b = create(spec_b, root / "b.tar.gz", **options)
     # The compressed formats create writes, from one build (the prefix is packed again).
+    (root / "formats").mkdir()
     formats = {
         ending: create(root / "a-prefix", root / "formats" / f"a{ending}", threads=2,
                        compression_level=1)

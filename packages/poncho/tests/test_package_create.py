@@ -63,11 +63,14 @@ def test_pack_env_from_a_spec_file_a_dict_and_an_env_folder(
     spec_file.write_text(json.dumps(spec))
     out = package_create.pack_env(spec_file, tmp_path / "a.tar.gz")
     assert out == str(tmp_path / "a.tar.gz") and "poncho/lock.json" in _names(out)
-    out = package_create.pack_env_from_dict(spec, tmp_path / "b.tar.gz")
+    # CCTools (conda-pack with force=True) created OUTPUT's missing folders: still so here.
+    out = package_create.pack_env_from_dict(spec, tmp_path / "new" / "b.tar.gz")
     assert "poncho/spec.json" in _names(out)
     env = tmp_path / "envs" / "mine"
     install_prefix(local_channel, ["python", "poncho-demo-core"], env)
-    out = package_create.pack_env(str(env), tmp_path / "c.tar.gz", ignore_editable_packages=True)
+    out = package_create.pack_env(
+        str(env), tmp_path / "c" / "c.tar.gz", ignore_editable_packages=True
+    )
     names = _names(out)
     assert "bin/run_in_env" in names
     assert any(n.startswith("conda-meta/poncho-demo-core-") for n in names)

@@ -6,7 +6,7 @@ import shutil
 import time
 from typing import TextIO
 
-from poncho_create.progress import ProgressEvent
+from poncho_create.progress import ProgressEvent, counted
 
 __all__ = ["LineRenderer", "TerminalRenderer", "human"]
 
@@ -21,9 +21,9 @@ _VERBS = {
 
 
 def human(amount: int, unit: str) -> str:
-    """``12.3 MB`` for bytes, ``3 packages`` for anything else."""
+    """``12.3 MB`` for bytes, ``3 packages`` (``1 package``) for anything else."""
     if unit != "bytes":
-        return f"{amount} {unit}"
+        return counted(amount, unit)
     value = float(amount)
     for suffix in ("B", "kB", "MB", "GB"):
         if value < 1000 or suffix == "GB":
@@ -37,7 +37,7 @@ def _amounts(event: ProgressEvent) -> str:
         return human(event.done, event.unit) if event.done else ""
     if event.unit == "bytes":
         return f"{human(event.done, 'bytes')} / {human(event.total, 'bytes')}"
-    return f"{event.done}/{event.total} {event.unit}"
+    return f"{event.done}/{counted(event.total, event.unit)}"
 
 
 def _note(event: ProgressEvent, started: dict[str, float]) -> bool:
@@ -81,8 +81,9 @@ class LineRenderer:
 
 class TerminalRenderer:
     """A one-line bar redrawn in place (``\\r``); each finished phase leaves one line with
-    its time. Every line fits the terminal's width: at narrow widths the bar goes first,
-    then the message, then the amounts; words are never cut."""
+    its time. Phases that run at once are drawn one after the other, in the order they
+    started, each on its own line. Every line fits the terminal's width: at narrow widths
+    the bar goes first, then the message, then the amounts; words are never cut."""
 
     def __init__(
         self, stream: TextIO, width: int | None = None, min_interval: float = 0.05
@@ -93,6 +94,9 @@ class TerminalRenderer:
         self._last_draw = -float("inf")
         self._dirty = False
         self._started: dict[str, float] = {}
+        self._order: list[str] = []  # the running phases, oldest (the drawn one) first
+        self._latest: dict[str, ProgressEvent] = {}  # the last event of a waiting phase
+        self._ended: dict[str, str] = {}  # the final line of a phase that ended waiting
 
     def __call__(self, event: ProgressEvent) -> None:
         """Redraw the bar (at most every `min_interval` seconds; always at a phase's ends)."""
@@ -103,20 +107,46 @@ class TerminalRenderer:
             self._stream.flush()
             return
         started = self._started.setdefault(event.phase, now)
+        if event.phase not in self._order:
+            self._order.append(event.phase)
+        if event.phase != self._order[0]:
+            # Phases running at once (conda's download and install) take turns: the line
+            # is the oldest one's; a later phase is drawn on its own line once it ends.
+            if event.finished:
+                self._started.pop(event.phase, None)
+                self._ended[event.phase] = self._fit(event, f"({now - started:.1f} s)")
+            else:
+                self._latest[event.phase] = event
+            return
         if not event.finished and event.done and now - self._last_draw < self._min_interval:
             return
         self._last_draw = now
         took = f"({now - started:.1f} s)" if event.finished else ""
+        self._draw(self._fit(event, took), event.finished)
         if event.finished:
             self._started.pop(event.phase, None)
-        text = self._fit(event, took)
+            self._order.pop(0)
+            self._next()
+
+    def _draw(self, text: str, finished: bool) -> None:
         self._stream.write("\r" + text.ljust(self._width - 1))
-        if event.finished:
+        if finished:
             self._stream.write("\n")
-            self._dirty = False
-        else:
-            self._dirty = True
+        self._dirty = not finished
         self._stream.flush()
+
+    def _next(self) -> None:
+        """Draw the phases waiting for the line: the ended ones, then the next running one."""
+        while self._order:
+            phase = self._order[0]
+            if phase in self._ended:
+                self._draw(self._ended.pop(phase), True)
+                self._order.pop(0)
+                continue
+            latest = self._latest.pop(phase, None)
+            if latest is not None:
+                self._draw(self._fit(latest, ""), False)
+            return
 
     def _fit(self, event: ProgressEvent, took: str) -> str:
         """The richest line that fits: bar, amounts, message and time, dropping parts from
@@ -148,8 +178,13 @@ class TerminalRenderer:
         return verb[:room]
 
     def close(self) -> None:
-        """End an unfinished bar line (e.g. after an error) so later text starts clean."""
+        """End an unfinished bar line (e.g. after an error) so later text starts clean,
+        after the lines of the phases that ended while waiting for it."""
         if self._dirty:
             self._stream.write("\n")
-            self._stream.flush()
             self._dirty = False
+        for phase in self._order:
+            if phase in self._ended:
+                self._stream.write(self._ended[phase] + "\n")
+        self._order, self._latest, self._ended = [], {}, {}
+        self._stream.flush()

@@ -20,7 +20,7 @@ from poncho_create.errors import ChannelError, CreateError
 from poncho_create.git_refs import carried_spec, git_entries
 from poncho_create.lock import Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import CreateOptions, archive_format
-from poncho_create.output_file import check_overwrite, copy_tarball
+from poncho_create.output_file import check_folder_exists, check_overwrite, copy_tarball
 from poncho_create.prepare import check_offline, conda_dependencies, prepare
 from poncho_create.progress import ProgressCallback, Reporter
 from poncho_create.stable_prefix import stable_prefix
@@ -94,6 +94,8 @@ def create(
     """
     report = Reporter(progress)
     options = CreateOptions.resolve(**given)  # checks every option before any work
+    if output is not None:
+        check_folder_exists(Path(output))
     if options.dry_run:
         return plan_create(spec_or_path, output, progress=progress, **given).path
     sweep(default_parents(options.tmp_dir))  # build folders left by killed builds
@@ -109,10 +111,9 @@ def create(
         ready.channels,
     )
     # Where the results go must be writable before the solve, install and pack, not after.
-    made: list[Path] = []
     if output is not None:
         check_overwrite(Path(output), force=options.force)
-        made = check_writable(Path(output), "OUTPUT")
+        check_writable(Path(output), "OUTPUT")
     else:
         check_writable(options.cache_dir / "x", "--cache-dir")
     if options.lock_out is not None:
@@ -125,23 +126,17 @@ def create(
 
     if output is None:
         return build_cached(spec, options, fmt, channels_used, report, build)
-    try:
-        if not _cache_writable(options.cache_dir):
-            log.warning(
-                "the environment cache %s cannot be written: building into %s without it",
-                options.cache_dir,
-                output,
-            )
-            return build(Path(output))
-        cached = build_cached(spec, options, fmt, channels_used, report, build)
-        copy_tarball(cached, Path(output))
-        log.info("%s: a copy of %s", output, cached)
-        return Path(output)
-    except BaseException:
-        for folder in reversed(made):  # the folders made for OUTPUT, if still empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
+    if not _cache_writable(options.cache_dir):
+        log.warning(
+            "the environment cache %s cannot be written: building into %s without it",
+            options.cache_dir,
+            output,
+        )
+        return build(Path(output))
+    cached = build_cached(spec, options, fmt, channels_used, report, build)
+    copy_tarball(cached, Path(output))
+    log.info("%s: a copy of %s", output, cached)
+    return Path(output)
 
 
 def plan_create(
@@ -159,6 +154,8 @@ def plan_create(
 
     report = Reporter(progress)
     options = CreateOptions.resolve(**given)
+    if output is not None:
+        check_folder_exists(Path(output))
     if _existing_env(spec_or_path) is not None:
         raise CreateError(
             f"{spec_or_path}: --dry-run plans a build from a spec; an existing "

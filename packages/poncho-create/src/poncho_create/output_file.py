@@ -4,6 +4,7 @@ An existing OUTPUT is overwritten only when it is empty (Parsl hands over a fres
 ``.tmpXXXX.tar.gz``), not a regular file (``/dev/stdout``), or a tarball of a conda
 environment (conda-pack's or ours: a ``conda-meta/`` folder or ``poncho/spec.json`` among
 its first members); anything else needs ``force`` (``--force``), as conda-pack asks.
+The folder OUTPUT goes into must exist: it is not created.
 
 A cache hit becomes OUTPUT by a copy written with poncho-core's atomic writer: a reflink
 (``FICLONE``) where the filesystem shares blocks (btrfs, XFS), else ``copy_file_range`` (in
@@ -23,15 +24,24 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from poncho_core.fs import atomic_output
-from poncho_create.errors import OutputExists, PackError
+from poncho_create.errors import CreateError, OutputExists, PackError
 
-__all__ = ["check_overwrite", "copy_tarball", "is_env_tarball"]
+__all__ = ["check_folder_exists", "check_overwrite", "copy_tarball", "is_env_tarball"]
 
 # How far into an existing tarball to look for conda-meta/ (conda-pack sorts its members:
 # only bin/ comes before it), so that a large data tarball is refused in seconds.
 _MEMBERS = 20000
 _BYTES = 512 << 20
 _FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)
+
+
+def check_folder_exists(path: Path) -> None:
+    """CreateError unless the folder `path` goes into exists: OUTPUT's folders are not
+    created (a typo would otherwise build an environment into a new tree), as conda-pack."""
+    if not os.path.lexists(Path(os.path.realpath(path)).parent):
+        raise CreateError(
+            f"OUTPUT {path}: the folder {Path(path).parent} does not exist (create it first)"
+        )
 
 
 def check_overwrite(path: Path, *, force: bool) -> None:

@@ -46,7 +46,7 @@ from poncho_create.pip_sources import (
     resolve_path,
     url_to_path,
 )
-from poncho_create.progress import Reporter
+from poncho_create.progress import Reporter, counted
 
 __all__ = ["PipOptions", "install_pip", "installed_source", "is_path_entry", "resolve_path"]
 
@@ -118,7 +118,7 @@ def install_pip(
         requirements += [str(path) for path in from_installed.values()]
 
     total = len(requirements) + len(hashed) + len(repositories)
-    report.start("pip", total, "requirements", f"{total} requirements")
+    report.start("pip", total, "requirements", counted(total, "requirements"))
     with tempfile.TemporaryDirectory(prefix="poncho-pip-", dir=work_dir) as work:
         pip = Pip(python, options, Path(work), report)
         report_data: list[Mapping[str, Any]] = []
@@ -245,7 +245,7 @@ def _install_foreign(
                 f"{target.describe()} on this machine: give a wheel built for it"
             )
     total = len(entries) if locked is None else len(locked)
-    report.start("pip", total, "requirements", f"{total} requirements for {platform}")
+    report.start("pip", total, "requirements", f"{counted(total, 'requirements')} for {platform}")
     with tempfile.TemporaryDirectory(prefix="poncho-pip-", dir=work_dir) as work:
         pip = Pip(prefix / "bin" / "python", options, Path(work), report, target=target)
         files: list[tuple[str, str | None]] = []  # (requirement, sha256 or None)

@@ -11,12 +11,19 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["PHASES", "ProgressCallback", "ProgressEvent", "Reporter"]
+__all__ = ["PHASES", "ProgressCallback", "ProgressEvent", "Reporter", "counted"]
 
 log = logging.getLogger(__name__)
 
 PHASES = ("cache", "solve", "download", "install", "pip", "pack")
 """The phases of a build, in order (``cache`` only on a cache hit)."""
+
+
+def counted(amount: int, unit: str) -> str:
+    """``1 requirement``, ``3 requirements``: `unit` is the plural, as events carry it."""
+    if amount == 1 and unit.endswith("s"):
+        unit = unit[:-1]
+    return f"{amount} {unit}"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from poncho_create.progress import Reporter
+from poncho_create.progress import Reporter, counted
 
 if TYPE_CHECKING:
     from rattler import RepoDataRecord
@@ -28,7 +28,7 @@ class InstallProgress:
         self._linked = 0
         self._lock = threading.Lock()
         count = len(self._records)
-        report.start("download", self._total_bytes, "bytes", f"{count} packages")
+        report.start("download", self._total_bytes, "bytes", counted(count, "packages"))
         report.start("install", count, "packages")
 
     # The rattler callbacks (structural InstallerReporter protocol).
@@ -75,6 +75,6 @@ class InstallProgress:
         """Report both phases finished."""
         count = len(self._records)
         self._report.finish(
-            "download", self._total_bytes, self._total_bytes, "bytes", f"{count} packages"
+            "download", self._total_bytes, self._total_bytes, "bytes", counted(count, "packages")
         )
         self._report.finish("install", count, count, "packages")

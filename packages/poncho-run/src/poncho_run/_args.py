@@ -27,8 +27,8 @@ variables. A COMMAND ending in .py that is not executable runs with the environm
 """
 
 _EPILOG_TEXT = """\
-Without -d, ENV is unpacked into a temporary folder that is removed afterwards, also when
-the command fails or SIGINT/SIGTERM/SIGHUP arrives (passed on to the command). With -d, DIR
+Without -u, ENV is unpacked into a temporary folder that is removed afterwards, also when
+the command fails or SIGINT/SIGTERM/SIGHUP arrives (passed on to the command). With -u, DIR
 is unpacked once (atomically: into a sibling folder, then renamed) and kept; simultaneous
 runs share it through the lock file DIR.poncho.lock; a DIR that is not empty is used as it
 is (ENV is then not read). The command then replaces poncho_package_run.
@@ -121,8 +121,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         "-e", "--environment", metavar="ENV", help="environment tarball or unpacked folder"
     )
     parser.add_argument(
-        "-d",  # never reaches argparse: split spells it --unpack-to or --debug
         "-u",
+        "-d",  # never reaches argparse: split spells it --unpack-to or --debug
         "--unpack-to",
         metavar="DIR",
         help="unpack into DIR (created if missing), keep it, share it with simultaneous runs;"
@@ -255,7 +255,7 @@ def full_parse(options: list[str], command: list[str], prog: str = PROG) -> Opti
             parsed.help_env_creation = True
             return parsed
         if namespace.environment is None and namespace.unpack_to is None:
-            parser.error("give an environment (-e ENV), an unpack folder (-d DIR), or both")
+            parser.error("give an environment (-e ENV), an unpack folder (-u DIR), or both")
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
     parsed = Options()

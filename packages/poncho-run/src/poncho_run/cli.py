@@ -3,7 +3,7 @@
 The options are read by `poncho_run._args`; this module does what they ask: prepare the
 environment (unpack, or use a ready DIR), then run COMMAND in it or become it.
 
-A warm run (``-d DIR`` already unpacked) is kept cheap: its options are read without
+A warm run (``-u DIR`` already unpacked) is kept cheap: its options are read without
 argparse, the state file without the ``json`` package, and the process is replaced by the
 command; argparse, logging and the unpacking machinery are imported only when needed.
 """

@@ -1,6 +1,6 @@
 """Unpack an environment into a folder once, safely shared by simultaneous runs.
 
-`ensure_ready` is the ``-d DIR`` path:
+`ensure_ready` is the ``-u DIR`` path:
 
 1. ``DIR/.poncho-run/state.json`` exists: the folder is ready; nothing else is looked at.
 2. Otherwise take the lock on DIR (`poncho_run.lock`), waiting up to `wait` seconds, and

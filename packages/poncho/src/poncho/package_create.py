@@ -9,8 +9,9 @@ Code written for CCTools keeps working with only its import changed::
     package_create.pack_env("my-conda-env", "env.tar.gz")       # an env name or folder
     package_create.pack_env_from_dict(spec, "env.tar.gz")
 
-Same names, parameters and defaults as CCTools. Differences: micromamba is never
-downloaded (`download_micromamba` is accepted and ignored: no conda executable is needed);
+Same names, parameters and defaults as CCTools (`pack_env` and `pack_env_from_dict`
+create OUTPUT's missing folders, as CCTools did through conda-pack). Differences: micromamba
+is never downloaded (`download_micromamba` is accepted and ignored: no conda executable is needed);
 `conda_executable`, when given, builds the conda part with that executable instead of
 py-rattler; errors are :class:`poncho.PonchoError` subclasses with a message naming the
 problem, not ``sys.exit``; nothing is printed (the ``poncho_create`` logger reports).
@@ -18,6 +19,7 @@ problem, not ``sys.exit``; nothing is printed (the ``poncho_create`` logger repo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -78,7 +80,7 @@ def pack_env(
     from poncho_create import create
 
     options = _options(conda_executable, ignore_editable_packages)
-    return str(create(os.fspath(spec), output, **options))
+    return str(create(os.fspath(spec), _parents_made(output), **options))
 
 
 def pack_env_from_dict(
@@ -92,7 +94,17 @@ def pack_env_from_dict(
     `output`."""
     from poncho_create import create
 
-    return str(create(_spec(spec), output, **_options(conda_executable, ignore_editable_packages)))
+    options = _options(conda_executable, ignore_editable_packages)
+    return str(create(_spec(spec), _parents_made(output), **options))
+
+
+def _parents_made(output: str | os.PathLike[str]) -> str | os.PathLike[str]:
+    # CCTools packed with conda-pack's force=True, which creates OUTPUT's missing folders;
+    # create itself refuses them, so the historic API makes them first (where it cannot,
+    # create names the problem).
+    with contextlib.suppress(OSError):
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+    return output
 
 
 def _spec(spec: SpecLike) -> Any:
