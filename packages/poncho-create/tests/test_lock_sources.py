@@ -63,13 +63,19 @@ def pip_options(wheelhouse: Any, build_dirs: dict[str, Any]) -> dict[str, Any]:
     return {**build_dirs, "no_index": True, "find_links": [str(wheelhouse.path)]}
 
 
+def _git_url(repo: Any) -> str:
+    """The repository's ``git+file://localhost/`` URL, which every pip reads (pip before 22.3,
+    as Python 3.10's bundled 23.0.1, refuses ``git+file:///``: an empty host)."""
+    return "git+" + repo.url.replace("file:///", "file://localhost/", 1)
+
+
 def test_a_git_package_named_like_an_index_package_is_replayed_from_git(
     local_channel: Any, helpers: Any, pip_options: dict[str, Any], tmp_path: Path
 ) -> None:
     """Dependency confusion (seam 6): the lock keeps ``git+URL`` and the commit, so the replay
     never takes the wheelhouse's package of the same name and version."""
     repo = _impostor(tmp_path / "impostor", helpers)
-    requirement = f"poncho-demo-piptop @ git+{repo.url}@v1"
+    requirement = f"poncho-demo-piptop @ {_git_url(repo)}@v1"
     spec = {"conda": {"channels": [local_channel.url],
                       "dependencies": ["python", {"pip": [requirement]}]}}  # fmt: skip
     first = create(spec, tmp_path / "a.tar", lock_out=tmp_path / "lock.json", **pip_options)
@@ -82,7 +88,7 @@ def test_a_git_package_named_like_an_index_package_is_replayed_from_git(
     assert Lock.read(tmp_path / "again.json") == lock == Lock.read(lock_file)
     assert [e.to_dict() for e in lock.pip] == [{
         "name": "poncho-demo-piptop", "version": "0.1.0", "sha256": None, "source": "vcs",
-        "url": f"git+{repo.url}", "commit": repo.tags["v1"]}]  # fmt: skip
+        "url": _git_url(repo), "commit": repo.tags["v1"]}]  # fmt: skip
 
 
 def test_a_requirements_file_with_a_git_line_is_replayed_from_git(
@@ -90,7 +96,7 @@ def test_a_requirements_file_with_a_git_line_is_replayed_from_git(
 ) -> None:
     repo = _impostor(tmp_path / "impostor", helpers)
     requirements = tmp_path / "requirements.txt"
-    requirements.write_text(f"poncho-demo-piptop @ git+{repo.url}@v1\n")
+    requirements.write_text(f"poncho-demo-piptop @ {_git_url(repo)}@v1\n")
     options = {**pip_options, "channels": [local_channel.url], "override_channels": True}
     create(requirements, tmp_path / "a.tar", lock_out=tmp_path / "lock.json", **options)
     repo.commit({"poncho_demo_piptop/__init__.py": 'MARK = "moved on"\n'})
@@ -104,7 +110,7 @@ def test_a_locked_commit_that_is_gone_is_refused_by_name(
 ) -> None:
     repo = _impostor(tmp_path / "impostor", helpers)
     spec = {"conda": {"channels": [local_channel.url], "dependencies": [
-        "python", {"pip": [f"poncho-demo-piptop @ git+{repo.url}@v1"]}]}}  # fmt: skip
+        "python", {"pip": [f"poncho-demo-piptop @ {_git_url(repo)}@v1"]}]}}  # fmt: skip
     create(spec, tmp_path / "a.tar", lock_out=tmp_path / "lock.json", **pip_options)
     lock = json.loads((tmp_path / "lock.json").read_text())
     lock["pip"][0]["commit"] = "0" * 40
@@ -113,7 +119,7 @@ def test_a_locked_commit_that_is_gone_is_refused_by_name(
         create(spec, tmp_path / "b.tar", from_lock=tmp_path / "bad.json", **pip_options)
     assert str(info.value).startswith(
         f"locked pip package poncho-demo-piptop 0.1.0 cannot be installed again from "
-        f"git+{repo.url}@{'0' * 40}: pip install failed"
+        f"{_git_url(repo)}@{'0' * 40}: pip install failed"
     )
     assert not (tmp_path / "b.tar").exists()
 
