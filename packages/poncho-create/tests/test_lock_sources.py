@@ -171,7 +171,7 @@ def test_a_tarball_packed_from_an_existing_env_replays_from_its_own_spec_and_loc
     other = make_git_repo(tmp_path / "gitproj", files)
     pip = [str(prefix / "bin" / "python"), "-m", "pip", "-q", "--disable-pip-version-check",
            "install", "--no-index", "--find-links", str(wheelhouse.path)]  # fmt: skip
-    subprocess.run([*pip, "poncho-demo-pipbase", f"git+{other.url}@v1"], check=True)
+    subprocess.run([*pip, "poncho-demo-pipbase", f"{_git_url(other)}@v1"], check=True)
     packed = create(prefix, tmp_path / "packed.tar.gz")
     spec_file, lock_file = _own_files(packed, tmp_path / "x")
     again = create(spec_file, tmp_path / "again.tar.gz", from_lock=lock_file,
@@ -180,9 +180,9 @@ def test_a_tarball_packed_from_an_existing_env_replays_from_its_own_spec_and_loc
     sources = {e.name: (e.source, e.url, e.commit) for e in lock.pip}
     assert sources == {
         "poncho-demo-pipbase": ("index", None, None),
-        "poncho-seams-gitproj": ("vcs", f"git+{other.url}", other.tags["v1"]),
+        "poncho-seams-gitproj": ("vcs", _git_url(other), other.tags["v1"]),
     }
-    assert f"poncho-seams-gitproj @ git+{other.url}@{other.tags['v1']}" in json.dumps(
+    assert f"poncho-seams-gitproj @ {_git_url(other)}@{other.tags['v1']}" in json.dumps(
         json.loads(spec_file.read_text())
     )
     rebuilt = Lock.read(tmp_path / "again.json")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -126,7 +125,7 @@ def install_pip(
         if hashed:
             report_data.append(pip.install_locked(hashed))
         for item in repositories:
-            result, data = pip.install([_vcs_requirement(item)], no_deps=True)
+            result, data = pip.install([f"{item.name} @ {item.origin()}"], no_deps=True)
             if result.returncode != 0:
                 raise PipError(
                     f"locked pip package {item.name} {item.version} cannot be installed again "
@@ -192,15 +191,6 @@ def _spec_paths(
             if not lock_has_paths:
                 raise
     return paths
-
-
-def _vcs_requirement(item: PipLockEntry) -> str:
-    """``name @ git+URL@COMMIT`` of a locked repository, a local ``git+file:///`` URL written
-    ``git+file://localhost/``: pip before 22.3 (packaging before 22) refuses a VCS URL with
-    an empty host, and pip records the URL as pip wrote it in ``direct_url.json``."""
-    return f"{item.name} @ " + re.sub(
-        r"^([a-z]+\+file):///", r"\1://localhost/", item.origin(), flags=re.IGNORECASE
-    )
 
 
 def _locked_requirement(item: PipLockEntry, spec_paths: set[Path]) -> list[str]:
