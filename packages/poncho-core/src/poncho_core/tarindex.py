@@ -1,0 +1,392 @@
+"""The indexed tarball layout: a tar.gz or tar.zst made of independent compressed members,
+with an index of them at the end, found through a fixed-size footer.
+
+The layout (docs/dev/contracts.md, "Indexed tarballs", is the reference) is eStargz's idea,
+written for environments: every member is a complete gzip member (or zstd frame) holding
+whole tar entries, so the file is one ordinary tar.gz (tar.zst) stream for every tar reader,
+while a reader that knows the layout can
+
+- list the archive, or read one member (``poncho/spec.json``), without decompressing the rest;
+- decompress members independently (on all cores) and check each against its digest;
+- skip members whose files it already has (a node store), or copy a member's compressed bytes
+  verbatim into a new archive (an incremental build).
+
+Last in the archive: the index member (the tar entry `INDEX_NAME`, then the tar's end
+marker), then the footer, a member that decompresses to nothing: for gzip an empty gzip
+member whose header's Extra field holds the index member's offset and size (`GZIP_FOOTER`
+bytes), for zstd a skippable frame holding the same (`ZSTD_FOOTER` bytes).
+
+`read_index` finds and checks the index: a file with no footer is an ordinary tarball (None);
+a footer whose index does not describe the file exactly (members end to end from offset 0 up
+to the index, sizes, digests, file records naming a member) is a hostile archive
+(`BadIndex`). Reading a member checks its compressed digest and its decompressed size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import IO, Any
+
+from poncho_core.errors import UnsafeArchive, UnsupportedArchive
+
+__all__ = [
+    "FILE_TYPES",
+    "GZIP_FOOTER",
+    "INDEX_NAME",
+    "INDEX_VERSION",
+    "MAX_INDEX_BYTES",
+    "ZSTD_FOOTER",
+    "BadIndex",
+    "IndexedFile",
+    "IndexedMember",
+    "TarIndex",
+    "footer",
+    "footer_size",
+    "inflate_member",
+    "iter_member_chunks",
+    "parse_footer",
+    "read_index",
+    "read_member",
+]
+
+#: The index's tar entry: extracted with the environment, so an unpacked folder keeps it.
+INDEX_NAME = "poncho/index.json"
+#: The layout's version: a reader meeting a newer one reads the archive as a plain stream.
+INDEX_VERSION = 1
+#: An index larger than this (decompressed) is refused: about 4 million files.
+MAX_INDEX_BYTES = 1 << 30
+#: What a file record's ``type`` may be.
+FILE_TYPES = frozenset({"file", "dir", "symlink", "hardlink"})
+
+_MAGIC = b"PONCHOIX"
+_PAYLOAD = 16 + 16 + len(_MAGIC)  # offset and size in hex, then the magic
+#: The gzip footer: header with FEXTRA (subfield "PX"), an empty deflate block, CRC 0, size 0.
+_GZIP_HEAD = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff" + struct.pack("<H", 4 + _PAYLOAD)
+_GZIP_HEAD += b"PX" + struct.pack("<H", _PAYLOAD)
+_GZIP_TAIL = b"\x03\x00" + b"\x00" * 8
+GZIP_FOOTER = len(_GZIP_HEAD) + _PAYLOAD + len(_GZIP_TAIL)
+#: The zstd footer: a skippable frame (magic 0x184D2A5E) holding the payload.
+_ZSTD_HEAD = struct.pack("<II", 0x184D2A5E, _PAYLOAD)
+ZSTD_FOOTER = len(_ZSTD_HEAD) + _PAYLOAD
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 20
+
+
+class BadIndex(UnsafeArchive):
+    """The archive has a footer, but its index does not describe it (a damaged or forged
+    archive: it is not read by its index, and not trusted by its stream either). The
+    message names the archive and what disagrees."""
+
+    def __init__(self, message: str) -> None:
+        self.member, self.reason, self.archive = "", message, ""
+        ValueError.__init__(self, message)
+
+    def __reduce__(self) -> tuple[type[BadIndex], tuple[str]]:  # type: ignore[override]
+        return (type(self), (self.reason,))
+
+
+@dataclass(frozen=True)
+class IndexedMember:
+    """One compressed member: where it is (`offset`, `size` in the file), what it holds
+    decompressed (`usize` bytes of whole tar entries), the sha256 of its compressed bytes,
+    its `name` (``conda/<dist>``, ``pip/<name>-<version>``, ``poncho``, ``rest``: what it
+    groups) and `key`, the digest of its decompressed content and compression settings
+    (equal keys: the same compressed bytes), or "" when unknown."""
+
+    name: str
+    offset: int
+    size: int
+    usize: int
+    sha256: str
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class IndexedFile:
+    """One tar entry of a member: `path` (relative, no ``./``), `type` (`FILE_TYPES`),
+    `mode` (permission bits), `size` and `sha256` of a regular file's data (0 and ""
+    otherwise), `member` (its index in `TarIndex.members`), `prefix` (the file holds the
+    build prefix, rewritten where the archive is unpacked: never shared between folders) and
+    `link` (a link's target, else "")."""
+
+    path: str
+    type: str
+    mode: int
+    size: int
+    sha256: str
+    member: int
+    prefix: bool = False
+    link: str = ""
+
+
+@dataclass(frozen=True)
+class TarIndex:
+    """The index of an indexed tarball: its `compression` (``gzip`` or ``zstd``), members
+    in file order, files in archive order, and where the index member itself is."""
+
+    compression: str
+    members: tuple[IndexedMember, ...]
+    files: tuple[IndexedFile, ...]
+    offset: int = 0
+    size: int = 0
+
+    def to_json(self) -> bytes:
+        """The index as the archive stores it (`offset` and `size` are the footer's)."""
+        document = {
+            "poncho_index": INDEX_VERSION,
+            "compression": self.compression,
+            "members": [asdict(m) for m in self.members],
+            "files": [asdict(f) for f in self.files],
+        }
+        return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
+
+    def member_files(self, member: int) -> list[IndexedFile]:
+        """The file records of member number `member`, in archive order."""
+        return [f for f in self.files if f.member == member]
+
+
+def footer(compression: str, offset: int, size: int) -> bytes:
+    """The footer naming the index member at `offset` (`size` compressed bytes)."""
+    payload = b"%016x%016x" % (offset, size) + _MAGIC
+    if compression == "gzip":
+        return _GZIP_HEAD + payload + _GZIP_TAIL
+    if compression == "zstd":
+        return _ZSTD_HEAD + payload
+    raise ValueError(f"no indexed layout for {compression!r}")
+
+
+def parse_footer(compression: str, tail: bytes) -> tuple[int, int] | None:
+    """The (offset, size) of the index member a footer names, when `tail` (the archive's
+    last bytes, at least the footer's size) ends with one; else None."""
+    if compression == "gzip":
+        head, end, length = _GZIP_HEAD, _GZIP_TAIL, GZIP_FOOTER
+    elif compression == "zstd":
+        head, end, length = _ZSTD_HEAD, b"", ZSTD_FOOTER
+    else:
+        return None
+    if len(tail) < length:
+        return None
+    block = tail[-length:]
+    payload = block[len(head) : len(head) + _PAYLOAD]
+    if not block.startswith(head) or not block.endswith(end) or not payload.endswith(_MAGIC):
+        return None
+    try:
+        return int(payload[:16], 16), int(payload[16:32], 16)
+    except ValueError:
+        return None
+
+
+def footer_size(compression: str) -> int:
+    """The footer's length in bytes for `compression`."""
+    return GZIP_FOOTER if compression == "gzip" else ZSTD_FOOTER
+
+
+def read_index(path: str | os.PathLike[str], *, name: str | None = None) -> TarIndex | None:
+    """The index of the archive at `path`, checked against the file; None when the archive
+    has no footer (an ordinary tarball) or an index of a newer layout version.
+
+    Raises BadIndex when the footer's index is damaged or does not describe the file,
+    OSError when the file cannot be read."""
+    label = name or os.fspath(path)
+    with open(path, "rb") as handle:
+        compression = _compression(handle.read(4))
+        if compression is None:
+            return None
+        total = os.fstat(handle.fileno()).st_size
+        length = footer_size(compression)
+        if total < length:
+            return None
+        handle.seek(total - length)
+        where = parse_footer(compression, handle.read(length))
+        if where is None:
+            return None
+        offset, size = where
+        if offset + size + length != total or size <= 0:
+            raise BadIndex(f"{label}: the index footer names bytes {offset}+{size} of {total}")
+        probe = IndexedMember(INDEX_NAME, offset, size, MAX_INDEX_BYTES, "")
+        raw = _inflate(compression, _read_exact(handle, offset, size, label), probe, label)
+    document = _index_document(raw, label)
+    if document.get("poncho_index") != INDEX_VERSION:
+        if isinstance(document.get("poncho_index"), int) and document["poncho_index"] > 1:
+            return None  # a newer layout: the stream is still an ordinary tarball
+        raise BadIndex(f"{label}: the index has no layout version")
+    return _checked(document, compression, offset, size, label)
+
+
+def read_member(
+    path: str | os.PathLike[str], index: TarIndex, number: int, *, name: str | None = None
+) -> bytes:
+    """The decompressed bytes (whole tar entries) of member `number`, checked against the
+    index (digest of the compressed bytes, decompressed size); BadIndex if they differ."""
+    label = name or os.fspath(path)
+    member = index.members[number]
+    with open(path, "rb") as handle:
+        raw = _read_exact(handle, member.offset, member.size, label)
+    if hashlib.sha256(raw).hexdigest() != member.sha256:
+        raise BadIndex(f"{label}: member {member.name} does not match its digest in the index")
+    return inflate_member(index.compression, raw, member, label)
+
+
+def inflate_member(compression: str, raw: bytes, member: IndexedMember, label: str) -> bytes:
+    """`raw`, the compressed bytes of `member`, decompressed: exactly one gzip member or
+    zstd frame of `member.usize` bytes, else BadIndex."""
+    data = _inflate(compression, raw, member, label)
+    if len(data) != member.usize:
+        raise BadIndex(
+            f"{label}: member {member.name} holds {len(data)} bytes, the index says {member.usize}"
+        )
+    return data
+
+
+def iter_member_chunks(handle: IO[bytes], member: IndexedMember, label: str) -> Iterator[bytes]:
+    """The compressed bytes of `member` read from `handle` in chunks, each checked to be
+    there; the caller checks the digest (see `read_member`)."""
+    handle.seek(member.offset)
+    left = member.size
+    while left:
+        chunk = handle.read(min(left, _CHUNK))
+        if not chunk:
+            raise BadIndex(f"{label}: member {member.name} runs past the end of the file")
+        left -= len(chunk)
+        yield chunk
+
+
+def _compression(head: bytes) -> str | None:
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if head.startswith(b"\x28\xb5\x2f\xfd"):
+        return "zstd"
+    return None
+
+
+def _read_exact(handle: IO[bytes], offset: int, size: int, label: str) -> bytes:
+    handle.seek(offset)
+    data = handle.read(size)
+    if len(data) != size:
+        raise BadIndex(f"{label}: the index names bytes past the end of the file")
+    return data
+
+
+def _inflate(compression: str, raw: bytes, member: IndexedMember, label: str) -> bytes:
+    limit = member.usize
+    try:
+        if compression == "gzip":
+            obj = zlib.decompressobj(31)
+            data = obj.decompress(raw, limit + 1)
+            complete = obj.eof and not obj.unused_data and not obj.unconsumed_tail
+        else:
+            data, complete = _unzstd(raw, limit + 1)
+    except (zlib.error, ValueError, EOFError) as exc:
+        raise BadIndex(f"{label}: member {member.name} is corrupt ({exc})") from exc
+    if len(data) > limit or not complete:
+        raise BadIndex(f"{label}: member {member.name} is not one complete {compression} member")
+    return data
+
+
+def _unzstd(raw: bytes, limit: int) -> tuple[bytes, bool]:
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+
+        obj: Any = zstd.ZstdDecompressor()
+        data = obj.decompress(raw, limit)
+        return data, bool(obj.eof and not obj.unused_data)
+    except ImportError:
+        pass
+    try:
+        import zstandard
+    except ImportError:
+        raise UnsupportedArchive(
+            "reading a zstd archive's index needs the zstandard module (pip install zstandard)"
+        ) from None
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    data = dobj.decompress(raw)
+    return data[:limit], bool(dobj.eof and not dobj.unused_data)
+
+
+def _index_document(raw: bytes, label: str) -> dict[str, Any]:
+    """The JSON of the index member: one tar entry named `INDEX_NAME`, then the end marker."""
+    from poncho_core._tar import TarError, TarReader
+
+    view = memoryview(raw)
+    position = 0
+
+    def read(size: int) -> bytes:
+        nonlocal position
+        chunk = bytes(view[position : position + size])
+        position += len(chunk)
+        return chunk
+
+    try:
+        reader = TarReader(read)
+        entry = next(iter(reader), None)
+        if entry is None or entry.name.removeprefix("./") != INDEX_NAME or not entry.isreg():
+            raise BadIndex(f"{label}: the index member does not hold {INDEX_NAME}")
+        data = reader.read_data(entry.size)
+        if next(iter(reader), None) is not None:
+            raise BadIndex(f"{label}: the index member holds more than {INDEX_NAME}")
+        document = json.loads(data)
+    except (TarError, ValueError, UnicodeDecodeError) as exc:
+        raise BadIndex(f"{label}: the index cannot be read ({exc})") from exc
+    if not isinstance(document, dict):
+        raise BadIndex(f"{label}: the index is not a JSON object")
+    return document
+
+
+def _checked(
+    document: dict[str, Any], compression: str, offset: int, size: int, label: str
+) -> TarIndex:
+    if document.get("compression") != compression:
+        raise BadIndex(f"{label}: the index says {document.get('compression')!r} compression")
+    try:
+        members = tuple(IndexedMember(**m) for m in document["members"])
+        files = tuple(IndexedFile(**f) for f in document["files"])
+    except (KeyError, TypeError) as exc:
+        raise BadIndex(f"{label}: the index is malformed ({exc})") from exc
+    position = 0
+    for member in members:
+        _check_member(member, position, label)
+        position += member.size
+    if position != offset:
+        raise BadIndex(f"{label}: the index's members end at {position}, the index is at {offset}")
+    for record in files:
+        _check_file(record, len(members), label)
+    return TarIndex(compression, members, files, offset, size)
+
+
+def _check_member(member: IndexedMember, position: int, label: str) -> None:
+    fields = (member.offset, member.size, member.usize)
+    if not all(type(v) is int for v in fields) or not isinstance(member.name, str):
+        raise BadIndex(f"{label}: the index has a malformed member {member.name!r}")
+    if member.offset != position or member.size <= 0 or member.usize < 0:
+        raise BadIndex(f"{label}: member {member.name} is not where the index says")
+    if not isinstance(member.sha256, str) or not _SHA256.fullmatch(member.sha256):
+        raise BadIndex(f"{label}: member {member.name} has no valid sha256 in the index")
+    if not isinstance(member.key, str):
+        raise BadIndex(f"{label}: member {member.name} has a malformed key")
+
+
+def _check_file(record: IndexedFile, members: int, label: str) -> None:
+    ok = (
+        isinstance(record.path, str)
+        and record.path
+        and record.type in FILE_TYPES
+        and type(record.mode) is int
+        and 0 <= record.mode <= 0o7777
+        and type(record.size) is int
+        and record.size >= 0
+        and type(record.member) is int
+        and 0 <= record.member < members
+        and isinstance(record.prefix, bool)
+        and isinstance(record.link, str)
+        and isinstance(record.sha256, str)
+        and (record.type != "file" or _SHA256.fullmatch(record.sha256) is not None)
+    )
+    if not ok:
+        raise BadIndex(f"{label}: the index has a malformed record for {record.path!r}")

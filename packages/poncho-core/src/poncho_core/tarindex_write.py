@@ -1,0 +1,261 @@
+"""Writing the indexed tarball layout of `poncho_core.tarindex` (docs/dev/contracts.md).
+
+What goes into which member, and in which order, is the caller's (poncho-create groups an
+environment's files by package); this module writes the bytes: tar headers (PAX format, as
+``tarfile`` and conda-pack write them), one compressed member per group, members copied
+verbatim from another indexed archive, then the index member and the footer.
+
+The same entries, compression and level always give the same bytes (the compressors run
+single-threaded, gzip headers carry no name and no time), so `member_key`, computed before
+compressing, names the compressed member: a member of an earlier archive with the same key
+can be copied instead of compressed again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from poncho_core.tarindex import (
+    INDEX_NAME,
+    IndexedFile,
+    IndexedMember,
+    TarIndex,
+    footer,
+)
+
+__all__ = [
+    "Entry",
+    "IndexedTarWriter",
+    "compress_member",
+    "member_key",
+    "record_of",
+]
+
+_BLOCK = 512
+_CHUNK = 1 << 20
+_KEY_VERSION = b"poncho-member-1\n"
+
+
+@dataclass
+class Entry:
+    """One tar entry to write: `info` (name, type, mode, mtime, owner as they will be
+    stored; a regular file's ``size`` must be its data's), its data from the file `source`
+    or from `data`, `sha256` of that data ("" for entries without data, or not yet known:
+    `compress_member` then computes it), and whether it holds the build `prefix`."""
+
+    info: tarfile.TarInfo
+    source: str | None = None
+    data: bytes | None = None
+    sha256: str = ""
+    prefix: bool = False
+
+    def header(self) -> bytes:
+        """The entry's tar header block(s)."""
+        return self.info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def record_of(entry: Entry, member: int) -> IndexedFile:
+    """The index record of `entry`, in member number `member`."""
+    info = entry.info
+    if info.isreg():
+        kind = "file"
+    elif info.isdir():
+        kind = "dir"
+    elif info.issym():
+        kind = "symlink"
+    elif info.islnk():
+        kind = "hardlink"
+    else:
+        raise ValueError(f"{info.name}: no index record for this kind of entry")
+    return IndexedFile(
+        path=info.name.removeprefix("./"),
+        type=kind,
+        mode=info.mode & 0o7777,
+        size=info.size if kind == "file" else 0,
+        sha256=entry.sha256 if kind == "file" else "",
+        member=member,
+        prefix=entry.prefix,
+        link=info.linkname if kind in ("symlink", "hardlink") else "",
+    )
+
+
+def member_key(entries: Sequence[Entry], compression: str, level: int) -> str:
+    """The digest naming the compressed member `entries` give (every entry's header and
+    data digest, the compression and its level). Every regular file needs its `sha256`."""
+    digest = hashlib.sha256(_KEY_VERSION + f"{compression}:{level}\n".encode())
+    for entry in entries:
+        if entry.info.isreg() and not entry.sha256:
+            raise ValueError(f"{entry.info.name}: no sha256 to key its member with")
+        digest.update(entry.header())
+        digest.update(entry.sha256.encode() + b"\n")
+    return digest.hexdigest()
+
+
+def compress_member(
+    entries: Iterable[Entry], compression: str, level: int, out: IO[bytes]
+) -> tuple[int, int, str]:
+    """Write `entries` as one compressed member to `out`; returns (decompressed size,
+    compressed size, sha256 of the compressed bytes). An entry's data is checked against
+    its `sha256` when one is given, and the digest recorded otherwise (ValueError: the file
+    changed while it was packed)."""
+    compressor = _compressor(compression, level)
+    digest = hashlib.sha256()
+    usize = csize = 0
+
+    def put(data: bytes) -> None:
+        nonlocal usize, csize
+        usize += len(data)
+        packed = compressor.compress(data)
+        if packed:
+            digest.update(packed)
+            out.write(packed)
+            csize += len(packed)
+
+    for entry in entries:
+        put(entry.header())
+        if not entry.info.isreg():
+            continue
+        data_digest = hashlib.sha256()
+        size = 0
+        for chunk in _data(entry):
+            data_digest.update(chunk)
+            size += len(chunk)
+            put(chunk)
+        if size != entry.info.size:
+            raise ValueError(f"{entry.info.name}: {size} bytes, {entry.info.size} expected")
+        seen = data_digest.hexdigest()
+        if entry.sha256 and entry.sha256 != seen:
+            raise ValueError(f"{entry.info.name}: changed while it was packed")
+        entry.sha256 = seen
+        if size % _BLOCK:
+            put(b"\0" * (_BLOCK - size % _BLOCK))
+    tail = compressor.flush()
+    digest.update(tail)
+    out.write(tail)
+    return usize, csize + len(tail), digest.hexdigest()
+
+
+class IndexedTarWriter:
+    """Members appended one after the other to `handle` (at its current position, taken
+    as offset 0), then `finish` writes the index and the footer."""
+
+    def __init__(self, handle: IO[bytes], compression: str, level: int) -> None:
+        if compression not in ("gzip", "zstd"):
+            raise ValueError(f"no indexed layout for {compression!r}")
+        self._handle = handle
+        self.compression = compression
+        self.level = level
+        self._members: list[IndexedMember] = []
+        self._files: list[IndexedFile] = []
+        self._offset = 0
+
+    @property
+    def count(self) -> int:
+        """How many members were appended."""
+        return len(self._members)
+
+    def add(self, name: str, entries: Sequence[Entry], key: str = "") -> IndexedMember:
+        """Compress `entries` into a new member named `name`."""
+        usize, size, sha = compress_member(entries, self.compression, self.level, self._handle)
+        return self._added(name, usize, size, sha, key, entries)
+
+    def append(
+        self,
+        name: str,
+        source: IO[bytes],
+        size: int,
+        *,
+        usize: int,
+        sha256: str,
+        entries: Sequence[Entry],
+        key: str = "",
+    ) -> IndexedMember:
+        """Copy a member compressed elsewhere (by `compress_member` into a buffer, or
+        from an earlier archive: `source` at its offset) of `size` bytes whose digest must
+        be `sha256` (ValueError otherwise; the archive is then unusable)."""
+        digest = hashlib.sha256()
+        left = size
+        while left:
+            chunk = source.read(min(left, _CHUNK))
+            if not chunk:
+                raise ValueError(f"member {name}: its source ends early")
+            digest.update(chunk)
+            self._handle.write(chunk)
+            left -= len(chunk)
+        if digest.hexdigest() != sha256:
+            raise ValueError(f"member {name}: its bytes do not match their digest")
+        return self._added(name, usize, size, sha256, key, entries)
+
+    def finish(self, mtime: int) -> TarIndex:
+        """Write the index member (entry `INDEX_NAME` with mode 0644 and `mtime`, then the
+        tar end marker) and the footer; returns the index written."""
+        index = TarIndex(self.compression, tuple(self._members), tuple(self._files))
+        document = index.to_json()
+        info = tarfile.TarInfo(INDEX_NAME)
+        info.size, info.mode, info.mtime = len(document), 0o644, mtime
+        data = _index_member(Entry(info, data=document), self.compression, self.level)
+        self._handle.write(data)
+        self._handle.write(footer(self.compression, self._offset, len(data)))
+        return TarIndex(self.compression, index.members, index.files, self._offset, len(data))
+
+    def _added(
+        self, name: str, usize: int, size: int, sha: str, key: str, entries: Sequence[Entry]
+    ) -> IndexedMember:
+        member = IndexedMember(name, self._offset, size, usize, sha, key)
+        number = len(self._members)
+        self._members.append(member)
+        self._files.extend(record_of(entry, number) for entry in entries)
+        self._offset += size
+        return member
+
+
+def _index_member(entry: Entry, compression: str, level: int) -> bytes:
+    """The index member: the index entry and the tar end marker (two zero blocks) in one
+    compressed member, so the archive's stream ends as every tar does."""
+    assert entry.data is not None
+    compressor = _compressor(compression, level)
+    pad = (-len(entry.data)) % _BLOCK
+    raw = entry.header() + entry.data + b"\0" * (pad + 2 * _BLOCK)
+    return bytes(compressor.compress(raw)) + bytes(compressor.flush())
+
+
+def _data(entry: Entry) -> Iterable[bytes]:
+    if entry.data is not None:
+        yield entry.data
+        return
+    if entry.source is None:
+        raise ValueError(f"{entry.info.name}: a regular file with no data")
+    with open(entry.source, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            yield chunk
+
+
+class _Zlib:
+    def __init__(self, level: int) -> None:
+        self._obj = zlib.compressobj(level, zlib.DEFLATED, 31)
+
+    def compress(self, data: bytes) -> bytes:
+        return self._obj.compress(data)
+
+    def flush(self) -> bytes:
+        return self._obj.flush()
+
+
+def _compressor(compression: str, level: int) -> Any:
+    """A single-threaded compressor writing one complete gzip member or zstd frame."""
+    if compression == "gzip":
+        return _Zlib(level)
+    if compression != "zstd":
+        raise ValueError(f"no indexed layout for {compression!r}")
+    try:
+        import zstandard
+    except ImportError:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+
+        return zstd.ZstdCompressor(level=level)
+    return zstandard.ZstdCompressor(level=level, write_checksum=True).compressobj()

@@ -1,0 +1,162 @@
+"""The indexed tarball layout (poncho_core.tarindex, tarindex_write): what its writer gives
+reads back through its index, through GNU tar, tarfile and poncho-core's own stream reader;
+a footer whose index lies is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from poncho_core.tarindex import (
+    GZIP_FOOTER,
+    ZSTD_FOOTER,
+    BadIndex,
+    read_index,
+    read_member,
+)
+from poncho_core.tarindex_write import Entry, IndexedTarWriter, member_key
+from poncho_core.tarstream import open_tar
+
+EPOCH = 315532800
+
+
+def _entries(group: int) -> list[Entry]:
+    folder = tarfile.TarInfo(f"d{group}")
+    folder.type, folder.mode, folder.mtime = tarfile.DIRTYPE, 0o755, EPOCH
+    entries = [Entry(folder)]
+    for i in range(3):
+        data = f"member {group} file {i}\n".encode() * (300 * i + 1)
+        info = tarfile.TarInfo(f"d{group}/f{i}.txt")
+        info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
+        entries.append(Entry(info, data=data, sha256=hashlib.sha256(data).hexdigest()))
+    link = tarfile.TarInfo(f"d{group}/link")
+    link.type, link.linkname, link.mtime = tarfile.SYMTYPE, "f0.txt", EPOCH
+    entries.append(Entry(link))
+    return entries
+
+
+def _write(path: Path, compression: str, groups: int = 3) -> None:
+    with path.open("wb") as handle:
+        writer = IndexedTarWriter(handle, compression, 6)
+        for group in range(groups):
+            entries = _entries(group)
+            writer.add(f"g{group}", entries, member_key(entries, compression, 6))
+        writer.finish(EPOCH)
+
+
+COMPRESSIONS = ["gzip", "zstd"]
+
+
+@pytest.fixture(params=COMPRESSIONS)
+def archive(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
+    compression = request.param
+    if compression == "zstd":
+        pytest.importorskip("zstandard")
+    path = tmp_path / f"env.tar.{'gz' if compression == 'gzip' else 'zst'}"
+    _write(path, compression)
+    return path, compression
+
+
+def test_index_reads_back_what_was_written(archive: tuple[Path, str]) -> None:
+    path, compression = archive
+    index = read_index(path)
+    assert index is not None and index.compression == compression
+    assert [m.name for m in index.members] == ["g0", "g1", "g2"]
+    assert [f.path for f in index.member_files(1)] == [
+        "d1", "d1/f0.txt", "d1/f1.txt", "d1/f2.txt", "d1/link"
+    ]  # fmt: skip
+    record = index.files[2]
+    assert (record.type, record.size) == ("file", len(b"member 0 file 1\n") * 301)
+    data = read_member(path, index, 1)
+    assert len(data) == index.members[1].usize and data.startswith(b"d1/")
+
+
+def test_every_reader_reads_it_as_one_stream(archive: tuple[Path, str], tmp_path: Path) -> None:
+    path, compression = archive
+    with open_tar(path, use_programs=False) as reader:
+        names = [m.name for m in reader]
+    assert names[-1] == "poncho/index.json" and len(names) == 16
+    if compression == "gzip":
+        with tarfile.open(path) as tar:
+            assert tar.getnames() == names
+    flag = "-z" if compression == "gzip" else "--zstd"
+    if compression == "zstd" and shutil.which("zstd") is None:
+        return
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", flag, "-xf", str(path), "-C", str(out)], check=True)
+    assert (out / "d2" / "f2.txt").read_bytes() == b"member 2 file 2\n" * 601
+    assert (out / "d2" / "link").readlink() == Path("f0.txt")
+
+
+def test_same_entries_give_the_same_bytes(tmp_path: Path) -> None:
+    _write(tmp_path / "a.tar.gz", "gzip")
+    _write(tmp_path / "b.tar.gz", "gzip")
+    assert (tmp_path / "a.tar.gz").read_bytes() == (tmp_path / "b.tar.gz").read_bytes()
+
+
+def test_an_archive_without_footer_has_no_index(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.tar.gz"
+    with tarfile.open(plain, "w:gz") as tar:
+        tar.add(__file__, "x.py")
+    assert read_index(plain) is None
+    (tmp_path / "text").write_text("not an archive")
+    assert read_index(tmp_path / "text") is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["member byte", "footer offset", "truncated", "index digest", "member usize"],
+)
+def test_a_lying_index_is_refused(tmp_path: Path, damage: str) -> None:
+    path = tmp_path / "env.tar.gz"
+    _write(path, "gzip")
+    data = bytearray(path.read_bytes())
+    index = read_index(path)
+    assert index is not None
+    if damage == "member byte":
+        data[index.members[1].offset + 20] ^= 0xFF
+    elif damage == "footer offset":
+        tail = len(data) - GZIP_FOOTER + 12 + 4 + 15  # last hex digit of the offset
+        data[tail] = ord("0") if data[tail] != ord("0") else ord("1")
+    elif damage == "truncated":
+        del data[index.members[2].offset + 5 : index.members[2].offset + 9]
+    path.write_bytes(bytes(data))
+    if damage in ("index digest", "member usize"):
+        _rewrite_index(path, damage)
+    with pytest.raises(BadIndex, match=str(path)):
+        found = read_index(path)
+        assert found is not None
+        for number in range(len(found.members)):
+            read_member(path, found, number)
+
+
+def _rewrite_index(path: Path, damage: str) -> None:
+    """Write the archive again with an index that lies about member 1."""
+    import dataclasses
+
+    index = read_index(path)
+    assert index is not None
+    members = list(index.members)
+    if damage == "index digest":
+        members[1] = dataclasses.replace(members[1], sha256="0" * 64)
+    else:
+        members[1] = dataclasses.replace(members[1], usize=members[1].usize + 512)
+    body = path.read_bytes()[: index.offset]
+    with path.open("wb") as handle:
+        handle.write(body)
+        writer = IndexedTarWriter(handle, "gzip", 6)
+        writer._members, writer._files, writer._offset = members, list(index.files), len(body)
+        writer.finish(EPOCH)
+
+
+def test_footer_sizes_are_fixed() -> None:
+    from poncho_core.tarindex import footer
+
+    assert len(footer("gzip", 1, 2)) == GZIP_FOOTER == 66
+    assert len(footer("zstd", 1, 2)) == ZSTD_FOOTER == 48
