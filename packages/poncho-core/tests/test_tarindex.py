@@ -160,3 +160,26 @@ def test_footer_sizes_are_fixed() -> None:
 
     assert len(footer("gzip", 1, 2)) == GZIP_FOOTER == 66
     assert len(footer("zstd", 1, 2)) == ZSTD_FOOTER == 48
+
+
+def test_fields_a_later_version_adds_are_ignored(tmp_path: Path) -> None:
+    import json
+
+    path = tmp_path / "env.tar.gz"
+    _write(path, "gzip", groups=1)
+    index = read_index(path)
+    assert index is not None
+    body = path.read_bytes()[: index.offset]
+    document = json.loads(index.to_json())
+    document["members"][0]["future"] = 1
+    document["files"][0]["future"] = "x"
+    info = tarfile.TarInfo("poncho/index.json")
+    data = json.dumps(document).encode()
+    info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
+    from poncho_core.tarindex import footer
+    from poncho_core.tarindex_write import _index_member
+
+    member = _index_member(Entry(info, data=data), "gzip", 6)
+    path.write_bytes(body + member + footer("gzip", len(body), len(member)))
+    again = read_index(path)
+    assert again is not None and again.members == index.members and again.files == index.files

@@ -75,6 +75,8 @@ GZIP_FOOTER = len(_GZIP_HEAD) + _PAYLOAD + len(_GZIP_TAIL)
 #: The zstd footer: a skippable frame (magic 0x184D2A5E) holding the payload.
 _ZSTD_HEAD = struct.pack("<II", 0x184D2A5E, _PAYLOAD)
 ZSTD_FOOTER = len(_ZSTD_HEAD) + _PAYLOAD
+_MEMBER_KEYS = frozenset(("name", "offset", "size", "usize", "sha256", "key"))
+_FILE_KEYS = frozenset(("path", "type", "mode", "size", "sha256", "member", "prefix", "link"))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
@@ -345,9 +347,9 @@ def _checked(
     if document.get("compression") != compression:
         raise BadIndex(f"{label}: the index says {document.get('compression')!r} compression")
     try:
-        members = tuple(IndexedMember(**m) for m in document["members"])
-        files = tuple(IndexedFile(**f) for f in document["files"])
-    except (KeyError, TypeError) as exc:
+        members = tuple(IndexedMember(**_known(m, _MEMBER_KEYS)) for m in document["members"])
+        files = tuple(IndexedFile(**_known(f, _FILE_KEYS)) for f in document["files"])
+    except (KeyError, TypeError, AttributeError) as exc:
         raise BadIndex(f"{label}: the index is malformed ({exc})") from exc
     position = 0
     for member in members:
@@ -358,6 +360,12 @@ def _checked(
     for record in files:
         _check_file(record, len(members), label)
     return TarIndex(compression, members, files, offset, size)
+
+
+def _known(record: Any, keys: frozenset[str]) -> dict[str, Any]:
+    """The fields of `record` this version knows (a later version of the same layout may
+    add fields: they are ignored, as a reader of `poncho_index` 1 can do nothing with them)."""
+    return {k: v for k, v in record.items() if k in keys}
 
 
 def _check_member(member: IndexedMember, position: int, label: str) -> None:
