@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sysconfig
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -35,9 +36,12 @@ def _digest(data):
 
 
 def _wheel(directory, files):
-    files[DIST + "/METADATA"] = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n".encode()
-    files[DIST + "/WHEEL"] = b"Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
-    files[DIST + "/entry_points.txt"] = f"[console_scripts]\\n{{NAME}} = {{MODULE}}:main\\n".encode()
+    meta = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n"
+    files[DIST + "/METADATA"] = meta.encode()
+    wheel = "Wheel-Version: 1.0\\nGenerator: t\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    files[DIST + "/WHEEL"] = wheel.encode()
+    scripts = f"[console_scripts]\\n{{NAME}} = {{MODULE}}:main\\n"
+    files[DIST + "/entry_points.txt"] = scripts.encode()
     record = "".join(f"{{p}},{{_digest(d)}},{{len(d)}}\\n" for p, d in files.items())
     files[DIST + "/RECORD"] = (record + DIST + "/RECORD,,\\n").encode()
     name = MODULE + "-0.3.0-py3-none-any.whl"
@@ -277,7 +281,9 @@ def test_a_setup_py_develop_install_is_packed_from_its_egg_info(
     site_rel = site.relative_to(prefix)
     assert not list((env / site_rel).glob("*.egg-link"))
     assert (env / site_rel / "easy-install.pth").read_text() == f"{other}\n"
-    code = "import legacy_mod, importlib.metadata as m; print(legacy_mod.VALUE, m.version('legacy-mod'))"
+    code = (
+        "import legacy_mod as l, importlib.metadata as m; print(l.VALUE, m.version('legacy-mod'))"
+    )
     assert _run(env, "python", "-c", code).strip() == "legacy 1.5"
     assert (env / site_rel / "legacy_mod-1.5.dist-info" / "entry_points.txt").is_file()
 
@@ -298,3 +304,88 @@ def test_an_editable_install_whose_source_is_gone_is_refused_by_name(
     with pytest.raises(EditablePackages):
         create(prefix, out)
     assert main([str(prefix), str(out), "-q", "--ignore-editable-packages"]) == 0
+
+
+def _setuptools_wheels() -> list[Path]:
+    """setuptools (with PEP 660 editable installs, >= 64) and, if it needs one, wheel, from
+    the wheels the interpreter's standard library carries (its tests', ensurepip's)."""
+    stdlib = Path(sysconfig.get_path("stdlib"))
+    found: dict[str, Path] = {}
+    for place in (
+        stdlib / "test" / "wheeldata",
+        stdlib / "test",
+        stdlib / "ensurepip" / "_bundled",
+    ):
+        for whl in sorted(place.glob("*.whl")):
+            found.setdefault(whl.name.split("-")[0], whl)
+    if "setuptools" not in found:
+        return []
+    version = tuple(int(x) for x in found["setuptools"].name.split("-")[1].split(".")[:2])
+    if version < (64, 0) or (version < (70, 1) and "wheel" not in found):
+        return []
+    return [found["setuptools"], *([found["wheel"]] if version < (70, 1) else [])]
+
+
+_SETUP_PY = """\
+from setuptools import setup
+setup(name={name!r}, version="2.0", packages=[{module!r}],
+      package_data={{{module!r}: ["data.txt"]}},
+      entry_points={{"console_scripts": ["{name}-tool = {module}:main"]}})
+"""
+
+
+def _setuptools_project(root: Path, name: str) -> Path:
+    module = name.replace("-", "_")
+    (root / module).mkdir(parents=True)
+    (root / module / "__init__.py").write_text(f"VALUE = {name!r}\ndef main():\n    print(VALUE)\n")
+    (root / module / "data.txt").write_text("data\n")
+    (root / "setup.py").write_text(_SETUP_PY.format(name=name, module=module))
+    return root
+
+
+@pytest.mark.skipif(not _setuptools_wheels(), reason="no setuptools wheel in the stdlib")
+def test_setuptools_editable_installs_both_kinds(
+    tmp_path: Path, local_channel: Any, pkgs_dir: Path
+) -> None:
+    # setuptools' own PEP 660 install (a finder module mapping the package to its folder)
+    # and its `setup.py develop` (.egg-link, easy-install.pth): wheels built by setuptools.
+    prefix = _env(tmp_path / "env", local_channel, pkgs_dir)
+    _pip(prefix, *(str(w) for w in _setuptools_wheels()))
+    modern = _setuptools_project(tmp_path / "modern", "st-modern")
+    (modern / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    _pip(prefix, "-e", str(modern))
+    site = next(prefix.glob("lib/python*/site-packages"))
+    assert list(site.glob("__editable___st_modern_2_0_finder.py"))
+    legacy = _setuptools_project(tmp_path / "legacy", "st-legacy")
+    subprocess.run(
+        [str(prefix / "bin" / "python"), "setup.py", "-q", "develop", "--no-deps"],
+        cwd=legacy, check=True, capture_output=True,
+    )  # fmt: skip
+    assert (site / "st-legacy.egg-link").is_file()
+    env_before, sources_before = _state(prefix), (_state(modern), _state(legacy))
+
+    out = create(prefix, tmp_path / "out.tar.gz")
+    assert _state(prefix) == env_before
+    assert (_state(modern), _state(legacy)) == sources_before  # no build/ left behind
+    shutil.rmtree(modern)
+    shutil.rmtree(legacy)
+    env = _unpack(out, tmp_path / "unpacked")
+    site_rel = site.relative_to(prefix)
+    assert not list((env / site_rel).glob("__editable__*"))
+    assert not list((env / site_rel).glob("*.egg-link"))
+    code = (
+        "import st_modern, st_legacy, importlib.metadata as m, pathlib as p;"
+        "print(st_modern.VALUE, st_legacy.VALUE, m.version('st-modern'), m.version('st-legacy'),"
+        " p.Path(st_modern.__file__).with_name('data.txt').read_text().strip())"
+    )
+    assert _run(env, "python", "-c", code).split() == [
+        "st-modern",
+        "st-legacy",
+        "2.0",
+        "2.0",
+        "data",
+    ]
+    assert _run(env, "st-modern-tool").strip() == "st-modern"
+    assert _run(env, "st-legacy-tool").strip() == "st-legacy"

@@ -4,19 +4,22 @@ environment).
 
 ``python -m pip wheel --no-deps --no-build-isolation --no-index`` runs the project's build
 backend from the environment (setuptools, hatchling...) on the source folder, as
-``pip install -e`` did: no network, nothing installed. pip builds in the source folder, so a
-backend may refresh its own outputs there (setuptools' ``build/`` and ``*.egg-info``). Bytecode
-is not written (``PYTHONDONTWRITEBYTECODE``) and pip's configuration is not read, as for
-every pip run of a build (`poncho_create.pip_run.Pip.environment`).
+``pip install -e`` did: no network, nothing installed. pip builds in the source folder; the
+outputs a backend leaves there (setuptools' ``build/`` and ``*.egg-info``) are removed
+again when they were not there before. Bytecode is not written
+(``PYTHONDONTWRITEBYTECODE``) and pip's configuration is not read, as for every pip run of
+a build (`poncho_create.pip_run.Pip.environment`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from poncho_core.fs import rmtree
 from poncho_create._subprocess import run_streamed
 from poncho_create.editable import EditablePackages
 from poncho_create.options import PipOptions
@@ -44,11 +47,16 @@ def build_wheel(prefix: Path, source: Path, work: Path, report: Reporter) -> Pat
            "--no-index", "--no-cache-dir", "--disable-pip-version-check",
            "--wheel-dir", str(out), str(source)]  # fmt: skip
     log.info("building a wheel of %s with %s", source, python)
+    before = _build_outputs(source)
     try:
         result = run_streamed(cmd, env=env)
     except OSError as exc:
         log.warning("cannot run %s: %s", python, exc)
         return None
+    finally:
+        for path in _build_outputs(source) - before:
+            with contextlib.suppress(OSError):
+                rmtree(path)
     wheels = sorted(out.glob("*.whl"))
     if result.returncode != 0 or len(wheels) != 1:
         log.warning(
@@ -57,6 +65,14 @@ def build_wheel(prefix: Path, source: Path, work: Path, report: Reporter) -> Pat
         )  # fmt: skip
         return None
     return wheels[0]
+
+
+def _build_outputs(source: Path) -> set[Path]:
+    """What a backend writes into the source folder while building (setuptools' ``build/``
+    and ``*.egg-info``): what it added is removed again, so the folder is left as it was and
+    the next build cannot take a module deleted since from a stale ``build/lib``."""
+    patterns = ("build", "*.egg-info", "*/*.egg-info")
+    return {path for pattern in patterns for path in source.glob(pattern)}
 
 
 def lay_out_wheel(wheel: Path, dest: Path, site: str, prefix: Path) -> str:
