@@ -190,7 +190,9 @@ def easy_install_pth(prefix: Path, dropped: Iterable[Path]) -> tuple[str, str | 
         ]
         if len(kept) != len(lines):
             rel = str(pth.relative_to(prefix))
-            if not any(line.strip() and not line.startswith("import ") for line in kept):
+            if not any(
+                line.strip() and not line.lstrip().startswith(("#", "import ")) for line in kept
+            ):
                 return rel, None
             return rel, "".join(kept)
     return None
