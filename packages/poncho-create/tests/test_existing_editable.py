@@ -175,6 +175,10 @@ def test_an_editable_install_is_packed_as_an_installed_copy_of_its_current_sourc
     spec = json.loads((one / "poncho" / "spec.json").read_text())
     assert f"poncho-edit-me @ {project.as_uri()}" in spec["conda"]["dependencies"][-1]["pip"]
 
+    # Packed again unchanged: the same bytes (reproducible, so reusable member by member).
+    again = create(prefix, tmp_path / "again.tar.gz")
+    assert again.read_bytes() == out.read_bytes()
+
     # An edit of the source: the next tarball holds it.
     init = project / "src" / "poncho_edit_me" / "__init__.py"
     init.write_text(init.read_text().replace("VALUE = 1", "VALUE = 2"))
