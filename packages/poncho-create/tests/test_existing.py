@@ -171,7 +171,7 @@ def test_by_name_through_the_condarc_envs_dirs(
         assert "bin/run_in_env" in tar.getnames()
 
 
-def test_editable_installs_are_refused_by_name_or_left_out(
+def test_editable_installs_are_packed_or_left_out(
     tmp_path: Path, local_channel: Any, wheelhouse: Any, pkgs_dir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
@@ -186,13 +186,12 @@ def test_editable_installs_are_refused_by_name_or_left_out(
     _pip(prefix, "-e", str(project))
     out = tmp_path / "out.tar.gz"
 
-    assert main([str(prefix), str(out), "-q"]) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("poncho_package_create: error: ")
-    assert "poncho-edit-me" in err and "--ignore-editable-packages" in err
-    assert not out.exists()
-    with pytest.raises(EditablePackages):
-        create(prefix, out)
+    # By default, an installed copy of its source (tests/test_existing_editable.py).
+    assert main([str(prefix), str(out), "-q"]) == 0
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    assert [n for n in names if n.endswith("poncho_edit_me/__init__.py")]
+    assert not [n for n in names if "__editable__" in n]
 
     assert main([str(prefix), str(out), "--ignore-editable-packages"]) == 0
     assert "leaving out the editable packages poncho-edit-me" in capsys.readouterr().err

@@ -8,8 +8,9 @@ distribution to its version or to its direct source), the lock from ``conda-meta
 plus, for the pip distributions, their ``direct_url.json`` (a repository and commit, a URL,
 a local folder; none for an index, of which only the version is known). Editable pip
 installs (``pip install -e``, ``setup.py develop``) point outside the environment and would
-be missing on a worker: they are refused with their names, or left out with
-`ignore_editable_packages`.
+be missing on a worker: each is packed as an installed copy of its current source
+(`poncho_create.editable_copy`; its lock entry a ``path`` source with the folder's
+digest), or, with `ignore_editable_packages`, left out as CCTools did.
 
 A folder one of our tarballs was unpacked into (``poncho_package_run -u DIR``, or ``tar -x``
 and ``bin/run_in_env``) is such an environment too. Its run state is never packed (see
@@ -33,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from poncho_core.fs import rmtree
+from poncho_create.editable import EditablePackages, egg_links, from_dist_info, from_egg_link
+from poncho_create.editable_copy import EditablePlan, pack_editables
 from poncho_create.errors import CreateError
 from poncho_create.local_inputs import content_digest
 from poncho_create.lock import CondaLockEntry, Lock, PipLockEntry, conda_entries_from_prefix
@@ -47,10 +50,6 @@ log = logging.getLogger(__name__)
 
 _SUBDIRS = KNOWN_PLATFORMS | {"noarch"}
 _ANACONDA_ORG = "https://conda.anaconda.org/"
-
-
-class EditablePackages(CreateError):
-    """The environment has editable pip installs; the message names them."""
 
 
 class DataNotKept(CreateError):
@@ -107,46 +106,35 @@ def pack_existing(
 ) -> Path:
     """Pack the conda environment at `prefix` into `output`; returns `output`.
 
-    Raises EditablePackages (naming them) unless `ignore_editable_packages`, in which case
-    their files are left out with a warning; DataNotKept when the environment's
-    ``poncho/spec.json`` names data that cannot be kept, unless `drop_data` (all its data is
-    then left out, with a warning); PackError when conda-pack fails.
+    Editable pip installs are packed as installed copies of their current sources; with
+    `ignore_editable_packages`, their files are left out with a warning. Raises
+    EditablePackages (naming it) when one cannot be packed (its source folder is gone);
+    DataNotKept when the environment's ``poncho/spec.json`` names data that cannot be kept,
+    unless `drop_data` (all its data is then left out, with a warning); PackError when
+    conda-pack fails.
     """
     from poncho_create.pack import RUN_IN_ENV, pack_prefix, run_in_env_script
 
     conda = conda_entries_from_prefix(prefix)
     dists = pip_distributions(prefix, _conda_files(prefix))
     editable = [d for d in dists if d.editable]
-    egg_links = _egg_links(prefix)
-    names = sorted({d.name for d in editable} | {p.stem for p in egg_links})
-    if names and not ignore_editable_packages:
-        raise EditablePackages(
-            f"{prefix}: editable pip installs point outside the environment and would be "
-            f"missing on workers: {', '.join(names)}. Install them without -e, or pass "
-            "--ignore-editable-packages to leave them out"
-        )
-    exclude: set[str] = set()
-    if names:
-        log.warning("leaving out the editable packages %s", ", ".join(names))
-        for dist in editable:
-            exclude.update(dist.files)
-            exclude.update(
-                str(p.relative_to(prefix)) for p in dist.dist_info.rglob("*") if p.is_file()
-            )
-        exclude.update(str(p.relative_to(prefix)) for p in egg_links)
+    links = egg_links(prefix)
     installed = [d for d in dists if not d.editable]
-    spec = derive_spec(conda, installed)
-    spec.update(kept_data(prefix, drop_data=drop_data))
-    lock = Lock(
-        platform=platform,
-        spec_hash=_spec_hash(spec),
-        channels=tuple(spec["conda"]["channels"]),
-        conda=tuple(conda),
-        pip=tuple(d.lock_entry() for d in installed),
-    )
     work = Path(tempfile.mkdtemp(prefix="poncho-create-pack-", dir=tmp_dir))
     try:
+        plan = _editable_plan(prefix, editable, links, work, report, ignore_editable_packages)
+        pip = [d.lock_entry() for d in installed] + plan.pip
+        spec = _spec_of(conda, pip)
+        spec.update(kept_data(prefix, drop_data=drop_data))
+        lock = Lock(
+            platform=platform,
+            spec_hash=_spec_hash(spec),
+            channels=tuple(spec["conda"]["channels"]),
+            conda=tuple(conda),
+            pip=tuple(pip),
+        )
         extra = {
+            **plan.extra,
             "poncho/spec.json": work / "spec.json",
             "poncho/lock.json": work / "lock.json",
             RUN_IN_ENV: work / "run_in_env",
@@ -163,7 +151,7 @@ def pack_existing(
             threads=threads,
             report=report,
             extra_files=extra,
-            exclude=exclude,
+            exclude=plan.exclude,
             ignore_missing_files=True,
         )
     finally:
@@ -175,15 +163,49 @@ def pack_existing(
     return path
 
 
+def _editable_plan(
+    prefix: Path,
+    editable: list[PipDistribution],
+    links: list[Path],
+    work: Path,
+    report: Reporter,
+    ignore: bool,
+) -> EditablePlan:
+    """Pack the editable installs as installed copies of their sources, or (`ignore`, as
+    CCTools did) leave them out with a warning."""
+    if not ignore:
+        installs = [
+            from_dist_info(prefix, d.name, d.version, d.dist_info, d.files,
+                           str((d.direct_url or {}).get("url") or ""))
+            for d in editable
+        ] + [from_egg_link(prefix, link) for link in links]  # fmt: skip
+        return pack_editables(prefix, installs, work, report)
+    plan = EditablePlan()
+    names = sorted({d.name for d in editable} | {p.stem for p in links})
+    if names:
+        log.warning("leaving out the editable packages %s", ", ".join(names))
+    for dist in editable:
+        plan.exclude.update(dist.files)
+        plan.exclude.update(
+            str(p.relative_to(prefix)) for p in dist.dist_info.rglob("*") if p.is_file()
+        )
+    plan.exclude.update(str(p.relative_to(prefix)) for p in links)
+    return plan
+
+
 def derive_spec(conda: list[CondaLockEntry], pip: list[PipDistribution]) -> dict[str, Any]:
     """The spec of an environment: conda packages as ``name=version=build`` with the
     channels they came from (in order of first use), pip distributions from an index as
     ``name==version``, the others as a direct reference to their source (``name @
     git+URL@COMMIT``, ``name @ URL``)."""
+    return _spec_of(conda, [d.lock_entry() for d in pip])
+
+
+def _spec_of(conda: list[CondaLockEntry], pip: list[PipLockEntry]) -> dict[str, Any]:
     channels = list(dict.fromkeys(c for c in (_channel(e) for e in conda) if c))
     dependencies: list[Any] = [f"{e.name}={e.version}={e.build}" for e in conda]
     if pip:
-        dependencies.append({"pip": sorted(_requirement(d.lock_entry()) for d in pip)})
+        dependencies.append({"pip": sorted(_requirement(entry) for entry in pip)})
     return {"conda": {"channels": channels, "dependencies": dependencies}}
 
 
@@ -321,11 +343,6 @@ def _record_files(dist_info: Path, prefix: Path) -> tuple[str, ...]:
         except ValueError:
             continue  # outside the prefix: nothing of ours to leave out
     return tuple(out)
-
-
-def _egg_links(prefix: Path) -> list[Path]:
-    """``setup.py develop`` installs: ``*.egg-link`` files in site-packages."""
-    return sorted(prefix.glob("lib/python*/site-packages/*.egg-link"))
 
 
 def _channel(entry: CondaLockEntry) -> str:

@@ -85,7 +85,7 @@ _ROWS: dict[str, tuple[_Row, ...]] = {
          "embedded engine (py-rattler); --conda-executable is CCTools' name for it"),
         ("ignore_editable_packages", "--ignore-editable-packages", "flag", None, False,
          "when packing an existing environment, leave its editable pip installs out "
-         "instead of refusing to pack it"),
+         "(as CCTools did) instead of packing an installed copy of their current source"),
         ("drop_data", "--drop-data", "flag", None, False,
          "when packing an existing environment whose poncho/spec.json names data "
          "(git/http), leave the data out instead of refusing when it cannot be kept"),
