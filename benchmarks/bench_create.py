@@ -3,7 +3,8 @@ against plain `tar` with the same compressor on the same prefix (all in the same
 
 Demo environment: python, poncho-demo-app (noarch, with a dependency and an entry point),
 poncho-demo-activate, and the pip wheel poncho-demo-piptop (with its dependency) from the
-local wheelhouse; every build starts from an empty package cache.
+local wheelhouse; every build starts from an empty package cache. The tarball's size (the
+default level) is a row too, against the size of its files unpacked.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+from _rows import size_row, unpacked_bytes
 
 
 def _median(values: list[float]) -> float:
@@ -92,6 +95,13 @@ def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
         hits.append(time.perf_counter() - begin)
         assert again == tarball
     size_mb = tarball.stat().st_size / 1e6
+    size = size_row(
+        "demo env: tarball size, default level",
+        tarball,
+        "unpacked size (its files)",
+        unpacked_bytes(tarball),
+        "ratio = compressed / unpacked",
+    )
 
     # Packing the last kept prefix: ours (conda-pack through poncho-create) against tar.
     prefix = workdir / f"build{reps - 1}" / "prefix"
@@ -149,7 +159,7 @@ def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
             "note": "in-process; no solving, no repodata",
         }
     )
-    rows += pack_rows
+    rows += [size, *pack_rows]
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(exist_ok=True)
     return rows
@@ -158,6 +168,8 @@ def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
 if __name__ == "__main__":  # pragma: no cover
     import tempfile
 
+    from _rows import line
+
     with tempfile.TemporaryDirectory() as tmp:
         for row in run(Path(tmp), quick=True):
-            print(row)
+            print(line(row))

@@ -8,7 +8,11 @@ flock, conda-unpack, bin/activate; installed with apt-get when missing, never ve
 Two real conda-pack tarballs (poncho-testing, local channel): the demo environment (python,
 poncho-demo-app, poncho-demo-activate) and a large one, the demo plus generated
 site-packages padding (tens of thousands of files, a few hundred MB unpacked; ``quick``
-makes it small). For each:
+makes it small). A third, the real environment (part ``real``, left out by ``quick``): the
+local channel's python and pip plus numpy, scipy, pandas, scikit-learn and matplotlib from
+PyPI, built by ``poncho_package_create`` at its default level from a wheelhouse downloaded
+once (see ``_realenv``; skipped, with one line saying why, without network or wheelhouse);
+its rows are warm and cold (with the floor) and its tarball's size. For each:
 
 - warm run: ``poncho_package_run -u <ready DIR> -- python -c pass`` against
   ``python -c pass`` with the environment's bin first on PATH (target: <= 1.3x);
@@ -23,7 +27,7 @@ makes it small). For each:
 
 Each figure is the median of a few repetitions, ours and the baseline alternated so both see
 the same load, with warm file caches. Alone: ``python benchmarks/bench_run.py [--quick]
-[--parts demo,large,data] [--rows warm,cold,simultaneous] [--reps N]`` (one line per row:
+[--parts demo,large,real,data] [--rows warm,cold,simultaneous] [--reps N]`` (one line per row:
 ratio, seconds, name).
 """
 
@@ -44,6 +48,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _rows import line, size_row, skipped, unpacked_bytes
+from _rows import row as _row
+
 DEMO_SPECS = ["python", "poncho-demo-app", "poncho-demo-activate"]
 COMMAND = ["python", "-c", "pass"]
 SIMULTANEOUS = 16
@@ -52,7 +59,7 @@ SIMULTANEOUS = 16
 _WORDS = [*keyword.kwlist, *(name for name in dir(builtins) if name.islower())]
 
 
-PARTS = ("demo", "large", "data")
+PARTS = ("demo", "large", "real", "data")
 ROWS = ("warm", "cold", "simultaneous")
 
 
@@ -66,7 +73,7 @@ def run(
 ) -> list[dict[str, Any]]:
     """Measure the rows described in the module docstring (see benchmarks/run.py).
 
-    `parts` chooses the environments (demo, large) and the data row; `rows` the
+    `parts` chooses the environments (demo, large, real) and the data row; `rows` the
     measurements of each environment (warm, cold, simultaneous); `reps` overrides the number
     of repetitions (2 with `quick`, else 3; warm runs take more, and the demo env's rows,
     which last about a second and move by a third from run to run here, three times more)."""
@@ -90,8 +97,47 @@ def run(
         )
         label = f"large env ({_describe(large)})"
         found += _measure(label, large, ours, original, env, workdir, reps, rows)
+    if "real" in parts:
+        found += _real(channel, workdir, ours, original, env, reps, quick, rows)
     if "data" in parts:
         found.append(_data_row(channel, workdir, ours, env, reps))
+    return found
+
+
+def _real(
+    channel: Any,
+    workdir: Path,
+    ours: list[str],
+    original: list[str],
+    env: dict[str, str],
+    reps: int,
+    quick: bool,
+    rows: tuple[str, ...],
+) -> list[dict[str, Any]]:
+    """The real environment's warm and cold rows (16 simultaneous runs are left out: the
+    large env has them) and its tarball's size against its unpacked size."""
+    from _build import Unavailable
+    from _realenv import build_real_env
+
+    name = "real env (python + numpy, scipy, pandas, scikit-learn, matplotlib from PyPI)"
+    if quick:
+        return [skipped(name, "left out by --quick (PyPI wheels, ~0.5 GB unpacked)")]
+    try:
+        real, built = build_real_env(channel, workdir)
+    except Unavailable as exc:
+        return [skipped(name, str(exc))]
+    label = f"real env ({_describe(real)})"
+    which = tuple(r for r in rows if r != "simultaneous")
+    found = _measure(label, real, ours, original, env, workdir, reps, which)
+    found.append(
+        size_row(
+            f"{label}: tarball size, poncho_package_create default level",
+            real,
+            "unpacked size (its files)",
+            unpacked_bytes(real),
+            f"ratio = compressed / unpacked; built in {built:.1f} s from empty caches",
+        )
+    )
     return found
 
 
@@ -302,16 +348,6 @@ def _data_row(
     )
 
 
-def _row(name: str, ours: float, baseline: str, base: float, note: str) -> dict[str, Any]:
-    return {
-        "benchmark": name,
-        "ours_s": ours,
-        "baseline": baseline,
-        "baseline_s": base,
-        "note": note,
-    }
-
-
 def _median_pair(
     ours: Callable[[], None],
     baseline: Callable[[], None],
@@ -418,11 +454,7 @@ def _main() -> None:
             rows=tuple(args.rows.split(",")),
             reps=args.reps,
         ):
-            ratio = row["ours_s"] / row["baseline_s"] if row["baseline_s"] else float("inf")
-            print(
-                f"{ratio:6.2f}  {row['ours_s']:.4f} / {row['baseline_s']:.4f}  "
-                f"{row['benchmark']}  ({row['note']})"
-            )
+            print(line(row), flush=True)
 
 
 if __name__ == "__main__":

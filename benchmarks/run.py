@@ -1,9 +1,13 @@
 """Run every benchmark of the monorepo and print one table of ratios.
 
 Usage: python benchmarks/run.py [--quick] [--only AREA ...] [--results FILE]
+(one area alone, e.g. the edit loop: python benchmarks/run.py --only edit)
 
 Each area module (`bench_<area>.py`) measures ours and a baseline in the same run and returns
-rows; the ratio column is ours / baseline (lower is better unless the note says otherwise).
+rows (see `_rows`); the ratio column is ours / baseline (lower is better unless the note says
+otherwise). Figures are seconds, or MB where the cell says so (tarball sizes). A row that
+cannot be measured here (e.g. no network and no wheelhouse for the real environment) is
+printed as skipped, with the reason, on stderr at once and in the table.
 With --results the table is also written, with a header naming the machine, to FILE.
 """
 
@@ -19,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-AREAS = ["analyze", "create", "run"]
+AREAS = ["analyze", "create", "run", "edit"]
 HERE = Path(__file__).resolve().parent
 
 
@@ -44,12 +48,21 @@ def table(rows: list[dict[str, object]]) -> str:
     head = "| area | benchmark | ours (s) | baseline | baseline (s) | ratio | note |"
     lines = [head, "|---|---|---:|---|---:|---:|---|"]
     for row in rows:
+        if "skipped" in row:
+            lines.append(
+                f"| {row['area']} | {row['benchmark']} | | | | | skipped: {row['skipped']} |"
+            )
+            continue
         ours = float(row["ours_s"])  # type: ignore[arg-type]
         base = float(row["baseline_s"])  # type: ignore[arg-type]
         ratio = ours / base if base else float("inf")
+        if row.get("unit", "s") == "s":
+            ours_text, base_text = f"{ours:.4f}", f"{base:.4f}"
+        else:
+            ours_text, base_text = f"{ours:.1f} {row['unit']}", f"{base:.1f} {row['unit']}"
         lines.append(
-            f"| {row['area']} | {row['benchmark']} | {ours:.4f} | {row['baseline']} | "
-            f"{base:.4f} | {ratio:.2f} | {row.get('note', '')} |"
+            f"| {row['area']} | {row['benchmark']} | {ours_text} | {row['baseline']} | "
+            f"{base_text} | {ratio:.2f} | {row.get('note', '')} |"
         )
     return "\n".join(lines)
 
@@ -70,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix=f"poncho-bench-{area}-") as work:
             for row in module.run(Path(work), quick=args.quick):
                 rows.append({"area": area, **row})
+                if "skipped" in row:
+                    print(
+                        f"[{area}] skipped: {row['benchmark']}: {row['skipped']}", file=sys.stderr
+                    )
         print(f"[{area}] done", file=sys.stderr)
     text = table(rows)
     print(text)
