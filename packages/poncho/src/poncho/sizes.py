@@ -5,6 +5,10 @@ package's in its ``*.dist-info/RECORD``; both are matched against the sizes of t
 the tarball or the folder holds. A distribution whose RECORD belongs to a conda package
 (pip itself, installed by conda) is that conda package. Files of no package (poncho's own,
 ``.pyc`` files compiled after the install) are summed as one row, `OTHER`.
+
+An indexed tarball says more cheaply whose each file is (`indexed_sizes`): its index gives
+every file's size and member, and poncho-create packs each package in a member of its own
+(``conda/<name>-<version>-<build>``, ``pip/<name>-<version>``), so nothing is decompressed.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["OTHER", "PackageSize", "is_record", "package_sizes"]
+__all__ = ["OTHER", "PackageSize", "indexed_sizes", "is_record", "member_owner", "package_sizes"]
 
 OTHER = "(files of no package)"
 """The name of the row of the files no package lists."""
@@ -61,9 +65,35 @@ def package_sizes(
             if row and row[0]:
                 path = posixpath.normpath(posixpath.join(base, row[0]))
                 owner.setdefault(path, ("pip", name))
+    return _rows((owner.get(path, ("", OTHER)), size) for path, size in files.items())
+
+
+def member_owner(member: str) -> tuple[str, str]:
+    """The (kind, name) of the package an indexed tarball's member holds: ``("conda",
+    "python")`` for ``conda/python-3.12.1-h1_0`` (a conda version and build hold no
+    ``-``), ``("pip", "six")`` for ``pip/six-1.16.0``; ``("", OTHER)`` for the others."""
+    kind, _, dist = member.partition("/")
+    if kind == "conda" and dist.count("-") >= 2:
+        return kind, dist.rsplit("-", 2)[0]
+    if kind == "pip" and "-" in dist:
+        return kind, _normal(dist.rsplit("-", 1)[0])
+    return "", OTHER
+
+
+def indexed_sizes(files: Iterable[tuple[str, int, str]]) -> list[PackageSize]:
+    """Sizes by package, largest first, of the regular files of an indexed tarball, each
+    given as (path, size, name of its member): a file is its member's package's
+    (`member_owner`), but for the records in ``conda-meta/``, which no package lists (so
+    the rows are `package_sizes`' for the same files)."""
+    return _rows(
+        (("", OTHER) if path.startswith("conda-meta/") else member_owner(member), size)
+        for path, size, member in files
+    )
+
+
+def _rows(owned: Iterable[tuple[tuple[str, str], int]]) -> list[PackageSize]:
     totals: dict[tuple[str, str], list[int]] = {}
-    for path, size in files.items():
-        key = owner.get(path, ("", OTHER))
+    for key, size in owned:
         total = totals.setdefault(key, [0, 0])
         total[0] += size
         total[1] += 1
@@ -73,5 +103,9 @@ def package_sizes(
 
 def _dist_name(folder: str) -> str:
     """``six`` for ``six-1.16.0`` (a dist-info folder's name without its suffix)."""
-    name = folder.split("-", 1)[0]
+    return _normal(folder.split("-", 1)[0])
+
+
+def _normal(name: str) -> str:
+    """A distribution's name as PEP 503 compares it."""
     return re.sub(r"[-_.]+", "-", name).lower()
