@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-AREAS = ["analyze", "create", "run"]
+AREAS = ["analyze", "create", "inspect", "run"]
 HERE = Path(__file__).resolve().parent
 
 

@@ -18,7 +18,10 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from poncho_core.tarindex import TarIndex
 
 __all__ = ["OTHER", "PackageSize", "indexed_sizes", "is_record", "member_owner", "package_sizes"]
 
@@ -65,7 +68,13 @@ def package_sizes(
             if row and row[0]:
                 path = posixpath.normpath(posixpath.join(base, row[0]))
                 owner.setdefault(path, ("pip", name))
-    return _rows((owner.get(path, ("", OTHER)), size) for path, size in files.items())
+    totals: dict[tuple[str, str], list[int]] = {}
+    for path, size in files.items():
+        total = totals.setdefault(owner.get(path, ("", OTHER)), [0, 0])
+        total[0] += size
+        total[1] += 1
+    rows = [PackageSize(name, kind, size, count) for (kind, name), (size, count) in totals.items()]
+    return sorted(rows, key=lambda r: (-r.size, r.kind, r.name))
 
 
 def member_owner(member: str) -> tuple[str, str]:
@@ -80,24 +89,30 @@ def member_owner(member: str) -> tuple[str, str]:
     return "", OTHER
 
 
-def indexed_sizes(files: Iterable[tuple[str, int, str]]) -> list[PackageSize]:
-    """Sizes by package, largest first, of the regular files of an indexed tarball, each
-    given as (path, size, name of its member): a file is its member's package's
-    (`member_owner`), but for the records in ``conda-meta/``, which no package lists (so
-    the rows are `package_sizes`' for the same files)."""
-    return _rows(
-        (("", OTHER) if path.startswith("conda-meta/") else member_owner(member), size)
-        for path, size, member in files
-    )
-
-
-def _rows(owned: Iterable[tuple[tuple[str, str], int]]) -> list[PackageSize]:
-    totals: dict[tuple[str, str], list[int]] = {}
-    for key, size in owned:
-        total = totals.setdefault(key, [0, 0])
+def indexed_sizes(index: TarIndex, others: Mapping[str, int]) -> list[PackageSize]:
+    """Sizes by package, largest first, of the regular files of an indexed tarball: a file
+    is its member's package's (`member_owner`), but for the records in ``conda-meta/``,
+    which no package lists (so the rows are `package_sizes`' for the same files); `others`
+    (path to size) are more files of no package."""
+    owners = [member_owner(member.name) for member in index.members]
+    sizes, counts = [0] * len(owners), [0] * len(owners)
+    other = [sum(others.values()), len(others)]
+    for record in index.files:  # tens of thousands: one plain loop
+        if record.type != "file":
+            continue
+        if record.path.startswith("conda-meta/"):
+            other[0] += record.size
+            other[1] += 1
+        else:
+            sizes[record.member] += record.size
+            counts[record.member] += 1
+    totals: dict[tuple[str, str], list[int]] = {("", OTHER): other}
+    for owner, size, count in zip(owners, sizes, counts):
+        total = totals.setdefault(owner, [0, 0])
         total[0] += size
-        total[1] += 1
-    rows = [PackageSize(name, kind, size, count) for (kind, name), (size, count) in totals.items()]
+        total[1] += count
+    rows = [PackageSize(name, kind, size, count)
+            for (kind, name), (size, count) in totals.items() if count]  # fmt: skip
     return sorted(rows, key=lambda r: (-r.size, r.kind, r.name))
 
 

@@ -15,19 +15,29 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from poncho.sizes import PackageSize, indexed_sizes, is_record, package_sizes
-from poncho_core.tarindex import INDEX_NAME, TarIndex, member_entries, read_index, read_member
+from poncho_core.tarindex import (
+    INDEX_NAME,
+    BadIndex,
+    TarIndex,
+    member_entries,
+    read_index,
+    read_member,
+)
+from poncho_core._tar import TarError, TarReader
 from poncho_core.tarstream import open_tar
 
 __all__ = ["MemberSize", "TarballContents", "read_tarball"]
 
 SMALL = 4 * 2**20
 """The largest file worth reading (a lock of a big environment is ~200 kB)."""
+_HEAD = 4096  # enough of the index member for its first tar header (pax records included)
 
 
 @dataclass(frozen=True)
@@ -64,18 +74,17 @@ def read_tarball(path: Path) -> TarballContents:
 
 
 def _indexed(path: Path, index: TarIndex) -> TarballContents:
-    names = [m.name for m in index.members]
-    files = [(f.path, f.size, names[f.member]) for f in index.files if f.type == "file"]
-    files.append((INDEX_NAME, len(index.to_json()), ""))  # a file of the unpacked folder too
+    # The index is a file of the unpacked folder too, of no package.
+    rows = indexed_sizes(index, {INDEX_NAME: index_length(path, index)})
     contents = TarballContents(
-        files=len(files),
-        unpacked_size=sum(size for _path, size, _member in files),
-        package_sizes=indexed_sizes(files),
+        files=sum(row.files for row in rows),
+        unpacked_size=sum(row.size for row in rows),
+        package_sizes=rows,
         indexed=True,
         members=[MemberSize(m.name, m.size, m.usize) for m in index.members],
     )
     wanted = _wanted(index)
-    for number in sorted({record.member for record in wanted.values()}):
+    for number in sorted(set(wanted.values())):
         data = read_member(path, index, number)
         for entry, content in member_entries(data, index.members[number], os.fspath(path)):
             name = entry.name.removeprefix("./")
@@ -84,12 +93,56 @@ def _indexed(path: Path, index: TarIndex) -> TarballContents:
     return contents
 
 
-def _wanted(index: TarIndex) -> dict[str, Any]:
-    """The file records worth reading: the spec and the lock; with no lock, conda-meta's."""
-    found = {f.path: f for f in index.files if f.type == "file" and f.size <= SMALL}
+def index_length(path: Path, index: TarIndex) -> int:
+    """The size of the archive's `INDEX_NAME` file, from the header that begins the index
+    member (only its first bytes are decompressed: `read_index` has checked the rest)."""
+    with open(path, "rb") as handle:
+        handle.seek(index.offset)
+        head = handle.read(min(index.size, _HEAD))
+    if index.compression == "gzip":
+        data = zlib.decompressobj(31).decompress(head, _HEAD)
+    else:
+        data = _unzstd_head(head)
+    view = memoryview(data)
+    position = 0
+
+    def read(size: int) -> bytes:
+        nonlocal position
+        chunk = bytes(view[position : position + size])
+        position += len(chunk)
+        return chunk
+
+    try:
+        entry = next(iter(TarReader(read)), None)
+    except TarError as exc:
+        raise BadIndex(f"{path}: the index member cannot be read ({exc})") from exc
+    if entry is None or entry.name.removeprefix("./") != INDEX_NAME:
+        raise BadIndex(f"{path}: the index member does not begin with {INDEX_NAME}")
+    return entry.size
+
+
+def _unzstd_head(head: bytes) -> bytes:
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+
+        return bytes(zstd.ZstdDecompressor().decompress(head, _HEAD))
+    except ImportError:
+        import zstandard  # read_index needed one of them
+
+        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(head)[:_HEAD])
+
+
+def _wanted(index: TarIndex) -> dict[str, int]:
+    """The files worth reading, with their member: the spec and the lock; with no lock,
+    conda-meta's records."""
+    found = {
+        f.path: f.member
+        for f in index.files
+        if f.path.startswith(("poncho/", "conda-meta/")) and f.type == "file" and f.size <= SMALL
+    }
     wanted = {p: found[p] for p in ("poncho/spec.json", "poncho/lock.json") if p in found}
     if "poncho/lock.json" not in wanted:
-        wanted.update((p, f) for p, f in found.items() if _is_meta(p))
+        wanted.update((p, member) for p, member in found.items() if _is_meta(p))
     return wanted
 
 
