@@ -72,7 +72,7 @@ def run(workdir: Path, quick: bool = False) -> list[dict[str, Any]]:
                      f"{described}; target ratio <= 0.2"))  # fmt: skip
     rows.append(_row("inspect, indexed tarball (the command), CPU time", ours[1],
                      "tar tzf, CPU time (tar and gzip)", base[1],
-                     "same runs; user + system, what a quiet machine's wall time would be"))  # fmt: skip
+                     "same runs; user + system: a quiet machine's wall time"))  # fmt: skip
     ours, base = _interleaved(
         lambda: read_inventory(tarball), lambda: _call([tar, "tzf", str(tarball)]), reps
     )
@@ -100,7 +100,7 @@ def _generate(path: Path, packages: int, files: int) -> None:
     from poncho_core.tarindex_write import IndexedTarWriter
 
     pool = os.urandom(8 << 20)  # farther apart than gzip's window: no repeats found
-    text = b"".join(b"def function_%d(value):\n    return value * %d\n" % (i, i) for i in range(400))
+    text = b"".join(b"def f_%d(value):\n    return value * %d\n" % (i, i) for i in range(400))
     lock: dict[str, Any] = {"lock_version": 1, "platform": "linux-64", "spec_hash": "0" * 64,
                             "channels": ["conda-forge"], "conda": [], "pip": []}  # fmt: skip
     with path.open("wb") as handle:
@@ -124,7 +124,7 @@ def _generate(path: Path, packages: int, files: int) -> None:
             writer.add(f"conda/{name}-{version}-{build}", sorted(entries, key=_path))
         spec = {"conda": {"channels": ["conda-forge"], "dependencies": ["package-000"]}}
         created = [
-            _entry("bin/run_in_env", b"#!/bin/sh\nexec \"$@\"\n", 0o755),
+            _entry("bin/run_in_env", b'#!/bin/sh\nexec "$@"\n', 0o755),
             _entry("poncho/lock.json", json.dumps(lock).encode()),
             _entry("poncho/spec.json", json.dumps(spec).encode()),
         ]

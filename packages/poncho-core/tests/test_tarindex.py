@@ -163,7 +163,7 @@ def test_footer_sizes_are_fixed() -> None:
 
 
 def test_member_entries_reads_a_member_with_the_one_tar_reader(archive: tuple[Path, str]) -> None:
-    from poncho_core.tarindex import member_entries
+    from poncho_core.tarstream import member_entries
 
     path, _compression = archive
     index = read_index(path)
@@ -177,7 +177,7 @@ def test_member_entries_reads_a_member_with_the_one_tar_reader(archive: tuple[Pa
 
 @pytest.mark.parametrize("damage", ["cut", "zero block", "garbage", "end marker"])
 def test_member_entries_refuses_what_is_not_whole_entries(tmp_path: Path, damage: str) -> None:
-    from poncho_core.tarindex import member_entries
+    from poncho_core.tarstream import member_entries
 
     path = tmp_path / "env.tar.gz"
     _write(path, "gzip")

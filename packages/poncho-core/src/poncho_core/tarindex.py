@@ -32,12 +32,9 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from poncho_core.errors import UnsafeArchive, UnsupportedArchive
-
-if TYPE_CHECKING:
-    from poncho_core._tar import Member
 
 __all__ = [
     "FILE_TYPES",
@@ -54,7 +51,6 @@ __all__ = [
     "footer_size",
     "inflate_member",
     "iter_member_chunks",
-    "member_entries",
     "parse_footer",
     "read_index",
     "read_member",
@@ -81,7 +77,6 @@ _ZSTD_HEAD = struct.pack("<II", 0x184D2A5E, _PAYLOAD)
 ZSTD_FOOTER = len(_ZSTD_HEAD) + _PAYLOAD
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
-_END = 1024  # the two zero blocks that end a tar stream
 
 
 class BadIndex(UnsafeArchive):
@@ -261,35 +256,6 @@ def iter_member_chunks(handle: IO[bytes], member: IndexedMember, label: str) -> 
             raise BadIndex(f"{label}: member {member.name} runs past the end of the file")
         left -= len(chunk)
         yield chunk
-
-
-def member_entries(
-    data: bytes, member: IndexedMember, label: str
-) -> Iterator[tuple[Member, bytes]]:
-    """The tar entries of `data`, the decompressed bytes of `member` (`read_member`'s),
-    in order, each with its data (a regular file's; b"" for the others). A member holds
-    whole entries and no end marker: BadIndex when `data` is not exactly that."""
-    from poncho_core._tar import TarError, TarReader
-
-    view, size, position = memoryview(data), len(data), 0
-
-    def read(wanted: int) -> bytes:
-        # The member's bytes, then the two zero blocks that end a tar, which it leaves out.
-        nonlocal position
-        chunk = bytes(view[position : position + wanted]) if position < size else b""
-        if not chunk and position < size + _END:
-            chunk = bytes(min(wanted, size + _END - position))
-        position += len(chunk)
-        return chunk
-
-    try:
-        reader = TarReader(read)
-        for entry in reader:
-            yield entry, reader.read_data(entry.size) if entry.isreg() else b""
-    except TarError as exc:
-        raise BadIndex(f"{label}: member {member.name} holds no valid tar entries ({exc})") from exc
-    if position != size + _END // 2:  # the entries end where the member does
-        raise BadIndex(f"{label}: member {member.name} does not end with its last tar entry")
 
 
 def _compression(head: bytes) -> str | None:

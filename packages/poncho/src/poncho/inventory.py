@@ -23,6 +23,7 @@ from poncho_spec import PonchoError, Spec, loads_spec
 
 __all__ = ["Inventory", "InventoryError", "Package", "read_inventory"]
 
+
 class InventoryError(PonchoError, ValueError):
     """The path is none of the things an inventory is read from, or it cannot be read."""
 

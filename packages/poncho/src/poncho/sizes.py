@@ -107,7 +107,7 @@ def indexed_sizes(index: TarIndex, others: Mapping[str, int]) -> list[PackageSiz
             sizes[record.member] += record.size
             counts[record.member] += 1
     totals: dict[tuple[str, str], list[int]] = {("", OTHER): other}
-    for owner, size, count in zip(owners, sizes, counts):
+    for owner, size, count in zip(owners, sizes, counts, strict=True):
         total = totals.setdefault(owner, [0, 0])
         total[0] += size
         total[1] += count

@@ -22,21 +22,21 @@ from pathlib import Path
 from typing import Any
 
 from poncho.sizes import PackageSize, indexed_sizes, is_record, package_sizes
+from poncho_core._tar import TarError, TarReader
 from poncho_core.tarindex import (
     INDEX_NAME,
     BadIndex,
     TarIndex,
-    member_entries,
     read_index,
     read_member,
 )
-from poncho_core._tar import TarError, TarReader
-from poncho_core.tarstream import open_tar
+from poncho_core.tarstream import member_entries, open_tar
 
 __all__ = ["MemberSize", "TarballContents", "read_tarball"]
 
 SMALL = 4 * 2**20
 """The largest file worth reading (a lock of a big environment is ~200 kB)."""
+_PONCHO = ("poncho/spec.json", "poncho/lock.json")
 _HEAD = 4096  # enough of the index member for its first tar header (pax records included)
 
 
@@ -140,7 +140,7 @@ def _wanted(index: TarIndex) -> dict[str, int]:
         for f in index.files
         if f.path.startswith(("poncho/", "conda-meta/")) and f.type == "file" and f.size <= SMALL
     }
-    wanted = {p: found[p] for p in ("poncho/spec.json", "poncho/lock.json") if p in found}
+    wanted: dict[str, int] = {p: found[p] for p in _PONCHO if p in found}
     if "poncho/lock.json" not in wanted:
         wanted.update((p, member) for p, member in found.items() if _is_meta(p))
     return wanted
@@ -160,7 +160,7 @@ def _streamed(path: Path) -> TarballContents:
                 continue
             if is_record(wanted):
                 records[wanted] = _text(tar.read_data(member.size))
-            elif wanted in ("poncho/spec.json", "poncho/lock.json") or _is_meta(wanted):
+            elif wanted in _PONCHO or _is_meta(wanted):
                 _keep(contents, wanted, tar.read_data(member.size))
     contents.files, contents.unpacked_size = len(sizes), sum(sizes.values())
     contents.package_sizes = package_sizes(sizes, contents.metas, records)
@@ -191,4 +191,3 @@ def _json_or_none(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
