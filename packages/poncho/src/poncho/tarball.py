@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,14 +95,17 @@ def _indexed(path: Path, index: TarIndex) -> TarballContents:
 
 def index_length(path: Path, index: TarIndex) -> int:
     """The size of the archive's `INDEX_NAME` file, from the header that begins the index
-    member (only its first bytes are decompressed: `read_index` has checked the rest)."""
+    member (only its first block is decompressed: `read_index` has checked the rest)."""
+    inflate = _inflater(index.compression)
+    data, left = b"", index.size
     with open(path, "rb") as handle:
         handle.seek(index.offset)
-        head = handle.read(min(index.size, _HEAD))
-    if index.compression == "gzip":
-        data = zlib.decompressobj(31).decompress(head, _HEAD)
-    else:
-        data = _unzstd_head(head)
+        while len(data) < _HEAD and left > 0:  # zstd gives nothing before a whole block
+            chunk = handle.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            left -= len(chunk)
+            data += inflate(chunk)
     view = memoryview(data)
     position = 0
 
@@ -121,15 +124,18 @@ def index_length(path: Path, index: TarIndex) -> int:
     return entry.size
 
 
-def _unzstd_head(head: bytes) -> bytes:
+def _inflater(compression: str) -> Callable[[bytes], bytes]:
+    """A function decompressing a member chunk by chunk (what `read_index` read it with)."""
+    if compression == "gzip":
+        return zlib.decompressobj(31).decompress
     try:
         from compression import zstd  # type: ignore[import-not-found,unused-ignore]
 
-        return bytes(zstd.ZstdDecompressor().decompress(head, _HEAD))
+        return zstd.ZstdDecompressor().decompress  # type: ignore[no-any-return]
     except ImportError:
-        import zstandard  # read_index needed one of them
+        import zstandard
 
-        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(head)[:_HEAD])
+        return zstandard.ZstdDecompressor().decompressobj().decompress
 
 
 def _wanted(index: TarIndex) -> dict[str, int]:
