@@ -3,8 +3,8 @@
 The tarball is generated with poncho-core's `tarindex_write`, grouped as poncho-create
 groups an environment (docs/dev/contracts.md, "Indexed tarballs"): 300 conda packages of
 120 files each (a member per package, its files and its ``conda-meta`` record), a
-``poncho`` member (spec, lock, ``bin/run_in_env``) and ``rest``: 36,000 files, ~540 MB
-unpacked, ~300 MB of gzip (quick: a tenth). File data is part random, part text, so it
+``poncho`` member (spec, lock, ``bin/run_in_env``) and ``rest``: 36,305 files, ~510 MB
+unpacked, ~310 MB of gzip (quick: 30 packages). File data is part random, part text, so it
 compresses about as a mixed environment does and gzip has real work to do.
 
 Rows, each the median of a few runs, measured in this run on the same file:

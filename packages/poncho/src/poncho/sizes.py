@@ -6,9 +6,9 @@ the tarball or the folder holds. A distribution whose RECORD belongs to a conda 
 (pip itself, installed by conda) is that conda package. Files of no package (poncho's own,
 ``.pyc`` files compiled after the install) are summed as one row, `OTHER`.
 
-An indexed tarball says more cheaply whose each file is (`indexed_sizes`): its index gives
-every file's size and member, and poncho-create packs each package in a member of its own
-(``conda/<name>-<version>-<build>``, ``pip/<name>-<version>``), so nothing is decompressed.
+An indexed tarball tells the same without decompressing anything (`indexed_sizes`): its
+index gives every file's size and member, and poncho-create packs each package in a member
+of its own (``conda/<name>-<version>-<build>``, ``pip/<name>-<version>``).
 """
 
 from __future__ import annotations
