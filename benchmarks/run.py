@@ -23,7 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-AREAS = ["analyze", "create", "run", "edit"]
+AREAS = ["analyze", "create", "inspect", "run", "edit"]
 HERE = Path(__file__).resolve().parent
 
 

@@ -183,3 +183,35 @@ def test_fields_a_later_version_adds_are_ignored(tmp_path: Path) -> None:
     path.write_bytes(body + member + footer("gzip", len(body), len(member)))
     again = read_index(path)
     assert again is not None and again.members == index.members and again.files == index.files
+
+
+def test_member_entries_reads_a_member_with_the_one_tar_reader(archive: tuple[Path, str]) -> None:
+    from poncho_core.tarstream import member_entries
+
+    path, _compression = archive
+    index = read_index(path)
+    assert index is not None
+    data = read_member(path, index, 2)
+    entries = list(member_entries(data, index.members[2], str(path)))
+    assert [e.name for e, _ in entries] == [f.path for f in index.member_files(2)]
+    assert entries[3][1] == b"member 2 file 2\n" * 601
+    assert entries[0][1] == b"" and entries[4][0].linkname == "f0.txt"
+
+
+@pytest.mark.parametrize("damage", ["cut", "zero block", "garbage", "end marker"])
+def test_member_entries_refuses_what_is_not_whole_entries(tmp_path: Path, damage: str) -> None:
+    from poncho_core.tarstream import member_entries
+
+    path = tmp_path / "env.tar.gz"
+    _write(path, "gzip")
+    index = read_index(path)
+    assert index is not None
+    data = read_member(path, index, 0)
+    damaged = {
+        "cut": data[:-1024],  # the last file's data ends early
+        "zero block": data[:512] + bytes(512) + data[512:],  # entries after an end marker
+        "garbage": b"x" * 512 + data,
+        "end marker": data + bytes(1024),  # a member holds no end marker
+    }[damage]
+    with pytest.raises(BadIndex, match=f"{path}: member g0 "):
+        list(member_entries(damaged, index.members[0], str(path)))

@@ -27,7 +27,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from poncho.inventory import Inventory, Package
 from poncho_spec import matchspec
@@ -141,6 +140,8 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _file_path(url: str) -> Path:
+    from urllib.request import url2pathname  # urllib.request imports http.client, ssl...
+
     return Path(url2pathname(urlsplit(url).path))
 
 

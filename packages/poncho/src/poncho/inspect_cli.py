@@ -33,7 +33,9 @@ def build_inspect_parser(prog: str = "poncho inspect") -> argparse.ArgumentParse
     parser = ArgumentParser(
         prog=prog,
         description="Show what an environment holds: platform, Python, packages, data, "
-        "sizes. A tarball (.tar.gz, .tar.zst, .tar.bz2, .tar) is read without unpacking it. "
+        "sizes. A tarball (.tar.gz, .tar.zst, .tar.bz2, .tar) is read without unpacking it; "
+        "one with an index (poncho-create's .tar.gz and .tar.zst) from its index, without "
+        "decompressing it. "
         "With -q, only its first line (kind and sizes).",
         epilog=epilog(
             exit_status=[("0", "shown"), ("1", "the path cannot be read"), ("2", "bad usage")]
@@ -158,6 +160,7 @@ def _render(inventory: Inventory) -> str:
         ("python", inventory.python),
         ("spec hash", inventory.spec_hash),
         ("channels", ", ".join(inventory.channels) or None),
+        ("layout", _layout(inventory)),
     ):
         if value:
             lines.append(f"  {label:<10} {value}")
@@ -172,6 +175,16 @@ def _render(inventory: Inventory) -> str:
             lines.append(f"  {kind} ({len(packages)})")
             lines += _table(packages)
     return "\n".join(lines)
+
+
+def _layout(inventory: Inventory) -> str | None:
+    """How a tarball is laid out: indexed (read from its end) or one stream."""
+    if inventory.indexed is None:
+        return None
+    if not inventory.indexed:
+        return "one stream, no index"
+    count = len(inventory.members)
+    return f"indexed, {count} member{'s' * (count != 1)}"
 
 
 def size_lines(inventory: Inventory, *, bars: bool, columns: int | None = None) -> list[str]:

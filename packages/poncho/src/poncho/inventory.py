@@ -1,9 +1,9 @@
 """What an environment holds, read from a tarball, a lock, a spec or an unpacked folder.
 
-`read_inventory` reads only what it needs: a tarball, whatever its compression, is streamed
-once through poncho-core's tar reader (`poncho_core.tarstream`) and only its small members
-are kept (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``); nothing
-is unpacked. `poncho.compare` compares two of them.
+`read_inventory` reads only what it needs, and unpacks nothing: a tarball with an index
+answers from it and the one member holding ``poncho/``; any other is streamed once, keeping
+only its small members (``poncho/spec.json``, ``poncho/lock.json``, ``conda-meta/*.json``;
+see `poncho.tarball`). `poncho.compare` compares two inventories.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from poncho.sizes import PackageSize, is_record, package_sizes
+from poncho.tarball import MemberSize, read_tarball
 from poncho_core.errors import ArchiveError
-from poncho_core.tarstream import looks_like_archive, open_tar
+from poncho_core.tarstream import looks_like_archive
 from poncho_spec import PonchoError, Spec, loads_spec
 
 __all__ = ["Inventory", "InventoryError", "Package", "read_inventory"]
-
-_SMALL = 4 * 2**20  # the largest member worth reading (a lock of a big env is ~200 kB)
 
 
 class InventoryError(PonchoError, ValueError):
@@ -72,6 +71,8 @@ class Inventory:
     `requested` holds a spec's dependencies as written when no lock says what was installed.
     `size` is the tarball's size, `unpacked_size` the sum of its (or the folder's) files,
     `package_sizes` those files by package, largest first (see `poncho.sizes`).
+    A tarball is `indexed` or not (None for the other kinds); an indexed one lists its
+    `members` (name, compressed and decompressed size).
     """
 
     path: str
@@ -87,6 +88,8 @@ class Inventory:
     unpacked_size: int | None = None
     files: int | None = None
     package_sizes: list[PackageSize] = field(default_factory=list)
+    indexed: bool | None = None
+    members: list[MemberSize] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (what ``poncho inspect --json`` prints)."""
@@ -133,31 +136,18 @@ def read_inventory(path: str | os.PathLike[str]) -> Inventory:
 
 
 def _from_tarball(path: Path) -> Inventory:
-    inventory = Inventory(str(path), "tarball", size=path.stat().st_size)
-    spec_text = lock_text = None
-    metas: list[Mapping[str, Any]] = []
-    sizes: dict[str, int] = {}
-    records: dict[str, str] = {}
-    with open_tar(path) as tar:  # one pass over the stream, nothing written
-        for member in tar:
-            if not member.isreg():
-                continue
-            wanted = member.name.removeprefix("./")
-            sizes[wanted] = member.size
-            if member.size > _SMALL:
-                continue
-            if is_record(wanted):
-                records[wanted] = _text(tar.read_data(member.size))
-            elif wanted == "poncho/spec.json":
-                spec_text = _text(tar.read_data(member.size))
-            elif wanted == "poncho/lock.json":
-                lock_text = _text(tar.read_data(member.size))
-            elif wanted.startswith("conda-meta/") and wanted.endswith(".json"):
-                meta = _json_or_none(_text(tar.read_data(member.size)))
-                if isinstance(meta, dict):
-                    metas.append(meta)
-    _apply_sizes(inventory, sizes, metas, records)
-    _apply(inventory, spec_text, lock_text, metas)
+    contents = read_tarball(path)
+    inventory = Inventory(
+        str(path),
+        "tarball",
+        size=path.stat().st_size,
+        unpacked_size=contents.unpacked_size,
+        files=contents.files,
+        package_sizes=contents.package_sizes,
+        indexed=contents.indexed,
+        members=contents.members,
+    )
+    _apply(inventory, contents.spec_text, contents.lock_text, contents.metas)
     return inventory
 
 
@@ -277,10 +267,6 @@ _PIP_KINDS = {"": "index"}
 
 def _python_of(packages: Iterable[Package]) -> str | None:
     return next((p.version for p in packages if p.kind == "conda" and p.name == "python"), None)
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
 
 
 def _json_or_none(text: str | None) -> Any:
