@@ -86,7 +86,8 @@ def test_run_in_env_activates_unpacks_once_and_execs(
 
 def test_tarball_carries_spec_lock_and_run_in_env(demo_build: Any) -> None:
     names, files, modes = set(), {}, {}
-    with tarfile.open(demo_build.tarball, "r|gz") as tar:  # one pass over the stream
+    # One pass over the stream (gzip's reader: tarfile's "r|gz" stops at the first member).
+    with tarfile.open(demo_build.tarball, "r:gz") as tar:
         for member in tar:
             names.add(member.name)
             modes[member.name] = member.mode
