@@ -127,8 +127,9 @@ def test_create_writes_an_indexed_tarball_that_describes_its_files(
     piptop = [n for n in names if n.startswith("pip/poncho-demo-piptop-")]
     local = [n for n in names if n.startswith("pip/poncho-create-localproj-")]
     assert len(piptop) == 1 and len(local) == 1
-    assert where["lib/python" + _pyver(folder) + "/site-packages/poncho_demo_piptop/__init__.py"] == (
-        piptop[0]
+    assert (
+        where["lib/python" + _pyver(folder) + "/site-packages/poncho_demo_piptop/__init__.py"]
+        == (piptop[0])
     )
     for path in ("poncho/spec.json", "poncho/lock.json", "bin/run_in_env", "bin/conda-unpack"):
         assert where[path] == "poncho"

@@ -56,7 +56,7 @@ class DigestCache:
     def __init__(self, root: Path | None, prefix: str) -> None:
         self._path = None
         if root is not None:
-            name = hashlib.sha256(os.fsencode(os.path.abspath(prefix))).hexdigest()[:16]
+            name = hashlib.sha256(os.fsencode(Path(prefix).absolute())).hexdigest()[:16]
             self._path = Path(root) / "digests" / f"{name}.json"
         self._known: dict[str, tuple[Stamp, str]] = self._load()
         self._seen: dict[str, tuple[Stamp, str]] = {}

@@ -70,7 +70,9 @@ def is_env_tarball(path: Path) -> bool:
     except (ArchiveError, OSError):
         return False
     if index is not None:
-        return any(f.path.startswith("conda-meta/") or f.path == "poncho/spec.json" for f in index.files)
+        return any(
+            f.path.startswith("conda-meta/") or f.path == "poncho/spec.json" for f in index.files
+        )
     try:
         with open(path, "rb") as raw:
             stream: IO[bytes] = raw

@@ -113,10 +113,11 @@ class Collector:
 
     def _info(self, source: str, target: str) -> tuple[tarfile.TarInfo, os.stat_result]:
         st = os.lstat(source)
-        # Never a hard link: a member must not depend on another one (it may be reused
-        # alone, or come before the file it would link to).
-        self._tar.inodes.clear()
         info = self._tar.gettarinfo(source, target)
+        if info.islnk():
+            # Never a hard link: a member must not depend on another one (it may be reused
+            # alone, or come before the file it would link to).
+            info.type, info.linkname, info.size = tarfile.REGTYPE, "", st.st_size
         return normalised(info, self.mtime), st
 
     def _with_bytes(

@@ -48,7 +48,9 @@ class PackStats:
         """``packed N members: R reused from A, B, C compressed``."""
         where = f" from {', '.join(str(s) for s in self.sources)}" if self.sources else ""
         compressed = self.members - self.reused
-        return f"packed {self.members} members: {self.reused} reused{where}, {compressed} compressed"
+        return (
+            f"packed {self.members} members: {self.reused} reused{where}, {compressed} compressed"
+        )
 
 
 def write_indexed(

@@ -115,7 +115,8 @@ def write_members(
 
 def _prepare(member: Member, writer: IndexedTarWriter, spool_dir: Path) -> _Done:
     """The member's compressed bytes in a buffer: copied when its earlier copy checks."""
-    buffer: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=spool_dir)
+    # Returned open: the writer closes it once appended (or write_members on an error).
+    buffer: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=str(spool_dir))  # noqa: SIM115
     try:
         if member.reuse is not None:
             tarball, old = member.reuse

@@ -38,10 +38,13 @@ def write_stream(
 
     thread_errors: list[BaseException] = []
     try:
-        with _thread_errors_kept(thread_errors), _archive(handle, fmt, level, threads, mtime) as arc:
+        with (
+            _thread_errors_kept(thread_errors),
+            _archive(handle, fmt, level, threads, mtime) as arc,
+        ):
             packer = Packer(prefix, arc)
             done = reported = 0
-            for file, size in zip(files, sizes):
+            for file, size in zip(files, sizes, strict=True):
                 packer.add(file)
                 done += size
                 if done - reported >= _REPORT_EVERY:
