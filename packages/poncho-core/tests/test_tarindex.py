@@ -160,3 +160,27 @@ def test_footer_sizes_are_fixed() -> None:
 
     assert len(footer("gzip", 1, 2)) == GZIP_FOOTER == 66
     assert len(footer("zstd", 1, 2)) == ZSTD_FOOTER == 48
+
+
+def test_a_large_gzip_member_is_the_same_on_any_number_of_threads(tmp_path: Path) -> None:
+    import gzip
+    import io
+    import random
+
+    from poncho_core.tarindex_write import compress_member
+
+    rnd = random.Random(7)
+    data = rnd.randbytes(300_000) + b"text " * 200_000 + rnd.randbytes(5)  # 5 blocks and a bit
+    info = tarfile.TarInfo("big.bin")
+    info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
+    outs = []
+    for threads in (1, 2, 3):
+        out = io.BytesIO()
+        usize, size, sha = compress_member(
+            [Entry(info, data=data)], "gzip", 6, out, threads=threads
+        )
+        outs.append(out.getvalue())
+        assert size == len(out.getvalue()) and sha == hashlib.sha256(out.getvalue()).hexdigest()
+    assert outs[0] == outs[1] == outs[2]
+    raw = gzip.decompress(outs[0])
+    assert len(raw) == usize and raw[512 : 512 + len(data)] == data

@@ -23,6 +23,9 @@ from poncho_create.pack_reuse import copy_checked
 __all__ = ["Member", "MemberStats", "write_members"]
 
 SPOOL_BYTES = 8 * 2**20
+#: A member larger than this (its files' bytes) has its gzip blocks compressed on the
+#: `threads` threads too, so one large package does not take one core alone.
+LARGE_MEMBER = 2 * 2**20
 
 
 @dataclass
@@ -87,7 +90,7 @@ def write_members(
                 upcoming = next(queue, None)
                 if upcoming is None:
                     break
-                pending.append(pool.submit(_prepare, upcoming, writer, spool_dir))
+                pending.append(pool.submit(_prepare, upcoming, writer, spool_dir, threads))
             result = pending.popleft().result()
             with result.buffer:
                 writer.append(
@@ -113,7 +116,7 @@ def write_members(
     return MemberStats(index, reused, tuple(dict.fromkeys(sources)))
 
 
-def _prepare(member: Member, writer: IndexedTarWriter, spool_dir: Path) -> _Done:
+def _prepare(member: Member, writer: IndexedTarWriter, spool_dir: Path, threads: int) -> _Done:
     """The member's compressed bytes in a buffer: copied when its earlier copy checks."""
     # Returned open: the writer closes it once appended (or write_members on an error).
     buffer: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=str(spool_dir))  # noqa: SIM115
@@ -127,8 +130,9 @@ def _prepare(member: Member, writer: IndexedTarWriter, spool_dir: Path) -> _Done
             buffer.truncate()
         with _loaded(member.items):
             usize, size, sha = compress_member(
-                member.entries, writer.compression, writer.level, buffer
-            )
+                member.entries, writer.compression, writer.level, buffer,
+                threads=threads if member.data_bytes > LARGE_MEMBER else 1,
+            )  # fmt: skip
         buffer.seek(0)
         return _Done(buffer, size, usize, sha, None)
     except BaseException:
