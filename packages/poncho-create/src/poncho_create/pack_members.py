@@ -1,8 +1,9 @@
-"""Writing the members of an indexed tarball: each one copied from an earlier tarball
-(`poncho_create.pack_reuse`) or compressed, on a pool of threads (zlib and zstandard
-release the GIL), into a temporary buffer; the buffers are then appended in order, so the
-bytes never depend on the number of threads. At most a few members wait in buffers at a
-time (those spill to disk past `SPOOL_BYTES`)."""
+"""Writing the members of an indexed tarball: each one checked in an earlier tarball
+(`poncho_create.pack_reuse`) or compressed into a temporary buffer, on a pool of threads
+(hashlib, zlib and zstandard release the GIL); they are then appended in order, so the
+bytes never depend on the number of threads. At most a few members wait at a time
+(buffers spill to disk past `SPOOL_BYTES`); a large member's gzip blocks are compressed
+on the threads too (`LARGE_MEMBER`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from typing import IO, Any
 from poncho_core.tarindex import IndexedMember, TarIndex
 from poncho_core.tarindex_write import Entry, IndexedTarWriter, compress_member
 from poncho_create.pack_entries import Collected
-from poncho_create.pack_reuse import copy_checked
+from poncho_create.pack_reuse import open_checked
 
 __all__ = ["Member", "MemberStats", "write_members"]
 
@@ -117,17 +118,16 @@ def write_members(
 
 
 def _prepare(member: Member, writer: IndexedTarWriter, spool_dir: Path, threads: int) -> _Done:
-    """The member's compressed bytes in a buffer: copied when its earlier copy checks."""
-    # Returned open: the writer closes it once appended (or write_members on an error).
+    """Where to copy the member's compressed bytes from: its earlier tarball, open at the
+    member once its bytes checked, else a buffer it was compressed into. Returned open:
+    closed once appended (or by write_members on an error)."""
+    if member.reuse is not None:
+        tarball, old = member.reuse
+        handle = open_checked(tarball, old)
+        if handle is not None:
+            return _Done(handle, old.size, old.usize, old.sha256, tarball)
     buffer: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=str(spool_dir))  # noqa: SIM115
     try:
-        if member.reuse is not None:
-            tarball, old = member.reuse
-            if copy_checked(tarball, old, buffer):
-                buffer.seek(0)
-                return _Done(buffer, old.size, old.usize, old.sha256, tarball)
-            buffer.seek(0)
-            buffer.truncate()
         with _loaded(member.items):
             usize, size, sha = compress_member(
                 member.entries, writer.compression, writer.level, buffer,

@@ -5,8 +5,8 @@ equal keys give equal compressed bytes. The candidates are the tarballs of the e
 cache in the same format, the most recently used first (at most `MAX_CANDIDATES`), after
 any named explicitly; each one's index is read (footer and index member only) when a key
 is still missing. A tarball whose index cannot be read is skipped; a member's bytes are
-checked against their digest while they are copied (`copy_checked`), so a damaged tarball
-is never copied from: the member is compressed instead.
+checked against their digest before they are copied, so a damaged tarball
+is never copied from: the member is compressed instead (`open_checked`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import IO
 from poncho_core.errors import ArchiveError
 from poncho_core.tarindex import IndexedMember, iter_member_chunks, read_index
 
-__all__ = ["MAX_CANDIDATES", "Reusable", "cached_tarballs", "copy_checked"]
+__all__ = ["MAX_CANDIDATES", "Reusable", "cached_tarballs", "open_checked"]
 
 log = logging.getLogger(__name__)
 
@@ -72,23 +72,27 @@ class Reusable:
                 self._by_key.setdefault(member.key, (tarball, member))
 
 
-def copy_checked(tarball: Path, member: IndexedMember, out: IO[bytes]) -> bool:
-    """Copy the compressed bytes of `member` of `tarball` to `out`; True if they match the
-    member's digest (False: damaged, or the file changed; `out` then holds junk)."""
+def open_checked(tarball: Path, member: IndexedMember) -> IO[bytes] | None:
+    """`tarball` opened at `member`'s offset once its bytes were read and found to match
+    the member's digest (the caller copies them from there and closes it; a tarball
+    replaced meanwhile is not seen through this handle); None if they do not match (a
+    damaged tarball: logged, the member is compressed instead)."""
     digest = hashlib.sha256()
+    handle = None
     try:
-        with open(tarball, "rb") as handle:
-            for chunk in iter_member_chunks(handle, member, str(tarball)):
-                digest.update(chunk)
-                out.write(chunk)
-    except (ArchiveError, OSError) as exc:
-        log.warning("%s: member %s not reused (%s): compressed again", tarball, member.name, exc)
-        return False
-    if digest.hexdigest() != member.sha256:
+        handle = open(tarball, "rb")  # noqa: SIM115 (returned open)
+        for chunk in iter_member_chunks(handle, member, str(tarball)):
+            digest.update(chunk)
+        if digest.hexdigest() == member.sha256:
+            handle.seek(member.offset)
+            return handle
         log.warning(
             "%s: member %s does not match its digest (a damaged tarball): compressed again",
             tarball,
             member.name,
         )
-        return False
-    return True
+    except (ArchiveError, OSError) as exc:
+        log.warning("%s: member %s not reused (%s): compressed again", tarball, member.name, exc)
+    if handle is not None:
+        handle.close()
+    return None
