@@ -243,7 +243,7 @@ def test_the_digest_cache_spares_hashing_unchanged_files(
     extra.write_text("one\n")
     files = {"share/extra.txt": extra}
     first, _ = pack(mini_prefix, tmp_path / "1.tar.gz", cache_dir=cache, extra_files=files)
-    assert str(extra) in hashed and len(list((cache / "digests").glob("*.json"))) == 1
+    assert str(extra) in hashed and len(list((cache / ".digests").glob("*.json"))) == 1
     hashed.clear()
     second, _ = pack(mini_prefix, tmp_path / "2.tar.gz", cache_dir=cache, extra_files=files)
     assert hashed == [] and second.read_bytes() == first.read_bytes()
@@ -257,7 +257,7 @@ def test_the_digest_cache_spares_hashing_unchanged_files(
 def test_a_damaged_digest_cache_is_ignored(mini_prefix: Path, tmp_path: Path) -> None:
     cache = tmp_path / "envs"
     first, _ = pack(mini_prefix, tmp_path / "1.tar.gz", cache_dir=cache)
-    for path in (cache / "digests").glob("*.json"):
+    for path in (cache / ".digests").glob("*.json"):
         path.write_text("{not json")
     second, _ = pack(mini_prefix, tmp_path / "2.tar.gz", cache_dir=cache)
     assert second.read_bytes() == first.read_bytes()

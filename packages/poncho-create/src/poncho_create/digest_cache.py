@@ -1,7 +1,8 @@
 """The digest cache: the sha256 of a prefix's files, keyed by what ``stat`` says of them, so
 packing a prefix again hashes only the files that changed.
 
-One small JSON file per prefix path, ``<cache dir>/digests/<sha256 of the path>[:16].json``:
+One small JSON file per prefix path, ``<cache dir>/.digests/<sha256 of the path>[:16].json``
+(a hidden folder of the environment cache, never part of a local folder's digest):
 ``{"digests_version": 1, "files": {PATH: [st_dev, st_ino, size, mtime_ns, variant, sha256]}}``
 (`variant` names a transformation of the data, such as a ``.pyc`` whose header is rewritten:
 "" for the file's own bytes). It is replaced whole (atomically) after a pack and holds the
@@ -23,10 +24,11 @@ from pathlib import Path
 
 from poncho_core.fs import atomic_write
 
-__all__ = ["MAX_FILES", "RACY_NS", "DigestCache", "file_sha256"]
+__all__ = ["DIGESTS_DIR", "MAX_FILES", "RACY_NS", "DigestCache", "file_sha256"]
 
 log = logging.getLogger(__name__)
 
+DIGESTS_DIR = ".digests"
 MAX_FILES = 32
 RACY_NS = 2_000_000_000
 _VERSION = 1
@@ -57,7 +59,7 @@ class DigestCache:
         self._path = None
         if root is not None:
             name = hashlib.sha256(os.fsencode(Path(prefix).absolute())).hexdigest()[:16]
-            self._path = Path(root) / "digests" / f"{name}.json"
+            self._path = Path(root) / DIGESTS_DIR / f"{name}.json"
         self._known: dict[str, tuple[Stamp, str]] = self._load()
         self._seen: dict[str, tuple[Stamp, str]] = {}
         self.hits = 0
