@@ -82,8 +82,11 @@ def write_indexed(
     collector.volatile = True  # Packer.finish adds temporary files: read at once
     packer.finish()
     collector.mark_prefixes(target for target, _placeholder, _mode in packer.prefixes)
-    with ThreadPoolExecutor(max(1, threads), thread_name_prefix="poncho-hash") as pool:
+    pool = ThreadPoolExecutor(max(1, threads), thread_name_prefix="poncho-hash")
+    try:
         collector.hash_pending(pool)
+    finally:  # an interrupt does not wait for every file to be hashed
+        pool.shutdown(wait=True, cancel_futures=True)
     digests.save()
     log.debug("%d file digests from the digest cache", digests.hits)
 
