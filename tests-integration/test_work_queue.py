@@ -1,5 +1,8 @@
 """A real Work Queue run: makeflow -T wq with a local work_queue_worker (Debian's
-coop-computing-tools), each rule shipping our copied poncho_package_run and a tarball, the
+coop-computing-tools), each rule shipping our copied poncho_package_run and a tarball (our
+demo tarball is indexed: GNU tar reads its gzip members as one stream), or CCTools' own bash
+runner (Debian's /usr/bin/python_package_run, shipped as cctools_package_run: the worker
+hides every python* on PATH), or unpacking as TaskVine's declare_poncho does; the
 worker in a private mount namespace where the venvs and every Python are hidden (the
 runner then has only the environment's own interpreter). Tasks share DIRs beside their
 sandboxes, as Work Queue's bindings name them, and use the CCTools dialects."""
@@ -49,6 +52,12 @@ b2.txt: poncho_package_run pack.tar.gz
 
 b3.txt: python_package_run pack.tar.gz
 \t./python_package_run -e pack.tar.gz -u "\\$WORK_QUEUE_SANDBOX/../shared-pack" -- python -c "{CODE}" > b3.txt
+
+c1.txt: cctools_package_run demo.tar.gz
+\tPATH="\\$WORK_QUEUE_SANDBOX/../cctools-demo/bin:\\$PATH" ./cctools_package_run -e demo.tar.gz -u "\\$WORK_QUEUE_SANDBOX/../cctools-demo" -- python -c "{CODE}" > c1.txt
+
+c2.txt: demo.tar.gz
+\tV="\\$WORK_QUEUE_SANDBOX/../vine-demo" && mkdir "\\$V" && tar xf demo.tar.gz -C "\\$V" && "\\$V/bin/run_in_env" && "\\$V/bin/run_in_env" python -c "{CODE}" > c2.txt
 """  # noqa: E501 (makeflow rules, one line each)
 
 
@@ -135,6 +144,10 @@ def test_a_work_queue_run_with_the_copied_runner_and_no_python_on_the_worker(
     shutil.copy2(run_venv.script("python_package_run"), work / "python_package_run")
     shutil.copy2(demo_tarball, work / "demo.tar.gz")
     shutil.copy2(pack_tarball, work / "pack.tar.gz")
+    cctools_runner = Path("/usr/bin/python_package_run")
+    if not cctools_runner.is_file():
+        pytest.skip("needs Debian's coop-computing-tools runner /usr/bin/python_package_run")
+    shutil.copy2(cctools_runner, work / "cctools_package_run")
     (work / "flow.mf").write_text(MAKEFLOW)
     run_flow_on_a_worker_without_python(work, run_venv, tmp_path)
     assert (work / "nopython.txt").read_text() == "none\n", "the worker must see no Python"
@@ -144,3 +157,5 @@ def test_a_work_queue_run_with_the_copied_runner_and_no_python_on_the_worker(
     assert (work / "b1.txt").read_text().strip().endswith("/pack.tar.gz-env")
     shared_pack = {(work / f"b{i}.txt").read_text() for i in (2, 3)}
     assert len(shared_pack) == 1 and shared_pack.pop().strip().endswith("/shared-pack")
+    assert (work / "c1.txt").read_text().strip().endswith("/cctools-demo")  # CCTools' runner
+    assert (work / "c2.txt").read_text().strip().endswith("/vine-demo")  # TaskVine's unpack

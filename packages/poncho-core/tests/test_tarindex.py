@@ -215,3 +215,27 @@ def test_member_entries_refuses_what_is_not_whole_entries(tmp_path: Path, damage
     }[damage]
     with pytest.raises(BadIndex, match=f"{path}: member g0 "):
         list(member_entries(damaged, index.members[0], str(path)))
+
+
+def test_a_large_gzip_member_is_the_same_on_any_number_of_threads(tmp_path: Path) -> None:
+    import gzip
+    import io
+    import random
+
+    from poncho_core.tarindex_write import compress_member
+
+    rnd = random.Random(7)
+    data = rnd.randbytes(300_000) + b"text " * 200_000 + rnd.randbytes(5)  # 5 blocks and a bit
+    info = tarfile.TarInfo("big.bin")
+    info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
+    outs = []
+    for threads in (1, 2, 3):
+        out = io.BytesIO()
+        usize, size, sha = compress_member(
+            [Entry(info, data=data)], "gzip", 6, out, threads=threads
+        )
+        outs.append(out.getvalue())
+        assert size == len(out.getvalue()) and sha == hashlib.sha256(out.getvalue()).hexdigest()
+    assert outs[0] == outs[1] == outs[2]
+    raw = gzip.decompress(outs[0])
+    assert len(raw) == usize and raw[512 : 512 + len(data)] == data

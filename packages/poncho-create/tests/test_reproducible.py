@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from poncho_core.tarindex import INDEX_NAME, read_index
 from poncho_create import create
 
 
@@ -54,13 +55,24 @@ def test_members_are_normalised(rebuilt: Path) -> None:
     assert {(m.uid, m.gid, m.uname, m.gname) for m in members} == {(0, 0, "", "")}
     assert len({m.mtime for m in members}) == 1
     names = [m.name for m in members]
-    # Sorted, then what conda-pack writes at the end (its scripts and bin/conda-unpack).
-    tail = names.index("bin/activate")
-    assert names[:tail] == sorted(names[:tail])
-    assert set(names[tail:]) == {
+    # Indexed: members sorted by name, entries sorted by path inside each, the index last.
+    index = read_index(rebuilt)
+    assert index is not None
+    assert [m.name for m in index.members] == sorted(m.name for m in index.members)
+    assert names == [f.path for f in index.files] + [INDEX_NAME]
+    for number in range(len(index.members)):
+        paths = [f.path for f in index.member_files(number)]
+        assert paths == sorted(paths)
+    assert {f.path for f in index.files if index.members[f.member].name == "poncho"} >= {
         "bin/activate", "bin/deactivate", "bin/activate.fish", "bin/conda_unpack_progress.py",
-        "bin/conda-unpack",
+        "bin/conda-unpack", "bin/run_in_env", "poncho/spec.json", "poncho/lock.json",
     }  # fmt: skip
+
+
+def test_two_builds_have_the_same_index_digests(builds: tuple[Path, Path]) -> None:
+    first, second = (read_index(b) for b in builds)
+    assert first is not None and second is not None
+    assert first.members == second.members and first.files == second.files
 
 
 def test_pyc_files_stay_valid_where_unpacked(

@@ -5,15 +5,18 @@ environment's files by package); this module writes the bytes: tar headers (PAX 
 ``tarfile`` and conda-pack write them), one compressed member per group, members copied
 verbatim from another indexed archive, then the index member and the footer.
 
-The same entries, compression and level always give the same bytes (the compressors run
-single-threaded, gzip headers carry no name and no time), so `member_key`, computed before
+The same entries, compression and level always give the same bytes (zstd runs
+single-threaded; gzip compresses 256 KiB blocks each alone, on any number of threads; gzip
+headers carry no name and no time), so `member_key`, computed before
 compressing, names the compressed member: a member of an earlier archive with the same key
 can be copied instead of compressed again.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
+import struct
 import tarfile
 import zlib
 from collections.abc import Iterable, Sequence
@@ -39,6 +42,7 @@ __all__ = [
 _BLOCK = 512
 _CHUNK = 1 << 20
 _KEY_VERSION = b"poncho-member-1\n"
+_GZIP_BLOCK = 256 * 2**10
 
 
 @dataclass
@@ -97,13 +101,14 @@ def member_key(entries: Sequence[Entry], compression: str, level: int) -> str:
 
 
 def compress_member(
-    entries: Iterable[Entry], compression: str, level: int, out: IO[bytes]
+    entries: Iterable[Entry], compression: str, level: int, out: IO[bytes], *, threads: int = 1
 ) -> tuple[int, int, str]:
     """Write `entries` as one compressed member to `out`; returns (decompressed size,
     compressed size, sha256 of the compressed bytes). An entry's data is checked against
     its `sha256` when one is given, and the digest recorded otherwise (ValueError: the file
-    changed while it was packed)."""
-    compressor = _compressor(compression, level)
+    changed while it was packed). `threads` > 1 compresses a gzip member's blocks on that
+    many threads (the same bytes: a large member need not take one core alone)."""
+    compressor = _compressor(compression, level, threads)
     digest = hashlib.sha256()
     usize = csize = 0
 
@@ -236,20 +241,80 @@ def _data(entry: Entry) -> Iterable[bytes]:
 
 
 class _Zlib:
-    def __init__(self, level: int) -> None:
-        self._obj = zlib.compressobj(level, zlib.DEFLATED, 31)
+    """One gzip member made of blocks of `_GZIP_BLOCK` bytes, each compressed alone (raw
+    deflate ended by a full flush, as pigz and conda-pack's parallel writer do), then an
+    empty final block, the CRC and the size: a block's bytes depend on it alone, so blocks
+    can be compressed on `threads` threads, in any number, with the same result."""
+
+    _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown
+
+    def __init__(self, level: int, threads: int = 1) -> None:
+        self._level = level
+        self._crc = 0
+        self._size = 0
+        self._buffer = bytearray()
+        self._started = False
+        self._threads = threads
+        self._pool: Any = None
+        self._running: collections.deque[Any] = collections.deque()
 
     def compress(self, data: bytes) -> bytes:
-        return self._obj.compress(data)
+        self._crc = zlib.crc32(data, self._crc)
+        self._size += len(data)
+        self._buffer += data
+        out = bytearray(self._head())
+        if len(self._buffer) >= _GZIP_BLOCK:
+            whole = len(self._buffer) - len(self._buffer) % _GZIP_BLOCK
+            view = memoryview(self._buffer)
+            for start in range(0, whole, _GZIP_BLOCK):
+                out += self._block(bytes(view[start : start + _GZIP_BLOCK]))
+            view.release()
+            del self._buffer[:whole]
+        return bytes(out)
 
     def flush(self) -> bytes:
-        return self._obj.flush()
+        out = bytearray(self._head())
+        if self._buffer:
+            out += self._block(bytes(self._buffer))
+            self._buffer.clear()
+        while self._running:
+            out += self._running.popleft().result()
+        if self._pool is not None:
+            self._pool.shutdown()
+        out += zlib.compressobj(self._level, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+        out += struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF)
+        return bytes(out)
+
+    def _head(self) -> bytes:
+        if self._started:
+            return b""
+        self._started = True
+        return self._HEADER
+
+    def _block(self, block: bytes) -> bytes:
+        """The compressed blocks ready in order (with threads, the oldest ones done)."""
+        if self._threads <= 1:
+            return _deflate_block(block, self._level)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="poncho-gzip")
+        self._running.append(self._pool.submit(_deflate_block, block, self._level))
+        out = bytearray()
+        while len(self._running) > 2 * self._threads or (self._running and self._running[0].done()):
+            out += self._running.popleft().result()
+        return bytes(out)
 
 
-def _compressor(compression: str, level: int) -> Any:
-    """A single-threaded compressor writing one complete gzip member or zstd frame."""
+def _deflate_block(block: bytes, level: int) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+
+
+def _compressor(compression: str, level: int, threads: int = 1) -> Any:
+    """A compressor writing one complete gzip member or zstd frame (zstd: single-threaded)."""
     if compression == "gzip":
-        return _Zlib(level)
+        return _Zlib(level, threads)
     if compression != "zstd":
         raise ValueError(f"no indexed layout for {compression!r}")
     try:

@@ -278,6 +278,7 @@ def _build(
                     level=options.level_for(fmt),
                     threads=options.threads,
                     report=report,
+                    cache_dir=options.cache_dir,
                 )
                 if options.lock_out is not None:
                     new_lock.write(options.lock_out)

@@ -166,9 +166,12 @@ def _run(
             TerminalRenderer(sys.stderr) if sys.stderr.isatty() else LineRenderer(sys.stderr, prog)
         )
     hits: list[str] = []
+    notes: dict[str, Any] = {}
 
     def progress(event: ProgressEvent) -> None:
-        if event.phase == "cache" and event.finished:
+        if event.detail is not None:
+            notes[event.phase] = dict(event.detail)
+        elif event.phase == "cache" and event.finished:
             hits.append(event.message)
         if renderer is not None:
             renderer(event)
@@ -214,6 +217,7 @@ def _run(
             {
                 "path": str(path.absolute()),
                 "cache_hit": bool(hits),
+                "members": notes.get("members"),  # indexed tarballs: {"total", "reused"}
                 "size": path.stat().st_size,
                 "spec_hash": lock.get("spec_hash"),
                 "platform": lock.get("platform"),

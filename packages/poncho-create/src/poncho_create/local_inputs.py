@@ -8,7 +8,8 @@ configuration when a build reads it (``--pip-config``).
 A local folder's digest never covers Poncho's own outputs, which a project folder often
 holds (``poncho_package_create spec.json env.tar.gz`` run in it, or an environment cache
 inside it): files ending like a tarball create writes (`TARBALL_ENDINGS`), their temporary
-names while being written (``.<name>.<random>.tmp``) and ``.locks`` folders are left out,
+names while being written (``.<name>.<random>.tmp``), ``.locks`` and ``.digests`` folders
+are left out,
 besides `SKIPPED_DIRS`. A project that ships such a tarball as data and edits it needs
 ``--force`` to be built again.
 """
@@ -46,10 +47,11 @@ SKIPPED_DIRS = frozenset(
         ".ruff_cache",
         ".eggs",
         ".locks",
+        ".digests",
     }
 )
 """Folders a build does not read: version control, caches, virtual envs and build outputs,
-and the build locks of an environment cache."""
+and the build locks and file digests of an environment cache."""
 
 TARBALL_ENDINGS = (".tar.gz", ".tgz", ".tar.zst", ".tar.bz2", ".tar")
 """File endings of the tarballs create writes: never part of a local folder's digest."""

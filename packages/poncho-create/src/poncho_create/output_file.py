@@ -62,11 +62,22 @@ def is_env_tarball(path: Path) -> bool:
     """True for a tarball of a conda environment (any format create writes)."""
     import zstandard
 
+    from poncho_core.errors import ArchiveError
+    from poncho_core.tarindex import read_index
+
+    try:
+        index = read_index(path)  # an indexed tarball: its index names its files
+    except (ArchiveError, OSError):
+        return False
+    if index is not None:
+        return any(
+            f.path.startswith("conda-meta/") or f.path == "poncho/spec.json" for f in index.files
+        )
     try:
         with open(path, "rb") as raw:
             stream: IO[bytes] = raw
             if raw.read(4) == b"\x28\xb5\x2f\xfd":  # zstd, which tarfile does not know (< 3.14)
-                stream = zstandard.ZstdDecompressor().stream_reader(raw)
+                stream = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
             raw.seek(0)
             with tarfile.open(fileobj=stream, mode="r|*") as tar:
                 for count, member in enumerate(tar):
