@@ -393,3 +393,48 @@ def test_setuptools_editable_installs_both_kinds(
     ]
     assert _run(env, "st-modern-tool").strip() == "st-modern"
     assert _run(env, "st-legacy-tool").strip() == "st-legacy"
+
+
+def test_packing_again_after_an_edit_reuses_every_other_member(
+    tmp_path: Path, local_channel: Any, pkgs_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 23 item 3: two packs of one environment differ by the editable package's
+    member (and `poncho`'s: the lock names the source's digest); every other member is
+    copied from the earlier tarball at OUTPUT, byte for byte."""
+    from poncho_core.tarindex import read_index
+
+    prefix = _env(tmp_path / "env", local_channel, pkgs_dir)
+    project = _project(tmp_path / "project", "poncho-edit-me")
+    _pip(prefix, "-e", str(project))
+    out = tmp_path / "env.tar.gz"
+    cache = ["--cache-dir", str(tmp_path / "envs")]
+    assert main([str(prefix), str(out), "--json", *cache]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["members"]["reused"] == 0
+    before = out.read_bytes()
+    old = read_index(out)
+    init = project / "src" / "poncho_edit_me" / "__init__.py"
+    init.write_text(init.read_text().replace("VALUE = 1", "VALUE = 2"))
+
+    assert main([str(prefix), str(out), "--json", *cache]) == 0
+    second = json.loads(capsys.readouterr().out)
+    new = read_index(out)
+    assert old is not None and new is not None
+    changed = {m.name for m in new.members} - {m.name for m in old.members}
+    changed |= {
+        m.name for m in new.members
+        if m.key not in {o.key for o in old.members}
+    }  # fmt: skip
+    assert changed == {"pip/poncho-edit-me-0.3.0", "poncho"}
+    assert second["members"] == {"total": len(new.members), "reused": len(new.members) - 2}
+    by_name = {m.name: m for m in old.members}
+    after = out.read_bytes()
+    for member in new.members:
+        if member.name not in changed:
+            was = by_name[member.name]
+            assert (
+                after[member.offset : member.offset + member.size]
+                == (before[was.offset : was.offset + was.size])
+            )
+    two = _unpack(out, tmp_path / "two")
+    assert _run(two, "python", "-c", "import poncho_edit_me as m; print(m.VALUE)").strip() == "2"

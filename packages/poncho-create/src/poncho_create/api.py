@@ -354,6 +354,7 @@ def _pack_existing(
         drop_data=options.drop_data,
         lock_out=lock_out,
         tmp_dir=options.tmp_dir,
+        cache_dir=options.cache_dir if _cache_writable(options.cache_dir) else None,
     )
 
 

@@ -103,8 +103,13 @@ def pack_existing(
     drop_data: bool = False,
     lock_out: Path | None = None,
     tmp_dir: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> Path:
     """Pack the conda environment at `prefix` into `output`; returns `output`.
+
+    An indexed `output` already there (an earlier pack of this environment) lends the
+    members of every unchanged package; `cache_dir` (an environment cache) keeps the
+    files' digests, so unchanged files are not hashed again, and lends its tarballs' members.
 
     Editable pip installs are packed as installed copies of their current sources; with
     `ignore_editable_packages`, their files are left out with a warning. Raises
@@ -153,6 +158,10 @@ def pack_existing(
             extra_files=extra,
             exclude=plan.exclude,
             ignore_missing_files=True,
+            cache_dir=cache_dir,
+            # Packing the same environment again (the edit loop of Parsl's and coffea's
+            # users): only the members of what changed are compressed again.
+            reuse_from=(output,) if output.is_file() else (),
         )
     finally:
         with contextlib.suppress(OSError):  # a temporary folder: best effort
