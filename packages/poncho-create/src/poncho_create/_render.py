@@ -61,6 +61,8 @@ class LineRenderer:
 
     def __call__(self, event: ProgressEvent) -> None:
         """Write a line at the start and at the end of each phase."""
+        if event.detail is not None:  # a note for --json; -v logs it in words
+            return
         verb = _VERBS.get(event.phase, event.phase)
         if _note(event, self._started):
             self._write(event.message)
@@ -100,6 +102,8 @@ class TerminalRenderer:
 
     def __call__(self, event: ProgressEvent) -> None:
         """Redraw the bar (at most every `min_interval` seconds; always at a phase's ends)."""
+        if event.detail is not None:  # a note for --json; -v logs it in words
+            return
         now = time.monotonic()
         if _note(event, self._started):  # e.g. "cache hit: PATH", in words, whole
             self.close()

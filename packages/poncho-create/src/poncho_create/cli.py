@@ -166,9 +166,12 @@ def _run(
             TerminalRenderer(sys.stderr) if sys.stderr.isatty() else LineRenderer(sys.stderr, prog)
         )
     hits: list[str] = []
+    notes: dict[str, Any] = {}
 
     def progress(event: ProgressEvent) -> None:
-        if event.phase == "cache" and event.finished:
+        if event.detail is not None:
+            notes[event.phase] = dict(event.detail)
+        elif event.phase == "cache" and event.finished:
             hits.append(event.message)
         if renderer is not None:
             renderer(event)
@@ -220,6 +223,7 @@ def _run(
                 "python": next((p["version"] for p in conda if p.get("name") == "python"), None),
                 "conda_packages": len(conda),
                 "pip_packages": len(lock.get("pip", [])),
+                "conda_layer": notes.get("layer"),
             },
             indent=2,
         )

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["PHASES", "ProgressCallback", "ProgressEvent", "Reporter", "counted"]
 
@@ -31,7 +32,9 @@ class ProgressEvent:
     """One step of progress: `done` of `total` `unit` in `phase` (total None if unknown).
 
     A phase starts with ``done == 0`` and ends with an event whose `finished` is True.
-    `message` is a short human text such as ``"12 packages"``.
+    `message` is a short human text such as ``"12 packages"``. A note (phase ``layer``:
+    what the build did with its conda layer) is one finished event whose `detail` holds
+    the facts as data.
     """
 
     phase: str
@@ -40,6 +43,7 @@ class ProgressEvent:
     unit: str
     message: str = ""
     finished: bool = False
+    detail: Mapping[str, Any] | None = None
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
@@ -64,11 +68,12 @@ class Reporter:
         message: str = "",
         *,
         finished: bool = False,
+        detail: Mapping[str, Any] | None = None,
     ) -> None:
         """Report one event (no-op without a callback)."""
         if self._callback is None:
             return
-        event = ProgressEvent(phase, done, total, unit, message, finished)
+        event = ProgressEvent(phase, done, total, unit, message, finished, detail)
         with self._lock:
             try:
                 self._callback(event)
@@ -85,3 +90,7 @@ class Reporter:
     ) -> None:
         """Report the end of a phase."""
         self(phase, done, total, unit, message, finished=True)
+
+    def note(self, phase: str, message: str, detail: Mapping[str, Any]) -> None:
+        """Report a fact about the build (not a phase): `detail` holds it as data."""
+        self(phase, 1, 1, "notes", message, finished=True, detail=detail)
