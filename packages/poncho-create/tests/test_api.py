@@ -218,6 +218,15 @@ def _assert_nothing_left(build_dirs: dict[str, Any], output: Path, original: byt
     assert not [p for p in output.parent.iterdir() if p.name.endswith(".part")]
     cache = build_dirs["cache_dir"]
     entries = [p for p in cache.iterdir() if p.name != ".locks"] if cache.exists() else []
+    # A conda layer whose install succeeded is kept, restored as installed (the next try
+    # reuses it): complete, its metadata written, not in use.
+    layers = cache / "layers"
+    if layers in entries:
+        entries.remove(layers)
+        folders = sorted(p.name for p in layers.iterdir() if p.is_dir())
+        assert sorted(p.name for p in layers.iterdir()) == sorted(
+            [*folders, *(f"{name}.json" for name in folders)]
+        )
     assert entries == []
     assert list(build_dirs["tmp_dir"].iterdir()) == []
 

@@ -275,3 +275,23 @@ def test_a_build_killed_during_its_pip_step_leaves_a_layer_the_next_build_replac
     assert not (store.root / f"{key[:16]}.in-use").exists()
     world.create(world.spec("./proj", "poncho-demo-piptop"))
     assert world.layer() == {"key": key, "reused": True, "dropped": False}
+
+
+def test_verbose_says_which_layer_and_json_reports_it(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from poncho_create.cli import main
+
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}))
+    common = ["--json", "-v", "--cache-dir", str(tmp_path / "envs"), "--pkgs-dir", str(pkgs_dir)]
+    assert main([str(spec), str(tmp_path / "a.tar.gz"), *common]) == 0
+    out, err = capsys.readouterr()
+    key = json.loads(out)["conda_layer"]["key"]
+    assert f"conda layer {key[:12]}: installed 2 packages" in err
+    # Another format: another tarball, the same conda part.
+    assert main([str(spec), str(tmp_path / "b.tar.zst"), *common]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["conda_layer"] == {"key": key, "reused": True, "dropped": False}
+    assert f"conda layer {key[:12]}: reused (2 packages, 0 installed)" in err
+    assert "solving" not in err and "installing" not in err

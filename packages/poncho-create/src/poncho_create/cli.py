@@ -63,6 +63,7 @@ _EPILOG = epilog(
         ("PONCHO_PKGS_DIR", "conda package download cache (default ~/.cache/poncho/pkgs)"),
         ("PONCHO_CREATE_TMPDIR", "parent of the temporary build folders (default: system temp)"),
         ("PONCHO_CREATE_WAIT", "seconds to wait for another build of the same spec (default 3600)"),
+        ("PONCHO_CREATE_LAYERS", "installed conda parts kept for reuse (default 2; 0: none)"),
         ("PONCHO_CHANNELS", "channels searched before the spec's (when no --channel is given)"),
         (
             "PONCHO_OVERRIDE_CHANNELS",

@@ -102,8 +102,9 @@ class LayerStore:
             on_wait=on_wait,
         )
 
-    def entries(self) -> list[LayerEntry]:
-        """Every layer (complete or not), least recently used first."""
+    def entries(self, *, sizes: bool = True) -> list[LayerEntry]:
+        """Every layer (complete or not), least recently used first; `sizes` False leaves
+        their sizes 0 (walking a large layer takes a while)."""
         try:
             names = [p.name for p in self.root.iterdir() if p.is_dir() and not p.is_symlink()]
         except FileNotFoundError:
@@ -120,7 +121,8 @@ class LayerStore:
                     used, label = self.path(name).lstat().st_mtime, ""
                 except FileNotFoundError:
                     continue  # removed meanwhile
-            found.append(LayerEntry(name, self.path(name), tree_size(self.path(name)), used, label))
+            size = tree_size(self.path(name)) if sizes else 0
+            found.append(LayerEntry(name, self.path(name), size, used, label))
         return sorted(found, key=lambda e: (e.last_used, e.name))
 
     def busy(self, name: str) -> bool:
@@ -149,7 +151,7 @@ class LayerStore:
     def evict(self, keep: int, current: str) -> list[str]:
         """Remove the least recently used layers other than `current` until at most `keep`
         remain (`current` counted); a layer a build holds is kept. Returns the removed."""
-        others = [e.name for e in self.entries() if e.name != current]
+        others = [e.name for e in self.entries(sizes=False) if e.name != current]
         doomed = others[: max(0, len(others) - (keep - 1))]
         removed = [name for name in doomed if self.remove(name)]
         for name in removed:
