@@ -71,7 +71,9 @@ class World:
     def spec(self, *pip: str, conda: tuple[str, ...] = ("python",)) -> Path:
         path = self.root / f"spec-{len(list(self.root.glob('spec-*')))}.json"
         deps: list[Any] = [*conda, {"pip": list(pip)}] if pip else list(conda)
-        path.write_text(json.dumps({"conda": {"channels": [self.channel.as_uri()], "dependencies": deps}}))
+        path.write_text(
+            json.dumps({"conda": {"channels": [self.channel.as_uri()], "dependencies": deps}})
+        )
         return path
 
     def create(self, spec: Path, **options: Any) -> Path:
@@ -87,9 +89,15 @@ class World:
             **options,
         )
 
-    def layer(self) -> dict[str, Any] | None:
+    def note(self) -> dict[str, Any] | None:
+        """The last build's conda layer note (None: it used no layer)."""
         notes = [e.detail for e in self.events if e.detail is not None]
         return dict(notes[-1]) if notes else None
+
+    def layer(self) -> dict[str, Any]:
+        note = self.note()
+        assert note is not None
+        return note
 
 
 @pytest.fixture
@@ -101,7 +109,7 @@ def test_an_edit_of_a_local_package_reuses_the_installed_conda_part(world: World
     world.project("proj")
     spec = world.spec("./proj")
     first = world.create(spec)
-    assert world.layer() == {"key": world.layer()["key"], "reused": False, "dropped": False}  # type: ignore[index]
+    assert world.layer() == {"key": world.layer()["key"], "reused": False, "dropped": False}
     source = world.root / "proj" / "proj" / "__init__.py"
     source.write_text("VALUE = 'edited'\n")
     # A full rebuild would need the channel and the downloaded packages: both are gone.
@@ -109,7 +117,7 @@ def test_an_edit_of_a_local_package_reuses_the_installed_conda_part(world: World
     shutil.rmtree(world.pkgs)
     second = world.create(spec)
     assert second != first
-    assert world.layer()["reused"] is True  # type: ignore[index]
+    assert world.layer()["reused"] is True
     assert module_text(second, "proj") == "VALUE = 'edited'\n"
     assert module_text(first, "proj") == "VALUE = 'proj'\n"
     assert [e.phase for e in world.events if e.phase in ("solve", "install")] == []
@@ -121,10 +129,10 @@ def test_the_incremental_tarball_holds_what_a_full_build_does(world: World) -> N
     world.create(spec)
     (world.root / "proj" / "proj" / "__init__.py").write_text("VALUE = 'two'\n")
     incremental = world.create(spec)
-    assert world.layer()["reused"] is True  # type: ignore[index]
+    assert world.layer()["reused"] is True
     kept = shutil.copy(incremental, world.root / "incremental.tar.gz")
     full = world.create(spec, force=True)  # installs the layer afresh, at the same path
-    assert world.layer()["reused"] is False  # type: ignore[index]
+    assert world.layer()["reused"] is False
     assert full == incremental
     got, want = members(Path(kept)), members(full)
     assert sorted(got) == sorted(want)
@@ -135,7 +143,7 @@ def test_pip_files_of_one_build_never_reach_the_next(world: World) -> None:
     world.project("projx")
     world.project("projy")
     a = world.create(world.spec("./projx", "poncho-demo-piptop"))
-    key = world.layer()["key"]  # type: ignore[index]
+    key = world.layer()["key"]
     layer = LayerStore.of_cache(world.cache).path(key[:16])
     before = sorted(str(p.relative_to(layer)) for p in layer.rglob("*"))
     assert not any("projx" in p or "piptop" in p or p.startswith("poncho") for p in before)
@@ -159,12 +167,13 @@ def test_a_pip_step_that_replaces_a_conda_file_drops_the_layer(
     backend = (clobber / "backend.py").read_text()
     backend = backend.replace("'poncho-demo-core', '0.1.0'", "'clobber', '0.1.0'")
     backend = backend.replace(
-        'f"{module}/__init__.py": (ROOT / module /', 'f"poncho_demo_core/__init__.py": (ROOT / "poncho_demo_core" /'
+        'f"{module}/__init__.py": (ROOT / module /',
+        'f"poncho_demo_core/__init__.py": (ROOT / "poncho_demo_core" /',
     )
     (clobber / "backend.py").write_text(backend)
     caplog.set_level("INFO", logger="poncho_create")
     world.create(world.spec("./poncho-demo-core", conda=("python", "poncho-demo-app")))
-    key = world.layer()["key"]  # type: ignore[index]
+    key = world.layer()["key"]
     assert world.layer() == {"key": key, "reused": False, "dropped": True}
     assert "dropped, the pip step changed files of the conda part" in caplog.text
     assert "site-packages/poncho_demo_core/__init__.py (changed)" in caplog.text
@@ -185,7 +194,7 @@ def test_no_layers_builds_in_a_temporary_prefix(
 ) -> None:
     monkeypatch.setenv("PONCHO_CREATE_LAYERS", "0")
     world.create(world.spec(conda=("python",)))
-    assert world.layer() is None
+    assert world.note() is None
     assert not (world.cache / "layers").exists()
 
 
@@ -194,9 +203,9 @@ def test_at_most_the_given_number_of_layers_is_kept(
 ) -> None:
     monkeypatch.setenv("PONCHO_CREATE_LAYERS", "1")
     world.create(world.spec(conda=("poncho-demo-core",)))
-    first = world.layer()["key"][:16]  # type: ignore[index]
+    first = world.layer()["key"][:16]
     world.create(world.spec(conda=("poncho-demo-activate",)))
-    second = world.layer()["key"][:16]  # type: ignore[index]
+    second = world.layer()["key"][:16]
     assert [e.name for e in LayerStore.of_cache(world.cache).entries()] == [second]
     assert first != second
 
@@ -248,7 +257,7 @@ def test_a_build_killed_during_its_pip_step_leaves_a_layer_the_next_build_replac
     world.project("proj")
     spec = world.spec("./proj")
     world.create(spec)  # the layer, installed
-    key = world.layer()["key"]  # type: ignore[index]
+    key = world.layer()["key"]
     store = LayerStore.of_cache(world.cache)
     slow = world.project("slow")
     (slow / "backend.py").rename(slow / "backend_real.py")
@@ -283,7 +292,9 @@ def test_verbose_says_which_layer_and_json_reports_it(
     from poncho_create.cli import main
 
     spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}}))
+    spec.write_text(
+        json.dumps({"conda": {"channels": [mini_channel.url], "dependencies": ["mini-tool"]}})
+    )
     common = ["--json", "-v", "--cache-dir", str(tmp_path / "envs"), "--pkgs-dir", str(pkgs_dir)]
     assert main([str(spec), str(tmp_path / "a.tar.gz"), *common]) == 0
     out, err = capsys.readouterr()

@@ -178,8 +178,10 @@ class Layer:
 
     def message(self) -> str:
         """What the build did with the layer, in words."""
-        done = f"reused ({self.packages} packages, 0 installed)" if self.reused else (
-            f"installed {self.packages} packages"
+        done = (
+            f"reused ({self.packages} packages, 0 installed)"
+            if self.reused
+            else (f"installed {self.packages} packages")
         )
         return f"conda layer {self.key[:12]}: {done}" + (", then dropped" if self.dropped else "")
 
@@ -286,7 +288,9 @@ def _restore(store: LayerStore, name: str, layer: Layer, before: Snapshot, in_us
     else:
         if not done.intact:
             changed = [*(f"{p} (changed)" for p in done.changed), *done.missing]
-            shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if changed[5:] else "")
+            shown = ", ".join(changed[:5]) + (
+                f" and {len(changed) - 5} more" if changed[5:] else ""
+            )
             log.info(
                 "conda layer %s: dropped, the pip step changed files of the conda part: %s",
                 layer.key[:12],

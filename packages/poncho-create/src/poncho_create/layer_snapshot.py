@@ -96,8 +96,7 @@ def restore(before: Snapshot) -> Restored:
     done.missing = sorted(
         name
         for name in before.entries.keys() - seen
-        if not any(name.startswith(c + "/") for c in done.changed)
-        and _parent_seen(name, seen)
+        if not any(name.startswith(c + "/") for c in done.changed) and _parent_seen(name, seen)
     )
     done.removed.sort()
     done.changed.sort()

@@ -110,7 +110,7 @@ def _tree(root: Path) -> list[tuple[str, Path]]:
 def _layers(folder: str, name: str) -> bool:
     """Whether `name` in `folder` is the conda layers folder of an environment cache (whose
     locks are in ``.locks/layers``: `poncho_create.conda_layer`)."""
-    return name == "layers" and os.path.isdir(os.path.join(folder, ".locks", "layers"))
+    return name == "layers" and (Path(folder) / ".locks" / "layers").is_dir()
 
 
 def _our_output(name: str) -> bool:
