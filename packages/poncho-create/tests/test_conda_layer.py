@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from poncho_core.tarstream import open_tar
-from poncho_create import ProgressEvent, create
+from poncho_create import CreateError, ProgressEvent, create
 from poncho_create.conda_layer import LayerStore
 
 pytestmark = pytest.mark.slow
@@ -121,6 +121,15 @@ def test_an_edit_of_a_local_package_reuses_the_installed_conda_part(world: World
     assert module_text(second, "proj") == "VALUE = 'edited'\n"
     assert module_text(first, "proj") == "VALUE = 'proj'\n"
     assert [e.phase for e in world.events if e.phase in ("solve", "install")] == []
+    # Packed without the package cache (conda-pack finds the prefix in the files itself):
+    # it still works where it is unpacked.
+    prefix = world.helpers.unpack(second, world.root / "unpacked")
+    subprocess.run([prefix / "bin" / "python", prefix / "bin" / "conda-unpack"], check=True)
+    code = "import sys, proj; print(sys.prefix, proj.VALUE)"
+    out = subprocess.run(
+        [prefix / "bin" / "python", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == [str(prefix), "edited"]
 
 
 def test_the_incremental_tarball_holds_what_a_full_build_does(world: World) -> None:
@@ -300,9 +309,49 @@ def test_verbose_says_which_layer_and_json_reports_it(
     out, err = capsys.readouterr()
     key = json.loads(out)["conda_layer"]["key"]
     assert f"conda layer {key[:12]}: installed 2 packages" in err
-    # Another format: another tarball, the same conda part.
+    # Another format: another tarball, the same conda part; its packages' last use noted.
+    for package in pkgs_dir.glob("mini-*"):
+        os.utime(package, (1e9, 1e9))
     assert main([str(spec), str(tmp_path / "b.tar.zst"), *common]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["conda_layer"] == {"key": key, "reused": True, "dropped": False}
     assert f"conda layer {key[:12]}: reused (2 packages, 0 installed)" in err
     assert "solving" not in err and "installing" not in err
+    assert (pkgs_dir / "mini-tool-1.0-0").stat().st_mtime > 1.5e9
+
+
+_HOLD = """
+import sys
+from pathlib import Path
+from poncho_create.conda_layer import LayerStore, use_layer
+with use_layer(LayerStore(Path(sys.argv[1])), sys.argv[2], lambda p: p.mkdir(), keep=2):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_build_waits_for_the_layer_at_most_create_wait_seconds(
+    mini_channel: Any, pkgs_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from poncho_create import BuildLockTimeout
+
+    spec = {"conda": {"channels": [mini_channel.url], "dependencies": ["mini-base"]}}
+    events: list[ProgressEvent] = []
+    dirs = {"cache_dir": tmp_path / "envs", "pkgs_dir": pkgs_dir}
+    create(spec, tmp_path / "a.tar.gz", progress=events.append, **dirs)
+    key = next(e.detail for e in events if e.detail is not None)["key"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(tmp_path / "envs" / "layers"), key],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        monkeypatch.setenv("PONCHO_CREATE_WAIT", "0.5")
+        with pytest.raises(BuildLockTimeout, match=f"pid {holder.pid}.*conda layer"):
+            create(spec, tmp_path / "b.tar.zst", **dirs)
+    finally:
+        holder.communicate("")
+    assert not (tmp_path / "b.tar.zst").exists()
+    monkeypatch.setenv("PONCHO_CREATE_LAYERS", "many")
+    with pytest.raises(CreateError, match=r"\$PONCHO_CREATE_LAYERS: 'many'"):
+        create(spec, tmp_path / "c.tar.zst", **dirs)

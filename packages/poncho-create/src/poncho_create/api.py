@@ -216,6 +216,8 @@ def _build(
                 elif layers > 0:
                     layer = held.enter_context(_use_layer(options, conda, install, layers))
                     prefix = layer.prefix
+                    if layer.reused:  # their last use, for `poncho cache prune`: packing reads them
+                        PackageCache(options.pkgs_dir).mark_used(layer.package_names())
                 else:
                     # Not in `work`: the prefix path is written into the environment.
                     prefix = held.enter_context(
@@ -266,14 +268,19 @@ def _build(
 
 
 def _use_layer(
-    options: CreateOptions, conda: CondaPart, install: Callable[[Path], None], keep: int
+    options: CreateOptions,
+    conda: CondaPart,
+    install: Callable[[Path], None],
+    keep: int,
 ) -> contextlib.AbstractContextManager[Layer]:
     """The build's conda layer in the environment cache (`poncho_create.conda_layer`)."""
+    from poncho_core.verbosity import NOTE
+    from poncho_create.cached_build import build_wait
     from poncho_create.conda_layer import LayerStore, use_layer
 
     def waiting(pid: int | None) -> None:
         holder = f" (pid {pid})" if pid is not None else ""
-        log.info("waiting for another build with the same conda packages%s", holder)
+        log.log(NOTE, "waiting for another build with the same conda packages%s", holder)
 
     return use_layer(
         LayerStore.of_cache(options.cache_dir),
@@ -283,6 +290,7 @@ def _use_layer(
         force=options.force,
         dependencies=conda.dependencies,
         on_wait=waiting,
+        timeout=build_wait(),
     )
 
 

@@ -34,9 +34,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from poncho_core.errors import LockTimeout
 from poncho_core.fs import atomic_write, rmtree, tree_size
 from poncho_core.lock import FileLock, acquire
-from poncho_create.errors import CreateError
+from poncho_create.errors import BuildLockTimeout, CreateError
 from poncho_create.layer_snapshot import Snapshot, restore, snapshot
 
 __all__ = ["Layer", "LayerEntry", "LayerStore", "layer_limit", "use_layer"]
@@ -90,13 +91,18 @@ class LayerStore:
         return self.root / f"{name}{ending}"
 
     def _lock(
-        self, name: str, *, wait: bool, on_wait: Callable[[int | None], None] | None = None
+        self,
+        name: str,
+        *,
+        wait: bool,
+        on_wait: Callable[[int | None], None] | None = None,
+        timeout: float | None = None,
     ) -> FileLock | None:
         self._locks.mkdir(parents=True, exist_ok=True)
         path = self._locks / f"{name}.lock"
         return acquire(
             path,
-            timeout=None if wait else 0,
+            timeout=timeout if wait else 0,
             what=f"the conda layer {self.path(name)}",
             record_pid=wait,
             on_wait=on_wait,
@@ -176,6 +182,10 @@ class Layer:
     packages: int
     dropped: bool = False
 
+    def package_names(self) -> list[str]:
+        """The installed conda packages, as ``name-version-build``."""
+        return sorted(p.stem for p in (self.prefix / "conda-meta").glob("*.json"))
+
     def message(self) -> str:
         """What the build did with the layer, in words."""
         done = (
@@ -200,13 +210,24 @@ def use_layer(
     force: bool = False,
     dependencies: tuple[str, ...] = (),
     on_wait: Callable[[int | None], None] | None = None,
+    timeout: float | None = None,
 ) -> Iterator[Layer]:
     """Hold the layer of `key` for a build: installed with ``install(prefix)`` unless a
     complete one is there (and not `force`), snapshotted, yielded, then restored (or
-    dropped) when the ``with`` block ends; other layers beyond `keep` are evicted."""
+    dropped) when the ``with`` block ends; other layers beyond `keep` are evicted.
+
+    Another build holding the layer is waited for, at most `timeout` seconds (None: no
+    limit; then BuildLockTimeout, naming its pid); `on_wait` gets that pid first."""
     name = key[:_NAME]
-    held = store._lock(name, wait=True, on_wait=on_wait)
-    assert held is not None  # no timeout: None is never returned
+    try:
+        held = store._lock(name, wait=True, on_wait=on_wait, timeout=timeout)
+    except LockTimeout as exc:
+        holder = f" (pid {exc.pid})" if exc.pid is not None else ""
+        raise BuildLockTimeout(
+            f"another build with the same conda packages{holder} still holds the conda layer "
+            f"{store.path(name)} after {timeout:g} s ($PONCHO_CREATE_WAIT)"
+        ) from None
+    assert held is not None  # a wait: None is never returned
     with held:
         store.evict(keep, name)
         layer = _ready(store, name, key, install, force=force, dependencies=dependencies)
