@@ -39,6 +39,7 @@ from poncho_core.fs import atomic_write, rmtree, tree_size
 from poncho_core.lock import FileLock, acquire
 from poncho_create.errors import BuildLockTimeout, CreateError
 from poncho_create.layer_snapshot import Snapshot, restore, snapshot
+from poncho_create.progress import counted
 
 __all__ = ["Layer", "LayerEntry", "LayerStore", "layer_limit", "use_layer"]
 
@@ -188,11 +189,8 @@ class Layer:
 
     def message(self) -> str:
         """What the build did with the layer, in words."""
-        done = (
-            f"reused ({self.packages} packages, 0 installed)"
-            if self.reused
-            else (f"installed {self.packages} packages")
-        )
+        packages = counted(self.packages, "packages")
+        done = f"reused ({packages}, 0 installed)" if self.reused else f"installed {packages}"
         return f"conda layer {self.key[:12]}: {done}" + (", then dropped" if self.dropped else "")
 
     def to_dict(self) -> dict[str, object]:
@@ -256,8 +254,9 @@ def _ready(
     if why is None:
         packages = len(list((prefix / "conda-meta").glob("*.json")))
         os.utime(meta)  # its last use
-        log.info("conda layer %s: reused (%d packages, 0 installed)", key[:12], packages)
-        return Layer(key, prefix, reused=True, packages=packages)
+        layer = Layer(key, prefix, reused=True, packages=packages)
+        log.info("%s", layer.message())
+        return layer
     if prefix.exists() or meta.exists():
         log.info("conda layer %s: installed afresh (%s)", key[:12], why)
     store._drop(name)
@@ -275,8 +274,9 @@ def _ready(
     packages = len(list((prefix / "conda-meta").glob("*.json")))
     record = {"key": key, "dependencies": list(dependencies), "installed": time.time()}
     atomic_write(meta, json.dumps(record, indent=2) + "\n")
-    log.info("conda layer %s: installed %d packages", key[:12], packages)
-    return Layer(key, prefix, reused=False, packages=packages)
+    layer = Layer(key, prefix, reused=False, packages=packages)
+    log.info("%s", layer.message())
+    return layer
 
 
 def _unusable(store: LayerStore, name: str, key: str, force: bool) -> str | None:
