@@ -219,6 +219,15 @@ def _assert_nothing_left(build_dirs: dict[str, Any], output: Path, original: byt
     assert not [p for p in output.parent.iterdir() if p.name.endswith(".part")]
     cache = build_dirs["cache_dir"]
     entries = [p for p in cache.iterdir() if not p.name.startswith(".")] if cache.exists() else []
+    # A conda layer whose install succeeded is kept, restored as installed (the next try
+    # reuses it): complete, its metadata written, not in use.
+    layers = cache / "layers"
+    if layers in entries:
+        entries.remove(layers)
+        folders = sorted(p.name for p in layers.iterdir() if p.is_dir())
+        assert sorted(p.name for p in layers.iterdir()) == sorted(
+            [*folders, *(f"{name}.json" for name in folders)]
+        )
     assert entries == []
     assert list(build_dirs["tmp_dir"].iterdir()) == []
 
@@ -448,7 +457,12 @@ def test_a_project_folder_holding_our_outputs_still_hits_the_cache(
         events: list[ProgressEvent] = []
         create(project / "spec.json", output, no_index=True, progress=events.append, **dirs)
         assert {e.phase for e in events} == {"cache"}, output
-    assert len([p for p in (project / "envs").iterdir() if not p.name.startswith(".")]) == 1
+    entries = [
+        p.name
+        for p in (project / "envs").iterdir()
+        if not p.name.startswith(".") and p.name != "layers"
+    ]
+    assert len(entries) == 1
 
 
 def test_pinned_holds_versions_and_is_written_to_conda_meta(

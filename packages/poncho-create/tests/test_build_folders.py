@@ -111,7 +111,8 @@ def test_a_killed_create_leaves_no_debris_and_a_live_one_is_untouched(
     the next create removes them, and not the folders of a build still running."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = {**os.environ, "TMPDIR": str(tmp)}
+    # The build prefix in the temporary folder (no conda layer: that one is in the env cache).
+    env = {**os.environ, "TMPDIR": str(tmp), "PONCHO_CREATE_LAYERS": "0"}
     env.pop("PONCHO_CREATE_TMPDIR", None)
     specs = []
     for i, deps in enumerate((["mini-tool"], ["mini-old"], ["mini-base"])):

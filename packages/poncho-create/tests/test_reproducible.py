@@ -1,5 +1,6 @@
 """The same spec gives the same bytes (issue 26 item 5, seam 16): two full builds of the demo
-spec, the second one with its own env cache and (empty) package cache, give
+spec, the second one with --force (its conda layer installed afresh) and its own (empty)
+package cache, give
 byte-identical tarballs, whose members have normalised mtimes, owners and order, and whose
 .pyc files stay valid (Python does not compile again, even in a read-only folder)."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -19,20 +21,33 @@ from poncho_core.tarindex import INDEX_NAME, read_index
 from poncho_create import create
 
 
-def _build(demo_build: Any, root: Path) -> Path:
+def _build(demo_build: Any, root: Path, cache: Path, **more: Any) -> Path:
     options = dict(demo_build.options)
-    # Its own env cache and (empty) package cache; the same temporary folder: the build
-    # prefix is made under it, and its path is written into the environment.
-    options.update(cache_dir=root / "envs", pkgs_dir=root / "pkgs")
+    # Its own (empty) package cache; the same env cache, whose conda layer is the build
+    # prefix (its path is written into the environment).
+    options.update(cache_dir=cache, pkgs_dir=root / "pkgs", **more)
     return create(demo_build.spec_path, **options)
 
 
 @pytest.fixture(scope="module")
 def builds(demo_build: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    return (
-        _build(demo_build, tmp_path_factory.mktemp("first")),
-        _build(demo_build, tmp_path_factory.mktemp("second")),
-    )
+    cache = tmp_path_factory.mktemp("envs")
+    first = _build(demo_build, tmp_path_factory.mktemp("first"), cache)
+    kept = Path(shutil.copy(first, tmp_path_factory.mktemp("kept") / first.name))
+    # --force: the conda layer installed afresh, from another empty package cache.
+    return kept, _build(demo_build, tmp_path_factory.mktemp("second"), cache, force=True)
+
+
+def test_without_layers_two_env_caches_give_the_same_bytes(
+    demo_build: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PONCHO_CREATE_LAYERS=0: the build prefix is named after the spec in the temporary
+    folder, whatever the env cache."""
+    monkeypatch.setenv("PONCHO_CREATE_LAYERS", "0")
+    one = _build(demo_build, tmp_path / "a", tmp_path / "a" / "envs")
+    two = _build(demo_build, tmp_path / "b", tmp_path / "b" / "envs")
+    assert one.read_bytes() == two.read_bytes()
+    assert not (tmp_path / "a" / "envs" / "layers").exists()
 
 
 @pytest.fixture(scope="module")

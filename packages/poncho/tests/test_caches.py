@@ -27,6 +27,9 @@ if kind == "envs":
 elif kind == "build-folder":
     from poncho_create.build_folders import build_folder
     held = build_folder(parent=Path(root))
+elif kind == "layers":
+    from poncho_create.conda_layer import LayerStore, use_layer
+    held = use_layer(LayerStore(Path(root)), what, lambda p: p.mkdir(), keep=2)
 elif kind == "pkgs":
     from poncho_create.cache import PackageCache
     held = PackageCache(Path(root)).in_use()
@@ -330,3 +333,39 @@ def test_prune_removes_the_build_folders_of_killed_creates(
         assert not gone.exists() and kept.is_dir()
     finally:
         live.close()
+
+
+def test_layers_are_listed_and_pruned_unless_a_build_holds_one(tmp_path: Path) -> None:
+    from poncho_create.conda_layer import LayerStore, use_layer
+
+    envs = tmp_path / "envs"
+    store = LayerStore.of_cache(envs)
+    old, held = "a" * 64, "b" * 64
+    for key in (old, held):
+        with use_layer(store, key, lambda p: p.mkdir(), keep=2, dependencies=("python", "numpy")):
+            pass
+        (store.path(key[:16]) / "data").write_bytes(b"x" * 1000)
+        _age(store.root / f"{key[:16]}.json", 40 * 86400)
+    (report,) = list_caches(["layers"], envs_dir=envs)
+    assert report.root == str(envs / "layers")
+    assert [(i.name, i.label) for i in report.items] == [
+        (old[:16], "python, numpy"),
+        (held[:16], "python, numpy"),
+    ]
+    assert all(i.size >= 1000 for i in report.items)
+    build = Holder("layers", store.root, held)  # a build uses it right now
+    try:
+        dry = prune_caches(["layers"], max_size=0, dry_run=True, envs_dir=envs)[0]
+        done = prune_caches(["layers"], max_size=0, envs_dir=envs)[0]
+        aged = prune_caches(["layers"], older_than=30 * 86400, envs_dir=envs)[0]
+    finally:
+        build.close()
+    assert (dry.removed, dry.kept_in_use) == (done.removed, done.kept_in_use)
+    assert [i.name for i in done.removed] == [old[:16]] and done.kept_in_use == [held[:16]]
+    assert not store.path(old[:16]).exists()
+    assert not (store.root / f"{old[:16]}.json").exists()
+    assert aged.removed == []  # held, so just used: not old
+    assert store.path(held[:16]).exists()
+    assert main(["list", "layers", f"--envs-dir={envs}"]) == 0
+    assert main(["prune", "layers", "--max-size", "0", "-q", f"--envs-dir={envs}"]) == 0
+    assert store.entries() == []

@@ -143,7 +143,7 @@ def test_cache_list_and_prune(built: dict[str, Any], capsys: pytest.CaptureFixtu
     status, out = run(["cache", "list", "--json", *dirs], capsys)
     assert status == 0
     reports = check("cache", out)
-    assert [r["kind"] for r in reports] == ["envs", "data", "pkgs"]
+    assert [r["kind"] for r in reports] == ["envs", "layers", "data", "pkgs"]
     assert all(r["items"] for r in reports)
     status, out = run(["cache", "prune", "--json", "-n", "--max-size", "0", *dirs], capsys)
     assert status == 0

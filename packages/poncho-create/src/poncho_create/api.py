@@ -10,18 +10,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from poncho_create.build_folders import build_folder, default_parents, sweep
 from poncho_create.cached_build import build_cached
+from poncho_create.conda_layer import Layer, layer_limit
+from poncho_create.conda_part import CondaPart
 from poncho_create.errors import ChannelError, CreateError
 from poncho_create.git_refs import carried_spec, git_entries
 from poncho_create.lock import Lock, PipLockEntry, conda_entries_from_prefix
 from poncho_create.options import CreateOptions, archive_format
 from poncho_create.output_file import check_folder_exists, check_overwrite, copy_tarball
-from poncho_create.prepare import check_offline, conda_dependencies, prepare
+from poncho_create.prepare import check_offline, prepare
 from poncho_create.progress import ProgressCallback, Reporter
 from poncho_create.stable_prefix import stable_prefix
 from poncho_spec import Spec
@@ -119,10 +121,11 @@ def create(
     if options.lock_out is not None:
         check_writable(options.lock_out, "--lock-out")
 
-    def build(target: Path) -> Path:
+    def build(target: Path, layers: int | None = None) -> Path:
         if options.offline:  # a cache hit needs no network: checked for a build only
             check_offline(ready)
-        return _build(spec, options, target, fmt, channels_used, lock, report)
+        layers = layer_limit() if layers is None else layers
+        return _build(spec, options, target, fmt, channels_used, lock, report, layers)
 
     if output is None:
         return build_cached(spec, options, fmt, channels_used, report, build)
@@ -132,7 +135,7 @@ def create(
             options.cache_dir,
             output,
         )
-        return build(Path(output))
+        return build(Path(output), layers=0)  # no layer either: it lives in the cache
     cached = build_cached(spec, options, fmt, channels_used, report, build)
     copy_tarball(cached, Path(output))
     log.info("%s: a copy of %s", output, cached)
@@ -186,7 +189,11 @@ def _build(
     channels: tuple[str, ...],
     lock: Lock | None,
     report: Reporter,
+    layers: int,
 ) -> Path:
+    """Build into `target`: the conda part in the build prefix (in a conda layer of the
+    environment cache when `layers` may be kept, see `poncho_create.conda_layer`), the pip
+    step, our files, the pack."""
     from poncho_create.cache import PackageCache
     from poncho_create.pack import add_poncho_files, pack_prefix
 
@@ -197,55 +204,26 @@ def _build(
             if options.tmp_dir is not None:
                 options.tmp_dir.mkdir(parents=True, exist_ok=True)
             with build_folder(parent=options.tmp_dir) as work, contextlib.ExitStack() as held:
-                # Not in `work`: the prefix path is written into the environment (reproducible).
-                prefix = (
-                    _prefix_dir(options.keep_prefix)
-                    if options.keep_prefix
-                    else held.enter_context(
+                conda = CondaPart.of(spec, options, channels, lock)
+
+                def install(prefix: Path) -> None:
+                    conda.install(prefix, options.pkgs_dir, work, report)
+
+                layer = None
+                if options.keep_prefix:
+                    prefix = _prefix_dir(options.keep_prefix)
+                    install(prefix)
+                elif layers > 0:
+                    layer = held.enter_context(_use_layer(options, conda, install, layers))
+                    prefix = layer.prefix
+                    if layer.reused:  # their last use, for `poncho cache prune`: packing reads them
+                        PackageCache(options.pkgs_dir).mark_used(layer.package_names())
+                else:
+                    # Not in `work`: the prefix path is written into the environment.
+                    prefix = held.enter_context(
                         stable_prefix(work.parent, spec.hash(), options.platform)
                     )
-                )
-                dependencies = conda_dependencies(spec)
-                sources = options.channel_sources(channels)  # mirrors and aliases applied
-                pins = list(spec.pinned_specs())
-                if options.conda_exe is not None:
-                    if pins:
-                        log.warning(
-                            "pinned: %s written to conda-meta/pinned; the external conda's own "
-                            "solve does not see them",
-                            ", ".join(pins),
-                        )
-                    from poncho_create.engine_external import build_prefix_external
-
-                    build_prefix_external(
-                        options.conda_exe,
-                        dependencies,
-                        sources,
-                        options.platform,
-                        prefix,
-                        work,
-                        report,
-                        native=options.native,
-                        lock=lock,
-                    )
-                else:
-                    from poncho_create.engine_rattler import build_prefix
-
-                    build_prefix(
-                        dependencies,
-                        sources,
-                        options.platform,
-                        prefix,
-                        options.pkgs_dir,
-                        report,
-                        native=options.native,
-                        lock=lock,
-                        constraints=pins,
-                        channel_source=options.channel_settings.source,
-                    )
-                if pins:
-                    # conda reads it on every later install into the environment (CCTools wrote it).
-                    (prefix / "conda-meta" / "pinned").write_text("".join(p + "\n" for p in pins))
+                    install(prefix)
                 pip_entries: list[PipLockEntry] = []
                 if spec.pip:
                     from poncho_create.pip_step import install_pip
@@ -282,10 +260,39 @@ def _build(
                 )
                 if options.lock_out is not None:
                     new_lock.write(options.lock_out)
-                log.info("created %s", path)
-                return path
+            if layer is not None:  # restored (or dropped) by now
+                report.note("layer", layer.message(), detail=layer.to_dict())
+            log.info("created %s", path)
+            return path
     except ChannelError as exc:  # worded with what the channel settings know
         raise options.channel_settings.explain(exc, channels) from exc
+
+
+def _use_layer(
+    options: CreateOptions,
+    conda: CondaPart,
+    install: Callable[[Path], None],
+    keep: int,
+) -> contextlib.AbstractContextManager[Layer]:
+    """The build's conda layer in the environment cache (`poncho_create.conda_layer`)."""
+    from poncho_core.verbosity import NOTE
+    from poncho_create.cached_build import build_wait
+    from poncho_create.conda_layer import LayerStore, use_layer
+
+    def waiting(pid: int | None) -> None:
+        holder = f" (pid {pid})" if pid is not None else ""
+        log.log(NOTE, "waiting for another build with the same conda packages%s", holder)
+
+    return use_layer(
+        LayerStore.of_cache(options.cache_dir),
+        conda.key(),
+        install,
+        keep=keep,
+        force=options.force,
+        dependencies=conda.dependencies,
+        on_wait=waiting,
+        timeout=build_wait(),
+    )
 
 
 def _existing_env(spec_or_path: object) -> Path | None:

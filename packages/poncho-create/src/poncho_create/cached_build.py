@@ -18,7 +18,7 @@ from poncho_create.options import CreateOptions
 from poncho_create.progress import Reporter
 from poncho_spec import Spec
 
-__all__ = ["build_cached", "entry_name"]
+__all__ = ["build_cached", "build_wait", "entry_name"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def build_cached(
         log.info("waiting for another build of this spec%s", holder)
         report("cache", 0, None, "builds", f"waiting for another build of this spec{holder}")
 
-    with cache.building(name, on_wait=waiting, timeout=_build_wait()):
+    with cache.building(name, on_wait=waiting, timeout=build_wait()):
         hit = cache.lookup(name)
         if hit is not None and reuse:
             _lock_of_hit(hit, options.lock_out)
@@ -129,7 +129,7 @@ def _lock_of_hit(tarball: Path, lock_out: Path | None) -> None:
     atomic_write(lock_out, data)
 
 
-def _build_wait() -> float:
+def build_wait() -> float:
     """How long to wait for another build of the same spec: ``$PONCHO_CREATE_WAIT``
     seconds, else an hour (a cold build of a large environment takes minutes)."""
     text = os.environ.get("PONCHO_CREATE_WAIT", "3600")

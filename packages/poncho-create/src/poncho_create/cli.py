@@ -63,6 +63,7 @@ _EPILOG = epilog(
         ("PONCHO_PKGS_DIR", "conda package download cache (default ~/.cache/poncho/pkgs)"),
         ("PONCHO_CREATE_TMPDIR", "parent of the temporary build folders (default: system temp)"),
         ("PONCHO_CREATE_WAIT", "seconds to wait for another build of the same spec (default 3600)"),
+        ("PONCHO_CREATE_LAYERS", "installed conda parts kept for reuse (default 2; 0: none)"),
         ("PONCHO_CHANNELS", "channels searched before the spec's (when no --channel is given)"),
         (
             "PONCHO_OVERRIDE_CHANNELS",
@@ -224,6 +225,7 @@ def _run(
                 "python": next((p["version"] for p in conda if p.get("name") == "python"), None),
                 "conda_packages": len(conda),
                 "pip_packages": len(lock.get("pip", [])),
+                "conda_layer": notes.get("layer"),
             },
             indent=2,
         )

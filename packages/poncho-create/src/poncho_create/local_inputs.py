@@ -9,8 +9,8 @@ A local folder's digest never covers Poncho's own outputs, which a project folde
 holds (``poncho_package_create spec.json env.tar.gz`` run in it, or an environment cache
 inside it): files ending like a tarball create writes (`TARBALL_ENDINGS`), their temporary
 names while being written (``.<name>.<random>.tmp``), ``.locks`` and ``.digests`` folders
-are left out,
-besides `SKIPPED_DIRS`. A project that ships such a tarball as data and edits it needs
+and an environment cache's conda layers (a ``layers`` folder beside ``.locks/layers``) are
+left out, besides `SKIPPED_DIRS`. A project that ships such a tarball as data and edits it needs
 ``--force`` to be built again.
 """
 
@@ -96,12 +96,22 @@ def local_inputs_digest(paths: Sequence[Path], find_links: Iterable[str] = ()) -
 def _tree(root: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in SKIPPED_DIRS and not d.endswith(".egg-info") and not _layers(folder, d)
+        )
         for name in sorted(files):
             if not name.endswith((".pyc", ".pyo")) and not _our_output(name):
                 full = Path(folder) / name
                 found.append((full.relative_to(root).as_posix(), full))
     return found
+
+
+def _layers(folder: str, name: str) -> bool:
+    """Whether `name` in `folder` is the conda layers folder of an environment cache (whose
+    locks are in ``.locks/layers``: `poncho_create.conda_layer`)."""
+    return name == "layers" and (Path(folder) / ".locks" / "layers").is_dir()
 
 
 def _our_output(name: str) -> bool:

@@ -48,7 +48,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog=prog,
         description="List or prune Poncho's caches on this machine: envs (environment "
-        "tarballs), data (git/http data of specs) and pkgs (conda package downloads). "
+        "tarballs), layers (installed conda parts that builds reuse, in the envs cache), "
+        "data (git/http data of specs) and pkgs (conda package downloads). "
         "Entries a running build or task uses are never removed.",
         epilog=_EPILOG,
     )
@@ -64,7 +65,9 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         cmd.add_argument(
             "kinds", nargs="*", metavar="CACHE", help=f"which caches ({', '.join(KINDS)}; all)"
         )
-        cmd.add_argument("--envs-dir", type=Path, metavar="DIR", help="the environment cache")
+        cmd.add_argument(
+            "--envs-dir", type=Path, metavar="DIR", help="the environment cache (and its layers)"
+        )
         cmd.add_argument("--data-dir", type=Path, metavar="DIR", help="the data cache")
         cmd.add_argument("--pkgs-dir", type=Path, metavar="DIR", help="the package cache")
         cmd.add_argument(

@@ -1,7 +1,10 @@
-"""The three caches Poncho fills on a machine, listed and pruned through their own locks.
+"""The caches Poncho fills on a machine, listed and pruned through their own locks.
 
 - ``envs``: environment tarballs made by ``poncho_package_create`` (``$PONCHO_ENVS_DIR``,
   else ``~/.cache/poncho/envs``); a tarball being built is never removed.
+- ``layers``: the installed conda parts ``poncho_package_create`` reuses (``layers/`` in
+  the environment cache, see `poncho_create.conda_layer`); one a build holds is never
+  removed.
 - ``data``: the git/http data of specs (``$PONCHO_FETCH_CACHE``, else
   ``~/.cache/poncho/data``); an entry a task holds is never removed.
 - ``pkgs``: the conda package download cache (``$PONCHO_PKGS_DIR``, else
@@ -17,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from poncho_create.cache import EnvCache, PackageCache
+from poncho_create.conda_layer import LayerStore
 from poncho_create.options import default_cache_dir, default_pkgs_dir
 from poncho_fetch.cache import DataCache
 from poncho_fetch.cache import default_cache_dir as default_data_dir
 
 __all__ = ["KINDS", "CacheItem", "CacheReport", "list_caches", "parse_age", "prune_caches"]
 
-KINDS = ("envs", "data", "pkgs")
+KINDS = ("envs", "layers", "data", "pkgs")
 """The caches, in the order they are shown."""
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -126,8 +130,10 @@ def prune_caches(
 
 
 def _roots(envs: Path | None, data: Path | None, pkgs: Path | None) -> dict[str, Path]:
+    envs = envs or default_cache_dir()
     return {
-        "envs": envs or default_cache_dir(),
+        "envs": envs,
+        "layers": LayerStore.of_cache(envs).root,
         "data": data or default_data_dir(),
         "pkgs": pkgs or default_pkgs_dir(),
     }
@@ -139,6 +145,8 @@ def _items(kind: str, root: Path) -> list[CacheItem]:
             CacheItem(e.key, e.size, e.last_used, _data_label(e.meta))
             for e in DataCache(root).entries()
         ]
+    if kind == "layers":
+        return [CacheItem(e.name, e.size, e.last_used, e.label) for e in LayerStore(root).entries()]
     cache = EnvCache(root) if kind == "envs" else PackageCache(root)
     return [CacheItem(e.name, e.size, e.last_used) for e in cache.entries()]
 
@@ -178,6 +186,9 @@ def _not_busy(
     elif kind == "envs":
         cache = EnvCache(root)
         busy = {item.name for item in doomed if cache.busy(item.name)}
+    elif kind == "layers":
+        layers = LayerStore(root)
+        busy = {item.name for item in doomed if layers.busy(item.name)}
     else:
         data = DataCache(root)
         busy = {item.name for item in doomed if data.busy(item.name)}
@@ -197,6 +208,9 @@ def _remove(kind: str, root: Path, doomed: list[CacheItem], report: CacheReport)
     if kind == "envs":
         cache = EnvCache(root)
         done = [item for item in doomed if cache.remove(item.name)]
+    elif kind == "layers":
+        layers = LayerStore(root)
+        done = [item for item in doomed if layers.remove(item.name)]
     else:
         data = DataCache(root)
         done = [item for item in doomed if data.remove(item.name)]
