@@ -91,7 +91,7 @@ class World:
 
     def note(self) -> dict[str, Any] | None:
         """The last build's conda layer note (None: it used no layer)."""
-        notes = [e.detail for e in self.events if e.detail is not None]
+        notes = [e.detail for e in self.events if e.detail is not None and e.phase == "layer"]
         return dict(notes[-1]) if notes else None
 
     def layer(self) -> dict[str, Any]:
@@ -339,7 +339,7 @@ def test_a_build_waits_for_the_layer_at_most_create_wait_seconds(
     events: list[ProgressEvent] = []
     dirs = {"cache_dir": tmp_path / "envs", "pkgs_dir": pkgs_dir}
     create(spec, tmp_path / "a.tar.gz", progress=events.append, **dirs)
-    key = next(e.detail for e in events if e.detail is not None)["key"]
+    key = next(e.detail for e in events if e.detail is not None and e.phase == "layer")["key"]
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD, str(tmp_path / "envs" / "layers"), key],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,

@@ -63,13 +63,17 @@ def test_an_edited_local_package_reuses_every_other_member(
         out, err = capsys.readouterr()
         shown = json.loads(out)
         second = Path(shown["path"])
-        # The same inputs from empty caches: a full build (the same temporary folder, so
-        # the same build prefix).
-        full = create(demo_build.spec_path, **{**options, "cache_dir": tmp_path / "fresh"})
+        # The same inputs from an empty environment cache at the same place (the build
+        # prefix, the conda layer, lives there and is written into the environment): a
+        # full build, nothing reused.
+        second = second.rename(tmp_path / "second.tar.gz")
+        options["cache_dir"].rename(tmp_path / "used-envs")
+        moved = tmp_path / "used-envs" / first.relative_to(options["cache_dir"])
+        full = create(demo_build.spec_path, **options)
     finally:
         module.write_text(original)
 
-    before, after, whole = (_member_bytes(t) for t in (first, second, full))
+    before, after, whole = (_member_bytes(t) for t in (moved, second, full))
     changed = {name for name in after if before.get(name) != after[name]}
     conda = {name for name in after if name.startswith("conda/")}
     assert conda and not changed & conda  # every conda package copied, byte for byte
