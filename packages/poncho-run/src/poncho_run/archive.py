@@ -84,12 +84,16 @@ def extract_environment(
         max_bytes_source=f"for {os.fspath(dest)}: ${MAX_UNPACKED_ENV} or --max-unpacked-size, "
         "else the free space less a reserve",
     )
-    from poncho_core.tarindex import read_index
+    from poncho_core.tarfooter import has_footer
 
-    try:
-        index = read_index(archive)
-    except UnsupportedArchive:  # a zstd index and no zstandard module: the zstd program reads it
-        index = None
+    index = None
+    if has_footer(archive):  # only then the index's reader is imported (~15 ms)
+        from poncho_core.tarindex import read_index
+
+        try:
+            index = read_index(archive)
+        except UnsupportedArchive:  # a zstd index, no zstandard module: the zstd program reads it
+            index = None
     if index is None:
         return extract(archive, dest, use_programs=use_programs, limits=limit)
     from poncho_core.extract_indexed import extract_indexed
