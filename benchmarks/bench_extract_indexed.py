@@ -11,6 +11,9 @@ way, the best of ``--reps`` runs into a fresh folder (removed between runs, not 
 - the floor: every member inflated to nowhere, one thread (in-process, ISA-L when
   installed, as both extractors do).
 
+The file system is synced before each run (not timed), so that no run pays for the
+previous one's writes.
+
 Wall and CPU (user + system of this process) seconds. Alone: ``python
 benchmarks/bench_extract_indexed.py [--mb 300] [--reps 3] [--workers 1,2] [--dir /tmp]``.
 """
@@ -69,6 +72,7 @@ def timed(action: object, dest: Path) -> tuple[float, float]:
     """(wall, CPU) seconds of `action(dest)` into a fresh folder."""
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir()
+    os.sync()  # the previous run's writes are not this one's
     cpu = time.process_time()
     wall = time.perf_counter()
     action(dest)  # type: ignore[operator]

@@ -139,8 +139,9 @@ class _Extractor:
         if rel in self.pending:
             self._drain()
 
-    def _drain(self) -> None:
-        """Wait until no write is pending (the writers report batches, not files)."""
+    def _drain(self, keep: int = 0) -> None:
+        """Wait until at most `keep` writes are pending (waits for all: the writers report
+        batches, not files)."""
         if self.writers is not None:
             self._send()
             self.writers.wait()
