@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import shutil
+import signal
 import tarfile
 import threading
 import time
@@ -403,3 +404,40 @@ def test_an_archive_changed_since_its_index_was_read_is_refused(tmp_path: Path, 
     with pytest.raises(BadIndex, match="index member changed after it was read"):
         extract_indexed(archive, box / "dest", index)
     assert_box_intact(box)
+
+
+def test_a_signal_stops_the_members_and_leaves_no_thread_writing(
+    tmp_path: Path, box: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception in the main thread while members are extracted (SIGTERM becomes one in
+    poncho_package_run) reaches the caller only once no thread writes into the folder."""
+    groups = [[member(f"g{g}/f{i}", b"x" * 100) for i in range(20)] for g in range(8)]
+    archive, index = indexed(tmp_path / "a.tar.gz", groups)
+
+    class Slow(indexed_module.MemberReader):
+        def read(self, size: int) -> bytes:
+            time.sleep(0.002)
+            return super().read(size)
+
+    monkeypatch.setattr(indexed_module, "MemberReader", Slow)
+
+    class Stop(Exception):
+        pass
+
+    def alarm(signum: int, frame: object) -> None:
+        raise Stop
+
+    threads = threading.active_count()
+    previous = signal.signal(signal.SIGALRM, alarm)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Stop):
+            extract_indexed(archive, box / "dest", index, workers=2)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert threading.active_count() == threads
+    written = snapshot(box / "dest")
+    time.sleep(0.1)
+    assert snapshot(box / "dest") == written  # nothing still writing
+    assert len([p for p in written if p.startswith("g")]) < 8 * 21

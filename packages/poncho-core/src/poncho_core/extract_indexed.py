@@ -138,6 +138,8 @@ class _Job:
     # -- 1. the plan -----------------------------------------------------------------------
 
     def plan(self) -> None:
+        """Check every record in archive order and make the folders; decide which members
+        the provider spares."""
         owner: dict[str, str] = {}  # the path of every entry but folders
         for record in self.index.files:
             action = self._planned(record.path, record.type, record.link, owner)
@@ -229,10 +231,18 @@ class _Job:
                 work()
             else:
                 threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()  # none left writing into a folder the caller may remove
+                try:
+                    for thread in threads:
+                        thread.start()
+                    for thread in threads:
+                        thread.join()
+                except BaseException:  # a signal: stop the members, then let it through
+                    self.failed = True
+                    raise
+                finally:
+                    for thread in threads:
+                        if thread.ident is not None:
+                            thread.join()  # none left writing into a folder the caller removes
             if not errors:
                 self.writers.wait()
         finally:
