@@ -207,7 +207,9 @@ def _add(path: str) -> Any:
 
 def _twice(index: TarIndex) -> TarIndex:
     record = next(f for f in index.files if f.path == "empty.txt")
-    return dataclasses.replace(index, files=(*index.files, dataclasses.replace(record, member=1)))
+    last = len(index.members) - 1  # in another member, the records still in archive order
+    twice = dataclasses.replace(record, member=last)
+    return dataclasses.replace(index, files=(*index.files, twice))
 
 
 def _usize(change: int) -> Any:
@@ -217,7 +219,12 @@ def _usize(change: int) -> Any:
     return edit
 
 
+def _reordered(index: TarIndex) -> TarIndex:
+    return dataclasses.replace(index, files=index.files[-1:] + index.files[:-1])
+
+
 LIES = {
+    "records out of archive order": (_reordered, "not in archive order"),
     "member digest": (_member(1, sha256="0" * 64), "does not match its digest"),
     "member usize larger": (_usize(512), "the index says"),
     "member usize smaller": (_usize(-512), "holds more than the"),

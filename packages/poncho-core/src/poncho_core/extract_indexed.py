@@ -141,7 +141,11 @@ class _Job:
         """Check every record in archive order and make the folders; decide which members
         the provider spares."""
         owner: dict[str, str] = {}  # the path of every entry but folders
+        member = 0
         for record in self.index.files:
+            if record.member < member:  # the rules see the entries in the stream's order
+                raise BadIndex(f"{self.label}: the index's records are not in archive order")
+            member = record.member
             action = self._planned(record.path, record.type, record.link, owner)
             self.work[record.member].append((record, action))
             if action.what == "hardlink":
