@@ -5,6 +5,7 @@ member of the shared hostile table refused inside an indexed tarball too."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import subprocess
@@ -174,3 +175,33 @@ def test_a_tarball_without_index_is_still_read_as_a_stream(
     archive = make_tar(world / "env.tar.gz", [m for group in GROUPS for m in group])
     env = poncho_run.prepare(archive, world / "scratch" / "envA")
     assert (env.prefix / "bin" / "hello").is_file()
+
+
+IMPORTED = """
+import sys
+from poncho_run.archive import extract_environment
+extract_environment(sys.argv[1], sys.argv[2])
+print(sorted(m for m in sys.modules if m.startswith("poncho_core.")))
+"""
+
+
+def test_the_index_reader_is_imported_only_for_an_indexed_tarball(tmp_path: Path) -> None:
+    """A plain tarball's cold start pays only for the footer check (tarfooter), not for the
+    index's reader (dataclasses, json)."""
+    members = [m for group in GROUPS for m in group]
+    imported = {}
+    for kind, archive in (
+        ("plain", make_tar(tmp_path / "plain.tar.gz", members)),
+        ("indexed", make_indexed_tar(tmp_path / "indexed.tar.gz", GROUPS)),
+    ):
+        (tmp_path / kind).mkdir()
+        proc = subprocess.run(
+            [sys.executable, "-c", IMPORTED, str(archive), str(tmp_path / kind)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imported[kind] = set(ast.literal_eval(proc.stdout))
+    assert "poncho_core.tarfooter" in imported["plain"]
+    assert "poncho_core.tarindex" not in imported["plain"]
+    assert {"poncho_core.tarindex", "poncho_core.extract_indexed"} <= imported["indexed"]
