@@ -1,7 +1,8 @@
 """Environment archives: the formats poncho-run takes, and unpacking one safely.
 
 The reading and the checks are poncho-core's (`poncho_core.compression`,
-`poncho_core.extract`, shared with poncho-fetch's data archives); this module adds what is
+`poncho_core.extract`, shared with poncho-fetch's data archives, and
+`poncho_core.extract_indexed` for indexed tarballs); this module adds what is
 particular to environments: a clear error for a file that is no environment archive, and
 the bound on what one may unpack to (`unpack_limit`).
 """
@@ -72,12 +73,29 @@ def extract_environment(
     use_programs: bool = True,
 ) -> int:
     """Extract the environment archive `archive` into the existing folder `dest`, within
-    `unpack_limit`; returns the number of members. Raises `EnvironmentNotFound`,
-    `UnsupportedArchive`, `UnsafeArchive`, `LimitExceeded` or `UnpackError`."""
+    `unpack_limit`; returns the number of members. An indexed tarball (poncho-create's
+    layout, `poncho_core.tarindex`) is read by its index, members in parallel; one whose
+    index lies is refused (`poncho_core.tarindex.BadIndex`, an `UnsafeArchive`). Raises
+    `EnvironmentNotFound`, `UnsupportedArchive`, `UnsafeArchive`, `LimitExceeded` or
+    `UnpackError`."""
     sniff(archive)
     limit = Limits(
         max_bytes=unpack_limit(dest),
         max_bytes_source=f"for {os.fspath(dest)}: ${MAX_UNPACKED_ENV} or --max-unpacked-size, "
         "else the free space less a reserve",
     )
-    return extract(archive, dest, use_programs=use_programs, limits=limit)
+    from poncho_core.tarfooter import has_footer
+
+    index = None
+    if has_footer(archive):  # only then the index's reader is imported (~15 ms)
+        from poncho_core.tarindex import read_index
+
+        try:
+            index = read_index(archive)
+        except UnsupportedArchive:  # a zstd index, no zstandard module: the zstd program reads it
+            index = None
+    if index is None:
+        return extract(archive, dest, use_programs=use_programs, limits=limit)
+    from poncho_core.extract_indexed import extract_indexed
+
+    return extract_indexed(archive, dest, index, limits=limit)
