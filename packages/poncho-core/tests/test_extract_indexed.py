@@ -5,7 +5,6 @@ and a provider's files are placed without decompressing their members."""
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import hashlib
 import io
 import os
@@ -14,6 +13,7 @@ import signal
 import tarfile
 import threading
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -349,25 +349,34 @@ def snapshot_data(root: Path) -> dict[str, Any]:
     }
 
 
-def _handmade(path: Path, raws: list[tuple[bytes, list[Any]]]) -> tuple[Path, TarIndex]:
-    """An indexed tarball of members given as compressed bytes, each with the tar entries
-    (`member` tuples) its index records."""
+def _handmade(path: Path, raws: list[tuple[bytes, bytes, list[Any]]]) -> tuple[Path, TarIndex]:
+    """An indexed tarball of members given as compressed bytes (raw deflate), each with
+    the bytes it stands for and the tar entries (`member` tuples) its index records."""
     with path.open("wb") as handle:
         writer = IndexedTarWriter(handle, "gzip", 6)
-        for number, (raw, members) in enumerate(raws):
+        for number, (raw, plain, members) in enumerate(raws):
             entries = [Entry(info, data=data) for info, data in members]
             for entry in entries:
                 if entry.data is not None:
                     entry.sha256 = hashlib.sha256(entry.data).hexdigest()
-            usize = len(gzip.decompress(raw))
             sha = hashlib.sha256(raw).hexdigest()
             writer.append(
-                f"m{number}", io.BytesIO(raw), len(raw), usize=usize, sha256=sha, entries=entries
-            )
+                f"m{number}", io.BytesIO(raw), len(raw), usize=len(plain), sha256=sha,
+                entries=entries, crc32=zlib.crc32(plain),
+            )  # fmt: skip
         writer.finish(1_600_000_000)
     index = read_index(path)
     assert index is not None
     return path, index
+
+
+def _segment(data: bytes, *, final: bool = False) -> bytes:
+    """`data` as a member of an indexed gzip stream (raw deflate, a full flush at its end),
+    or ended by a final block (which no member may hold)."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(
+        zlib.Z_FINISH if final else zlib.Z_FULL_FLUSH
+    )
 
 
 def _tar(members: list[Any], end: bool = False) -> bytes:
@@ -380,24 +389,29 @@ def _tar(members: list[Any], end: bool = False) -> bytes:
 
 @pytest.mark.parametrize(
     "shape",
-    ["end marker in a member", "two gzip members as one", "damaged header", "file then folder"],
+    ["end marker in a member", "a final block in a member", "damaged header", "file then folder"],
 )
 def test_members_that_are_not_what_the_index_says(tmp_path: Path, box: Path, shape: str) -> None:
     one, two = [member("a.txt", b"a" * 600)], [member("b.txt", b"b")]
     if shape == "end marker in a member":
-        raws = [(gzip.compress(_tar(one, end=True)), one)]
+        plain = _tar(one, end=True)
+        raws = [(_segment(plain), plain, one)]
         said = "holds more than the index lists"
-    elif shape == "two gzip members as one":
-        raws = [(gzip.compress(_tar(one)) + gzip.compress(_tar(two)), one + two)]
+    elif shape == "a final block in a member":
+        first, second = _tar(one), _tar(two)
+        raws = [(_segment(first, final=True) + _segment(second), first + second, one + two)]
         said = "not one complete member"
     elif shape == "damaged header":
         data = bytearray(_tar(one + two))
         data[1536 + 3] ^= 1  # b.txt's header, after a.txt's header and data
-        raws = [(gzip.compress(bytes(data)), one + two)]
+        raws = [(_segment(bytes(data)), bytes(data), one + two)]
         said = "bad header checksum"
     else:
         three = [member("a.txt/c", b"c")]
-        raws = [(gzip.compress(_tar(one)), one), (gzip.compress(_tar(three)), three)]
+        raws = [
+            (_segment(_tar(one)), _tar(one), one),
+            (_segment(_tar(three)), _tar(three), three),
+        ]
         said = "goes through 'a.txt', not a folder"
     archive, index = _handmade(tmp_path / "a.tar.gz", raws)
     with pytest.raises(UnsafeArchive, match=said):

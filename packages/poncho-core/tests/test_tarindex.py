@@ -8,7 +8,9 @@ import hashlib
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from poncho_core.tarindex import (
     GZIP_FOOTER,
     ZSTD_FOOTER,
     BadIndex,
+    TarIndex,
     read_index,
     read_member,
 )
@@ -40,13 +43,15 @@ def _entries(group: int) -> list[Entry]:
     return entries
 
 
-def _write(path: Path, compression: str, groups: int = 3) -> None:
+def _write(
+    path: Path, compression: str, groups: int = 3, edit: Callable[[TarIndex], Any] | None = None
+) -> None:
     with path.open("wb") as handle:
         writer = IndexedTarWriter(handle, compression, 6)
         for group in range(groups):
             entries = _entries(group)
             writer.add(f"g{group}", entries, member_key(entries, compression, 6))
-        writer.finish(EPOCH)
+        writer.finish(EPOCH, edit=edit)
 
 
 COMPRESSIONS = ["gzip", "zstd"]
@@ -128,7 +133,7 @@ def test_a_lying_index_is_refused(tmp_path: Path, damage: str) -> None:
         del data[index.members[2].offset + 5 : index.members[2].offset + 9]
     path.write_bytes(bytes(data))
     if damage in ("index digest", "member usize"):
-        _rewrite_index(path, damage)
+        _write(path, "gzip", edit=lambda index: _lie(index, damage))
     with pytest.raises(BadIndex, match=str(path)):
         found = read_index(path)
         assert found is not None
@@ -136,23 +141,16 @@ def test_a_lying_index_is_refused(tmp_path: Path, damage: str) -> None:
             read_member(path, found, number)
 
 
-def _rewrite_index(path: Path, damage: str) -> None:
-    """Write the archive again with an index that lies about member 1."""
+def _lie(index: TarIndex, damage: str) -> TarIndex:
+    """`index` lying about member 1."""
     import dataclasses
 
-    index = read_index(path)
-    assert index is not None
     members = list(index.members)
     if damage == "index digest":
         members[1] = dataclasses.replace(members[1], sha256="0" * 64)
     else:
         members[1] = dataclasses.replace(members[1], usize=members[1].usize + 512)
-    body = path.read_bytes()[: index.offset]
-    with path.open("wb") as handle:
-        handle.write(body)
-        writer = IndexedTarWriter(handle, "gzip", 6)
-        writer._members, writer._files, writer._offset = members, list(index.files), len(body)
-        writer.finish(EPOCH)
+    return dataclasses.replace(index, members=tuple(members))
 
 
 def test_footer_sizes_are_fixed() -> None:
@@ -169,18 +167,14 @@ def test_fields_a_later_version_adds_are_ignored(tmp_path: Path) -> None:
     _write(path, "gzip", groups=1)
     index = read_index(path)
     assert index is not None
-    body = path.read_bytes()[: index.offset]
-    document = json.loads(index.to_json())
-    document["members"][0]["future"] = 1
-    document["files"][0]["future"] = "x"
-    info = tarfile.TarInfo("poncho/index.json")
-    data = json.dumps(document).encode()
-    info.size, info.mode, info.mtime = len(data), 0o644, EPOCH
-    from poncho_core.tarindex import footer
-    from poncho_core.tarindex_write import _index_member
 
-    member = _index_member(Entry(info, data=data), "gzip", 6)
-    path.write_bytes(body + member + footer("gzip", len(body), len(member)))
+    def more(index: TarIndex) -> bytes:
+        document = json.loads(index.to_json())
+        document["members"][0]["future"] = 1
+        document["files"][0]["future"] = "x"
+        return json.dumps(document).encode()
+
+    _write(path, "gzip", groups=1, edit=more)
     again = read_index(path)
     assert again is not None and again.members == index.members and again.files == index.files
 
@@ -218,9 +212,9 @@ def test_member_entries_refuses_what_is_not_whole_entries(tmp_path: Path, damage
 
 
 def test_a_large_gzip_member_is_the_same_on_any_number_of_threads(tmp_path: Path) -> None:
-    import gzip
     import io
     import random
+    import zlib
 
     from poncho_core.tarindex_write import compress_member
 
@@ -231,11 +225,28 @@ def test_a_large_gzip_member_is_the_same_on_any_number_of_threads(tmp_path: Path
     outs = []
     for threads in (1, 2, 3):
         out = io.BytesIO()
-        usize, size, sha = compress_member(
+        usize, size, sha, crc = compress_member(
             [Entry(info, data=data)], "gzip", 6, out, threads=threads
         )
         outs.append(out.getvalue())
         assert size == len(out.getvalue()) and sha == hashlib.sha256(out.getvalue()).hexdigest()
     assert outs[0] == outs[1] == outs[2]
-    raw = gzip.decompress(outs[0])
+    raw = zlib.decompressobj(-15).decompress(outs[0])  # a member: raw deflate, flushed
+    assert outs[0].endswith(b"\x00\x00\xff\xff") and zlib.crc32(raw) == crc
     assert len(raw) == usize and raw[512 : 512 + len(data)] == data
+
+
+def test_python_tarfile_reads_it_in_stream_mode(tmp_path: Path) -> None:
+    """An indexed tar.gz is one gzip stream: ``tarfile``'s stream mode (``r|gz``), which
+    reads a single gzip member, sees every entry, and gzip checks the stream's CRC-32
+    (the members' combined) and size."""
+    import gzip
+
+    path = tmp_path / "env.tar.gz"
+    _write(path, "gzip")
+    with tarfile.open(path, "r|gz") as tar:
+        names = [m.name for m in tar]
+    assert len(names) == 16 and names[-1] == "poncho/index.json"
+    with gzip.open(path) as stream:  # raises BadGzipFile on a wrong CRC or size
+        assert len(stream.read()) > 0
+    subprocess.run(["gzip", "-t", str(path)], check=True)

@@ -4,8 +4,9 @@ while this reads the member's compressed bytes a chunk at a time.
 
 What the index says is checked as the bytes come: never more output than `usize` (a bomb
 stops there), and, once the entries are read (`MemberReader.finish`), exactly `usize`
-bytes from exactly one gzip member or zstd frame whose compressed bytes have the index's
-sha256. Everything else is `BadIndex`, naming the archive and the member.
+bytes from exactly one member (gzip: raw deflate ended by a full flush, no final block,
+with the index's CRC-32; zstd: one frame) whose compressed bytes have the index's sha256.
+Everything else is `BadIndex`, naming the archive and the member.
 
 Memory stays bounded: a chunk of compressed input and a piece of output at a time. gzip is
 inflated with the fastest deflate importable (`poncho_core._inflate.deflate_module`), in the
@@ -15,6 +16,7 @@ calling thread: the extractor runs several of these at once, one per member.
 from __future__ import annotations
 
 import hashlib
+import zlib
 from typing import Any
 
 from poncho_core._inflate import deflate_module
@@ -26,6 +28,7 @@ __all__ = ["MemberReader"]
 _IN = 1 << 20  # compressed bytes read at a time
 _OUT = 1 << 20  # most output per decompression call
 _ZSTD_IN = 1 << 14  # zstandard's objects take no output bound: feed them small pieces
+_FLUSHED = b"\x00\x00\xff\xff"  # the end of a full flush (an empty stored block)
 
 
 class MemberReader:
@@ -54,6 +57,8 @@ class MemberReader:
         self._more = False  # the decoder may have output without more input
         self._out = memoryview(b"")
         self.count = 0  # decompressed bytes produced
+        self._crc = 0  # of the output (gzip)
+        self._tail = b""  # the last compressed bytes read (gzip: a full flush's end)
 
     def __enter__(self) -> MemberReader:
         return self
@@ -85,8 +90,14 @@ class MemberReader:
                     f"{self._label}: member {name} holds {self.count} bytes, "
                     f"the index says {self._member.usize}"
                 )
-        if not self._decoder.eof or self._input or self._left or self._decoder.unused():
+        ended = self._decoder.eof == self._decoder.framed
+        if not ended or self._input or self._left or self._decoder.unused():
             raise BadIndex(f"{self._label}: member {name} is not one complete member")
+        if not self._decoder.framed:
+            if not self._tail.endswith(_FLUSHED):
+                raise BadIndex(f"{self._label}: member {name} does not end on a full flush")
+            if self._digest is not None and self._crc != self._member.crc32:
+                raise BadIndex(f"{self._label}: member {name} does not match its CRC in the index")
 
     def check_digest(self) -> None:
         """Read what is left of the compressed bytes and check their digest (BadIndex): a
@@ -113,6 +124,7 @@ class MemberReader:
         self._left -= len(chunk)
         if self._digest is not None:
             self._digest.update(chunk)
+        self._tail = (self._tail + chunk[-4:])[-4:]
         return chunk
 
     def _fill(self) -> bool:
@@ -133,13 +145,16 @@ class MemberReader:
                 raise BadIndex(
                     f"{self._label}: member {self._member.name} is corrupt ({exc})"
                 ) from exc
-            if self._decoder.eof and (self._input or self._left or self._decoder.unused()):
+            after = self._input or self._left or self._decoder.unused()
+            if self._decoder.eof and (after or not self._decoder.framed):
                 self.check_digest()
                 raise BadIndex(
                     f"{self._label}: member {self._member.name} is not one complete member"
                 )
             if out:
                 self.count += len(out)
+                if not self._decoder.framed:
+                    self._crc = zlib.crc32(out, self._crc)
                 if self.count > self._member.usize:
                     self.check_digest()
                     raise BadIndex(
@@ -151,12 +166,15 @@ class MemberReader:
 
 
 class _Zlib:
-    """A gzip member: zlib's decompression object (or ISA-L's, zlib-ng's)."""
+    """A member of the gzip stream, raw deflate (no header, no final block): zlib's
+    decompression object (or ISA-L's, zlib-ng's)."""
+
+    framed = False  # the member ends without an end of its own (a final block is an error)
 
     def __init__(self) -> None:
         module = deflate_module()
         self.error: type[Exception] = module.error
-        self._obj = module.decompressobj(31)
+        self._obj = module.decompressobj(-15)
 
     @property
     def eof(self) -> bool:
@@ -174,6 +192,8 @@ class _Zlib:
 class _Zstd:
     """A zstd frame: Python 3.14's ``compression.zstd`` (bounded output), else
     ``zstandard`` fed small pieces of input."""
+
+    framed = True  # the member ends with its frame
 
     def __init__(self, label: str) -> None:
         self.error: type[Exception] = ValueError

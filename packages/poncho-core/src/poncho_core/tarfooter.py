@@ -13,7 +13,9 @@ import os
 import struct
 
 __all__ = [
+    "GZIP_END",
     "GZIP_FOOTER",
+    "GZIP_HEADER",
     "ZSTD_FOOTER",
     "footer",
     "footer_size",
@@ -22,6 +24,11 @@ __all__ = [
     "sniff_indexed",
 ]
 
+#: An indexed gzip tarball is one gzip stream: this header (no name, mtime 0, OS unknown),
+#: the members (raw deflate, each ended by a full flush), the index member, then `GZIP_END`
+#: bytes (an empty final block, the CRC-32 and size of the whole), then the footer.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+GZIP_END = 2 + 8
 _MAGIC = b"PONCHOIX"
 _PAYLOAD = 16 + 16 + len(_MAGIC)  # offset and size in hex, then the magic
 #: The gzip footer: header with FEXTRA (subfield "PX"), an empty deflate block, CRC 0, size 0.

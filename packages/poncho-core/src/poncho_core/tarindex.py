@@ -2,9 +2,12 @@
 with an index of them at the end, found through a fixed-size footer.
 
 The layout (docs/dev/contracts.md, "Indexed tarballs", is the reference) is eStargz's idea,
-written for environments: every member is a complete gzip member (or zstd frame) holding
-whole tar entries, so the file is one ordinary tar.gz (tar.zst) stream for every tar reader,
-while a reader that knows the layout can
+written for environments: every member holds whole tar entries and decompresses alone, and
+the file is one ordinary tar.gz (tar.zst) stream for every tar reader. gzip: one gzip stream
+(Python's ``tarfile`` in stream mode, ``r|gz``, reads a single gzip member only) whose
+members are runs of raw deflate blocks each ended by a full flush, so that a member
+decompresses without what comes before it; zstd: one frame per member. A reader that knows
+the layout can
 
 - list the archive, or read one member (``poncho/spec.json``), without decompressing the rest;
 - decompress members independently (on all cores) and check each against its digest;
@@ -12,14 +15,16 @@ while a reader that knows the layout can
   verbatim into a new archive (an incremental build).
 
 Last in the archive: the index member (the tar entry `INDEX_NAME`, then the tar's end
-marker), then the footer, a member that decompresses to nothing: for gzip an empty gzip
-member whose header's Extra field holds the index member's offset and size (`GZIP_FOOTER`
-bytes), for zstd a skippable frame holding the same (`ZSTD_FOOTER` bytes).
+marker), for gzip the end of the stream (`GZIP_END` bytes), then the footer, which
+decompresses to nothing: for gzip an empty gzip member whose header's Extra field holds the
+index member's offset and size (`GZIP_FOOTER` bytes), for zstd a skippable frame holding the
+same (`ZSTD_FOOTER` bytes).
 
 `read_index` finds and checks the index: a file with no footer is an ordinary tarball (None);
-a footer whose index does not describe the file exactly (members end to end from offset 0 up
-to the index, sizes, digests, file records naming a member) is a hostile archive
-(`BadIndex`). Reading a member checks its compressed digest and its decompressed size.
+a footer whose index does not describe the file exactly (members end to end from the first
+member's place up to the index, sizes, digests, file records naming a member) is a hostile
+archive (`BadIndex`). Reading a member checks its compressed digest, its decompressed size
+and, for gzip, its CRC-32.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from typing import IO, Any
 
 from poncho_core.errors import UnsafeArchive, UnsupportedArchive
 from poncho_core.tarfooter import (
+    GZIP_END,
     GZIP_FOOTER,
+    GZIP_HEADER,
     ZSTD_FOOTER,
     footer,
     footer_size,
@@ -58,6 +65,7 @@ __all__ = [
     "footer_size",
     "inflate_member",
     "iter_member_chunks",
+    "members_start",
     "parse_footer",
     "read_index",
     "read_member",
@@ -72,9 +80,11 @@ MAX_INDEX_BYTES = 1 << 30
 #: What a file record's ``type`` may be.
 FILE_TYPES = frozenset({"file", "dir", "symlink", "hardlink"})
 
-_MEMBER_KEYS = frozenset(("name", "offset", "size", "usize", "sha256", "key"))
+_MEMBER_KEYS = frozenset(("name", "offset", "size", "usize", "sha256", "key", "crc32"))
 _FILE_KEYS = frozenset(("path", "type", "mode", "size", "sha256", "member", "prefix", "link"))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_FLUSHED = b"\x00\x00\xff\xff"  # the end of a full flush (an empty stored block)
+_FINAL_BLOCK = b"\x03\x00"  # an empty final block
 _CHUNK = 1 << 20
 
 
@@ -96,8 +106,9 @@ class IndexedMember:
     """One compressed member: where it is (`offset`, `size` in the file), what it holds
     decompressed (`usize` bytes of whole tar entries), the sha256 of its compressed bytes,
     its `name` (``conda/<dist>``, ``pip/<name>-<version>``, ``poncho``, ``rest``: what it
-    groups) and `key`, the digest of its decompressed content and compression settings
-    (equal keys: the same compressed bytes), or "" when unknown."""
+    groups), `key`, the digest of its decompressed content and compression settings
+    (equal keys: the same compressed bytes), or "" when unknown, and `crc32`, the CRC-32 of
+    its decompressed bytes (gzip: the stream's trailer is made of the members'; 0 for zstd)."""
 
     name: str
     offset: int
@@ -105,6 +116,7 @@ class IndexedMember:
     usize: int
     sha256: str
     key: str = ""
+    crc32: int = 0
 
 
 @dataclass(frozen=True)
@@ -172,8 +184,15 @@ def read_index(path: str | os.PathLike[str], *, name: str | None = None) -> TarI
         if where is None:
             return None
         offset, size = where
-        if offset + size + length != total or size <= 0:
+        end = GZIP_END if compression == "gzip" else 0
+        if offset + size + end + length != total or size <= 0:
             raise BadIndex(f"{label}: the index footer names bytes {offset}+{size} of {total}")
+        if compression == "gzip":
+            handle.seek(0)
+            head = handle.read(len(GZIP_HEADER))
+            handle.seek(offset + size)
+            if head != GZIP_HEADER or handle.read(2) != _FINAL_BLOCK:
+                raise BadIndex(f"{label}: an indexed gzip tarball that is not one gzip stream")
         probe = IndexedMember(INDEX_NAME, offset, size, MAX_INDEX_BYTES, "")
         raw = _inflate(compression, _read_exact(handle, offset, size, label), probe, label)
     document = _index_document(raw, label)
@@ -206,7 +225,14 @@ def inflate_member(compression: str, raw: bytes, member: IndexedMember, label: s
         raise BadIndex(
             f"{label}: member {member.name} holds {len(data)} bytes, the index says {member.usize}"
         )
+    if compression == "gzip" and zlib.crc32(data) != member.crc32:
+        raise BadIndex(f"{label}: member {member.name} does not match its CRC in the index")
     return data
+
+
+def members_start(compression: str) -> int:
+    """Where the first member starts: after the stream's header for gzip, at 0 for zstd."""
+    return len(GZIP_HEADER) if compression == "gzip" else 0
 
 
 def iter_member_chunks(handle: IO[bytes], member: IndexedMember, label: str) -> Iterator[bytes]:
@@ -234,9 +260,10 @@ def _inflate(compression: str, raw: bytes, member: IndexedMember, label: str) ->
     limit = member.usize
     try:
         if compression == "gzip":
-            obj = zlib.decompressobj(31)
+            # Raw deflate ended by a full flush: all of it used, no final block inside.
+            obj = zlib.decompressobj(-15)
             data = obj.decompress(raw, limit + 1)
-            complete = obj.eof and not obj.unused_data and not obj.unconsumed_tail
+            complete = not obj.eof and not obj.unconsumed_tail and raw.endswith(_FLUSHED)
         else:
             data, complete = _unzstd(raw, limit + 1)
     except (zlib.error, ValueError, EOFError) as exc:
@@ -305,7 +332,7 @@ def _checked(
         files = tuple(IndexedFile(**_known(f, _FILE_KEYS)) for f in document["files"])
     except (KeyError, TypeError, AttributeError) as exc:
         raise BadIndex(f"{label}: the index is malformed ({exc})") from exc
-    position = 0
+    position = members_start(compression)
     for member in members:
         _check_member(member, position, label)
         position += member.size
@@ -323,15 +350,15 @@ def _known(record: Any, keys: frozenset[str]) -> dict[str, Any]:
 
 
 def _check_member(member: IndexedMember, position: int, label: str) -> None:
-    fields = (member.offset, member.size, member.usize)
+    fields = (member.offset, member.size, member.usize, member.crc32)
     if not all(type(v) is int for v in fields) or not isinstance(member.name, str):
         raise BadIndex(f"{label}: the index has a malformed member {member.name!r}")
     if member.offset != position or member.size <= 0 or member.usize < 0:
         raise BadIndex(f"{label}: member {member.name} is not where the index says")
     if not isinstance(member.sha256, str) or not _SHA256.fullmatch(member.sha256):
         raise BadIndex(f"{label}: member {member.name} has no valid sha256 in the index")
-    if not isinstance(member.key, str):
-        raise BadIndex(f"{label}: member {member.name} has a malformed key")
+    if not isinstance(member.key, str) or not 0 <= member.crc32 <= 0xFFFFFFFF:
+        raise BadIndex(f"{label}: member {member.name} has a malformed key or CRC")
 
 
 def _check_file(record: IndexedFile, members: int, label: str) -> None:

@@ -3,13 +3,13 @@
 What goes into which member, and in which order, is the caller's (poncho-create groups an
 environment's files by package); this module writes the bytes: tar headers (PAX format, as
 ``tarfile`` and conda-pack write them), one compressed member per group, members copied
-verbatim from another indexed archive, then the index member and the footer.
+verbatim from another indexed archive, then the index member, the end of the gzip stream
+(its CRC-32 combined from the members', `poncho_core._crc`) and the footer.
 
-The same entries, compression and level always give the same bytes (zstd runs
-single-threaded; gzip compresses 256 KiB blocks each alone, on any number of threads; gzip
-headers carry no name and no time), so `member_key`, computed before
-compressing, names the compressed member: a member of an earlier archive with the same key
-can be copied instead of compressed again.
+The same entries, compression and level always give the same bytes (gzip members are made of
+256 KiB blocks each compressed alone, zstd frames single-threaded, no name and no time in
+the gzip header), so `member_key`, computed before compressing, names the compressed member:
+a member of an earlier archive with the same key can be copied instead of compressed again.
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import hashlib
 import struct
 import tarfile
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
+from poncho_core._crc import crc32_combine
+from poncho_core.tarfooter import GZIP_HEADER
 from poncho_core.tarindex import (
     INDEX_NAME,
     IndexedFile,
@@ -32,6 +34,7 @@ from poncho_core.tarindex import (
 )
 
 __all__ = [
+    "Compressed",
     "Entry",
     "IndexedTarWriter",
     "compress_member",
@@ -43,6 +46,17 @@ _BLOCK = 512
 _CHUNK = 1 << 20
 _KEY_VERSION = b"poncho-member-1\n"
 _GZIP_BLOCK = 256 * 2**10
+_FINAL_BLOCK = b"\x03\x00"  # an empty final deflate block: the end of the gzip stream
+
+
+class Compressed(NamedTuple):
+    """What `compress_member` wrote: decompressed and compressed sizes, the sha256 of the
+    compressed bytes, the CRC-32 of the decompressed ones (gzip; 0 for zstd)."""
+
+    usize: int
+    size: int
+    sha256: str
+    crc32: int
 
 
 @dataclass
@@ -102,9 +116,10 @@ def member_key(entries: Sequence[Entry], compression: str, level: int) -> str:
 
 def compress_member(
     entries: Iterable[Entry], compression: str, level: int, out: IO[bytes], *, threads: int = 1
-) -> tuple[int, int, str]:
-    """Write `entries` as one compressed member to `out`; returns (decompressed size,
-    compressed size, sha256 of the compressed bytes). An entry's data is checked against
+) -> Compressed:
+    """Write `entries` as one compressed member to `out` (gzip: raw deflate ended by a full
+    flush, the piece of the archive's one gzip stream; zstd: one frame); returns its sizes
+    and digests (`Compressed`). An entry's data is checked against
     its `sha256` when one is given, and the digest recorded otherwise (ValueError: the file
     changed while it was packed). `threads` > 1 compresses a gzip member's blocks on that
     many threads (the same bytes: a large member need not take one core alone)."""
@@ -142,12 +157,14 @@ def compress_member(
     tail = compressor.flush()
     digest.update(tail)
     out.write(tail)
-    return usize, csize + len(tail), digest.hexdigest()
+    crc = compressor.crc if compression == "gzip" else 0
+    return Compressed(usize, csize + len(tail), digest.hexdigest(), crc)
 
 
 class IndexedTarWriter:
     """Members appended one after the other to `handle` (at its current position, taken
-    as offset 0), then `finish` writes the index and the footer."""
+    as offset 0; gzip: after the stream's header, which the writer writes first), then
+    `finish` writes the index, the end of the stream and the footer."""
 
     def __init__(self, handle: IO[bytes], compression: str, level: int) -> None:
         if compression not in ("gzip", "zstd"):
@@ -158,16 +175,29 @@ class IndexedTarWriter:
         self._members: list[IndexedMember] = []
         self._files: list[IndexedFile] = []
         self._offset = 0
+        self._crc = 0  # of the decompressed stream so far (gzip)
+        self._usize = 0
+        if compression == "gzip":
+            handle.write(GZIP_HEADER)
+            self._offset = len(GZIP_HEADER)
 
     @property
     def count(self) -> int:
         """How many members were appended."""
         return len(self._members)
 
-    def add(self, name: str, entries: Sequence[Entry], key: str = "") -> IndexedMember:
-        """Compress `entries` into a new member named `name`."""
-        usize, size, sha = compress_member(entries, self.compression, self.level, self._handle)
-        return self._added(name, usize, size, sha, key, entries)
+    def add(
+        self,
+        name: str,
+        entries: Sequence[Entry],
+        key: str = "",
+        *,
+        records: Sequence[IndexedFile] | None = None,
+    ) -> IndexedMember:
+        """Compress `entries` into a new member named `name`. `records` replace the index
+        records the entries give (tests writing an index that lies)."""
+        done = compress_member(entries, self.compression, self.level, self._handle)
+        return self._added(name, done, key, entries, records)
 
     def append(
         self,
@@ -179,10 +209,12 @@ class IndexedTarWriter:
         sha256: str,
         entries: Sequence[Entry],
         key: str = "",
+        crc32: int = 0,
     ) -> IndexedMember:
         """Copy a member compressed elsewhere (by `compress_member` into a buffer, or
         from an earlier archive: `source` at its offset) of `size` bytes whose digest must
-        be `sha256` (ValueError otherwise; the archive is then unusable)."""
+        be `sha256` (ValueError otherwise; the archive is then unusable); `crc32` is the
+        CRC-32 of its decompressed bytes (gzip)."""
         digest = hashlib.sha256()
         left = size
         while left:
@@ -194,39 +226,53 @@ class IndexedTarWriter:
             left -= len(chunk)
         if digest.hexdigest() != sha256:
             raise ValueError(f"member {name}: its bytes do not match their digest")
-        return self._added(name, usize, size, sha256, key, entries)
+        return self._added(name, Compressed(usize, size, sha256, crc32), key, entries, None)
 
-    def finish(self, mtime: int) -> TarIndex:
+    def finish(
+        self, mtime: int, *, edit: Callable[[TarIndex], TarIndex | bytes] | None = None
+    ) -> TarIndex:
         """Write the index member (entry `INDEX_NAME` with mode 0644 and `mtime`, then the
-        tar end marker) and the footer; returns the index written."""
+        tar end marker), the end of the gzip stream and the footer; returns the index
+        written. `edit` may replace the index, or its document's bytes (tests)."""
         index = TarIndex(self.compression, tuple(self._members), tuple(self._files))
-        document = index.to_json()
+        edited = edit(index) if edit is not None else index
+        document = edited if isinstance(edited, bytes) else edited.to_json()
         info = tarfile.TarInfo(INDEX_NAME)
         info.size, info.mode, info.mtime = len(document), 0o644, mtime
-        data = _index_member(Entry(info, data=document), self.compression, self.level)
-        self._handle.write(data)
+        raw = Entry(info).header() + document + b"\0" * ((-len(document)) % _BLOCK + 2 * _BLOCK)
+        if self.compression == "gzip":
+            data = _deflate_block(raw, self.level)
+            crc = crc32_combine(self._crc, zlib.crc32(raw), len(raw))
+            size = (self._usize + len(raw)) & 0xFFFFFFFF
+            end = _FINAL_BLOCK + struct.pack("<II", crc, size)
+        else:
+            compressor = _compressor(self.compression, self.level)
+            data, end = bytes(compressor.compress(raw)) + bytes(compressor.flush()), b""
+        self._handle.write(data + end)
         self._handle.write(footer(self.compression, self._offset, len(data)))
         return TarIndex(self.compression, index.members, index.files, self._offset, len(data))
 
     def _added(
-        self, name: str, usize: int, size: int, sha: str, key: str, entries: Sequence[Entry]
+        self,
+        name: str,
+        done: Compressed,
+        key: str,
+        entries: Sequence[Entry],
+        records: Sequence[IndexedFile] | None,
     ) -> IndexedMember:
-        member = IndexedMember(name, self._offset, size, usize, sha, key)
+        member = IndexedMember(
+            name, self._offset, done.size, done.usize, done.sha256, key, done.crc32
+        )
         number = len(self._members)
         self._members.append(member)
-        self._files.extend(record_of(entry, number) for entry in entries)
-        self._offset += size
+        if records is None:
+            self._files.extend(record_of(entry, number) for entry in entries)
+        else:
+            self._files.extend(records)
+        self._offset += done.size
+        self._crc = crc32_combine(self._crc, done.crc32, done.usize)
+        self._usize += done.usize
         return member
-
-
-def _index_member(entry: Entry, compression: str, level: int) -> bytes:
-    """The index member: the index entry and the tar end marker (two zero blocks) in one
-    compressed member, so the archive's stream ends as every tar does."""
-    assert entry.data is not None
-    compressor = _compressor(compression, level)
-    pad = (-len(entry.data)) % _BLOCK
-    raw = entry.header() + entry.data + b"\0" * (pad + 2 * _BLOCK)
-    return bytes(compressor.compress(raw)) + bytes(compressor.flush())
 
 
 def _data(entry: Entry) -> Iterable[bytes]:
@@ -241,28 +287,25 @@ def _data(entry: Entry) -> Iterable[bytes]:
 
 
 class _Zlib:
-    """One gzip member made of blocks of `_GZIP_BLOCK` bytes, each compressed alone (raw
-    deflate ended by a full flush, as pigz and conda-pack's parallel writer do), then an
-    empty final block, the CRC and the size: a block's bytes depend on it alone, so blocks
-    can be compressed on `threads` threads, in any number, with the same result."""
-
-    _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0, OS unknown
+    """A member of the archive's gzip stream: blocks of `_GZIP_BLOCK` bytes each compressed
+    alone (raw deflate ended by a full flush, as pigz and conda-pack's parallel writer do),
+    no header, no final block (the writer adds them once, around all members). A block's
+    bytes depend on it alone, so blocks can be compressed on `threads` threads, in any
+    number, with the same result; `crc` is the CRC-32 of the data given."""
 
     def __init__(self, level: int, threads: int = 1) -> None:
         self._level = level
-        self._crc = 0
-        self._size = 0
+        self.crc = 0
         self._buffer = bytearray()
-        self._started = False
         self._threads = threads
         self._pool: Any = None
         self._running: collections.deque[Any] = collections.deque()
+        self._emitted = False
 
     def compress(self, data: bytes) -> bytes:
-        self._crc = zlib.crc32(data, self._crc)
-        self._size += len(data)
+        self.crc = zlib.crc32(data, self.crc)
         self._buffer += data
-        out = bytearray(self._head())
+        out = bytearray()
         if len(self._buffer) >= _GZIP_BLOCK:
             whole = len(self._buffer) - len(self._buffer) % _GZIP_BLOCK
             view = memoryview(self._buffer)
@@ -273,26 +316,19 @@ class _Zlib:
         return bytes(out)
 
     def flush(self) -> bytes:
-        out = bytearray(self._head())
-        if self._buffer:
-            out += self._block(bytes(self._buffer))
+        out = bytearray()
+        if self._buffer or not self._emitted:
+            out += self._block(bytes(self._buffer))  # an empty member is one empty flush
             self._buffer.clear()
         while self._running:
             out += self._running.popleft().result()
         if self._pool is not None:
             self._pool.shutdown()
-        out += zlib.compressobj(self._level, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
-        out += struct.pack("<II", self._crc & 0xFFFFFFFF, self._size & 0xFFFFFFFF)
         return bytes(out)
-
-    def _head(self) -> bytes:
-        if self._started:
-            return b""
-        self._started = True
-        return self._HEADER
 
     def _block(self, block: bytes) -> bytes:
         """The compressed blocks ready in order (with threads, the oldest ones done)."""
+        self._emitted = True
         if self._threads <= 1:
             return _deflate_block(block, self._level)
         if self._pool is None:

@@ -65,6 +65,7 @@ class _Done:
     size: int
     usize: int
     sha256: str
+    crc32: int
     source: Path | None
 
 
@@ -102,6 +103,7 @@ def write_members(
                     sha256=result.sha256,
                     entries=member.entries,
                     key=member.key,
+                    crc32=result.crc32,
                 )
             if result.source is not None:
                 reused += 1
@@ -125,16 +127,16 @@ def _prepare(member: Member, writer: IndexedTarWriter, spool_dir: Path, threads:
         tarball, old = member.reuse
         handle = open_checked(tarball, old)
         if handle is not None:
-            return _Done(handle, old.size, old.usize, old.sha256, tarball)
+            return _Done(handle, old.size, old.usize, old.sha256, old.crc32, tarball)
     buffer: Any = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=str(spool_dir))  # noqa: SIM115
     try:
         with _loaded(member.items):
-            usize, size, sha = compress_member(
+            done = compress_member(
                 member.entries, writer.compression, writer.level, buffer,
                 threads=threads if member.data_bytes > LARGE_MEMBER else 1,
             )  # fmt: skip
         buffer.seek(0)
-        return _Done(buffer, size, usize, sha, None)
+        return _Done(buffer, done.size, done.usize, done.sha256, done.crc32, None)
     except BaseException:
         buffer.close()
         raise

@@ -233,19 +233,20 @@ def make_indexed_tar(
     another document: an index that lies (the footer names the index written, wherever the
     members are)."""
     import hashlib
-    import zlib
 
-    from poncho_core.tarindex import IndexedFile, IndexedMember, TarIndex, footer
-    from poncho_core.tarindex_write import Entry, compress_member, record_of
+    from poncho_core.tarindex import IndexedFile
+    from poncho_core.tarindex_write import Entry, IndexedTarWriter, record_of
 
-    members: list[IndexedMember] = []
-    records: list[IndexedFile] = []
     with path.open("wb") as handle:
+        writer = IndexedTarWriter(handle, compression, 6)
         for number, group in enumerate(groups):
-            entries = [Entry(info, data=data) for info, data in group]
-            offset = handle.tell()
-            usize, size, sha = compress_member(entries, compression, 6, handle)
-            members.append(IndexedMember(f"m{number}", offset, size, usize, sha))
+            entries = [
+                Entry(info, data=data, sha256=hashlib.sha256(data or b"").hexdigest())
+                if info.isreg()
+                else Entry(info, data=data)
+                for info, data in group
+            ]
+            records = []
             for entry in entries:
                 try:
                     records.append(record_of(entry, number))
@@ -253,20 +254,6 @@ def make_indexed_tar(
                     empty = hashlib.sha256(b"").hexdigest()
                     name = entry.info.name.removeprefix("./")
                     records.append(IndexedFile(name, "file", entry.info.mode, 0, empty, number))
-        offset = handle.tell()
-        index = TarIndex(compression, tuple(members), tuple(records))
-        edited = edit(index) if edit is not None else index
-        document = edited if isinstance(edited, bytes) else edited.to_json()
-        info = tarfile.TarInfo("poncho/index.json")
-        info.size, info.mode, info.mtime = len(document), 0o644, 1_600_000_000
-        raw = info.tobuf(tarfile.PAX_FORMAT) + document + bytes(-len(document) % 512 + 1024)
-        if compression == "gzip":
-            compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
-            packed = compressor.compress(raw) + compressor.flush()
-        else:
-            import zstandard
-
-            packed = zstandard.ZstdCompressor().compress(raw)
-        handle.write(packed)
-        handle.write(footer(compression, offset, len(packed)))
+            writer.add(f"m{number}", entries, records=records)
+        writer.finish(1_600_000_000, edit=edit)
     return path
