@@ -86,15 +86,16 @@ def test_run_in_env_activates_unpacks_once_and_execs(
 
 def test_tarball_carries_spec_lock_and_run_in_env(demo_build: Any) -> None:
     names, files, modes = set(), {}, {}
-    # One pass over the stream (gzip's reader: tarfile's "r|gz" stops at the first member).
-    with tarfile.open(demo_build.tarball, "r:gz") as tar:
+    # One pass over the stream, as tarfile's stream mode reads it (one gzip stream: every
+    # member of the indexed layout is seen, the index last).
+    with tarfile.open(demo_build.tarball, "r|gz") as tar:
         for member in tar:
             names.add(member.name)
             modes[member.name] = member.mode
             if member.name in ("poncho/spec.json", "poncho/lock.json"):
                 files[member.name] = json.load(tar.extractfile(member))  # type: ignore[arg-type]
     spec, lock = files["poncho/spec.json"], files["poncho/lock.json"]
-    assert {"bin/conda-unpack", "bin/python", "conda-meta/history"} <= names
+    assert {"bin/conda-unpack", "bin/python", "conda-meta/history", "poncho/index.json"} <= names
     assert not any(n == "CACHEDIR.TAG" for n in names)
     assert modes["bin/run_in_env"] & 0o111
     assert spec == loads_spec(json.dumps(demo_build.spec)).to_dict()
