@@ -16,6 +16,10 @@ from poncho_core.compression import sniff as sniff_compression
 from poncho_core.extract import extract
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError, UnsupportedArchive
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from poncho_run.store import NodeStore
+
 __all__ = ["FORMATS", "MAX_UNPACKED_ENV", "extract_environment", "sniff", "unpack_limit"]
 
 #: Archive formats poncho-run reads, as `sniff` names them.
@@ -70,9 +74,11 @@ def extract_environment(
     dest: str | os.PathLike[str],
     *,
     use_programs: bool = True,
+    store: NodeStore | None = None,
 ) -> int:
     """Extract the environment archive `archive` into the existing folder `dest`, within
-    `unpack_limit`; returns the number of members. Raises `EnvironmentNotFound`,
+    `unpack_limit`; returns the number of members. With `store`, its files are shared
+    through the node store (`poncho_run._stored`). Raises `EnvironmentNotFound`,
     `UnsupportedArchive`, `UnsafeArchive`, `LimitExceeded` or `UnpackError`."""
     sniff(archive)
     limit = Limits(
@@ -80,4 +86,10 @@ def extract_environment(
         max_bytes_source=f"for {os.fspath(dest)}: ${MAX_UNPACKED_ENV} or --max-unpacked-size, "
         "else the free space less a reserve",
     )
+    if store is not None:
+        from poncho_run._stored import extract_with_store
+
+        return extract_with_store(
+            os.fspath(archive), os.fspath(dest), store, use_programs=use_programs, limits=limit
+        )
     return extract(archive, dest, use_programs=use_programs, limits=limit)

@@ -29,7 +29,7 @@ import os
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poncho_core.errors import PonchoError
 from poncho_run import _state
@@ -39,6 +39,9 @@ from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError
 from poncho_run.lock import folder_lock
 from poncho_run.relocate import relocate
 
+if TYPE_CHECKING:
+    from poncho_run.store import NodeStore
+
 __all__ = [
     "TEMP_INFIX",
     "check_archive",
@@ -46,6 +49,7 @@ __all__ = [
     "drop_packed_state",
     "ensure_ready",
     "finalize",
+    "open_store",
     "unpack_into",
 ]
 
@@ -61,9 +65,12 @@ def ensure_ready(
     *,
     use_programs: bool = True,
     require_env: bool = False,
+    store: bool | str | os.PathLike[str] = True,
 ) -> dict[str, Any]:
     """Make `folder` a ready environment (unpacking `archive` if it is missing or empty)
     and return its state. `archive` may be None when the folder is expected to be full.
+    `store` is the node store to share files through (`poncho_run.store.store_root`:
+    True the default one, False none, or its folder).
 
     A folder unpacked from another archive than `archive` raises `WrongArchive`; with
     `require_env` (an unpack folder, not an environment given as a folder), a full folder
@@ -73,7 +80,7 @@ def ensure_ready(
     state = _state.read_state(folder)
     if state is None:
         try:
-            state = _prepare(archive, folder, wait, use_programs, require_env)
+            state = _prepare(archive, folder, wait, use_programs, require_env, store)
         except OSError as exc:
             if isinstance(exc, PonchoError):
                 raise
@@ -107,7 +114,12 @@ def check_archive(folder: str, archive: str, state: Mapping[str, Any]) -> None:
 
 
 def _prepare(
-    archive: str | None, folder: str, wait: float, use_programs: bool, require_env: bool
+    archive: str | None,
+    folder: str,
+    wait: float,
+    use_programs: bool,
+    require_env: bool,
+    store: bool | str | os.PathLike[str] = True,
 ) -> dict[str, Any]:
     path = Path(folder)
     if path.exists() and not path.is_dir():
@@ -133,12 +145,16 @@ def _prepare(
                 )
                 return _compute_state(folder)
             raise UnpackError(f"cannot lock {folder}: {exc.strerror or exc}") from exc
-        return _ensure_locked(archive, folder, use_programs, require_env)
+        return _ensure_locked(archive, folder, use_programs, require_env, store)
     raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 
 def _ensure_locked(
-    archive: str | None, folder: str, use_programs: bool, require_env: bool
+    archive: str | None,
+    folder: str,
+    use_programs: bool,
+    require_env: bool,
+    store: bool | str | os.PathLike[str] = True,
 ) -> dict[str, Any]:
     state = _state.read_state(folder)
     if state is not None:
@@ -170,7 +186,8 @@ def _ensure_locked(
     try:
         _log.info("unpacking %s into %s", archive, folder)
         hasher = ArchiveHasher(archive).start()  # on another core, while extracting
-        extract_environment(archive, temp, use_programs=use_programs)
+        node_store = open_store(folder, store)
+        extract_environment(archive, temp, use_programs=use_programs, store=node_store)
         drop_packed_state(temp, archive)  # before the link DIR -> temp can show it
         return _finalize_and_move(temp, folder, hasher.result())
     except BaseException:
@@ -215,12 +232,36 @@ def _finalize_and_move(
     return state
 
 
-def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict[str, Any]:
+def unpack_into(
+    archive: str,
+    folder: str,
+    *,
+    use_programs: bool = True,
+    store: bool | str | os.PathLike[str] = True,
+) -> dict[str, Any]:
     """Extract `archive` into the existing empty `folder` (one the caller owns; no lock,
-    no rename) and `finalize` it."""
-    extract_environment(archive, folder, use_programs=use_programs)
+    no rename) and `finalize` it. A temporary folder has no default store: `store` True
+    means ``$PONCHO_RUN_STORE`` only."""
+    node_store = open_store(None, store, near=folder)
+    extract_environment(archive, folder, use_programs=use_programs, store=node_store)
     drop_packed_state(folder, archive)
     return finalize(folder)
+
+
+def open_store(
+    folder: str | None, store: bool | str | os.PathLike[str], near: str | None = None
+) -> NodeStore | None:
+    """The node store environment folder `folder` unpacks through (None: none; see
+    `poncho_run.store.store_root`); `near` is where its files are created (default:
+    `folder`'s parent)."""
+    from poncho_run.store import NodeStore, store_root
+
+    root = store_root(folder, store)
+    if root is None:
+        return None
+    if near is None and folder is not None:
+        near = os.path.dirname(folder)  # noqa: PTH120
+    return NodeStore.open(root, near)
 
 
 def finalize(

@@ -1,0 +1,411 @@
+"""The node store: files of unpacked environments shared by content, through hard links.
+
+A store is a folder of read-only files named by their sha256, per node and per user:
+``<parent of DIR>/.poncho-store-<uid>/`` by default (beside the DIRs, so on their file
+system), ``$PONCHO_RUN_STORE`` to place it, ``off`` (or ``--no-store``) to do without::
+
+    .poncho-store-1000/          0700, owned by the user
+      3f/3fa9...e1.r             a file's content, 0444 (``.x``: 0555, an executable)
+      .tmp-XXXXXXXX              a file being added (renamed into place when complete)
+
+An environment folder's regular files are hard links to these (`StoreProvider` is the
+extractor's hook: `has`, `place`, `keep`); two folders holding the same file share its
+blocks. The link count of a store file says how many folders link it: 1 is the store's own
+name only, so the file can go (`prune`) without breaking any folder, whose files are their
+own names of the same data.
+
+What is trusted. A file enters the store only by an atomic rename of a temporary file the
+store itself linked or wrote, whose digest the extractor checked against the archive's
+index or the store computed. A file found there is used only if ``lstat`` (never
+following a link) shows a regular file owned by the user, with no write bit, of the size
+the archive gives; before its first use in a process its sha256 is computed and compared
+with its name (a mismatch: the file is not used, and the next `keep` replaces it). The
+store folder itself must be a folder of the user's, not writable by others.
+
+Only files no one rewrites are shared: files holding the build prefix (rewritten where an
+environment is unpacked) never enter the store, store files are read-only, and an entry is
+shared only between files of the same mode (``.r``/``.x``) and, when an existing file is
+replaced by a link, the same mtime (a ``.py`` file's mtime validates its ``.pyc``).
+"""
+
+# Paths are str here: every file of an environment goes through these functions.
+# ruff: noqa: PTH101, PTH103, PTH107, PTH110, PTH115, PTH118, PTH119, PTH120
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import shutil
+import stat
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = [
+    "STORE_ENV",
+    "STORE_PREFIX",
+    "NodeStore",
+    "StoreEntry",
+    "StoreProvider",
+    "file_digest",
+    "store_root",
+]
+
+#: The variable that places the store (a folder) or turns it off (``off``).
+STORE_ENV = "PONCHO_RUN_STORE"
+#: The default store's name, beside the DIRs: ``.poncho-store-<uid>``.
+STORE_PREFIX = ".poncho-store-"
+
+_TEMP = ".tmp-"
+_CHUNK = 1 << 20
+# Link errors that mean "this file system will not link these": copy instead.
+_NO_LINK = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP)
+
+_log = logging.getLogger(__name__)
+
+
+def store_root(
+    folder: str | None, setting: bool | str | os.PathLike[str] = True
+) -> str | None:
+    """The store of the environment folder `folder`, or None when there is none.
+
+    `setting` False: no store; a path: that folder; True: ``$PONCHO_RUN_STORE`` (``off``:
+    none), else ``.poncho-store-<uid>`` in `folder`'s parent (a `folder` of None, a
+    temporary folder, has no default store)."""
+    if setting is False:
+        return None
+    if setting is not True:
+        return os.path.abspath(os.fspath(setting))
+    value = os.environ.get(STORE_ENV, "").strip()
+    if value.lower() == "off":
+        return None
+    if value:
+        return os.path.abspath(value)
+    if folder is None:
+        return None
+    parent = os.path.dirname(os.path.abspath(folder))
+    return os.path.join(parent, f"{STORE_PREFIX}{os.getuid()}")
+
+
+def file_digest(path: str) -> str:
+    """The sha256 of the regular file at `path` (not followed if it is a link: OSError)."""
+    digest = hashlib.sha256()
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class StoreEntry:
+    """One file of the store: its `name` (``aa/<sha256>.r``), `size` (bytes on disk),
+    `links` (1: no environment folder links it) and `last_used` (epoch seconds of the last
+    link made or removed: the file's ctime)."""
+
+    name: str
+    size: int
+    links: int
+    last_used: float
+
+
+class NodeStore:
+    """The store at `root` (see the module's notes). `open` checks it; `copies` is true
+    when it cannot link into the folders it serves (another file system): files are then
+    copied to and from it."""
+
+    def __init__(self, root: str, *, copies: bool = False) -> None:
+        self.root = root
+        self.copies = copies
+        self._verified: dict[tuple[str, int, int], bool] = {}
+        self._lock = threading.Lock()
+        self._said_copies = copies
+
+    @classmethod
+    def open(cls, root: str, near: str | None = None) -> NodeStore | None:
+        """The store at `root` (created 0700 if missing), serving folders created in the
+        folder `near`; None (with a warning) when it cannot be used: not a folder of the
+        user's, writable by others, or not creatable."""
+        try:
+            os.makedirs(root, mode=0o700, exist_ok=True)
+            info = os.lstat(root)
+        except OSError as exc:
+            _log.warning("%s: cannot use it as the node store (%s); unpacking without", root, exc)
+            return None
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            _log.warning("%s: not a folder of this user's; unpacking without the store", root)
+            return None
+        if info.st_mode & 0o022:
+            _log.warning("%s: others can write in it; unpacking without the store", root)
+            return None
+        copies = False
+        if near is not None:
+            try:
+                copies = os.stat(near).st_dev != info.st_dev
+            except OSError:
+                copies = False
+        store = cls(root, copies=copies)
+        if copies:
+            _log.info(
+                "the node store %s is on another file system than %s: files are copied, "
+                "not linked (set %s to a folder on the same one)",
+                root,
+                near,
+                STORE_ENV,
+            )
+        return store
+
+    def path_of(self, sha256: str, mode: int) -> str:
+        """Where the store keeps content `sha256` for a file of permission bits `mode`."""
+        kind = "x" if mode & 0o111 else "r"
+        return os.path.join(self.root, sha256[:2], f"{sha256}.{kind}")
+
+    def provider(self, sizes: Mapping[str, int]) -> StoreProvider:
+        """The extractor's hook for an archive whose regular files have the digests and
+        sizes `sizes` (from its index)."""
+        return StoreProvider(self, sizes)
+
+    # -- trust ------------------------------------------------------------------------------
+
+    def usable(self, path: str, sha256: str, size: int | None) -> os.stat_result | None:
+        """The ``lstat`` of store file `path` if it may be used for content `sha256` of
+        `size` bytes (see the module's notes: checked once per process), else None."""
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return None
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_uid != os.getuid()
+            or info.st_mode & 0o222
+            or (size is not None and info.st_size != size)
+        ):
+            return None
+        key = (path, info.st_ino, info.st_mtime_ns)
+        with self._lock:
+            known = self._verified.get(key)
+        if known is None:
+            try:
+                known = file_digest(path) == sha256
+            except OSError:
+                known = False
+            if not known:
+                _log.info("%s: not the content its name says; not used", path)
+            with self._lock:
+                self._verified[key] = known
+        return info if known else None
+
+    # -- adding -----------------------------------------------------------------------------
+
+    def keep(self, sha256: str, path: str, mode: int) -> None:
+        """Share the regular file at `path`, just written and of content `sha256` (checked
+        by the caller), through the store: when the store holds the same content, mode
+        and mtime, `path` becomes a link to it; else `path` (made read-only) becomes the
+        store's file, or a copy of it does (`copies`). Failures leave `path` as it is."""
+        try:
+            self._keep(sha256, path, mode)
+        except OSError as exc:
+            _log.debug("%s: not shared through the store: %s", path, exc)
+
+    def _keep(self, sha256: str, path: str, mode: int) -> None:
+        mine = os.lstat(path)
+        if not stat.S_ISREG(mine.st_mode):
+            return
+        target = self.path_of(sha256, mode)
+        there = self.usable(target, sha256, mine.st_size)
+        if there is not None:
+            if there.st_ino == mine.st_ino and there.st_dev == mine.st_dev:
+                return
+            if not self.copies and int(there.st_mtime) == int(mine.st_mtime):
+                self._replace_by_link(target, path)
+            return
+        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        temp = self._temp_name()
+        read_only = 0o555 if mode & 0o111 else 0o444
+        if self.copies:
+            shutil.copyfile(path, temp, follow_symlinks=False)
+            os.utime(temp, ns=(mine.st_atime_ns, mine.st_mtime_ns))
+            os.chmod(temp, read_only)
+        else:
+            # The folder's file becomes the store's: read-only from now on.
+            os.chmod(path, read_only)
+            try:
+                os.link(path, temp, follow_symlinks=False)
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                self._say_copies(exc)
+                shutil.copyfile(path, temp, follow_symlinks=False)
+                os.utime(temp, ns=(mine.st_atime_ns, mine.st_mtime_ns))
+                os.chmod(temp, read_only)
+        try:
+            os.replace(temp, target)  # over a planted name too: a link is replaced, not followed
+        except OSError:
+            _unlink(temp)
+            raise
+        with self._lock:
+            info = os.lstat(target)
+            self._verified[(target, info.st_ino, info.st_mtime_ns)] = True
+
+    def _replace_by_link(self, source: str, path: str) -> None:
+        temp = f"{path}.poncho-link-{os.urandom(4).hex()}"
+        try:
+            os.link(source, temp, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in _NO_LINK:
+                self._say_copies(exc)
+                return  # path stays a file of its own
+            raise
+        try:
+            os.replace(temp, path)
+        except OSError:
+            _unlink(temp)
+            raise
+
+    def _temp_name(self) -> str:
+        return os.path.join(self.root, f"{_TEMP}{os.urandom(8).hex()}")
+
+    def _say_copies(self, exc: OSError) -> None:
+        with self._lock:
+            said, self._said_copies = self._said_copies, True
+        if not said:
+            _log.info(
+                "the node store %s: cannot link files (%s); copying them instead",
+                self.root,
+                exc.strerror or exc,
+            )
+
+    # -- placing ----------------------------------------------------------------------------
+
+    def place(self, sha256: str, path: str, mode: int, size: int | None) -> bool:
+        """Create `path` (absent; its folder exists) with content `sha256`: a link to the
+        store's file, or a copy (`copies`, or a file system refusing the link). False if
+        the store has no usable file for it."""
+        source = self.path_of(sha256, mode)
+        if self.usable(source, sha256, size) is None:
+            other = self.path_of(sha256, 0 if mode & 0o111 else 0o100)
+            if self.usable(other, sha256, size) is None:
+                return False
+            try:
+                source = self._variant(other, source, mode)
+            except OSError as exc:
+                _log.debug("%s: cannot make the other mode's file: %s", source, exc)
+                return False
+        if not self.copies:
+            try:
+                os.link(source, path, follow_symlinks=False)
+                return True
+            except FileNotFoundError:
+                return False  # pruned meanwhile
+            except OSError as exc:
+                if exc.errno not in _NO_LINK:
+                    raise
+                self._say_copies(exc)
+        try:
+            shutil.copyfile(source, path, follow_symlinks=False)
+            info = os.lstat(source)
+            os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+            os.chmod(path, mode & 0o777)
+        except FileNotFoundError:
+            _unlink(path)
+            return False
+        return True
+
+    def _variant(self, other: str, target: str, mode: int) -> str:
+        """A copy of store file `other` as the store file `target` of the other mode."""
+        temp = self._temp_name()
+        try:
+            shutil.copyfile(other, temp, follow_symlinks=False)
+            info = os.lstat(other)
+            os.utime(temp, ns=(info.st_atime_ns, info.st_mtime_ns))
+            os.chmod(temp, 0o555 if mode & 0o111 else 0o444)
+            os.replace(temp, target)
+        except OSError:
+            _unlink(temp)
+            raise
+        info = os.lstat(target)
+        with self._lock:
+            self._verified[(target, info.st_ino, info.st_mtime_ns)] = True
+        return target
+
+    # -- listing and pruning ----------------------------------------------------------------
+
+    def entries(self) -> list[StoreEntry]:
+        """The store's files, least recently linked first (leftover temporary files too,
+        with a link count of 1)."""
+        found = []
+        try:
+            tops = sorted(os.scandir(self.root), key=lambda e: e.name)
+        except FileNotFoundError:
+            return []
+        for top in tops:
+            if top.name.startswith(_TEMP) and top.is_file(follow_symlinks=False):
+                info = top.stat(follow_symlinks=False)
+                found.append(StoreEntry(top.name, info.st_blocks * 512, 1, info.st_ctime))
+                continue
+            if not top.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(top.path) as files:
+                for file in files:
+                    try:
+                        info = file.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    name = f"{top.name}/{file.name}"
+                    found.append(
+                        StoreEntry(name, info.st_blocks * 512, info.st_nlink, info.st_ctime)
+                    )
+        found.sort(key=lambda e: e.last_used)
+        return found
+
+    def remove(self, name: str) -> bool:
+        """Remove entry `name` if no folder links it (link count 1); whether it went.
+        Folders that link an entry keep their files whatever happens to the store's name."""
+        path = os.path.join(self.root, name)
+        if os.path.normpath(path) != path or not path.startswith(self.root + os.sep):
+            return False
+        try:
+            info = os.lstat(path)
+            if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+                return False
+            os.unlink(path)
+        except OSError:
+            return False
+        return True
+
+
+class StoreProvider:
+    """The hook `poncho_core`'s indexed extractor calls (its ``Provider`` protocol): `has`
+    and `place` serve files the store holds (the member holding them is not even
+    decompressed), `keep` adds the files it wrote. Thread-safe."""
+
+    def __init__(self, store: NodeStore, sizes: Mapping[str, int]) -> None:
+        self.store = store
+        self._sizes = sizes
+
+    def has(self, sha256: str) -> bool:
+        """Whether the store holds a usable file of content `sha256`."""
+        size = self._sizes.get(sha256)
+        store = self.store
+        return any(
+            store.usable(store.path_of(sha256, mode), sha256, size) is not None
+            for mode in (0o644, 0o755)
+        )
+
+    def place(self, sha256: str, path: str, mode: int) -> bool:
+        """Create the file `path` (absent) of content `sha256` and permission bits `mode`
+        (a link: read-only, 0444 or 0555); False if it could not."""
+        return self.store.place(sha256, path, mode, self._sizes.get(sha256))
+
+    def keep(self, sha256: str, path: str, mode: int) -> None:
+        """Add the regular file `path`, just written, of content `sha256`, to the store."""
+        self.store.keep(sha256, path, mode)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
