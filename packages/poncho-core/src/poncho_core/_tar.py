@@ -76,10 +76,15 @@ class Member:
 class TarReader:
     """Iterate over the members of the tar stream `read` (a ``read(n)`` function); read a
     member's data with `read_data` before moving to the next member (what is left unread
-    is skipped)."""
+    is skipped).
 
-    def __init__(self, read: Callable[[int], bytes]) -> None:
+    With `member`, the stream is one member of an indexed tarball (`poncho_core.tarindex`):
+    it ends after a whole entry, with no end-of-archive marker (its length was checked), and
+    may not hold a global pax header (which would change how the next member reads)."""
+
+    def __init__(self, read: Callable[[int], bytes], *, member: bool = False) -> None:
         self._read = read
+        self._indexed = member
         self._remaining = 0
         self._padding = 0
         self._global: dict[str, bytes] = {}
@@ -138,6 +143,8 @@ class TarReader:
         while True:
             block = self._read(BLOCK)
             if len(block) < BLOCK:
+                if not block and self._indexed and not pax and long_name is long_link is None:
+                    return None
                 if not block:
                     # tarfile accepts this; a truncated archive would then pass unnoticed.
                     raise TarError("unexpected end of archive (no end-of-archive marker)")
@@ -149,6 +156,8 @@ class TarReader:
             size = _number(block[124:136])
             if kind in (b"x", b"X"):
                 pax.update(_pax_records(self._header_data(kind, size)))
+            elif kind == b"g" and self._indexed:
+                raise TarError("global pax header in a member of an indexed tarball")
             elif kind == b"g":
                 self._global.update(_pax_records(self._header_data(kind, size)))
             elif kind == b"L":

@@ -8,7 +8,7 @@ link, never over a folder).
 """
 
 # Paths are str here: Path objects in the per-file calls cost ~10% of extraction time.
-# ruff: noqa: PTH108, PTH112, PTH114
+# ruff: noqa: PTH108, PTH112, PTH113, PTH114, PTH118, PTH211
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from collections.abc import Iterable
 
 from poncho_core.errors import PonchoError, UnpackError, UnsafeArchive, shown
 
-__all__ = ["File", "Writers", "clear", "write", "write_error"]
+__all__ = ["File", "Writers", "clear", "hardlink", "symlinks", "write", "write_error"]
 
 _MAX_BATCHES = 2  # queued per thread: bounds the memory held by files not yet written
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -95,6 +95,34 @@ def write(path: str, chunks: Iterable[bytes], mode: int, mtime_ns: int, name: st
             os.close(fd)
     except OSError as exc:
         raise write_error(name, exc) from exc
+
+
+def hardlink(root: str, rel: str, target: str, name: str) -> None:
+    """Make `rel` a hard link to the file `target` (both relative to `root`), which must be a
+    regular file of the archive already written: `UnsafeArchive` otherwise. What an earlier
+    member left at `rel` goes."""
+    source = os.path.join(root, target)
+    path = os.path.join(root, rel)
+    try:
+        if not os.path.isfile(source) or os.path.islink(source):
+            raise UnsafeArchive(name, f"hard link to {target!r}, not a file of the archive")
+        if os.path.lexists(path):
+            clear(path, name)
+        os.link(source, path, follow_symlinks=False)
+    except OSError as exc:
+        raise write_error(name, exc) from exc
+
+
+def symlinks(root: str, links: dict[str, str]) -> None:
+    """Create the symbolic links `links` (path -> target, paths relative to `root`, their
+    folders made, their targets checked), replacing what entries left at their paths."""
+    for rel, target in links.items():
+        path = os.path.join(root, rel)
+        clear(path, rel)
+        try:
+            os.symlink(target, path)
+        except OSError as exc:
+            raise write_error(rel, exc) from exc
 
 
 def write_error(member: str, exc: OSError) -> PonchoError:

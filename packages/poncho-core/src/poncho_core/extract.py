@@ -19,23 +19,31 @@ here are the same on every version:
 - `Limits` bound the decompressed stream and the sum of the members' sizes (a sparse or
   highly compressed member is small in the archive, big on disk).
 
-This module reads and checks; `poncho_core._writers` writes the files (the small ones by a
-few threads while the reader keeps decoding). A refusal raises `UnsafeArchive` naming the
+The rules are `poncho_core._checks`' (shared with `poncho_core.extract_indexed`, which
+reads an indexed tarball by its index, members in parallel); this module reads the stream
+and `poncho_core._writers` writes the files (the small ones by a few threads while the
+reader keeps decoding). A refusal raises `UnsafeArchive` naming the
 member. Nothing is written outside `dest`; what was written inside it before the refusal is
 left for the caller, who extracts into a folder of its own and removes it on error.
 """
 
 # Paths are str here: str paths and os calls in the per-member loop: Path objects cost ~10% of
 # extraction time.
-# ruff: noqa: PTH103, PTH113, PTH114, PTH116, PTH118, PTH211
+# ruff: noqa: PTH103, PTH116, PTH118
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 
-from poncho_core._tar import TarError
-from poncho_core._writers import File, Writers, clear, write, write_error
+from poncho_core._checks import (
+    MAX_NAME_BYTES,
+    MAX_PATH_DEPTH,
+    PathRules,
+    check_mtime,
+    kind_of,
+)
+from poncho_core._writers import File, Writers, hardlink, symlinks, write, write_error
 from poncho_core.compression import Limits, check_budget
 from poncho_core.errors import UnsafeArchive, shown
 from poncho_core.tarstream import Member, TarReader, open_tar
@@ -49,15 +57,6 @@ _CHUNK = 1 << 20
 _SMALL = 1 << 20
 _BATCH_FILES = 64
 _BATCH_BYTES = 1 << 20
-_MAX_LINK_HOPS = 40
-
-#: Deeper paths are refused: folders are made (and later removed) by recursive functions,
-#: and a real environment's deepest path has a few dozen components.
-MAX_PATH_DEPTH = 256
-#: Longer member names are refused: PATH_MAX is 4096, and the member lands under a folder.
-MAX_NAME_BYTES = 4000
-# Modification times os.utime can set in int64 nanoseconds (years 1677 to 2262).
-_MAX_MTIME = 9.2e9
 
 
 def extract(
@@ -112,31 +111,15 @@ def _chunks(reader: TarReader, size: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _relative(name: str, member: str) -> str:
-    """`name` as a normalised path relative to the root ("" for the root itself)."""
-    if name.startswith("/"):
-        raise UnsafeArchive(member, "absolute path")
-    parts = [part for part in name.split("/") if part not in ("", ".")]
-    if ".." in parts or ("\\" in name and ".." in name.replace("\\", "/").split("/")):
-        raise UnsafeArchive(member, "path with '..'")
-    if len(parts) > MAX_PATH_DEPTH:
-        raise UnsafeArchive(member, f"path more than {MAX_PATH_DEPTH} folders deep")
-    if len(name) > MAX_NAME_BYTES // 4 and len(name.encode("utf-8", "surrogateescape")) > (
-        MAX_NAME_BYTES
-    ):
-        raise UnsafeArchive(member, f"path longer than {MAX_NAME_BYTES} bytes")
-    return "/".join(parts)
-
-
 class _Extractor:
-    """Extraction state: the folders made and the symbolic links still to create."""
+    """Extraction state: the path rules (`PathRules`: folders made, symbolic links still
+    to create) and the writer threads."""
 
     def __init__(self, root: str, label: str, workers: int = 1) -> None:
         self.root = root
         self.label = label
         self.count = 0
-        self.dirs: set[str] = {""}
-        self.links: dict[str, str] = {}
+        self.rules = PathRules()
         self.writers = Writers(workers) if workers > 1 else None
         self.batch: list[File] = []
         self.batch_bytes = 0
@@ -156,9 +139,8 @@ class _Extractor:
         if rel in self.pending:
             self._drain()
 
-    def _drain(self, keep: int = 0) -> None:
-        """Wait until at most `keep` writes are pending (waits for all: the writers report
-        batches, not files)."""
+    def _drain(self) -> None:
+        """Wait until no write is pending (the writers report batches, not files)."""
         if self.writers is not None:
             self._send()
             self.writers.wait()
@@ -172,51 +154,29 @@ class _Extractor:
             self.batch_bytes = 0
 
     def add(self, reader: TarReader, member: Member) -> None:
-        rel = _relative(member.name, member.name)
-        if rel:
-            self._check_no_link_in(rel, member.name)
-        if member.isdir():
-            if rel:
-                self._make_dirs(rel, member.name)
-        elif not rel:
-            raise UnsafeArchive(member.name, "replaces the target folder itself")
-        elif member.isreg():
-            self._file(reader, member, rel)
-        elif member.issym():
-            self._symlink(member, rel)
-        elif member.islnk():
-            self._hardlink(member, rel)
-        elif member.ischr() or member.isblk():
-            raise UnsafeArchive(member.name, "device file")
-        elif member.isfifo():
-            raise UnsafeArchive(member.name, "FIFO (named pipe)")
-        else:
-            raise UnsafeArchive(member.name, f"unsupported member type {member.type!r}")
+        action = self.rules.entry(member.name, kind_of(member), member.linkname)
+        if action.folder:
+            self._wait(action.folder)  # a file of that name being written: makedirs refuses
+            try:
+                os.makedirs(os.path.join(self.root, action.folder), exist_ok=True)
+            except OSError as exc:
+                raise write_error(member.name, exc) from exc
+        if action.what == "file":
+            self._file(reader, member, action.rel)
+        elif action.what == "hardlink":
+            self._wait(action.target)
+            self._wait(action.rel)
+            hardlink(self.root, action.rel, action.target, member.name)
         self.count += 1
 
     def finish(self) -> None:
         """Create the symbolic links, after checking each one ends inside the root."""
         self._drain()
-        for rel, target in self.links.items():
-            self._check_link_target(rel, target)
-        for rel, target in self.links.items():
-            path = os.path.join(self.root, rel)
-            self._make_parent(rel, rel)
-            clear(path, rel)
-            try:
-                os.symlink(target, path)
-            except OSError as exc:
-                raise write_error(rel, exc) from exc
-
-    # -- members -------------------------------------------------------------------------
+        self.rules.check_link_targets()
+        symlinks(self.root, self.rules.links)
 
     def _file(self, reader: TarReader, member: Member, rel: str) -> None:
-        if not -_MAX_MTIME < member.mtime < _MAX_MTIME:  # NaN too: os.utime cannot set it
-            raise TarError(
-                f"modification time of {shown(member.name)} out of range ({member.mtime:.6g})"
-            )
-        self.links.pop(rel, None)
-        self._make_parent(rel, member.name)
+        check_mtime(member)
         path = os.path.join(self.root, rel)
         mode = (member.mode & 0o755) | 0o600
         self._wait(rel)  # an earlier member of the same name
@@ -230,96 +190,3 @@ class _Extractor:
                 self._send()
             return
         write(path, _chunks(reader, member.size), mode, mtime_ns, member.name)
-
-    def _symlink(self, member: Member, rel: str) -> None:
-        target = member.linkname
-        if target.startswith("/"):
-            raise UnsafeArchive(member.name, f"symbolic link to an absolute path ({target})")
-        if not target:
-            raise UnsafeArchive(member.name, "symbolic link with an empty target")
-        if rel in self.dirs:
-            raise UnsafeArchive(member.name, "symbolic link replaces a folder")
-        self._make_parent(rel, member.name)
-        self.links[rel] = target
-
-    def _hardlink(self, member: Member, rel: str) -> None:
-        target_rel = _relative(member.linkname, member.name)
-        if not target_rel:
-            raise UnsafeArchive(member.name, "hard link to the target folder itself")
-        self._check_no_link_in(target_rel, member.name)
-        if target_rel in self.links:
-            # A hard link to a symbolic link is a second symbolic link with the same target.
-            self._make_parent(rel, member.name)
-            self.links[rel] = self.links[target_rel]
-            return
-        self.links.pop(rel, None)
-        self._make_parent(rel, member.name)
-        self._wait(target_rel)
-        self._wait(rel)
-        source = os.path.join(self.root, target_rel)
-        path = os.path.join(self.root, rel)
-        try:
-            if not os.path.isfile(source) or os.path.islink(source):
-                raise UnsafeArchive(
-                    member.name, f"hard link to {member.linkname!r}, not a file of the archive"
-                )
-            if os.path.lexists(path):
-                clear(path, member.name)
-            os.link(source, path, follow_symlinks=False)
-        except OSError as exc:
-            raise write_error(member.name, exc) from exc
-
-    # -- checks and helpers --------------------------------------------------------------
-
-    def _check_no_link_in(self, rel: str, member: str) -> None:
-        if not self.links:
-            return
-        end = rel.find("/")
-        while end != -1:
-            if rel[:end] in self.links:
-                raise UnsafeArchive(member, f"path goes through the symbolic link {rel[:end]!r}")
-            end = rel.find("/", end + 1)
-
-    def _check_link_target(self, rel: str, target: str) -> None:
-        """Follow `target` from `rel`'s folder through the archive's links; refuse escapes."""
-        stack = rel.split("/")[:-1]
-        todo = list(reversed(target.split("/")))
-        hops = 0
-        while todo:
-            part = todo.pop()
-            if part in ("", "."):
-                continue
-            if part == "..":
-                if not stack:
-                    raise UnsafeArchive(rel, f"symbolic link points outside the folder ({target})")
-                stack.pop()
-                continue
-            stack.append(part)
-            key = "/".join(stack)
-            if key in self.links:
-                hops += 1
-                if hops > _MAX_LINK_HOPS:
-                    return  # a loop of links stays inside; it resolves to nothing
-                stack.pop()
-                todo.extend(reversed(self.links[key].split("/")))
-
-    def _make_parent(self, rel: str, member: str) -> None:
-        parent = rel.rpartition("/")[0]
-        if parent not in self.dirs:
-            self._make_dirs(parent, member)
-
-    def _make_dirs(self, rel: str, member: str) -> None:
-        if rel in self.dirs:
-            return
-        self._wait(rel)  # a file of that name being written: makedirs then refuses it
-        if rel in self.links:
-            raise UnsafeArchive(member, f"folder {rel!r} is a symbolic link of the archive")
-        try:
-            os.makedirs(os.path.join(self.root, rel), exist_ok=True)
-        except OSError as exc:
-            raise write_error(member, exc) from exc
-        # Only real folders reach here (makedirs refuses a file, and links are not made
-        # yet); record the folder and its ancestors.
-        while rel and rel not in self.dirs:
-            self.dirs.add(rel)
-            rel = rel.rpartition("/")[0]

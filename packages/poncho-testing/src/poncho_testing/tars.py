@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import io
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "PACKED_STATE_MEMBERS",
@@ -27,6 +28,7 @@ __all__ = [
     "STATE_FOLDER_MEMBERS",
     "UNSAFE_MEMBERS",
     "Unsafe",
+    "make_indexed_tar",
     "make_tar",
     "member",
     "tar_bytes",
@@ -215,3 +217,54 @@ PACKED_STATE_MEMBERS: list[Member] = [
     member(f"{_STATE}/state.json", b'{"state_version": 1, "prefix": "/elsewhere"}\n'),
     member(f"{_STATE}/state.sh", b"_poncho_state=1\n_poncho_prefix=/elsewhere\n"),
 ]
+
+
+def make_indexed_tar(
+    path: Path,
+    groups: Sequence[Sequence[Member]],
+    *,
+    compression: str = "gzip",
+    edit: Callable[[Any], Any] | None = None,
+) -> Path:
+    """Write an indexed tarball (poncho-core's layout, `poncho_core.tarindex`) to `path`: one
+    compressed member per group of `groups`, then the index and the footer. The index agrees
+    with the members (an entry of a kind it has no type for, a device, gets a ``file``
+    record), unless `edit`, given the index (`TarIndex`), returns another: an index that
+    lies (the footer names the index written, wherever the members are)."""
+    import hashlib
+    import zlib
+
+    from poncho_core.tarindex import IndexedFile, IndexedMember, TarIndex, footer
+    from poncho_core.tarindex_write import Entry, compress_member, record_of
+
+    members: list[IndexedMember] = []
+    records: list[IndexedFile] = []
+    with path.open("wb") as handle:
+        for number, group in enumerate(groups):
+            entries = [Entry(info, data=data) for info, data in group]
+            offset = handle.tell()
+            usize, size, sha = compress_member(entries, compression, 6, handle)
+            members.append(IndexedMember(f"m{number}", offset, size, usize, sha))
+            for entry in entries:
+                try:
+                    records.append(record_of(entry, number))
+                except ValueError:  # a device, a FIFO: no type in the index
+                    empty = hashlib.sha256(b"").hexdigest()
+                    name = entry.info.name.removeprefix("./")
+                    records.append(IndexedFile(name, "file", entry.info.mode, 0, empty, number))
+        offset = handle.tell()
+        index = TarIndex(compression, tuple(members), tuple(records))
+        document = (edit(index) if edit is not None else index).to_json()
+        info = tarfile.TarInfo("poncho/index.json")
+        info.size, info.mode, info.mtime = len(document), 0o644, 1_600_000_000
+        raw = info.tobuf(tarfile.PAX_FORMAT) + document + bytes(-len(document) % 512 + 1024)
+        if compression == "gzip":
+            compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+            packed = compressor.compress(raw) + compressor.flush()
+        else:
+            import zstandard
+
+            packed = zstandard.ZstdCompressor().compress(raw)
+        handle.write(packed)
+        handle.write(footer(compression, offset, len(packed)))
+    return path
