@@ -107,11 +107,25 @@ def store_of(folder: Path) -> Path:
     return folder.parent / f".poncho-store-{os.getuid()}"
 
 
-def test_two_dirs_share_their_common_files(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+def test_two_dirs_share_their_common_files(
+    tmp_path: Path, pair: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     a, b = tmp_path / "envs" / "A", tmp_path / "envs" / "B"
     prepare(pair[0], a)
     one = disk(a)
+    placed: list[str] = []
+    place = NodeStore.place
+
+    def counted(self: NodeStore, sha256: str, path: str, mode: int, size: int | None) -> bool:
+        placed.append(os.path.relpath(path, store_of(a).parent))
+        return place(self, sha256, path, mode, size)
+
+    monkeypatch.setattr(NodeStore, "place", counted)
     prepare(pair[1], b)
+    # The shared member was not decompressed: its files came from the store.
+    names = {p.split("/", 1)[1] for p in placed}
+    assert {"lib/big.bin", "lib/s049.txt", "bin/tool", "bin/conda-unpack"} <= names
+    assert len(names) == 53 and not names & {"lib/own.txt", "lib/prefix.txt", "bin/hello"}
     assert disk(a, b) <= 1.15 * one
     for rel in ("lib/big.bin", "lib/s007.txt", "bin/tool"):
         assert (a / rel).stat().st_ino == (b / rel).stat().st_ino
@@ -125,6 +139,27 @@ def test_two_dirs_share_their_common_files(tmp_path: Path, pair: tuple[Path, Pat
         if path.is_file():
             assert path.stat().st_mode & 0o222 == 0, f"{path} is writable"
             assert path.name.split(".")[0] == file_digest(str(path))
+
+
+def test_ordinary_tarballs_share_too(tmp_path: Path) -> None:
+    from poncho_run_helpers import make_tar, member
+
+    tarballs = [
+        make_tar(
+            tmp_path / f"{own}.tar.gz",
+            [member("lib/big.bin", BIG), member("lib/own.txt", own.encode()),
+             member("bin/conda-unpack", UNPACK, mode=0o755),
+             member("lib/prefix.txt", f"prefix={PLACEHOLDER}\n".encode())],
+        )  # fmt: skip
+        for own in ("A", "B")
+    ]
+    a, b = tmp_path / "A", tmp_path / "B"
+    prepare(tarballs[0], a, store=str(tmp_path / "s"))
+    prepare(tarballs[1], b, store=str(tmp_path / "s"))
+    assert (a / "lib/big.bin").stat().st_ino == (b / "lib/big.bin").stat().st_ino
+    assert (a / "lib/own.txt").stat().st_nlink == 2
+    assert (a / "lib/prefix.txt").stat().st_nlink == 1, "conda-unpack's list is never shared"
+    assert disk(a, b) < 1.15 * len(BIG) + 64 * 1024
 
 
 def test_prefix_files_are_never_shared(tmp_path: Path, pair: tuple[Path, Path]) -> None:
@@ -359,8 +394,9 @@ def test_relocation_never_writes_into_a_linked_file(tmp_path: Path) -> None:
 # -- races --------------------------------------------------------------------------------------
 
 # Unpacks argv[3:] (the CLI) and, at the argv[2]-th file kept, says "paused" and waits to be
-# killed: argv[1] "between" (after that keep), "inside" (in it, just before the rename
-# that puts the file into the store), or "never" (does not pause: runs alongside).
+# killed: argv[1] "between" (after that keep), "inside" (in one from there on, just before
+# the rename that puts the file into the store or a link to it into DIR), or "never" (does
+# not pause: runs alongside). Other extracting threads go on until they wait for it.
 PAUSING_KEEP = """
 import os, sys, time
 from poncho_run import store
@@ -374,12 +410,12 @@ def counted(self, *args):
     global count
     count += 1
     keep(self, *args)
-    if where == "between" and count == at:
+    if where == "between" and count >= at:
         pause()
 store.NodeStore.keep = counted
 replace = os.replace
 def paused_replace(src, dst, *args, **kwargs):
-    if where == "inside" and count == at and ".tmp-" in str(src):
+    if where == "inside" and count >= at and (".tmp-" in str(src) or ".poncho-link-" in str(src)):
         pause()
     return replace(src, dst, *args, **kwargs)
 store.os.replace = paused_replace

@@ -18,7 +18,6 @@ import logging
 import os
 import shutil
 import stat
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -39,15 +38,14 @@ def extract_with_store(
 ) -> int:
     """Extract `archive` into the empty folder `dest` sharing its files through `store`;
     returns the number of members. Raises as `poncho_core.extract.extract` does."""
-    extractor = _indexed_extractor()
-    index = None
-    if extractor is not None:
-        from poncho_core.tarindex import read_index
+    from poncho_core.tarindex import read_index
 
-        index = read_index(archive)
-    if extractor is not None and index is not None:
+    index = read_index(archive)  # BadIndex: a footer whose index lies, refused
+    if index is not None:
+        from poncho_core.extract_indexed import extract_indexed
+
         sizes = {f.sha256: f.size for f in index.files if f.type == "file"}
-        count: int = extractor(
+        count = extract_indexed(
             archive, dest, index, provider=store.provider(sizes), limits=limits, name=archive
         )
     else:
@@ -57,18 +55,6 @@ def extract_with_store(
         keep_tree(store, dest)
     unshare_prefix_files(dest)
     return count
-
-
-def _indexed_extractor() -> Callable[..., int] | None:
-    """poncho-core's index-driven extractor, where this poncho-core has one."""
-    try:
-        from poncho_core.extract_indexed import (  # type: ignore[import-not-found,unused-ignore]
-            extract_indexed,
-        )
-    except ImportError:
-        return None
-    found: Callable[..., int] = extract_indexed
-    return found
 
 
 def prefix_paths(folder: str) -> set[str] | None:
