@@ -122,32 +122,34 @@ class NodeStore:
         self._verified: dict[tuple[str, int, int], bool] = {}
         self._lock = threading.Lock()
         self._said_copies = copies
+        self._ready: bool | None = None  # None: not checked yet; False: not usable
+        self._created = False
+        self._added: list[str] = []
 
     @classmethod
     def open(cls, root: str, near: str | None = None) -> NodeStore | None:
-        """The store at `root` (created 0700 if missing), serving folders created in the
-        folder `near`; None (with a warning) when it cannot be used: not a folder of the
-        user's, writable by others, or not creatable."""
+        """The store at `root`, serving folders created in the folder `near`; None (with a
+        warning) when it exists and cannot be used: not a folder of the user's, or writable
+        by others. A missing store is created (0700) when a first file is added, so that an
+        unpack refused early leaves nothing beside DIR."""
+        store = cls(root)
         try:
-            os.makedirs(root, mode=0o700, exist_ok=True)
-            info = os.lstat(root)
+            info: os.stat_result | None = os.lstat(root)
+        except FileNotFoundError:
+            info = None
         except OSError as exc:
             _log.warning("%s: cannot use it as the node store (%s); unpacking without", root, exc)
             return None
-        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
-            _log.warning("%s: not a folder of this user's; unpacking without the store", root)
+        if info is not None and not store._usable_root(info):
             return None
-        if info.st_mode & 0o022:
-            _log.warning("%s: others can write in it; unpacking without the store", root)
-            return None
-        copies = False
+        store._ready = True if info is not None else None
         if near is not None:
             try:
-                copies = os.stat(near).st_dev != info.st_dev
+                here = info.st_dev if info is not None else _device_of(root)
+                store.copies = store._said_copies = os.stat(near).st_dev != here
             except OSError:
-                copies = False
-        store = cls(root, copies=copies)
-        if copies:
+                pass
+        if store.copies:
             _log.info(
                 "the node store %s is on another file system than %s: files are copied, "
                 "not linked (set %s to a folder on the same one)",
@@ -156,6 +158,36 @@ class NodeStore:
                 STORE_ENV,
             )
         return store
+
+    def _usable_root(self, info: os.stat_result) -> bool:
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            _log.warning("%s: not a folder of this user's; unpacking without the store", self.root)
+            return False
+        if info.st_mode & 0o022:
+            _log.warning("%s: others can write in it; unpacking without the store", self.root)
+            return False
+        return True
+
+    def _ensure_root(self) -> bool:
+        """Create the store folder if it is missing (0700); whether it can be used."""
+        with self._lock:
+            if self._ready is None:
+                try:
+                    os.makedirs(os.path.dirname(self.root), exist_ok=True)
+                    try:
+                        os.mkdir(self.root, 0o700)
+                        self._created = True
+                    except FileExistsError:
+                        pass
+                    self._ready = self._usable_root(os.lstat(self.root))
+                except OSError as exc:
+                    _log.warning(
+                        "%s: cannot create the node store (%s); unpacking without",
+                        self.root,
+                        exc.strerror or exc,
+                    )
+                    self._ready = False
+            return self._ready
 
     def path_of(self, sha256: str, mode: int) -> str:
         """Where the store keeps content `sha256` for a file of permission bits `mode`."""
@@ -210,6 +242,8 @@ class NodeStore:
             _log.debug("%s: not shared through the store: %s", path, exc)
 
     def _keep(self, sha256: str, path: str, mode: int) -> None:
+        if not self._ensure_root():
+            return
         mine = os.lstat(path)
         if not stat.S_ISREG(mine.st_mode):
             return
@@ -221,7 +255,10 @@ class NodeStore:
             if not self.copies and int(there.st_mtime) == int(mine.st_mtime):
                 self._replace_by_link(target, path)
             return
-        os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(os.path.dirname(target), 0o700)
+        except FileExistsError:
+            pass
         temp = self._temp_name()
         read_only = 0o555 if mode & 0o111 else 0o444
         if self.copies:
@@ -248,6 +285,22 @@ class NodeStore:
         with self._lock:
             info = os.lstat(target)
             self._verified[(target, info.st_ino, info.st_mtime_ns)] = True
+            self._added.append(target)
+
+    def forget_added(self) -> None:
+        """Undo what this process added, as far as no folder links it (the unpack that
+        added it failed, and its folder is gone): an unpack refused after some files were
+        kept leaves the store as it found it, or no store at all if it made it."""
+        with self._lock:
+            added, self._added = self._added, []
+        for path in added:
+            self.remove(os.path.relpath(path, self.root))
+        if self._created:
+            for path in sorted({os.path.dirname(p) for p in added}) + [self.root]:
+                try:
+                    os.rmdir(path)  # only if empty: another run may be adding to it
+                except OSError:
+                    pass
 
     def _replace_by_link(self, source: str, path: str) -> None:
         temp = f"{path}.poncho-link-{os.urandom(4).hex()}"
@@ -402,6 +455,18 @@ class StoreProvider:
     def keep(self, sha256: str, path: str, mode: int) -> None:
         """Add the regular file `path`, just written, of content `sha256`, to the store."""
         self.store.keep(sha256, path, mode)
+
+
+def _device_of(path: str) -> int:
+    """The device of `path`'s nearest existing folder (where it will be created)."""
+    while True:
+        try:
+            return os.stat(path).st_dev
+        except FileNotFoundError:
+            parent = os.path.dirname(path)
+            if parent == path:
+                raise
+            path = parent
 
 
 def _unlink(path: str) -> None:

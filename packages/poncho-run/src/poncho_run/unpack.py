@@ -183,6 +183,7 @@ def _ensure_locked(
     from poncho_run.identity import ArchiveHasher
 
     temp = _make_sibling(folder)
+    node_store = None
     try:
         _log.info("unpacking %s into %s", archive, folder)
         hasher = ArchiveHasher(archive).start()  # on another core, while extracting
@@ -194,6 +195,8 @@ def _ensure_locked(
         if Path(folder).is_symlink() and str(Path(folder).readlink()) == temp:
             Path(folder).unlink()
         _discard(temp)
+        if node_store is not None:
+            node_store.forget_added()
         raise
 
 
@@ -243,9 +246,15 @@ def unpack_into(
     no rename) and `finalize` it. A temporary folder has no default store: `store` True
     means ``$PONCHO_RUN_STORE`` only."""
     node_store = open_store(None, store, near=folder)
-    extract_environment(archive, folder, use_programs=use_programs, store=node_store)
-    drop_packed_state(folder, archive)
-    return finalize(folder)
+    try:
+        extract_environment(archive, folder, use_programs=use_programs, store=node_store)
+        drop_packed_state(folder, archive)
+        return finalize(folder)
+    except BaseException:
+        if node_store is not None:
+            _discard(folder)  # the caller removes it too; first, so that nothing links
+            node_store.forget_added()
+        raise
 
 
 def open_store(
