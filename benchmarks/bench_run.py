@@ -75,8 +75,9 @@ def run(
     from poncho_testing import build_channel, build_env_tarball
 
     reps = reps or (2 if quick else 3)
-    channel = build_channel()
-    demo = build_env_tarball(channel, DEMO_SPECS, workdir / "demo.tar.gz")
+    conda = {"demo", "large", "data"} & set(parts)
+    channel = build_channel() if conda else None
+    demo = build_env_tarball(channel, DEMO_SPECS, workdir / "demo.tar.gz") if conda else None
     ours = _ours()
     original = _original() if {"demo", "large"} & set(parts) else []
     env = _environment(workdir)
