@@ -5,7 +5,9 @@ and a provider's files are placed without decompressing their members."""
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
+import io
 import os
 import shutil
 import tarfile
@@ -22,7 +24,8 @@ from poncho_core.errors import LimitExceeded, UnsafeArchive
 from poncho_core.extract import extract
 from poncho_core.extract_indexed import extract_indexed
 from poncho_core.tarindex import BadIndex, TarIndex, read_index
-from poncho_testing.tars import SAFE_MEMBERS, UNSAFE_MEMBERS, make_indexed_tar, member
+from poncho_core.tarindex_write import Entry, IndexedTarWriter
+from poncho_testing.tars import SAFE_MEMBERS, UNSAFE_MEMBERS, make_indexed_tar, member, tar_bytes
 
 SYM, LNK, DIR = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE
 
@@ -32,7 +35,7 @@ GROUPS = [
         member("bin", kind=DIR, mode=0o755),
         member("bin/python", b"#!/bin/sh\necho python\n", mode=0o755),
         member("bin/python3", kind=SYM, linkname="python"),
-        member("lib/libpython.so", os.urandom(300_000) + b"end", mode=0o755),
+        member("lib/libpython.so", os.urandom(1_500_000) + b"end", mode=0o755),  # > 1 MiB
     ],
     [
         member("lib/python3.13/os.py", b"import sys\n" * 5000),
@@ -45,6 +48,7 @@ GROUPS = [
         for j in range(9)
     ],
     [member("empty.txt", b""), member("bin/conda-unpack", b"#!/bin/sh\n", mode=0o755)],
+    [member(f"many/f{i}", b"%d" % i) for i in range(150)],  # batches of small files
 ]
 
 
@@ -309,7 +313,7 @@ def test_a_providers_files_are_placed_without_decompressing_their_member(
     store = Store(tmp_path / "store")
     (tmp_path / "first").mkdir()
     extract_indexed(archive, tmp_path / "first", index, provider=store, workers=2)
-    assert sorted(read) == ["m0", "m1", "m2", "m3", "poncho/index.json"]
+    assert sorted(read) == ["m0", "m1", "m2", "m3", "m4", "poncho/index.json"]
     files = [f.path for f in index.files if f.type == "file"]
     assert sorted(store.kept) == sorted(
         str(tmp_path / "first" / p) for p in files if p != "bin/conda-unpack"
@@ -325,7 +329,7 @@ def test_a_providers_files_are_placed_without_decompressing_their_member(
     read.clear()
     (tmp_path / "third").mkdir()
     extract_indexed(archive, tmp_path / "third", index, provider=store, workers=1)
-    assert sorted(read) == ["m0", "m1", "m2", "m3", "poncho/index.json"]
+    assert sorted(read) == ["m0", "m1", "m2", "m3", "m4", "poncho/index.json"]
     assert snapshot_data(tmp_path / "third") == snapshot_data(tmp_path / "first")
 
 
@@ -335,3 +339,67 @@ def snapshot_data(root: Path) -> dict[str, Any]:
         k: (v[0], v[3]) if isinstance(v, tuple) and len(v) == 4 else v
         for k, v in snapshot(root).items()
     }
+
+
+def _handmade(path: Path, raws: list[tuple[bytes, list[Any]]]) -> tuple[Path, TarIndex]:
+    """An indexed tarball of members given as compressed bytes, each with the tar entries
+    (`member` tuples) its index records."""
+    with path.open("wb") as handle:
+        writer = IndexedTarWriter(handle, "gzip", 6)
+        for number, (raw, members) in enumerate(raws):
+            entries = [Entry(info, data=data) for info, data in members]
+            for entry in entries:
+                if entry.data is not None:
+                    entry.sha256 = hashlib.sha256(entry.data).hexdigest()
+            usize = len(gzip.decompress(raw))
+            sha = hashlib.sha256(raw).hexdigest()
+            writer.append(
+                f"m{number}", io.BytesIO(raw), len(raw), usize=usize, sha256=sha, entries=entries
+            )
+        writer.finish(1_600_000_000)
+    index = read_index(path)
+    assert index is not None
+    return path, index
+
+
+def _tar(members: list[Any], end: bool = False) -> bytes:
+    data = tar_bytes(members)  # tarfile's: entries, then the end marker and padding
+    if end:
+        return data
+    entries = data.rstrip(b"\0")  # the test's data ends with no zero byte
+    return entries + bytes(-len(entries) % 512)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    ["end marker in a member", "two gzip members as one", "damaged header", "file then folder"],
+)
+def test_members_that_are_not_what_the_index_says(tmp_path: Path, box: Path, shape: str) -> None:
+    one, two = [member("a.txt", b"a" * 600)], [member("b.txt", b"b")]
+    if shape == "end marker in a member":
+        raws = [(gzip.compress(_tar(one, end=True)), one)]
+        said = "holds more than the index lists"
+    elif shape == "two gzip members as one":
+        raws = [(gzip.compress(_tar(one)) + gzip.compress(_tar(two)), one + two)]
+        said = "not one complete member"
+    elif shape == "damaged header":
+        data = bytearray(_tar(one + two))
+        data[1536 + 3] ^= 1  # b.txt's header, after a.txt's header and data
+        raws = [(gzip.compress(bytes(data)), one + two)]
+        said = "bad header checksum"
+    else:
+        three = [member("a.txt/c", b"c")]
+        raws = [(gzip.compress(_tar(one)), one), (gzip.compress(_tar(three)), three)]
+        said = "goes through 'a.txt', not a folder"
+    archive, index = _handmade(tmp_path / "a.tar.gz", raws)
+    with pytest.raises(UnsafeArchive, match=said):
+        extract_indexed(archive, box / "dest", index, workers=1)
+    assert_box_intact(box)
+
+
+def test_an_archive_changed_since_its_index_was_read_is_refused(tmp_path: Path, box: Path) -> None:
+    archive, index = indexed(tmp_path / "a.tar.gz", GROUPS)
+    make_indexed_tar(archive, GROUPS, edit=_record("bin/python", mode=0o700))
+    with pytest.raises(BadIndex, match="index member changed after it was read"):
+        extract_indexed(archive, box / "dest", index)
+    assert_box_intact(box)

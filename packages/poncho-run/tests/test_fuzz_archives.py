@@ -16,6 +16,10 @@ stream). Each archive goes through the command line (``main([...])``, with and w
   gone afterwards), leave no temporary sibling, and leave DIR ready only on success; no
   symbolic link in DIR may point outside it.
 
+Indexed tarballs (poncho-core's layout, read by their index) are fuzzed too: damaged as
+bytes (flips, more of them in the index member and the footer), or with an index document
+damaged before it is compressed (it may still parse, and lie).
+
 The short profile (the normal suite) runs a few dozen derandomized archives. The long one
 runs with ``PONCHO_FUZZ=long`` (``nox -s fuzz_archives``): ``PONCHO_FUZZ_EXAMPLES``
 archives (default 2,000), its figures written as JSON to ``PONCHO_FUZZ_REPORT`` if set.
@@ -42,7 +46,7 @@ from hypothesis import strategies as st
 import poncho_run
 from poncho_run import api, cli
 from poncho_run.unpack import TEMP_INFIX
-from poncho_testing.tars import STATE_FOLDER_MEMBERS
+from poncho_testing.tars import STATE_FOLDER_MEMBERS, make_indexed_tar, member
 from tar_writer import BLOCK, COMPRESSORS, Entry, tar_bytes
 
 PROG = "poncho_package_run"
@@ -447,6 +451,8 @@ CATEGORIES = [
     ("corrupt or truncated", "corrupt or truncated archive"),
     ("not an environment archive", "not an archive"),
     ("unsafe archive member", "unsafe member"),
+    ("index", "index refused (BadIndex)"),
+    ("member ", "index refused (BadIndex)"),
     ("cannot extract", "file system refused a member"),
     ("conda-meta/state", "invalid conda-meta/state"),
     ("spec is not valid", "invalid poncho/spec.json"),
@@ -534,6 +540,83 @@ def test_the_state_folder_shapes_are_refused_and_leave_no_dir(
     ]
     data = tar_bytes([*base_env(conda_unpack=True, activate=True), *extra])
     assert not check_archive(world, COMPRESSORS["gz"](data), [case], capsys)
+
+
+# -- indexed tarballs (poncho-core's layout: members, an index, a footer) ---------------------
+
+
+def indexed_env() -> tuple[bytes, bytes]:
+    """The fuzzer's environment as an indexed tarball in three members, and its index."""
+    members = [
+        member(e.name, e.data, kind=e.kind, linkname=e.linkname, mode=e.mode)
+        for e in base_env(conda_unpack=True, activate=True)
+    ]
+    documents: list[bytes] = []
+
+    def keep(index: Any) -> Any:
+        documents.append(index.to_json())
+        return index
+
+    with tempfile.TemporaryDirectory() as temp:
+        path = make_indexed_tar(
+            Path(temp, "env.tar.gz"), [members[:4], members[4:8], members[8:]], edit=keep
+        )
+        return path.read_bytes(), documents[0]
+
+
+@st.composite
+def indexed_archives(draw: st.DrawFn) -> Case:
+    """The indexed environment damaged as bytes (flips, more of them in the index member and
+    the footer; truncation; garbage), or with a damaged index document that still
+    decompresses (then written by the test)."""
+    data, document = indexed_env()
+    rnd = draw(st.randoms(use_true_random=True))  # positions spread over the whole file
+    if draw(st.booleans()):
+        raw = bytearray(document)
+        for _ in range(draw(st.integers(1, 3))):
+            at = rnd.randrange(len(raw))
+            raw[at] = draw(st.sampled_from(b'0123456789"{}[],:aefilnrstu \\'))
+        return Case(bytes(raw), ["index document"])
+    raw = bytearray(data)
+    what = draw(st.sampled_from(["flip", "flip end", "truncate", "garbage"]))
+    if what == "truncate":
+        return Case(bytes(raw[: draw(st.integers(0, len(raw) - 1))]), [what])
+    if what == "garbage":
+        return Case(bytes(raw) + draw(st.binary(min_size=1, max_size=200)), [what])
+    start = max(len(raw) - 500, 0) if what == "flip end" else 0
+    for _ in range(draw(st.integers(1, 3))):
+        at = rnd.randrange(start, len(raw))
+        raw[at] ^= draw(st.integers(1, 255))
+    return Case(bytes(raw), [what])
+
+
+@fuzz_settings()
+@given(case=indexed_archives())
+def test_fuzzed_indexed_archives(
+    world: Path, case: Case, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if case.notes == ["index document"]:
+        members = [
+            member(e.name, e.data, kind=e.kind, linkname=e.linkname, mode=e.mode)
+            for e in base_env(conda_unpack=True, activate=True)
+        ]
+        with tempfile.TemporaryDirectory() as temp:
+            path = make_indexed_tar(
+                Path(temp, "env.tar.gz"),
+                [members[:4], members[4:8], members[8:]],
+                edit=lambda index: case.packed,
+            )
+            packed = path.read_bytes()
+    else:
+        packed = case.packed
+    accepted = check_archive(world, packed, case.notes, capsys)
+    FIGURES["indexed archives accepted" if accepted else "indexed archives refused"] += 1
+
+
+def test_the_unmutated_indexed_environment_is_accepted(
+    world: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check_archive(world, indexed_env()[0], ["unmutated, indexed"], capsys)
 
 
 def check_archive(

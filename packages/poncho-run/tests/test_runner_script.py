@@ -5,6 +5,7 @@ with the Python API (a race between both)."""
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -21,7 +22,7 @@ import pytest
 
 from poncho_run._state import read_state
 from poncho_run_helpers import make_tar, member, script, tree
-from poncho_testing.tars import PACKED_STATE_MEMBERS, STATE_FOLDER_MEMBERS
+from poncho_testing.tars import PACKED_STATE_MEMBERS, STATE_FOLDER_MEMBERS, make_indexed_tar
 
 PACKAGE = Path(__file__).resolve().parents[1]
 FRONT_END = PACKAGE / "scripts" / "poncho_package_run.sh"
@@ -187,6 +188,39 @@ def test_a_copied_runner_unpacks_then_runs_warm(
     assert (warm.returncode, warm.stdout, warm.stderr) == (0, hello(sandbox / "envdir"), "")
     missing = run(sandbox, no_python_path, "-u", "envdir", "--", "no-such-command")
     assert missing.returncode == 127 and "no-such-command: command not found" in missing.stderr
+
+
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_a_copied_runner_unpacks_an_indexed_tarball(
+    scenario: str, sandbox: Path, no_python_path: str, bare_python_path: str
+) -> None:
+    """The script's zip carries the indexed extractor: an indexed tarball runs (with no
+    Python, GNU tar reads it as one stream), and one whose index lies about a file's data
+    is refused by the engine (read as a stream, it would pass)."""
+    path = no_python_path if scenario == "no python" else bare_python_path
+    members = bare_env_members()
+    make_indexed_tar(sandbox / "env.tar.gz", [members[:2], members[2:]])
+    cold = run(sandbox, path, "-e", "env.tar.gz", "-u", "envdir", "--", "hello", "3")
+    assert (cold.returncode, cold.stdout) == (3, hello(sandbox / "envdir")), cold.stderr
+    assert (sandbox / "envdir" / "poncho" / "index.json").is_file()
+    if scenario == "no python":
+        return
+
+    def lie(index: Any) -> Any:
+        files = [
+            dataclasses.replace(f, sha256="0" * 64) if f.path == "bin/hello" else f
+            for f in index.files
+        ]
+        return dataclasses.replace(index, files=tuple(files))
+
+    make_indexed_tar(sandbox / "lies.tar.gz", [members[:2], members[2:]], edit=lie)
+    bad = run(sandbox, path, "-e", "lies.tar.gz", "-u", "other", "--", "hello")
+    assert bad.returncode == 1 and bad.stdout == "", bad.stderr
+    assert bad.stderr == (
+        "poncho_package_run: error: lies.tar.gz: 'bin/hello' does not match its sha256 in "
+        "the index\n"
+    )
+    assert not (sandbox / "other").exists()
 
 
 @pytest.mark.parametrize("scenario", ["bare python3", "no python"])

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from poncho_core._checks import Action, PathRules, check_mtime, kind_of, refuse_kind
 from poncho_core._members import MemberReader
 from poncho_core._tar import Member, TarError, TarReader
-from poncho_core._writers import hardlink, symlinks, write, write_error
+from poncho_core._writers import File, Writers, hardlink, symlinks, write, write_error
 from poncho_core.compression import Limits, check_budget
 from poncho_core.errors import UnsafeArchive, shown
 from poncho_core.tarindex import INDEX_NAME, BadIndex, IndexedFile, IndexedMember, TarIndex
@@ -44,6 +44,12 @@ __all__ = ["MAX_WORKERS", "Provider", "extract_indexed"]
 #: The most threads `extract_indexed` starts by default (one per core up to this).
 MAX_WORKERS = 8
 _CHUNK = 1 << 20
+# Files up to this size are read whole, checked, and written by the writer threads (as in
+# `extract`), in batches; at most this many writer threads.
+_SMALL = 1 << 20
+_BATCH_FILES = 64
+_BATCH_BYTES = 1 << 20
+_WRITERS = 4
 
 
 class Provider(Protocol):
@@ -85,7 +91,7 @@ def extract_indexed(
     label = name or os.fspath(archive)
     job = _Job(os.fspath(archive), os.fspath(dest), index, label, provider)
     if workers is None:
-        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        workers = min(_cores(), MAX_WORKERS)
     try:
         if limits is not None:
             job.check_limits(limits)
@@ -118,6 +124,8 @@ class _Job:
         self.skip: list[bool] = [False] * len(index.members)
         self.count = 0
         self.failed = False
+        self.writers: Writers
+        self.kept: list[tuple[str, str, int]] = []  # files written, for provider.keep
 
     def check_limits(self, limits: Limits) -> None:
         """Refuse an index whose members or files unpack past `limits`, before any write."""
@@ -194,7 +202,8 @@ class _Job:
     # -- 2. the members --------------------------------------------------------------------
 
     def run(self, workers: int) -> None:
-        """Extract every member, `workers` at a time (the largest first)."""
+        """Extract every member, `workers` at a time (the largest first); small files are
+        written by a few writer threads meanwhile (`Writers`, as `extract` does)."""
         order = list(range(len(self.index.members)))
         if workers > 1:
             order.sort(key=lambda n: -self.index.members[n].usize)
@@ -214,22 +223,32 @@ class _Job:
                     errors.append(exc)
                     self.failed = True
 
-        if workers == 1:
-            work()
-        else:
-            threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()  # none left writing into a folder the caller may remove
+        self.writers = Writers(min(_cores(), _WRITERS))
+        try:
+            if workers == 1:
+                work()
+            else:
+                threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()  # none left writing into a folder the caller may remove
+            if not errors:
+                self.writers.wait()
+        finally:
+            self.writers.stop()
         if errors:
             raise errors[0]
+        if self.provider is not None:
+            for sha256, path, mode in self.kept:
+                self.provider.keep(sha256, path, mode)
 
     def _member(self, number: int) -> None:
         work = self.work[number]
         if self.skip[number] and self._place(work):
             return
         member = self.index.members[number]
+        batch = _Batch()
         with MemberReader(self.archive, self.index.compression, member, self.label) as stream:
             try:
                 reader = TarReader(stream.read, member=True)
@@ -245,7 +264,7 @@ class _Job:
                         )
                     self._compare(entry, record, member)
                     if action.what == "file":
-                        self._write(reader, entry, record, action)
+                        self._write(reader, entry, record, action, batch)
                 extra = next(entries, None)
                 if extra is not None:
                     raise BadIndex(
@@ -256,6 +275,8 @@ class _Job:
                 stream.check_digest()
                 raise BadIndex(f"{self.label}: member {member.name}: {exc}") from exc
             stream.finish()
+        if batch.files:
+            self.writers.put(batch.files)
 
     def _place(self, work: list[tuple[IndexedFile, Action]]) -> bool:
         assert self.provider is not None
@@ -291,18 +312,37 @@ class _Job:
                 f"the index says (its {differs})"
             )
 
-    def _write(self, reader: TarReader, entry: Member, record: IndexedFile, action: Action) -> None:
+    def _write(
+        self,
+        reader: TarReader,
+        entry: Member,
+        record: IndexedFile,
+        action: Action,
+        batch: _Batch,
+    ) -> None:
+        """Write a file (a small one: hand it to the writers in `batch`), its data checked
+        against the record's sha256."""
         check_mtime(entry)
         path = os.path.join(self.root, action.rel)
         mode = (entry.mode & 0o755) | 0o600
+        mtime_ns = int(entry.mtime * 1e9)
         digest = hashlib.sha256()
-        write(path, _hashed(reader, entry.size, digest), mode, int(entry.mtime * 1e9), entry.name)
+        if entry.size <= _SMALL:
+            data = reader.read_data(entry.size)
+            digest.update(data)
+            batch.files.append((path, data, mode, mtime_ns, entry.name))
+            batch.size += len(data)
+            if len(batch.files) >= _BATCH_FILES or batch.size >= _BATCH_BYTES:
+                self.writers.put(batch.files)
+                batch.files, batch.size = [], 0
+        else:
+            write(path, _hashed(reader, entry.size, digest), mode, mtime_ns, entry.name)
         if digest.hexdigest() != record.sha256:
             raise BadIndex(
                 f"{self.label}: {shown(record.path)} does not match its sha256 in the index"
             )
         if self.provider is not None and not record.prefix:
-            self.provider.keep(record.sha256, path, mode)
+            self.kept.append((record.sha256, path, mode))
 
     # -- 3. the links ----------------------------------------------------------------------
 
@@ -311,6 +351,24 @@ class _Job:
         for rel, target, path in self.hardlinks:
             hardlink(self.root, rel, target, path)
         symlinks(self.root, self.rules.links)
+
+
+class _Batch:
+    """Small files read by one member's thread, not yet handed to the writers."""
+
+    __slots__ = ("files", "size")
+
+    def __init__(self) -> None:
+        self.files: list[File] = []
+        self.size = 0
+
+
+def _cores() -> int:
+    """The cores this process may run on (its affinity, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _hashed(reader: TarReader, size: int, digest: Any) -> Iterator[bytes]:

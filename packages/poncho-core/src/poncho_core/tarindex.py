@@ -28,13 +28,20 @@ import hashlib
 import json
 import os
 import re
-import struct
 import zlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import IO, Any
 
 from poncho_core.errors import UnsafeArchive, UnsupportedArchive
+from poncho_core.tarfooter import (
+    GZIP_FOOTER,
+    ZSTD_FOOTER,
+    footer,
+    footer_size,
+    parse_footer,
+    sniff_indexed,
+)
 
 __all__ = [
     "FILE_TYPES",
@@ -65,16 +72,6 @@ MAX_INDEX_BYTES = 1 << 30
 #: What a file record's ``type`` may be.
 FILE_TYPES = frozenset({"file", "dir", "symlink", "hardlink"})
 
-_MAGIC = b"PONCHOIX"
-_PAYLOAD = 16 + 16 + len(_MAGIC)  # offset and size in hex, then the magic
-#: The gzip footer: header with FEXTRA (subfield "PX"), an empty deflate block, CRC 0, size 0.
-_GZIP_HEAD = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff" + struct.pack("<H", 4 + _PAYLOAD)
-_GZIP_HEAD += b"PX" + struct.pack("<H", _PAYLOAD)
-_GZIP_TAIL = b"\x03\x00" + b"\x00" * 8
-GZIP_FOOTER = len(_GZIP_HEAD) + _PAYLOAD + len(_GZIP_TAIL)
-#: The zstd footer: a skippable frame (magic 0x184D2A5E) holding the payload.
-_ZSTD_HEAD = struct.pack("<II", 0x184D2A5E, _PAYLOAD)
-ZSTD_FOOTER = len(_ZSTD_HEAD) + _PAYLOAD
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
@@ -142,50 +139,15 @@ class TarIndex:
         document = {
             "poncho_index": INDEX_VERSION,
             "compression": self.compression,
-            "members": [asdict(m) for m in self.members],
-            "files": [asdict(f) for f in self.files],
+            # vars, not asdict: the records are flat, and asdict costs ~25 µs a record
+            "members": [vars(m) for m in self.members],
+            "files": [vars(f) for f in self.files],
         }
         return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
 
     def member_files(self, member: int) -> list[IndexedFile]:
         """The file records of member number `member`, in archive order."""
         return [f for f in self.files if f.member == member]
-
-
-def footer(compression: str, offset: int, size: int) -> bytes:
-    """The footer naming the index member at `offset` (`size` compressed bytes)."""
-    payload = b"%016x%016x" % (offset, size) + _MAGIC
-    if compression == "gzip":
-        return _GZIP_HEAD + payload + _GZIP_TAIL
-    if compression == "zstd":
-        return _ZSTD_HEAD + payload
-    raise ValueError(f"no indexed layout for {compression!r}")
-
-
-def parse_footer(compression: str, tail: bytes) -> tuple[int, int] | None:
-    """The (offset, size) of the index member a footer names, when `tail` (the archive's
-    last bytes, at least the footer's size) ends with one; else None."""
-    if compression == "gzip":
-        head, end, length = _GZIP_HEAD, _GZIP_TAIL, GZIP_FOOTER
-    elif compression == "zstd":
-        head, end, length = _ZSTD_HEAD, b"", ZSTD_FOOTER
-    else:
-        return None
-    if len(tail) < length:
-        return None
-    block = tail[-length:]
-    payload = block[len(head) : len(head) + _PAYLOAD]
-    if not block.startswith(head) or not block.endswith(end) or not payload.endswith(_MAGIC):
-        return None
-    try:
-        return int(payload[:16], 16), int(payload[16:32], 16)
-    except ValueError:
-        return None
-
-
-def footer_size(compression: str) -> int:
-    """The footer's length in bytes for `compression`."""
-    return GZIP_FOOTER if compression == "gzip" else ZSTD_FOOTER
 
 
 def read_index(path: str | os.PathLike[str], *, name: str | None = None) -> TarIndex | None:
@@ -196,7 +158,7 @@ def read_index(path: str | os.PathLike[str], *, name: str | None = None) -> TarI
     OSError when the file cannot be read."""
     label = name or os.fspath(path)
     with open(path, "rb") as handle:
-        compression = _compression(handle.read(4))
+        compression = sniff_indexed(handle.read(4))
         if compression is None:
             return None
         total = os.fstat(handle.fileno()).st_size
@@ -256,14 +218,6 @@ def iter_member_chunks(handle: IO[bytes], member: IndexedMember, label: str) -> 
             raise BadIndex(f"{label}: member {member.name} runs past the end of the file")
         left -= len(chunk)
         yield chunk
-
-
-def _compression(head: bytes) -> str | None:
-    if head.startswith(b"\x1f\x8b"):
-        return "gzip"
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        return "zstd"
-    return None
 
 
 def _read_exact(handle: IO[bytes], offset: int, size: int, label: str) -> bytes:

@@ -19,10 +19,13 @@ import os
 import shutil
 import stat
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poncho_core.compression import Limits
 from poncho_run.store import NodeStore, file_digest
+
+if TYPE_CHECKING:
+    from poncho_core.tarindex import TarIndex
 
 __all__ = ["extract_with_store", "keep_tree", "prefix_paths", "unshare_prefix_files"]
 
@@ -34,13 +37,16 @@ _INDEX = "poncho/index.json"
 
 
 def extract_with_store(
-    archive: str, dest: str, store: NodeStore, *, use_programs: bool, limits: Limits
+    archive: str,
+    dest: str,
+    store: NodeStore,
+    index: TarIndex | None,
+    use_programs: bool,
+    limits: Limits,
 ) -> int:
-    """Extract `archive` into the empty folder `dest` sharing its files through `store`;
-    returns the number of members. Raises as `poncho_core.extract.extract` does."""
-    from poncho_core.tarindex import read_index
-
-    index = read_index(archive)  # BadIndex: a footer whose index lies, refused
+    """Extract `archive` (of index `index`, None if it has none) into the empty folder
+    `dest` sharing its files through `store`; returns the number of members. Raises as
+    `poncho_core.extract.extract` does."""
     if index is not None:
         from poncho_core.extract_indexed import extract_indexed
 

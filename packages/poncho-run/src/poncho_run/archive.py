@@ -1,7 +1,8 @@
 """Environment archives: the formats poncho-run takes, and unpacking one safely.
 
 The reading and the checks are poncho-core's (`poncho_core.compression`,
-`poncho_core.extract`, shared with poncho-fetch's data archives); this module adds what is
+`poncho_core.extract`, shared with poncho-fetch's data archives, and
+`poncho_core.extract_indexed` for indexed tarballs); this module adds what is
 particular to environments: a clear error for a file that is no environment archive, and
 the bound on what one may unpack to (`unpack_limit`).
 """
@@ -77,19 +78,36 @@ def extract_environment(
     store: NodeStore | None = None,
 ) -> int:
     """Extract the environment archive `archive` into the existing folder `dest`, within
-    `unpack_limit`; returns the number of members. With `store`, its files are shared
-    through the node store (`poncho_run._stored`). Raises `EnvironmentNotFound`,
-    `UnsupportedArchive`, `UnsafeArchive`, `LimitExceeded` or `UnpackError`."""
+    `unpack_limit`; returns the number of members. An indexed tarball (poncho-create's
+    layout, `poncho_core.tarindex`) is read by its index, members in parallel; one whose
+    index lies is refused (`poncho_core.tarindex.BadIndex`, an `UnsafeArchive`). With
+    `store`, its files are shared through the node store (`poncho_run._stored`). Raises
+    `EnvironmentNotFound`, `UnsupportedArchive`, `UnsafeArchive`, `LimitExceeded` or
+    `UnpackError`."""
     sniff(archive)
     limit = Limits(
         max_bytes=unpack_limit(dest),
         max_bytes_source=f"for {os.fspath(dest)}: ${MAX_UNPACKED_ENV} or --max-unpacked-size, "
         "else the free space less a reserve",
     )
+    from poncho_core.tarfooter import has_footer
+
+    index = None
+    if has_footer(archive):  # only then the index's reader is imported (~15 ms)
+        from poncho_core.tarindex import read_index
+
+        try:
+            index = read_index(archive)
+        except UnsupportedArchive:  # a zstd index, no zstandard module: the zstd program reads it
+            index = None
     if store is not None:
         from poncho_run._stored import extract_with_store
 
         return extract_with_store(
-            os.fspath(archive), os.fspath(dest), store, use_programs=use_programs, limits=limit
+            os.fspath(archive), os.fspath(dest), store, index, use_programs, limit
         )
-    return extract(archive, dest, use_programs=use_programs, limits=limit)
+    if index is None:
+        return extract(archive, dest, use_programs=use_programs, limits=limit)
+    from poncho_core.extract_indexed import extract_indexed
+
+    return extract_indexed(archive, dest, index, limits=limit)

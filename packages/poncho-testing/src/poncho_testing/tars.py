@@ -229,8 +229,9 @@ def make_indexed_tar(
     """Write an indexed tarball (poncho-core's layout, `poncho_core.tarindex`) to `path`: one
     compressed member per group of `groups`, then the index and the footer. The index agrees
     with the members (an entry of a kind it has no type for, a device, gets a ``file``
-    record), unless `edit`, given the index (`TarIndex`), returns another: an index that
-    lies (the footer names the index written, wherever the members are)."""
+    record), unless `edit`, given the index (`TarIndex`), returns another, or the bytes of
+    another document: an index that lies (the footer names the index written, wherever the
+    members are)."""
     import hashlib
     import zlib
 
@@ -254,7 +255,8 @@ def make_indexed_tar(
                     records.append(IndexedFile(name, "file", entry.info.mode, 0, empty, number))
         offset = handle.tell()
         index = TarIndex(compression, tuple(members), tuple(records))
-        document = (edit(index) if edit is not None else index).to_json()
+        edited = edit(index) if edit is not None else index
+        document = edited if isinstance(edited, bytes) else edited.to_json()
         info = tarfile.TarInfo("poncho/index.json")
         info.size, info.mode, info.mtime = len(document), 0o644, 1_600_000_000
         raw = info.tobuf(tarfile.PAX_FORMAT) + document + bytes(-len(document) % 512 + 1024)
