@@ -393,10 +393,10 @@ def test_relocation_never_writes_into_a_linked_file(tmp_path: Path) -> None:
 
 # -- races --------------------------------------------------------------------------------------
 
-# Unpacks argv[3:] (the CLI) and, at the argv[2]-th file kept, says "paused" and waits to be
-# killed: argv[1] "between" (after that keep), "inside" (in one from there on, just before
-# the rename that puts the file into the store or a link to it into DIR), or "never" (does
-# not pause: runs alongside). Other extracting threads go on until they wait for it.
+# Unpacks argv[3:] (the CLI) and, at the argv[2]-th file kept or placed, says "paused" and
+# waits to be killed: argv[1] "between" (after that one), "inside" (in one from there on,
+# just before a link or rename of the store's), or "never" (does not pause: runs
+# alongside). Other extracting threads go on until they wait for it.
 PAUSING_KEEP = """
 import os, sys, time
 from poncho_run import store
@@ -405,20 +405,25 @@ count = 0
 def pause():
     print("paused", flush=True)
     time.sleep(600)
-keep = store.NodeStore.keep
-def counted(self, *args):
-    global count
-    count += 1
-    keep(self, *args)
-    if where == "between" and count >= at:
-        pause()
-store.NodeStore.keep = counted
-replace = os.replace
-def paused_replace(src, dst, *args, **kwargs):
-    if where == "inside" and count >= at and (".tmp-" in str(src) or ".poncho-link-" in str(src)):
-        pause()
-    return replace(src, dst, *args, **kwargs)
-store.os.replace = paused_replace
+def counted(method):
+    def run(self, *args):
+        global count
+        count += 1
+        done = method(self, *args)
+        if where == "between" and count >= at:
+            pause()
+        return done
+    return run
+store.NodeStore.keep = counted(store.NodeStore.keep)
+store.NodeStore.place = counted(store.NodeStore.place)
+def paused(call):
+    def run(*args, **kwargs):
+        if where == "inside" and count >= at:
+            pause()
+        return call(*args, **kwargs)
+    return run
+store.os.replace = paused(os.replace)
+store.os.link = paused(os.link)
 from poncho_run.cli import main
 sys.exit(main(sys.argv[3:]))
 """
@@ -451,9 +456,11 @@ def test_killed_store_linking_runs_leave_every_dir_good(
     envs = tmp_path / "envs"
     killed = _unpacking(where, at, a, envs / "A")
     alongside = _unpacking("never", 0, b, envs / "B")
-    assert killed.stdout is not None and killed.stdout.readline() == "paused\n"
-    killed.send_signal(signal.SIGKILL)
-    killed.communicate()
+    try:
+        assert killed.stdout is not None and killed.stdout.readline() == "paused\n"
+    finally:
+        killed.send_signal(signal.SIGKILL)
+        killed.communicate()
     out, err = alongside.communicate()
     assert alongside.returncode == 0, err
     _check(envs / "B", "B")
