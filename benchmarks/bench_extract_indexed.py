@@ -115,8 +115,8 @@ def main() -> None:
         )
         ways = {"extract (stream)": lambda d: extract(archive, d)}
         for count in (int(w) for w in args.workers.split(",")):
-            ways[f"extract_indexed workers={count}"] = (
-                lambda d, c=count: extract_indexed(archive, d, index, workers=c)
+            ways[f"extract_indexed workers={count}"] = lambda d, c=count: extract_indexed(
+                archive, d, index, workers=c
             )
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
         floor: list[float] = []

@@ -145,7 +145,7 @@ def _disk(*folders: Path) -> int:
     for folder in folders:
         for current, _dirs, files in os.walk(folder):
             for name in files:
-                info = os.lstat(os.path.join(current, name))  # noqa: PTH116, PTH118
+                info = os.lstat(os.path.join(current, name))
                 if stat.S_ISREG(info.st_mode):
                     seen[(info.st_dev, info.st_ino)] = info.st_blocks * 512
     return sum(seen.values())

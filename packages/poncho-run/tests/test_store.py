@@ -19,10 +19,11 @@ import pytest
 from poncho_core.tarindex_write import Entry, IndexedTarWriter, member_key
 from poncho_run import store as store_module
 from poncho_run._state import read_state
-from poncho_run._stored import keep_tree, prefix_paths, unshare_prefix_files
+from poncho_run._stored import StoreProvider, keep_tree, prefix_paths, unshare_prefix_files
 from poncho_run.api import prepare
 from poncho_run.cli import main
 from poncho_run.store import STORE_ENV, NodeStore, file_digest, store_root
+from poncho_run.store_entries import store_entries
 
 EPOCH = 315532800
 BIG = random.Random(24).randbytes(1 << 20) * 3  # 3 MiB, the same in every archive
@@ -56,9 +57,10 @@ def indexed_env(path: Path, own: str, shared: int = 50) -> Path:
         "for rel, old, _ in _prefix_records:\n"
         "    p = os.path.join(root, rel)\n"
         "    with open(p, 'rb+') as f:\n"
-        "        d = f.read().replace(old.encode(), root.encode()); f.seek(0); f.write(d); f.truncate()\n"
+        "        d = f.read().replace(old.encode(), root.encode())\n"
+        "        f.seek(0); f.write(d); f.truncate()\n"
     ).encode()
-    hello = f'#!/bin/sh\necho "hello $(cat "$CONDA_PREFIX/lib/own.txt")"\n'.encode()
+    hello = b'#!/bin/sh\necho "hello $(cat "$CONDA_PREFIX/lib/own.txt")"\n'
     groups = {
         "conda/shared-1.0-0": [
             _entry("lib", None),
@@ -147,10 +149,13 @@ def test_ordinary_tarballs_share_too(tmp_path: Path) -> None:
     tarballs = [
         make_tar(
             tmp_path / f"{own}.tar.gz",
-            [member("lib/big.bin", BIG), member("lib/own.txt", own.encode()),
-             member("bin/conda-unpack", UNPACK, mode=0o755),
-             member("lib/prefix.txt", f"prefix={PLACEHOLDER}\n".encode())],
-        )  # fmt: skip
+            [
+                member("lib/big.bin", BIG),
+                member("lib/own.txt", own.encode()),
+                member("bin/conda-unpack", UNPACK, mode=0o755),
+                member("lib/prefix.txt", f"prefix={PLACEHOLDER}\n".encode()),
+            ],
+        )
         for own in ("A", "B")
     ]
     a, b = tmp_path / "A", tmp_path / "B"
@@ -258,7 +263,7 @@ def test_a_planted_store_file_is_not_trusted(
         path.chmod(0o644 if kind == "writable" else 0o444)
         if kind == "writable":
             path.write_bytes(BIG)
-    provider = NodeStore(str(store)).provider({hashlib.sha256(BIG).hexdigest(): len(BIG)})
+    provider = StoreProvider(NodeStore(str(store)), {hashlib.sha256(BIG).hexdigest(): len(BIG)})
     assert not provider.has(hashlib.sha256(BIG).hexdigest())
     assert not provider.place(hashlib.sha256(BIG).hexdigest(), str(tmp_path / "x"), 0o644)
     prepare(pair[0], a)
@@ -296,7 +301,7 @@ def test_the_provider_places_keeps_and_makes_the_other_mode(tmp_path: Path) -> N
     (tmp_path / "store").mkdir(mode=0o700)
     data = b"content\n" * 100
     digest = hashlib.sha256(data).hexdigest()
-    provider = store.provider({digest: len(data)})
+    provider = StoreProvider(store, {digest: len(data)})
     assert not provider.has(digest)
     assert not provider.place(digest, str(tmp_path / "nothing"), 0o644)
     written = tmp_path / "written"
@@ -323,7 +328,7 @@ def test_the_provider_places_keeps_and_makes_the_other_mode(tmp_path: Path) -> N
     provider.keep(digest, str(other), 0o644)
     assert other.stat().st_nlink == 1
     # Pruned between has and place: place says it could not.
-    for entry in store.entries():
+    for entry in store_entries(store.root):
         os.unlink(os.path.join(store.root, entry.name))
     assert not provider.place(digest, str(tmp_path / "late"), 0o644)
 
@@ -461,7 +466,7 @@ def test_killed_store_linking_runs_leave_every_dir_good(
     finally:
         killed.send_signal(signal.SIGKILL)
         killed.communicate()
-    out, err = alongside.communicate()
+    _, err = alongside.communicate()
     assert alongside.returncode == 0, err
     _check(envs / "B", "B")
     assert read_state(str(envs / "A")) is None

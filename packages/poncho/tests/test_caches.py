@@ -366,7 +366,7 @@ def _no_store_variable(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_store_lists_what_no_folder_links_as_prunable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    a, b, big = _two_dirs(tmp_path)
+    a, _, big = _two_dirs(tmp_path)
     envs = tmp_path / "envs"
     (report,) = list_caches(["store"], store_dir=envs)
     assert report.root == str(envs / f".poncho-store-{os.getuid()}")

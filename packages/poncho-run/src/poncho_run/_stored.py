@@ -10,7 +10,7 @@ it must never reach a file another folder links.
 """
 
 # Paths are str here: every file of an environment goes through these functions.
-# ruff: noqa: PTH110, PTH112, PTH113, PTH118, PTH119, PTH120, PTH123
+# ruff: noqa: PTH101, PTH105, PTH108, PTH113, PTH114, PTH118
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import stat
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,13 @@ from poncho_run.store import NodeStore, file_digest
 if TYPE_CHECKING:
     from poncho_core.tarindex import TarIndex
 
-__all__ = ["extract_with_store", "keep_tree", "prefix_paths", "unshare_prefix_files"]
+__all__ = [
+    "StoreProvider",
+    "extract_with_store",
+    "keep_tree",
+    "prefix_paths",
+    "unshare_prefix_files",
+]
 
 _log = logging.getLogger(__name__)
 
@@ -52,7 +59,7 @@ def extract_with_store(
 
         sizes = {f.sha256: f.size for f in index.files if f.type == "file"}
         count = extract_indexed(
-            archive, dest, index, provider=store.provider(sizes), limits=limits, name=archive
+            archive, dest, index, provider=StoreProvider(store, sizes), limits=limits, name=archive
         )
     else:
         from poncho_core.extract import extract
@@ -61,6 +68,34 @@ def extract_with_store(
         keep_tree(store, dest)
     unshare_prefix_files(dest)
     return count
+
+
+class StoreProvider:
+    """The hook `poncho_core`'s indexed extractor calls (its ``Provider`` protocol): `has`
+    and `place` serve files the store holds (the member holding them is not even
+    decompressed), `keep` adds the files it wrote. Thread-safe."""
+
+    def __init__(self, store: NodeStore, sizes: Mapping[str, int]) -> None:
+        self.store = store
+        self._sizes = sizes
+
+    def has(self, sha256: str) -> bool:
+        """Whether the store holds a usable file of content `sha256`."""
+        size = self._sizes.get(sha256)
+        store = self.store
+        return any(
+            store.usable(store.path_of(sha256, mode), sha256, size) is not None
+            for mode in (0o644, 0o755)
+        )
+
+    def place(self, sha256: str, path: str, mode: int) -> bool:
+        """Create the file `path` (absent) of content `sha256` and permission bits `mode`
+        (a link: read-only, 0444 or 0555); False if it could not."""
+        return self.store.place(sha256, path, mode, self._sizes.get(sha256))
+
+    def keep(self, sha256: str, path: str, mode: int) -> None:
+        """Add the regular file `path`, just written, of content `sha256`, to the store."""
+        self.store.keep(sha256, path, mode)
 
 
 def prefix_paths(folder: str) -> set[str] | None:

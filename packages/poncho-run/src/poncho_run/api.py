@@ -247,10 +247,10 @@ def run(
     base: Mapping[str, str] | None = None,
     store: bool | str | os.PathLike[str] = True,
 ) -> int:
-    """Prepare `env` (as `prepare`, `store` included), run `command` in it as a child process and return its
-    exit status; a temporary folder is removed afterwards, also when the command fails or a
-    SIGINT/SIGTERM/SIGHUP arrives (which is passed on to the command; if it arrives before
-    the command started, the status is ``128 + signal``)."""
+    """Prepare `env` (as `prepare`, `store` included), run `command` in it as a child
+    process and return its exit status; a temporary folder is removed afterwards, also
+    when the command fails or a SIGINT/SIGTERM/SIGHUP arrives (which is passed on to the
+    command; if it arrives before the command started, the status is ``128 + signal``)."""
     with SignalRelay() as relay:
         try:
             prepared = prepare(env, unpack_to, wait, store=store)

@@ -134,9 +134,7 @@ def _run(args: Options, command: list[str], level: int, prog: str = PROG) -> int
         cold = level == 0 and not environment_is_folder and sys.stderr.isatty()
         if cold and args.unpack_to is not None and open_ready(args.unpack_to) is None:
             _say_unpacking(prog, args.environment, args.unpack_to)
-        prepared = prepare(
-            args.environment, args.unpack_to, args.wait, store=not args.no_store
-        )
+        prepared = prepare(args.environment, args.unpack_to, args.wait, store=not args.no_store)
         if level > 0:
             _say_using(prog, str(prepared.prefix), prepared.state)
         if not command:

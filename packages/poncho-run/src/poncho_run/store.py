@@ -8,11 +8,11 @@ system), ``$PONCHO_RUN_STORE`` to place it, ``off`` (or ``--no-store``) to do wi
       3f/3fa9...e1.r             a file's content, 0444 (``.x``: 0555, an executable)
       .tmp-XXXXXXXX              a file being added (renamed into place when complete)
 
-An environment folder's regular files are hard links to these (`StoreProvider` is the
-extractor's hook: `has`, `place`, `keep`); two folders holding the same file share its
-blocks. The link count of a store file says how many folders link it: 1 is the store's own
-name only, so the file can go (`prune`) without breaking any folder, whose files are their
-own names of the same data.
+An environment folder's regular files are hard links to these (the extractor's hook is
+`poncho_run._stored.StoreProvider`: `has`, `place`, `keep`); two folders holding the same
+file share its blocks. The link count of a store file says how many folders link it: 1 is
+the store's own name only, so the file can go (`poncho_run.store_entries`) without
+breaking any folder, whose files are their own names of the same data.
 
 What is trusted. A file enters the store only by an atomic rename of a temporary file the
 store itself linked or wrote, whose digest the extractor checked against the archive's
@@ -29,7 +29,7 @@ replaced by a link, the same mtime (a ``.py`` file's mtime validates its ``.pyc`
 """
 
 # Paths are str here: every file of an environment goes through these functions.
-# ruff: noqa: PTH101, PTH103, PTH107, PTH110, PTH115, PTH118, PTH119, PTH120
+# ruff: noqa: PTH100, PTH101, PTH102, PTH103, PTH105, PTH106, PTH108, PTH116, PTH118, PTH120
 
 from __future__ import annotations
 
@@ -40,18 +40,10 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
 
-__all__ = [
-    "STORE_ENV",
-    "STORE_PREFIX",
-    "NodeStore",
-    "StoreEntry",
-    "StoreProvider",
-    "file_digest",
-    "store_root",
-]
+from poncho_run.store_entries import remove_entry
+
+__all__ = ["STORE_ENV", "STORE_PREFIX", "NodeStore", "file_digest", "open_store", "store_root"]
 
 #: The variable that places the store (a folder) or turns it off (``off``).
 STORE_ENV = "PONCHO_RUN_STORE"
@@ -66,9 +58,7 @@ _NO_LINK = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP, errno.EOPNOTS
 _log = logging.getLogger(__name__)
 
 
-def store_root(
-    folder: str | None, setting: bool | str | os.PathLike[str] = True
-) -> str | None:
+def store_root(folder: str | None, setting: bool | str | os.PathLike[str] = True) -> str | None:
     """The store of the environment folder `folder`, or None when there is none.
 
     `setting` False: no store; a path: that folder; True: ``$PONCHO_RUN_STORE`` (``off``:
@@ -89,6 +79,19 @@ def store_root(
     return os.path.join(parent, f"{STORE_PREFIX}{os.getuid()}")
 
 
+def open_store(
+    folder: str | None, setting: bool | str | os.PathLike[str], near: str | None = None
+) -> NodeStore | None:
+    """The node store environment folder `folder` unpacks through (None: none; see
+    `store_root`); `near` is where its files are created (default: `folder`'s parent)."""
+    root = store_root(folder, setting)
+    if root is None:
+        return None
+    if near is None and folder is not None:
+        near = os.path.dirname(folder)
+    return NodeStore.open(root, near)
+
+
 def file_digest(path: str) -> str:
     """The sha256 of the regular file at `path` (not followed if it is a link: OSError)."""
     digest = hashlib.sha256()
@@ -97,18 +100,6 @@ def file_digest(path: str) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class StoreEntry:
-    """One file of the store: its `name` (``aa/<sha256>.r``), `size` (bytes on disk),
-    `links` (1: no environment folder links it) and `last_used` (epoch seconds of the last
-    link made or removed: the file's ctime)."""
-
-    name: str
-    size: int
-    links: int
-    last_used: float
 
 
 class NodeStore:
@@ -193,11 +184,6 @@ class NodeStore:
         """Where the store keeps content `sha256` for a file of permission bits `mode`."""
         kind = "x" if mode & 0o111 else "r"
         return os.path.join(self.root, sha256[:2], f"{sha256}.{kind}")
-
-    def provider(self, sizes: Mapping[str, int]) -> StoreProvider:
-        """The extractor's hook for an archive whose regular files have the digests and
-        sizes `sizes` (from its index)."""
-        return StoreProvider(self, sizes)
 
     # -- trust ------------------------------------------------------------------------------
 
@@ -294,9 +280,9 @@ class NodeStore:
         with self._lock:
             added, self._added = self._added, []
         for path in added:
-            self.remove(os.path.relpath(path, self.root))
+            remove_entry(self.root, os.path.relpath(path, self.root))
         if self._created:
-            for path in sorted({os.path.dirname(p) for p in added}) + [self.root]:
+            for path in [*sorted({os.path.dirname(p) for p in added}), self.root]:
                 try:
                     os.rmdir(path)  # only if empty: another run may be adding to it
                 except OSError:
@@ -382,79 +368,6 @@ class NodeStore:
         with self._lock:
             self._verified[(target, info.st_ino, info.st_mtime_ns)] = True
         return target
-
-    # -- listing and pruning ----------------------------------------------------------------
-
-    def entries(self) -> list[StoreEntry]:
-        """The store's files, least recently linked first (leftover temporary files too,
-        with a link count of 1)."""
-        found = []
-        try:
-            tops = sorted(os.scandir(self.root), key=lambda e: e.name)
-        except FileNotFoundError:
-            return []
-        for top in tops:
-            if top.name.startswith(_TEMP) and top.is_file(follow_symlinks=False):
-                info = top.stat(follow_symlinks=False)
-                found.append(StoreEntry(top.name, info.st_blocks * 512, 1, info.st_ctime))
-                continue
-            if not top.is_dir(follow_symlinks=False):
-                continue
-            with os.scandir(top.path) as files:
-                for file in files:
-                    try:
-                        info = file.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    name = f"{top.name}/{file.name}"
-                    found.append(
-                        StoreEntry(name, info.st_blocks * 512, info.st_nlink, info.st_ctime)
-                    )
-        found.sort(key=lambda e: e.last_used)
-        return found
-
-    def remove(self, name: str) -> bool:
-        """Remove entry `name` if no folder links it (link count 1); whether it went.
-        Folders that link an entry keep their files whatever happens to the store's name."""
-        path = os.path.join(self.root, name)
-        if os.path.normpath(path) != path or not path.startswith(self.root + os.sep):
-            return False
-        try:
-            info = os.lstat(path)
-            if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
-                return False
-            os.unlink(path)
-        except OSError:
-            return False
-        return True
-
-
-class StoreProvider:
-    """The hook `poncho_core`'s indexed extractor calls (its ``Provider`` protocol): `has`
-    and `place` serve files the store holds (the member holding them is not even
-    decompressed), `keep` adds the files it wrote. Thread-safe."""
-
-    def __init__(self, store: NodeStore, sizes: Mapping[str, int]) -> None:
-        self.store = store
-        self._sizes = sizes
-
-    def has(self, sha256: str) -> bool:
-        """Whether the store holds a usable file of content `sha256`."""
-        size = self._sizes.get(sha256)
-        store = self.store
-        return any(
-            store.usable(store.path_of(sha256, mode), sha256, size) is not None
-            for mode in (0o644, 0o755)
-        )
-
-    def place(self, sha256: str, path: str, mode: int) -> bool:
-        """Create the file `path` (absent) of content `sha256` and permission bits `mode`
-        (a link: read-only, 0444 or 0555); False if it could not."""
-        return self.store.place(sha256, path, mode, self._sizes.get(sha256))
-
-    def keep(self, sha256: str, path: str, mode: int) -> None:
-        """Add the regular file `path`, just written, of content `sha256`, to the store."""
-        self.store.keep(sha256, path, mode)
 
 
 def _device_of(path: str) -> int:

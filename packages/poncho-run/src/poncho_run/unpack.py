@@ -29,18 +29,15 @@ import os
 from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from poncho_core.errors import PonchoError
 from poncho_run import _state
 from poncho_run.activate import compute_activation
-from poncho_run.archive import extract_environment
+from poncho_run.archive import check_extracted, extract_environment
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError
 from poncho_run.lock import folder_lock
 from poncho_run.relocate import relocate
-
-if TYPE_CHECKING:
-    from poncho_run.store import NodeStore
 
 __all__ = [
     "TEMP_INFIX",
@@ -49,7 +46,6 @@ __all__ = [
     "drop_packed_state",
     "ensure_ready",
     "finalize",
-    "open_store",
     "unpack_into",
 ]
 
@@ -181,6 +177,7 @@ def _ensure_locked(
             f"{folder}: is empty or missing, and no environment (-e) was given"
         )
     from poncho_run.identity import ArchiveHasher
+    from poncho_run.store import open_store
 
     temp = _make_sibling(folder)
     node_store = None
@@ -245,6 +242,8 @@ def unpack_into(
     """Extract `archive` into the existing empty `folder` (one the caller owns; no lock,
     no rename) and `finalize` it. A temporary folder has no default store: `store` True
     means ``$PONCHO_RUN_STORE`` only."""
+    from poncho_run.store import open_store
+
     node_store = open_store(None, store, near=folder)
     try:
         extract_environment(archive, folder, use_programs=use_programs, store=node_store)
@@ -255,22 +254,6 @@ def unpack_into(
             _discard(folder)  # the caller removes it too; first, so that nothing links
             node_store.forget_added()
         raise
-
-
-def open_store(
-    folder: str | None, store: bool | str | os.PathLike[str], near: str | None = None
-) -> NodeStore | None:
-    """The node store environment folder `folder` unpacks through (None: none; see
-    `poncho_run.store.store_root`); `near` is where its files are created (default:
-    `folder`'s parent)."""
-    from poncho_run.store import NodeStore, store_root
-
-    root = store_root(folder, store)
-    if root is None:
-        return None
-    if near is None and folder is not None:
-        near = os.path.dirname(folder)  # noqa: PTH120
-    return NodeStore.open(root, near)
 
 
 def finalize(
@@ -380,34 +363,6 @@ def drop_packed_state(folder: str, archive: str = "") -> None:
     raise UnsafeArchive(
         odd, "poncho_package_run's state folder may hold only its state files", archive
     )
-
-
-def check_extracted(folder: str) -> None:
-    """Check a tree that ``tar`` extracted (the shell front end's path on a worker with no
-    python3) as `extract` checks members: no device file, FIFO or socket, no symbolic link
-    resolving outside `folder`; setuid/setgid/sticky bits are dropped. Raises
-    `UnsafeArchive` naming the first offending path (relative to `folder`)."""
-    import stat
-
-    from poncho_run.errors import UnsafeArchive
-
-    # str paths and os calls: this walks every file of the environment.
-    root = os.path.realpath(folder)
-    for current, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(current, name)  # noqa: PTH118
-            rel = os.path.relpath(path, root)
-            info = os.lstat(path)
-            if stat.S_ISLNK(info.st_mode):
-                target = os.path.realpath(path)
-                if os.path.commonpath([root, target]) != root:
-                    raise UnsafeArchive(rel, f"symbolic link points outside the folder ({target})")
-            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
-                raise UnsafeArchive(rel, "device file")
-            elif stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
-                raise UnsafeArchive(rel, "FIFO or socket")
-            elif info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
-                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o777)  # noqa: PTH101
 
 
 def _discard(path: str | os.PathLike[str]) -> None:

@@ -25,7 +25,8 @@ from poncho_create.cache import EnvCache, PackageCache
 from poncho_create.options import default_cache_dir, default_pkgs_dir
 from poncho_fetch.cache import DataCache
 from poncho_fetch.cache import default_cache_dir as default_data_dir
-from poncho_run.store import STORE_ENV, STORE_PREFIX, NodeStore
+from poncho_run.store import STORE_ENV, STORE_PREFIX
+from poncho_run.store_entries import remove_entry, store_entries
 
 __all__ = ["KINDS", "CacheItem", "CacheReport", "list_caches", "parse_age", "prune_caches"]
 
@@ -120,10 +121,7 @@ def list_caches(
     """What each cache of `kinds` (default: every one known) holds, least recently used
     first."""
     roots = _roots(envs_dir, data_dir, pkgs_dir, store_dir)
-    return [
-        _report(kind, roots[kind])
-        for kind in _kinds(kinds, roots.get("store"))
-    ]
+    return [_report(kind, roots[kind]) for kind in _kinds(kinds, roots.get("store"))]
 
 
 def _report(kind: str, root: Path) -> CacheReport:
@@ -205,7 +203,7 @@ def _items(kind: str, root: Path) -> list[CacheItem]:
                 e.last_used,
                 _UNLINKED if e.links == 1 else f"linked by {e.links - 1} folder(s)",
             )
-            for e in NodeStore(str(root)).entries()
+            for e in store_entries(str(root))
         ]
     if kind == "data":
         return [
@@ -277,8 +275,7 @@ def _remove(kind: str, root: Path, doomed: list[CacheItem], report: CacheReport)
             return []
         return doomed
     if kind == "store":
-        store = NodeStore(str(root))
-        done = [item for item in doomed if store.remove(item.name)]
+        done = [item for item in doomed if remove_entry(str(root), item.name)]
     elif kind == "envs":
         cache = EnvCache(root)
         done = [item for item in doomed if cache.remove(item.name)]
