@@ -493,3 +493,48 @@ def test_the_warm_path_does_not_import_the_store(tmp_path: Path, pair: tuple[Pat
     assert proc.returncode == 0, proc.stderr
     assert "poncho_run.unpack" not in proc.stderr
     assert "poncho_run.store" not in proc.stderr and "poncho_run._stored" not in proc.stderr
+
+
+def test_entries_and_removal_keep_what_a_folder_links(tmp_path: Path) -> None:
+    from poncho_run.store_entries import remove_entry
+
+    root = tmp_path / "store"
+    store = NodeStore(str(root))
+    files = []
+    for text in ("linked", "alone"):
+        path = tmp_path / text
+        path.write_text(text)
+        store.keep(hashlib.sha256(text.encode()).hexdigest(), str(path), 0o644)
+        files.append(path)
+    files[1].unlink()  # its folder is gone
+    (root / ".tmp-leftover").write_text("a killed run's")
+    (root / "stray").write_text("not a folder")
+    entries = {e.name.split("/")[-1][:6]: e for e in store_entries(str(root))}
+    assert sorted(e.links for e in entries.values()) == [1, 1, 2]
+    assert ".tmp-l" in entries
+    names = {e.links: e.name for e in store_entries(str(root)) if "/" in e.name}
+    assert not remove_entry(str(root), names[2]), "a folder links it"
+    assert not remove_entry(str(root), "../alone") and not remove_entry(str(root), "nope/x")
+    assert remove_entry(str(root), names[1]) and remove_entry(str(root), ".tmp-leftover")
+    assert [e.links for e in store_entries(str(root))] == [2]
+    assert files[0].read_text() == "linked"
+    assert store_entries(str(tmp_path / "missing")) == []
+
+
+def test_where_the_store_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = str(tmp_path / "envs" / "A")
+    assert store_root(folder) == str(tmp_path / "envs" / f".poncho-store-{os.getuid()}")
+    assert store_root(None) is None and store_root(folder, False) is None
+    assert store_root(folder, tmp_path / "s") == str(tmp_path / "s")
+    monkeypatch.setenv(STORE_ENV, "OFF")
+    assert store_root(folder) is None
+    monkeypatch.setenv(STORE_ENV, str(tmp_path / "v"))
+    assert store_root(None) == str(tmp_path / "v")
+    # A store that cannot be made: unpacked without it, with a warning.
+    (tmp_path / "file").write_text("")
+    assert NodeStore.open(str(tmp_path / "file" / "store"), str(tmp_path)) is None
+    store = NodeStore(str(tmp_path / "file" / "store"))
+    data = tmp_path / "data"
+    data.write_text("x")
+    store.keep(hashlib.sha256(b"x").hexdigest(), str(data), 0o644)
+    assert data.stat().st_nlink == 1 and data.stat().st_mode & 0o200
