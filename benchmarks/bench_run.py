@@ -23,7 +23,9 @@ its rows are warm and cold (with the floor) and its tarball's size. For each:
   run against the larger of the two;
 - 16 simultaneous first runs on one DIR against one cold run of ours (target: <= 1.5x);
 - (demo only) a warm run of an environment whose spec names data against the same
-  environment without (target: <= 5 ms more).
+  environment without (target: <= 5 ms more);
+- (part ``store``, bench_store.py) two environments sharing a large package unpacked side
+  by side through the node store: disk, and the second's first run against the first's.
 
 Each figure is the median of a few repetitions, ours and the baseline alternated so both see
 the same load, with warm file caches. Alone: ``python benchmarks/bench_run.py [--quick]
@@ -59,7 +61,7 @@ SIMULTANEOUS = 16
 _WORDS = [*keyword.kwlist, *(name for name in dir(builtins) if name.islower())]
 
 
-PARTS = ("demo", "large", "real", "data")
+PARTS = ("demo", "large", "real", "data", "store")
 ROWS = ("warm", "cold", "simultaneous")
 
 
@@ -80,10 +82,11 @@ def run(
     from poncho_testing import build_channel, build_env_tarball
 
     reps = reps or (2 if quick else 3)
-    channel = build_channel()
-    demo = build_env_tarball(channel, DEMO_SPECS, workdir / "demo.tar.gz")
+    conda = {"demo", "large", "data"} & set(parts)
+    channel = build_channel() if conda else None
+    demo = build_env_tarball(channel, DEMO_SPECS, workdir / "demo.tar.gz") if conda else None
     ours = _ours()
-    original = _original()
+    original = _original() if {"demo", "large"} & set(parts) else []
     env = _environment(workdir)
     found: list[dict[str, Any]] = []
     if "demo" in parts:
@@ -101,6 +104,10 @@ def run(
         found += _real(channel, workdir, ours, original, env, reps, quick, rows)
     if "data" in parts:
         found.append(_data_row(channel, workdir, ours, env, reps))
+    if "store" in parts:
+        from bench_store import store_rows
+
+        found += store_rows(workdir, ours, env, quick, reps)
     return found
 
 

@@ -126,6 +126,7 @@ parse() {
             -vv) verbose=$((verbose + 2)) nopts=$((nopts + 1)) && shift ;;
             -q | --quiet) quiet=$((quiet + 1)) nopts=$((nopts + 1)) && shift ;;
             --no-data) nodata=1 nopts=$((nopts + 1)) && shift ;;
+            --no-store) nopts=$((nopts + 1)) && shift ;; # the engine's; tar shares nothing
             -*)
                 odd=$1
                 return
@@ -422,6 +423,8 @@ lock_timeout() {
 }
 
 # Unpack ENV into DIR with tar, under the lock, for a worker with no python3.
+# The tar path shares nothing through the node store (poncho_run.store): DIR gets files
+# of its own, as with --no-store.
 unpack_with_tar() {
     command -v flock >/dev/null 2>&1 || die "$dir: no python3 and no flock(1) on this worker to lock it"
     command -v tar >/dev/null 2>&1 || die "$dir: no python3 and no tar on this worker to unpack $env"

@@ -646,11 +646,14 @@ def check_archive(
             if target is not None:
                 inside = os.path.relpath(target, world)
                 lock = f"{inside}.poncho.lock"
+                # The node store beside DIR holds DIR's files once it is ready (none if not).
+                store = os.path.join(os.path.dirname(inside), f".poncho-store-{os.getuid()}")
                 changed = {
                     p
                     for p in changed
                     if p not in (lock, os.path.dirname(inside))
                     and not (p == inside or p.startswith(inside + os.sep))
+                    and not (ok and (p == store or p.startswith(store + os.sep)))
                 }
                 check_target(target, ok)
             assert changed == set(), (name, sorted(changed)[:10], notes)

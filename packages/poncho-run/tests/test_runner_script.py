@@ -249,6 +249,26 @@ def test_the_warm_path_starts_no_python(sandbox: Path, bare_tarball: Path) -> No
     assert proc.returncode == 0 and not (sandbox / "python-ran").exists(), proc.stderr
 
 
+@pytest.mark.parametrize("scenario", ["bare python3", "no python"])
+def test_the_node_store_is_the_engines_and_no_store_turns_it_off(
+    scenario: str, sandbox: Path, bare_tarball: Path, no_python_path: str, bare_python_path: str
+) -> None:
+    path = no_python_path if scenario == "no python" else bare_python_path
+    shutil.copy(bare_tarball, sandbox / "env.tar.gz")
+    store = sandbox / f".poncho-store-{os.getuid()}"
+    off = run(sandbox, path, "--no-store", "-e", "env.tar.gz", "-u", "one", "--", "hello")
+    assert (off.returncode, off.stdout) == (0, hello(sandbox / "one")), off.stderr
+    assert not store.exists()
+    on = run(sandbox, path, "-e", "env.tar.gz", "-u", "two", "--", "hello")
+    assert (on.returncode, on.stdout) == (0, hello(sandbox / "two")), on.stderr
+    # The engine shares DIR's files through the store; tar (no Python) does not.
+    assert store.is_dir() == (scenario == "bare python3")
+    linked = (sandbox / "two" / "bin" / "hello").stat().st_nlink
+    assert linked == (2 if scenario == "bare python3" else 1)
+    warm = run(sandbox, no_python_path, "--no-store", "-u", "two", "--", "hello")
+    assert (warm.returncode, warm.stdout, warm.stderr) == (0, hello(sandbox / "two"), "")
+
+
 # -- dialects --------------------------------------------------------------------------------
 
 DIALECTS = {

@@ -258,7 +258,7 @@ add = extract._Extractor.add
 def slow_add(self, tar, member):
     add(self, tar, member)
     if self.count == 200 and sys.argv[1] == "extracting":
-        self._drain(0)  # the members read so far are on disk
+        self._drain()  # the members read so far are on disk
         pause()
 extract._Extractor.add = slow_add
 relocate = unpack.relocate

@@ -369,3 +369,95 @@ def test_layers_are_listed_and_pruned_unless_a_build_holds_one(tmp_path: Path) -
     assert main(["list", "layers", f"--envs-dir={envs}"]) == 0
     assert main(["prune", "layers", "--max-size", "0", "-q", f"--envs-dir={envs}"]) == 0
     assert store.entries() == []
+
+
+# -- the node store of poncho_package_run ------------------------------------------------------
+
+
+def _two_dirs(tmp_path: Path) -> tuple[Path, Path, bytes]:
+    """Two environment folders unpacked side by side from tarballs sharing a big file."""
+    import io
+    import random
+    import tarfile
+
+    from poncho_run.api import prepare
+
+    big = random.Random(3).randbytes(1 << 20)
+    folders = []
+    for name in ("A", "B"):
+        tarball = tmp_path / f"{name}.tar.gz"
+        with tarfile.open(tarball, "w:gz") as tar:
+            for path, data in (("lib/big.bin", big), ("lib/own.txt", name.encode())):
+                info = tarfile.TarInfo(path)
+                info.size, info.mtime = len(data), 1_600_000_000
+                tar.addfile(info, io.BytesIO(data))
+        prepare(tarball, tmp_path / "envs" / name)
+        folders.append(tmp_path / "envs" / name)
+    return folders[0], folders[1], big
+
+
+@pytest.fixture
+def _no_store_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PONCHO_RUN_STORE", raising=False)
+
+
+@pytest.mark.usefixtures("_no_store_variable")
+def test_the_store_lists_what_no_folder_links_as_prunable(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, _, big = _two_dirs(tmp_path)
+    envs = tmp_path / "envs"
+    (report,) = list_caches(["store"], store_dir=envs)
+    assert report.root == str(envs / f".poncho-store-{os.getuid()}")
+    assert report.prunable == 0 and report.size >= len(big)
+    assert all(i.label.startswith("linked by") for i in report.items)
+    assert [r.kind for r in list_caches(envs_dir=tmp_path / "e")] == ["envs", "data", "pkgs"]
+    with pytest.raises(ValueError, match="--store-dir"):
+        list_caches(["store"])
+    from poncho_core.fs import rmtree
+
+    rmtree(a)  # A's own file goes unlinked; big.bin is still B's
+    (report,) = list_caches(["store"], store_dir=envs)
+    labels = {i.name.split("/")[-1][:6]: i.label for i in report.items}
+    assert sorted(labels.values()) == ["linked by 1 folder(s)", "linked by 1 folder(s)",
+                                       "linked by no folder"]  # fmt: skip
+    assert report.prunable > 0
+    assert main(["list", "store", f"--store-dir={envs}"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"store in {report.root}: 3 entries,")
+    assert "(prunable)" in out and len(out.splitlines()) == 1
+    assert main(["list", "store", "-v", f"--store-dir={report.root}"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 4
+    assert main(["list", "store"]) == 1
+    assert "--store-dir" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("_no_store_variable")
+def test_prune_with_a_folder_in_use_never_breaks_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b, big = _two_dirs(tmp_path)
+    envs = tmp_path / "envs"
+    from poncho_core.fs import rmtree
+
+    rmtree(a)
+    # A task running in B, reading its files before and after the prune.
+    task = subprocess.Popen(
+        [sys.executable, "-m", "poncho_run", "-u", str(b), "--", "sh", "-c",
+         'cat "$CONDA_PREFIX/lib/own.txt"; read line; cmp "$CONDA_PREFIX/lib/big.bin" "$1" '
+         '&& cat "$CONDA_PREFIX/lib/own.txt"', "sh", str(tmp_path / "big")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    (tmp_path / "big").write_bytes(big)
+    assert task.stdout is not None and task.stdout.read(1) == "B"
+    monkeypatch.setenv("PONCHO_RUN_STORE", str(envs))  # the folder of the DIRs
+    dry = prune_caches(["store"], max_size=0, dry_run=True)[0]
+    done = prune_caches(["store"], max_size=0)[0]
+    assert [i.name for i in dry.removed] == [i.name for i in done.removed]
+    assert len(done.removed) == 1 and done.kept_in_use == [] and done.prunable == 0
+    assert len(done.items) == 2, "the files B links stay in the store"
+    out, _ = task.communicate("go\n")
+    assert task.returncode == 0 and out == "B"
+    rmtree(b)
+    again = prune_caches(["store"], older_than=0)[0]
+    assert len(again.removed) == 2 and again.items == [] and again.size == 0

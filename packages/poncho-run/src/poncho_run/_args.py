@@ -49,6 +49,7 @@ _EXIT_STATUS = [
 _ENVIRONMENT = [
     ("PONCHO_RUN_MAX_UNPACKED", "the default of --max-unpacked-size"),
     ("PONCHO_RUN_PYTHON", "the Python that runs the engine"),
+    ("PONCHO_RUN_STORE", "the node store's folder, or off (default: .poncho-store-UID beside DIR)"),
     ("PONCHO_FETCH_CACHE", "the data cache (the default of --data-cache)"),
     ("PONCHO_FETCH_MAX_SIZE", "the data cache's size limit"),
 ]
@@ -64,7 +65,7 @@ _VALUE_OPTIONS = {
     "--data-cache": "data_cache",
     "--max-unpacked-size": "max_unpacked_size",
 }
-_FLAG_OPTIONS = {"--no-data": "no_data"}
+_FLAG_OPTIONS = {"--no-data": "no_data", "--no-store": "no_store"}
 # How much each spelling adds to the verbosity (-d alone is --debug, see split).
 _VERBOSITY_OPTIONS = {"-q": -1, "--quiet": -1, "-v": 1, "--verbose": 1, "--debug": 1, "-vv": 2}
 VERBOSITY_ENV = "PONCHO_VERBOSITY"
@@ -82,6 +83,7 @@ class Options:
         self.data_cache: str | None = None
         self.max_unpacked_size: str | None = None
         self.no_data = False
+        self.no_store = False
         self.quiet = 0
         self.verbose = 0
         self.help_env_creation = False
@@ -144,6 +146,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--no-data", action="store_true", help="do not fetch the data the spec names"
+    )
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="unpack DIR with files of its own, not hard links into the node store "
+        "($PONCHO_RUN_STORE=off does the same)",
     )
     parser.add_argument(
         "--max-unpacked-size",

@@ -175,6 +175,7 @@ def prepare(
     wait: float = DEFAULT_WAIT,
     *,
     use_programs: bool = True,
+    store: bool | str | os.PathLike[str] = True,
 ) -> PreparedEnvironment:
     """Make the environment `env` ready to run commands in, and return it.
 
@@ -184,6 +185,11 @@ def prepare(
     even read and may be None) or, without it, into a new temporary folder the caller
     must remove (`PreparedEnvironment.cleanup`). `wait` is how long to wait for another
     process unpacking the same folder before raising `LockTimeout`.
+
+    `store` is the node store the unpacked files are shared through (hard links to
+    read-only files: `poncho_run.store`): True, the default, is ``$PONCHO_RUN_STORE``
+    (``off``: none) or else ``.poncho-store-<uid>`` beside `unpack_to` (a temporary
+    folder has none by default); False, none (``--no-store``); a path, that store.
     """
     from poncho_run.errors import EnvironmentNotFound, RunError
     from poncho_run.unpack import ensure_ready
@@ -203,23 +209,27 @@ def prepare(
         folder = _state.folder_path(unpack_to)
         return PreparedEnvironment(
             folder,
-            ensure_ready(source, folder, wait, use_programs=use_programs, require_env=True),
+            ensure_ready(
+                source, folder, wait, use_programs=use_programs, require_env=True, store=store
+            ),
         )
     if source is None:
         raise RunError("give an environment (tarball or folder), a folder to unpack to, or both")
     if not os.path.exists(source):
         raise EnvironmentNotFound(f"{source}: no such environment file or folder")
-    return _prepare_temporary(source, use_programs)
+    return _prepare_temporary(source, use_programs, store)
 
 
-def _prepare_temporary(source: str, use_programs: bool) -> PreparedEnvironment:
+def _prepare_temporary(
+    source: str, use_programs: bool, store: bool | str | os.PathLike[str] = True
+) -> PreparedEnvironment:
     import tempfile
 
     from poncho_run.unpack import unpack_into
 
     folder = tempfile.mkdtemp(prefix="poncho-run-")
     try:
-        state = unpack_into(source, folder, use_programs=use_programs)
+        state = unpack_into(source, folder, use_programs=use_programs, store=store)
     except BaseException:
         _remove_tree(folder)
         raise
@@ -235,14 +245,15 @@ def run(
     data: bool = True,
     data_cache: str | os.PathLike[str] | None = None,
     base: Mapping[str, str] | None = None,
+    store: bool | str | os.PathLike[str] = True,
 ) -> int:
-    """Prepare `env` (as `prepare`), run `command` in it as a child process and return its
-    exit status; a temporary folder is removed afterwards, also when the command fails or a
-    SIGINT/SIGTERM/SIGHUP arrives (which is passed on to the command; if it arrives before
-    the command started, the status is ``128 + signal``)."""
+    """Prepare `env` (as `prepare`, `store` included), run `command` in it as a child
+    process and return its exit status; a temporary folder is removed afterwards, also
+    when the command fails or a SIGINT/SIGTERM/SIGHUP arrives (which is passed on to the
+    command; if it arrives before the command started, the status is ``128 + signal``)."""
     with SignalRelay() as relay:
         try:
-            prepared = prepare(env, unpack_to, wait)
+            prepared = prepare(env, unpack_to, wait, store=store)
             try:
                 return prepared.run(
                     command, data=data, data_cache=data_cache, base=base, relay=relay

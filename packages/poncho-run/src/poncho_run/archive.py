@@ -17,7 +17,18 @@ from poncho_core.compression import sniff as sniff_compression
 from poncho_core.extract import extract
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError, UnsupportedArchive
 
-__all__ = ["FORMATS", "MAX_UNPACKED_ENV", "extract_environment", "sniff", "unpack_limit"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from poncho_run.store import NodeStore
+
+__all__ = [
+    "FORMATS",
+    "MAX_UNPACKED_ENV",
+    "check_extracted",
+    "extract_environment",
+    "sniff",
+    "unpack_limit",
+]
 
 #: Archive formats poncho-run reads, as `sniff` names them.
 FORMATS = ("gzip", "zstd", "bzip2", "xz", "tar")
@@ -71,11 +82,13 @@ def extract_environment(
     dest: str | os.PathLike[str],
     *,
     use_programs: bool = True,
+    store: NodeStore | None = None,
 ) -> int:
     """Extract the environment archive `archive` into the existing folder `dest`, within
     `unpack_limit`; returns the number of members. An indexed tarball (poncho-create's
     layout, `poncho_core.tarindex`) is read by its index, members in parallel; one whose
-    index lies is refused (`poncho_core.tarindex.BadIndex`, an `UnsafeArchive`). Raises
+    index lies is refused (`poncho_core.tarindex.BadIndex`, an `UnsafeArchive`). With
+    `store`, its files are shared through the node store (`poncho_run._stored`). Raises
     `EnvironmentNotFound`, `UnsupportedArchive`, `UnsafeArchive`, `LimitExceeded` or
     `UnpackError`."""
     sniff(archive)
@@ -94,8 +107,42 @@ def extract_environment(
             index = read_index(archive)
         except UnsupportedArchive:  # a zstd index, no zstandard module: the zstd program reads it
             index = None
+    if store is not None:
+        from poncho_run._stored import extract_with_store
+
+        return extract_with_store(
+            os.fspath(archive), os.fspath(dest), store, index, use_programs, limit
+        )
     if index is None:
         return extract(archive, dest, use_programs=use_programs, limits=limit)
     from poncho_core.extract_indexed import extract_indexed
 
     return extract_indexed(archive, dest, index, limits=limit)
+
+
+def check_extracted(folder: str) -> None:
+    """Check a tree that ``tar`` extracted (the shell front end's path on a worker with no
+    python3) as `extract` checks members: no device file, FIFO or socket, no symbolic link
+    resolving outside `folder`; setuid/setgid/sticky bits are dropped. Raises
+    `UnsafeArchive` naming the first offending path (relative to `folder`)."""
+    import stat
+
+    from poncho_run.errors import UnsafeArchive
+
+    # str paths and os calls: this walks every file of the environment.
+    root = os.path.realpath(folder)
+    for current, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = os.path.join(current, name)  # noqa: PTH118
+            rel = os.path.relpath(path, root)
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                target = os.path.realpath(path)
+                if os.path.commonpath([root, target]) != root:
+                    raise UnsafeArchive(rel, f"symbolic link points outside the folder ({target})")
+            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                raise UnsafeArchive(rel, "device file")
+            elif stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+                raise UnsafeArchive(rel, "FIFO or socket")
+            elif info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
+                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o777)  # noqa: PTH101

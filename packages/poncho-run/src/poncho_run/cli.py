@@ -134,7 +134,7 @@ def _run(args: Options, command: list[str], level: int, prog: str = PROG) -> int
         cold = level == 0 and not environment_is_folder and sys.stderr.isatty()
         if cold and args.unpack_to is not None and open_ready(args.unpack_to) is None:
             _say_unpacking(prog, args.environment, args.unpack_to)
-        prepared = prepare(args.environment, args.unpack_to, args.wait)
+        prepared = prepare(args.environment, args.unpack_to, args.wait, store=not args.no_store)
         if level > 0:
             _say_using(prog, str(prepared.prefix), prepared.state)
         if not command:
@@ -142,7 +142,7 @@ def _run(args: Options, command: list[str], level: int, prog: str = PROG) -> int
         prepared.exec(command, data=not args.no_data, data_cache=args.data_cache)
     _say_unpacking(prog, args.environment, None, level)
     if not command:
-        with prepare(args.environment, None, args.wait):
+        with prepare(args.environment, None, args.wait, store=not args.no_store):
             pass
         import logging
 
@@ -159,6 +159,7 @@ def _run(args: Options, command: list[str], level: int, prog: str = PROG) -> int
         wait=args.wait,
         data=not args.no_data,
         data_cache=args.data_cache,
+        store=not args.no_store,
     )
 
 

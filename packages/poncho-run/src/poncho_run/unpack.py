@@ -34,7 +34,7 @@ from typing import Any
 from poncho_core.errors import PonchoError
 from poncho_run import _state
 from poncho_run.activate import compute_activation
-from poncho_run.archive import extract_environment
+from poncho_run.archive import check_extracted, extract_environment
 from poncho_run.errors import EnvironmentNotFound, RunError, UnpackError
 from poncho_run.lock import folder_lock
 from poncho_run.relocate import relocate
@@ -61,9 +61,12 @@ def ensure_ready(
     *,
     use_programs: bool = True,
     require_env: bool = False,
+    store: bool | str | os.PathLike[str] = True,
 ) -> dict[str, Any]:
     """Make `folder` a ready environment (unpacking `archive` if it is missing or empty)
     and return its state. `archive` may be None when the folder is expected to be full.
+    `store` is the node store to share files through (`poncho_run.store.store_root`:
+    True the default one, False none, or its folder).
 
     A folder unpacked from another archive than `archive` raises `WrongArchive`; with
     `require_env` (an unpack folder, not an environment given as a folder), a full folder
@@ -73,7 +76,7 @@ def ensure_ready(
     state = _state.read_state(folder)
     if state is None:
         try:
-            state = _prepare(archive, folder, wait, use_programs, require_env)
+            state = _prepare(archive, folder, wait, use_programs, require_env, store)
         except OSError as exc:
             if isinstance(exc, PonchoError):
                 raise
@@ -107,7 +110,12 @@ def check_archive(folder: str, archive: str, state: Mapping[str, Any]) -> None:
 
 
 def _prepare(
-    archive: str | None, folder: str, wait: float, use_programs: bool, require_env: bool
+    archive: str | None,
+    folder: str,
+    wait: float,
+    use_programs: bool,
+    require_env: bool,
+    store: bool | str | os.PathLike[str] = True,
 ) -> dict[str, Any]:
     path = Path(folder)
     if path.exists() and not path.is_dir():
@@ -133,12 +141,16 @@ def _prepare(
                 )
                 return _compute_state(folder)
             raise UnpackError(f"cannot lock {folder}: {exc.strerror or exc}") from exc
-        return _ensure_locked(archive, folder, use_programs, require_env)
+        return _ensure_locked(archive, folder, use_programs, require_env, store)
     raise AssertionError("unreachable")  # pragma: no cover (for type checkers)
 
 
 def _ensure_locked(
-    archive: str | None, folder: str, use_programs: bool, require_env: bool
+    archive: str | None,
+    folder: str,
+    use_programs: bool,
+    require_env: bool,
+    store: bool | str | os.PathLike[str] = True,
 ) -> dict[str, Any]:
     state = _state.read_state(folder)
     if state is not None:
@@ -165,18 +177,23 @@ def _ensure_locked(
             f"{folder}: is empty or missing, and no environment (-e) was given"
         )
     from poncho_run.identity import ArchiveHasher
+    from poncho_run.store import open_store
 
     temp = _make_sibling(folder)
+    node_store = None
     try:
         _log.info("unpacking %s into %s", archive, folder)
         hasher = ArchiveHasher(archive).start()  # on another core, while extracting
-        extract_environment(archive, temp, use_programs=use_programs)
+        node_store = open_store(folder, store)
+        extract_environment(archive, temp, use_programs=use_programs, store=node_store)
         drop_packed_state(temp, archive)  # before the link DIR -> temp can show it
         return _finalize_and_move(temp, folder, hasher.result())
     except BaseException:
         if Path(folder).is_symlink() and str(Path(folder).readlink()) == temp:
             Path(folder).unlink()
         _discard(temp)
+        if node_store is not None:
+            node_store.forget_added()
         raise
 
 
@@ -215,12 +232,28 @@ def _finalize_and_move(
     return state
 
 
-def unpack_into(archive: str, folder: str, *, use_programs: bool = True) -> dict[str, Any]:
+def unpack_into(
+    archive: str,
+    folder: str,
+    *,
+    use_programs: bool = True,
+    store: bool | str | os.PathLike[str] = True,
+) -> dict[str, Any]:
     """Extract `archive` into the existing empty `folder` (one the caller owns; no lock,
-    no rename) and `finalize` it."""
-    extract_environment(archive, folder, use_programs=use_programs)
-    drop_packed_state(folder, archive)
-    return finalize(folder)
+    no rename) and `finalize` it. A temporary folder has no default store: `store` True
+    means ``$PONCHO_RUN_STORE`` only."""
+    from poncho_run.store import open_store
+
+    node_store = open_store(None, store, near=folder)
+    try:
+        extract_environment(archive, folder, use_programs=use_programs, store=node_store)
+        drop_packed_state(folder, archive)
+        return finalize(folder)
+    except BaseException:
+        if node_store is not None:
+            _discard(folder)  # the caller removes it too; first, so that nothing links
+            node_store.forget_added()
+        raise
 
 
 def finalize(
@@ -330,34 +363,6 @@ def drop_packed_state(folder: str, archive: str = "") -> None:
     raise UnsafeArchive(
         odd, "poncho_package_run's state folder may hold only its state files", archive
     )
-
-
-def check_extracted(folder: str) -> None:
-    """Check a tree that ``tar`` extracted (the shell front end's path on a worker with no
-    python3) as `extract` checks members: no device file, FIFO or socket, no symbolic link
-    resolving outside `folder`; setuid/setgid/sticky bits are dropped. Raises
-    `UnsafeArchive` naming the first offending path (relative to `folder`)."""
-    import stat
-
-    from poncho_run.errors import UnsafeArchive
-
-    # str paths and os calls: this walks every file of the environment.
-    root = os.path.realpath(folder)
-    for current, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = os.path.join(current, name)  # noqa: PTH118
-            rel = os.path.relpath(path, root)
-            info = os.lstat(path)
-            if stat.S_ISLNK(info.st_mode):
-                target = os.path.realpath(path)
-                if os.path.commonpath([root, target]) != root:
-                    raise UnsafeArchive(rel, f"symbolic link points outside the folder ({target})")
-            elif stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
-                raise UnsafeArchive(rel, "device file")
-            elif stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
-                raise UnsafeArchive(rel, "FIFO or socket")
-            elif info.st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX):
-                os.chmod(path, stat.S_IMODE(info.st_mode) & 0o777)  # noqa: PTH101
 
 
 def _discard(path: str | os.PathLike[str]) -> None:

@@ -38,6 +38,7 @@ _EPILOG = epilog(
         ("PONCHO_ENVS_DIR", "the environment cache (default ~/.cache/poncho/envs)"),
         ("PONCHO_FETCH_CACHE", "the data cache (default ~/.cache/poncho/data)"),
         ("PONCHO_PKGS_DIR", "the package cache (default ~/.cache/poncho/pkgs)"),
+        ("PONCHO_RUN_STORE", "poncho_package_run's node store (the default of --store-dir)"),
         ("XDG_CACHE_HOME", "where the default data and package caches live"),
     ],
 )
@@ -49,8 +50,10 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         prog=prog,
         description="List or prune Poncho's caches on this machine: envs (environment "
         "tarballs), layers (installed conda parts that builds reuse, in the envs cache), "
-        "data (git/http data of specs) and pkgs (conda package downloads). "
-        "Entries a running build or task uses are never removed.",
+        "data (git/http data of specs), pkgs (conda package downloads) and "
+        "store (poncho_package_run's node store, where its place is given). "
+        "Entries a running build or task uses, and store files an environment folder "
+        "links, are never removed.",
         epilog=_EPILOG,
     )
     sub = parser.add_subparsers(dest="action", required=True, metavar="list|prune")
@@ -70,6 +73,12 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
         )
         cmd.add_argument("--data-dir", type=Path, metavar="DIR", help="the data cache")
         cmd.add_argument("--pkgs-dir", type=Path, metavar="DIR", help="the package cache")
+        cmd.add_argument(
+            "--store-dir",
+            type=Path,
+            metavar="DIR",
+            help="the node store, or the folder of the environment folders (-u DIR) it serves",
+        )
         cmd.add_argument(
             "--json",
             action="store_true",
@@ -125,8 +134,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     unknown = [k for k in args.kinds if k not in KINDS]
     if unknown:
         parser.error(f"unknown cache {unknown[0]!r} (caches: {', '.join(KINDS)})")
-    kinds = list(dict.fromkeys(args.kinds)) or list(KINDS)
-    dirs = {"envs_dir": args.envs_dir, "data_dir": args.data_dir, "pkgs_dir": args.pkgs_dir}
+    kinds = list(dict.fromkeys(args.kinds)) or None
+    dirs = {
+        "envs_dir": args.envs_dir,
+        "data_dir": args.data_dir,
+        "pkgs_dir": args.pkgs_dir,
+        "store_dir": args.store_dir,
+    }
     try:
         if args.action == "list":
             reports = list_caches(kinds, **dirs)
@@ -186,8 +200,12 @@ def _count(number: int, one: str, many: str) -> str:
 def _print(report: CacheReport, action: str, dry_run: bool, level: int = 0) -> None:
     where = f"{report.kind} in {_absolute(report.root)}"
     count = f"{_count(len(report.items), 'entry', 'entries')}, {_size(report.size)}"
+    if report.kind == "store":
+        count += f", {_size(report.prunable)} of it in files no folder links (prunable)"
     if action == "list":
         print(f"{where}: {count}")
+        if report.kind == "store" and level < 1:
+            return  # one line per file of every environment: -v
         now = time.time()
         for item in report.items:
             name = str(Path(report.root) / item.name) if level >= 1 else item.name
