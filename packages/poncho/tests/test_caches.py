@@ -411,7 +411,12 @@ def test_the_store_lists_what_no_folder_links_as_prunable(
     assert report.root == str(envs / f".poncho-store-{os.getuid()}")
     assert report.prunable == 0 and report.size >= len(big)
     assert all(i.label.startswith("linked by") for i in report.items)
-    assert [r.kind for r in list_caches(envs_dir=tmp_path / "e")] == ["envs", "data", "pkgs"]
+    assert [r.kind for r in list_caches(envs_dir=tmp_path / "e")] == [
+        "envs",
+        "layers",
+        "data",
+        "pkgs",
+    ]
     with pytest.raises(ValueError, match="--store-dir"):
         list_caches(["store"])
     from poncho_core.fs import rmtree

@@ -27,7 +27,7 @@ import poncho.tarball
 from poncho.cli import main
 from poncho.inventory import InventoryError, read_inventory
 from poncho.sizes import OTHER, is_record, member_owner
-from poncho_core.tarindex import GZIP_FOOTER, BadIndex, TarIndex, read_index
+from poncho_core.tarindex import GZIP_FOOTER, INDEX_NAME, BadIndex, TarIndex, read_index
 from poncho_core.tarindex_write import Entry, IndexedTarWriter
 
 SCHEMA = Path(__file__).resolve().parents[3] / "docs" / "schemas" / "inspect.schema.json"
@@ -46,15 +46,30 @@ def env(local_channel: Any, wheelhouse: Any, tmp_path_factory: pytest.TempPathFa
                   "dependencies": ["python", "poncho-demo-app", {"pip": ["poncho-demo-pipbase"]}]},
         "http": {"DATA": {"url": "http://127.0.0.1:1/d.txt"}},
     }  # fmt: skip
-    stream = create(spec, root / "stream.tar.gz", cache_dir=root / "envs", no_index=True,
-                    find_links=[str(wheelhouse.path)])  # fmt: skip
+    created = create(spec, root / "created.tar.gz", cache_dir=root / "envs", no_index=True,
+                     find_links=[str(wheelhouse.path)])  # fmt: skip
+    stream = _single_stream(created, root / "stream.tar.gz")
     indexed = root / "indexed.tar.gz"
     _indexed_copy(stream, indexed, "gzip")
     return {"root": root, "stream": stream, "indexed": indexed}
 
 
+def _single_stream(source: Path, target: Path) -> Path:
+    """`source`'s entries but its index as one plain gzip stream (the tarballs create wrote
+    before the indexed layout, and conda-pack's)."""
+    with tarfile.open(source) as tar, tarfile.open(target, "w:gz") as out:
+        for info in tar:
+            if info.name != INDEX_NAME:
+                out.addfile(info, tar.extractfile(info) if info.isreg() else None)
+    return target
+
+
 def _indexed_copy(
-    source: Path, target: Path, compression: str, keep: Callable[[str], bool] = lambda _: True
+    source: Path,
+    target: Path,
+    compression: str,
+    keep: Callable[[str], bool] = lambda _: True,
+    edit: Callable[[TarIndex], TarIndex] | None = None,
 ) -> TarIndex:
     """`source`'s entries (those `keep` accepts) as an indexed tarball, grouped by package."""
     with tarfile.open(source) as tar:
@@ -87,7 +102,7 @@ def _indexed_copy(
         writer = IndexedTarWriter(handle, compression, 1)
         for member in sorted(groups):
             writer.add(member, groups[member])
-        return writer.finish(315532800)
+        return writer.finish(315532800, edit=edit)
 
 
 def _streamed(path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -155,9 +170,7 @@ def test_a_member_inspect_needs_not_is_never_decompressed(
     damaged.write_bytes(bytes(data))
     with pytest.raises(InventoryError, match=str(damaged)):
         _streamed(damaged, monkeypatch)
-    with pytest.raises((tarfile.TarError, OSError, EOFError)), tarfile.open(damaged) as tar:
-        tar.getmembers()  # zlib's error is an OSError here
-    if shutil.which("tar"):
+    if shutil.which("tar"):  # gzip checks the stream's CRC
         listing = subprocess.run(["tar", "tzf", str(damaged)], capture_output=True, check=False)
         assert listing.returncode != 0
     expected = read_inventory(env["indexed"]).to_dict()
@@ -216,7 +229,7 @@ def test_an_index_that_lies_is_one_clean_line(
         data[len(data) - GZIP_FOOTER + 12 + 4 + 15] ^= 0x01
         message = "the index footer names bytes"
     else:  # a member's size that is not its own
-        _lying_index(env["indexed"], path)
+        _lying_index(env["stream"], path)
         data = bytearray(path.read_bytes())
         message = "is not where the index says"
     path.write_bytes(bytes(data))
@@ -235,16 +248,13 @@ def test_an_index_that_lies_is_one_clean_line(
 
 def _lying_index(source: Path, target: Path) -> None:
     """`source` again, with an index whose first member is one byte longer than it is."""
-    index = read_index(source)
-    assert index is not None
-    body = source.read_bytes()[: index.offset]
-    members = list(index.members)
-    members[0] = dataclasses.replace(members[0], size=members[0].size + 1)
-    with target.open("wb") as handle:
-        handle.write(body)
-        writer = IndexedTarWriter(handle, "gzip", 1)
-        writer._members, writer._files, writer._offset = members, list(index.files), len(body)
-        writer.finish(315532800)
+
+    def lie(index: TarIndex) -> TarIndex:
+        members = list(index.members)
+        members[0] = dataclasses.replace(members[0], size=members[0].size + 1)
+        return dataclasses.replace(index, members=tuple(members))
+
+    _indexed_copy(source, target, "gzip", edit=lie)
 
 
 def test_member_names_say_whose_files_they_hold() -> None:

@@ -140,13 +140,15 @@ class IndexedFile:
 @dataclass(frozen=True)
 class TarIndex:
     """The index of an indexed tarball: its `compression` (``gzip`` or ``zstd``), members
-    in file order, files in archive order, and where the index member itself is."""
+    in file order, files in archive order, where the index member itself is (`offset`,
+    `size`) and the size of the `INDEX_NAME` file it holds (`length`, as read)."""
 
     compression: str
     members: tuple[IndexedMember, ...]
     files: tuple[IndexedFile, ...]
     offset: int = 0
     size: int = 0
+    length: int = 0
 
     def to_json(self) -> bytes:
         """The index as the archive stores it (`offset` and `size` are the footer's)."""
@@ -195,12 +197,12 @@ def read_index(path: str | os.PathLike[str], *, name: str | None = None) -> TarI
                 raise BadIndex(f"{label}: an indexed gzip tarball that is not one gzip stream")
         probe = IndexedMember(INDEX_NAME, offset, size, MAX_INDEX_BYTES, "")
         raw = _inflate(compression, _read_exact(handle, offset, size, label), probe, label)
-    document = _index_document(raw, label)
+    document, length = _index_document(raw, label)
     if document.get("poncho_index") != INDEX_VERSION:
         if isinstance(document.get("poncho_index"), int) and document["poncho_index"] > 1:
             return None  # a newer layout: the stream is still an ordinary tarball
         raise BadIndex(f"{label}: the index has no layout version")
-    return _checked(document, compression, offset, size, label)
+    return _checked(document, compression, (offset, size, length), label)
 
 
 def read_member(
@@ -293,7 +295,7 @@ def _unzstd(raw: bytes, limit: int) -> tuple[bytes, bool]:
     return data[:limit], bool(dobj.eof and not dobj.unused_data)
 
 
-def _index_document(raw: bytes, label: str) -> dict[str, Any]:
+def _index_document(raw: bytes, label: str) -> tuple[dict[str, Any], int]:
     """The JSON of the index member: one tar entry named `INDEX_NAME`, then the end marker."""
     from poncho_core._tar import TarError, TarReader
 
@@ -319,12 +321,13 @@ def _index_document(raw: bytes, label: str) -> dict[str, Any]:
         raise BadIndex(f"{label}: the index cannot be read ({exc})") from exc
     if not isinstance(document, dict):
         raise BadIndex(f"{label}: the index is not a JSON object")
-    return document
+    return document, len(data)
 
 
 def _checked(
-    document: dict[str, Any], compression: str, offset: int, size: int, label: str
+    document: dict[str, Any], compression: str, where: tuple[int, int, int], label: str
 ) -> TarIndex:
+    offset, size, length = where
     if document.get("compression") != compression:
         raise BadIndex(f"{label}: the index says {document.get('compression')!r} compression")
     try:
@@ -340,7 +343,7 @@ def _checked(
         raise BadIndex(f"{label}: the index's members end at {position}, the index is at {offset}")
     for record in files:
         _check_file(record, len(members), label)
-    return TarIndex(compression, members, files, offset, size)
+    return TarIndex(compression, members, files, offset, size, length)
 
 
 def _known(record: Any, keys: frozenset[str]) -> dict[str, Any]:

@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from poncho.sizes import PackageSize, indexed_sizes, is_record, package_sizes
-from poncho_core._tar import TarError, TarReader
 from poncho_core.tarindex import (
     INDEX_NAME,
-    BadIndex,
     TarIndex,
     read_index,
     read_member,
@@ -37,7 +34,6 @@ __all__ = ["MemberSize", "TarballContents", "read_tarball"]
 SMALL = 4 * 2**20
 """The largest file worth reading (a lock of a big environment is ~200 kB)."""
 _PONCHO = ("poncho/spec.json", "poncho/lock.json")
-_HEAD = 4096  # enough of the index member for its first tar header (pax records included)
 
 
 @dataclass(frozen=True)
@@ -75,7 +71,7 @@ def read_tarball(path: Path) -> TarballContents:
 
 def _indexed(path: Path, index: TarIndex) -> TarballContents:
     # The index is a file of the unpacked folder too, of no package.
-    rows = indexed_sizes(index, {INDEX_NAME: index_length(path, index)})
+    rows = indexed_sizes(index, {INDEX_NAME: index.length})
     contents = TarballContents(
         files=sum(row.files for row in rows),
         unpacked_size=sum(row.size for row in rows),
@@ -91,51 +87,6 @@ def _indexed(path: Path, index: TarIndex) -> TarballContents:
             if name in wanted and len(content) <= SMALL:
                 _keep(contents, name, content)
     return contents
-
-
-def index_length(path: Path, index: TarIndex) -> int:
-    """The size of the archive's `INDEX_NAME` file, from the header that begins the index
-    member (only its first block is decompressed: `read_index` has checked the rest)."""
-    inflate = _inflater(index.compression)
-    data, left = b"", index.size
-    with open(path, "rb") as handle:
-        handle.seek(index.offset)
-        while len(data) < _HEAD and left > 0:  # zstd gives nothing before a whole block
-            chunk = handle.read(min(left, 1 << 16))
-            if not chunk:
-                break
-            left -= len(chunk)
-            data += inflate(chunk)
-    view = memoryview(data)
-    position = 0
-
-    def read(size: int) -> bytes:
-        nonlocal position
-        chunk = bytes(view[position : position + size])
-        position += len(chunk)
-        return chunk
-
-    try:
-        entry = next(iter(TarReader(read)), None)
-    except TarError as exc:
-        raise BadIndex(f"{path}: the index member cannot be read ({exc})") from exc
-    if entry is None or entry.name.removeprefix("./") != INDEX_NAME:
-        raise BadIndex(f"{path}: the index member does not begin with {INDEX_NAME}")
-    return entry.size
-
-
-def _inflater(compression: str) -> Callable[[bytes], bytes]:
-    """A function decompressing a member chunk by chunk (what `read_index` read it with)."""
-    if compression == "gzip":
-        return zlib.decompressobj(31).decompress
-    try:
-        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
-
-        return zstd.ZstdDecompressor().decompress  # type: ignore[no-any-return]
-    except ImportError:
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompressobj().decompress
 
 
 def _wanted(index: TarIndex) -> dict[str, int]:
