@@ -54,7 +54,7 @@ def test_one_unpack_per_environment_for_all_workers_of_the_node(
     lines = [line for line in unpacks(unpack_log) if Path(line).parent == unpack_root]
     assert sorted(lines) == sorted(set(lines))
     assert len(lines) == 2
-    folders = sorted(p.name for p in unpack_root.iterdir() if p.is_dir())
+    folders = sorted(p.name for p in unpack_root.iterdir() if p.is_dir() and p.name[0] != ".")
     assert [Path(line).name for line in sorted(lines)] == folders
 
 

@@ -403,7 +403,7 @@ def test_relocation_never_writes_into_a_linked_file(tmp_path: Path) -> None:
 # just before a link or rename of the store's), or "never" (does not pause: runs
 # alongside). Other extracting threads go on until they wait for it.
 PAUSING_KEEP = """
-import os, sys, time
+import os, pathlib, sys, time  # pathlib before os.replace is patched (3.10 keeps a copy)
 from poncho_run import store
 where, at = sys.argv[1], int(sys.argv[2])
 count = 0
