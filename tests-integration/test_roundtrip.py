@@ -399,12 +399,21 @@ def test_create_to_an_output_twice_is_a_cache_hit(world: World, reference: Path)
 
 
 def test_a_lock_rebuilt_gives_the_same_bytes(world: World, reference: Path) -> None:
+    """Two builds of one lock from an empty environment cache at the same place (the build
+    prefix, the conda layer, lives there and is written into the environment) give the same
+    bytes; the second also reuses nothing, its cache being new."""
+    import shutil
+
     spec, lock = world.root / "proj" / "spec.json", world.root / "lock.json"
-    paths = [
-        world.create("--from-lock", world.rel(lock), world.rel(spec), cache=f"bytes-{n}")["path"]
-        for n in (1, 2)
-    ]
-    assert paths[0].read_bytes() == paths[1].read_bytes()
+    argv = ("--from-lock", world.rel(lock), world.rel(spec))
+    first = world.create(*argv, cache="bytes")
+    kept = world.root / "bytes-first.tar.gz"
+    shutil.copyfile(first["path"], kept)
+    shutil.rmtree(world.root / "envs" / "bytes")
+    second = world.create(*argv, cache="bytes")
+    assert second["members"]["reused"] == 0 and not second["cache_hit"]
+    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (kept, second["path"])]
+    assert digests[0] == digests[1]
 
 
 def data_spec(world: World, name: str, remote: str) -> Path:
