@@ -250,3 +250,22 @@ def test_python_tarfile_reads_it_in_stream_mode(tmp_path: Path) -> None:
     with gzip.open(path) as stream:  # raises BadGzipFile on a wrong CRC or size
         assert len(stream.read()) > 0
     subprocess.run(["gzip", "-t", str(path)], check=True)
+
+
+def test_a_zstd_index_without_a_decompressor_is_unsupported_not_bad(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No zstd module: the index cannot be read, which is this machine's limit, not a lie of
+    the archive (poncho-run then reads the stream with the zstd program)."""
+    import sys
+
+    from poncho_core.errors import UnsupportedArchive
+
+    pytest.importorskip("zstandard")
+    path = tmp_path / "env.tar.zst"
+    _write(path, "zstd")
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    monkeypatch.setitem(sys.modules, "compression", None)
+    with pytest.raises(UnsupportedArchive) as caught:
+        read_index(path)
+    assert not isinstance(caught.value, BadIndex)

@@ -268,6 +268,8 @@ def _inflate(compression: str, raw: bytes, member: IndexedMember, label: str) ->
             complete = not obj.eof and not obj.unconsumed_tail and raw.endswith(_FLUSHED)
         else:
             data, complete = _unzstd(raw, limit + 1)
+    except UnsupportedArchive:  # no zstd decompressor here: not the archive's fault
+        raise
     except (zlib.error, ValueError, EOFError) as exc:
         raise BadIndex(f"{label}: member {member.name} is corrupt ({exc})") from exc
     if len(data) > limit or not complete:
