@@ -26,7 +26,16 @@ from poncho_core.extract import extract
 from poncho_core.extract_indexed import extract_indexed
 from poncho_core.tarindex import BadIndex, TarIndex, read_index
 from poncho_core.tarindex_write import Entry, IndexedTarWriter
-from poncho_testing.tars import SAFE_MEMBERS, UNSAFE_MEMBERS, make_indexed_tar, member, tar_bytes
+from poncho_testing.tars import (
+    SAFE_MEMBERS,
+    UNSAFE_MEMBERS,
+    drop_record,
+    edit_member,
+    edit_record,
+    make_indexed_tar,
+    member,
+    tar_bytes,
+)
 
 SYM, LNK, DIR = tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE
 
@@ -171,30 +180,6 @@ def test_unsafe_members_are_refused_as_extract_refuses_them(
             assert resolved == box / "dest" or (box / "dest") in resolved.parents
 
 
-def _record(which: str, **changes: Any) -> Any:
-    def edit(index: TarIndex) -> TarIndex:
-        files = [dataclasses.replace(f, **changes) if f.path == which else f for f in index.files]
-        return dataclasses.replace(index, files=tuple(files))
-
-    return edit
-
-
-def _member(number: int, **changes: Any) -> Any:
-    def edit(index: TarIndex) -> TarIndex:
-        members = list(index.members)
-        members[number] = dataclasses.replace(members[number], **changes)
-        return dataclasses.replace(index, members=tuple(members))
-
-    return edit
-
-
-def _drop(path: str) -> Any:
-    def edit(index: TarIndex) -> TarIndex:
-        return dataclasses.replace(index, files=tuple(f for f in index.files if f.path != path))
-
-    return edit
-
-
 def _add(path: str) -> Any:
     def edit(index: TarIndex) -> TarIndex:
         files = list(index.files)
@@ -214,7 +199,7 @@ def _twice(index: TarIndex) -> TarIndex:
 
 def _usize(change: int) -> Any:
     def edit(index: TarIndex) -> TarIndex:
-        return _member(2, usize=index.members[2].usize + change)(index)
+        return edit_member(2, usize=index.members[2].usize + change)(index)
 
     return edit
 
@@ -225,17 +210,17 @@ def _reordered(index: TarIndex) -> TarIndex:
 
 LIES = {
     "records out of archive order": (_reordered, "not in archive order"),
-    "member digest": (_member(1, sha256="0" * 64), "does not match its digest"),
+    "member digest": (edit_member(1, sha256="0" * 64), "does not match its digest"),
     "member usize larger": (_usize(512), "the index says"),
     "member usize smaller": (_usize(-512), "holds more than the"),
-    "record path": (_record("bin/python", path="bin/pithon"), "where the index says"),
-    "record size": (_record("lib/python3.13/os.py", size=10), "its size"),
-    "record type": (_record("empty.txt", type="dir", sha256=""), "its type"),
-    "record mode": (_record("bin/python", mode=0o600), "its mode"),
-    "record link": (_record("bin/python3", link="python3.13"), "its link target"),
-    "record sha256": (_record("empty.txt", sha256="1" * 64), "does not match its sha256"),
+    "record path": (edit_record("bin/python", path="bin/pithon"), "where the index says"),
+    "record size": (edit_record("lib/python3.13/os.py", size=10), "its size"),
+    "record type": (edit_record("empty.txt", type="dir", sha256=""), "its type"),
+    "record mode": (edit_record("bin/python", mode=0o600), "its mode"),
+    "record link": (edit_record("bin/python3", link="python3.13"), "its link target"),
+    "record sha256": (edit_record("empty.txt", sha256="1" * 64), "does not match its sha256"),
     "record for a missing entry": (_add("lib/python3.13/missing.py"), "is in the index, not in"),
-    "entry not in the index": (_drop("share/up"), "which the index does not list"),
+    "entry not in the index": (drop_record("share/up"), "which the index does not list"),
     "a path in two members": (_twice, "listed twice"),
 }
 
@@ -257,7 +242,7 @@ def test_an_index_that_does_not_describe_the_file_is_refused_when_read(
 ) -> None:
     archive, index = indexed(tmp_path / "a.tar.gz", GROUPS)
     if lie == "overlapping offsets":
-        make_indexed_tar(archive, GROUPS, edit=_member(1, offset=index.members[1].offset - 10))
+        make_indexed_tar(archive, GROUPS, edit=edit_member(1, offset=index.members[1].offset - 10))
     else:
         data = archive.read_bytes()
         archive.write_bytes(data[:100] + data[110:])  # the footer now names bytes past the end
@@ -307,7 +292,7 @@ def test_a_providers_files_are_placed_without_decompressing_their_member(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def prefix(index: TarIndex) -> TarIndex:  # bin/conda-unpack holds the build prefix
-        return _record("bin/conda-unpack", prefix=True)(index)
+        return edit_record("bin/conda-unpack", prefix=True)(index)
 
     archive, index = indexed(tmp_path / "env.tar.gz", GROUPS, edit=prefix)
     read: list[str] = []
@@ -421,7 +406,7 @@ def test_members_that_are_not_what_the_index_says(tmp_path: Path, box: Path, sha
 
 def test_an_archive_changed_since_its_index_was_read_is_refused(tmp_path: Path, box: Path) -> None:
     archive, index = indexed(tmp_path / "a.tar.gz", GROUPS)
-    make_indexed_tar(archive, GROUPS, edit=_record("bin/python", mode=0o700))
+    make_indexed_tar(archive, GROUPS, edit=edit_record("bin/python", mode=0o700))
     with pytest.raises(BadIndex, match="index member changed after it was read"):
         extract_indexed(archive, box / "dest", index)
     assert_box_intact(box)

@@ -6,7 +6,6 @@ member of the shared hostile table refused inside an indexed tarball too."""
 from __future__ import annotations
 
 import ast
-import dataclasses
 import os
 import subprocess
 import sys
@@ -18,10 +17,17 @@ import pytest
 
 import poncho_core.extract_indexed
 import poncho_run
-from poncho_core.tarindex import TarIndex
 from poncho_run import api, cli
 from poncho_run_helpers import script, tree
-from poncho_testing.tars import UNSAFE_MEMBERS, make_indexed_tar, make_tar, member
+from poncho_testing.tars import (
+    UNSAFE_MEMBERS,
+    drop_record,
+    edit_member,
+    edit_record,
+    make_indexed_tar,
+    make_tar,
+    member,
+)
 
 PROG = "poncho_package_run"
 
@@ -86,40 +92,16 @@ def test_an_indexed_environment_is_unpacked_by_its_index_and_runs(
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, f"hello {target}\n", "")
 
 
-def _edit_record(which: str, **changes: Any) -> Any:
-    def edit(index: TarIndex) -> TarIndex:
-        files = [dataclasses.replace(f, **changes) if f.path == which else f for f in index.files]
-        return dataclasses.replace(index, files=tuple(files))
-
-    return edit
-
-
-def _edit_member(number: int, **changes: Any) -> Any:
-    def edit(index: TarIndex) -> TarIndex:
-        members = list(index.members)
-        members[number] = dataclasses.replace(members[number], **changes)
-        return dataclasses.replace(index, members=tuple(members))
-
-    return edit
-
-
-def _drop(path: str) -> Any:
-    def edit(index: TarIndex) -> TarIndex:
-        return dataclasses.replace(index, files=tuple(f for f in index.files if f.path != path))
-
-    return edit
-
-
 # lie -> (the index's edit, or a byte edit of the archive; what the error line says)
 LIES: dict[str, tuple[Any, str]] = {
-    "member digest": (_edit_member(1, sha256="0" * 64), "does not match its digest"),
-    "member usize": (_edit_member(0, usize=512), "holds more than"),
-    "record sha256": (_edit_record("bin/hello", sha256="1" * 64), "does not match its sha256"),
-    "record path": (_edit_record("lib/site/mod.py", path="lib/site/other.py"), "index says"),
-    "record size": (_edit_record("conda-meta/history", size=3), "its size"),
-    "record type": (_edit_record("lib/up", type="file", link="", sha256="0" * 64), "its type"),
-    "entry not in the index": (_drop("lib/up"), "does not list"),
-    "overlapping offsets": (_edit_member(1, offset=5), "not where the index says"),
+    "member digest": (edit_member(1, sha256="0" * 64), "does not match its digest"),
+    "member usize": (edit_member(0, usize=512), "holds more than"),
+    "record sha256": (edit_record("bin/hello", sha256="1" * 64), "does not match its sha256"),
+    "record path": (edit_record("lib/site/mod.py", path="lib/site/other.py"), "index says"),
+    "record size": (edit_record("conda-meta/history", size=3), "its size"),
+    "record type": (edit_record("lib/up", type="file", link="", sha256="0" * 64), "its type"),
+    "entry not in the index": (drop_record("lib/up"), "does not list"),
+    "overlapping offsets": (edit_member(1, offset=5), "not where the index says"),
     "footer past the end": ("cut", "the index footer names bytes"),
 }
 

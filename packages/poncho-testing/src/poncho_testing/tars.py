@@ -28,6 +28,9 @@ __all__ = [
     "STATE_FOLDER_MEMBERS",
     "UNSAFE_MEMBERS",
     "Unsafe",
+    "drop_record",
+    "edit_member",
+    "edit_record",
     "make_indexed_tar",
     "make_tar",
     "member",
@@ -257,3 +260,39 @@ def make_indexed_tar(
             writer.add(f"m{number}", entries, records=records)
         writer.finish(1_600_000_000, edit=edit)
     return path
+
+
+# Index edits for `make_indexed_tar`'s `edit`: an index that lies about one thing.
+
+
+def edit_record(which: str, **changes: Any) -> Callable[[Any], Any]:
+    """An edit giving the file record of path `which` the fields `changes`."""
+    import dataclasses
+
+    def edit(index: Any) -> Any:
+        files = [dataclasses.replace(f, **changes) if f.path == which else f for f in index.files]
+        return dataclasses.replace(index, files=tuple(files))
+
+    return edit
+
+
+def edit_member(number: int, **changes: Any) -> Callable[[Any], Any]:
+    """An edit giving member number `number` the fields `changes`."""
+    import dataclasses
+
+    def edit(index: Any) -> Any:
+        members = list(index.members)
+        members[number] = dataclasses.replace(members[number], **changes)
+        return dataclasses.replace(index, members=tuple(members))
+
+    return edit
+
+
+def drop_record(path: str) -> Callable[[Any], Any]:
+    """An edit leaving out the file record of `path`."""
+    import dataclasses
+
+    def edit(index: Any) -> Any:
+        return dataclasses.replace(index, files=tuple(f for f in index.files if f.path != path))
+
+    return edit
