@@ -226,7 +226,8 @@ def test_an_index_that_lies_is_one_clean_line(
         data[member.offset + member.size // 2] ^= 0x55
         message = "member poncho does not match its digest in the index"
     elif damage == "footer":  # the footer names bytes that are not the index
-        data[len(data) - GZIP_FOOTER + 12 + 4 + 15] ^= 0x01
+        digit = len(data) - GZIP_FOOTER + 12 + 4 + 15  # the offset's last hex digit
+        data[digit] = ord("1") if data[digit] == ord("0") else ord("0")  # still a digit
         message = "the index footer names bytes"
     else:  # a member's size that is not its own
         _lying_index(env["stream"], path)
