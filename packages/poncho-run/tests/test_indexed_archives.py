@@ -1,5 +1,6 @@
 """Indexed environment tarballs (poncho-core's layout: members, an index, a footer) through
-poncho_package_run: unpacked by their index (`poncho_core.extract_indexed`), a lying index
+poncho_package_run: unpacked into a DIR by their index (`poncho_core.extract_indexed`, with
+the node store), into a temporary folder as a stream (no store: the index unread), a lying index
 refused like a hostile archive (one error line, nothing left, DIR usable afterwards), every
 member of the shared hostile table refused inside an indexed tarball too."""
 
@@ -162,28 +163,35 @@ def test_a_tarball_without_index_is_still_read_as_a_stream(
 IMPORTED = """
 import sys
 from poncho_run.archive import extract_environment
-extract_environment(sys.argv[1], sys.argv[2])
+from poncho_run.store import open_store
+store = open_store(sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else None
+extract_environment(sys.argv[1], sys.argv[2], store=store)
 print(sorted(m for m in sys.modules if m.startswith("poncho_core.")))
 """
 
 
-def test_the_index_reader_is_imported_only_for_an_indexed_tarball(tmp_path: Path) -> None:
-    """A plain tarball's cold start pays only for the footer check (tarfooter), not for the
-    index's reader (dataclasses, json)."""
+def test_the_index_reader_is_imported_only_for_an_indexed_tarball_and_a_store(
+    tmp_path: Path,
+) -> None:
+    """A cold start through the node store pays for the index's reader (dataclasses, json)
+    only for an indexed tarball (a plain one: the footer check, tarfooter); one without a
+    store reads every tarball as a stream, and imports neither."""
     members = [m for group in GROUPS for m in group]
     imported = {}
     for kind, archive in (
         ("plain", make_tar(tmp_path / "plain.tar.gz", members)),
         ("indexed", make_indexed_tar(tmp_path / "indexed.tar.gz", GROUPS)),
     ):
-        (tmp_path / kind).mkdir()
-        proc = subprocess.run(
-            [sys.executable, "-c", IMPORTED, str(archive), str(tmp_path / kind)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        imported[kind] = set(ast.literal_eval(proc.stdout))
-    assert "poncho_core.tarfooter" in imported["plain"]
-    assert "poncho_core.tarindex" not in imported["plain"]
-    assert {"poncho_core.tarindex", "poncho_core.extract_indexed"} <= imported["indexed"]
+        for store in ("", str(tmp_path / "store")):
+            way = f"{kind} {'store' if store else 'no store'}"
+            (tmp_path / way).mkdir()
+            argv = [sys.executable, "-c", IMPORTED, str(archive), str(tmp_path / way)]
+            proc = subprocess.run(
+                argv + ([store] if store else []), capture_output=True, text=True, check=True
+            )
+            imported[way] = set(ast.literal_eval(proc.stdout))
+    index_reader = {"poncho_core.tarfooter", "poncho_core.tarindex"}
+    assert not index_reader & (imported["plain no store"] | imported["indexed no store"])
+    assert "poncho_core.tarfooter" in imported["plain store"]
+    assert "poncho_core.tarindex" not in imported["plain store"]
+    assert {"poncho_core.tarindex", "poncho_core.extract_indexed"} <= imported["indexed store"]

@@ -1,21 +1,25 @@
-"""One member of an indexed tarball (`poncho_core.tarindex`) decompressed as it is read, and
-checked against the index: the extractor reads its tar entries from `MemberReader.read`
-while this reads the member's compressed bytes a chunk at a time.
+"""One member of an indexed tarball (`poncho_core.tarindex`) decompressed ahead of its
+reader, and checked against the index: the extractor reads its tar entries from
+`MemberReader.read` while a thread reads the member's compressed bytes and decompresses
+them (zlib, ISA-L, zlib-ng and zstd release the GIL, as do sha256 and crc32 on big
+buffers), as `poncho_core._inflate` does for a whole stream: decoding and parsing overlap.
 
 What the index says is checked as the bytes come: never more output than `usize` (a bomb
 stops there), and, once the entries are read (`MemberReader.finish`), exactly `usize`
 bytes from exactly one member (gzip: raw deflate ended by a full flush, no final block,
 with the index's CRC-32; zstd: one frame) whose compressed bytes have the index's sha256.
-Everything else is `BadIndex`, naming the archive and the member.
+Everything else is `BadIndex`, naming the archive and the member; when the bytes are not
+the index's, the digest is what the error names.
 
-Memory stays bounded: a chunk of compressed input and a piece of output at a time. gzip is
-inflated with the fastest deflate importable (`poncho_core._inflate.deflate_module`), in the
-calling thread: the extractor runs several of these at once, one per member.
+Memory stays bounded: a chunk of compressed input and a few pieces of output at a time. gzip
+is inflated with the fastest deflate importable (`poncho_core._inflate.deflate_module`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import zlib
 from typing import Any
 
@@ -26,7 +30,8 @@ from poncho_core.tarindex import BadIndex, IndexedMember
 __all__ = ["MemberReader"]
 
 _IN = 1 << 20  # compressed bytes read at a time
-_OUT = 1 << 20  # most output per decompression call
+_OUT = 4 << 20  # most output per decompression call
+_AHEAD = 4  # pieces of output decompressed ahead of the reader
 _ZSTD_IN = 1 << 14  # zstandard's objects take no output bound: feed them small pieces
 _FLUSHED = b"\x00\x00\xff\xff"  # the end of a full flush (an empty stored block)
 
@@ -35,7 +40,7 @@ class MemberReader:
     """The decompressed bytes of `member` of the `compression` archive at `path`; `label`
     names the archive in messages. With `digest` False the compressed bytes' sha256 is not
     checked (the index member, which has none), nor the exact size: `member.usize` is then
-    only a bound. Close it (or use it as a context manager)."""
+    only a bound. Close it (or use it as a context manager): that stops its thread."""
 
     def __init__(
         self,
@@ -53,12 +58,16 @@ class MemberReader:
         self._file = open(path, "rb", buffering=0)  # noqa: SIM115 (closed by close())
         self._file.seek(member.offset)
         self._left = member.size  # compressed bytes not read yet
-        self._input: bytes | memoryview = b""  # read, not yet given to the decoder
-        self._more = False  # the decoder may have output without more input
-        self._out = memoryview(b"")
         self.count = 0  # decompressed bytes produced
         self._crc = 0  # of the output (gzip)
         self._tail = b""  # the last compressed bytes read (gzip: a full flush's end)
+        self._digest_error: BadIndex | None = None  # set once every byte was read
+        self._out = memoryview(b"")
+        self._ended: BaseException | bool | None = False  # the thread's last item, once seen
+        self._stop = threading.Event()
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(_AHEAD)
+        self._thread = threading.Thread(target=self._produce, name="poncho-member", daemon=True)
+        self._thread.start()
 
     def __enter__(self) -> MemberReader:
         return self
@@ -67,12 +76,20 @@ class MemberReader:
         self.close()
 
     def close(self) -> None:
-        """Close the archive file."""
+        """Stop the thread (what it has not decompressed yet is dropped); close the file."""
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                while True:
+                    self._queue.get_nowait()  # a full queue blocks the thread's put
+            except queue.Empty:
+                pass
+            self._thread.join(0.01)
         self._file.close()
 
     def read(self, size: int) -> bytes:
         """Up to `size` decompressed bytes (b"" at the member's end)."""
-        if not self._out and not self._fill():
+        if not self._out and not self._next():
             return b""
         data = self._out[:size]
         self._out = self._out[len(data) :]
@@ -80,38 +97,131 @@ class MemberReader:
 
     def finish(self) -> None:
         """Check the member was read whole and is what the index says (BadIndex)."""
-        name = self._member.name
-        if self._out or self._fill():
+        if self._out or self._next():
+            self._drain()
+            if self._digest_error is not None:
+                raise self._digest_error
+            name = self._member.name
             raise BadIndex(f"{self._label}: member {name} holds more than the index lists")
-        if self._digest is not None:
-            self._check_digest()
-            if self.count != self._member.usize:
-                raise BadIndex(
-                    f"{self._label}: member {name} holds {self.count} bytes, "
-                    f"the index says {self._member.usize}"
-                )
-        ended = self._decoder.eof == self._decoder.framed
-        if not ended or self._input or self._left or self._decoder.unused():
-            raise BadIndex(f"{self._label}: member {name} is not one complete member")
-        if not self._decoder.framed:
-            if not self._tail.endswith(_FLUSHED):
-                raise BadIndex(f"{self._label}: member {name} does not end on a full flush")
-            if self._digest is not None and self._crc != self._member.crc32:
-                raise BadIndex(f"{self._label}: member {name} does not match its CRC in the index")
 
     def check_digest(self) -> None:
         """Read what is left of the compressed bytes and check their digest (BadIndex): a
         member that does not parse is blamed on its bytes when they are not the index's."""
+        self._drain()
+        if self._digest_error is not None:
+            raise self._digest_error
+
+    # -- the reader's side -----------------------------------------------------------------
+
+    def _next(self) -> bool:
+        """The next piece of output into `_out`; False at the member's end (an error the
+        thread found is raised here)."""
+        if self._ended is not False:
+            return self._end()
+        item = self._queue.get()
+        if isinstance(item, bytes):
+            self._out = memoryview(item)
+            return True
+        self._ended = item
+        return self._end()
+
+    def _end(self) -> bool:
+        if isinstance(self._ended, BaseException):
+            raise self._ended
+        return False
+
+    def _drain(self) -> None:
+        """Let the thread run to the member's end, dropping its output (bounded by the
+        index's `usize`, which it never passes)."""
+        self._out = memoryview(b"")
+        while self._ended is False:
+            item = self._queue.get()
+            if not isinstance(item, bytes):
+                self._ended = item
+
+    # -- the thread's side -----------------------------------------------------------------
+
+    def _produce(self) -> None:
+        try:
+            self._decompress()
+            item: BaseException | None = self._verdict()
+        except BaseException as exc:  # handed to the reader, who raises it
+            item = exc
+        if not self._stop.is_set():
+            self._queue.put(item)
+
+    def _put(self, out: bytes) -> bool:
+        """Hand `out` to the reader; False once the reader has stopped."""
+        if self._stop.is_set():
+            return False
+        self._queue.put(out)
+        return True
+
+    def _decompress(self) -> None:
+        """Decompress the member, putting its output, until its end or the reader stops."""
+        decoder, name = self._decoder, self._member.name
+        data: bytes | memoryview = b""
+        more = False  # the decoder may have output without more input
+        while not self._stop.is_set():
+            if data or more:
+                pass
+            elif self._left and not decoder.eof:
+                data = self._chunk()
+            else:
+                return
+            try:
+                out, data, more = decoder.decompress(data, _OUT)
+            except (ValueError, EOFError, decoder.error) as exc:
+                self._fail(f"member {name} is corrupt ({exc})")
+            if decoder.eof and (data or self._left or decoder.unused() or not decoder.framed):
+                self._fail(f"member {name} is not one complete member")
+            if out:
+                self.count += len(out)
+                if not decoder.framed:
+                    self._crc = zlib.crc32(out, self._crc)
+                if self.count > self._member.usize:
+                    self._fail(
+                        f"member {name} holds more than the {self._member.usize} bytes "
+                        "the index says"
+                    )
+                if not self._put(out):
+                    return
+
+    def _fail(self, reason: str) -> None:
+        """Raise BadIndex for `reason`, or for the digest when the bytes are not the index's."""
+        self._read_rest()
+        raise self._digest_error or BadIndex(f"{self._label}: {reason}")
+
+    def _verdict(self) -> BadIndex | None:
+        """Whether the member, read to its end, is what the index says (None) or not."""
+        if self._stop.is_set():
+            return None
+        self._read_rest()
+        if self._digest_error is not None:
+            return self._digest_error
+        name, decoder = self._member.name, self._decoder
+        if self._digest is not None and self.count != self._member.usize:
+            return BadIndex(
+                f"{self._label}: member {name} holds {self.count} bytes, "
+                f"the index says {self._member.usize}"
+            )
+        if decoder.eof != decoder.framed or self._left or decoder.unused():
+            return BadIndex(f"{self._label}: member {name} is not one complete member")
+        if not decoder.framed:
+            if not self._tail.endswith(_FLUSHED):
+                return BadIndex(f"{self._label}: member {name} does not end on a full flush")
+            if self._digest is not None and self._crc != self._member.crc32:
+                return BadIndex(f"{self._label}: member {name} does not match its CRC in the index")
+        return None
+
+    def _read_rest(self) -> None:
+        """Read what is left of the compressed bytes; note whether they have the digest."""
         if self._digest is None:
             return
         while self._left:
             self._chunk()
-        self._check_digest()
-
-    def _check_digest(self) -> None:
-        assert self._digest is not None
-        if self._left or self._digest.hexdigest() != self._member.sha256:
-            raise BadIndex(
+        if self._digest.hexdigest() != self._member.sha256:
+            self._digest_error = BadIndex(
                 f"{self._label}: member {self._member.name} does not match its digest in the index"
             )
 
@@ -126,43 +236,6 @@ class MemberReader:
             self._digest.update(chunk)
         self._tail = (self._tail + chunk[-4:])[-4:]
         return chunk
-
-    def _fill(self) -> bool:
-        """Decompress the next piece of output into `_out`; False at the member's end."""
-        while True:
-            if self._input:
-                data, self._input = self._input, b""
-            elif self._more:
-                data = b""
-            elif self._left and not self._decoder.eof:
-                data = self._chunk()
-            else:
-                return False
-            try:
-                out, self._input, self._more = self._decoder.decompress(data, _OUT)
-            except (ValueError, EOFError, self._decoder.error) as exc:
-                self.check_digest()
-                raise BadIndex(
-                    f"{self._label}: member {self._member.name} is corrupt ({exc})"
-                ) from exc
-            after = self._input or self._left or self._decoder.unused()
-            if self._decoder.eof and (after or not self._decoder.framed):
-                self.check_digest()
-                raise BadIndex(
-                    f"{self._label}: member {self._member.name} is not one complete member"
-                )
-            if out:
-                self.count += len(out)
-                if not self._decoder.framed:
-                    self._crc = zlib.crc32(out, self._crc)
-                if self.count > self._member.usize:
-                    self.check_digest()
-                    raise BadIndex(
-                        f"{self._label}: member {self._member.name} holds more than the "
-                        f"{self._member.usize} bytes the index says"
-                    )
-                self._out = memoryview(out)
-                return True
 
 
 class _Zlib:

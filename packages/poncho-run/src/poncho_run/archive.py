@@ -85,10 +85,13 @@ def extract_environment(
     store: NodeStore | None = None,
 ) -> int:
     """Extract the environment archive `archive` into the existing folder `dest`, within
-    `unpack_limit`; returns the number of members. An indexed tarball (poncho-create's
-    layout, `poncho_core.tarindex`) is read by its index, members in parallel; one whose
-    index lies is refused (`poncho_core.tarindex.BadIndex`, an `UnsafeArchive`). With
-    `store`, its files are shared through the node store (`poncho_run._stored`). Raises
+    `unpack_limit`; returns the number of members. With `store`, its files are shared
+    through the node store (`poncho_run._stored`), and an indexed tarball
+    (`poncho_core.tarindex`) is read by its index: members the store holds are not
+    decompressed, and an index that lies is refused (`poncho_core.tarindex.BadIndex`, an
+    `UnsafeArchive`). Without a store, every archive is read as one stream: the index would
+    save nothing there, and the stream extractor, which hashes nothing, is the faster of the
+    two (benchmarks/RESULTS.md); the index then is never read, so never trusted. Raises
     `EnvironmentNotFound`, `UnsupportedArchive`, `UnsafeArchive`, `LimitExceeded` or
     `UnpackError`."""
     sniff(archive)
@@ -97,6 +100,8 @@ def extract_environment(
         max_bytes_source=f"for {os.fspath(dest)}: ${MAX_UNPACKED_ENV} or --max-unpacked-size, "
         "else the free space less a reserve",
     )
+    if store is None:
+        return extract(archive, dest, use_programs=use_programs, limits=limit)
     from poncho_core.tarfooter import has_footer
 
     index = None
@@ -107,17 +112,11 @@ def extract_environment(
             index = read_index(archive)
         except UnsupportedArchive:  # a zstd index, no zstandard module: the zstd program reads it
             index = None
-    if store is not None:
-        from poncho_run._stored import extract_with_store
+    from poncho_run._stored import extract_with_store
 
-        return extract_with_store(
-            os.fspath(archive), os.fspath(dest), store, index, use_programs, limit
-        )
-    if index is None:
-        return extract(archive, dest, use_programs=use_programs, limits=limit)
-    from poncho_core.extract_indexed import extract_indexed
-
-    return extract_indexed(archive, dest, index, limits=limit)
+    return extract_with_store(
+        os.fspath(archive), os.fspath(dest), store, index, use_programs, limit
+    )
 
 
 def check_extracted(folder: str) -> None:
