@@ -219,14 +219,16 @@ def _measure(
         ]
     if "cold" in which:
         cpu: list[float] = []
-        temporary, original_s = _median_pair(ours_temporary, original_temporary, reps, cpu)
+        temporary, original_s = _median_pair(
+            ours_temporary, original_temporary, reps, cpu, settle=True
+        )
         rows += [
             _row(
                 f"{label}: cold run, temporary folder",
                 temporary,
                 "CCTools python_package_run, same",
                 original_s,
-                "target <= 0.5x (large), <= 0.9x (demo)",
+                "target <= 0.5x (large), <= 0.9x (demo); sync before each run",
             ),
             _row(
                 f"{label}: cold run, temporary folder, user CPU",
@@ -239,7 +241,7 @@ def _measure(
         ]
         rows += _floor_rows(label, tarball, workdir, temporary, reps)
     if "simultaneous" in which:
-        together, one = _median_pair(ours_simultaneous, ours_cold, reps)
+        together, one = _median_pair(ours_simultaneous, ours_cold, reps, settle=True)
         rows.append(
             _row(
                 f"{label}: {SIMULTANEOUS} simultaneous first runs, one DIR",
@@ -288,7 +290,7 @@ def _floor_rows(
         subprocess.run(["tar", "xf", str(plain), "-C", str(folder)], check=True)
 
     inflate_s, gzip_s = _median_pair(inflate, gzip_dc, reps)
-    tar_s = statistics.median(_timed(tar_xf) for _ in range(reps))
+    tar_s = statistics.median(_timed(tar_xf, settle=True) for _ in range(reps))
     floor = max(inflate_s, tar_s)
     name = module.__name__
     return [
@@ -310,7 +312,9 @@ def _floor_rows(
     ]
 
 
-def _timed(function: Callable[[], None]) -> float:
+def _timed(function: Callable[[], None], settle: bool = False) -> float:
+    if settle:
+        os.sync()  # as before each cold run (_median_pair)
     start = time.perf_counter()
     function()
     return time.perf_counter() - start
@@ -360,14 +364,19 @@ def _median_pair(
     baseline: Callable[[], None],
     reps: int,
     cpu: list[float] | None = None,
+    settle: bool = False,
 ) -> tuple[float, float]:
     """Median seconds of each, alternating them so that both see the same machine load;
     with `cpu`, the median user CPU seconds of the processes each started are appended to
-    it (ours, then the baseline's): the part of a cold run that is not the kernel's."""
+    it (ours, then the baseline's): the part of a cold run that is not the kernel's. With
+    `settle`, ``sync`` runs (untimed) before each: a cold run then starts as on a node
+    whose disk is idle, not while the kernel still writes back the previous run's files."""
     times: tuple[list[float], list[float]] = ([], [])
     user: tuple[list[float], list[float]] = ([], [])
     for _ in range(reps):
         for index, function in enumerate((ours, baseline)):
+            if settle:
+                os.sync()
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
             start = time.perf_counter()
             function()
@@ -452,8 +461,14 @@ def _main() -> None:
     parser.add_argument("--parts", default=",".join(PARTS), help="of: " + ",".join(PARTS))
     parser.add_argument("--rows", default=",".join(ROWS), help="of: " + ",".join(ROWS))
     parser.add_argument("--reps", type=int, default=None, help="repetitions of each")
+    parser.add_argument(
+        "--scratch",
+        default=None,
+        help="the folder the runs unpack in (default: the temporary folder's; e.g. a mounted "
+        "scratch file system, to measure on another)",
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.scratch) as tmp:
         for row in run(
             Path(tmp),
             quick=args.quick,

@@ -123,3 +123,51 @@ def test_rmtree_removes_read_only_trees_links_and_nothing(tmp_path: Path) -> Non
     (tmp_path / "file").write_text("")
     fs.rmtree(tmp_path / "file")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
+
+
+def _big_tree(root: Path, outside: Path) -> None:
+    """40 folders of 20 files, a read-only folder, links to a folder and a file outside."""
+    for folder in range(40):
+        (root / f"d{folder}" / "sub").mkdir(parents=True)
+        for number in range(20):
+            (root / f"d{folder}" / "sub" / f"f{number}").write_bytes(b"x" * number)
+    (root / "d0" / "sub").chmod(0o500)
+    (root / "d1" / "to-outside").symlink_to(outside)
+    (root / "d2" / "to-keep").symlink_to(outside / "keep")
+
+
+@pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="the threaded pass needs two cores or more"
+)
+def test_the_threaded_pass_unlinks_files_only_and_follows_no_link(tmp_path: Path) -> None:
+    from poncho_core._rmfiles import unlink_files
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    tree = tmp_path / "tree"
+    _big_tree(tree, outside)
+    unlink_files(str(tree))
+    entries = {str(p.relative_to(tree)): p for p in tree.rglob("*")}
+    folders = {name for name, p in entries.items() if p.is_dir() and not p.is_symlink()}
+    left = sorted(set(entries) - folders)
+    # what a read-only folder keeps is left for rmtree (root unlinks it), and the link to a
+    # folder (never followed); the link to a file is unlinked, not what it names
+    kept = [] if os.geteuid() == 0 else [f"d0/sub/f{n}" for n in range(20)]
+    assert left == sorted([*kept, "d1/to-outside"])
+    assert len(folders) == 80  # every folder stays
+    assert (outside / "keep").read_text() == "x"
+    fs.rmtree(tree)
+    assert not tree.exists() and sorted(p.name for p in outside.iterdir()) == ["keep"]
+
+
+def test_rmtree_removes_a_big_tree_with_read_only_folders_and_links(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    tree = tmp_path / "tree"
+    _big_tree(tree, outside)
+    fs.rmtree(tree)
+    assert not tree.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
+    assert (outside / "keep").read_text() == "x"

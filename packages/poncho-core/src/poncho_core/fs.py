@@ -158,9 +158,13 @@ def rmtree(path: str | os.PathLike[str]) -> None:
 
     if target.is_symlink() or target.is_file():
         target.unlink()
-    elif not target.exists():
         return
-    elif sys.version_info >= (3, 12):
+    if not target.exists():
+        return
+    from poncho_core._rmfiles import unlink_files
+
+    unlink_files(os.fspath(target))  # a big tree's files by a few threads, then the rest
+    if sys.version_info >= (3, 12):
         shutil.rmtree(target, onexc=make_writable_and_retry)
     else:  # pragma: no cover - Python 3.10 and 3.11
         shutil.rmtree(target, onerror=make_writable_and_retry)
