@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import poncho_run.data
 from poncho_run import prepare
 from poncho_run._state import read_state
 from poncho_run.data import data_environ, spec_has_data
@@ -67,6 +68,26 @@ def test_environments_with_and_without_data(tmp_path: Path) -> None:
     write_spec(tmp_path / "bad", '{"http": {"X": {"type": "weird"}}}')
     with pytest.raises(RunError, match=r"(?s)spec is not valid: .*http\.X\.type"):
         spec_has_data(str(tmp_path / "bad"))
+
+
+def test_only_the_data_keys_are_read_unless_the_spec_names_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run uses the spec for its data alone: a spec naming none is not loaded (its conda
+    and pip sections, even invalid ones, are the builder's), as the copied runner's engine,
+    which has no poncho-spec, reads it; one that is not a JSON object is refused."""
+    loaded: list[object] = []
+    real = poncho_run.data._load
+    monkeypatch.setattr(poncho_run.data, "_load", lambda path: loaded.append(path) or real(path))
+    write_spec(tmp_path / "odd", {"conda": {"channels": ["https://[]/"], "packages": []}})
+    assert not spec_has_data(str(tmp_path / "odd"))
+    assert loaded == []
+    write_spec(tmp_path / "data", spec_with_data("http://127.0.0.1:9"))
+    assert spec_has_data(str(tmp_path / "data"))
+    assert loaded == [tmp_path / "data" / "poncho" / "spec.json"]
+    write_spec(tmp_path / "array", "[" * 1000 + "]" * 1000)
+    with pytest.raises(RunError, match=r"spec is not valid: .*array/poncho/spec\.json: not a JSON"):
+        spec_has_data(str(tmp_path / "array"))
 
 
 def test_no_data_means_no_variables(tmp_path: Path) -> None:

@@ -98,7 +98,16 @@ CASES: dict[str, tuple[list[Entry], str]] = {
         "poncho/spec.json",
     ),
     "spec-channel-ipv6": (
-        [spec(json.dumps({"conda": {"channels": ["https://[]/"], "packages": []}}))],
+        [
+            spec(
+                json.dumps(
+                    {
+                        "conda": {"channels": ["https://[]/"]},
+                        "http": {"X": {"url": "http://127.0.0.1:9/x", "type": "file"}},
+                    }
+                )
+            )
+        ],
         "poncho/spec.json",
     ),
     "spec-big-int": (
