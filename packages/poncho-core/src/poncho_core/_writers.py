@@ -8,7 +8,7 @@ link, never over a folder).
 """
 
 # Paths are str here: Path objects in the per-file calls cost ~10% of extraction time.
-# ruff: noqa: PTH108, PTH112, PTH113, PTH114, PTH118, PTH211
+# ruff: noqa: PTH102, PTH103, PTH108, PTH112, PTH113, PTH114, PTH118, PTH211
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ from collections.abc import Iterable
 
 from poncho_core.errors import PonchoError, UnpackError, UnsafeArchive, shown
 
-__all__ = ["File", "Writers", "clear", "hardlink", "symlinks", "write", "write_error"]
+__all__ = [
+    "File",
+    "Writers",
+    "clear",
+    "hardlink",
+    "make_folder",
+    "symlinks",
+    "write",
+    "write_error",
+]
 
 _MAX_BATCHES = 2  # queued per thread: bounds the memory held by files not yet written
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -77,6 +86,17 @@ class Writers:
                 self.errors.append(exc)
             finally:
                 self.queue.task_done()
+
+
+def make_folder(path: str) -> None:
+    """Make the folder `path` and its missing parents, as ``os.makedirs(exist_ok=True)``
+    does; first a single ``mkdir``, which is all an archive's folders need when their
+    parent came first (makedirs would ``stat`` the parent before each: ~0.1 s of the real
+    environment's 1,429 folders). OSError as makedirs raises it."""
+    try:
+        os.mkdir(path)
+    except OSError:
+        os.makedirs(path, exist_ok=True)
 
 
 def write(path: str, chunks: Iterable[bytes], mode: int, mtime_ns: int, name: str) -> None:

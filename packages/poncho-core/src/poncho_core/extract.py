@@ -29,7 +29,7 @@ left for the caller, who extracts into a folder of its own and removes it on err
 
 # Paths are str here: str paths and os calls in the per-member loop: Path objects cost ~10% of
 # extraction time.
-# ruff: noqa: PTH103, PTH116, PTH118
+# ruff: noqa: PTH116, PTH118
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ from poncho_core._checks import (
     check_mtime,
     kind_of,
 )
-from poncho_core._writers import File, Writers, hardlink, symlinks, write, write_error
+from poncho_core._writers import File, Writers, hardlink, make_folder, symlinks, write, write_error
 from poncho_core.compression import Limits, check_budget
 from poncho_core.errors import UnsafeArchive, shown
 from poncho_core.tarstream import Member, TarReader, open_tar
@@ -159,7 +159,7 @@ class _Extractor:
         if action.folder:
             self._wait(action.folder)  # a file of that name being written: makedirs refuses
             try:
-                os.makedirs(os.path.join(self.root, action.folder), exist_ok=True)
+                make_folder(os.path.join(self.root, action.folder))
             except OSError as exc:
                 raise write_error(member.name, exc) from exc
         if action.what == "file":

@@ -21,7 +21,7 @@ Nothing is written outside `dest`; what was written inside it before a refusal i
 the caller, who extracts into a folder of its own and removes it on error.
 """
 
-# ruff: noqa: PTH103, PTH116, PTH118
+# ruff: noqa: PTH116, PTH118
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from poncho_core._checks import Action, PathRules, check_mtime, kind_of, refuse_kind
 from poncho_core._members import MemberReader
 from poncho_core._tar import Member, TarError, TarReader
-from poncho_core._writers import File, Writers, hardlink, symlinks, write, write_error
+from poncho_core._writers import File, Writers, hardlink, make_folder, symlinks, write, write_error
 from poncho_core.compression import Limits, check_budget
 from poncho_core.errors import UnsafeArchive, shown
 from poncho_core.tarindex import INDEX_NAME, BadIndex, IndexedFile, IndexedMember, TarIndex
@@ -168,7 +168,7 @@ class _Job:
             folder = folder.rpartition("/")[0]
         if action.folder:
             try:
-                os.makedirs(os.path.join(self.root, action.folder), exist_ok=True)
+                make_folder(os.path.join(self.root, action.folder))
             except OSError as exc:
                 raise write_error(path, exc) from exc
         if action.what != "dir":
