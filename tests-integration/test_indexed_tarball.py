@@ -74,3 +74,30 @@ def test_cctools_bash_runner(demo_tarball: Path, tmp_path: Path) -> None:
     proc = sh([runner, "-e", demo_tarball, "-u", target, "--", "python", "-c", CODE],
               env=env, cwd=tmp_path)  # fmt: skip
     assert proc.stdout.strip() == str(target)
+
+
+def test_two_dirs_share_what_pip_installed_through_the_node_store(
+    run_venv: Venv, demo_tarball: Path, tmp_path: Path
+) -> None:
+    """conda-unpack lists only the files that hold the build prefix, so the text files pip
+    installed (a METADATA, the .py files) are shared between two DIRs of one node, and each
+    DIR still runs from its own place; the files relocation rewrites are each DIR's own."""
+    for name in ("a", "b"):
+        proc = sh(
+            [run_venv.script("poncho_package_run"), "-e", demo_tarball, "-u", tmp_path / name,
+             "--", "python", "-c", CODE],
+            env=run_venv.env(),
+        )  # fmt: skip
+        assert proc.stdout.strip() == str(tmp_path / name)
+    a, b = tmp_path / "a", tmp_path / "b"
+    metadata = sorted(a.glob("lib/python3*/site-packages/poncho_demo*.dist-info/METADATA"))
+    assert metadata
+    for path in metadata:
+        twin = b / path.relative_to(a)
+        assert path.stat().st_ino == twin.stat().st_ino and path.stat().st_nlink == 3
+    records = (a / "bin" / "conda-unpack").read_text()
+    assert ".dist-info/METADATA" not in records
+    rewritten = [line.split("'")[1] for line in records.splitlines() if line.startswith("('")]
+    assert rewritten
+    for rel in rewritten:
+        assert (a / rel).stat().st_ino != (b / rel).stat().st_ino, rel

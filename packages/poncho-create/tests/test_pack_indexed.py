@@ -133,12 +133,19 @@ def test_create_writes_an_indexed_tarball_that_describes_its_files(
     )
     for path in ("poncho/spec.json", "poncho/lock.json", "bin/run_in_env", "bin/conda-unpack"):
         assert where[path] == "poncho"
-    # Prefix flags: every file conda-unpack rewrites, and only files holding the prefix.
+    # Prefix flags: the files conda-unpack rewrites (and the bin/python* ones conda-pack
+    # leaves as they are), each holding its placeholder: conda-pack lists every text file
+    # pip installed, and those without the prefix are left out.
     script = (folder / "bin" / "conda-unpack").read_text()
-    rewritten = set(re.findall(r"^\('([^']+)', '", script, re.M))
+    records = dict(re.findall(r"^\('([^']+)', '([^']+)'", script, re.M))
     flagged = {f.path for f in index.files if f.prefix}
-    assert rewritten and rewritten <= flagged
+    assert records and set(records) <= flagged
+    assert all(p.startswith("bin/python") for p in flagged - set(records))
     assert all(f.type == "file" for f in index.files if f.prefix)
+    for path, placeholder in records.items():
+        assert placeholder.encode() in (folder / path).read_bytes(), path
+    unlisted = [f.path for f in index.files if f.path.endswith(".dist-info/METADATA")]
+    assert unlisted and not set(unlisted) & flagged
 
 
 def _pyver(folder: Path) -> str:

@@ -24,6 +24,7 @@ from poncho_create.pack_entries import Collector
 from poncho_create.pack_groups import group
 from poncho_create.pack_members import Member, write_members
 from poncho_create.pack_reuse import Reusable
+from poncho_create.prefix_records import PrefixWatch
 from poncho_create.progress import Reporter
 
 __all__ = ["COMPRESSION", "PackStats", "write_indexed"]
@@ -76,9 +77,12 @@ def write_indexed(
     compression = COMPRESSION[fmt]
     digests = DigestCache(digests_root, prefix)
     collector = Collector(mtime, digests)
-    packer = Packer(prefix, collector)
+    watch = PrefixWatch(collector, prefix)
+    packer = Packer(prefix, watch)
     for file in files:
         packer.add(file)
+    dropped = watch.prune(packer)
+    log.debug("%d files without the prefix left out of conda-unpack's list", dropped)
     collector.volatile = True  # Packer.finish adds temporary files: read at once
     packer.finish()
     collector.mark_prefixes(target for target, _placeholder, _mode in packer.prefixes)

@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from poncho_create.pack_normal import normalised, pyc_with_mtime
+from poncho_create.prefix_records import PrefixWatch
 from poncho_create.progress import Reporter
 
 __all__ = ["write_stream"]
@@ -42,7 +43,8 @@ def write_stream(
             _thread_errors_kept(thread_errors),
             _archive(handle, fmt, level, threads, mtime) as arc,
         ):
-            packer = Packer(prefix, arc)
+            watch = PrefixWatch(arc, prefix)
+            packer = Packer(prefix, watch)
             done = reported = 0
             for file, size in zip(files, sizes, strict=True):
                 packer.add(file)
@@ -50,6 +52,7 @@ def write_stream(
                 if done - reported >= _REPORT_EVERY:
                     report("pack", done, total, "bytes")
                     reported = done
+            watch.prune(packer)
             packer.finish()
     except OSError:
         if thread_errors:
