@@ -121,7 +121,6 @@ class _Job:
         self.rules = PathRules()
         self.work: list[list[tuple[IndexedFile, Action]]] = [[] for _ in index.members]
         self.hardlinks: list[tuple[str, str, str]] = []
-        self.skip: list[bool] = [False] * len(index.members)
         self.count = 0
         self.failed = False
         self.writers: Writers
@@ -138,8 +137,7 @@ class _Job:
     # -- 1. the plan -----------------------------------------------------------------------
 
     def plan(self) -> None:
-        """Check every record in archive order and make the folders; decide which members
-        the provider spares."""
+        """Check every record in archive order and make the folders."""
         owner: dict[str, str] = {}  # the path of every entry but folders
         member = 0
         for record in self.index.files:
@@ -152,12 +150,6 @@ class _Job:
                 self.hardlinks.append((action.rel, action.target, record.path))
         self.rules.check_link_targets()
         self._index_entry(owner)
-        if self.provider is not None:
-            for number, work in enumerate(self.work):
-                records = [record for record, _ in work]
-                self.skip[number] = not any(r.prefix for r in records) and all(
-                    self.provider.has(r.sha256) for r in records if r.type == "file"
-                )
 
     def _planned(self, path: str, kind: str, link: str, owner: dict[str, str]) -> Action:
         action = self.rules.entry(path, kind, link)
@@ -259,7 +251,7 @@ class _Job:
 
     def _member(self, number: int) -> None:
         work = self.work[number]
-        if self.skip[number] and self._place(work):
+        if self._spared(work) and self._place(work):
             return
         member = self.index.members[number]
         batch = _Batch()
@@ -291,6 +283,15 @@ class _Job:
             stream.finish()
         if batch.files:
             self.writers.put(batch.files)
+
+    def _spared(self, work: list[tuple[IndexedFile, Action]]) -> bool:
+        """Whether the provider has every file of a member (none holding the build prefix):
+        asked by the member's thread, so that the provider's checks (a store verifies the
+        digest of each of its files once) run on every worker."""
+        provider = self.provider
+        if provider is None or any(record.prefix for record, _ in work):
+            return False
+        return all(provider.has(r.sha256) for r, _ in work if r.type == "file")
 
     def _place(self, work: list[tuple[IndexedFile, Action]]) -> bool:
         assert self.provider is not None
