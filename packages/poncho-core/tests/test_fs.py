@@ -125,8 +125,14 @@ def test_rmtree_removes_read_only_trees_links_and_nothing(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
 
 
-def _big_tree(root: Path, outside: Path) -> None:
-    """40 folders of 20 files, a read-only folder, links to a folder and a file outside."""
+@pytest.fixture
+def big_tree(tmp_path: Path) -> tuple[Path, Path]:
+    """tmp_path/tree: 40 folders of 20 files, a read-only folder, links to a folder and a
+    file of tmp_path/outside (which holds "keep")."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("x")
+    root = tmp_path / "tree"
     for folder in range(40):
         (root / f"d{folder}" / "sub").mkdir(parents=True)
         for number in range(20):
@@ -134,19 +140,18 @@ def _big_tree(root: Path, outside: Path) -> None:
     (root / "d0" / "sub").chmod(0o500)
     (root / "d1" / "to-outside").symlink_to(outside)
     (root / "d2" / "to-keep").symlink_to(outside / "keep")
+    return root, outside
 
 
 @pytest.mark.skipif(
     len(os.sched_getaffinity(0)) < 2, reason="the threaded pass needs two cores or more"
 )
-def test_the_threaded_pass_unlinks_files_only_and_follows_no_link(tmp_path: Path) -> None:
+def test_the_threaded_pass_unlinks_files_only_and_follows_no_link(
+    big_tree: tuple[Path, Path],
+) -> None:
     from poncho_core._rmfiles import unlink_files
 
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep").write_text("x")
-    tree = tmp_path / "tree"
-    _big_tree(tree, outside)
+    tree, outside = big_tree
     unlink_files(str(tree))
     entries = {str(p.relative_to(tree)): p for p in tree.rglob("*")}
     folders = {name for name, p in entries.items() if p.is_dir() and not p.is_symlink()}
@@ -161,12 +166,10 @@ def test_the_threaded_pass_unlinks_files_only_and_follows_no_link(tmp_path: Path
     assert not tree.exists() and sorted(p.name for p in outside.iterdir()) == ["keep"]
 
 
-def test_rmtree_removes_a_big_tree_with_read_only_folders_and_links(tmp_path: Path) -> None:
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep").write_text("x")
-    tree = tmp_path / "tree"
-    _big_tree(tree, outside)
+def test_rmtree_removes_a_big_tree_with_read_only_folders_and_links(
+    tmp_path: Path, big_tree: tuple[Path, Path]
+) -> None:
+    tree, outside = big_tree
     fs.rmtree(tree)
     assert not tree.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from poncho_core.errors import UnsupportedArchive
 
-__all__ = ["DEFLATE_MODULES", "GzipReader", "deflate_module"]
+__all__ = ["DEFLATE_MODULES", "GzipReader", "deflate_module", "stop_producer"]
 
 #: The deflate implementations tried, fastest first (each with zlib's API).
 DEFLATE_MODULES = ("isal.isal_zlib", "zlib_ng.zlib_ng", "zlib")
@@ -40,6 +40,19 @@ _IN = 1 << 20
 _OUT = 8 << 20
 _AHEAD = 8
 _GZIP_WBITS = 31
+
+
+def stop_producer(stop: threading.Event, items: queue.Queue[Any], thread: threading.Thread) -> None:
+    """Set `stop` and wait for `thread`, which puts into `items` until `stop` is set:
+    what it queued is dropped (a full queue would block its put)."""
+    stop.set()
+    while thread.is_alive():
+        try:
+            while True:
+                items.get_nowait()
+        except queue.Empty:
+            pass
+        thread.join(0.01)
 
 
 def deflate_module(candidates: tuple[str, ...] = DEFLATE_MODULES) -> Any:
@@ -121,14 +134,7 @@ class GzipReader(io.RawIOBase):
 
     def close(self) -> None:
         """Stop the thread (what it has not decompressed yet is dropped)."""
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                while True:
-                    self._queue.get_nowait()  # a full queue blocks the thread's put
-            except queue.Empty:
-                pass
-            self._thread.join(0.01)
+        stop_producer(self._stop, self._queue, self._thread)
         super().close()
 
     def _produce(self, source: IO[bytes], module: Any) -> None:

@@ -23,7 +23,7 @@ import threading
 import zlib
 from typing import Any
 
-from poncho_core._inflate import deflate_module
+from poncho_core._inflate import deflate_module, stop_producer
 from poncho_core.errors import UnsupportedArchive
 from poncho_core.tarindex import BadIndex, IndexedMember
 
@@ -77,14 +77,7 @@ class MemberReader:
 
     def close(self) -> None:
         """Stop the thread (what it has not decompressed yet is dropped); close the file."""
-        self._stop.set()
-        while self._thread.is_alive():
-            try:
-                while True:
-                    self._queue.get_nowait()  # a full queue blocks the thread's put
-            except queue.Empty:
-                pass
-            self._thread.join(0.01)
+        stop_producer(self._stop, self._queue, self._thread)
         self._file.close()
 
     def read(self, size: int) -> bytes:

@@ -17,6 +17,8 @@ import os
 import queue
 import threading
 
+from poncho_core._threads import cores
+
 __all__ = ["unlink_files"]
 
 _THREADS = 4  # at most
@@ -27,8 +29,7 @@ _QUEUED = 64  # folders handed over and not done yet (each holds a descriptor)
 def unlink_files(root: str) -> None:
     """Unlink, best effort, the files (not the folders) under the folder `root`; errors
     are left for the caller's rmtree, which meets the same files again."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    threads = min(_THREADS, cores)
+    threads = min(_THREADS, cores())
     if threads < 2:
         return
     work: queue.Queue[tuple[int, list[str]] | None] = queue.Queue(_QUEUED)

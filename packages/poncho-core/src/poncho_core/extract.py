@@ -43,6 +43,7 @@ from poncho_core._checks import (
     check_mtime,
     kind_of,
 )
+from poncho_core._threads import cores
 from poncho_core._writers import File, Writers, hardlink, make_folder, symlinks, write, write_error
 from poncho_core.compression import Limits, check_budget
 from poncho_core.errors import UnsafeArchive, shown
@@ -100,7 +101,7 @@ def extract(
 
 
 def _workers() -> int:
-    return min(4, os.cpu_count() or 1)
+    return min(4, cores())
 
 
 def _chunks(reader: TarReader, size: int) -> Iterator[bytes]:

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from poncho_core._checks import Action, PathRules, check_mtime, kind_of, refuse_kind
 from poncho_core._members import MemberReader
 from poncho_core._tar import Member, TarError, TarReader
+from poncho_core._threads import cores, each
 from poncho_core._writers import File, Writers, hardlink, make_folder, symlinks, write, write_error
 from poncho_core.compression import Limits, check_budget
 from poncho_core.errors import UnsafeArchive, shown
@@ -91,7 +92,7 @@ def extract_indexed(
     label = name or os.fspath(archive)
     job = _Job(os.fspath(archive), os.fspath(dest), index, label, provider)
     if workers is None:
-        workers = min(_cores(), MAX_WORKERS)
+        workers = min(cores(), MAX_WORKERS)
     try:
         if limits is not None:
             job.check_limits(limits)
@@ -221,7 +222,7 @@ class _Job:
                     errors.append(exc)
                     self.failed = True
 
-        self.writers = Writers(min(_cores(), _WRITERS))
+        self.writers = Writers(min(cores(), _WRITERS))
         try:
             if workers == 1:
                 work()
@@ -246,8 +247,7 @@ class _Job:
         if errors:
             raise errors[0]
         if self.provider is not None:
-            for sha256, path, mode in self.kept:
-                self.provider.keep(sha256, path, mode)
+            each(self.provider.keep, self.kept, workers)
 
     def _member(self, number: int) -> None:
         work = self.work[number]
@@ -376,14 +376,6 @@ class _Batch:
     def __init__(self) -> None:
         self.files: list[File] = []
         self.size = 0
-
-
-def _cores() -> int:
-    """The cores this process may run on (its affinity, not the machine's count)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _hashed(reader: TarReader, size: int, digest: Any) -> Iterator[bytes]:

@@ -14,13 +14,14 @@ file share its blocks. The link count of a store file says how many folders link
 the store's own name only, so the file can go (`poncho_run.store_entries`) without
 breaking any folder, whose files are their own names of the same data.
 
-What is trusted. A file enters the store only by an atomic rename of a temporary file the
-store itself linked or wrote, whose digest the extractor checked against the archive's
-index or the store computed. A file found there is used only if ``lstat`` (never
-following a link) shows a regular file owned by the user, with no write bit, of the size
-the archive gives; before its first use in a process its sha256 is computed and compared
-with its name (a mismatch: the file is not used, and the next `keep` replaces it). The
-store folder itself must be a folder of the user's, not writable by others.
+What is trusted. A file enters the store only by an atomic link of a file the store made
+read-only, or an atomic rename of a temporary file it linked or wrote, whose digest the
+extractor checked against the archive's index or the store computed. A file found there
+is used only if ``lstat`` (never following a link) shows a regular file owned by the user,
+with no write bit, of the size the archive gives; before its first use in a process its
+sha256 is computed and compared with its name (a mismatch: the file is not used, and the
+next `keep` replaces it). The store folder itself must be a folder of the user's, not
+writable by others.
 
 Only files no one rewrites are shared: files holding the build prefix (rewritten where an
 environment is unpacked) never enter the store, store files are read-only, and an entry is
@@ -29,12 +30,11 @@ replaced by a link, the same mtime (a ``.py`` file's mtime validates its ``.pyc`
 """
 
 # Paths are str here: every file of an environment goes through these functions.
-# ruff: noqa: PTH100, PTH101, PTH102, PTH103, PTH105, PTH106, PTH108, PTH116, PTH118, PTH120
+# ruff: noqa: PTH101, PTH102, PTH103, PTH105, PTH106, PTH108, PTH116, PTH118, PTH120
 
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import shutil
@@ -42,41 +42,15 @@ import stat
 import threading
 
 from poncho_run.store_entries import remove_entry
+from poncho_run.store_where import STORE_ENV, STORE_PREFIX, device_of, file_digest, store_root
 
 __all__ = ["STORE_ENV", "STORE_PREFIX", "NodeStore", "file_digest", "open_store", "store_root"]
 
-#: The variable that places the store (a folder) or turns it off (``off``).
-STORE_ENV = "PONCHO_RUN_STORE"
-#: The default store's name, beside the DIRs: ``.poncho-store-<uid>``.
-STORE_PREFIX = ".poncho-store-"
-
 _TEMP = ".tmp-"
-_CHUNK = 1 << 20
 # Link errors that mean "this file system will not link these": copy instead.
 _NO_LINK = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP)
 
 _log = logging.getLogger(__name__)
-
-
-def store_root(folder: str | None, setting: bool | str | os.PathLike[str] = True) -> str | None:
-    """The store of the environment folder `folder`, or None when there is none.
-
-    `setting` False: no store; a path: that folder; True: ``$PONCHO_RUN_STORE`` (``off``:
-    none), else ``.poncho-store-<uid>`` in `folder`'s parent (a `folder` of None, a
-    temporary folder, has no default store)."""
-    if setting is False:
-        return None
-    if setting is not True:
-        return os.path.abspath(os.fspath(setting))
-    value = os.environ.get(STORE_ENV, "").strip()
-    if value.lower() == "off":
-        return None
-    if value:
-        return os.path.abspath(value)
-    if folder is None:
-        return None
-    parent = os.path.dirname(os.path.abspath(folder))
-    return os.path.join(parent, f"{STORE_PREFIX}{os.getuid()}")
 
 
 def open_store(
@@ -90,16 +64,6 @@ def open_store(
     if near is None and folder is not None:
         near = os.path.dirname(folder)
     return NodeStore.open(root, near)
-
-
-def file_digest(path: str) -> str:
-    """The sha256 of the regular file at `path` (not followed if it is a link: OSError)."""
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class NodeStore:
@@ -116,6 +80,7 @@ class NodeStore:
         self._ready: bool | None = None  # None: not checked yet; False: not usable
         self._created = False
         self._added: list[str] = []
+        self._folders: set[str] = set()  # the store's subfolders known to exist
 
     @classmethod
     def open(cls, root: str, near: str | None = None) -> NodeStore | None:
@@ -136,7 +101,7 @@ class NodeStore:
         store._ready = True if info is not None else None
         if near is not None:
             try:
-                here = info.st_dev if info is not None else _device_of(root)
+                here = info.st_dev if info is not None else device_of(root)
                 store.copies = store._said_copies = os.stat(near).st_dev != here
             except OSError:
                 pass
@@ -241,12 +206,17 @@ class NodeStore:
             if not self.copies and int(there.st_mtime) == int(mine.st_mtime):
                 self._replace_by_link(target, path)
             return
-        try:
-            os.mkdir(os.path.dirname(target), 0o700)
-        except FileExistsError:
-            pass
-        temp = self._temp_name()
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            try:
+                os.mkdir(folder, 0o700)
+            except FileExistsError:
+                pass
+            self._folders.add(folder)
         read_only = 0o555 if mode & 0o111 else 0o444
+        if not self.copies and self._link_new(path, target, read_only):
+            return
+        temp = self._temp_name()
         if self.copies:
             shutil.copyfile(path, temp, follow_symlinks=False)
             os.utime(temp, ns=(mine.st_atime_ns, mine.st_mtime_ns))
@@ -268,6 +238,24 @@ class NodeStore:
         except OSError:
             _unlink(temp)
             raise
+        self._note_added(target)
+
+    def _link_new(self, path: str, target: str, read_only: int) -> bool:
+        """Make the folder's file `path` (read-only from now on) the store's `target` by
+        one link, when no name is there yet (as atomic as the rename `_keep` makes
+        otherwise, one system call fewer); False when a name is there (a planted one, or
+        another run's: `_keep` renames over it) or links are refused."""
+        os.chmod(path, read_only)
+        try:
+            os.link(path, target, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST and exc.errno not in _NO_LINK:
+                raise
+            return False
+        self._note_added(target)
+        return True
+
+    def _note_added(self, target: str) -> None:
         with self._lock:
             info = os.lstat(target)
             self._verified[(target, info.st_ino, info.st_mtime_ns)] = True
@@ -368,18 +356,6 @@ class NodeStore:
         with self._lock:
             self._verified[(target, info.st_ino, info.st_mtime_ns)] = True
         return target
-
-
-def _device_of(path: str) -> int:
-    """The device of `path`'s nearest existing folder (where it will be created)."""
-    while True:
-        try:
-            return os.stat(path).st_dev
-        except FileNotFoundError:
-            parent = os.path.dirname(path)
-            if parent == path:
-                raise
-            path = parent
 
 
 def _unlink(path: str) -> None:
