@@ -83,10 +83,10 @@ def run(
 
     reps = reps or (2 if quick else 3)
     conda = {"demo", "large", "data"} & set(parts)
-    channel = build_channel() if conda else None
+    channel = build_channel() if conda or "real" in parts else None
     demo = build_env_tarball(channel, DEMO_SPECS, workdir / "demo.tar.gz") if conda else None
     ours = _ours()
-    original = _original() if {"demo", "large"} & set(parts) else []
+    original = _original() if {"demo", "large", "real"} & set(parts) else []
     env = _environment(workdir)
     found: list[dict[str, Any]] = []
     if "demo" in parts:
