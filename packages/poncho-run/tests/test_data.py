@@ -85,7 +85,7 @@ def test_only_the_data_keys_are_read_unless_the_spec_names_data(
     write_spec(tmp_path / "data", spec_with_data("http://127.0.0.1:9"))
     assert spec_has_data(str(tmp_path / "data"))
     assert loaded == [tmp_path / "data" / "poncho" / "spec.json"]
-    write_spec(tmp_path / "array", "[" * 1000 + "]" * 1000)
+    write_spec(tmp_path / "array", "[1, 2]")
     with pytest.raises(RunError, match=r"spec is not valid: .*array/poncho/spec\.json: not a JSON"):
         spec_has_data(str(tmp_path / "array"))
 
