@@ -174,3 +174,17 @@ def test_rmtree_removes_a_big_tree_with_read_only_folders_and_links(
     assert not tree.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
     assert (outside / "keep").read_text() == "x"
+
+
+def test_file_sha256_reads_the_whole_file_and_follows_a_link_only_when_asked(
+    tmp_path: Path,
+) -> None:
+    import hashlib
+
+    data = bytes(range(256)) * 9000  # more than one read
+    (tmp_path / "f").write_bytes(data)
+    (tmp_path / "link").symlink_to(tmp_path / "f")
+    assert fs.file_sha256(tmp_path / "f") == hashlib.sha256(data).hexdigest()
+    assert fs.file_sha256(tmp_path / "link") == hashlib.sha256(data).hexdigest()
+    with pytest.raises(OSError):
+        fs.file_sha256(tmp_path / "link", follow_links=False)

@@ -23,6 +23,7 @@ __all__ = [
     "atomic_output",
     "atomic_write",
     "default_file_mode",
+    "file_sha256",
     "parse_size",
     "rmtree",
     "tree_size",
@@ -126,6 +127,21 @@ def writable_location(path: str | os.PathLike[str]) -> list[Path]:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(13, f"cannot write in {parent} (read-only or no permission)", name)
     return list(reversed(missing))
+
+
+def file_sha256(path: str | os.PathLike[str], *, follow_links: bool = True) -> str:
+    """The sha256 of the file at `path`, read a MiB at a time; with `follow_links` False a
+    symbolic link is not followed (OSError). OSError if it cannot be read."""
+    import hashlib  # not at import: the worker's cold start imports this module
+
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+    if not follow_links:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    digest = hashlib.sha256()
+    with os.fdopen(os.open(path, flags), "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def tree_size(root: str | os.PathLike[str]) -> int:

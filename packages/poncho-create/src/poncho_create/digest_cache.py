@@ -24,7 +24,7 @@ from pathlib import Path
 
 from poncho_core.fs import atomic_write
 
-__all__ = ["DIGESTS_DIR", "MAX_FILES", "RACY_NS", "DigestCache", "file_sha256"]
+__all__ = ["DIGESTS_DIR", "MAX_FILES", "RACY_NS", "DigestCache"]
 
 log = logging.getLogger(__name__)
 
@@ -32,18 +32,8 @@ DIGESTS_DIR = ".digests"
 MAX_FILES = 32
 RACY_NS = 2_000_000_000
 _VERSION = 1
-_CHUNK = 1 << 20
 
 Stamp = tuple[int, int, int, int, str]
-
-
-def file_sha256(path: str) -> str:
-    """The sha256 of the file at `path` (OSError if it cannot be read)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def stamp(st: os.stat_result, variant: str = "") -> Stamp:

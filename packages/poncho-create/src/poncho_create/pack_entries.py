@@ -24,8 +24,9 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from poncho_core.fs import file_sha256
 from poncho_core.tarindex_write import Entry
-from poncho_create.digest_cache import DigestCache, file_sha256
+from poncho_create.digest_cache import DigestCache
 from poncho_create.pack_normal import normalised, py_source, pyc_with_mtime
 
 __all__ = ["Collected", "Collector", "keeps_bytes"]

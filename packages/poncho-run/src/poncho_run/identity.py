@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 
+from poncho_core.fs import file_sha256
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["ArchiveHasher", "difference", "matches", "sample_digest"]
 
 _BLOCK = 1 << 16
-_CHUNK = 1 << 20
 
 
 def sample_digest(path: str, size: int) -> str:
@@ -39,17 +40,6 @@ def sample_digest(path: str, size: int) -> str:
         for offset in sorted({0, max(0, size // 2 - _BLOCK // 2), max(0, size - _BLOCK)}):
             file.seek(offset)
             digest.update(file.read(_BLOCK))
-    return digest.hexdigest()
-
-
-def full_digest(path: str) -> str:
-    """sha256 of the whole file at `path`."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -79,7 +69,7 @@ class ArchiveHasher:
                 "mtime": int(info.st_mtime),
                 "mtime_ns": info.st_mtime_ns,
                 "sample": sample_digest(self.path, info.st_size),
-                "sha256": full_digest(self.path),
+                "sha256": file_sha256(self.path),
             }
         except OSError as exc:
             self._error = exc
@@ -100,7 +90,7 @@ def matches(path: str, recorded: Mapping[str, Any]) -> bool:
         path, info.st_size
     ) == recorded.get("sample"):
         return True
-    return full_digest(path) == recorded.get("sha256")
+    return file_sha256(path) == recorded.get("sha256")
 
 
 def difference(path: str, recorded: Mapping[str, Any]) -> str:
@@ -110,7 +100,7 @@ def difference(path: str, recorded: Mapping[str, Any]) -> str:
         size = os.stat(path).st_size
         if size != recorded.get("size"):
             return f"{size} bytes, not {recorded.get('size')}"
-        digest = full_digest(path)
+        digest = file_sha256(path)
     except OSError:
         return ""
     return f"sha256 {digest[:12]}..., not {str(recorded.get('sha256'))[:12]}..."

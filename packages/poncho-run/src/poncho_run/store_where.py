@@ -6,8 +6,9 @@ and the digest its files are named by (`file_digest`); the store itself is
 
 from __future__ import annotations
 
-import hashlib
 import os
+
+from poncho_core.fs import file_sha256
 
 __all__ = ["STORE_ENV", "STORE_PREFIX", "device_of", "file_digest", "store_root"]
 
@@ -15,8 +16,6 @@ __all__ = ["STORE_ENV", "STORE_PREFIX", "device_of", "file_digest", "store_root"
 STORE_ENV = "PONCHO_RUN_STORE"
 #: The default store's name, beside the DIRs: ``.poncho-store-<uid>``.
 STORE_PREFIX = ".poncho-store-"
-
-_CHUNK = 1 << 20
 
 
 def store_root(folder: str | None, setting: bool | str | os.PathLike[str] = True) -> str | None:
@@ -42,12 +41,7 @@ def store_root(folder: str | None, setting: bool | str | os.PathLike[str] = True
 
 def file_digest(path: str) -> str:
     """The sha256 of the regular file at `path` (not followed if it is a link: OSError)."""
-    digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_sha256(path, follow_links=False)
 
 
 def device_of(path: str) -> int:
